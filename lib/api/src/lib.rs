@@ -1,0 +1,92 @@
+//! Kopek's HTTP API: one axum router per HTTP Lambda function, and the OpenAPI document of
+//! the whole API.
+//!
+//! | module | function (`functions/…`) | paths |
+//! |--------|--------------------------|-------|
+//! | [`accounts`] | `accounts-api` | `/v1/auth/*`, `/v1/me`, `/v1/organisations*`, `/v1/staff-users*`, `/v1/api-keys*` |
+//! | [`catalog`] | `catalog-api` | `/v1/catalog/*`, `/v1/openapi.json` |
+//!
+//! Routes and their OpenAPI operations are registered together (`utoipa_axum::routes!`), so
+//! the document cannot list a route the router does not serve, nor miss one it does.
+//! The local stack serves [`local_app`]: every function's routes on one port.
+
+pub mod accounts;
+pub mod catalog;
+mod paging;
+
+use axum::Router;
+use axum::routing::get;
+use kopek_http::layers::with_common_layers;
+use kopek_http::state::AppState;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kopek API",
+        version = "1.0.0",
+        description = "Billing for companies that sell many small, regular services. Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code` and the `field` they are about. Every POST honours an `Idempotency-Key` header. Lists are paged with opaque cursors."
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(kopek_http::problem::Problem)),
+    tags(
+        (name = "auth", description = "Registration, sign-in, sessions, passwords"),
+        (name = "organisations", description = "Customer organisations and their users"),
+        (name = "staff", description = "The provider's staff"),
+        (name = "api-keys", description = "Keys for machine clients (CRM, usage producers)"),
+        (name = "catalog", description = "Services, price versions and the price calculator"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.description = Some("An access token from sign-in, or an API key (`kpk_…`).".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+fn base() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+}
+
+/// The OpenAPI document of the whole API (every function's routes).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, doc) = base().merge(accounts::routes()).merge(catalog::routes()).split_for_parts();
+    doc
+}
+
+fn serve_openapi(router: Router<AppState>) -> Router<AppState> {
+    let doc = openapi().to_json().unwrap_or_default();
+    router.route(
+        "/v1/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc) }
+        }),
+    )
+}
+
+/// The `accounts-api` function's router.
+pub fn accounts_app(state: AppState) -> Router {
+    let (router, _) = base().merge(accounts::routes()).split_for_parts();
+    with_common_layers(router, state)
+}
+
+/// The `catalog-api` function's router (it also serves `/v1/openapi.json`).
+pub fn catalog_app(state: AppState) -> Router {
+    let (router, _) = base().merge(catalog::routes()).split_for_parts();
+    with_common_layers(serve_openapi(router), state)
+}
+
+/// Every function's routes on one router, as the local stack serves them.
+pub fn local_app(state: AppState) -> Router {
+    let (router, _) = base().merge(accounts::routes()).merge(catalog::routes()).split_for_parts();
+    with_common_layers(serve_openapi(router), state)
+}

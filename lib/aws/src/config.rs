@@ -1,0 +1,107 @@
+//! Typed configuration, read once at cold start.
+//!
+//! Every variable is named in the error when it is missing or malformed, so a function that
+//! is misconfigured fails fast at start with a message that says what to fix. The values come
+//! from the function's environment in `infra/template.yaml` (the local stack derives the same
+//! environment from the same template).
+
+use std::time::Duration;
+
+/// A variable that is missing or cannot be parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is malformed: {reason}")]
+    Malformed { name: &'static str, reason: String },
+}
+
+/// What every Kopek function needs to know about its surroundings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The single-table design's table (`MainTable` in the template).
+    pub table_name: String,
+    /// The Secrets Manager secret holding the key that signs access tokens.
+    pub token_key_secret_arn: String,
+    /// How long an access token lives (default 15 minutes).
+    pub access_token_ttl: Duration,
+    /// How long a session (its refresh token) lives (default 30 days).
+    pub session_ttl: Duration,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, for tests and the local stack.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match lookup(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| ConfigError::Malformed {
+                        name,
+                        reason: format!("expected a positive number of seconds, got {v:?}"),
+                    }),
+            }
+        };
+        Ok(Self {
+            table_name: required("KOPEK_TABLE_NAME")?,
+            token_key_secret_arn: required("KOPEK_TOKEN_KEY_SECRET_ARN")?,
+            access_token_ttl: seconds("KOPEK_ACCESS_TOKEN_TTL_SECS", 15 * 60)?,
+            session_ttl: seconds("KOPEK_SESSION_TTL_SECS", 30 * 24 * 3600)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let err = Config::from_lookup(lookup(&[("KOPEK_TABLE_NAME", "t")])).unwrap_err();
+        assert_eq!(err.to_string(), "environment variable KOPEK_TOKEN_KEY_SECRET_ARN is not set");
+    }
+
+    #[test]
+    fn durations_default_and_parse() {
+        let base = [("KOPEK_TABLE_NAME", "t"), ("KOPEK_TOKEN_KEY_SECRET_ARN", "arn")];
+        let config = Config::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(config.access_token_ttl, Duration::from_secs(900));
+        let mut with_ttl = base.to_vec();
+        with_ttl.push(("KOPEK_ACCESS_TOKEN_TTL_SECS", "60"));
+        let config = Config::from_lookup(lookup(&with_ttl)).unwrap();
+        assert_eq!(config.access_token_ttl, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_malformed_duration_is_refused_with_its_name() {
+        let err = Config::from_lookup(lookup(&[
+            ("KOPEK_TABLE_NAME", "t"),
+            ("KOPEK_TOKEN_KEY_SECRET_ARN", "arn"),
+            ("KOPEK_SESSION_TTL_SECS", "soon"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("KOPEK_SESSION_TTL_SECS"));
+    }
+}

@@ -1,0 +1,633 @@
+//! Organisations, users, sessions, invitations and API keys (access patterns A1–A12).
+
+use super::{Page, PageKey, QuerySpec, Store, StoreError, epoch, key, keys, to_item};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Delete, DeleteRequest, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
+    WriteRequest,
+};
+use chrono::{DateTime, TimeZone, Utc};
+use kopek_domain::accounts::{
+    ApiKey, ApiKeyName, BillingAddress, DocumentLanguage, Email, InvitationRecord, LegalName, NewAccount,
+    OrgStatus, Organisation, PasswordHash, PersonName, Role, ScopeSet, TaxId, User, UserStatus,
+};
+use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
+use kopek_domain::money::Currency;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct OrgItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    id: OrgId,
+    legal_name: LegalName,
+    tax_id: String,
+    billing_email: Email,
+    billing_address: BillingAddress,
+    currency: Currency,
+    language: DocumentLanguage,
+    status: OrgStatus,
+    created_at: DateTime<Utc>,
+    rev: u64,
+}
+
+impl OrgItem {
+    fn from_domain(org: &Organisation) -> Self {
+        Self {
+            pk: keys::org(&org.id),
+            sk: "ORG".into(),
+            gsi1pk: keys::ORGS.into(),
+            gsi1sk: keys::org(&org.id),
+            kind: "organisation".into(),
+            id: org.id,
+            legal_name: org.legal_name.clone(),
+            tax_id: org.tax_id.as_str().to_owned(),
+            billing_email: org.billing_email.clone(),
+            billing_address: org.billing_address.clone(),
+            currency: org.currency,
+            language: org.language,
+            status: org.status,
+            created_at: org.created_at,
+            rev: 1,
+        }
+    }
+
+    fn into_domain(self) -> Result<Organisation, StoreError> {
+        Ok(Organisation {
+            id: self.id,
+            legal_name: self.legal_name,
+            tax_id: TaxId::parse(&self.tax_id).map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.pk)))?,
+            billing_email: self.billing_email,
+            billing_address: self.billing_address,
+            currency: self.currency,
+            language: self.language,
+            status: self.status,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct UserItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    id: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org: Option<OrgId>,
+    email: Email,
+    name: PersonName,
+    role: Role,
+    status: UserStatus,
+    created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password_hash: Option<String>,
+    rev: u64,
+}
+
+impl UserItem {
+    fn from_domain(user: &User, hash: Option<&PasswordHash>) -> Self {
+        Self {
+            pk: keys::user(&user.id()),
+            sk: "USER".into(),
+            gsi1pk: keys::owner(user.org().as_ref()),
+            gsi1sk: keys::user(&user.id()),
+            kind: "user".into(),
+            id: user.id(),
+            org: user.org(),
+            email: user.email().clone(),
+            name: user.name().clone(),
+            role: user.role(),
+            status: user.status(),
+            created_at: user.created_at(),
+            password_hash: hash.map(|h| h.as_str().to_owned()),
+            rev: 1,
+        }
+    }
+
+    fn into_domain(self) -> Result<StoredUser, StoreError> {
+        let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{}: {e}", self.pk));
+        let user = User::new(self.id, self.org, self.email.clone(), self.name.clone(), self.role, self.status, self.created_at)
+            .map_err(|e| corrupt(&e))?;
+        let password_hash = self.password_hash.as_deref().map(PasswordHash::parse).transpose().map_err(|e| corrupt(&e))?;
+        Ok(StoredUser { user, password_hash })
+    }
+}
+
+/// A user with the hash of its password (none while an invitation is open).
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub user: User,
+    pub password_hash: Option<PasswordHash>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct EmailItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    user: UserId,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SessionItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    refresh_hash: String,
+    created_at: DateTime<Utc>,
+    expires_at: i64,
+}
+
+/// A session as stored: the hash of its current refresh token and its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub refresh_hash: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct InviteItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    user: UserId,
+    expires: DateTime<Utc>,
+    expires_at: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ApiKeyItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    id: ApiKeyId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org: Option<OrgId>,
+    name: ApiKeyName,
+    role: Role,
+    scopes: ScopeSet,
+    created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<DateTime<Utc>>,
+    secret_hash: String,
+    rev: u64,
+}
+
+impl ApiKeyItem {
+    fn into_domain(self) -> Result<(ApiKey, String), StoreError> {
+        let key = ApiKey::new(self.id, self.org, self.name, self.role, self.scopes, self.created_at, self.revoked_at)
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.pk)))?;
+        Ok((key, self.secret_hash))
+    }
+}
+
+fn put(store: &Store, item: super::Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_owned))
+        .build()
+        .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn from_timestamp(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+impl Store {
+    /// Runs a transaction; `guards` names, per item index, what a failed condition means.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        guards: &[(usize, StoreError)],
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.record_many(out.consumed_capacity());
+                Ok(())
+            }
+            Err(err) => {
+                let reasons: Vec<CancellationReason> = err
+                    .as_service_error()
+                    .and_then(|e| match e {
+                        TransactWriteItemsError::TransactionCanceledException(c) => Some(c.cancellation_reasons().to_vec()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                for (i, reason) in reasons.iter().enumerate() {
+                    if reason.code() == Some("ConditionalCheckFailed") {
+                        if let Some((_, mapped)) = guards.iter().find(|(at, _)| *at == i) {
+                            return Err(clone_error(mapped));
+                        }
+                        return Err(StoreError::Conflict("condition failed".into()));
+                    }
+                }
+                Err(StoreError::from_sdk(err))
+            }
+        }
+    }
+
+    /// A1: an organisation, its first user and the user's e-mail guard, all or nothing.
+    pub async fn register(&self, account: &NewAccount) -> Result<(), StoreError> {
+        let org = to_item(&OrgItem::from_domain(&account.organisation))?;
+        let user = to_item(&UserItem::from_domain(&account.owner, Some(&account.password_hash)))?;
+        let email = to_item(&EmailItem {
+            pk: keys::email(account.owner.email().normalized()),
+            sk: "EMAIL".into(),
+            kind: "email".into(),
+            user: account.owner.id(),
+        })?;
+        let absent = Some("attribute_not_exists(PK)");
+        self.transact(
+            vec![put(self, org, absent)?, put(self, user, absent)?, put(self, email, absent)?],
+            &[(2, StoreError::Duplicate("email"))],
+        )
+        .await
+    }
+
+    /// A user with a password and the e-mail guard, all or nothing (the first admin).
+    pub async fn create_user(&self, user: &User, hash: &PasswordHash) -> Result<(), StoreError> {
+        let user_item = to_item(&UserItem::from_domain(user, Some(hash)))?;
+        let email = to_item(&EmailItem {
+            pk: keys::email(user.email().normalized()),
+            sk: "EMAIL".into(),
+            kind: "email".into(),
+            user: user.id(),
+        })?;
+        let absent = Some("attribute_not_exists(PK)");
+        self.transact(vec![put(self, user_item, absent)?, put(self, email, absent)?], &[(1, StoreError::Duplicate("email"))])
+            .await
+    }
+
+    /// A2.
+    pub async fn organisation(&self, id: OrgId) -> Result<Option<Organisation>, StoreError> {
+        self.get::<OrgItem>(&keys::org(&id), "ORG", false).await?.map(OrgItem::into_domain).transpose()
+    }
+
+    /// A3.
+    pub async fn list_organisations(&self, limit: i32, start: Option<PageKey>) -> Result<Page<Organisation>, StoreError> {
+        let q = QuerySpec { index: Some(keys::GSI1), pk: keys::ORGS, sk_prefix: Some("ORG#"), limit, forward: true };
+        let page = self.query_page::<OrgItem>(q, start).await?;
+        let items = page.items.into_iter().map(OrgItem::into_domain).collect::<Result<_, _>>()?;
+        Ok(Page { items, next: page.next })
+    }
+
+    /// A4: the user who has this e-mail (compared lowercased).
+    pub async fn user_by_email(&self, email: &Email) -> Result<Option<StoredUser>, StoreError> {
+        let Some(guard) = self.get::<EmailItem>(&keys::email(email.normalized()), "EMAIL", true).await? else {
+            return Ok(None);
+        };
+        self.user(guard.user).await
+    }
+
+    /// A5.
+    pub async fn user(&self, id: UserId) -> Result<Option<StoredUser>, StoreError> {
+        self.get::<UserItem>(&keys::user(&id), "USER", true).await?.map(UserItem::into_domain).transpose()
+    }
+
+    /// A6: an organisation's users, or the staff (`org = None`).
+    pub async fn list_users(
+        &self,
+        org: Option<OrgId>,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<User>, StoreError> {
+        let owner = keys::owner(org.as_ref());
+        let q = QuerySpec { index: Some(keys::GSI1), pk: &owner, sk_prefix: Some("USER#"), limit, forward: true };
+        let page = self.query_page::<UserItem>(q, start).await?;
+        let items = page
+            .items
+            .into_iter()
+            .map(|i| i.into_domain().map(|s| s.user))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next: page.next })
+    }
+
+    /// A7: an invited user, its e-mail guard and the invitation.
+    pub async fn invite_user(&self, user: &User, invitation: &InvitationRecord) -> Result<(), StoreError> {
+        let user_item = to_item(&UserItem::from_domain(user, None))?;
+        let email = to_item(&EmailItem {
+            pk: keys::email(user.email().normalized()),
+            sk: "EMAIL".into(),
+            kind: "email".into(),
+            user: user.id(),
+        })?;
+        let invite = to_item(&InviteItem {
+            pk: keys::invitation(&invitation.token_hash),
+            sk: "INVITE".into(),
+            kind: "invitation".into(),
+            user: user.id(),
+            expires: invitation.expires_at,
+            expires_at: epoch(invitation.expires_at),
+        })?;
+        let absent = Some("attribute_not_exists(PK)");
+        self.transact(
+            vec![put(self, user_item, absent)?, put(self, email, absent)?, put(self, invite, absent)?],
+            &[(1, StoreError::Duplicate("email"))],
+        )
+        .await
+    }
+
+    /// The invitation with this token hash: the invited user and when it expires.
+    pub async fn invitation(&self, token_hash: &str) -> Result<Option<(UserId, InvitationRecord)>, StoreError> {
+        Ok(self.get::<InviteItem>(&keys::invitation(token_hash), "INVITE", true).await?.map(|i| {
+            (i.user, InvitationRecord { token_hash: token_hash.to_owned(), expires_at: i.expires })
+        }))
+    }
+
+    /// A8: consumes the invitation and activates the user with a password, all or nothing.
+    pub async fn accept_invitation(&self, token_hash: &str, user: UserId, hash: &PasswordHash) -> Result<(), StoreError> {
+        let delete = Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(key(&keys::invitation(token_hash), "INVITE")))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        let update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(key(&keys::user(&user), "USER")))
+            .update_expression("SET #status = :active, password_hash = :hash ADD rev :one")
+            .condition_expression("#status = :invited")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", AttributeValue::S("active".into()))
+            .expression_attribute_values(":invited", AttributeValue::S("invited".into()))
+            .expression_attribute_values(":hash", AttributeValue::S(hash.as_str().to_owned()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .build()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        self.transact(
+            vec![TransactWriteItem::builder().delete(delete).build(), TransactWriteItem::builder().update(update).build()],
+            &[],
+        )
+        .await
+    }
+
+    /// Replaces a user's password hash.
+    pub async fn set_password(&self, user: UserId, hash: &PasswordHash) -> Result<(), StoreError> {
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(&keys::user(&user), "USER")))
+            .update_expression("SET password_hash = :hash ADD rev :one")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":hash", AttributeValue::S(hash.as_str().to_owned()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        self.record(out.consumed_capacity());
+        Ok(())
+    }
+
+    /// A9: starts a session.
+    pub async fn start_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        refresh_hash: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let item = to_item(&SessionItem {
+            pk: keys::user(&user),
+            sk: keys::session(&session),
+            kind: "session".into(),
+            refresh_hash: refresh_hash.to_owned(),
+            created_at: now,
+            expires_at: epoch(expires_at),
+        })?;
+        let out = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        self.record(out.consumed_capacity());
+        Ok(())
+    }
+
+    /// A9: the session, if it exists and has not expired (TTL deletion can lag by hours).
+    pub async fn session(&self, user: UserId, session: SessionId, now: DateTime<Utc>) -> Result<Option<SessionRecord>, StoreError> {
+        let item = self.get::<SessionItem>(&keys::user(&user), &keys::session(&session), true).await?;
+        Ok(item
+            .filter(|s| s.expires_at > epoch(now))
+            .map(|s| SessionRecord { refresh_hash: s.refresh_hash, expires_at: from_timestamp(s.expires_at) }))
+    }
+
+    /// A9: whether the session is still alive.
+    pub async fn session_exists(&self, user: UserId, session: SessionId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(self.session(user, session, now).await?.is_some())
+    }
+
+    /// Swaps a session's refresh token, if the presented one is still the current one.
+    pub async fn rotate_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<(), StoreError> {
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(&keys::user(&user), &keys::session(&session))))
+            .update_expression("SET refresh_hash = :new")
+            .condition_expression("refresh_hash = :old")
+            .expression_attribute_values(":new", AttributeValue::S(new_hash.to_owned()))
+            .expression_attribute_values(":old", AttributeValue::S(old_hash.to_owned()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        self.record(out.consumed_capacity());
+        Ok(())
+    }
+
+    /// A9: ends a session.
+    pub async fn end_session(&self, user: UserId, session: SessionId) -> Result<(), StoreError> {
+        let out = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(key(&keys::user(&user), &keys::session(&session))))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        self.record(out.consumed_capacity());
+        Ok(())
+    }
+
+    /// A10: ends every session of a user but `keep`. Deletes in batches of at most 25, the
+    /// real `BatchWriteItem` limit, and retries unprocessed items.
+    pub async fn end_sessions(&self, user: UserId, keep: Option<SessionId>) -> Result<usize, StoreError> {
+        let pk = keys::user(&user);
+        let keep = keep.map(|s| keys::session(&s));
+        let mut doomed = Vec::new();
+        let mut start = None;
+        loop {
+            let q = QuerySpec { index: None, pk: &pk, sk_prefix: Some("SESSION#"), limit: 1000, forward: true };
+            let page = self.query_page::<SessionItem>(q, start).await?;
+            doomed.extend(page.items.into_iter().map(|s| s.sk).filter(|sk| Some(sk) != keep.as_ref()));
+            match page.next {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+        for chunk in doomed.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|sk| {
+                    DeleteRequest::builder()
+                        .set_key(Some(key(&pk, sk)))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .map_err(|e| StoreError::Unexpected(e.to_string()))
+                })
+                .collect::<Result<_, _>>()?;
+            for attempt in 0..5u32 {
+                let out = self
+                    .client()
+                    .batch_write_item()
+                    .request_items(self.table(), requests)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(StoreError::from_sdk)?;
+                self.record_many(out.consumed_capacity());
+                requests = out.unprocessed_items.and_then(|mut u| u.remove(self.table())).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == 4 {
+                    return Err(StoreError::Transient("sessions left unprocessed".into()));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+        }
+        Ok(doomed.len())
+    }
+
+    /// Stores a new API key with the hash of its secret.
+    pub async fn create_api_key(&self, api_key: &ApiKey, secret_hash: &str) -> Result<(), StoreError> {
+        let item = to_item(&ApiKeyItem {
+            pk: keys::api_key(&api_key.id()),
+            sk: "APIKEY".into(),
+            gsi1pk: keys::owner(api_key.org().as_ref()),
+            gsi1sk: keys::api_key(&api_key.id()),
+            kind: "api_key".into(),
+            id: api_key.id(),
+            org: api_key.org(),
+            name: api_key.name().clone(),
+            role: api_key.role(),
+            scopes: api_key.scopes().clone(),
+            created_at: api_key.created_at(),
+            revoked_at: api_key.revoked_at(),
+            secret_hash: secret_hash.to_owned(),
+            rev: 1,
+        })?;
+        let out = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        self.record(out.consumed_capacity());
+        Ok(())
+    }
+
+    /// A11: an API key and the hash of its secret.
+    pub async fn api_key(&self, id: ApiKeyId) -> Result<Option<(ApiKey, String)>, StoreError> {
+        self.get::<ApiKeyItem>(&keys::api_key(&id), "APIKEY", true).await?.map(ApiKeyItem::into_domain).transpose()
+    }
+
+    /// A12: an owner's API keys (an organisation, or the staff for `None`).
+    pub async fn list_api_keys(&self, org: Option<OrgId>, limit: i32, start: Option<PageKey>) -> Result<Page<ApiKey>, StoreError> {
+        let owner = keys::owner(org.as_ref());
+        let q = QuerySpec { index: Some(keys::GSI1), pk: &owner, sk_prefix: Some("APIKEY#"), limit, forward: true };
+        let page = self.query_page::<ApiKeyItem>(q, start).await?;
+        let items = page.items.into_iter().map(|i| i.into_domain().map(|(k, _)| k)).collect::<Result<_, _>>()?;
+        Ok(Page { items, next: page.next })
+    }
+
+    /// Revokes a key once; a second revocation is a conflict.
+    pub async fn revoke_api_key(&self, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(&keys::api_key(&id), "APIKEY")))
+            .update_expression("SET revoked_at = :now ADD rev :one")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at)")
+            .expression_attribute_values(":now", AttributeValue::S(now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        self.record(out.consumed_capacity());
+        Ok(())
+    }
+}
+
+fn clone_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::NotFound => StoreError::NotFound,
+        StoreError::Conflict(s) => StoreError::Conflict(s.clone()),
+        StoreError::Duplicate(s) => StoreError::Duplicate(s),
+        StoreError::Transient(s) => StoreError::Transient(s.clone()),
+        StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
+        StoreError::Unexpected(s) => StoreError::Unexpected(s.clone()),
+    }
+}

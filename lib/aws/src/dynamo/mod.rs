@@ -1,0 +1,354 @@
+//! The DynamoDB store: one table (`MainTable` in `infra/template.yaml`), single-table design.
+//!
+//! Every item carries `PK`, `SK`, its entity type `type`, and (where it is ever updated) a
+//! revision `rev` for optimistic locking. Items that should disappear by themselves carry
+//! `expires_at` (epoch seconds), the table's TTL attribute. The sparse index `GSI1`
+//! (`GSI1PK`/`GSI1SK`, projection ALL) serves the listings.
+//!
+//! ## Access patterns
+//!
+//! | # | Access pattern | Operation | Key |
+//! |---|----------------|-----------|-----|
+//! | A1 | Register an organisation with its first user, e-mail unique regardless of case | `TransactWriteItems`: 3 conditional puts | `ORG#{org}`/`ORG`, `USER#{usr}`/`USER`, `EMAIL#{email lowercased}`/`EMAIL` |
+//! | A2 | Get an organisation | `GetItem` | `ORG#{org}` / `ORG` |
+//! | A3 | List organisations (staff) | `Query GSI1` | `GSI1PK = ORGS`, `GSI1SK = ORG#{org}` |
+//! | A4 | Find a user by e-mail (sign-in) | `GetItem` ×2 | `EMAIL#{email}` / `EMAIL` → `USER#{usr}` / `USER` |
+//! | A5 | Get a user by id | `GetItem` | `USER#{usr}` / `USER` |
+//! | A6 | List an organisation's users / the staff | `Query GSI1` | `GSI1PK = ORG#{org}` or `STAFF`, `GSI1SK begins_with USER#` |
+//! | A7 | Add a user (invitation), e-mail unique | `TransactWriteItems`: user + e-mail guard + invitation | `INVITE#{sha256(token)}` / `INVITE` (TTL 7 days) |
+//! | A8 | Accept an invitation | `TransactWriteItems`: delete invitation (condition exists), update user | |
+//! | A9 | Start / check / end a session | `PutItem` / `GetItem` (consistent) / `DeleteItem` | `USER#{usr}` / `SESSION#{ses}` (TTL = session lifetime) |
+//! | A10 | End every session of a user (password change) | `Query` + `BatchWriteItem` deletes (≤ 25 per batch) | `USER#{usr}`, `SK begins_with SESSION#` |
+//! | A11 | API key by id (every machine request) | `GetItem` | `APIKEY#{key}` / `APIKEY` |
+//! | A12 | List API keys of an owner | `Query GSI1` | `GSI1PK = ORG#{org}` or `STAFF`, `GSI1SK begins_with APIKEY#` |
+//! | A13 | Count failed sign-ins per account and per address | `UpdateItem ADD` / `BatchGetItem` | `THROTTLE#{ACCOUNT|ADDRESS}#{subject}` / `WINDOW#{start}` (TTL = window end) |
+//! | A14 | Idempotent POST | conditional `PutItem`, `UpdateItem`, `GetItem` | `IDEM#{caller}#{key}` / `IDEM` (TTL 24 h) |
+//! | A15 | Service by code with every price version (a price in force on any date) | `GetItem` | `SERVICE#{code}` / `SERVICE` |
+//! | A16 | Create a service, code unique | conditional `PutItem` | `attribute_not_exists(PK)` |
+//! | A17 | New price version / retire | `UpdateItem` with `rev = :expected` | |
+//! | A18 | Browse the catalog by status | `Query GSI1` | `GSI1PK = CATALOG#{active|retired}`, `GSI1SK = SERVICE#{code}` |
+//!
+//! Price versions live inside the service item (at most [`catalog::MAX_PRICE_VERSIONS`]), so
+//! the price in force on any date is one read and a version is added atomically with the
+//! service's revision check.
+//!
+//! Listings return a [`PageKey`] (the last evaluated key); the HTTP layer turns it into a
+//! signed, opaque cursor, so clients never see or forge keys.
+
+pub mod accounts;
+// pub mod catalog; (next)
+pub mod idempotency;
+pub mod throttle;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// What can go wrong in the store, without any SDK type.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A condition failed: the thing exists already, changed meanwhile, or is in another state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A uniqueness guard refused: the named value (`email`, `code`) is taken.
+    #[error("{0} is already taken")]
+    Duplicate(&'static str),
+    /// Throttling, a timeout, an unavailable service: the same call may succeed later.
+    #[error("storage temporarily unavailable: {0}")]
+    Transient(String),
+    /// A stored item that no longer parses: a bug or a manual edit, never the caller's fault.
+    #[error("stored item is corrupt: {0}")]
+    Corrupt(String),
+    #[error("storage error: {0}")]
+    Unexpected(String),
+}
+
+impl StoreError {
+    pub(crate) fn from_sdk<E, R>(err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = err.code().unwrap_or_default().to_owned();
+        let text = DisplayErrorContext(&err).to_string();
+        match code.as_str() {
+            "ConditionalCheckFailedException" => StoreError::Conflict("condition failed".into()),
+            "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded"
+            | "ThrottlingException"
+            | "InternalServerError"
+            | "ServiceUnavailable"
+            | "TransactionInProgressException" => StoreError::Transient(text),
+            _ => match err {
+                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+                    StoreError::Transient(text)
+                }
+                _ => StoreError::Unexpected(text),
+            },
+        }
+    }
+}
+
+/// Where a listing stopped: the last evaluated key's string attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PageKey(pub BTreeMap<String, String>);
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<PageKey>,
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), next: self.next }
+    }
+}
+
+/// Requests and capacity units spent through one [`Store`], for benchmarks and logs.
+#[derive(Debug, Default)]
+pub struct Usage {
+    requests: AtomicU64,
+    read_milli_units: AtomicU64,
+    write_milli_units: AtomicU64,
+}
+
+/// A copy of [`Usage`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct UsageSnapshot {
+    pub requests: u64,
+    pub read_milli_units: u64,
+    pub write_milli_units: u64,
+}
+
+impl Usage {
+    fn record(&self, consumed: &[ConsumedCapacity]) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        for c in consumed {
+            let to_milli = |v: Option<f64>| (v.unwrap_or(0.0) * 1000.0).round() as u64;
+            self.read_milli_units.fetch_add(to_milli(c.read_capacity_units()), Ordering::Relaxed);
+            self.write_milli_units.fetch_add(to_milli(c.write_capacity_units()), Ordering::Relaxed);
+        }
+    }
+
+    pub fn snapshot(&self) -> UsageSnapshot {
+        UsageSnapshot {
+            requests: self.requests.load(Ordering::Relaxed),
+            read_milli_units: self.read_milli_units.load(Ordering::Relaxed),
+            write_milli_units: self.write_milli_units.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The store: a DynamoDB client bound to the main table.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: Arc<str>,
+    usage: Arc<Usage>,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: Arc::from(table.into()), usage: Arc::default() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Requests and capacity units spent so far through this store.
+    pub fn usage(&self) -> UsageSnapshot {
+        self.usage.snapshot()
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn record(&self, consumed: Option<&ConsumedCapacity>) {
+        self.usage.record(consumed.map(std::slice::from_ref).unwrap_or(&[]));
+    }
+
+    pub(crate) fn record_many(&self, consumed: &[ConsumedCapacity]) {
+        self.usage.record(consumed);
+    }
+
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+        consistent: bool,
+    ) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(consistent)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        self.record(out.consumed_capacity());
+        out.item.map(from_item).transpose()
+    }
+
+    /// One page of a query on the table (`index = None`) or on `GSI1`.
+    pub(crate) async fn query_page<T: DeserializeOwned>(
+        &self,
+        q: QuerySpec<'_>,
+        start: Option<PageKey>,
+    ) -> Result<Page<T>, StoreError> {
+        let (pk_name, sk_name) = match q.index {
+            Some(_) => ("GSI1PK", "GSI1SK"),
+            None => ("PK", "SK"),
+        };
+        let mut expr = "#pk = :pk".to_owned();
+        let mut request = self
+            .client
+            .query()
+            .table_name(&*self.table)
+            .set_index_name(q.index.map(str::to_owned))
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", AttributeValue::S(q.pk.to_owned()))
+            .scan_index_forward(q.forward)
+            .limit(q.limit.clamp(1, 1000))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        if let Some(prefix) = q.sk_prefix {
+            expr.push_str(" AND begins_with(#sk, :sk)");
+            request = request
+                .expression_attribute_names("#sk", sk_name)
+                .expression_attribute_values(":sk", AttributeValue::S(prefix.to_owned()));
+        }
+        if let Some(start) = start {
+            // Only keys of this very partition are accepted as a start: a cursor cannot hop.
+            if start.0.get(pk_name).map(String::as_str) != Some(q.pk) {
+                return Err(StoreError::Conflict("cursor does not belong to this listing".into()));
+            }
+            let key = start.0.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect();
+            request = request.set_exclusive_start_key(Some(key));
+        }
+        let out = request
+            .key_condition_expression(expr)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        self.record(out.consumed_capacity());
+        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let next = out.last_evaluated_key.map(|k| {
+            PageKey(k.into_iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s.clone()))).collect())
+        });
+        Ok(Page { items, next })
+    }
+}
+
+/// A query on one partition.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuerySpec<'a> {
+    pub index: Option<&'a str>,
+    pub pk: &'a str,
+    pub sk_prefix: Option<&'a str>,
+    pub limit: i32,
+    pub forward: bool,
+}
+
+pub(crate) fn key(pk: &str, sk: &str) -> Item {
+    HashMap::from([
+        ("PK".to_owned(), AttributeValue::S(pk.to_owned())),
+        ("SK".to_owned(), AttributeValue::S(sk.to_owned())),
+    ])
+}
+
+pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Unexpected(format!("cannot encode item: {e}")))
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    let pk = item.get("PK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(format!("{pk}: {e}")))
+}
+
+/// Epoch seconds for the TTL attribute `expires_at`.
+pub(crate) fn epoch(at: chrono::DateTime<chrono::Utc>) -> i64 {
+    at.timestamp()
+}
+
+/// Key builders: pure functions, so the key strings are asserted in unit tests.
+pub mod keys {
+    use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
+
+    pub const ORGS: &str = "ORGS";
+    pub const STAFF: &str = "STAFF";
+    pub const GSI1: &str = "GSI1";
+
+    pub fn org(id: &OrgId) -> String {
+        format!("ORG#{id}")
+    }
+    pub fn user(id: &UserId) -> String {
+        format!("USER#{id}")
+    }
+    pub fn email(normalized: &str) -> String {
+        format!("EMAIL#{normalized}")
+    }
+    pub fn session(id: &SessionId) -> String {
+        format!("SESSION#{id}")
+    }
+    pub fn invitation(token_hash: &str) -> String {
+        format!("INVITE#{token_hash}")
+    }
+    pub fn api_key(id: &ApiKeyId) -> String {
+        format!("APIKEY#{id}")
+    }
+    /// The GSI1 partition that lists an owner's users and keys: an organisation or the staff.
+    pub fn owner(org: Option<&OrgId>) -> String {
+        org.map(self::org).unwrap_or_else(|| STAFF.to_owned())
+    }
+    pub fn service(code: &str) -> String {
+        format!("SERVICE#{code}")
+    }
+    pub fn catalog(status: &str) -> String {
+        format!("CATALOG#{status}")
+    }
+    pub fn throttle(kind: &str, subject: &str) -> String {
+        format!("THROTTLE#{kind}#{subject}")
+    }
+    pub fn window(start: i64) -> String {
+        format!("WINDOW#{start}")
+    }
+    pub fn idempotency(caller: &str, key: &str) -> String {
+        format!("IDEM#{caller}#{key}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keys;
+    use kopek_domain::ids::{OrgId, UserId};
+
+    #[test]
+    fn key_strings_are_stable() {
+        let org: OrgId = "org_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        let user: UserId = "usr_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        assert_eq!(keys::org(&org), "ORG#org_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(keys::user(&user), "USER#usr_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(keys::email("a@b.ru"), "EMAIL#a@b.ru");
+        assert_eq!(keys::owner(Some(&org)), "ORG#org_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(keys::owner(None), "STAFF");
+        assert_eq!(keys::service("VPS-S"), "SERVICE#VPS-S");
+        assert_eq!(keys::catalog("active"), "CATALOG#active");
+        assert_eq!(keys::throttle("ACCOUNT", "a@b.ru"), "THROTTLE#ACCOUNT#a@b.ru");
+        assert_eq!(keys::window(1_700_000_000), "WINDOW#1700000000");
+        assert_eq!(keys::idempotency("usr_x", "k1"), "IDEM#usr_x#k1");
+    }
+}

@@ -1,0 +1,129 @@
+//! Prefixed, sortable identifiers.
+//!
+//! Every id is a ULID behind a short type prefix (`org_01J…`), so an id names its kind in logs
+//! and URLs, sorts by creation time, and cannot be confused with another kind's id: an
+//! `OrgId` is parsed only from a string that starts with `org_`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// An id string that does not have the expected prefix or is not a valid ULID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid {kind} id (expected `{prefix}` followed by 26 characters)")]
+pub struct InvalidId {
+    pub kind: &'static str,
+    pub prefix: &'static str,
+}
+
+macro_rules! prefixed_id {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal, $kind:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(ulid::Ulid);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new id, ordered after every id made earlier on this machine.
+            pub fn new() -> Self {
+                Self(ulid::Ulid::new())
+            }
+
+            /// An id from a known timestamp and randomness, for deterministic tests.
+            pub fn from_ulid(ulid: ulid::Ulid) -> Self {
+                Self(ulid)
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}{}", $prefix, self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let err = InvalidId { kind: $kind, prefix: $prefix };
+                let rest = s.strip_prefix($prefix).ok_or(err.clone())?;
+                if rest.len() != 26 {
+                    return Err(err);
+                }
+                ulid::Ulid::from_string(rest).map(Self).map_err(|_| err)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// A customer organisation.
+    OrgId, "org_", "organisation"
+);
+prefixed_id!(
+    /// A person who signs in: a customer's user or a member of the provider's staff.
+    UserId, "usr_", "user"
+);
+prefixed_id!(
+    /// A machine client's API key.
+    ApiKeyId, "key_", "API key"
+);
+prefixed_id!(
+    /// A signed-in session (one per sign-in, ended by sign-out).
+    SessionId, "ses_", "session"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_round_trips_through_its_string_form() {
+        let id = OrgId::new();
+        let text = id.to_string();
+        assert!(text.starts_with("org_"));
+        assert_eq!(text.len(), 30);
+        assert_eq!(text.parse::<OrgId>(), Ok(id));
+    }
+
+    #[test]
+    fn an_id_of_another_kind_is_refused() {
+        let user = UserId::new().to_string();
+        let err = user.parse::<OrgId>().unwrap_err();
+        assert_eq!(err.prefix, "org_");
+    }
+
+    #[test]
+    fn garbage_after_the_prefix_is_refused() {
+        assert!("org_".parse::<OrgId>().is_err());
+        assert!("org_!!!!!!!!!!!!!!!!!!!!!!!!!!".parse::<OrgId>().is_err());
+        assert!("org_01ARZ3NDEKTSV4RRFFQ69G5FAVX".parse::<OrgId>().is_err());
+    }
+
+    #[test]
+    fn ids_made_later_sort_later() {
+        let a = UserId::new();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = UserId::new();
+        assert!(a < b);
+        assert!(a.to_string() < b.to_string());
+    }
+}

@@ -1,0 +1,1577 @@
+//! Price models and quotes: what a quantity of a service costs.
+//!
+//! A [`Price`] is a currency, a [`PriceModel`], an optional minimum charge and an optional
+//! flat fee, built only through [`Price::new`] (or deserialized from a [`PriceSpec`], which
+//! goes through the same validation). [`Price::quote`] prices a [`Quantity`] and explains
+//! the result line by line in a [`Quote`].
+//!
+//! # Models
+//!
+//! Tiers are listed in increasing order of their *inclusive* upper bound `up_to`; the last
+//! tier, and only it, is unbounded. Tier *i* covers the quantities above the previous tier's
+//! bound up to and including its own: with bounds 5 and 10, tier 2 covers (5, 10], so 5.5
+//! units fall in tier 2. A tier is *reached* when some of the quantity falls in it; at
+//! quantity zero no tier is reached and nothing tiered is charged (use the price's minimum
+//! or flat fee for a charge that applies regardless of use).
+//!
+//! - [`PriceModel::Flat`]: the amount, whatever the quantity, including zero.
+//! - [`PriceModel::PerUnit`]: quantity × unit price.
+//! - [`PriceModel::Graduated`]: each slice of the quantity is priced at the unit price of the
+//!   tier it falls in; each reached tier adds its `flat_fee` once.
+//! - [`PriceModel::Volume`]: the whole quantity is priced at the unit price of the tier the
+//!   quantity falls in, plus that tier's `flat_fee`.
+//! - [`PriceModel::Package`]: billable = max(0, quantity − free units); the charge is
+//!   ⌈billable ÷ block size⌉ blocks at the block price.
+//! - [`PriceModel::Percentage`]: the quantity is an amount of money (in the price's
+//!   currency); like graduated, each slice of the amount within a tier is charged the tier's
+//!   `percent` per cent, and each reached tier adds its `fixed_fee` once.
+//!
+//! # Quoting and rounding
+//!
+//! The model gives the *subtotal*, at full precision. If a minimum is set and the subtotal is
+//! below it, an adjustment line brings it up to the minimum (the minimum applies even at
+//! quantity zero: it is a commitment). The flat fee, if any, is then added. The *total* is
+//! rounded once, to the currency's minor units, under the policy in [`crate::money`]; no line
+//! is rounded on its own.
+//!
+//! # Limits
+//!
+//! Quantities and tier bounds are non-negative, with at most 6 decimal places, and at most
+//! 10¹² ([`Quantity::MAX`]). Unit prices (including the block price) have at most 4 decimal
+//! places, money amounts (flat amounts, fees, minimums, percentage tier bounds) at most 2,
+//! percentages at most 4 and lie in 0..=100; all are non-negative and at most 10¹². A tiered
+//! model has 1 to [`MAX_TIERS`] tiers. Within these limits a quote cannot overflow, but the
+//! arithmetic is checked anyway ([`PricingError::Overflow`]).
+//!
+//! Every validation error names the offending field by its path in the price's wire form,
+//! e.g. `model.tiers[2].up_to`. Decimals travel as strings (`"7.00"`), never as JSON numbers.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::money::{Currency, Money};
+
+/// The most tiers a tiered model may have.
+pub const MAX_TIERS: usize = 100;
+
+/// Decimal places allowed in a quantity or a tier bound.
+const QUANTITY_PLACES: u32 = 6;
+/// Decimal places allowed in a unit price.
+const UNIT_PRICE_PLACES: u32 = 4;
+/// Decimal places allowed in a money amount (flat amount, fee, minimum).
+const AMOUNT_PLACES: u32 = 2;
+/// Decimal places allowed in a percentage.
+const PERCENT_PLACES: u32 = 4;
+
+/// Why a price or a quantity was refused, or a quote could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PricingError {
+    /// A field breaks a rule; `field` is its path, e.g. `model.tiers[2].up_to`.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    /// An amount went out of `Decimal`'s range.
+    #[error("the charge is out of range")]
+    Overflow,
+}
+
+/// Serde for `Option<Decimal>` as a decimal string or `null`. (`rust_decimal::serde::str_option`
+/// cannot read a `null` that serde has buffered, as it does inside the tagged [`PriceModel`].)
+mod optional_decimal {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    struct Text(#[serde(with = "rust_decimal::serde::str")] Decimal);
+
+    pub fn serialize<S: Serializer>(value: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        rust_decimal::serde::str_option::serialize(value, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        Ok(Option::<Text>::deserialize(d)?.map(|Text(value)| value))
+    }
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> PricingError {
+    PricingError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// An amount of something being priced: non-negative, at most 6 decimal places, at most
+/// [`Quantity::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Quantity(Decimal);
+
+impl Quantity {
+    /// The largest quantity: 10¹² (one trillion).
+    pub const MAX: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false, 0);
+    pub const ZERO: Quantity = Quantity(Decimal::ZERO);
+
+    /// A quantity, if `value` keeps the rules; the error says which limit it breaks.
+    pub fn new(value: Decimal) -> Result<Self, PricingError> {
+        check_quantity("quantity", value)?;
+        Ok(Self(value.normalize()))
+    }
+
+    pub const fn value(&self) -> Decimal {
+        self.0
+    }
+
+    /// Whether the quantity is a whole number (no fractional part).
+    pub fn is_whole(&self) -> bool {
+        self.0.fract().is_zero()
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl TryFrom<Decimal> for Quantity {
+    type Error = PricingError;
+    fn try_from(value: Decimal) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl Serialize for Quantity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        rust_decimal::serde::str::serialize(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = rust_decimal::serde::str::deserialize(d)?;
+        Self::new(value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One tier of a graduated or volume price.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    /// Inclusive upper bound of the tier; `None` (JSON `null` or absent) for the last tier.
+    #[serde(default, with = "optional_decimal")]
+    pub up_to: Option<Decimal>,
+    /// Price of each unit in the tier.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub unit_price: Decimal,
+    /// Charged once when the tier is reached; zero if absent.
+    #[serde(default, with = "rust_decimal::serde::str")]
+    pub flat_fee: Decimal,
+}
+
+impl Tier {
+    /// A tier up to and including `up_to`, without a flat fee.
+    pub fn bounded(up_to: Decimal, unit_price: Decimal) -> Self {
+        Self {
+            up_to: Some(up_to),
+            unit_price,
+            flat_fee: Decimal::ZERO,
+        }
+    }
+
+    /// The last, unbounded tier, without a flat fee.
+    pub fn unbounded(unit_price: Decimal) -> Self {
+        Self {
+            up_to: None,
+            unit_price,
+            flat_fee: Decimal::ZERO,
+        }
+    }
+
+    pub fn with_flat_fee(self, flat_fee: Decimal) -> Self {
+        Self { flat_fee, ..self }
+    }
+}
+
+/// One tier of a percentage price; bounds are amounts of money.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PercentTier {
+    /// Inclusive upper bound of the tier; `None` for the last tier.
+    #[serde(default, with = "optional_decimal")]
+    pub up_to: Option<Decimal>,
+    /// Per cent of the slice of the amount in this tier, 0..=100.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub percent: Decimal,
+    /// Charged once when the tier is reached; zero if absent.
+    #[serde(default, with = "rust_decimal::serde::str")]
+    pub fixed_fee: Decimal,
+}
+
+impl PercentTier {
+    /// A tier up to and including `up_to`, without a fixed fee.
+    pub fn bounded(up_to: Decimal, percent: Decimal) -> Self {
+        Self {
+            up_to: Some(up_to),
+            percent,
+            fixed_fee: Decimal::ZERO,
+        }
+    }
+
+    /// The last, unbounded tier, without a fixed fee.
+    pub fn unbounded(percent: Decimal) -> Self {
+        Self {
+            up_to: None,
+            percent,
+            fixed_fee: Decimal::ZERO,
+        }
+    }
+
+    pub fn with_fixed_fee(self, fixed_fee: Decimal) -> Self {
+        Self { fixed_fee, ..self }
+    }
+}
+
+/// How a quantity turns into a charge; see the module docs for each model's rule.
+///
+/// On the wire the variant is the `type` field: `{"type": "per_unit", "unit_price": "1.50"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PriceModel {
+    /// The amount, for any quantity including zero.
+    Flat {
+        #[serde(with = "rust_decimal::serde::str")]
+        amount: Decimal,
+    },
+    /// Quantity × unit price.
+    PerUnit {
+        #[serde(with = "rust_decimal::serde::str")]
+        unit_price: Decimal,
+    },
+    /// Each slice of the quantity at its tier's unit price.
+    Graduated { tiers: Vec<Tier> },
+    /// The whole quantity at the unit price of the tier it falls in.
+    Volume { tiers: Vec<Tier> },
+    /// Whole blocks of `block_size` units at `block_price`, after `free_units`.
+    Package {
+        #[serde(with = "rust_decimal::serde::str")]
+        block_size: Decimal,
+        #[serde(with = "rust_decimal::serde::str")]
+        block_price: Decimal,
+        #[serde(default, with = "rust_decimal::serde::str")]
+        free_units: Decimal,
+    },
+    /// A graduated percentage of an amount of money.
+    Percentage { tiers: Vec<PercentTier> },
+}
+
+/// The plain, unvalidated form of a [`Price`]: what adapters read from the wire or storage
+/// and hand to `Price::try_from` (and what a price serializes as).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceSpec {
+    pub currency: Currency,
+    pub model: PriceModel,
+    #[serde(default, with = "optional_decimal")]
+    pub minimum: Option<Decimal>,
+    #[serde(default, with = "optional_decimal")]
+    pub flat_fee: Option<Decimal>,
+}
+
+/// A validated price: see the module docs for the rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "PriceSpec", into = "PriceSpec")]
+pub struct Price {
+    currency: Currency,
+    model: PriceModel,
+    minimum: Option<Decimal>,
+    flat_fee: Option<Decimal>,
+}
+
+impl Price {
+    /// A price, if every field keeps the rules; the error names the first field that does not.
+    pub fn new(
+        currency: Currency,
+        model: PriceModel,
+        minimum: Option<Decimal>,
+        flat_fee: Option<Decimal>,
+    ) -> Result<Self, PricingError> {
+        validate_model(&model)?;
+        if let Some(minimum) = minimum {
+            check_amount("minimum", minimum, AMOUNT_PLACES)?;
+        }
+        if let Some(flat_fee) = flat_fee {
+            check_amount("flat_fee", flat_fee, AMOUNT_PLACES)?;
+        }
+        Ok(Self {
+            currency,
+            model,
+            minimum,
+            flat_fee,
+        })
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    pub fn model(&self) -> &PriceModel {
+        &self.model
+    }
+
+    pub fn minimum(&self) -> Option<Decimal> {
+        self.minimum
+    }
+
+    pub fn flat_fee(&self) -> Option<Decimal> {
+        self.flat_fee
+    }
+
+    /// What `quantity` costs under this price, line by line; the total is rounded once.
+    pub fn quote(&self, quantity: Quantity) -> Result<Quote, PricingError> {
+        let q = quantity.value();
+        let mut lines = Vec::new();
+        match &self.model {
+            PriceModel::Flat { amount } => {
+                lines.push(QuoteLine::new("Flat price", q, None, *amount));
+            }
+            PriceModel::PerUnit { unit_price } => {
+                let amount = mul(q, *unit_price)?;
+                lines.push(QuoteLine::new("Per unit", q, Some(*unit_price), amount));
+            }
+            PriceModel::Graduated { tiers } => {
+                for slice in slices(tiers.iter().map(|t| t.up_to), q) {
+                    let tier = &tiers[slice.index];
+                    let amount = mul(slice.quantity, tier.unit_price)?;
+                    let label = slice.label();
+                    lines.push(QuoteLine::new(
+                        &label,
+                        slice.quantity,
+                        Some(tier.unit_price),
+                        amount,
+                    ));
+                    push_fee(&mut lines, &label, "flat fee", tier.flat_fee);
+                }
+            }
+            PriceModel::Volume { tiers } => {
+                let reached = slices(tiers.iter().map(|t| t.up_to), q).pop();
+                if let Some(slice) = reached {
+                    let tier = &tiers[slice.index];
+                    let amount = mul(q, tier.unit_price)?;
+                    let label = slice.label();
+                    lines.push(QuoteLine::new(&label, q, Some(tier.unit_price), amount));
+                    push_fee(&mut lines, &label, "flat fee", tier.flat_fee);
+                }
+            }
+            PriceModel::Package {
+                block_size,
+                block_price,
+                free_units,
+            } => {
+                if !free_units.is_zero() && !q.is_zero() {
+                    let free = q.min(*free_units);
+                    lines.push(QuoteLine::new(
+                        "Free units",
+                        free,
+                        Some(Decimal::ZERO),
+                        Decimal::ZERO,
+                    ));
+                }
+                let billable = (q - *free_units).max(Decimal::ZERO);
+                let blocks = blocks(billable, *block_size)?;
+                let amount = mul(blocks, *block_price)?;
+                let label = format!("Packages of {}", block_size.normalize());
+                lines.push(QuoteLine::new(&label, blocks, Some(*block_price), amount));
+            }
+            PriceModel::Percentage { tiers } => {
+                for slice in slices(tiers.iter().map(|t| t.up_to), q) {
+                    let tier = &tiers[slice.index];
+                    let rate = tier
+                        .percent
+                        .checked_div(Decimal::ONE_HUNDRED)
+                        .ok_or(PricingError::Overflow)?;
+                    let amount = mul(slice.quantity, rate)?;
+                    let label = format!("{}: {}%", slice.label(), tier.percent.normalize());
+                    lines.push(QuoteLine::new(&label, slice.quantity, Some(rate), amount));
+                    push_fee(&mut lines, &slice.label(), "fixed fee", tier.fixed_fee);
+                }
+            }
+        }
+
+        let subtotal = sum(lines.iter().map(|l| l.amount))?;
+        let minimum_adjustment = match self.minimum {
+            Some(minimum) if subtotal < minimum => minimum - subtotal,
+            _ => Decimal::ZERO,
+        };
+        if !minimum_adjustment.is_zero() {
+            lines.push(QuoteLine::new(
+                "Minimum charge adjustment",
+                Decimal::ONE,
+                None,
+                minimum_adjustment,
+            ));
+        }
+        let flat_fee = self.flat_fee.unwrap_or(Decimal::ZERO);
+        if !flat_fee.is_zero() {
+            lines.push(QuoteLine::new("Flat fee", Decimal::ONE, None, flat_fee));
+        }
+        let total = sum([subtotal, minimum_adjustment, flat_fee])?;
+
+        Ok(Quote {
+            currency: self.currency,
+            quantity,
+            lines,
+            subtotal,
+            minimum_adjustment,
+            flat_fee,
+            total: Money::new(total, self.currency).round_to_minor(),
+        })
+    }
+}
+
+impl TryFrom<PriceSpec> for Price {
+    type Error = PricingError;
+    fn try_from(spec: PriceSpec) -> Result<Self, Self::Error> {
+        Price::new(spec.currency, spec.model, spec.minimum, spec.flat_fee)
+    }
+}
+
+impl From<Price> for PriceSpec {
+    fn from(price: Price) -> Self {
+        PriceSpec {
+            currency: price.currency,
+            model: price.model,
+            minimum: price.minimum,
+            flat_fee: price.flat_fee,
+        }
+    }
+}
+
+/// The price of a quantity, explained.
+///
+/// Invariant: the line amounts add up to `subtotal + minimum_adjustment + flat_fee`, and
+/// `total` is that sum rounded to minor units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Quote {
+    currency: Currency,
+    quantity: Quantity,
+    lines: Vec<QuoteLine>,
+    #[serde(with = "rust_decimal::serde::str")]
+    subtotal: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    minimum_adjustment: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    flat_fee: Decimal,
+    total: Money,
+}
+
+impl Quote {
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    pub fn quantity(&self) -> Quantity {
+        self.quantity
+    }
+
+    /// The model's lines, then the minimum adjustment and the flat fee, if any.
+    pub fn lines(&self) -> &[QuoteLine] {
+        &self.lines
+    }
+
+    /// What the model charges, at full precision.
+    pub fn subtotal(&self) -> Decimal {
+        self.subtotal
+    }
+
+    /// What brings the subtotal up to the minimum; zero if none is needed.
+    pub fn minimum_adjustment(&self) -> Decimal {
+        self.minimum_adjustment
+    }
+
+    /// The price's flat fee; zero if none.
+    pub fn flat_fee(&self) -> Decimal {
+        self.flat_fee
+    }
+
+    /// The amount due, rounded to minor units.
+    pub fn total(&self) -> Money {
+        self.total
+    }
+}
+
+/// One line of a quote, at full precision (`amount` = `quantity` × `unit_price` when there
+/// is a unit price; for a percentage line the unit price is the rate, e.g. 0.029 for 2.9%).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuoteLine {
+    description: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    quantity: Decimal,
+    #[serde(with = "optional_decimal")]
+    unit_price: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::str")]
+    amount: Decimal,
+}
+
+impl QuoteLine {
+    fn new(
+        description: &str,
+        quantity: Decimal,
+        unit_price: Option<Decimal>,
+        amount: Decimal,
+    ) -> Self {
+        Self {
+            description: description.to_owned(),
+            quantity,
+            unit_price,
+            amount,
+        }
+    }
+
+    /// What the line is for, in English, e.g. `Tier 2 (over 5 up to 10)`.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    pub fn quantity(&self) -> Decimal {
+        self.quantity
+    }
+
+    pub fn unit_price(&self) -> Option<Decimal> {
+        self.unit_price
+    }
+
+    pub fn amount(&self) -> Decimal {
+        self.amount
+    }
+}
+
+/// The part of a quantity that falls in one tier.
+struct Slice {
+    index: usize,
+    from: Decimal,
+    up_to: Option<Decimal>,
+    quantity: Decimal,
+}
+
+impl Slice {
+    fn label(&self) -> String {
+        let n = self.index + 1;
+        match (self.index, self.up_to) {
+            (0, Some(to)) => format!("Tier {n} (up to {})", to.normalize()),
+            (0, None) => format!("Tier {n}"),
+            (_, Some(to)) => format!(
+                "Tier {n} (over {} up to {})",
+                self.from.normalize(),
+                to.normalize()
+            ),
+            (_, None) => format!("Tier {n} (over {})", self.from.normalize()),
+        }
+    }
+}
+
+/// The slices of `quantity` in the tiers with these (validated, increasing) bounds, one per
+/// reached tier, in order; the last one is the tier the quantity falls in.
+fn slices(bounds: impl Iterator<Item = Option<Decimal>>, quantity: Decimal) -> Vec<Slice> {
+    let mut slices = Vec::new();
+    let mut from = Decimal::ZERO;
+    for (index, up_to) in bounds.enumerate() {
+        if quantity <= from {
+            break;
+        }
+        let top = up_to.map_or(quantity, |to| to.min(quantity));
+        slices.push(Slice {
+            index,
+            from,
+            up_to,
+            quantity: top - from,
+        });
+        match up_to {
+            Some(to) => from = to,
+            None => break,
+        }
+    }
+    slices
+}
+
+/// ⌈billable ÷ block size⌉, exactly: the remainder decides the last, partial block.
+fn blocks(billable: Decimal, block_size: Decimal) -> Result<Decimal, PricingError> {
+    let remainder = billable
+        .checked_rem(block_size)
+        .ok_or(PricingError::Overflow)?;
+    let whole = (billable - remainder)
+        .checked_div(block_size)
+        .ok_or(PricingError::Overflow)?
+        .round();
+    Ok(if remainder.is_zero() {
+        whole
+    } else {
+        whole + Decimal::ONE
+    })
+}
+
+fn push_fee(lines: &mut Vec<QuoteLine>, tier_label: &str, what: &str, fee: Decimal) {
+    if !fee.is_zero() {
+        let label = format!("{tier_label} {what}");
+        lines.push(QuoteLine::new(&label, Decimal::ONE, None, fee));
+    }
+}
+
+fn mul(a: Decimal, b: Decimal) -> Result<Decimal, PricingError> {
+    a.checked_mul(b).ok_or(PricingError::Overflow)
+}
+
+fn sum(values: impl IntoIterator<Item = Decimal>) -> Result<Decimal, PricingError> {
+    values
+        .into_iter()
+        .try_fold(Decimal::ZERO, Decimal::checked_add)
+        .ok_or(PricingError::Overflow)
+}
+
+fn validate_model(model: &PriceModel) -> Result<(), PricingError> {
+    match model {
+        PriceModel::Flat { amount } => check_amount("model.amount", *amount, AMOUNT_PLACES),
+        PriceModel::PerUnit { unit_price } => {
+            check_amount("model.unit_price", *unit_price, UNIT_PRICE_PLACES)
+        }
+        PriceModel::Graduated { tiers } | PriceModel::Volume { tiers } => {
+            check_bounds(tiers.iter().map(|t| t.up_to), check_quantity)?;
+            for (i, tier) in tiers.iter().enumerate() {
+                check_amount(
+                    format!("model.tiers[{i}].unit_price"),
+                    tier.unit_price,
+                    UNIT_PRICE_PLACES,
+                )?;
+                check_amount(
+                    format!("model.tiers[{i}].flat_fee"),
+                    tier.flat_fee,
+                    AMOUNT_PLACES,
+                )?;
+            }
+            Ok(())
+        }
+        PriceModel::Package {
+            block_size,
+            block_price,
+            free_units,
+        } => {
+            check_quantity("model.block_size", *block_size)?;
+            if block_size.is_zero() {
+                return Err(invalid("model.block_size", "must be greater than zero"));
+            }
+            check_amount("model.block_price", *block_price, UNIT_PRICE_PLACES)?;
+            check_quantity("model.free_units", *free_units)
+        }
+        PriceModel::Percentage { tiers } => {
+            check_bounds(tiers.iter().map(|t| t.up_to), |field, value| {
+                check_amount(field, value, AMOUNT_PLACES)
+            })?;
+            for (i, tier) in tiers.iter().enumerate() {
+                let field = format!("model.tiers[{i}].percent");
+                check_amount(field.as_str(), tier.percent, PERCENT_PLACES)?;
+                if tier.percent > Decimal::ONE_HUNDRED {
+                    return Err(invalid(field, "must be at most 100"));
+                }
+                check_amount(
+                    format!("model.tiers[{i}].fixed_fee"),
+                    tier.fixed_fee,
+                    AMOUNT_PLACES,
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Tier bounds: 1 to [`MAX_TIERS`] tiers, each bound positive and keeping `check`, strictly
+/// increasing, only the last unbounded and the last unbounded.
+fn check_bounds(
+    bounds: impl ExactSizeIterator<Item = Option<Decimal>>,
+    check: impl Fn(&str, Decimal) -> Result<(), PricingError>,
+) -> Result<(), PricingError> {
+    let count = bounds.len();
+    if count == 0 {
+        return Err(invalid("model.tiers", "must have at least one tier"));
+    }
+    if count > MAX_TIERS {
+        return Err(invalid(
+            "model.tiers",
+            format!("must have at most {MAX_TIERS} tiers"),
+        ));
+    }
+    let mut previous = Decimal::ZERO;
+    for (i, up_to) in bounds.enumerate() {
+        let field = format!("model.tiers[{i}].up_to");
+        let last = i + 1 == count;
+        match up_to {
+            None if !last => return Err(invalid(field, "only the last tier may be unbounded")),
+            None => {}
+            Some(_) if last => {
+                return Err(invalid(field, "the last tier must be unbounded (null)"));
+            }
+            Some(bound) => {
+                check(&field, bound)?;
+                if bound <= previous {
+                    let reason = if i == 0 {
+                        "must be greater than zero".to_owned()
+                    } else {
+                        format!(
+                            "must be greater than the previous tier's up_to ({})",
+                            previous.normalize()
+                        )
+                    };
+                    return Err(invalid(field, reason));
+                }
+                previous = bound;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A quantity-like value: non-negative, at most 6 decimal places, at most [`Quantity::MAX`].
+fn check_quantity(field: &str, value: Decimal) -> Result<(), PricingError> {
+    check_amount(field, value, QUANTITY_PLACES)
+}
+
+/// Non-negative, at most `places` decimal places, at most 10¹².
+fn check_amount(field: impl AsRef<str>, value: Decimal, places: u32) -> Result<(), PricingError> {
+    let field = field.as_ref();
+    if value < Decimal::ZERO {
+        return Err(invalid(field, "must not be negative"));
+    }
+    if value.normalize().scale() > places {
+        return Err(invalid(
+            field,
+            format!("must have at most {places} decimal places"),
+        ));
+    }
+    if value > Quantity::MAX {
+        return Err(invalid(field, format!("must be at most {}", Quantity::MAX)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rust_decimal_macros::dec;
+
+    fn qty(value: Decimal) -> Quantity {
+        Quantity::new(value).unwrap()
+    }
+
+    fn price(model: PriceModel) -> Price {
+        Price::new(Currency::RUB, model, None, None).unwrap()
+    }
+
+    fn total(price: &Price, quantity: Decimal) -> Decimal {
+        price.quote(qty(quantity)).unwrap().total().amount()
+    }
+
+    fn field_of(err: PricingError) -> String {
+        match err {
+            PricingError::Invalid { field, .. } => field,
+            PricingError::Overflow => "overflow".to_owned(),
+        }
+    }
+
+    /// Stripe's tiered-pricing example: 1–5 at 7.00, 6–10 at 6.50, 11+ at 6.00.
+    fn stripe_tiers() -> Vec<Tier> {
+        vec![
+            Tier::bounded(dec!(5), dec!(7.00)),
+            Tier::bounded(dec!(10), dec!(6.50)),
+            Tier::unbounded(dec!(6.00)),
+        ]
+    }
+
+    // --- Quantity ---------------------------------------------------------------------------
+
+    #[test]
+    fn a_quantity_keeps_up_to_six_decimal_places_and_up_to_a_trillion() {
+        assert_eq!(qty(dec!(1.500000)).value(), dec!(1.5));
+        assert!(Quantity::new(dec!(0.000001)).is_ok());
+        assert_eq!(Quantity::MAX, dec!(1_000_000_000_000));
+        assert!(Quantity::new(Quantity::MAX).is_ok());
+    }
+
+    #[test]
+    fn a_quantity_error_says_which_limit_is_broken() {
+        let reason = |v| match Quantity::new(v).unwrap_err() {
+            PricingError::Invalid { field, reason } => format!("{field}: {reason}"),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason(dec!(-1)), "quantity: must not be negative");
+        assert_eq!(
+            reason(dec!(0.0000001)),
+            "quantity: must have at most 6 decimal places"
+        );
+        assert_eq!(
+            reason(dec!(1_000_000_000_001)),
+            "quantity: must be at most 1000000000000"
+        );
+    }
+
+    #[test]
+    fn a_quantity_knows_whether_it_is_whole() {
+        assert!(qty(dec!(3)).is_whole());
+        assert!(qty(dec!(3.000)).is_whole());
+        assert!(!qty(dec!(3.5)).is_whole());
+        assert!(Quantity::ZERO.is_whole());
+    }
+
+    #[test]
+    fn a_quantity_travels_as_a_string_and_is_checked_on_the_way_in() {
+        assert_eq!(serde_json::to_string(&qty(dec!(2.5))).unwrap(), r#""2.5""#);
+        assert_eq!(
+            serde_json::from_str::<Quantity>(r#""2.50""#).unwrap(),
+            qty(dec!(2.5))
+        );
+        assert!(serde_json::from_str::<Quantity>(r#""-1""#).is_err());
+        assert!(serde_json::from_str::<Quantity>("2.5").is_err());
+    }
+
+    // --- Validation -------------------------------------------------------------------------
+
+    #[test]
+    fn tiers_must_be_present_and_end_unbounded() {
+        let err = Price::new(
+            Currency::RUB,
+            PriceModel::Graduated { tiers: vec![] },
+            None,
+            None,
+        );
+        assert_eq!(field_of(err.unwrap_err()), "model.tiers");
+
+        let tiers = vec![
+            Tier::bounded(dec!(5), dec!(1)),
+            Tier::bounded(dec!(10), dec!(1)),
+        ];
+        let err = Price::new(Currency::RUB, PriceModel::Volume { tiers }, None, None).unwrap_err();
+        assert_eq!(
+            err,
+            invalid(
+                "model.tiers[1].up_to",
+                "the last tier must be unbounded (null)"
+            )
+        );
+
+        let tiers = vec![Tier::unbounded(dec!(1)), Tier::unbounded(dec!(1))];
+        let err = Price::new(Currency::RUB, PriceModel::Graduated { tiers }, None, None);
+        assert_eq!(
+            err.unwrap_err(),
+            invalid(
+                "model.tiers[0].up_to",
+                "only the last tier may be unbounded"
+            )
+        );
+    }
+
+    #[test]
+    fn tier_bounds_must_increase_strictly_from_above_zero() {
+        let mut tiers = stripe_tiers();
+        tiers[1].up_to = Some(dec!(5));
+        let err = Price::new(Currency::RUB, PriceModel::Graduated { tiers }, None, None);
+        assert_eq!(
+            err.unwrap_err(),
+            invalid(
+                "model.tiers[1].up_to",
+                "must be greater than the previous tier's up_to (5)"
+            )
+        );
+
+        let mut tiers = stripe_tiers();
+        tiers[0].up_to = Some(dec!(0));
+        let err = Price::new(Currency::RUB, PriceModel::Graduated { tiers }, None, None);
+        assert_eq!(
+            err.unwrap_err(),
+            invalid("model.tiers[0].up_to", "must be greater than zero")
+        );
+    }
+
+    #[test]
+    fn every_error_names_the_offending_field() {
+        let cases: Vec<(PriceModel, Option<Decimal>, Option<Decimal>, &str)> = vec![
+            (
+                PriceModel::Flat { amount: dec!(-1) },
+                None,
+                None,
+                "model.amount",
+            ),
+            (
+                PriceModel::Flat {
+                    amount: dec!(1.001),
+                },
+                None,
+                None,
+                "model.amount",
+            ),
+            (
+                PriceModel::PerUnit {
+                    unit_price: dec!(0.00001),
+                },
+                None,
+                None,
+                "model.unit_price",
+            ),
+            (
+                PriceModel::PerUnit {
+                    unit_price: dec!(0.0001),
+                },
+                Some(dec!(0.001)),
+                None,
+                "minimum",
+            ),
+            (
+                PriceModel::PerUnit {
+                    unit_price: dec!(1),
+                },
+                None,
+                Some(dec!(-5)),
+                "flat_fee",
+            ),
+            (
+                PriceModel::Graduated {
+                    tiers: vec![
+                        Tier::bounded(dec!(1.0000001), dec!(1)),
+                        Tier::unbounded(dec!(1)),
+                    ],
+                },
+                None,
+                None,
+                "model.tiers[0].up_to",
+            ),
+            (
+                PriceModel::Volume {
+                    tiers: vec![Tier::bounded(dec!(1), dec!(1)), Tier::unbounded(dec!(-1))],
+                },
+                None,
+                None,
+                "model.tiers[1].unit_price",
+            ),
+            (
+                PriceModel::Graduated {
+                    tiers: vec![Tier::unbounded(dec!(1)).with_flat_fee(dec!(0.005))],
+                },
+                None,
+                None,
+                "model.tiers[0].flat_fee",
+            ),
+            (
+                PriceModel::Package {
+                    block_size: dec!(0),
+                    block_price: dec!(10),
+                    free_units: dec!(0),
+                },
+                None,
+                None,
+                "model.block_size",
+            ),
+            (
+                PriceModel::Package {
+                    block_size: dec!(100),
+                    block_price: dec!(10),
+                    free_units: dec!(-1),
+                },
+                None,
+                None,
+                "model.free_units",
+            ),
+            (
+                PriceModel::Percentage {
+                    tiers: vec![PercentTier::unbounded(dec!(100.01))],
+                },
+                None,
+                None,
+                "model.tiers[0].percent",
+            ),
+            (
+                PriceModel::Percentage {
+                    tiers: vec![
+                        PercentTier::bounded(dec!(10.005), dec!(1)),
+                        PercentTier::unbounded(dec!(1)),
+                    ],
+                },
+                None,
+                None,
+                "model.tiers[0].up_to",
+            ),
+            (
+                PriceModel::Percentage {
+                    tiers: vec![PercentTier::unbounded(dec!(1)).with_fixed_fee(dec!(-0.3))],
+                },
+                None,
+                None,
+                "model.tiers[0].fixed_fee",
+            ),
+        ];
+        for (model, minimum, flat_fee, field) in cases {
+            let err = Price::new(Currency::RUB, model.clone(), minimum, flat_fee)
+                .expect_err(&format!("{model:?} should be refused"));
+            assert_eq!(field_of(err), field, "{model:?}");
+        }
+    }
+
+    #[test]
+    fn a_block_size_may_be_fractional_but_too_many_tiers_are_refused() {
+        let package = PriceModel::Package {
+            block_size: dec!(0.5),
+            block_price: dec!(1),
+            free_units: dec!(0),
+        };
+        assert_eq!(total(&price(package), dec!(1.2)), dec!(3));
+
+        let mut tiers: Vec<Tier> = (1..=MAX_TIERS as i64)
+            .map(|i| Tier::bounded(Decimal::from(i), dec!(1)))
+            .collect();
+        tiers.push(Tier::unbounded(dec!(1)));
+        let err = Price::new(Currency::RUB, PriceModel::Graduated { tiers }, None, None);
+        assert_eq!(field_of(err.unwrap_err()), "model.tiers");
+    }
+
+    // --- Published worked examples ---------------------------------------------------------
+
+    #[test]
+    fn twenty_five_units_cost_150_under_volume_and_157_50_under_graduated() {
+        // Stripe's docs: 25 units × 6.00 (volume); 5 × 7.00 + 5 × 6.50 + 15 × 6.00 (graduated).
+        let volume = price(PriceModel::Volume {
+            tiers: stripe_tiers(),
+        });
+        let graduated = price(PriceModel::Graduated {
+            tiers: stripe_tiers(),
+        });
+        assert_eq!(total(&volume, dec!(25)), dec!(150.00));
+        assert_eq!(total(&graduated, dec!(25)), dec!(157.50));
+
+        let quote = graduated.quote(qty(dec!(25))).unwrap();
+        let lines: Vec<_> = quote
+            .lines()
+            .iter()
+            .map(|l| (l.description(), l.quantity(), l.unit_price(), l.amount()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("Tier 1 (up to 5)", dec!(5), Some(dec!(7.00)), dec!(35.00)),
+                (
+                    "Tier 2 (over 5 up to 10)",
+                    dec!(5),
+                    Some(dec!(6.50)),
+                    dec!(32.50)
+                ),
+                ("Tier 3 (over 10)", dec!(15), Some(dec!(6.00)), dec!(90.00)),
+            ]
+        );
+    }
+
+    #[test]
+    fn eight_units_at_five_for_the_first_five_and_four_for_the_next_cost_37() {
+        // Stripe's graduated example: the first 5 units at 5.00 each, the next 5 at 4.00.
+        let tiers = vec![
+            Tier::bounded(dec!(5), dec!(5.00)),
+            Tier::bounded(dec!(10), dec!(4.00)),
+            Tier::unbounded(dec!(3.00)),
+        ];
+        let graduated = price(PriceModel::Graduated {
+            tiers: tiers.clone(),
+        });
+        assert_eq!(total(&graduated, dec!(8)), dec!(37.00));
+        assert_eq!(
+            total(&price(PriceModel::Volume { tiers }), dec!(8)),
+            dec!(32.00)
+        );
+    }
+
+    #[test]
+    fn fifteen_thousand_requests_cost_107_under_graduated_api_pricing() {
+        // Autumn's docs: 1,000 × 0.01 + 9,000 × 0.008 + 5,000 × 0.005.
+        let tiers = vec![
+            Tier::bounded(dec!(1000), dec!(0.01)),
+            Tier::bounded(dec!(10000), dec!(0.008)),
+            Tier::unbounded(dec!(0.005)),
+        ];
+        assert_eq!(
+            total(&price(PriceModel::Graduated { tiers }), dec!(15000)),
+            dec!(107.00)
+        );
+    }
+
+    #[test]
+    fn fifteen_thousand_units_cost_600_graduated_and_150_volume() {
+        // Zuplo's docs: 1,000 × 0.10 + 9,000 × 0.05 + 5,000 × 0.01; volume 15,000 × 0.01.
+        let tiers = vec![
+            Tier::bounded(dec!(1000), dec!(0.10)),
+            Tier::bounded(dec!(10000), dec!(0.05)),
+            Tier::unbounded(dec!(0.01)),
+        ];
+        let graduated = price(PriceModel::Graduated {
+            tiers: tiers.clone(),
+        });
+        assert_eq!(total(&graduated, dec!(15000)), dec!(600.00));
+        assert_eq!(
+            total(&price(PriceModel::Volume { tiers }), dec!(15000)),
+            dec!(150.00)
+        );
+    }
+
+    #[test]
+    fn packages_of_100_at_10_cost_30_for_250_units_and_20_with_50_free() {
+        let package = |free_units| {
+            price(PriceModel::Package {
+                block_size: dec!(100),
+                block_price: dec!(10.00),
+                free_units,
+            })
+        };
+        assert_eq!(total(&package(dec!(0)), dec!(250)), dec!(30.00));
+        assert_eq!(total(&package(dec!(50)), dec!(250)), dec!(20.00));
+        assert_eq!(total(&package(dec!(0)), dec!(200)), dec!(20.00));
+        assert_eq!(total(&package(dec!(0)), dec!(200.000001)), dec!(30.00));
+        assert_eq!(total(&package(dec!(50)), dec!(50)), dec!(0));
+        assert_eq!(total(&package(dec!(0)), dec!(0)), dec!(0));
+
+        let quote = package(dec!(50)).quote(qty(dec!(250))).unwrap();
+        let lines: Vec<_> = quote
+            .lines()
+            .iter()
+            .map(|l| (l.description(), l.quantity(), l.amount()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("Free units", dec!(50), dec!(0)),
+                ("Packages of 100", dec!(2), dec!(20.00))
+            ]
+        );
+    }
+
+    #[test]
+    fn graduated_percentages_with_fixed_fees_match_lagos_worked_example() {
+        // Lago's docs: 0–1,000 at 1% + 200, 1,001–10,000 at 2% + 300, above at 3% + 400.
+        // Transactions of 500, 550 and 4,000 cost 205, 306 and 80: cumulatively 205, 511, 591.
+        let percentage = price(PriceModel::Percentage {
+            tiers: vec![
+                PercentTier::bounded(dec!(1000), dec!(1)).with_fixed_fee(dec!(200)),
+                PercentTier::bounded(dec!(10000), dec!(2)).with_fixed_fee(dec!(300)),
+                PercentTier::unbounded(dec!(3)).with_fixed_fee(dec!(400)),
+            ],
+        });
+        assert_eq!(total(&percentage, dec!(500)), dec!(205.00));
+        assert_eq!(total(&percentage, dec!(1050)), dec!(511.00));
+        assert_eq!(total(&percentage, dec!(5050)), dec!(591.00));
+        assert_eq!(total(&percentage, dec!(0)), dec!(0));
+
+        let quote = percentage.quote(qty(dec!(1050))).unwrap();
+        let descriptions: Vec<_> = quote.lines().iter().map(QuoteLine::description).collect();
+        assert_eq!(
+            descriptions,
+            [
+                "Tier 1 (up to 1000): 1%",
+                "Tier 1 (up to 1000) fixed fee",
+                "Tier 2 (over 1000 up to 10000): 2%",
+                "Tier 2 (over 1000 up to 10000) fixed fee",
+            ]
+        );
+        assert_eq!(quote.lines()[2].unit_price(), Some(dec!(0.02)));
+    }
+
+    #[test]
+    fn a_card_fee_of_2_9_percent_plus_30_is_rounded_once_at_the_end() {
+        // 2.9% of 10.55 = 0.30595, + 0.30 = 0.60595 → 0.61.
+        let card = price(PriceModel::Percentage {
+            tiers: vec![PercentTier::unbounded(dec!(2.9)).with_fixed_fee(dec!(0.30))],
+        });
+        let quote = card.quote(qty(dec!(10.55))).unwrap();
+        assert_eq!(quote.subtotal(), dec!(0.60595));
+        assert_eq!(quote.total().amount(), dec!(0.61));
+    }
+
+    // --- Minimum, flat fee, fractional quantities -----------------------------------------
+
+    #[test]
+    fn a_minimum_lifts_a_small_subtotal_and_the_flat_fee_comes_on_top() {
+        let per_unit = PriceModel::PerUnit {
+            unit_price: dec!(2.50),
+        };
+        let price = Price::new(Currency::RUB, per_unit, Some(dec!(100)), Some(dec!(15))).unwrap();
+
+        let quote = price.quote(qty(dec!(10))).unwrap();
+        assert_eq!(quote.subtotal(), dec!(25.00));
+        assert_eq!(quote.minimum_adjustment(), dec!(75.00));
+        assert_eq!(quote.flat_fee(), dec!(15));
+        assert_eq!(quote.total().amount(), dec!(115.00));
+        let last_two: Vec<_> = quote.lines()[1..]
+            .iter()
+            .map(|l| (l.description(), l.amount()))
+            .collect();
+        assert_eq!(
+            last_two,
+            [
+                ("Minimum charge adjustment", dec!(75.00)),
+                ("Flat fee", dec!(15))
+            ]
+        );
+
+        // Above the minimum there is no adjustment; at zero the minimum still applies.
+        assert_eq!(
+            price.quote(qty(dec!(50))).unwrap().minimum_adjustment(),
+            dec!(0)
+        );
+        assert_eq!(
+            price.quote(qty(dec!(50))).unwrap().total().amount(),
+            dec!(140.00)
+        );
+        assert_eq!(
+            price.quote(Quantity::ZERO).unwrap().total().amount(),
+            dec!(115.00)
+        );
+    }
+
+    #[test]
+    fn a_flat_price_charges_its_amount_for_any_quantity_including_zero() {
+        let flat = price(PriceModel::Flat {
+            amount: dec!(990.00),
+        });
+        assert_eq!(total(&flat, dec!(0)), dec!(990.00));
+        assert_eq!(total(&flat, dec!(3.5)), dec!(990.00));
+    }
+
+    #[test]
+    fn a_fractional_quantity_past_a_tier_boundary_falls_in_the_next_tier() {
+        let volume = price(PriceModel::Volume {
+            tiers: stripe_tiers(),
+        });
+        let graduated = price(PriceModel::Graduated {
+            tiers: stripe_tiers(),
+        });
+        // 5.5 units: volume 5.5 × 6.50 = 35.75; graduated 5 × 7.00 + 0.5 × 6.50 = 38.25.
+        assert_eq!(total(&volume, dec!(5.5)), dec!(35.75));
+        assert_eq!(total(&graduated, dec!(5.5)), dec!(38.25));
+        // Exactly on the boundary, 5 units stay in tier 1.
+        assert_eq!(total(&volume, dec!(5)), dec!(35.00));
+        assert_eq!(total(&graduated, dec!(5)), dec!(35.00));
+        assert_eq!(graduated.quote(qty(dec!(5))).unwrap().lines().len(), 1);
+        // Just past it, tier 2 starts.
+        assert_eq!(total(&graduated, dec!(5.000001)), dec!(35.00));
+        assert_eq!(
+            graduated.quote(qty(dec!(5.000001))).unwrap().lines().len(),
+            2
+        );
+    }
+
+    #[test]
+    fn tier_flat_fees_are_charged_once_per_reached_tier() {
+        let tiers = vec![
+            Tier::bounded(dec!(10), dec!(1)).with_flat_fee(dec!(5)),
+            Tier::unbounded(dec!(0.5)).with_flat_fee(dec!(20)),
+        ];
+        let graduated = price(PriceModel::Graduated {
+            tiers: tiers.clone(),
+        });
+        let volume = price(PriceModel::Volume { tiers });
+        assert_eq!(total(&graduated, dec!(0)), dec!(0));
+        assert_eq!(total(&graduated, dec!(4)), dec!(9)); // 4 + 5
+        assert_eq!(total(&graduated, dec!(12)), dec!(36)); // 10 + 5 + 1 + 20
+        assert_eq!(total(&volume, dec!(0)), dec!(0));
+        assert_eq!(total(&volume, dec!(12)), dec!(26)); // 12 × 0.5 + 20
+    }
+
+    #[test]
+    fn a_per_unit_total_is_rounded_half_away_from_zero() {
+        let per_unit = price(PriceModel::PerUnit {
+            unit_price: dec!(0.0125),
+        });
+        // 1 × 0.0125 → 0.01; 10 × 0.0125 = 0.125 → 0.13; 0.4 × 0.0125 = 0.005 → 0.01.
+        assert_eq!(total(&per_unit, dec!(1)), dec!(0.01));
+        assert_eq!(total(&per_unit, dec!(10)), dec!(0.13));
+        assert_eq!(total(&per_unit, dec!(0.4)), dec!(0.01));
+    }
+
+    #[test]
+    fn a_single_unbounded_tier_is_the_same_as_per_unit() {
+        let graduated = price(PriceModel::Graduated {
+            tiers: vec![Tier::unbounded(dec!(3.3333))],
+        });
+        let per_unit = price(PriceModel::PerUnit {
+            unit_price: dec!(3.3333),
+        });
+        assert_eq!(total(&graduated, dec!(7)), total(&per_unit, dec!(7)));
+        assert_eq!(
+            graduated.quote(qty(dec!(7))).unwrap().lines()[0].description(),
+            "Tier 1"
+        );
+    }
+
+    // --- Wire form ---------------------------------------------------------------------------
+
+    #[test]
+    fn a_price_round_trips_through_its_wire_form() {
+        let price = Price::new(
+            Currency::RUB,
+            PriceModel::Graduated {
+                tiers: vec![
+                    Tier::bounded(dec!(5), dec!(7.00)).with_flat_fee(dec!(1.50)),
+                    Tier::unbounded(dec!(6.00)),
+                ],
+            },
+            Some(dec!(100)),
+            None,
+        )
+        .unwrap();
+        let json = serde_json::to_value(&price).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "currency": "RUB",
+                "model": {
+                    "type": "graduated",
+                    "tiers": [
+                        {"up_to": "5", "unit_price": "7.00", "flat_fee": "1.50"},
+                        {"up_to": null, "unit_price": "6.00", "flat_fee": "0"}
+                    ]
+                },
+                "minimum": "100",
+                "flat_fee": null
+            })
+        );
+        assert_eq!(serde_json::from_value::<Price>(json).unwrap(), price);
+    }
+
+    #[test]
+    fn deserializing_a_price_goes_through_validation() {
+        let bad = r#"{"currency":"RUB","model":{"type":"volume","tiers":[{"up_to":"5","unit_price":"1"}]}}"#;
+        let err = serde_json::from_str::<Price>(bad).unwrap_err().to_string();
+        assert!(err.contains("model.tiers[0].up_to"), "{err}");
+
+        let ok = r#"{"currency":"USD","model":{"type":"package","block_size":"100","block_price":"10"}}"#;
+        let price = serde_json::from_str::<Price>(ok).unwrap();
+        assert_eq!(price.currency(), Currency::USD);
+        assert_eq!(price.minimum(), None);
+    }
+
+    #[test]
+    fn unknown_fields_and_numeric_amounts_are_refused() {
+        let typo = r#"{"currency":"RUB","model":{"type":"flat","amount":"1"},"minimun":"5"}"#;
+        assert!(serde_json::from_str::<Price>(typo).is_err());
+        let number = r#"{"currency":"RUB","model":{"type":"flat","amount":1.5}}"#;
+        assert!(serde_json::from_str::<Price>(number).is_err());
+        let tier_typo = r#"{"currency":"RUB","model":{"type":"graduated","tiers":[{"unit_price":"1","flatfee":"2"}]}}"#;
+        assert!(serde_json::from_str::<Price>(tier_typo).is_err());
+    }
+
+    #[test]
+    fn a_quote_serializes_with_its_lines_and_total() {
+        let per_unit = price(PriceModel::PerUnit {
+            unit_price: dec!(1.25),
+        });
+        let json = serde_json::to_value(per_unit.quote(qty(dec!(3))).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "currency": "RUB",
+                "quantity": "3",
+                "lines": [{"description": "Per unit", "quantity": "3", "unit_price": "1.25", "amount": "3.75"}],
+                "subtotal": "3.75",
+                "minimum_adjustment": "0",
+                "flat_fee": "0",
+                "total": {"amount": "3.75", "currency": "RUB"}
+            })
+        );
+    }
+
+    // --- Properties ----------------------------------------------------------------------------
+
+    fn decimal(max_mantissa: i64, max_places: u32) -> impl Strategy<Value = Decimal> {
+        (0..=max_mantissa, 0..=max_places).prop_map(|(m, s)| Decimal::new(m, s))
+    }
+
+    fn quantity() -> impl Strategy<Value = Decimal> {
+        decimal(100_000_000, 6)
+    }
+
+    fn unit_price() -> impl Strategy<Value = Decimal> {
+        decimal(10_000_000, 4)
+    }
+
+    fn fee() -> impl Strategy<Value = Decimal> {
+        decimal(1_000_000, 2)
+    }
+
+    /// Increasing bounds for `n` − 1 bounded tiers, with `places` decimal places.
+    fn bounds(places: u32) -> impl Strategy<Value = Vec<Decimal>> {
+        prop::collection::vec((1i64..=1_000_000, 0..=places), 0..5).prop_map(|steps| {
+            steps
+                .into_iter()
+                .scan(Decimal::ZERO, |bound, (m, s)| {
+                    *bound += Decimal::new(m, s);
+                    Some(*bound)
+                })
+                .collect()
+        })
+    }
+
+    fn tiers() -> impl Strategy<Value = Vec<Tier>> {
+        bounds(QUANTITY_PLACES).prop_flat_map(|bounds| {
+            let n = bounds.len() + 1;
+            (
+                Just(bounds),
+                prop::collection::vec((unit_price(), fee()), n),
+            )
+                .prop_map(|(bounds, prices)| {
+                    prices
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (unit_price, flat_fee))| Tier {
+                            up_to: bounds.get(i).copied(),
+                            unit_price,
+                            flat_fee,
+                        })
+                        .collect()
+                })
+        })
+    }
+
+    /// Tiers with non-increasing unit prices and no flat fees.
+    fn discount_tiers() -> impl Strategy<Value = Vec<Tier>> {
+        tiers().prop_map(|mut tiers| {
+            let mut prices: Vec<Decimal> = tiers.iter().map(|t| t.unit_price).collect();
+            prices.sort_by(|a, b| b.cmp(a));
+            for (tier, price) in tiers.iter_mut().zip(prices) {
+                tier.unit_price = price;
+                tier.flat_fee = Decimal::ZERO;
+            }
+            tiers
+        })
+    }
+
+    fn percent_tiers() -> impl Strategy<Value = Vec<PercentTier>> {
+        bounds(AMOUNT_PLACES).prop_flat_map(|bounds| {
+            let n = bounds.len() + 1;
+            let percent = (0i64..=1_000_000).prop_map(|m| Decimal::new(m, 4));
+            (Just(bounds), prop::collection::vec((percent, fee()), n)).prop_map(
+                |(bounds, rates)| {
+                    rates
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (percent, fixed_fee))| PercentTier {
+                            up_to: bounds.get(i).copied(),
+                            percent,
+                            fixed_fee,
+                        })
+                        .collect()
+                },
+            )
+        })
+    }
+
+    fn model() -> impl Strategy<Value = PriceModel> {
+        prop_oneof![
+            fee().prop_map(|amount| PriceModel::Flat { amount }),
+            unit_price().prop_map(|unit_price| PriceModel::PerUnit { unit_price }),
+            tiers().prop_map(|tiers| PriceModel::Graduated { tiers }),
+            tiers().prop_map(|tiers| PriceModel::Volume { tiers }),
+            (
+                decimal(1_000_000, 3).prop_filter("positive", |d| !d.is_zero()),
+                unit_price(),
+                quantity()
+            )
+                .prop_map(|(block_size, block_price, free_units)| {
+                    PriceModel::Package {
+                        block_size,
+                        block_price,
+                        free_units,
+                    }
+                }),
+            percent_tiers().prop_map(|tiers| PriceModel::Percentage { tiers }),
+        ]
+    }
+
+    fn any_price() -> impl Strategy<Value = Price> {
+        (
+            prop::sample::select(Currency::ALL.to_vec()),
+            model(),
+            prop::option::of(fee()),
+            prop::option::of(fee()),
+        )
+            .prop_map(|(currency, model, minimum, flat_fee)| {
+                Price::new(currency, model, minimum, flat_fee).unwrap()
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn with_falling_tier_prices_graduated_never_costs_less_than_volume(
+            tiers in discount_tiers(), q in quantity()
+        ) {
+            let graduated = price(PriceModel::Graduated { tiers: tiers.clone() });
+            let volume = price(PriceModel::Volume { tiers });
+            prop_assert!(total(&graduated, q) >= total(&volume, q));
+        }
+
+        #[test]
+        fn a_graduated_total_never_decreases_as_the_quantity_grows(
+            tiers in tiers(), a in quantity(), b in quantity()
+        ) {
+            let graduated = price(PriceModel::Graduated { tiers });
+            let (low, high) = (a.min(b), a.max(b));
+            prop_assert!(total(&graduated, low) <= total(&graduated, high));
+        }
+
+        #[test]
+        fn a_package_total_never_decreases_as_the_quantity_grows(
+            block_size in decimal(1_000_000, 6).prop_filter("positive", |d| !d.is_zero()),
+            block_price in unit_price(),
+            free_units in quantity(),
+            a in quantity(),
+            b in quantity(),
+        ) {
+            let package = price(PriceModel::Package { block_size, block_price, free_units });
+            let (low, high) = (a.min(b), a.max(b));
+            prop_assert!(total(&package, low) <= total(&package, high));
+        }
+
+        #[test]
+        fn a_total_is_non_negative_in_the_price_currency_and_in_minor_units(
+            price in any_price(), q in quantity()
+        ) {
+            let quote = price.quote(qty(q)).unwrap();
+            let total = quote.total();
+            prop_assert_eq!(total.currency(), price.currency());
+            prop_assert_eq!(quote.currency(), price.currency());
+            prop_assert!(!total.is_negative());
+            prop_assert!(total.amount().normalize().scale() <= 2);
+        }
+
+        #[test]
+        fn a_quote_adds_up_and_rounds_once(price in any_price(), q in quantity()) {
+            let quote = price.quote(qty(q)).unwrap();
+            let lines: Decimal = quote.lines().iter().map(QuoteLine::amount).sum();
+            let unrounded = quote.subtotal() + quote.minimum_adjustment() + quote.flat_fee();
+            prop_assert_eq!(lines, unrounded);
+            prop_assert_eq!(quote.total(), Money::new(unrounded, price.currency()).round_to_minor());
+        }
+
+        #[test]
+        fn a_total_is_at_least_the_minimum_plus_the_flat_fee(
+            price in any_price(), q in quantity()
+        ) {
+            let total = price.quote(qty(q)).unwrap().total().amount();
+            if let Some(minimum) = price.minimum() {
+                prop_assert!(total >= minimum + price.flat_fee().unwrap_or_default());
+            }
+        }
+
+        #[test]
+        fn a_per_unit_total_is_quantity_times_price_rounded(p in unit_price(), q in quantity()) {
+            let per_unit = price(PriceModel::PerUnit { unit_price: p });
+            let expected = Money::new(q * p, Currency::RUB).round_to_minor().amount();
+            prop_assert_eq!(total(&per_unit, q), expected);
+        }
+
+        #[test]
+        fn a_price_survives_its_wire_form(price in any_price()) {
+            let json = serde_json::to_string(&price).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Price>(&json).unwrap(), price);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The middleware stack every router gets, and how a router runs in Lambda.
+//!
+//! From the outside in: a request id (the client's `x-request-id` if it sent a sane one,
+//! otherwise a fresh ULID; echoed on the response), a tracing span carrying it, the
+//! authentication of the `Authorization` header, and the `Idempotency-Key` handling.
+//! Unknown routes and methods answer with problem documents too.
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+use crate::{auth, idempotency};
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{from_fn_with_state, map_request};
+use std::net::IpAddr;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The caller's network address, as the platform saw it (API Gateway's `sourceIp`, or the
+/// TCP peer locally). Never read from a client-controlled header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+#[derive(Clone, Copy, Default)]
+struct UlidRequestId;
+
+impl MakeRequestId for UlidRequestId {
+    fn make_request_id<B>(&mut self, request: &axum::http::Request<B>) -> Option<RequestId> {
+        let sane = request
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        let id = match sane {
+            Some(v) => v.to_owned(),
+            None => format!("req_{}", ulid::Ulid::new()),
+        };
+        HeaderValue::from_str(&id).ok().map(RequestId::new)
+    }
+}
+
+/// Wraps `routes` in the common stack and gives it problem+json fallbacks.
+pub fn with_common_layers(routes: Router<AppState>, state: AppState) -> Router {
+    routes
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this method is not allowed here")
+        })
+        .layer(from_fn_with_state(state.clone(), idempotency::middleware))
+        .layer(from_fn_with_state(state.clone(), auth::middleware))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path(), principal = tracing::field::Empty)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, UlidRequestId))
+        .with_state(state)
+}
+
+/// Runs `router` as an AWS Lambda function behind API Gateway (HTTP API, payload v2).
+pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
+    use lambda_http::RequestExt;
+    let router = router.layer(map_request(|mut request: Request| async move {
+        let source = match request.request_context_ref() {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
+                ctx.http.source_ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok())
+            }
+            _ => None,
+        };
+        if let Some(ip) = source {
+            request.extensions_mut().insert(ClientAddr(ip));
+        }
+        request
+    }));
+    lambda_http::run(router).await
+}

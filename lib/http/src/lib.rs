@@ -1,0 +1,22 @@
+//! The HTTP plumbing every Kopek HTTP function shares.
+//!
+//! - [`problem`]: the one mapping from domain and storage errors to RFC 9457
+//!   `application/problem+json` responses with a stable machine `code`;
+//! - [`json`]: the JSON body extractor — size-limited, unknown fields refused, and every
+//!   error naming the field it is about;
+//! - [`auth`]: access tokens, API keys and the [`auth::Caller`] extractor;
+//! - [`idempotency`]: the `Idempotency-Key` middleware every POST goes through;
+//! - [`cursor`]: opaque, signed page cursors;
+//! - [`state`]: what handlers share ([`state::AppState`]);
+//! - [`layers`]: the stack of middleware every router gets (request ids, tracing, auth,
+//!   idempotency) and [`layers::run_lambda`], which runs a router in AWS Lambda.
+
+pub mod auth;
+pub mod cursor;
+pub mod idempotency;
+pub mod json;
+pub mod layers;
+pub mod problem;
+pub mod state;
+
+pub use problem::{ApiError, ApiResult};

@@ -1,0 +1,182 @@
+//! RFC 9457 problem details: the one place where errors become HTTP responses.
+//!
+//! Every error a client can see has a stable machine `code` (documented in the OpenAPI
+//! document), a human `detail`, and — for bad input — the `field` it is about. Anything
+//! unexpected becomes a 500 with a generic body; its cause is logged once, here.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kopek_aws::dynamo::StoreError;
+use kopek_domain::accounts::{AccessError, AccountsError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The body of every error response.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema, PartialEq)]
+pub struct Problem {
+    /// A URI reference naming the problem type: `/problems/{code}`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    /// Stable machine-readable code, e.g. `validation_failed`, `not_found`.
+    pub code: String,
+    pub detail: String,
+    /// The request field the problem is about (a JSON path such as `price.tiers[1].up_to`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// An error on its way to becoming a problem response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub field: Option<String>,
+    pub retry_after_secs: Option<u64>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, detail: detail.into(), field: None, retry_after_secs: None }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// Input that is well-formed JSON but breaks a rule: 422 naming the field.
+    pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail).with_field(field)
+    }
+
+    /// Input that is not what the endpoint reads at all: 400.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many failed attempts; try again in {retry_after_secs} seconds"),
+            )
+        }
+    }
+
+    pub fn unavailable() -> Self {
+        Self {
+            retry_after_secs: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "please retry shortly")
+        }
+    }
+
+    /// An unexpected failure: the cause is logged here once and never shown to the client.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "unexpected failure");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side")
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_: format!("/problems/{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            code: self.code.to_owned(),
+            detail: self.detail.clone(),
+            field: self.field.clone(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::not_found(),
+            StoreError::Conflict(what) => ApiError::conflict("conflict", what),
+            StoreError::Duplicate(what) => {
+                let code = match what {
+                    "email" => "email_taken",
+                    "code" => "code_taken",
+                    _ => "duplicate",
+                };
+                ApiError::conflict(code, format!("{what} is already taken")).with_field(what)
+            }
+            StoreError::Transient(cause) => {
+                tracing::warn!(error = %cause, "storage unavailable");
+                ApiError::unavailable()
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Unauthenticated => ApiError::unauthenticated("sign in or present an API key"),
+            AccessError::Forbidden { needed } => ApiError::forbidden(format!("this needs {needed}")),
+            AccessError::NotFound => ApiError::not_found(),
+        }
+    }
+}
+
+impl From<AccountsError> for ApiError {
+    fn from(e: AccountsError) -> Self {
+        let detail = e.to_string();
+        match e {
+            AccountsError::Invalid { field, reason } => ApiError::validation(field, reason),
+            AccountsError::ScopeBeyondRole { .. } => ApiError::validation("scopes", detail),
+            AccountsError::EmailTaken => ApiError::conflict("email_taken", "this e-mail is already in use").with_field("email"),
+            AccountsError::InvalidCredentials => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "the e-mail, password or token is not valid")
+            }
+            AccountsError::Throttled { retry_after_secs } => ApiError::too_many_requests(retry_after_secs),
+            AccountsError::Unauthenticated => AccessError::Unauthenticated.into(),
+            AccountsError::Forbidden { needed } => AccessError::Forbidden { needed }.into(),
+            AccountsError::NotFound => ApiError::not_found(),
+            AccountsError::InvitationExpired => ApiError::new(StatusCode::GONE, "invitation_expired", detail),
+            AccountsError::InvalidState { reason } => ApiError::conflict("invalid_state", reason),
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The Python-packaged tools of the local stack, kept in a project-local virtualenv.
+//!
+//! `infra/local-tools.txt` pins them (moto's server, cfn-lint, cargo-lambda,
+//! openapi-spec-validator). [`ensure`] creates `<root>/.venv` with `python3 -m venv` when it
+//! is missing and installs the requirements file into it whenever the venv's stamp file does
+//! not hold exactly that file's content, so bumping a pin reinstalls on the next run and an
+//! unchanged file costs one file read. Concurrent callers (two test binaries, `cargo xtask`)
+//! are serialised by a lock file under `<root>/.local/`.
+
+use std::fs::{self, File};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, bail};
+
+/// Where the requirements file lives, relative to the project root.
+pub const REQUIREMENTS_PATH: &str = "infra/local-tools.txt";
+
+/// Name of the stamp file inside the venv: holds the requirements it was installed from.
+const STAMP_FILE: &str = ".kopek-local-tools.stamp";
+
+/// Paths of the installed tools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tools {
+    /// The virtualenv, `<root>/.venv`.
+    pub venv: PathBuf,
+    /// moto's standalone server (the AWS emulator).
+    pub moto_server: PathBuf,
+    /// The CloudFormation/SAM linter.
+    pub cfn_lint: PathBuf,
+    /// cargo-lambda (builds and locally invokes the functions).
+    pub cargo_lambda: PathBuf,
+    /// Validator for the OpenAPI document.
+    pub openapi_spec_validator: PathBuf,
+}
+
+impl Tools {
+    /// The tool paths inside `venv`, whether or not they are installed.
+    pub fn in_venv(venv: &Path) -> Tools {
+        let bin = venv_bin(venv);
+        let exe = |name: &str| bin.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        Tools {
+            venv: venv.to_path_buf(),
+            moto_server: exe("moto_server"),
+            cfn_lint: exe("cfn-lint"),
+            cargo_lambda: exe("cargo-lambda"),
+            openapi_spec_validator: exe("openapi-spec-validator"),
+        }
+    }
+
+    fn missing(&self) -> Vec<&Path> {
+        [
+            &self.moto_server,
+            &self.cfn_lint,
+            &self.cargo_lambda,
+            &self.openapi_spec_validator,
+        ]
+        .into_iter()
+        .filter(|p| !p.is_file())
+        .map(PathBuf::as_path)
+        .collect()
+    }
+}
+
+/// Makes sure `<project_root>/.venv` holds the tools pinned in `infra/local-tools.txt`.
+pub fn ensure(project_root: &Path) -> anyhow::Result<Tools> {
+    let requirements_path = project_root.join(REQUIREMENTS_PATH);
+    let requirements = fs::read_to_string(&requirements_path)
+        .with_context(|| format!("cannot read {}", requirements_path.display()))?;
+    let venv = project_root.join(".venv");
+    let tools = Tools::in_venv(&venv);
+    let stamp = venv.join(STAMP_FILE);
+
+    if is_current(&stamp, &requirements) && tools.missing().is_empty() {
+        return Ok(tools);
+    }
+
+    let lock_dir = project_root.join(".local");
+    fs::create_dir_all(&lock_dir)
+        .with_context(|| format!("cannot create {}", lock_dir.display()))?;
+    let lock_path = lock_dir.join("tools.lock");
+    let lock = File::create(&lock_path)
+        .with_context(|| format!("cannot create the lock file {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+
+    // Someone else may have installed while we waited for the lock.
+    if !(is_current(&stamp, &requirements) && tools.missing().is_empty()) {
+        install(
+            project_root,
+            &venv,
+            &requirements_path,
+            &stamp,
+            &requirements,
+        )?;
+    }
+    drop(lock);
+
+    let missing = tools.missing();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
+        bail!(
+            "{} installed, but these tools are still missing: {}",
+            REQUIREMENTS_PATH,
+            names.join(", ")
+        );
+    }
+    Ok(tools)
+}
+
+/// The project root: the nearest directory holding `infra/template.yaml`, searched upwards
+/// from `CARGO_MANIFEST_DIR` (set by cargo for tests and `cargo run`), then the current
+/// directory, then this crate's own source location. Falls back to the current directory.
+pub fn project_root() -> PathBuf {
+    let starts = [
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        std::env::current_dir().ok(),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
+    ];
+    starts
+        .into_iter()
+        .flatten()
+        .find_map(|start| {
+            start
+                .ancestors()
+                .find(|dir| dir.join(crate::TEMPLATE_PATH).is_file())
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn venv_bin(venv: &Path) -> PathBuf {
+    venv.join(if cfg!(windows) { "Scripts" } else { "bin" })
+}
+
+fn is_current(stamp: &Path, requirements: &str) -> bool {
+    fs::read_to_string(stamp).is_ok_and(|s| s == requirements)
+}
+
+fn install(
+    project_root: &Path,
+    venv: &Path,
+    requirements_path: &Path,
+    stamp: &Path,
+    requirements: &str,
+) -> anyhow::Result<()> {
+    let python = venv_bin(venv).join(format!("python{}", std::env::consts::EXE_SUFFIX));
+    if !python.is_file() {
+        eprintln!("kopek: creating the tools virtualenv {} …", venv.display());
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(venv)
+            .current_dir(project_root)
+            .stdin(Stdio::null())
+            .status();
+        match status {
+            Err(e) if e.kind() == ErrorKind::NotFound => bail!(
+                "python3 is not on PATH: the local tools need Python 3 with its venv module \
+                 (Debian: apt-get install python3 python3-venv)"
+            ),
+            Err(e) => return Err(e).context("cannot run `python3 -m venv`"),
+            Ok(s) if !s.success() => bail!(
+                "`python3 -m venv {}` failed ({s}); on Debian the venv module and pip come with \
+                 apt-get install python3-venv python3-pip",
+                venv.display()
+            ),
+            Ok(_) => {}
+        }
+    }
+
+    eprintln!(
+        "kopek: installing {} into {} (moto, cfn-lint, cargo-lambda, openapi-spec-validator) …",
+        REQUIREMENTS_PATH,
+        venv.display()
+    );
+    let status = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(requirements_path)
+        .current_dir(project_root)
+        .stdin(Stdio::null())
+        .status()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    if !status.success() {
+        bail!(
+            "`pip install -r {}` failed ({status}) — is pip available in the venv \
+             (Debian: apt-get install python3-pip python3-venv) and the package index reachable?",
+            REQUIREMENTS_PATH
+        );
+    }
+    fs::write(stamp, requirements)
+        .with_context(|| format!("cannot write the stamp file {}", stamp.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_root_holds_the_template() {
+        let root = project_root();
+        assert!(
+            root.join(crate::TEMPLATE_PATH).is_file(),
+            "{}",
+            root.display()
+        );
+        assert!(root.join(REQUIREMENTS_PATH).is_file());
+    }
+
+    #[test]
+    fn tool_paths_live_in_the_venv_bin_directory() {
+        let tools = Tools::in_venv(Path::new("/p/.venv"));
+        assert_eq!(tools.moto_server, Path::new("/p/.venv/bin/moto_server"));
+        assert_eq!(tools.cfn_lint, Path::new("/p/.venv/bin/cfn-lint"));
+    }
+}

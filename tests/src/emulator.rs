@@ -1,0 +1,81 @@
+//! One AWS emulator per test binary, and a fresh copy of the template's resources per test.
+//!
+//! [`endpoint`] is where the tests' AWS SDK clients go:
+//! - if `KOPEK_TEST_AWS_ENDPOINT` is set — `cargo xtask test` starts one moto server for the
+//!   whole run and sets it — that endpoint;
+//! - otherwise (a plain `cargo test`) one [`Emulator`] started on first use and kept in a
+//!   `static` for the rest of the process.
+//!
+//! A `static` is never dropped, so [`Emulator`]'s `Drop` does not run at exit. The server still
+//! dies with the test process: `Emulator::start` runs moto under a small `sh` watchdog that reads
+//! its standard input from a pipe held only by this process (`moto_server … & pid=$!;
+//! read _; kill $pid`, in spirit). When the process exits — normally, by panic or killed — the
+//! kernel closes the pipe, `read` sees end-of-file and the watchdog stops moto. See
+//! `kopek_local::emulator` for the exact script.
+//!
+//! [`provisioned`] creates the template's tables, queues, buckets and secrets under a fresh
+//! random prefix, so every test has resources of its own and tests run in parallel.
+
+use std::sync::OnceLock;
+
+use aws_config::SdkConfig;
+use kopek_local::emulator::Emulator;
+use kopek_local::provision::{Provisioned, provision, random_prefix};
+use kopek_local::template::Template;
+use kopek_local::tools;
+
+/// Set by `cargo xtask test` to the endpoint of the emulator it runs for the whole test run.
+pub const ENDPOINT_VAR: &str = "KOPEK_TEST_AWS_ENDPOINT";
+
+/// This process's own emulator, when [`ENDPOINT_VAR`] is unset; the error is kept as text so
+/// every test that asks reports it.
+static SHARED: OnceLock<Result<Emulator, String>> = OnceLock::new();
+
+/// The endpoint URL of the emulator the tests use (see the module docs).
+///
+/// # Panics
+/// If the emulator cannot be started; the message says why.
+pub async fn endpoint() -> String {
+    if let Some(endpoint) = std::env::var(ENDPOINT_VAR).ok().filter(|e| !e.is_empty()) {
+        return endpoint;
+    }
+    // Starting moto blocks for a second or two: keep it off the test's runtime.
+    let shared = tokio::task::spawn_blocking(|| {
+        SHARED
+            .get_or_init(|| start().map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map(|emulator| emulator.endpoint().to_owned())
+            .map_err(Clone::clone)
+    })
+    .await;
+    match shared {
+        Ok(Ok(endpoint)) => endpoint,
+        Ok(Err(e)) => panic!("cannot start the AWS emulator: {e}"),
+        Err(e) => panic!("the task starting the AWS emulator failed: {e}"),
+    }
+}
+
+fn start() -> anyhow::Result<Emulator> {
+    let tools = tools::ensure(&tools::project_root())?;
+    Emulator::start(&tools)
+}
+
+/// An SDK config for the test emulator, the template's resources created in it under a fresh
+/// random prefix (`t` and 8 hex digits), and the parsed `infra/template.yaml`.
+///
+/// Each call builds its own `SdkConfig`: SDK clients hold connections bound to the runtime that
+/// opened them, and each `#[tokio::test]` has its own runtime.
+///
+/// # Panics
+/// If the emulator cannot be started, or the template cannot be read or provisioned.
+pub async fn provisioned() -> (SdkConfig, Provisioned, Template) {
+    let endpoint = endpoint().await;
+    let sdk = kopek_local::sdk_config(&endpoint).await;
+    let template = Template::load_project(&tools::project_root())
+        .unwrap_or_else(|e| panic!("cannot load the template: {e:#}"));
+    let prefix = random_prefix("t");
+    let provisioned = provision(&sdk, &template, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("cannot provision the template under {prefix}: {e:#}"));
+    (sdk, provisioned, template)
+}
