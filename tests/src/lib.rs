@@ -1,2 +1,259 @@
-//! placeholder
+//! The test harness: every integration test gets its own copy of the template's resources in
+//! the emulator, and the real HTTP application on top of them.
+//!
+//! [`TestApp::start`] provisions a fresh prefix from `infra/template.yaml`, derives the
+//! function's environment from the same template, builds [`AppState`] exactly as a Lambda
+//! cold start does (the token key is read from the emulator's Secrets Manager) and serves
+//! [`kopek_api::local_app`] in-process through `tower::ServiceExt::oneshot`.
+
 pub mod emulator;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use kopek_aws::clients::Clients;
+use kopek_aws::config::Config;
+use kopek_domain::clock::{Clock, SystemClock};
+use kopek_http::layers::ClientAddr;
+use kopek_http::state::AppState;
+use kopek_local::provision::Provisioned;
+use serde_json::{Value, json};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tower::ServiceExt;
+
+/// The application under test, on resources of its own.
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub sdk: aws_config::SdkConfig,
+    pub provisioned: Provisioned,
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+/// A response, with its body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl TestResponse {
+    /// The problem document's `code`.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+
+    pub fn field(&self) -> &str {
+        self.body["field"].as_str().unwrap_or_default()
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+
+    /// Asserts a problem response with this status and code, and returns it.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.body);
+        assert_eq!(self.code(), code, "body: {}", self.body);
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        self
+    }
+}
+
+/// A signed-in customer user and its organisation.
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub org_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+    pub refresh_token: String,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(1);
+
+/// A unique number within this test process (for e-mails, names).
+pub fn unique() -> u64 {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A valid 10-digit Russian INN (legal entity) derived from `seed`, checksum included.
+pub fn inn(seed: u64) -> String {
+    let body = format!("{:09}", 770_000_000 + seed % 100_000_000);
+    let weights = [2u32, 4, 10, 3, 5, 9, 4, 6, 8];
+    let sum: u32 = body.bytes().zip(weights).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    format!("{body}{}", sum % 11 % 10)
+}
+
+/// A registration body with unique e-mails.
+pub fn registration(name: &str) -> (Value, String, String) {
+    let n = unique();
+    let email = format!("owner{n}@{}.example.ru", name.to_lowercase().replace(' ', "-"));
+    let password = format!("Long-enough-password-{n}");
+    let body = json!({
+        "organisation": {
+            "legal_name": format!("ООО «{name}»"),
+            "tax_id": inn(n * 7919 + 13),
+            "billing_email": format!("billing{n}@example.ru"),
+            "billing_address": "101000, Москва, ул. Мясницкая, 1",
+            "currency": "RUB",
+            "language": "ru"
+        },
+        "user": { "name": "Мария Иванова", "email": email, "password": password }
+    });
+    (body, email, password)
+}
+
+impl TestApp {
+    /// A fresh application on the wall clock.
+    pub async fn start() -> Self {
+        Self::with_clock(Arc::new(SystemClock)).await
+    }
+
+    /// A fresh application on the given clock.
+    pub async fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        let (sdk, provisioned, template) = emulator::provisioned().await;
+        let env = provisioned
+            .function_env(&template, "AccountsApiFunction")
+            .unwrap_or_else(|e| panic!("cannot derive the function's environment: {e:#}"));
+        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("the template's environment is complete");
+        let clients = Clients::new(&sdk);
+        let mut state = AppState::from_config(&config, &clients).await.expect("state builds from the emulator");
+        state.clock = clock;
+        let router = kopek_api::local_app(state.clone());
+        Self { router, state, sdk, provisioned, env }
+    }
+
+    /// Sends a request from 127.0.0.1.
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        self.send_from(request, IpAddr::V4(Ipv4Addr::LOCALHOST)).await
+    }
+
+    /// Sends a request as if from `addr`.
+    pub async fn send_from(&self, mut request: Request<Body>, addr: IpAddr) -> TestResponse {
+        request.extensions_mut().insert(ClientAddr(addr));
+        let response = self.router.clone().oneshot(request).await.expect("the router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let raw = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        TestResponse { status, headers, body, raw }
+    }
+
+    pub fn request(method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Request<Body> {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        match body {
+            Some(body) => builder
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(body).expect("json")))
+                .expect("request"),
+            None => builder.body(Body::empty()).expect("request"),
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(Self::request(Method::GET, path, token, None)).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> TestResponse {
+        self.send(Self::request(Method::POST, path, token, Some(body))).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(Self::request(Method::DELETE, path, token, None)).await
+    }
+
+    /// Registers an organisation and returns its signed-in first user.
+    pub async fn register(&self, name: &str) -> Customer {
+        let (body, email, password) = registration(name);
+        let response = self.post("/v1/auth/register", None, &body).await;
+        response.assert_status(201);
+        Customer {
+            org_id: response.body["organisation"]["id"].as_str().expect("org id").to_owned(),
+            user_id: response.body["session"]["user"]["id"].as_str().expect("user id").to_owned(),
+            email,
+            password,
+            token: response.body["session"]["access_token"].as_str().expect("token").to_owned(),
+            refresh_token: response.body["session"]["refresh_token"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
+    /// Creates an admin (as the setup step does) and returns a signed-in access token.
+    pub async fn admin(&self) -> String {
+        self.staff_with_role("admin").await
+    }
+
+    /// Creates a staff user of `role` and returns its access token.
+    pub async fn staff_with_role(&self, role: &str) -> String {
+        let n = unique();
+        let admin_email = format!("admin{n}@kopek.test");
+        let password = format!("Admin-password-{n}");
+        kopek_api::accounts::bootstrap_admin(&self.state, &admin_email, "Admin", &password)
+            .await
+            .expect("bootstrap admin");
+        let token = self.sign_in(&admin_email, &password).await;
+        if role == "admin" {
+            return token;
+        }
+        let invited = self
+            .post("/v1/staff-users", Some(&token), &json!({"name": "Staff", "email": format!("{role}{n}@kopek.test"), "role": role}))
+            .await;
+        invited.assert_status(201);
+        let accepted = self
+            .post(
+                "/v1/auth/accept-invitation",
+                None,
+                &json!({"token": invited.body["invitation_token"], "password": format!("Staff-password-{n}")}),
+            )
+            .await;
+        accepted.assert_status(200);
+        accepted.body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let response = self.post("/v1/auth/sign-in", None, &json!({"email": email, "password": password})).await;
+        response.assert_status(200);
+        response.body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// Every item in the table: for "nothing changed" assertions.
+    pub async fn table_snapshot(&self) -> Vec<std::collections::BTreeMap<String, String>> {
+        let client = aws_sdk_dynamodb::Client::new(&self.sdk);
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = client
+                .scan()
+                .table_name(self.state.store.table())
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            for item in out.items.unwrap_or_default() {
+                items.push(item.into_iter().map(|(k, v)| (k, format!("{v:?}"))).collect());
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        items.sort();
+        items
+    }
+}

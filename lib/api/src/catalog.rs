@@ -1,7 +1,356 @@
-//! The `catalog-api` function (being written).
+//! The `catalog-api` function: the service catalog, price versions and the price calculator.
+//!
+//! Anyone (signed in or not) browses the active catalog and asks the calculator; holders of
+//! `catalog:write` (admins, managers) create services, add price versions and retire
+//! services; staff also see retired services. A price version never changes once written: an
+//! invoice can always show the price that was in force on its date.
+
+use crate::paging::{ListQuery, Paged};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use kopek_aws::dynamo::catalog::StoredService;
+use kopek_domain::accounts::{Principal, Scope};
+use kopek_domain::catalog::{NewService, PriceVersion, Service, ServiceCode, ServiceStatus, price_in_force};
+use kopek_domain::pricing::{Price, Quantity, Quote};
+use kopek_http::auth::{Caller, MaybeCaller};
+use kopek_http::json::{JsonBody, QueryParams};
 use kopek_http::state::AppState;
+use kopek_http::{ApiError, ApiResult};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(list_services, create_service))
+        .routes(routes!(get_service))
+        .routes(routes!(list_prices, add_price))
+        .routes(routes!(retire_service))
+        .routes(routes!(quote))
+}
+
+/// How a price is written (documentation of the `price` object; amounts are decimal strings).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(example = json!({"currency": "RUB", "model": {"type": "graduated", "tiers": [
+    {"up_to": "5", "unit_price": "7.00"}, {"up_to": "10", "unit_price": "6.50"}, {"up_to": null, "unit_price": "6.00"}]},
+    "minimum": null, "flat_fee": null}))]
+pub struct PriceDoc {
+    /// `RUB`, `USD` or `EUR`.
+    currency: String,
+    /// One of: `{"type":"flat","amount"}`, `{"type":"per_unit","unit_price"}`,
+    /// `{"type":"graduated","tiers":[{"up_to","unit_price","flat_fee"}]}` (each slice at its
+    /// tier), `{"type":"volume","tiers":[…]}` (every unit at the tier the total falls in),
+    /// `{"type":"package","block_size","block_price","free_units"}`,
+    /// `{"type":"percentage","tiers":[{"up_to","percent","fixed_fee"}]}` (of an amount).
+    /// The last tier has `"up_to": null`.
+    model: serde_json::Value,
+    /// The least the charge can be.
+    minimum: Option<String>,
+    /// Added to every charge.
+    flat_fee: Option<String>,
+}
+
+/// Documentation of the create-service body (parsed by the domain's `NewService`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct NewServiceDoc {
+    /// Unique: 2–32 of A–Z, 0–9, `-`, `_`, starting with a letter.
+    #[schema(example = "VPS-S")]
+    code: String,
+    /// `{"ru": "…", "en": "…"}`
+    name: serde_json::Value,
+    description: Option<serde_json::Value>,
+    /// `piece`, `hour`, `day`, `month`, `gigabyte`, `megabyte`, `terabyte`, `mbps`, `request`,
+    /// `kilowatt_hour`, `kilogram`, `delivery`, `visit`.
+    unit: String,
+    /// `one_off`, `recurring` (billed per calendar month) or `metered`.
+    kind: String,
+    /// Required for `one_off` services (they become work orders): a slug such as `install`.
+    work_type: Option<String>,
+    /// `"exempt"` or a percentage such as `"20"`.
+    tax_rate: String,
+    currency: String,
+    price: PriceDoc,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddPriceRequest {
+    #[schema(value_type = PriceDoc)]
+    pub price: Price,
+    /// When the version takes effect (default: now). Never in the past.
+    pub effective_from: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceVersionView {
+    pub version: u32,
+    pub effective_from: DateTime<Utc>,
+    #[schema(value_type = PriceDoc)]
+    pub price: Price,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&PriceVersion> for PriceVersionView {
+    fn from(v: &PriceVersion) -> Self {
+        Self { version: v.version, effective_from: v.effective_from, price: v.price.clone(), created_at: v.created_at }
+    }
+}
+
+/// A service with the price in force now and the next scheduled one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceView {
+    #[serde(flatten)]
+    #[schema(value_type = NewServiceDoc)]
+    pub service: Service,
+    /// The OKEI code of the unit, as the closing documents print it.
+    pub unit_okei_code: u16,
+    /// Whether quantities must be whole numbers.
+    pub unit_is_whole: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_price: Option<PriceVersionView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_price: Option<PriceVersionView>,
+}
+
+fn service_view(stored: &StoredService, now: DateTime<Utc>) -> ServiceView {
+    let current = price_in_force(&stored.versions, now);
+    let next = stored.versions.iter().filter(|v| v.effective_from > now).min_by_key(|v| v.effective_from);
+    ServiceView {
+        service: stored.service.clone(),
+        unit_okei_code: stored.service.unit().okei_code(),
+        unit_is_whole: stored.service.unit().is_whole(),
+        current_price: current.map(PriceVersionView::from),
+        next_price: next.map(PriceVersionView::from),
+    }
+}
+
+fn is_staff(caller: Option<&Principal>) -> bool {
+    caller.is_some_and(|c| c.role().is_staff())
+}
+
+fn parse_code(text: &str) -> ApiResult<ServiceCode> {
+    text.parse().map_err(|_| ApiError::not_found())
+}
+
+/// A service the caller may see: retired ones only for staff.
+async fn visible_service(state: &AppState, caller: Option<&Principal>, code: &str) -> ApiResult<StoredService> {
+    let stored = state.store.service(&parse_code(code)?).await?.ok_or_else(ApiError::not_found)?;
+    if stored.service.status() == ServiceStatus::Retired && !is_staff(caller) {
+        return Err(ApiError::not_found());
+    }
+    Ok(stored)
+}
+
+fn require_writer(caller: &Principal) -> ApiResult<()> {
+    caller.require_scope(Scope::CatalogWrite).map_err(ApiError::from)
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct CatalogQuery {
+    /// `active` (default) or, for staff, `retired`.
+    status: Option<String>,
+    limit: Option<u16>,
+    cursor: Option<String>,
+}
+
+/// Browse the catalog (no sign-in needed), by service code.
+#[utoipa::path(get, path = "/v1/catalog/services", tag = "catalog", params(CatalogQuery),
+    responses((status = 200, body = Paged<ServiceView>), (status = 400, body = kopek_http::problem::Problem)))]
+async fn list_services(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    QueryParams(query): QueryParams<CatalogQuery>,
+) -> ApiResult<Json<Paged<ServiceView>>> {
+    let status = match query.status.as_deref() {
+        None | Some("active") => ServiceStatus::Active,
+        Some("retired") if is_staff(caller.as_ref()) => ServiceStatus::Retired,
+        Some(other) => {
+            return Err(ApiError::bad_request("invalid_query", format!("status `{other}` is not one you can list"))
+                .with_field("status"));
+        }
+    };
+    let (limit, start) = ListQuery { limit: query.limit, cursor: query.cursor }.parse(&state)?;
+    let page = state.store.list_services(status, limit, start).await?;
+    let now = state.clock.now();
+    Ok(Json(Paged::from_page(&state, page, |s| service_view(&s, now))))
+}
+
+/// Create a service with its first price (in force from now).
+#[utoipa::path(post, path = "/v1/catalog/services", tag = "catalog", security(("bearer" = [])), request_body = NewServiceDoc,
+    responses((status = 201, body = ServiceView), (status = 403, body = kopek_http::problem::Problem),
+        (status = 409, description = "`code_taken`", body = kopek_http::problem::Problem), (status = 422, body = kopek_http::problem::Problem)))]
+async fn create_service(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(command): JsonBody<NewService>,
+) -> ApiResult<impl IntoResponse> {
+    require_writer(&caller)?;
+    let now = state.clock.now();
+    let (service, first) = Service::create(command, now)?;
+    state.store.create_service(&service, &first).await?;
+    tracing::info!(service = %service.code().as_str(), "service created");
+    let stored = StoredService { service, versions: vec![first], rev: 1 };
+    Ok((StatusCode::CREATED, Json(service_view(&stored, now))))
+}
+
+/// A service with its current and next price. Retired services are visible to staff only.
+#[utoipa::path(get, path = "/v1/catalog/services/{code}", tag = "catalog", params(("code" = String, Path)),
+    responses((status = 200, body = ServiceView), (status = 404, body = kopek_http::problem::Problem)))]
+async fn get_service(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(code): Path<String>,
+) -> ApiResult<Json<ServiceView>> {
+    let stored = visible_service(&state, caller.as_ref(), &code).await?;
+    Ok(Json(service_view(&stored, state.clock.now())))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct PricesQuery {
+    /// Only the version in force at this instant (RFC 3339).
+    at: Option<DateTime<Utc>>,
+}
+
+/// Every price version of a service, oldest first, or the one in force `at` a date.
+#[utoipa::path(get, path = "/v1/catalog/services/{code}/prices", tag = "catalog", params(("code" = String, Path), PricesQuery),
+    responses((status = 200, body = Vec<PriceVersionView>), (status = 404, body = kopek_http::problem::Problem)))]
+async fn list_prices(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(code): Path<String>,
+    QueryParams(query): QueryParams<PricesQuery>,
+) -> ApiResult<Json<Vec<PriceVersionView>>> {
+    let stored = visible_service(&state, caller.as_ref(), &code).await?;
+    let mut versions: Vec<&PriceVersion> = match query.at {
+        Some(at) => price_in_force(&stored.versions, at).into_iter().collect(),
+        None => stored.versions.iter().collect(),
+    };
+    versions.sort_by_key(|v| v.effective_from);
+    Ok(Json(versions.into_iter().map(PriceVersionView::from).collect()))
+}
+
+/// Add a price version, in force from `effective_from` (now or later). Earlier versions stay
+/// as they were, so past invoices keep their prices.
+#[utoipa::path(post, path = "/v1/catalog/services/{code}/prices", tag = "catalog", security(("bearer" = [])),
+    params(("code" = String, Path)), request_body = AddPriceRequest,
+    responses((status = 201, body = PriceVersionView), (status = 404, body = kopek_http::problem::Problem),
+        (status = 409, body = kopek_http::problem::Problem), (status = 422, body = kopek_http::problem::Problem)))]
+async fn add_price(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(code): Path<String>,
+    JsonBody(body): JsonBody<AddPriceRequest>,
+) -> ApiResult<impl IntoResponse> {
+    require_writer(&caller)?;
+    let stored = visible_service(&state, Some(&caller), &code).await?;
+    let now = state.clock.now();
+    let effective_from = body.effective_from.unwrap_or(now);
+    let version = stored
+        .service
+        .plan_new_version(&stored.versions, body.price, effective_from, now)
+        .map_err(|e| ApiError::from(e.under("price")))
+        .map_err(|mut e| {
+            // The domain names the price's own fields; `effective_from` sits beside `price`.
+            if e.field.as_deref() == Some("price.effective_from") {
+                e.field = Some("effective_from".into());
+            }
+            e
+        })?;
+    let mut versions = stored.versions.clone();
+    versions.push(version.clone());
+    state.store.save_service(&stored.service, &versions, stored.rev).await?;
+    tracing::info!(service = %stored.service.code().as_str(), version = version.version, "price version added");
+    Ok((StatusCode::CREATED, Json(PriceVersionView::from(&version))))
+}
+
+/// Retire a service: it leaves the catalog; its history stays.
+#[utoipa::path(post, path = "/v1/catalog/services/{code}/retire", tag = "catalog", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses((status = 200, body = ServiceView), (status = 404, body = kopek_http::problem::Problem), (status = 409, body = kopek_http::problem::Problem)))]
+async fn retire_service(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Json<ServiceView>> {
+    require_writer(&caller)?;
+    let mut stored = visible_service(&state, Some(&caller), &code).await?;
+    let now = state.clock.now();
+    stored.service.retire(now)?;
+    stored.rev = state.store.save_service(&stored.service, &stored.versions, stored.rev).await?;
+    tracing::info!(service = %stored.service.code().as_str(), "service retired");
+    Ok(Json(service_view(&stored, now)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct QuoteQuery {
+    /// How many units (or, for percentage prices, the amount), e.g. `1250` or `12.5`.
+    #[param(value_type = String, example = "1250")]
+    quantity: Decimal,
+    /// Price the quantity as of this instant (default: now).
+    at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuoteView {
+    pub service: String,
+    pub price_version: u32,
+    pub at: DateTime<Utc>,
+    /// Lines, subtotal, minimum adjustment, flat fee and the rounded total (net of tax).
+    #[schema(value_type = Object)]
+    pub quote: Quote,
+    /// `"exempt"` or the percentage.
+    pub tax_rate: String,
+    /// Tax on the total, rounded half away from zero to minor units.
+    pub tax: String,
+    /// Total with tax.
+    pub total_with_tax: String,
+}
+
+/// The price calculator: what would this quantity cost.
+#[utoipa::path(get, path = "/v1/catalog/services/{code}/quote", tag = "catalog", params(("code" = String, Path), QuoteQuery),
+    responses((status = 200, body = QuoteView), (status = 400, body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem), (status = 422, body = kopek_http::problem::Problem)))]
+async fn quote(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(code): Path<String>,
+    QueryParams(query): QueryParams<QuoteQuery>,
+) -> ApiResult<Json<QuoteView>> {
+    let stored = visible_service(&state, caller.as_ref(), &code).await?;
+    let quantity = Quantity::new(query.quantity).map_err(|e| match ApiError::from(e) {
+        e if e.status == StatusCode::UNPROCESSABLE_ENTITY => e.with_field("quantity"),
+        e => e,
+    })?;
+    if stored.service.unit().is_whole() && !quantity.is_whole() {
+        return Err(ApiError::validation("quantity", "this service is sold in whole units"));
+    }
+    let at = query.at.unwrap_or_else(|| state.clock.now());
+    let version = price_in_force(&stored.versions, at)
+        .ok_or_else(|| ApiError::validation("at", "no price was in force at that time"))?;
+    let quote = version.price.quote(quantity)?;
+    let tax_rate = stored.service.tax_rate();
+    let tax = tax_rate.tax_on(&quote.total())?;
+    let with_tax = quote.total().checked_add(tax)?;
+    Ok(Json(QuoteView {
+        service: stored.service.code().as_str().to_owned(),
+        price_version: version.version,
+        at,
+        tax_rate: tax_rate.percent().map(|p| p.to_string()).unwrap_or_else(|| "exempt".into()),
+        tax: tax.amount().to_string(),
+        total_with_tax: with_tax.amount().to_string(),
+        quote,
+    }))
 }

@@ -8,6 +8,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kopek_aws::dynamo::StoreError;
 use kopek_domain::accounts::{AccessError, AccountsError};
+use kopek_domain::catalog::CatalogError;
+use kopek_domain::money::MoneyError;
+use kopek_domain::pricing::PricingError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -134,6 +137,9 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::not_found(),
             StoreError::Conflict(what) => ApiError::conflict("conflict", what),
+            StoreError::ForeignCursor => {
+                ApiError::bad_request("invalid_cursor", "the cursor belongs to another listing").with_field("cursor")
+            }
             StoreError::Duplicate(what) => {
                 let code = match what {
                     "email" => "email_taken",
@@ -178,5 +184,30 @@ impl From<AccountsError> for ApiError {
             AccountsError::InvitationExpired => ApiError::new(StatusCode::GONE, "invitation_expired", detail),
             AccountsError::InvalidState { reason } => ApiError::conflict("invalid_state", reason),
         }
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::Invalid { field, reason } => ApiError::validation(field, reason),
+            CatalogError::Conflict { field, reason } => ApiError::conflict("conflict", reason).with_field(field),
+            CatalogError::Retired { code } => ApiError::conflict("service_retired", format!("service {code} is retired")),
+        }
+    }
+}
+
+impl From<PricingError> for ApiError {
+    fn from(e: PricingError) -> Self {
+        match e {
+            PricingError::Invalid { field, reason } => ApiError::validation(field, reason),
+            PricingError::Overflow => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "amount_out_of_range", "the charge is out of range"),
+        }
+    }
+}
+
+impl From<MoneyError> for ApiError {
+    fn from(e: MoneyError) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "money_error", e.to_string())
     }
 }

@@ -626,6 +626,7 @@ fn clone_error(e: &StoreError) -> StoreError {
         StoreError::NotFound => StoreError::NotFound,
         StoreError::Conflict(s) => StoreError::Conflict(s.clone()),
         StoreError::Duplicate(s) => StoreError::Duplicate(s),
+        StoreError::ForeignCursor => StoreError::ForeignCursor,
         StoreError::Transient(s) => StoreError::Transient(s.clone()),
         StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
         StoreError::Unexpected(s) => StoreError::Unexpected(s.clone()),

@@ -36,7 +36,7 @@
 //! signed, opaque cursor, so clients never see or forge keys.
 
 pub mod accounts;
-// pub mod catalog; (next)
+pub mod catalog;
 pub mod idempotency;
 pub mod throttle;
 
@@ -59,6 +59,9 @@ pub enum StoreError {
     /// A condition failed: the thing exists already, changed meanwhile, or is in another state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A page cursor from another listing.
+    #[error("the cursor belongs to another listing")]
+    ForeignCursor,
     /// A uniqueness guard refused: the named value (`email`, `code`) is taken.
     #[error("{0} is already taken")]
     Duplicate(&'static str),
@@ -234,7 +237,7 @@ impl Store {
         if let Some(start) = start {
             // Only keys of this very partition are accepted as a start: a cursor cannot hop.
             if start.0.get(pk_name).map(String::as_str) != Some(q.pk) {
-                return Err(StoreError::Conflict("cursor does not belong to this listing".into()));
+                return Err(StoreError::ForeignCursor);
             }
             let key = start.0.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect();
             request = request.set_exclusive_start_key(Some(key));
