@@ -53,21 +53,39 @@ impl TestResponse {
     }
 
     pub fn content_type(&self) -> &str {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default()
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
     }
 
     /// Asserts a problem response with this status and code, and returns it.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) -> &Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
-        assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "body: {}",
+            self.body
+        );
         assert_eq!(self.code(), code, "body: {}", self.body);
         self
     }
 
     #[track_caller]
     pub fn assert_status(&self, status: u16) -> &Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self
     }
 }
@@ -94,14 +112,21 @@ pub fn unique() -> u64 {
 pub fn inn(seed: u64) -> String {
     let body = format!("{:09}", 770_000_000 + seed % 100_000_000);
     let weights = [2u32, 4, 10, 3, 5, 9, 4, 6, 8];
-    let sum: u32 = body.bytes().zip(weights).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    let sum: u32 = body
+        .bytes()
+        .zip(weights)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
     format!("{body}{}", sum % 11 % 10)
 }
 
 /// A registration body with unique e-mails.
 pub fn registration(name: &str) -> (Value, String, String) {
     let n = unique();
-    let email = format!("owner{n}@{}.example.ru", name.to_lowercase().replace(' ', "-"));
+    let email = format!(
+        "owner{n}@{}.example.ru",
+        name.to_lowercase().replace(' ', "-")
+    );
     let password = format!("Long-enough-password-{n}");
     let body = json!({
         "organisation": {
@@ -129,31 +154,62 @@ impl TestApp {
         let env = provisioned
             .function_env(&template, "AccountsApiFunction")
             .unwrap_or_else(|e| panic!("cannot derive the function's environment: {e:#}"));
-        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("the template's environment is complete");
+        let config = Config::from_lookup(|name| env.get(name).cloned())
+            .expect("the template's environment is complete");
         let clients = Clients::new(&sdk);
-        let mut state = AppState::from_config(&config, &clients).await.expect("state builds from the emulator");
+        let mut state = AppState::from_config(&config, &clients)
+            .await
+            .expect("state builds from the emulator");
         state.clock = clock;
         let router = kopek_api::local_app(state.clone());
-        Self { router, state, sdk, provisioned, env }
+        Self {
+            router,
+            state,
+            sdk,
+            provisioned,
+            env,
+        }
     }
 
     /// Sends a request from 127.0.0.1.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        self.send_from(request, IpAddr::V4(Ipv4Addr::LOCALHOST)).await
+        self.send_from(request, IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .await
     }
 
     /// Sends a request as if from `addr`.
     pub async fn send_from(&self, mut request: Request<Body>, addr: IpAddr) -> TestResponse {
         request.extensions_mut().insert(ClientAddr(addr));
-        let response = self.router.clone().oneshot(request).await.expect("the router is infallible");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router is infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let raw = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+        let raw = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
         let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        TestResponse { status, headers, body, raw }
+        TestResponse {
+            status,
+            headers,
+            body,
+            raw,
+        }
     }
 
-    pub fn request(method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Request<Body> {
+    pub fn request(
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Request<Body> {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             builder = builder.header("authorization", format!("Bearer {token}"));
@@ -168,15 +224,18 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
-        self.send(Self::request(Method::GET, path, token, None)).await
+        self.send(Self::request(Method::GET, path, token, None))
+            .await
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> TestResponse {
-        self.send(Self::request(Method::POST, path, token, Some(body))).await
+        self.send(Self::request(Method::POST, path, token, Some(body)))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> TestResponse {
-        self.send(Self::request(Method::DELETE, path, token, None)).await
+        self.send(Self::request(Method::DELETE, path, token, None))
+            .await
     }
 
     /// Registers an organisation and returns its signed-in first user.
@@ -185,12 +244,24 @@ impl TestApp {
         let response = self.post("/v1/auth/register", None, &body).await;
         response.assert_status(201);
         Customer {
-            org_id: response.body["organisation"]["id"].as_str().expect("org id").to_owned(),
-            user_id: response.body["session"]["user"]["id"].as_str().expect("user id").to_owned(),
+            org_id: response.body["organisation"]["id"]
+                .as_str()
+                .expect("org id")
+                .to_owned(),
+            user_id: response.body["session"]["user"]["id"]
+                .as_str()
+                .expect("user id")
+                .to_owned(),
             email,
             password,
-            token: response.body["session"]["access_token"].as_str().expect("token").to_owned(),
-            refresh_token: response.body["session"]["refresh_token"].as_str().expect("refresh").to_owned(),
+            token: response.body["session"]["access_token"]
+                .as_str()
+                .expect("token")
+                .to_owned(),
+            refresh_token: response.body["session"]["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_owned(),
         }
     }
 
@@ -212,7 +283,11 @@ impl TestApp {
             return token;
         }
         let invited = self
-            .post("/v1/staff-users", Some(&token), &json!({"name": "Staff", "email": format!("{role}{n}@kopek.test"), "role": role}))
+            .post(
+                "/v1/staff-users",
+                Some(&token),
+                &json!({"name": "Staff", "email": format!("{role}{n}@kopek.test"), "role": role}),
+            )
             .await;
         invited.assert_status(201);
         let accepted = self
@@ -223,13 +298,25 @@ impl TestApp {
             )
             .await;
         accepted.assert_status(200);
-        accepted.body["access_token"].as_str().expect("token").to_owned()
+        accepted.body["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> String {
-        let response = self.post("/v1/auth/sign-in", None, &json!({"email": email, "password": password})).await;
+        let response = self
+            .post(
+                "/v1/auth/sign-in",
+                None,
+                &json!({"email": email, "password": password}),
+            )
+            .await;
         response.assert_status(200);
-        response.body["access_token"].as_str().expect("token").to_owned()
+        response.body["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
     }
 
     /// Every item in the table: for "nothing changed" assertions.
@@ -246,7 +333,11 @@ impl TestApp {
                 .await
                 .expect("scan");
             for item in out.items.unwrap_or_default() {
-                items.push(item.into_iter().map(|(k, v)| (k, format!("{v:?}"))).collect());
+                items.push(
+                    item.into_iter()
+                        .map(|(k, v)| (k, format!("{v:?}")))
+                        .collect(),
+                );
             }
             match out.last_evaluated_key {
                 Some(k) => start = Some(k),

@@ -13,9 +13,9 @@ use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use kopek_aws::dynamo::throttle::Subject as ThrottleSubject;
 use kopek_domain::accounts::{
-    AccessError, AccountsError, ApiKey, ApiKeyName, DocumentLanguage, Email, Invitation, NewApiKey, Organisation,
-    Password, PasswordHash, PersonName, Principal, Registration, RegistrationForm, Role, Scope, ScopeSet, SecretToken, Subject,
-    ThrottleDecision, User, UserStatus,
+    AccessError, AccountsError, ApiKey, ApiKeyName, DocumentLanguage, Email, Invitation, NewApiKey,
+    Organisation, Password, PasswordHash, PersonName, Principal, Registration, RegistrationForm,
+    Role, Scope, ScopeSet, SecretToken, Subject, ThrottleDecision, User, UserStatus,
 };
 use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
 use kopek_domain::money::Currency;
@@ -83,7 +83,9 @@ pub struct FirstUserInput {
 
 impl std::fmt::Debug for FirstUserInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FirstUserInput").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("FirstUserInput")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -182,7 +184,11 @@ impl From<&Organisation> for OrganisationView {
             billing_address: o.billing_address.as_str().to_owned(),
             currency: o.currency,
             language: o.language,
-            status: if o.is_active() { "active".into() } else { "blocked".into() },
+            status: if o.is_active() {
+                "active".into()
+            } else {
+                "blocked".into()
+            },
             created_at: o.created_at,
         }
     }
@@ -306,11 +312,24 @@ pub struct MeView {
 
 /// Creates an active admin with a password: how the first admin comes to be (the setup
 /// step passes a generated or operator-chosen password; none is written in code).
-pub async fn bootstrap_admin(state: &AppState, email: &str, name: &str, password: &str) -> ApiResult<User> {
+pub async fn bootstrap_admin(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> ApiResult<User> {
     let email = Email::parse(email)?;
     let password = Password::new(password, &email)?;
     let name = PersonName::parse(name).map_err(|e| e.in_field("name"))?;
-    let user = User::new(UserId::new(), None, email, name, Role::Admin, UserStatus::Active, state.clock.now())?;
+    let user = User::new(
+        UserId::new(),
+        None,
+        email,
+        name,
+        Role::Admin,
+        UserStatus::Active,
+        state.clock.now(),
+    )?;
     let hash = blocking(move || password.hash()).await?;
     state.store.create_user(&user, &hash).await?;
     Ok(user)
@@ -327,7 +346,9 @@ fn refresh_token(user: UserId, session: SessionId, secret: &SecretToken) -> Stri
 fn parse_refresh_token(token: &str) -> Result<(UserId, SessionId, SecretToken), ApiError> {
     let refused = || ApiError::from(AccountsError::InvalidCredentials);
     let mut parts = token.split('.');
-    let (Some(user), Some(session), Some(secret), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(user), Some(session), Some(secret), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(refused());
     };
     Ok((
@@ -341,13 +362,25 @@ async fn start_session(state: &AppState, user: &User) -> ApiResult<SessionView> 
     let now = state.clock.now();
     let session = SessionId::new();
     let secret = SecretToken::generate();
-    let expires = now + chrono::Duration::from_std(state.session_ttl).unwrap_or(chrono::Duration::days(30));
-    state.store.start_session(user.id(), session, &secret.sha256_hex(), now, expires).await?;
+    let expires =
+        now + chrono::Duration::from_std(state.session_ttl).unwrap_or(chrono::Duration::days(30));
+    state
+        .store
+        .start_session(user.id(), session, &secret.sha256_hex(), now, expires)
+        .await?;
     Ok(session_view(state, user, session, &secret, now))
 }
 
-fn session_view(state: &AppState, user: &User, session: SessionId, secret: &SecretToken, now: DateTime<Utc>) -> SessionView {
-    let access = state.tokens.issue(user.id(), user.role(), user.org(), session, now);
+fn session_view(
+    state: &AppState,
+    user: &User,
+    session: SessionId,
+    secret: &SecretToken,
+    now: DateTime<Utc>,
+) -> SessionView {
+    let access = state
+        .tokens
+        .issue(user.id(), user.role(), user.org(), session, now);
     SessionView {
         access_token: access.token,
         token_type: "Bearer",
@@ -360,13 +393,17 @@ fn session_view(state: &AppState, user: &User, session: SessionId, secret: &Secr
 
 /// Argon2id on the blocking pool, so a hash does not stall other requests on the runtime.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(&e))
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(&e))
 }
 
 fn user_id(caller: &Principal) -> ApiResult<UserId> {
     match caller.subject() {
         Subject::User(id) => Ok(id),
-        Subject::ApiKey(_) => Err(ApiError::forbidden("this needs a signed-in user, not an API key")),
+        Subject::ApiKey(_) => Err(ApiError::forbidden(
+            "this needs a signed-in user, not an API key",
+        )),
     }
 }
 
@@ -380,7 +417,10 @@ fn user_id(caller: &Principal) -> ApiResult<UserId> {
         (status = 409, description = "`email_taken`", body = kopek_http::problem::Problem),
         (status = 422, description = "`validation_failed`, naming the field", body = kopek_http::problem::Problem),
     ))]
-async fn register(State(state): State<AppState>, JsonBody(body): JsonBody<RegisterRequest>) -> ApiResult<impl IntoResponse> {
+async fn register(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RegisterRequest>,
+) -> ApiResult<impl IntoResponse> {
     let form = RegistrationForm {
         legal_name: body.organisation.legal_name,
         tax_id: body.organisation.tax_id,
@@ -392,16 +432,27 @@ async fn register(State(state): State<AppState>, JsonBody(body): JsonBody<Regist
         user_email: body.user.email,
         password: body.user.password,
     };
-    let registration = Registration::try_from(form).map_err(|e| prefix_field(e.into(), "organisation", "user"))?;
+    let registration =
+        Registration::try_from(form).map_err(|e| prefix_field(e.into(), "organisation", "user"))?;
     let now = state.clock.now();
     let account = blocking(move || registration.open(now)).await?;
-    state.store.register(&account).await.map_err(|e| match ApiError::from(e) {
-        e if e.code == "email_taken" => e.with_field("user.email"),
-        e => e,
-    })?;
+    state
+        .store
+        .register(&account)
+        .await
+        .map_err(|e| match ApiError::from(e) {
+            e if e.code == "email_taken" => e.with_field("user.email"),
+            e => e,
+        })?;
     tracing::info!(org = %account.organisation.id, user = %account.owner.id(), "organisation registered");
     let session = start_session(&state, &account.owner).await?;
-    Ok((StatusCode::CREATED, Json(RegistrationView { organisation: OrganisationView::from(&account.organisation), session })))
+    Ok((
+        StatusCode::CREATED,
+        Json(RegistrationView {
+            organisation: OrganisationView::from(&account.organisation),
+            session,
+        }),
+    ))
 }
 
 /// The registration form is nested on the wire: name fields by their JSON path.
@@ -429,14 +480,22 @@ async fn sign_in(
     JsonBody(body): JsonBody<SignInRequest>,
 ) -> ApiResult<Json<SessionView>> {
     let email = Email::parse(&body.email)?;
-    let address = addr.map(|Extension(ClientAddr(ip))| ip.to_string()).unwrap_or_else(|| "unknown".into());
+    let address = addr
+        .map(|Extension(ClientAddr(ip))| ip.to_string())
+        .unwrap_or_else(|| "unknown".into());
     let now = state.clock.now();
     let policy = state.throttle;
     let window = policy.window_start(now);
-    let subjects = [ThrottleSubject::Account(email.normalized()), ThrottleSubject::Address(&address)];
+    let subjects = [
+        ThrottleSubject::Account(email.normalized()),
+        ThrottleSubject::Address(&address),
+    ];
     let failures = state.store.failed_sign_ins(&subjects, window).await?;
     if let ThrottleDecision::Deny { .. } = policy.decide(failures[0], failures[1], now) {
-        return Err(AccountsError::Throttled { retry_after_secs: policy.retry_after(now) }.into());
+        return Err(AccountsError::Throttled {
+            retry_after_secs: policy.retry_after(now),
+        }
+        .into());
     }
     let stored = state.store.user_by_email(&email).await?;
     let candidate = body.password;
@@ -456,13 +515,19 @@ async fn sign_in(
     let window_end = window + policy.window();
     match user {
         Some(user) if verified => {
-            state.store.clear_failed_sign_ins(subjects[0], window).await?;
+            state
+                .store
+                .clear_failed_sign_ins(subjects[0], window)
+                .await?;
             tracing::info!(user = %user.id(), "signed in");
             Ok(Json(start_session(&state, &user).await?))
         }
         _ => {
             for subject in subjects {
-                state.store.record_failed_sign_in(subject, window, window_end).await?;
+                state
+                    .store
+                    .record_failed_sign_in(subject, window, window_end)
+                    .await?;
             }
             Err(AccountsError::InvalidCredentials.into())
         }
@@ -473,11 +538,18 @@ async fn sign_in(
 /// one again ends the session (it was copied).
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = SessionView), (status = 401, body = kopek_http::problem::Problem)))]
-async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody<RefreshRequest>) -> ApiResult<Json<SessionView>> {
+async fn refresh(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> ApiResult<Json<SessionView>> {
     let (user_id, session, secret) = parse_refresh_token(&body.refresh_token)?;
     let now = state.clock.now();
     let refused = || ApiError::from(AccountsError::InvalidCredentials);
-    let record = state.store.session(user_id, session, now).await?.ok_or_else(refused)?;
+    let record = state
+        .store
+        .session(user_id, session, now)
+        .await?
+        .ok_or_else(refused)?;
     if !secret.matches(&record.refresh_hash) {
         tracing::warn!(user = %user_id, session = %session, "refresh token reused; ending the session");
         state.store.end_session(user_id, session).await?;
@@ -496,7 +568,13 @@ async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody<Refresh
             kopek_aws::dynamo::StoreError::Conflict(_) => refused(),
             other => other.into(),
         })?;
-    Ok(Json(session_view(&state, &stored.user, session, &next, now)))
+    Ok(Json(session_view(
+        &state,
+        &stored.user,
+        session,
+        &next,
+        now,
+    )))
 }
 
 /// End the caller's session: its access and refresh tokens stop working at once.
@@ -519,13 +597,22 @@ async fn change_password(
     JsonBody(body): JsonBody<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
     let id = user_id(&caller)?;
-    let stored = state.store.user(id).await?.ok_or_else(ApiError::not_found)?;
-    let password = Password::new(&body.new_password, stored.user.email()).map_err(|e| e.in_field("new_password"))?;
-    let hash = stored.password_hash.ok_or_else(|| ApiError::from(AccountsError::InvalidCredentials))?;
+    let stored = state
+        .store
+        .user(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let password = Password::new(&body.new_password, stored.user.email())
+        .map_err(|e| e.in_field("new_password"))?;
+    let hash = stored
+        .password_hash
+        .ok_or_else(|| ApiError::from(AccountsError::InvalidCredentials))?;
     let current = body.current_password;
     let (ok, new_hash) = blocking(move || (hash.verify(&current), password.hash())).await?;
     if !ok {
-        return Err(ApiError::from(AccountsError::InvalidCredentials).with_field("current_password"));
+        return Err(
+            ApiError::from(AccountsError::InvalidCredentials).with_field("current_password")
+        );
     }
     state.store.set_password(id, &new_hash).await?;
     let ended = state.store.end_sessions(id, caller.session()).await?;
@@ -543,15 +630,23 @@ async fn accept_invitation(
     let refused = || ApiError::from(AccountsError::InvalidCredentials).with_field("token");
     let token = SecretToken::parse(&body.token).map_err(|_| refused())?;
     let now = state.clock.now();
-    let (user_id, record) = state.store.invitation(&token.sha256_hex()).await?.ok_or_else(refused)?;
+    let (user_id, record) = state
+        .store
+        .invitation(&token.sha256_hex())
+        .await?
+        .ok_or_else(refused)?;
     record.accept(&token, now)?;
     let stored = state.store.user(user_id).await?.ok_or_else(refused)?;
     let password = Password::new(&body.password, stored.user.email())?;
     let hash = blocking(move || password.hash()).await?;
-    state.store.accept_invitation(&record.token_hash, user_id, &hash).await.map_err(|e| match e {
-        kopek_aws::dynamo::StoreError::Conflict(_) => refused(),
-        other => other.into(),
-    })?;
+    state
+        .store
+        .accept_invitation(&record.token_hash, user_id, &hash)
+        .await
+        .map_err(|e| match e {
+            kopek_aws::dynamo::StoreError::Conflict(_) => refused(),
+            other => other.into(),
+        })?;
     let mut user = stored.user;
     user.activate()?;
     Ok(Json(start_session(&state, &user).await?))
@@ -562,14 +657,38 @@ async fn accept_invitation(
     responses((status = 200, body = MeView), (status = 401, body = kopek_http::problem::Problem)))]
 async fn me(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult<Json<MeView>> {
     let organisation = match caller.org() {
-        Some(org) => state.store.organisation(org).await?.as_ref().map(OrganisationView::from),
+        Some(org) => state
+            .store
+            .organisation(org)
+            .await?
+            .as_ref()
+            .map(OrganisationView::from),
         None => None,
     };
     let (kind, user, api_key) = match caller.subject() {
-        Subject::User(id) => ("user", state.store.user(id).await?.map(|s| UserView::from(&s.user)), None),
-        Subject::ApiKey(id) => ("api_key", None, state.store.api_key(id).await?.map(|(k, _)| ApiKeyView::from(&k))),
+        Subject::User(id) => (
+            "user",
+            state.store.user(id).await?.map(|s| UserView::from(&s.user)),
+            None,
+        ),
+        Subject::ApiKey(id) => (
+            "api_key",
+            None,
+            state
+                .store
+                .api_key(id)
+                .await?
+                .map(|(k, _)| ApiKeyView::from(&k)),
+        ),
     };
-    Ok(Json(MeView { kind, role: caller.role(), scopes: caller.scopes().clone(), user, api_key, organisation }))
+    Ok(Json(MeView {
+        kind,
+        role: caller.role(),
+        scopes: caller.scopes().clone(),
+        user,
+        api_key,
+        organisation,
+    }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -591,7 +710,9 @@ async fn list_organisations(
     require(&caller, Scope::AccountsRead)?;
     let (limit, start) = query.parse(&state)?;
     let page = state.store.list_organisations(limit, start).await?;
-    Ok(Json(Paged::from_page(&state, page, |o| OrganisationView::from(&o))))
+    Ok(Json(Paged::from_page(&state, page, |o| {
+        OrganisationView::from(&o)
+    })))
 }
 
 fn parse_org(text: &str) -> ApiResult<OrgId> {
@@ -599,11 +720,19 @@ fn parse_org(text: &str) -> ApiResult<OrgId> {
     text.parse().map_err(|_| ApiError::not_found())
 }
 
-async fn reachable_org(state: &AppState, caller: &Principal, org_id: &str) -> ApiResult<Organisation> {
+async fn reachable_org(
+    state: &AppState,
+    caller: &Principal,
+    org_id: &str,
+) -> ApiResult<Organisation> {
     let org = parse_org(org_id)?;
     caller.can_access_org(org)?;
     require(caller, Scope::AccountsRead)?;
-    state.store.organisation(org).await?.ok_or_else(ApiError::not_found)
+    state
+        .store
+        .organisation(org)
+        .await?
+        .ok_or_else(ApiError::not_found)
 }
 
 /// An organisation: customers see only their own (any other id is 404).
@@ -635,15 +764,33 @@ async fn list_users(
     Ok(Json(Paged::from_page(&state, page, |u| UserView::from(&u))))
 }
 
-async fn invite(state: &AppState, name: &str, email: &str, role: Role, org: Option<OrgId>) -> ApiResult<InvitationView> {
+async fn invite(
+    state: &AppState,
+    name: &str,
+    email: &str,
+    role: Role,
+    org: Option<OrgId>,
+) -> ApiResult<InvitationView> {
     let email = Email::parse(email)?;
     let name = PersonName::parse(name).map_err(|e| e.in_field("name"))?;
     let now = state.clock.now();
-    let user = User::new(UserId::new(), org, email, name, role, UserStatus::Invited, now)?;
+    let user = User::new(
+        UserId::new(),
+        org,
+        email,
+        name,
+        role,
+        UserStatus::Invited,
+        now,
+    )?;
     let (token, record) = Invitation::issue(now);
     state.store.invite_user(&user, &record).await?;
     tracing::info!(user = %user.id(), role = %role, "user invited");
-    Ok(InvitationView { user: UserView::from(&user), invitation_token: token.expose_secret().to_owned(), expires_at: record.expires_at })
+    Ok(InvitationView {
+        user: UserView::from(&user),
+        invitation_token: token.expose_secret().to_owned(),
+        expires_at: record.expires_at,
+    })
 }
 
 /// Add a colleague to an organisation: the response carries an invitation token (shown once)
@@ -662,7 +809,14 @@ async fn invite_user(
     if caller.role().is_staff() {
         caller.require_role(&[Role::Admin])?;
     }
-    let view = invite(&state, &body.name, &body.email, Role::Customer, Some(org.id)).await?;
+    let view = invite(
+        &state,
+        &body.name,
+        &body.email,
+        Role::Customer,
+        Some(org.id),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -691,7 +845,10 @@ async fn invite_staff(
     caller.require_role(&[Role::Admin])?;
     require(&caller, Scope::AccountsWrite)?;
     if !body.role.is_staff() {
-        return Err(ApiError::validation("role", "staff roles are engineer, manager, accountant and admin; customers are invited by their organisation"));
+        return Err(ApiError::validation(
+            "role",
+            "staff roles are engineer, manager, accountant and admin; customers are invited by their organisation",
+        ));
     }
     let view = invite(&state, &body.name, &body.email, body.role, None).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -732,9 +889,15 @@ async fn list_api_keys(
             None
         }
     };
-    let (limit, start) = ListQuery { limit: query.limit, cursor: query.cursor }.parse(&state)?;
+    let (limit, start) = ListQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .parse(&state)?;
     let page = state.store.list_api_keys(owner, limit, start).await?;
-    Ok(Json(Paged::from_page(&state, page, |k| ApiKeyView::from(&k))))
+    Ok(Json(Paged::from_page(&state, page, |k| {
+        ApiKeyView::from(&k)
+    })))
 }
 
 /// Create an API key. Its token is in this response only; Kopek keeps just a hash.
@@ -755,17 +918,27 @@ async fn create_api_key(
         .scopes
         .iter()
         .enumerate()
-        .map(|(i, s)| s.parse::<Scope>().map_err(|_| ApiError::validation(format!("scopes[{i}]"), format!("`{s}` is not a scope"))))
+        .map(|(i, s)| {
+            s.parse::<Scope>().map_err(|_| {
+                ApiError::validation(format!("scopes[{i}]"), format!("`{s}` is not a scope"))
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let scopes = ScopeSet::for_role(role, scopes)?;
     let name = ApiKeyName::parse(&body.name).map_err(|e| e.in_field("name"))?;
     let command = NewApiKey::new(&caller, org, name, role, scopes)?;
     let issued = command.issue(state.clock.now());
-    state.store.create_api_key(&issued.key, &issued.secret_hash).await?;
+    state
+        .store
+        .create_api_key(&issued.key, &issued.secret_hash)
+        .await?;
     tracing::info!(api_key = %issued.key.id(), role = %role, "API key created");
     Ok((
         StatusCode::CREATED,
-        Json(IssuedApiKeyView { api_key: ApiKeyView::from(&issued.key), token: issued.token.expose_secret().to_owned() }),
+        Json(IssuedApiKeyView {
+            api_key: ApiKeyView::from(&issued.key),
+            token: issued.token.expose_secret().to_owned(),
+        }),
     ))
 }
 
@@ -780,13 +953,22 @@ async fn revoke_api_key(
 ) -> ApiResult<StatusCode> {
     require(&caller, Scope::AccountsWrite)?;
     let id: ApiKeyId = key_id.parse().map_err(|_| ApiError::not_found())?;
-    let (key, _) = state.store.api_key(id).await?.ok_or_else(ApiError::not_found)?;
+    let (key, _) = state
+        .store
+        .api_key(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     match key.org() {
         Some(org) => caller.can_access_org(org)?,
-        None => caller.require_role(&[Role::Admin]).map_err(|_| AccessError::NotFound)?,
+        None => caller
+            .require_role(&[Role::Admin])
+            .map_err(|_| AccessError::NotFound)?,
     }
     if !key.is_active() {
-        return Err(ApiError::conflict("invalid_state", "the key is already revoked"));
+        return Err(ApiError::conflict(
+            "invalid_state",
+            "the key is already revoked",
+        ));
     }
     state.store.revoke_api_key(id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -13,7 +13,9 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use kopek_aws::dynamo::catalog::StoredService;
 use kopek_domain::accounts::{Principal, Scope};
-use kopek_domain::catalog::{NewService, PriceVersion, Service, ServiceCode, ServiceStatus, price_in_force};
+use kopek_domain::catalog::{
+    NewService, PriceVersion, Service, ServiceCode, ServiceStatus, price_in_force,
+};
 use kopek_domain::pricing::{Price, Quantity, Quote};
 use kopek_http::auth::{Caller, MaybeCaller};
 use kopek_http::json::{JsonBody, QueryParams};
@@ -67,7 +69,7 @@ pub struct NewServiceDoc {
     name: serde_json::Value,
     description: Option<serde_json::Value>,
     /// `piece`, `hour`, `day`, `month`, `gigabyte`, `megabyte`, `terabyte`, `mbps`, `request`,
-    /// `kilowatt_hour`, `kilogram`, `delivery`, `visit`.
+    /// `kilowatt_hour`, `kilogram`, `delivery`, `visit`, `amount` (of money, for percentage prices).
     unit: String,
     /// `one_off`, `recurring` (billed per calendar month) or `metered`.
     kind: String,
@@ -99,7 +101,12 @@ pub struct PriceVersionView {
 
 impl From<&PriceVersion> for PriceVersionView {
     fn from(v: &PriceVersion) -> Self {
-        Self { version: v.version, effective_from: v.effective_from, price: v.price.clone(), created_at: v.created_at }
+        Self {
+            version: v.version,
+            effective_from: v.effective_from,
+            price: v.price.clone(),
+            created_at: v.created_at,
+        }
     }
 }
 
@@ -121,7 +128,11 @@ pub struct ServiceView {
 
 fn service_view(stored: &StoredService, now: DateTime<Utc>) -> ServiceView {
     let current = price_in_force(&stored.versions, now);
-    let next = stored.versions.iter().filter(|v| v.effective_from > now).min_by_key(|v| v.effective_from);
+    let next = stored
+        .versions
+        .iter()
+        .filter(|v| v.effective_from > now)
+        .min_by_key(|v| v.effective_from);
     ServiceView {
         service: stored.service.clone(),
         unit_okei_code: stored.service.unit().okei_code(),
@@ -140,8 +151,16 @@ fn parse_code(text: &str) -> ApiResult<ServiceCode> {
 }
 
 /// A service the caller may see: retired ones only for staff.
-async fn visible_service(state: &AppState, caller: Option<&Principal>, code: &str) -> ApiResult<StoredService> {
-    let stored = state.store.service(&parse_code(code)?).await?.ok_or_else(ApiError::not_found)?;
+async fn visible_service(
+    state: &AppState,
+    caller: Option<&Principal>,
+    code: &str,
+) -> ApiResult<StoredService> {
+    let stored = state
+        .store
+        .service(&parse_code(code)?)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     if stored.service.status() == ServiceStatus::Retired && !is_staff(caller) {
         return Err(ApiError::not_found());
     }
@@ -149,7 +168,9 @@ async fn visible_service(state: &AppState, caller: Option<&Principal>, code: &st
 }
 
 fn require_writer(caller: &Principal) -> ApiResult<()> {
-    caller.require_scope(Scope::CatalogWrite).map_err(ApiError::from)
+    caller
+        .require_scope(Scope::CatalogWrite)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -174,14 +195,23 @@ async fn list_services(
         None | Some("active") => ServiceStatus::Active,
         Some("retired") if is_staff(caller.as_ref()) => ServiceStatus::Retired,
         Some(other) => {
-            return Err(ApiError::bad_request("invalid_query", format!("status `{other}` is not one you can list"))
-                .with_field("status"));
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("status `{other}` is not one you can list"),
+            )
+            .with_field("status"));
         }
     };
-    let (limit, start) = ListQuery { limit: query.limit, cursor: query.cursor }.parse(&state)?;
+    let (limit, start) = ListQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .parse(&state)?;
     let page = state.store.list_services(status, limit, start).await?;
     let now = state.clock.now();
-    Ok(Json(Paged::from_page(&state, page, |s| service_view(&s, now))))
+    Ok(Json(Paged::from_page(&state, page, |s| {
+        service_view(&s, now)
+    })))
 }
 
 /// Create a service with its first price (in force from now).
@@ -198,7 +228,11 @@ async fn create_service(
     let (service, first) = Service::create(command, now)?;
     state.store.create_service(&service, &first).await?;
     tracing::info!(service = %service.code().as_str(), "service created");
-    let stored = StoredService { service, versions: vec![first], rev: 1 };
+    let stored = StoredService {
+        service,
+        versions: vec![first],
+        rev: 1,
+    };
     Ok((StatusCode::CREATED, Json(service_view(&stored, now))))
 }
 
@@ -237,7 +271,9 @@ async fn list_prices(
         None => stored.versions.iter().collect(),
     };
     versions.sort_by_key(|v| v.effective_from);
-    Ok(Json(versions.into_iter().map(PriceVersionView::from).collect()))
+    Ok(Json(
+        versions.into_iter().map(PriceVersionView::from).collect(),
+    ))
 }
 
 /// Add a price version, in force from `effective_from` (now or later). Earlier versions stay
@@ -256,20 +292,18 @@ async fn add_price(
     let stored = visible_service(&state, Some(&caller), &code).await?;
     let now = state.clock.now();
     let effective_from = body.effective_from.unwrap_or(now);
-    let version = stored
-        .service
-        .plan_new_version(&stored.versions, body.price, effective_from, now)
-        .map_err(|e| ApiError::from(e.under("price")))
-        .map_err(|mut e| {
-            // The domain names the price's own fields; `effective_from` sits beside `price`.
-            if e.field.as_deref() == Some("price.effective_from") {
-                e.field = Some("effective_from".into());
-            }
-            e
-        })?;
+    // The domain names fields by their place in this very body (`price.currency`,
+    // `effective_from`); the price's own rules were checked when the body was read.
+    let version =
+        stored
+            .service
+            .plan_new_version(&stored.versions, body.price, effective_from, now)?;
     let mut versions = stored.versions.clone();
     versions.push(version.clone());
-    state.store.save_service(&stored.service, &versions, stored.rev).await?;
+    state
+        .store
+        .save_service(&stored.service, &versions, stored.rev)
+        .await?;
     tracing::info!(service = %stored.service.code().as_str(), version = version.version, "price version added");
     Ok((StatusCode::CREATED, Json(PriceVersionView::from(&version))))
 }
@@ -287,7 +321,10 @@ async fn retire_service(
     let mut stored = visible_service(&state, Some(&caller), &code).await?;
     let now = state.clock.now();
     stored.service.retire(now)?;
-    stored.rev = state.store.save_service(&stored.service, &stored.versions, stored.rev).await?;
+    stored.rev = state
+        .store
+        .save_service(&stored.service, &stored.versions, stored.rev)
+        .await?;
     tracing::info!(service = %stored.service.code().as_str(), "service retired");
     Ok(Json(service_view(&stored, now)))
 }
@@ -335,7 +372,10 @@ async fn quote(
         e => e,
     })?;
     if stored.service.unit().is_whole() && !quantity.is_whole() {
-        return Err(ApiError::validation("quantity", "this service is sold in whole units"));
+        return Err(ApiError::validation(
+            "quantity",
+            "this service is sold in whole units",
+        ));
     }
     let at = query.at.unwrap_or_else(|| state.clock.now());
     let version = price_in_force(&stored.versions, at)
@@ -348,7 +388,10 @@ async fn quote(
         service: stored.service.code().as_str().to_owned(),
         price_version: version.version,
         at,
-        tax_rate: tax_rate.percent().map(|p| p.to_string()).unwrap_or_else(|| "exempt".into()),
+        tax_rate: tax_rate
+            .percent()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "exempt".into()),
         tax: tax.amount().to_string(),
         total_with_tax: with_tax.amount().to_string(),
         quote,

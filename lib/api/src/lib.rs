@@ -58,7 +58,10 @@ fn base() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the whole API (every function's routes).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, doc) = base().merge(accounts::routes()).merge(catalog::routes()).split_for_parts();
+    let (_, doc) = base()
+        .merge(accounts::routes())
+        .merge(catalog::routes())
+        .split_for_parts();
     doc
 }
 
@@ -68,7 +71,12 @@ fn serve_openapi(router: Router<AppState>) -> Router<AppState> {
         "/v1/openapi.json",
         get(move || {
             let doc = doc.clone();
-            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc) }
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    doc,
+                )
+            }
         }),
     )
 }
@@ -87,6 +95,9 @@ pub fn catalog_app(state: AppState) -> Router {
 
 /// Every function's routes on one router, as the local stack serves them.
 pub fn local_app(state: AppState) -> Router {
-    let (router, _) = base().merge(accounts::routes()).merge(catalog::routes()).split_for_parts();
+    let (router, _) = base()
+        .merge(accounts::routes())
+        .merge(catalog::routes())
+        .split_for_parts();
     with_common_layers(serve_openapi(router), state)
 }

@@ -1,8 +1,8 @@
 //! List parameters and pages, shared by every listing.
 
+use kopek_aws::dynamo::{Page, PageKey};
 use kopek_http::ApiError;
 use kopek_http::state::AppState;
-use kopek_aws::dynamo::{Page, PageKey};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -24,9 +24,17 @@ impl ListQuery {
     pub fn parse(&self, state: &AppState) -> Result<(i32, Option<PageKey>), ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {MAX_LIMIT}")).with_field("limit"));
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("limit must be between 1 and {MAX_LIMIT}"),
+            )
+            .with_field("limit"));
         }
-        let start = self.cursor.as_deref().map(|c| state.cursors.decode(c)).transpose()?;
+        let start = self
+            .cursor
+            .as_deref()
+            .map(|c| state.cursors.decode(c))
+            .transpose()?;
         Ok((i32::from(limit), start))
     }
 }
@@ -42,6 +50,9 @@ pub struct Paged<T: ToSchema> {
 
 impl<T: ToSchema> Paged<T> {
     pub fn from_page<U>(state: &AppState, page: Page<U>, view: impl FnMut(U) -> T) -> Self {
-        Paged { next_cursor: page.next.as_ref().map(|k| state.cursors.encode(k)), items: page.items.into_iter().map(view).collect() }
+        Paged {
+            next_cursor: page.next.as_ref().map(|k| state.cursors.encode(k)),
+            items: page.items.into_iter().map(view).collect(),
+        }
     }
 }

@@ -72,20 +72,28 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
     #[test]
     fn a_missing_variable_is_named() {
         let err = Config::from_lookup(lookup(&[("KOPEK_TABLE_NAME", "t")])).unwrap_err();
-        assert_eq!(err.to_string(), "environment variable KOPEK_TOKEN_KEY_SECRET_ARN is not set");
+        assert_eq!(
+            err.to_string(),
+            "environment variable KOPEK_TOKEN_KEY_SECRET_ARN is not set"
+        );
     }
 
     #[test]
     fn durations_default_and_parse() {
-        let base = [("KOPEK_TABLE_NAME", "t"), ("KOPEK_TOKEN_KEY_SECRET_ARN", "arn")];
+        let base = [
+            ("KOPEK_TABLE_NAME", "t"),
+            ("KOPEK_TOKEN_KEY_SECRET_ARN", "arn"),
+        ];
         let config = Config::from_lookup(lookup(&base)).unwrap();
         assert_eq!(config.access_token_ttl, Duration::from_secs(900));
         let mut with_ttl = base.to_vec();

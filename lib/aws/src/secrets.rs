@@ -48,7 +48,9 @@ pub async fn token_key(client: &Client, arn: &str) -> Result<Secret, SecretError
         .or_else(|| out.secret_binary().map(|b| b.as_ref().to_vec()))
         .unwrap_or_default();
     if bytes.len() < 32 {
-        return Err(SecretError::TooShort { arn: arn.to_owned() });
+        return Err(SecretError::TooShort {
+            arn: arn.to_owned(),
+        });
     }
     Ok(Secret::new(bytes))
 }

@@ -263,6 +263,9 @@ pub enum UnitOfMeasure {
     Kilogram,
     Delivery,
     Visit,
+    /// An amount of money in the service's currency: what a percentage price is taken of
+    /// (payments collected, goods bought on the customer's behalf).
+    Amount,
 }
 
 impl UnitOfMeasure {
@@ -295,6 +298,7 @@ impl UnitOfMeasure {
             UnitOfMeasure::KilowattHour => 245,
             UnitOfMeasure::Kilogram => 166,
             UnitOfMeasure::Visit => 5451,
+            UnitOfMeasure::Amount => 383,
         }
     }
 
@@ -327,6 +331,8 @@ impl UnitOfMeasure {
             (UnitOfMeasure::Kilogram, Lang::En) => "kg",
             (UnitOfMeasure::Visit, Lang::Ru) => "посещ",
             (UnitOfMeasure::Visit, Lang::En) => "visit",
+            (UnitOfMeasure::Amount, Lang::Ru) => "руб",
+            (UnitOfMeasure::Amount, Lang::En) => "amount",
         }
     }
 }
@@ -876,6 +882,7 @@ mod tests {
             (UnitOfMeasure::Kilogram, 166, "кг"),
             (UnitOfMeasure::Delivery, 642, "ед"),
             (UnitOfMeasure::Visit, 5451, "посещ"),
+            (UnitOfMeasure::Amount, 383, "руб"),
         ];
         for (unit, okei, ru) in expected {
             assert_eq!(unit.okei_code(), okei, "{unit:?}");
@@ -900,6 +907,7 @@ mod tests {
             Mbps,
             KilowattHour,
             Kilogram,
+            Amount,
         ] {
             assert!(!unit.is_whole(), "{unit:?}");
         }

@@ -67,7 +67,9 @@ pub struct TokenSigner {
 
 impl std::fmt::Debug for TokenSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenSigner").field("ttl", &self.ttl).finish_non_exhaustive()
+        f.debug_struct("TokenSigner")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
     }
 }
 
@@ -89,7 +91,12 @@ impl TokenSigner {
         // Expiry is checked against the injected clock below, not the system clock.
         validation.validate_exp = false;
         validation.leeway = 0;
-        Self { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key), validation, ttl }
+        Self {
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
+            validation,
+            ttl,
+        }
     }
 
     pub fn ttl(&self) -> Duration {
@@ -104,7 +111,8 @@ impl TokenSigner {
         session: SessionId,
         now: DateTime<Utc>,
     ) -> AccessToken {
-        let expires_at = now + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::minutes(15));
+        let expires_at =
+            now + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::minutes(15));
         let claims = Claims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
@@ -117,7 +125,13 @@ impl TokenSigner {
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .unwrap_or_default();
-        AccessToken { token, expires_at: Utc.timestamp_opt(claims.exp, 0).single().unwrap_or(expires_at) }
+        AccessToken {
+            token,
+            expires_at: Utc
+                .timestamp_opt(claims.exp, 0)
+                .single()
+                .unwrap_or(expires_at),
+        }
     }
 
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, TokenError> {
@@ -127,7 +141,12 @@ impl TokenSigner {
         if claims.exp <= now.timestamp() {
             return Err(TokenError::Expired);
         }
-        Ok(VerifiedToken { user: claims.sub, role: claims.role, org: claims.org, session: claims.sid })
+        Ok(VerifiedToken {
+            user: claims.sub,
+            role: claims.role,
+            org: claims.org,
+            session: claims.sid,
+        })
     }
 }
 
@@ -162,7 +181,11 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeCaller {
 
 /// Who a request's idempotency keys belong to: the principal, or `anonymous`.
 pub fn caller_scope(request: &Request) -> String {
-    match request.extensions().get::<Principal>().map(Principal::subject) {
+    match request
+        .extensions()
+        .get::<Principal>()
+        .map(Principal::subject)
+    {
         Some(Subject::User(id)) => id.to_string(),
         Some(Subject::ApiKey(id)) => id.to_string(),
         None => "anonymous".to_owned(),
@@ -170,7 +193,11 @@ pub fn caller_scope(request: &Request) -> String {
 }
 
 /// The authentication middleware.
-pub async fn middleware(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn middleware(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let Some(header) = request.headers().get(AUTHORIZATION) else {
         return next.run(request).await;
     };
@@ -184,7 +211,10 @@ pub async fn middleware(State(state): State<AppState>, mut request: Request, nex
     };
     match authenticate(&state, &presented).await {
         Ok(principal) => {
-            tracing::Span::current().record("principal", tracing::field::display(subject_text(&principal)));
+            tracing::Span::current().record(
+                "principal",
+                tracing::field::display(subject_text(&principal)),
+            );
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
@@ -210,9 +240,18 @@ async fn authenticate(state: &AppState, presented: &str) -> Result<Principal, Ap
         }
         return Principal::from_api_key(&key).map_err(|_| refused());
     }
-    let token = state.tokens.verify(presented, now).map_err(|e| ApiError::unauthenticated(e.to_string()))?;
-    if !state.store.session_exists(token.user, token.session, now).await? {
-        return Err(ApiError::unauthenticated("the session has ended; sign in again"));
+    let token = state
+        .tokens
+        .verify(presented, now)
+        .map_err(|e| ApiError::unauthenticated(e.to_string()))?;
+    if !state
+        .store
+        .session_exists(token.user, token.session, now)
+        .await?
+    {
+        return Err(ApiError::unauthenticated(
+            "the session has ended; sign in again",
+        ));
     }
     Principal::user(token.user, token.role, token.org, Some(token.session))
         .map_err(|_| ApiError::unauthenticated(TokenError::Invalid.to_string()))
@@ -223,7 +262,10 @@ mod tests {
     use super::*;
 
     fn signer() -> TokenSigner {
-        TokenSigner::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(900))
+        TokenSigner::new(
+            b"0123456789abcdef0123456789abcdef",
+            Duration::from_secs(900),
+        )
     }
 
     fn now() -> DateTime<Utc> {
@@ -235,22 +277,48 @@ mod tests {
         let (user, org, sid) = (UserId::new(), OrgId::new(), SessionId::new());
         let token = signer().issue(user, Role::Customer, Some(org), sid, now());
         let verified = signer().verify(&token.token, now()).unwrap();
-        assert_eq!(verified, VerifiedToken { user, role: Role::Customer, org: Some(org), session: sid });
+        assert_eq!(
+            verified,
+            VerifiedToken {
+                user,
+                role: Role::Customer,
+                org: Some(org),
+                session: sid
+            }
+        );
         let later = now() + chrono::Duration::seconds(900);
-        assert_eq!(signer().verify(&token.token, later), Err(TokenError::Expired));
+        assert_eq!(
+            signer().verify(&token.token, later),
+            Err(TokenError::Expired)
+        );
     }
 
     #[test]
     fn a_tampered_token_is_refused() {
-        let token = signer().issue(UserId::new(), Role::Customer, Some(OrgId::new()), SessionId::new(), now());
+        let token = signer().issue(
+            UserId::new(),
+            Role::Customer,
+            Some(OrgId::new()),
+            SessionId::new(),
+            now(),
+        );
         let mut parts: Vec<String> = token.token.split('.').map(str::to_owned).collect();
         // Swap the payload for one claiming the admin role, keeping the old signature.
         let forged = signer().issue(UserId::new(), Role::Admin, None, SessionId::new(), now());
         parts[1] = forged.token.split('.').nth(1).unwrap().to_owned();
-        assert_eq!(signer().verify(&parts.join("."), now()), Err(TokenError::Invalid));
-        let other = TokenSigner::new(b"another-key-another-key-another-", Duration::from_secs(900));
+        assert_eq!(
+            signer().verify(&parts.join("."), now()),
+            Err(TokenError::Invalid)
+        );
+        let other = TokenSigner::new(
+            b"another-key-another-key-another-",
+            Duration::from_secs(900),
+        );
         assert_eq!(other.verify(&token.token, now()), Err(TokenError::Invalid));
-        assert_eq!(signer().verify("not-a-token", now()), Err(TokenError::Invalid));
+        assert_eq!(
+            signer().verify("not-a-token", now()),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]
@@ -260,6 +328,9 @@ mod tests {
         let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let token = signer().issue(UserId::new(), Role::Admin, None, SessionId::new(), now());
         let payload = token.token.split('.').nth(1).unwrap();
-        assert_eq!(signer().verify(&format!("{header}.{payload}."), now()), Err(TokenError::Invalid));
+        assert_eq!(
+            signer().verify(&format!("{header}.{payload}."), now()),
+            Err(TokenError::Invalid)
+        );
     }
 }

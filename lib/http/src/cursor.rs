@@ -31,7 +31,8 @@ impl CursorCodec {
     }
 
     fn tag(&self, payload: &[u8]) -> Vec<u8> {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        let mut mac =
+            HmacSha256::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
         mac.update(b"kopek-cursor-v1");
         mac.update(payload);
         mac.finalize().into_bytes()[..16].to_vec()
@@ -39,15 +40,23 @@ impl CursorCodec {
 
     pub fn encode(&self, key: &PageKey) -> String {
         let payload = serde_json::to_vec(key).unwrap_or_default();
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(self.tag(&payload)))
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(self.tag(&payload))
+        )
     }
 
     pub fn decode(&self, cursor: &str) -> Result<PageKey, ApiError> {
-        let invalid = || ApiError::bad_request("invalid_cursor", "the cursor is not one this API gave out").with_field("cursor");
+        let invalid = || {
+            ApiError::bad_request("invalid_cursor", "the cursor is not one this API gave out")
+                .with_field("cursor")
+        };
         let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        let mut mac =
+            HmacSha256::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
         mac.update(b"kopek-cursor-v1");
         mac.update(&payload);
         mac.verify_truncated_left(&tag).map_err(|_| invalid())?;
@@ -61,13 +70,19 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn page_key() -> PageKey {
-        PageKey(BTreeMap::from([("PK".to_owned(), "ORG#a".to_owned()), ("SK".to_owned(), "USER#b".to_owned())]))
+        PageKey(BTreeMap::from([
+            ("PK".to_owned(), "ORG#a".to_owned()),
+            ("SK".to_owned(), "USER#b".to_owned()),
+        ]))
     }
 
     #[test]
     fn a_cursor_round_trips() {
         let codec = CursorCodec::new(b"0123456789abcdef0123456789abcdef");
-        assert_eq!(codec.decode(&codec.encode(&page_key())).unwrap(), page_key());
+        assert_eq!(
+            codec.decode(&codec.encode(&page_key())).unwrap(),
+            page_key()
+        );
     }
 
     #[test]
@@ -77,7 +92,9 @@ mod tests {
         let forged = PageKey(BTreeMap::from([("PK".to_owned(), "ORG#other".to_owned())]));
         let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
         let tag = cursor.split_once('.').unwrap().1;
-        let err = codec.decode(&format!("{forged_payload}.{tag}")).unwrap_err();
+        let err = codec
+            .decode(&format!("{forged_payload}.{tag}"))
+            .unwrap_err();
         assert_eq!(err.code, "invalid_cursor");
         assert!(codec.decode("garbage").is_err());
         let other = CursorCodec::new(b"another-key-another-key-another-");

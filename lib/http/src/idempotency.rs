@@ -25,8 +25,11 @@ pub const REPLAYED: &str = "idempotent-replayed";
 /// Checks a client's key: 1 to 255 visible ASCII characters.
 fn parse_key(value: &HeaderValue) -> Result<String, ApiError> {
     let invalid = || {
-        ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters")
-            .with_field("Idempotency-Key")
+        ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )
+        .with_field("Idempotency-Key")
     };
     let text = value.to_str().map_err(|_| invalid())?;
     if text.is_empty() || text.len() > 255 || !text.bytes().all(|b| b.is_ascii_graphic()) {
@@ -58,12 +61,23 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     }
 }
 
-async fn handle(state: AppState, request: Request, next: Next, value: HeaderValue) -> Result<Response, Response> {
+async fn handle(
+    state: AppState,
+    request: Request,
+    next: Next,
+    value: HeaderValue,
+) -> Result<Response, Response> {
     let key = parse_key(&value).map_err(IntoResponse::into_response)?;
     let scope = caller_scope(&request);
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large().into_response())?;
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large().into_response())?;
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let print = fingerprint(&parts.method, path, &bytes);
     let now = state.clock.now();
     let claim = state
@@ -86,7 +100,9 @@ async fn handle(state: AppState, request: Request, next: Next, value: HeaderValu
         .with_field("Idempotency-Key")
         .into_response()),
         Claim::Fresh => {
-            let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            let response = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
             Ok(remember(&state, &scope, &key, response).await)
         }
     }
@@ -114,7 +130,11 @@ async fn remember(state: &AppState, scope: &str, key: &str, response: Response) 
                 .to_owned(),
             body: bytes.to_vec(),
         };
-        if let Err(e) = state.store.complete_idempotency_key(scope, key, &stored).await {
+        if let Err(e) = state
+            .store
+            .complete_idempotency_key(scope, key, &stored)
+            .await
+        {
             // The work is done; a retry will see the claim in progress until it goes stale.
             tracing::warn!(error = %e, "could not store an idempotent response");
         }
@@ -128,7 +148,9 @@ fn replay(stored: StoredResponse) -> Response {
     if let Ok(ct) = HeaderValue::from_str(&stored.content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, ct);
     }
-    response.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
+    response
+        .headers_mut()
+        .insert(REPLAYED, HeaderValue::from_static("true"));
     response
 }
 

@@ -39,7 +39,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 "send the body as application/json",
             ));
         }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await.map_err(|_| too_large())?;
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| too_large())?;
         parse_json(&bytes).map(JsonBody)
     }
 }
@@ -59,22 +61,41 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
-                ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {inner}"))
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {inner}"),
+            ),
+            serde_json::error::Category::Data => {
+                data_error(&path, &strip_position(&inner.to_string()))
             }
-            serde_json::error::Category::Data => data_error(&path, &strip_position(&inner.to_string())),
         }
     })?;
-    de.end().map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")))?;
+    de.end().map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    })?;
     Ok(value)
 }
 
 /// A data error from serde: names the field, including an unknown one.
 fn data_error(path: &str, message: &str) -> ApiError {
     let path = if path == "." { "" } else { path };
-    let join = |leaf: &str| if path.is_empty() { leaf.to_owned() } else { format!("{path}.{leaf}") };
+    let join = |leaf: &str| {
+        if path.is_empty() {
+            leaf.to_owned()
+        } else {
+            format!("{path}.{leaf}")
+        }
+    };
     let field = if let Some(rest) = message.strip_prefix("unknown field `") {
-        join(rest.split('`').next().unwrap_or_default())
+        // serde_path_to_error has already stepped into the unknown key: the path names it.
+        let name = rest.split('`').next().unwrap_or_default();
+        if path == name || path.ends_with(&format!(".{name}")) {
+            path.to_owned()
+        } else {
+            join(name)
+        }
     } else if let Some(rest) = message.strip_prefix("missing field `") {
         join(rest.split('`').next().unwrap_or_default())
     } else if path.is_empty() {
@@ -103,14 +124,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
-        serde_path_to_error::deserialize(de).map(QueryParams).map_err(|e| {
-            let path = e.path().to_string();
-            let message = e.into_inner().to_string();
-            let mut err = data_error(&path, &message);
-            err.status = StatusCode::BAD_REQUEST;
-            err.code = "invalid_query";
-            err
-        })
+        serde_path_to_error::deserialize(de)
+            .map(QueryParams)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().to_string();
+                let mut err = data_error(&path, &message);
+                err.status = StatusCode::BAD_REQUEST;
+                err.code = "invalid_query";
+                err
+            })
     }
 }
 
@@ -139,7 +162,8 @@ mod tests {
 
     #[test]
     fn a_wrong_type_names_the_nested_field() {
-        let err = parse_json::<Outer>(br#"{"name":"a","tiers":[{"up_to":1},{"up_to":"x"}]}"#).unwrap_err();
+        let err = parse_json::<Outer>(br#"{"name":"a","tiers":[{"up_to":1},{"up_to":"x"}]}"#)
+            .unwrap_err();
         assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(err.field.as_deref(), Some("tiers[1].up_to"));
     }
@@ -149,6 +173,9 @@ mod tests {
         let err = parse_json::<Outer>(br#"{"name":"a","tiers":[],"admin":true}"#).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("admin"));
         assert!(err.detail.contains("unknown field"));
+        let err =
+            parse_json::<Outer>(br#"{"name":"a","tiers":[{"up_to":1,"down_to":2}]}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("tiers[0].down_to"));
     }
 
     #[test]

@@ -13,7 +13,9 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{from_fn_with_state, map_request};
 use std::net::IpAddr;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -32,7 +34,11 @@ impl MakeRequestId for UlidRequestId {
             .headers()
             .get(&REQUEST_ID)
             .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+            .filter(|v| {
+                !v.is_empty()
+                    && v.len() <= 64
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
         let id = match sane {
             Some(v) => v.to_owned(),
             None => format!("req_{}", ulid::Ulid::new()),
@@ -64,9 +70,11 @@ pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
     use lambda_http::RequestExt;
     let router = router.layer(map_request(|mut request: Request| async move {
         let source = match request.request_context_ref() {
-            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
-                ctx.http.source_ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok())
-            }
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx
+                .http
+                .source_ip
+                .as_deref()
+                .and_then(|ip| ip.parse::<IpAddr>().ok()),
             _ => None,
         };
         if let Some(ip) = source {
@@ -75,4 +83,31 @@ pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
         request
     }));
     lambda_http::run(router).await
+}
+
+/// Serves `router` over plain HTTP on `listener`, as the local stack does: the TCP peer is the
+/// [`ClientAddr`], as API Gateway's `sourceIp` is in Lambda. Returns when `shutdown` completes.
+pub async fn serve_local(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let router = router.layer(map_request(|mut request: Request| async move {
+        if let Some(ConnectInfo(peer)) = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .copied()
+        {
+            request.extensions_mut().insert(ClientAddr(peer.ip()));
+        }
+        request
+    }));
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -46,7 +46,13 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), field: None, retry_after_secs: None }
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            field: None,
+            retry_after_secs: None,
+        }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -56,7 +62,12 @@ impl ApiError {
 
     /// Input that is well-formed JSON but breaks a rule: 422 naming the field.
     pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail).with_field(field)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            detail,
+        )
+        .with_field(field)
     }
 
     /// Input that is not what the endpoint reads at all: 400.
@@ -94,14 +105,22 @@ impl ApiError {
     pub fn unavailable() -> Self {
         Self {
             retry_after_secs: Some(1),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "please retry shortly")
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "please retry shortly",
+            )
         }
     }
 
     /// An unexpected failure: the cause is logged here once and never shown to the client.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "unexpected failure");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "something went wrong on our side",
+        )
     }
 
     pub fn problem(&self) -> Problem {
@@ -138,7 +157,8 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::not_found(),
             StoreError::Conflict(what) => ApiError::conflict("conflict", what),
             StoreError::ForeignCursor => {
-                ApiError::bad_request("invalid_cursor", "the cursor belongs to another listing").with_field("cursor")
+                ApiError::bad_request("invalid_cursor", "the cursor belongs to another listing")
+                    .with_field("cursor")
             }
             StoreError::Duplicate(what) => {
                 let code = match what {
@@ -160,8 +180,12 @@ impl From<StoreError> for ApiError {
 impl From<AccessError> for ApiError {
     fn from(e: AccessError) -> Self {
         match e {
-            AccessError::Unauthenticated => ApiError::unauthenticated("sign in or present an API key"),
-            AccessError::Forbidden { needed } => ApiError::forbidden(format!("this needs {needed}")),
+            AccessError::Unauthenticated => {
+                ApiError::unauthenticated("sign in or present an API key")
+            }
+            AccessError::Forbidden { needed } => {
+                ApiError::forbidden(format!("this needs {needed}"))
+            }
             AccessError::NotFound => ApiError::not_found(),
         }
     }
@@ -173,15 +197,24 @@ impl From<AccountsError> for ApiError {
         match e {
             AccountsError::Invalid { field, reason } => ApiError::validation(field, reason),
             AccountsError::ScopeBeyondRole { .. } => ApiError::validation("scopes", detail),
-            AccountsError::EmailTaken => ApiError::conflict("email_taken", "this e-mail is already in use").with_field("email"),
-            AccountsError::InvalidCredentials => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "the e-mail, password or token is not valid")
+            AccountsError::EmailTaken => {
+                ApiError::conflict("email_taken", "this e-mail is already in use")
+                    .with_field("email")
             }
-            AccountsError::Throttled { retry_after_secs } => ApiError::too_many_requests(retry_after_secs),
+            AccountsError::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "the e-mail, password or token is not valid",
+            ),
+            AccountsError::Throttled { retry_after_secs } => {
+                ApiError::too_many_requests(retry_after_secs)
+            }
             AccountsError::Unauthenticated => AccessError::Unauthenticated.into(),
             AccountsError::Forbidden { needed } => AccessError::Forbidden { needed }.into(),
             AccountsError::NotFound => ApiError::not_found(),
-            AccountsError::InvitationExpired => ApiError::new(StatusCode::GONE, "invitation_expired", detail),
+            AccountsError::InvitationExpired => {
+                ApiError::new(StatusCode::GONE, "invitation_expired", detail)
+            }
             AccountsError::InvalidState { reason } => ApiError::conflict("invalid_state", reason),
         }
     }
@@ -191,8 +224,12 @@ impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
         match e {
             CatalogError::Invalid { field, reason } => ApiError::validation(field, reason),
-            CatalogError::Conflict { field, reason } => ApiError::conflict("conflict", reason).with_field(field),
-            CatalogError::Retired { code } => ApiError::conflict("service_retired", format!("service {code} is retired")),
+            CatalogError::Conflict { field, reason } => {
+                ApiError::conflict("conflict", reason).with_field(field)
+            }
+            CatalogError::Retired { code } => {
+                ApiError::conflict("service_retired", format!("service {code} is retired"))
+            }
         }
     }
 }
@@ -201,13 +238,21 @@ impl From<PricingError> for ApiError {
     fn from(e: PricingError) -> Self {
         match e {
             PricingError::Invalid { field, reason } => ApiError::validation(field, reason),
-            PricingError::Overflow => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "amount_out_of_range", "the charge is out of range"),
+            PricingError::Overflow => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "amount_out_of_range",
+                "the charge is out of range",
+            ),
         }
     }
 }
 
 impl From<MoneyError> for ApiError {
     fn from(e: MoneyError) -> Self {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "money_error", e.to_string())
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "money_error",
+            e.to_string(),
+        )
     }
 }

@@ -26,21 +26,27 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("table", &self.store.table()).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("table", &self.store.table())
+            .finish_non_exhaustive()
     }
 }
 
 /// Derives a key for one purpose from the master secret, so that a token key and a cursor
 /// key are never the same bytes.
 fn derive(master: &Secret, purpose: &str) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(master.expose()).expect("HMAC accepts keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(master.expose()).expect("HMAC accepts keys of any length");
     mac.update(purpose.as_bytes());
     mac.finalize().into_bytes().to_vec()
 }
 
 impl AppState {
     /// The state of a running function: reads the token key from Secrets Manager.
-    pub async fn from_config(config: &Config, clients: &Clients) -> Result<Self, secrets::SecretError> {
+    pub async fn from_config(
+        config: &Config,
+        clients: &Clients,
+    ) -> Result<Self, secrets::SecretError> {
         let key = secrets::token_key(&clients.secrets, &config.token_key_secret_arn).await?;
         let store = Store::new(clients.dynamodb.clone(), config.table_name.clone());
         Ok(Self::new(store, &key, config, Arc::new(SystemClock)))
@@ -50,7 +56,10 @@ impl AppState {
     pub fn new(store: Store, master_key: &Secret, config: &Config, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
-            tokens: Arc::new(TokenSigner::new(&derive(master_key, "kopek-access-token-v1"), config.access_token_ttl)),
+            tokens: Arc::new(TokenSigner::new(
+                &derive(master_key, "kopek-access-token-v1"),
+                config.access_token_ttl,
+            )),
             cursors: Arc::new(CursorCodec::new(&derive(master_key, "kopek-cursor-v1"))),
             clock,
             session_ttl: config.session_ttl,

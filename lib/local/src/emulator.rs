@@ -64,6 +64,7 @@ pub struct Emulator {
 
 impl Emulator {
     /// Starts moto's server on a free port of 127.0.0.1 and waits until it answers.
+    /// Blocks the calling thread (typically one to three seconds).
     pub fn start(tools: &Tools) -> anyhow::Result<Emulator> {
         let root = tools
             .venv
@@ -108,7 +109,8 @@ impl Emulator {
         &self.log
     }
 
-    /// Forgets every resource in the emulator (`POST /moto-api/reset`).
+    /// Forgets every resource in the emulator (`POST /moto-api/reset`). Blocking, like
+    /// [`Emulator::start`]: from async code, call it in `tokio::task::spawn_blocking`.
     pub fn reset(&self) -> anyhow::Result<()> {
         let status = http_status(
             self.addr,

@@ -153,7 +153,8 @@ pub async fn provision(
             out.account_id = created
                 .attributes
                 .get("Arn")
-                .and_then(|arn| account_of(arn));
+                .and_then(|arn| account_of(arn))
+                .or_else(|| account_of(&created.reference));
         }
         tracing::debug!(logical_id = %id, reference = %created.reference, "provisioned");
         out.resources.insert(id, created);
@@ -420,6 +421,9 @@ fn shorten(name: &str, max: usize) -> String {
 
 /// The account id of an ARN (`arn:partition:service:region:account:…`).
 fn account_of(arn: &str) -> Option<String> {
+    if !arn.starts_with("arn:") {
+        return None;
+    }
     arn.split(':')
         .nth(4)
         .filter(|a| !a.is_empty())

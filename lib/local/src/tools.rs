@@ -222,16 +222,26 @@ mod tests {
     fn ensure_installs_into_a_fresh_venv_once() {
         let root = std::env::temp_dir().join(format!("kopek-tools-test-{}", std::process::id()));
         fs::create_dir_all(root.join("infra")).expect("temp root");
-        fs::copy(project_root().join(REQUIREMENTS_PATH), root.join(REQUIREMENTS_PATH))
-            .expect("copy requirements");
+        fs::copy(
+            project_root().join(REQUIREMENTS_PATH),
+            root.join(REQUIREMENTS_PATH),
+        )
+        .expect("copy requirements");
 
         let tools = ensure(&root).expect("first ensure installs");
         assert!(tools.missing().is_empty());
         let stamp = tools.venv.join(STAMP_FILE);
-        let installed_at = fs::metadata(&stamp).and_then(|m| m.modified()).expect("stamp");
+        let installed_at = fs::metadata(&stamp)
+            .and_then(|m| m.modified())
+            .expect("stamp");
         assert_eq!(ensure(&root).expect("second ensure"), tools);
-        let unchanged = fs::metadata(&stamp).and_then(|m| m.modified()).expect("stamp");
-        assert_eq!(installed_at, unchanged, "the second call must not reinstall");
+        let unchanged = fs::metadata(&stamp)
+            .and_then(|m| m.modified())
+            .expect("stamp");
+        assert_eq!(
+            installed_at, unchanged,
+            "the second call must not reinstall"
+        );
 
         fs::remove_dir_all(&root).expect("clean up");
     }

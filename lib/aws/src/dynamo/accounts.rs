@@ -3,13 +3,14 @@
 use super::{Page, PageKey, QuerySpec, Store, StoreError, epoch, key, keys, to_item};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, DeleteRequest, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
-    WriteRequest,
+    AttributeValue, CancellationReason, Delete, DeleteRequest, Put, ReturnConsumedCapacity,
+    TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use kopek_domain::accounts::{
-    ApiKey, ApiKeyName, BillingAddress, DocumentLanguage, Email, InvitationRecord, LegalName, NewAccount,
-    OrgStatus, Organisation, PasswordHash, PersonName, Role, ScopeSet, TaxId, User, UserStatus,
+    ApiKey, ApiKeyName, BillingAddress, DocumentLanguage, Email, InvitationRecord, LegalName,
+    NewAccount, OrgStatus, Organisation, PasswordHash, PersonName, Role, ScopeSet, TaxId, User,
+    UserStatus,
 };
 use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
 use kopek_domain::money::Currency;
@@ -64,7 +65,8 @@ impl OrgItem {
         Ok(Organisation {
             id: self.id,
             legal_name: self.legal_name,
-            tax_id: TaxId::parse(&self.tax_id).map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.pk)))?,
+            tax_id: TaxId::parse(&self.tax_id)
+                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.pk)))?,
             billing_email: self.billing_email,
             billing_address: self.billing_address,
             currency: self.currency,
@@ -122,10 +124,26 @@ impl UserItem {
 
     fn into_domain(self) -> Result<StoredUser, StoreError> {
         let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{}: {e}", self.pk));
-        let user = User::new(self.id, self.org, self.email.clone(), self.name.clone(), self.role, self.status, self.created_at)
+        let user = User::new(
+            self.id,
+            self.org,
+            self.email.clone(),
+            self.name.clone(),
+            self.role,
+            self.status,
+            self.created_at,
+        )
+        .map_err(|e| corrupt(&e))?;
+        let password_hash = self
+            .password_hash
+            .as_deref()
+            .map(PasswordHash::parse)
+            .transpose()
             .map_err(|e| corrupt(&e))?;
-        let password_hash = self.password_hash.as_deref().map(PasswordHash::parse).transpose().map_err(|e| corrupt(&e))?;
-        Ok(StoredUser { user, password_hash })
+        Ok(StoredUser {
+            user,
+            password_hash,
+        })
     }
 }
 
@@ -207,13 +225,25 @@ struct ApiKeyItem {
 
 impl ApiKeyItem {
     fn into_domain(self) -> Result<(ApiKey, String), StoreError> {
-        let key = ApiKey::new(self.id, self.org, self.name, self.role, self.scopes, self.created_at, self.revoked_at)
-            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.pk)))?;
+        let key = ApiKey::new(
+            self.id,
+            self.org,
+            self.name,
+            self.role,
+            self.scopes,
+            self.created_at,
+            self.revoked_at,
+        )
+        .map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.pk)))?;
         Ok((key, self.secret_hash))
     }
 }
 
-fn put(store: &Store, item: super::Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+fn put(
+    store: &Store,
+    item: super::Item,
+    condition: Option<&str>,
+) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
         .table_name(store.table())
         .set_item(Some(item))
@@ -224,7 +254,9 @@ fn put(store: &Store, item: super::Item, condition: Option<&str>) -> Result<Tran
 }
 
 fn from_timestamp(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(secs, 0).single().unwrap_or(DateTime::<Utc>::MAX_UTC)
+    Utc.timestamp_opt(secs, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 impl Store {
@@ -250,7 +282,9 @@ impl Store {
                 let reasons: Vec<CancellationReason> = err
                     .as_service_error()
                     .and_then(|e| match e {
-                        TransactWriteItemsError::TransactionCanceledException(c) => Some(c.cancellation_reasons().to_vec()),
+                        TransactWriteItemsError::TransactionCanceledException(c) => {
+                            Some(c.cancellation_reasons().to_vec())
+                        }
                         _ => None,
                     })
                     .unwrap_or_default();
@@ -270,7 +304,10 @@ impl Store {
     /// A1: an organisation, its first user and the user's e-mail guard, all or nothing.
     pub async fn register(&self, account: &NewAccount) -> Result<(), StoreError> {
         let org = to_item(&OrgItem::from_domain(&account.organisation))?;
-        let user = to_item(&UserItem::from_domain(&account.owner, Some(&account.password_hash)))?;
+        let user = to_item(&UserItem::from_domain(
+            &account.owner,
+            Some(&account.password_hash),
+        ))?;
         let email = to_item(&EmailItem {
             pk: keys::email(account.owner.email().normalized()),
             sk: "EMAIL".into(),
@@ -279,7 +316,11 @@ impl Store {
         })?;
         let absent = Some("attribute_not_exists(PK)");
         self.transact(
-            vec![put(self, org, absent)?, put(self, user, absent)?, put(self, email, absent)?],
+            vec![
+                put(self, org, absent)?,
+                put(self, user, absent)?,
+                put(self, email, absent)?,
+            ],
             &[(2, StoreError::Duplicate("email"))],
         )
         .await
@@ -295,26 +336,52 @@ impl Store {
             user: user.id(),
         })?;
         let absent = Some("attribute_not_exists(PK)");
-        self.transact(vec![put(self, user_item, absent)?, put(self, email, absent)?], &[(1, StoreError::Duplicate("email"))])
-            .await
+        self.transact(
+            vec![put(self, user_item, absent)?, put(self, email, absent)?],
+            &[(1, StoreError::Duplicate("email"))],
+        )
+        .await
     }
 
     /// A2.
     pub async fn organisation(&self, id: OrgId) -> Result<Option<Organisation>, StoreError> {
-        self.get::<OrgItem>(&keys::org(&id), "ORG", false).await?.map(OrgItem::into_domain).transpose()
+        self.get::<OrgItem>(&keys::org(&id), "ORG", false)
+            .await?
+            .map(OrgItem::into_domain)
+            .transpose()
     }
 
     /// A3.
-    pub async fn list_organisations(&self, limit: i32, start: Option<PageKey>) -> Result<Page<Organisation>, StoreError> {
-        let q = QuerySpec { index: Some(keys::GSI1), pk: keys::ORGS, sk_prefix: Some("ORG#"), limit, forward: true };
+    pub async fn list_organisations(
+        &self,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<Organisation>, StoreError> {
+        let q = QuerySpec {
+            index: Some(keys::GSI1),
+            pk: keys::ORGS,
+            sk_prefix: Some("ORG#"),
+            limit,
+            forward: true,
+        };
         let page = self.query_page::<OrgItem>(q, start).await?;
-        let items = page.items.into_iter().map(OrgItem::into_domain).collect::<Result<_, _>>()?;
-        Ok(Page { items, next: page.next })
+        let items = page
+            .items
+            .into_iter()
+            .map(OrgItem::into_domain)
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            next: page.next,
+        })
     }
 
     /// A4: the user who has this e-mail (compared lowercased).
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<StoredUser>, StoreError> {
-        let Some(guard) = self.get::<EmailItem>(&keys::email(email.normalized()), "EMAIL", true).await? else {
+        let Some(guard) = self
+            .get::<EmailItem>(&keys::email(email.normalized()), "EMAIL", true)
+            .await?
+        else {
             return Ok(None);
         };
         self.user(guard.user).await
@@ -322,7 +389,10 @@ impl Store {
 
     /// A5.
     pub async fn user(&self, id: UserId) -> Result<Option<StoredUser>, StoreError> {
-        self.get::<UserItem>(&keys::user(&id), "USER", true).await?.map(UserItem::into_domain).transpose()
+        self.get::<UserItem>(&keys::user(&id), "USER", true)
+            .await?
+            .map(UserItem::into_domain)
+            .transpose()
     }
 
     /// A6: an organisation's users, or the staff (`org = None`).
@@ -333,18 +403,31 @@ impl Store {
         start: Option<PageKey>,
     ) -> Result<Page<User>, StoreError> {
         let owner = keys::owner(org.as_ref());
-        let q = QuerySpec { index: Some(keys::GSI1), pk: &owner, sk_prefix: Some("USER#"), limit, forward: true };
+        let q = QuerySpec {
+            index: Some(keys::GSI1),
+            pk: &owner,
+            sk_prefix: Some("USER#"),
+            limit,
+            forward: true,
+        };
         let page = self.query_page::<UserItem>(q, start).await?;
         let items = page
             .items
             .into_iter()
             .map(|i| i.into_domain().map(|s| s.user))
             .collect::<Result<_, _>>()?;
-        Ok(Page { items, next: page.next })
+        Ok(Page {
+            items,
+            next: page.next,
+        })
     }
 
     /// A7: an invited user, its e-mail guard and the invitation.
-    pub async fn invite_user(&self, user: &User, invitation: &InvitationRecord) -> Result<(), StoreError> {
+    pub async fn invite_user(
+        &self,
+        user: &User,
+        invitation: &InvitationRecord,
+    ) -> Result<(), StoreError> {
         let user_item = to_item(&UserItem::from_domain(user, None))?;
         let email = to_item(&EmailItem {
             pk: keys::email(user.email().normalized()),
@@ -362,21 +445,42 @@ impl Store {
         })?;
         let absent = Some("attribute_not_exists(PK)");
         self.transact(
-            vec![put(self, user_item, absent)?, put(self, email, absent)?, put(self, invite, absent)?],
+            vec![
+                put(self, user_item, absent)?,
+                put(self, email, absent)?,
+                put(self, invite, absent)?,
+            ],
             &[(1, StoreError::Duplicate("email"))],
         )
         .await
     }
 
     /// The invitation with this token hash: the invited user and when it expires.
-    pub async fn invitation(&self, token_hash: &str) -> Result<Option<(UserId, InvitationRecord)>, StoreError> {
-        Ok(self.get::<InviteItem>(&keys::invitation(token_hash), "INVITE", true).await?.map(|i| {
-            (i.user, InvitationRecord { token_hash: token_hash.to_owned(), expires_at: i.expires })
-        }))
+    pub async fn invitation(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(UserId, InvitationRecord)>, StoreError> {
+        Ok(self
+            .get::<InviteItem>(&keys::invitation(token_hash), "INVITE", true)
+            .await?
+            .map(|i| {
+                (
+                    i.user,
+                    InvitationRecord {
+                        token_hash: token_hash.to_owned(),
+                        expires_at: i.expires,
+                    },
+                )
+            }))
     }
 
     /// A8: consumes the invitation and activates the user with a password, all or nothing.
-    pub async fn accept_invitation(&self, token_hash: &str, user: UserId, hash: &PasswordHash) -> Result<(), StoreError> {
+    pub async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        hash: &PasswordHash,
+    ) -> Result<(), StoreError> {
         let delete = Delete::builder()
             .table_name(self.table())
             .set_key(Some(key(&keys::invitation(token_hash), "INVITE")))
@@ -396,7 +500,10 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Unexpected(e.to_string()))?;
         self.transact(
-            vec![TransactWriteItem::builder().delete(delete).build(), TransactWriteItem::builder().update(update).build()],
+            vec![
+                TransactWriteItem::builder().delete(delete).build(),
+                TransactWriteItem::builder().update(update).build(),
+            ],
             &[],
         )
         .await
@@ -453,15 +560,30 @@ impl Store {
     }
 
     /// A9: the session, if it exists and has not expired (TTL deletion can lag by hours).
-    pub async fn session(&self, user: UserId, session: SessionId, now: DateTime<Utc>) -> Result<Option<SessionRecord>, StoreError> {
-        let item = self.get::<SessionItem>(&keys::user(&user), &keys::session(&session), true).await?;
+    pub async fn session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let item = self
+            .get::<SessionItem>(&keys::user(&user), &keys::session(&session), true)
+            .await?;
         Ok(item
             .filter(|s| s.expires_at > epoch(now))
-            .map(|s| SessionRecord { refresh_hash: s.refresh_hash, expires_at: from_timestamp(s.expires_at) }))
+            .map(|s| SessionRecord {
+                refresh_hash: s.refresh_hash,
+                expires_at: from_timestamp(s.expires_at),
+            }))
     }
 
     /// A9: whether the session is still alive.
-    pub async fn session_exists(&self, user: UserId, session: SessionId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn session_exists(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         Ok(self.session(user, session, now).await?.is_some())
     }
 
@@ -507,15 +629,30 @@ impl Store {
 
     /// A10: ends every session of a user but `keep`. Deletes in batches of at most 25, the
     /// real `BatchWriteItem` limit, and retries unprocessed items.
-    pub async fn end_sessions(&self, user: UserId, keep: Option<SessionId>) -> Result<usize, StoreError> {
+    pub async fn end_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+    ) -> Result<usize, StoreError> {
         let pk = keys::user(&user);
         let keep = keep.map(|s| keys::session(&s));
         let mut doomed = Vec::new();
         let mut start = None;
         loop {
-            let q = QuerySpec { index: None, pk: &pk, sk_prefix: Some("SESSION#"), limit: 1000, forward: true };
+            let q = QuerySpec {
+                index: None,
+                pk: &pk,
+                sk_prefix: Some("SESSION#"),
+                limit: 1000,
+                forward: true,
+            };
             let page = self.query_page::<SessionItem>(q, start).await?;
-            doomed.extend(page.items.into_iter().map(|s| s.sk).filter(|sk| Some(sk) != keep.as_ref()));
+            doomed.extend(
+                page.items
+                    .into_iter()
+                    .map(|s| s.sk)
+                    .filter(|sk| Some(sk) != keep.as_ref()),
+            );
             match page.next {
                 Some(next) => start = Some(next),
                 None => break,
@@ -542,7 +679,10 @@ impl Store {
                     .await
                     .map_err(StoreError::from_sdk)?;
                 self.record_many(out.consumed_capacity());
-                requests = out.unprocessed_items.and_then(|mut u| u.remove(self.table())).unwrap_or_default();
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(self.table()))
+                    .unwrap_or_default();
                 if requests.is_empty() {
                     break;
                 }
@@ -556,7 +696,11 @@ impl Store {
     }
 
     /// Stores a new API key with the hash of its secret.
-    pub async fn create_api_key(&self, api_key: &ApiKey, secret_hash: &str) -> Result<(), StoreError> {
+    pub async fn create_api_key(
+        &self,
+        api_key: &ApiKey,
+        secret_hash: &str,
+    ) -> Result<(), StoreError> {
         let item = to_item(&ApiKeyItem {
             pk: keys::api_key(&api_key.id()),
             sk: "APIKEY".into(),
@@ -589,16 +733,37 @@ impl Store {
 
     /// A11: an API key and the hash of its secret.
     pub async fn api_key(&self, id: ApiKeyId) -> Result<Option<(ApiKey, String)>, StoreError> {
-        self.get::<ApiKeyItem>(&keys::api_key(&id), "APIKEY", true).await?.map(ApiKeyItem::into_domain).transpose()
+        self.get::<ApiKeyItem>(&keys::api_key(&id), "APIKEY", true)
+            .await?
+            .map(ApiKeyItem::into_domain)
+            .transpose()
     }
 
     /// A12: an owner's API keys (an organisation, or the staff for `None`).
-    pub async fn list_api_keys(&self, org: Option<OrgId>, limit: i32, start: Option<PageKey>) -> Result<Page<ApiKey>, StoreError> {
+    pub async fn list_api_keys(
+        &self,
+        org: Option<OrgId>,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<ApiKey>, StoreError> {
         let owner = keys::owner(org.as_ref());
-        let q = QuerySpec { index: Some(keys::GSI1), pk: &owner, sk_prefix: Some("APIKEY#"), limit, forward: true };
+        let q = QuerySpec {
+            index: Some(keys::GSI1),
+            pk: &owner,
+            sk_prefix: Some("APIKEY#"),
+            limit,
+            forward: true,
+        };
         let page = self.query_page::<ApiKeyItem>(q, start).await?;
-        let items = page.items.into_iter().map(|i| i.into_domain().map(|(k, _)| k)).collect::<Result<_, _>>()?;
-        Ok(Page { items, next: page.next })
+        let items = page
+            .items
+            .into_iter()
+            .map(|i| i.into_domain().map(|(k, _)| k))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            next: page.next,
+        })
     }
 
     /// Revokes a key once; a second revocation is a conflict.
@@ -610,7 +775,10 @@ impl Store {
             .set_key(Some(key(&keys::api_key(&id), "APIKEY")))
             .update_expression("SET revoked_at = :now ADD rev :one")
             .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at)")
-            .expression_attribute_values(":now", AttributeValue::S(now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::S(now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            )
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()

@@ -59,7 +59,11 @@ impl ServiceItem {
 
 impl Store {
     /// A16: a new service with its first price; the code is unique.
-    pub async fn create_service(&self, service: &Service, first: &PriceVersion) -> Result<(), StoreError> {
+    pub async fn create_service(
+        &self,
+        service: &Service,
+        first: &PriceVersion,
+    ) -> Result<(), StoreError> {
         let item = to_item(&ServiceItem::new(service, std::slice::from_ref(first), 1))?;
         let out = self
             .client()
@@ -83,7 +87,11 @@ impl Store {
         Ok(self
             .get::<ServiceItem>(&keys::service(code.as_str()), "SERVICE", true)
             .await?
-            .map(|i| StoredService { service: i.service, versions: i.versions, rev: i.rev }))
+            .map(|i| StoredService {
+                service: i.service,
+                versions: i.versions,
+                rev: i.rev,
+            }))
     }
 
     /// A17: writes a changed service (a new version, a retirement) if nobody changed it since
@@ -95,7 +103,9 @@ impl Store {
         expected_rev: u64,
     ) -> Result<u64, StoreError> {
         if versions.len() > MAX_PRICE_VERSIONS {
-            return Err(StoreError::Conflict(format!("a service keeps at most {MAX_PRICE_VERSIONS} price versions")));
+            return Err(StoreError::Conflict(format!(
+                "a service keeps at most {MAX_PRICE_VERSIONS} price versions"
+            )));
         }
         let next = expected_rev + 1;
         let item = to_item(&ServiceItem::new(service, versions, next))?;
@@ -110,7 +120,9 @@ impl Store {
             .send()
             .await
             .map_err(|e| match StoreError::from_sdk(e) {
-                StoreError::Conflict(_) => StoreError::Conflict("the service changed meanwhile; retry".into()),
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict("the service changed meanwhile; retry".into())
+                }
                 other => other,
             })?;
         self.record(out.consumed_capacity());
@@ -125,8 +137,18 @@ impl Store {
         start: Option<PageKey>,
     ) -> Result<Page<StoredService>, StoreError> {
         let pk = keys::catalog(status_key(status));
-        let q = QuerySpec { index: Some(keys::GSI1), pk: &pk, sk_prefix: Some("SERVICE#"), limit, forward: true };
+        let q = QuerySpec {
+            index: Some(keys::GSI1),
+            pk: &pk,
+            sk_prefix: Some("SERVICE#"),
+            limit,
+            forward: true,
+        };
         let page = self.query_page::<ServiceItem>(q, start).await?;
-        Ok(page.map(|i| StoredService { service: i.service, versions: i.versions, rev: i.rev }))
+        Ok(page.map(|i| StoredService {
+            service: i.service,
+            versions: i.versions,
+            rev: i.rev,
+        }))
     }
 }

@@ -92,7 +92,12 @@ impl Store {
             // Deleted between our put and get (released after a failure): the caller may retry.
             return Ok(Claim::InProgress);
         };
-        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let text = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
         if text("fingerprint") != fingerprint {
             return Ok(Claim::Mismatch);
         }
@@ -104,8 +109,16 @@ impl Store {
             .and_then(|v| v.as_n().ok())
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| StoreError::Corrupt(format!("{pk}: status")))?;
-        let body = item.get("body").and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec()).unwrap_or_default();
-        Ok(Claim::Replay(StoredResponse { status, content_type: text("content_type"), body }))
+        let body = item
+            .get("body")
+            .and_then(|v| v.as_b().ok())
+            .map(|b| b.as_ref().to_vec())
+            .unwrap_or_default();
+        Ok(Claim::Replay(StoredResponse {
+            status,
+            content_type: text("content_type"),
+            body,
+        }))
     }
 
     /// Stores the response of a claimed key.
@@ -120,14 +133,19 @@ impl Store {
             .update_item()
             .table_name(self.table())
             .set_key(Some(key(&keys::idempotency(caller, idem_key), "IDEM")))
-            .update_expression("SET #state = :done, #status = :status, content_type = :ct, body = :body")
+            .update_expression(
+                "SET #state = :done, #status = :status, content_type = :ct, body = :body",
+            )
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":done", AttributeValue::S("done".into()))
             .expression_attribute_values(":status", AttributeValue::N(response.status.to_string()))
             .expression_attribute_values(":ct", AttributeValue::S(response.content_type.clone()))
-            .expression_attribute_values(":body", AttributeValue::B(Blob::new(response.body.clone())))
+            .expression_attribute_values(
+                ":body",
+                AttributeValue::B(Blob::new(response.body.clone())),
+            )
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
@@ -137,7 +155,11 @@ impl Store {
     }
 
     /// Forgets a claimed key whose request failed, so that a retry runs it again.
-    pub async fn release_idempotency_key(&self, caller: &str, idem_key: &str) -> Result<(), StoreError> {
+    pub async fn release_idempotency_key(
+        &self,
+        caller: &str,
+        idem_key: &str,
+    ) -> Result<(), StoreError> {
         let out = self
             .client()
             .delete_item()

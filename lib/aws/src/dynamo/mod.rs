@@ -92,9 +92,9 @@ impl StoreError {
             | "ServiceUnavailable"
             | "TransactionInProgressException" => StoreError::Transient(text),
             _ => match err {
-                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-                    StoreError::Transient(text)
-                }
+                SdkError::TimeoutError(_)
+                | SdkError::DispatchFailure(_)
+                | SdkError::ResponseError(_) => StoreError::Transient(text),
                 _ => StoreError::Unexpected(text),
             },
         }
@@ -114,7 +114,10 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), next: self.next }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
     }
 }
 
@@ -139,8 +142,10 @@ impl Usage {
         self.requests.fetch_add(1, Ordering::Relaxed);
         for c in consumed {
             let to_milli = |v: Option<f64>| (v.unwrap_or(0.0) * 1000.0).round() as u64;
-            self.read_milli_units.fetch_add(to_milli(c.read_capacity_units()), Ordering::Relaxed);
-            self.write_milli_units.fetch_add(to_milli(c.write_capacity_units()), Ordering::Relaxed);
+            self.read_milli_units
+                .fetch_add(to_milli(c.read_capacity_units()), Ordering::Relaxed);
+            self.write_milli_units
+                .fetch_add(to_milli(c.write_capacity_units()), Ordering::Relaxed);
         }
     }
 
@@ -163,7 +168,11 @@ pub struct Store {
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: Arc::from(table.into()), usage: Arc::default() }
+        Self {
+            client,
+            table: Arc::from(table.into()),
+            usage: Arc::default(),
+        }
     }
 
     pub fn table(&self) -> &str {
@@ -180,7 +189,8 @@ impl Store {
     }
 
     pub(crate) fn record(&self, consumed: Option<&ConsumedCapacity>) {
-        self.usage.record(consumed.map(std::slice::from_ref).unwrap_or(&[]));
+        self.usage
+            .record(consumed.map(std::slice::from_ref).unwrap_or(&[]));
     }
 
     pub(crate) fn record_many(&self, consumed: &[ConsumedCapacity]) {
@@ -239,7 +249,11 @@ impl Store {
             if start.0.get(pk_name).map(String::as_str) != Some(q.pk) {
                 return Err(StoreError::ForeignCursor);
             }
-            let key = start.0.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect();
+            let key = start
+                .0
+                .into_iter()
+                .map(|(k, v)| (k, AttributeValue::S(v)))
+                .collect();
             request = request.set_exclusive_start_key(Some(key));
         }
         let out = request
@@ -248,9 +262,18 @@ impl Store {
             .await
             .map_err(StoreError::from_sdk)?;
         self.record(out.consumed_capacity());
-        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
         let next = out.last_evaluated_key.map(|k| {
-            PageKey(k.into_iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s.clone()))).collect())
+            PageKey(
+                k.into_iter()
+                    .filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s.clone())))
+                    .collect(),
+            )
         });
         Ok(Page { items, next })
     }
@@ -274,11 +297,16 @@ pub(crate) fn key(pk: &str, sk: &str) -> Item {
 }
 
 pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Unexpected(format!("cannot encode item: {e}")))
+    serde_dynamo::to_item(value)
+        .map_err(|e| StoreError::Unexpected(format!("cannot encode item: {e}")))
 }
 
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    let pk = item.get("PK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let pk = item
+        .get("PK")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(format!("{pk}: {e}")))
 }
 
@@ -346,11 +374,17 @@ mod tests {
         assert_eq!(keys::org(&org), "ORG#org_01ARZ3NDEKTSV4RRFFQ69G5FAV");
         assert_eq!(keys::user(&user), "USER#usr_01ARZ3NDEKTSV4RRFFQ69G5FAV");
         assert_eq!(keys::email("a@b.ru"), "EMAIL#a@b.ru");
-        assert_eq!(keys::owner(Some(&org)), "ORG#org_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(
+            keys::owner(Some(&org)),
+            "ORG#org_01ARZ3NDEKTSV4RRFFQ69G5FAV"
+        );
         assert_eq!(keys::owner(None), "STAFF");
         assert_eq!(keys::service("VPS-S"), "SERVICE#VPS-S");
         assert_eq!(keys::catalog("active"), "CATALOG#active");
-        assert_eq!(keys::throttle("ACCOUNT", "a@b.ru"), "THROTTLE#ACCOUNT#a@b.ru");
+        assert_eq!(
+            keys::throttle("ACCOUNT", "a@b.ru"),
+            "THROTTLE#ACCOUNT#a@b.ru"
+        );
         assert_eq!(keys::window(1_700_000_000), "WINDOW#1700000000");
         assert_eq!(keys::idempotency("usr_x", "k1"), "IDEM#usr_x#k1");
     }

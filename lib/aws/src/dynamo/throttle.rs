@@ -49,11 +49,19 @@ impl Store {
             .await
             .map_err(StoreError::from_sdk)?;
         self.record_many(out.consumed_capacity());
-        let found = out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default();
+        let found = out
+            .responses
+            .and_then(|mut r| r.remove(self.table()))
+            .unwrap_or_default();
         let count_of = |pk: &str| {
             found
                 .iter()
-                .find(|item| item.get("PK").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(pk))
+                .find(|item| {
+                    item.get("PK")
+                        .and_then(|v| v.as_s().ok())
+                        .map(String::as_str)
+                        == Some(pk)
+                })
                 .and_then(|item| item.get("failures"))
                 .and_then(|v| v.as_n().ok())
                 .and_then(|n| n.parse().ok())
