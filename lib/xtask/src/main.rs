@@ -1,1 +1,49 @@
-fn main() {}
+//! Kopek's developer commands, run as `cargo xtask <command>` (the alias is in `.cargo/config.toml`).
+//!
+//! | command | what it does |
+//! |---------|--------------|
+//! | `up`    | the whole system locally with demo data, until Ctrl-C ([`up`]) |
+//! | `test`  | every check and test CI runs, on its own emulator ([`test`]) |
+//!
+//! Both install what they need (moto, cfn-lint, cargo-lambda, openapi-spec-validator) into
+//! the project's `.venv` on first use; nothing outside the project directory is touched and
+//! nothing listens beyond 127.0.0.1.
+
+mod demo;
+mod stack;
+mod test;
+mod up;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  up [--port N]      bring the whole system up locally with demo data (default port 3000,
+                     or KOPEK_PORT); stays up until Ctrl-C
+  test [-- ARGS]     run every check and test (what CI runs); ARGS go to `cargo test`
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("up") => up::run(&args[1..]),
+        Some("test") => test::run(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kopek: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

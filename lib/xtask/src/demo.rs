@@ -1,0 +1,270 @@
+//! Demo data for the local stack, loaded through the HTTP API itself (the same router the
+//! Lambda functions run), so the demo exercises exactly the code paths a client does.
+//!
+//! - the first admin, created the way the setup step creates it in AWS
+//!   ([`kopek_api::accounts::bootstrap_admin`]), and an engineer, a manager and an accountant
+//!   it invites;
+//! - the catalog in `lib/xtask/demo/catalog.json`: every kind of service and every price
+//!   model, one scheduled price change and one retired service;
+//! - two customer organisations, each with its owner and an invited colleague.
+//!
+//! Every password is generated on each start and printed once; none is written in code.
+
+use anyhow::{Context, bail};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request};
+use http_body_util::BodyExt;
+use kopek_http::layers::ClientAddr;
+use kopek_http::state::AppState;
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+use serde_json::{Value, json};
+use std::net::{IpAddr, Ipv4Addr};
+use tower::ServiceExt;
+
+const CATALOG: &str = include_str!("../demo/catalog.json");
+
+/// Someone who can sign in to the demo.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub role: &'static str,
+    pub organisation: Option<String>,
+    pub email: String,
+    pub password: String,
+}
+
+/// What the demo created.
+#[derive(Debug, Default)]
+pub struct Demo {
+    pub logins: Vec<Login>,
+    pub services: Vec<String>,
+    pub organisations: Vec<(String, String)>,
+}
+
+/// A client of the in-process router.
+struct Api<'a> {
+    router: &'a Router,
+}
+
+impl Api<'_> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = Request::builder().method(method.clone()).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let mut request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(body)?))?,
+            None => request.body(Body::empty())?,
+        };
+        request
+            .extensions_mut()
+            .insert(ClientAddr(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        let response = self.router.clone().oneshot(request).await?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{method} {path} answered {status}: {value}");
+        }
+        Ok(value)
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> anyhow::Result<Value> {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+}
+
+fn password() -> String {
+    let random: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect();
+    format!("Demo-{random}")
+}
+
+fn str_at<'v>(value: &'v Value, pointer: &str) -> anyhow::Result<&'v str> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .with_context(|| format!("no {pointer} in {value}"))
+}
+
+/// Loads the demo into the stack behind `router`.
+pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
+    let api = Api { router };
+    let mut demo = Demo::default();
+
+    // The first admin, as the setup step creates it, then the staff it invites.
+    let admin_email = "admin@kopek.test";
+    let admin_password = password();
+    kopek_api::accounts::bootstrap_admin(state, admin_email, "Анна Админова", &admin_password)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the admin: {} ({})", e.detail, e.code))?;
+    let session = api
+        .post(
+            "/v1/auth/sign-in",
+            None,
+            &json!({"email": admin_email, "password": admin_password}),
+        )
+        .await?;
+    let admin = str_at(&session, "/access_token")?.to_owned();
+    demo.logins.push(Login {
+        role: "admin",
+        organisation: None,
+        email: admin_email.into(),
+        password: admin_password,
+    });
+    for (role, name) in [
+        ("engineer", "Егор Инженеров"),
+        ("manager", "Мария Менеджерова"),
+        ("accountant", "Белла Бухгалтерова"),
+    ] {
+        let email = format!("{role}@kopek.test");
+        let invited = api
+            .post(
+                "/v1/staff-users",
+                Some(&admin),
+                &json!({"name": name, "email": email, "role": role}),
+            )
+            .await?;
+        demo.logins
+            .push(accept(&api, &invited, role, None, &email).await?);
+    }
+
+    // The catalog.
+    let catalog: Value = serde_json::from_str(CATALOG).context("lib/xtask/demo/catalog.json")?;
+    let services = catalog["services"]
+        .as_array()
+        .context("catalog.json has no services")?;
+    let next_month = next_month_start(state);
+    for entry in services {
+        let mut body = entry.clone();
+        let object = body.as_object_mut().context("a service is an object")?;
+        let next_price = object.remove("next_price");
+        let retire = object.remove("retire").is_some_and(|r| r == true);
+        let code = str_at(entry, "/code")?.to_owned();
+        api.post("/v1/catalog/services", Some(&admin), &body)
+            .await?;
+        if let Some(price) = next_price {
+            let body = json!({"price": price, "effective_from": next_month});
+            api.post(
+                &format!("/v1/catalog/services/{code}/prices"),
+                Some(&admin),
+                &body,
+            )
+            .await?;
+        }
+        if retire {
+            api.call(
+                Method::POST,
+                &format!("/v1/catalog/services/{code}/retire"),
+                Some(&admin),
+                None,
+            )
+            .await?;
+        }
+        demo.services.push(code);
+    }
+
+    // Two customer organisations, each with a colleague.
+    let customers = [
+        (
+            "ООО «Ромашка»",
+            "7704123450",
+            "ru",
+            ("Мария Иванова", "maria@romashka.test"),
+            ("Иван Петров", "ivan@romashka.test"),
+        ),
+        (
+            "Vasilek Logistics LLC",
+            "7812345675",
+            "en",
+            ("John Smith", "john@vasilek.test"),
+            ("Olga Sidorova", "olga@vasilek.test"),
+        ),
+    ];
+    for (legal_name, tax_id, language, owner, colleague) in customers {
+        let owner_password = password();
+        let registered = api
+            .post(
+                "/v1/auth/register",
+                None,
+                &json!({
+                    "organisation": {
+                        "legal_name": legal_name,
+                        "tax_id": tax_id,
+                        "billing_email": format!("billing@{}", owner.1.split('@').nth(1).unwrap_or("example.test")),
+                        "billing_address": "101000, Москва, ул. Мясницкая, 1",
+                        "currency": "RUB",
+                        "language": language
+                    },
+                    "user": {"name": owner.0, "email": owner.1, "password": owner_password}
+                }),
+            )
+            .await?;
+        let org = str_at(&registered, "/organisation/id")?.to_owned();
+        let token = str_at(&registered, "/session/access_token")?.to_owned();
+        demo.logins.push(Login {
+            role: "customer",
+            organisation: Some(legal_name.into()),
+            email: owner.1.into(),
+            password: owner_password,
+        });
+        let invited = api
+            .post(
+                &format!("/v1/organisations/{org}/users"),
+                Some(&token),
+                &json!({"name": colleague.0, "email": colleague.1}),
+            )
+            .await?;
+        demo.logins
+            .push(accept(&api, &invited, "customer", Some(legal_name), colleague.1).await?);
+        demo.organisations.push((org, legal_name.into()));
+    }
+    Ok(demo)
+}
+
+/// Accepts an invitation with a fresh password.
+async fn accept(
+    api: &Api<'_>,
+    invited: &Value,
+    role: &'static str,
+    organisation: Option<&str>,
+    email: &str,
+) -> anyhow::Result<Login> {
+    let password = password();
+    api.post(
+        "/v1/auth/accept-invitation",
+        None,
+        &json!({"token": str_at(invited, "/invitation_token")?, "password": password}),
+    )
+    .await?;
+    Ok(Login {
+        role,
+        organisation: organisation.map(str::to_owned),
+        email: email.into(),
+        password,
+    })
+}
+
+/// The first instant of next month (UTC), when the demo's scheduled price change applies.
+fn next_month_start(state: &AppState) -> String {
+    use chrono::Datelike;
+    let now = state.clock.now().date_naive();
+    let (year, month) = if now.month() == 12 {
+        (now.year() + 1, 1)
+    } else {
+        (now.year(), now.month() + 1)
+    };
+    format!("{year:04}-{month:02}-01T00:00:00Z")
+}

@@ -1,0 +1,79 @@
+//! The local stack: the emulator, the template's resources in it, and the application state
+//! every HTTP function builds at cold start — on the machine, with nothing hand-written about
+//! the resources (they all come from `infra/template.yaml`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use kopek_aws::clients::Clients;
+use kopek_aws::config::Config;
+use kopek_http::state::AppState;
+use kopek_local::emulator::Emulator;
+use kopek_local::provision;
+use kopek_local::template::Template;
+use kopek_local::tools::Tools;
+
+/// A provisioned emulator and the state of the HTTP functions on top of it.
+pub struct Stack {
+    pub emulator: Emulator,
+    /// Every function's environment, by binary name, as the template gives it in AWS.
+    pub function_env: BTreeMap<String, BTreeMap<String, String>>,
+    pub state: AppState,
+}
+
+impl Stack {
+    /// Provisions the template under `prefix` in a fresh emulator and builds the HTTP
+    /// functions' state from the environment the template gives them.
+    pub async fn start(root: &Path, tools: &Tools, prefix: &str) -> anyhow::Result<Stack> {
+        let tools = tools.clone();
+        let emulator = tokio::task::spawn_blocking(move || Emulator::start(&tools)).await??;
+        let sdk = kopek_local::sdk_config(emulator.endpoint()).await;
+        let template = Template::load_project(root)?;
+        let provisioned = provision::provision(&sdk, &template, prefix).await?;
+
+        let mut function_env = BTreeMap::new();
+        for (logical_id, binary) in provision::functions(&template) {
+            let env = provisioned.function_env(&template, &logical_id)?;
+            function_env.insert(binary, env);
+        }
+        // Every HTTP function reads the same configuration (the template's globals), so one
+        // state serves all their routes on one port.
+        let env = function_env
+            .values()
+            .next()
+            .context("the template defines no function")?;
+        let config = Config::from_lookup(|name| env.get(name).cloned())?;
+        let state = AppState::from_config(&config, &Clients::new(&sdk)).await?;
+        Ok(Stack {
+            emulator,
+            function_env,
+            state,
+        })
+    }
+
+    /// Writes `<dir>/<binary>.env` for every function: its template environment plus what
+    /// reaches the emulator, for running one function alone (`set -a; . file; cargo lambda
+    /// watch`). Returns the files written.
+    pub fn write_env_files(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut written = Vec::new();
+        for (binary, env) in &self.function_env {
+            let mut text = format!(
+                "# The environment of `{binary}` against the running `cargo xtask up` stack.\n\
+                 AWS_ENDPOINT_URL={}\nAWS_REGION={}\nAWS_ACCESS_KEY_ID=kopek-local\n\
+                 AWS_SECRET_ACCESS_KEY=kopek-local\n",
+                self.emulator.endpoint(),
+                kopek_local::REGION
+            );
+            for (name, value) in env {
+                text.push_str(&format!("{name}={value}\n"));
+            }
+            let path = dir.join(format!("{binary}.env"));
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}

@@ -1,0 +1,94 @@
+//! `cargo xtask test`: every check and test, as CI runs it (`.ci/run` calls exactly this).
+//!
+//! 1. installs the tools into `.venv` if they are missing (moto, cfn-lint, cargo-lambda,
+//!    openapi-spec-validator);
+//! 2. `cargo fmt --check` and `cargo clippy -D warnings` on the whole workspace;
+//! 3. builds every target, so the end-to-end tests find the function binaries;
+//! 4. starts one moto server for the whole run (tests take fresh resource names in it, so
+//!    they run in parallel) and runs `cargo test --workspace`; moto stops when this ends.
+//!
+//! Arguments after `--` go to `cargo test` (e.g. `cargo xtask test -- --test catalog`).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use kopek_local::emulator::Emulator;
+use kopek_local::tools;
+
+/// The variable the test harness reads to reuse this run's emulator (`tests/src/emulator.rs`).
+const ENDPOINT_VAR: &str = "KOPEK_TEST_AWS_ENDPOINT";
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let passthrough: Vec<String> = match args.split_first() {
+        None => Vec::new(),
+        Some((first, rest)) if first == "--" => rest.to_vec(),
+        Some((first, _)) => bail!("unknown argument `{first}`; pass test arguments after `--`"),
+    };
+    let started = Instant::now();
+    let root = tools::project_root();
+    let tools = tools::ensure(&root)?;
+
+    step("rustfmt", || {
+        cargo(&root, &["fmt", "--all", "--check"], None)
+    })?;
+    step("clippy", || {
+        cargo(
+            &root,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
+            None,
+        )
+    })?;
+    step("build", || {
+        cargo(
+            &root,
+            &["build", "--workspace", "--all-targets", "--locked"],
+            None,
+        )
+    })?;
+
+    let emulator = Emulator::start(&tools)?;
+    eprintln!("kopek: AWS emulator at {}", emulator.endpoint());
+    let mut test_args = vec!["test", "--workspace", "--locked"];
+    test_args.extend(passthrough.iter().map(String::as_str));
+    let tested = step("tests", || {
+        cargo(&root, &test_args, Some(emulator.endpoint()))
+    });
+    drop(emulator);
+    tested?;
+    eprintln!("kopek: every check passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn step(name: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    eprintln!("kopek: == {name}");
+    f().with_context(|| format!("step `{name}` failed"))?;
+    eprintln!("kopek: == {name} done in {:.1?}", started.elapsed());
+    Ok(())
+}
+
+fn cargo(root: &Path, args: &[&str], endpoint: Option<&str>) -> anyhow::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args(args).current_dir(root);
+    if let Some(endpoint) = endpoint {
+        command.env(ENDPOINT_VAR, endpoint);
+    }
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
