@@ -8,6 +8,7 @@
 
 pub mod emulator;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
@@ -19,6 +20,7 @@ use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
 use kopek_local::provision::Provisioned;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -178,30 +180,8 @@ impl TestApp {
     }
 
     /// Sends a request as if from `addr`.
-    pub async fn send_from(&self, mut request: Request<Body>, addr: IpAddr) -> TestResponse {
-        request.extensions_mut().insert(ClientAddr(addr));
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router is infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let raw = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes()
-            .to_vec();
-        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        TestResponse {
-            status,
-            headers,
-            body,
-            raw,
-        }
+    pub async fn send_from(&self, request: Request<Body>, addr: IpAddr) -> TestResponse {
+        send_to_from(&self.router, request, addr).await
     }
 
     pub fn request(
@@ -319,8 +299,8 @@ impl TestApp {
             .to_owned()
     }
 
-    /// Every item in the table: for "nothing changed" assertions.
-    pub async fn table_snapshot(&self) -> Vec<std::collections::BTreeMap<String, String>> {
+    /// Every item in the table, raw, across all pages of a scan.
+    pub async fn scan_all(&self) -> Vec<HashMap<String, AttributeValue>> {
         let client = aws_sdk_dynamodb::Client::new(&self.sdk);
         let mut items = Vec::new();
         let mut start = None;
@@ -332,19 +312,108 @@ impl TestApp {
                 .send()
                 .await
                 .expect("scan");
-            for item in out.items.unwrap_or_default() {
-                items.push(
-                    item.into_iter()
-                        .map(|(k, v)| (k, format!("{v:?}")))
-                        .collect(),
-                );
-            }
+            items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => break,
+                Some(key) => start = Some(key),
+                None => return items,
             }
         }
-        items.sort();
+    }
+
+    /// Every item in the table in a canonical form (map attributes as JSON objects, sets
+    /// sorted), sorted: two reads of the same items compare equal, so this serves
+    /// "nothing changed" assertions.
+    pub async fn table_items(&self) -> Vec<Value> {
+        let mut items: Vec<Value> = self
+            .scan_all()
+            .await
+            .iter()
+            .map(|item| {
+                Value::Object(
+                    item.iter()
+                        .map(|(k, v)| (k.clone(), canonical_attribute(v)))
+                        .collect(),
+                )
+            })
+            .collect();
+        items.sort_by_cached_key(Value::to_string);
         items
     }
+}
+
+/// Sends `request` to `router` (one function's router, say) from 127.0.0.1.
+pub async fn send_to(router: &Router, request: Request<Body>) -> TestResponse {
+    send_to_from(router, request, IpAddr::V4(Ipv4Addr::LOCALHOST)).await
+}
+
+/// Sends `request` to `router` as if from `addr`.
+pub async fn send_to_from(
+    router: &Router,
+    mut request: Request<Body>,
+    addr: IpAddr,
+) -> TestResponse {
+    request.extensions_mut().insert(ClientAddr(addr));
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("the router is infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let raw = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    TestResponse {
+        status,
+        headers,
+        body,
+        raw,
+    }
+}
+
+fn canonical_attribute(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::M(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), canonical_attribute(v)))
+                .collect(),
+        ),
+        AttributeValue::L(list) => Value::Array(list.iter().map(canonical_attribute).collect()),
+        AttributeValue::Ss(set) | AttributeValue::Ns(set) => {
+            let mut set = set.clone();
+            set.sort();
+            json!(set)
+        }
+        other => Value::String(format!("{other:?}")),
+    }
+}
+
+/// The start of an hour at least an hour from now, for tests on a [`FixedClock`]: in the
+/// future, so that no DynamoDB TTL considers a fresh item expired, and at the start of a
+/// sign-in throttling window.
+///
+/// [`FixedClock`]: kopek_domain::clock::FixedClock
+pub fn future_hour() -> chrono::DateTime<chrono::Utc> {
+    let secs = chrono::Utc::now().timestamp();
+    chrono::DateTime::from_timestamp(secs - secs.rem_euclid(3600) + 2 * 3600, 0)
+        .expect("a valid instant")
+}
+
+/// `text` with the character at byte `index` replaced by another base64url character: a
+/// tampered token, cursor or key.
+pub fn flip_char(text: &str, index: usize) -> String {
+    text.char_indices()
+        .map(|(i, c)| {
+            if i == index {
+                if c == 'A' { 'B' } else { 'A' }
+            } else {
+                c
+            }
+        })
+        .collect()
 }

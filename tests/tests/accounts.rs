@@ -4,71 +4,20 @@
 //! Time-dependent behaviour runs on a [`FixedClock`] set in the future (so no DynamoDB TTL
 //! can consider a fresh item expired) and aligned to the 15-minute throttling windows.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::Method;
 use chrono::{DateTime, Duration, Utc};
 use kopek_domain::accounts::{Role, sha256_hex};
 use kopek_domain::clock::FixedClock;
 use kopek_domain::ids::{SessionId, UserId};
 use kopek_http::auth::TokenSigner;
-use kopek_tests::{Customer, TestApp, TestResponse, registration, unique};
+use kopek_tests::{Customer, TestApp, TestResponse, flip_char, future_hour, registration, unique};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 /// Every item of the test's table in a canonical form, sorted: for "nothing changed".
-///
-/// Not the harness's `table_snapshot`: that prints map attributes through `HashMap`'s
-/// `Debug`, whose order differs between two reads of the same item.
 async fn table(app: &TestApp) -> Vec<Value> {
-    let client = aws_sdk_dynamodb::Client::new(&app.sdk);
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = client
-            .scan()
-            .table_name(app.state.store.table())
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
-        let canonical_item = |item: &HashMap<String, AttributeValue>| -> Value {
-            Value::Object(
-                item.iter()
-                    .map(|(k, v)| (k.clone(), canonical(v)))
-                    .collect(),
-            )
-        };
-        items.extend(out.items().iter().map(canonical_item));
-        match out.last_evaluated_key {
-            Some(key) => start = Some(key),
-            None => break,
-        }
-    }
-    items.sort_by_cached_key(Value::to_string);
-    items
-}
-
-fn canonical(value: &AttributeValue) -> Value {
-    match value {
-        AttributeValue::M(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
-        }
-        AttributeValue::L(list) => Value::Array(list.iter().map(canonical).collect()),
-        AttributeValue::Ss(set) | AttributeValue::Ns(set) => {
-            let mut set = set.clone();
-            set.sort();
-            json!(set)
-        }
-        other => Value::String(format!("{other:?}")),
-    }
-}
-
-/// The start of an hour at least an hour from now: a throttling window starts there too.
-fn future_hour() -> DateTime<Utc> {
-    let secs = Utc::now().timestamp();
-    DateTime::from_timestamp(secs - secs.rem_euclid(3600) + 2 * 3600, 0).expect("a valid instant")
+    app.table_items().await
 }
 
 async fn app_at(start: DateTime<Utc>) -> (TestApp, Arc<FixedClock>) {
@@ -117,19 +66,6 @@ fn str_of<'a>(value: &'a Value, what: &str) -> &'a str {
     value
         .as_str()
         .unwrap_or_else(|| panic!("{what} is not a string: {value}"))
-}
-
-/// Replaces the character at `index` of `text` with another base64url character.
-fn flip_char(text: &str, index: usize) -> String {
-    text.char_indices()
-        .map(|(i, c)| {
-            if i == index {
-                if c == 'A' { 'B' } else { 'A' }
-            } else {
-                c
-            }
-        })
-        .collect()
 }
 
 /// Invites a colleague into `customer`'s organisation; returns the invitation response.

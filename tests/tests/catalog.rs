@@ -2,69 +2,18 @@
 //! model, browsing and paging, the price calculator (with the published worked example),
 //! price versions over time, retiring, and who may change the catalog.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use kopek_domain::clock::FixedClock;
-use kopek_tests::{TestApp, TestResponse};
+use kopek_tests::{TestApp, TestResponse, future_hour};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
 /// Every item of the test's table in a canonical form, sorted: for "nothing changed".
-///
-/// Not the harness's `table_snapshot`: that prints map attributes through `HashMap`'s
-/// `Debug`, whose order differs between two reads of the same item.
 async fn table(app: &TestApp) -> Vec<Value> {
-    let client = aws_sdk_dynamodb::Client::new(&app.sdk);
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = client
-            .scan()
-            .table_name(app.state.store.table())
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
-        let canonical_item = |item: &HashMap<String, AttributeValue>| -> Value {
-            Value::Object(
-                item.iter()
-                    .map(|(k, v)| (k.clone(), canonical(v)))
-                    .collect(),
-            )
-        };
-        items.extend(out.items().iter().map(canonical_item));
-        match out.last_evaluated_key {
-            Some(key) => start = Some(key),
-            None => break,
-        }
-    }
-    items.sort_by_cached_key(Value::to_string);
-    items
-}
-
-fn canonical(value: &AttributeValue) -> Value {
-    match value {
-        AttributeValue::M(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
-        }
-        AttributeValue::L(list) => Value::Array(list.iter().map(canonical).collect()),
-        AttributeValue::Ss(set) | AttributeValue::Ns(set) => {
-            let mut set = set.clone();
-            set.sort();
-            json!(set)
-        }
-        other => Value::String(format!("{other:?}")),
-    }
-}
-
-/// The start of an hour at least an hour from now (see accounts.rs for why the future).
-fn future_hour() -> DateTime<Utc> {
-    let secs = Utc::now().timestamp();
-    DateTime::from_timestamp(secs - secs.rem_euclid(3600) + 2 * 3600, 0).expect("a valid instant")
+    app.table_items().await
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {

@@ -234,8 +234,15 @@ impl PercentTier {
 /// How a quantity turns into a charge; see the module docs for each model's rule.
 ///
 /// On the wire the variant is the `type` field: `{"type": "per_unit", "unit_price": "1.50"}`.
+/// It is read through [`RawModel`], field by field, so that an error deep inside names its
+/// exact path (`model.tiers[2].up_to`) and not just `model`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    try_from = "RawModel"
+)]
 pub enum PriceModel {
     /// The amount, for any quantity including zero.
     Flat {
@@ -262,6 +269,163 @@ pub enum PriceModel {
     },
     /// A graduated percentage of an amount of money.
     Percentage { tiers: Vec<PercentTier> },
+}
+
+/// The variant a [`RawModel`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ModelKind {
+    Flat,
+    PerUnit,
+    Graduated,
+    Volume,
+    Package,
+    Percentage,
+}
+
+/// A tier as written, before it is known to be a unit-price or a percentage tier.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTier {
+    #[serde(default, with = "optional_decimal")]
+    up_to: Option<Decimal>,
+    #[serde(default, with = "optional_decimal")]
+    unit_price: Option<Decimal>,
+    #[serde(default, with = "optional_decimal")]
+    flat_fee: Option<Decimal>,
+    #[serde(default, with = "optional_decimal")]
+    percent: Option<Decimal>,
+    #[serde(default, with = "optional_decimal")]
+    fixed_fee: Option<Decimal>,
+}
+
+/// Every field any model may have, read as a plain struct: serde reads a struct's fields one
+/// by one where they stand (keeping the path to an error), whereas a tagged enum must buffer
+/// the whole object to find its tag first. [`PriceModel::try_from`] then keeps only the fields
+/// of the named model and refuses the others, naming them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    #[serde(rename = "type")]
+    kind: ModelKind,
+    #[serde(default, with = "optional_decimal")]
+    amount: Option<Decimal>,
+    #[serde(default, with = "optional_decimal")]
+    unit_price: Option<Decimal>,
+    tiers: Option<Vec<RawTier>>,
+    #[serde(default, with = "optional_decimal")]
+    block_size: Option<Decimal>,
+    #[serde(default, with = "optional_decimal")]
+    block_price: Option<Decimal>,
+    #[serde(default, with = "optional_decimal")]
+    free_units: Option<Decimal>,
+}
+
+/// Why a [`RawModel`] is not a model; the message starts as serde's own do (`unknown field`,
+/// `missing field`), so the HTTP layer names the field the same way.
+#[derive(Debug)]
+pub struct ModelShapeError(String);
+
+impl fmt::Display for ModelShapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<RawModel> for PriceModel {
+    type Error = ModelShapeError;
+
+    fn try_from(raw: RawModel) -> Result<Self, Self::Error> {
+        use ModelKind::*;
+        let kind = raw.kind;
+        let name = match kind {
+            Flat => "flat",
+            PerUnit => "per_unit",
+            Graduated => "graduated",
+            Volume => "volume",
+            Package => "package",
+            Percentage => "percentage",
+        };
+        let present = [
+            ("amount", raw.amount.is_some(), kind == Flat),
+            ("unit_price", raw.unit_price.is_some(), kind == PerUnit),
+            (
+                "tiers",
+                raw.tiers.is_some(),
+                matches!(kind, Graduated | Volume | Percentage),
+            ),
+            ("block_size", raw.block_size.is_some(), kind == Package),
+            ("block_price", raw.block_price.is_some(), kind == Package),
+            ("free_units", raw.free_units.is_some(), kind == Package),
+        ];
+        if let Some((field, _, _)) = present.iter().find(|(_, is, allowed)| *is && !allowed) {
+            return Err(ModelShapeError(format!(
+                "unknown field `{field}`: a {name} price has no such field"
+            )));
+        }
+        let required = |field: &str, value: Option<Decimal>| {
+            value.ok_or_else(|| ModelShapeError(format!("missing field `{field}`")))
+        };
+        let tiers = |tiers: Option<Vec<RawTier>>| {
+            tiers.ok_or_else(|| ModelShapeError("missing field `tiers`".into()))
+        };
+        Ok(match kind {
+            Flat => PriceModel::Flat {
+                amount: required("amount", raw.amount)?,
+            },
+            PerUnit => PriceModel::PerUnit {
+                unit_price: required("unit_price", raw.unit_price)?,
+            },
+            Graduated | Volume => {
+                let tiers = tiers(raw.tiers)?
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let stray = [("percent", t.percent.is_some()), ("fixed_fee", t.fixed_fee.is_some())];
+                        if let Some((field, _)) = stray.iter().find(|(_, is)| *is) {
+                            return Err(ModelShapeError(format!(
+                                "unknown field `tiers[{i}].{field}`: a {name} tier has `unit_price` and `flat_fee`"
+                            )));
+                        }
+                        Ok(Tier {
+                            up_to: t.up_to,
+                            unit_price: required(&format!("tiers[{i}].unit_price"), t.unit_price)?,
+                            flat_fee: t.flat_fee.unwrap_or_default(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                if kind == Graduated {
+                    PriceModel::Graduated { tiers }
+                } else {
+                    PriceModel::Volume { tiers }
+                }
+            }
+            Percentage => PriceModel::Percentage {
+                tiers: tiers(raw.tiers)?
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let stray = [("unit_price", t.unit_price.is_some()), ("flat_fee", t.flat_fee.is_some())];
+                        if let Some((field, _)) = stray.iter().find(|(_, is)| *is) {
+                            return Err(ModelShapeError(format!(
+                                "unknown field `tiers[{i}].{field}`: a percentage tier has `percent` and `fixed_fee`"
+                            )));
+                        }
+                        Ok(PercentTier {
+                            up_to: t.up_to,
+                            percent: required(&format!("tiers[{i}].percent"), t.percent)?,
+                            fixed_fee: t.fixed_fee.unwrap_or_default(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            },
+            Package => PriceModel::Package {
+                block_size: required("block_size", raw.block_size)?,
+                block_price: required("block_price", raw.block_price)?,
+                free_units: raw.free_units.unwrap_or_default(),
+            },
+        })
+    }
 }
 
 /// The plain, unvalidated form of a [`Price`]: what adapters read from the wire or storage

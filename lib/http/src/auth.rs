@@ -201,8 +201,8 @@ pub async fn middleware(
     let Some(header) = request.headers().get(AUTHORIZATION) else {
         return next.run(request).await;
     };
-    let presented = match header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")) {
-        Some(token) => token.trim().to_owned(),
+    let presented = match header.to_str().ok().and_then(bearer_token) {
+        Some(token) => token.to_owned(),
         None => {
             return ApiError::unauthenticated("the Authorization header must be `Bearer <token>`")
                 .with_field("Authorization")
@@ -220,6 +220,12 @@ pub async fn middleware(
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// The token of a `Bearer` credential; the scheme is case-insensitive (RFC 9110 §11.1).
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("Bearer").then(|| token.trim())
 }
 
 fn subject_text(principal: &Principal) -> String {
@@ -319,6 +325,16 @@ mod tests {
             signer().verify("not-a-token", now()),
             Err(TokenError::Invalid)
         );
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_required() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+        assert_eq!(bearer_token("abc"), None);
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! `Idempotent-Replayed: true`; the same key with another request is a 409
 //! `idempotency_key_reused`; a retry while the first is still running is a 409
 //! `idempotency_key_in_progress`.
+//!
+//! A kept response may hold a credential shown once (a new API key, session tokens), so its
+//! body is sealed ([`crate::seal`]) before it is stored, bound to the caller's scope and key.
 
 use crate::auth::caller_scope;
 use crate::json::{MAX_BODY_BYTES, too_large};
@@ -86,7 +89,7 @@ async fn handle(
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     match claim {
-        Claim::Replay(stored) => Ok(replay(stored)),
+        Claim::Replay(stored) => Ok(replay(&state, &scope, &key, stored)),
         Claim::Mismatch => Err(ApiError::conflict(
             "idempotency_key_reused",
             "this Idempotency-Key was used for a different request",
@@ -128,7 +131,9 @@ async fn remember(state: &AppState, scope: &str, key: &str, response: Response) 
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("application/json")
                 .to_owned(),
-            body: bytes.to_vec(),
+            body: state
+                .sealer
+                .seal(seal_context(scope, key).as_bytes(), &bytes),
         };
         if let Err(e) = state
             .store
@@ -142,9 +147,21 @@ async fn remember(state: &AppState, scope: &str, key: &str, response: Response) 
     Response::from_parts(parts, Body::from(bytes))
 }
 
-fn replay(stored: StoredResponse) -> Response {
+/// What a kept body is bound to: it opens only for the record it was stored under.
+fn seal_context(scope: &str, key: &str) -> String {
+    format!("idempotency\0{scope}\0{key}")
+}
+
+fn replay(state: &AppState, scope: &str, key: &str, stored: StoredResponse) -> Response {
+    let Some(body) = state
+        .sealer
+        .open(seal_context(scope, key).as_bytes(), &stored.body)
+    else {
+        return ApiError::internal(&"a kept response does not open with the current key")
+            .into_response();
+    };
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut response = (status, stored.body).into_response();
+    let mut response = (status, body).into_response();
     if let Ok(ct) = HeaderValue::from_str(&stored.content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, ct);
     }

@@ -56,6 +56,9 @@ pub(crate) fn too_large() -> ApiError {
 
 /// Parses `bytes` as `T`, naming the field of the first error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let malformed = |e: &serde_json::Error| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -63,18 +66,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match inner.classify() {
             serde_json::error::Category::Syntax
             | serde_json::error::Category::Eof
-            | serde_json::error::Category::Io => ApiError::bad_request(
-                "malformed_json",
-                format!("the body is not valid JSON: {inner}"),
-            ),
+            | serde_json::error::Category::Io => malformed(&inner),
+            // The deserializer stops at the first error it meets, which may be a field it does
+            // not know in a body that is not even JSON (`{"x": `): that is still a 400.
             serde_json::error::Category::Data => {
-                data_error(&path, &strip_position(&inner.to_string()))
+                match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                    Err(syntax) => malformed(&syntax),
+                    Ok(_) => data_error(&path, &strip_position(&inner.to_string())),
+                }
             }
         }
     })?;
-    de.end().map_err(|e| {
-        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
-    })?;
+    de.end().map_err(|e| malformed(&e))?;
     Ok(value)
 }
 
@@ -96,7 +99,10 @@ fn data_error(path: &str, message: &str) -> ApiError {
         } else {
             join(name)
         }
-    } else if let Some(rest) = message.strip_prefix("missing field `") {
+    } else if let Some(rest) = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("duplicate field `"))
+    {
         join(rest.split('`').next().unwrap_or_default())
     } else if path.is_empty() {
         "body".to_owned()
@@ -185,11 +191,38 @@ mod tests {
     }
 
     #[test]
+    fn a_duplicate_field_is_named() {
+        let err = parse_json::<Outer>(br#"{"name":"a","name":"b","tiers":[]}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("name"));
+        let err =
+            parse_json::<Outer>(br#"{"name":"a","tiers":[{"up_to":1,"up_to":2}]}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("tiers[0].up_to"));
+    }
+
+    #[test]
     fn malformed_json_is_a_bad_request() {
         let err = parse_json::<Outer>(br#"{"name": "#).unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert_eq!(err.code, "malformed_json");
         let err = parse_json::<Outer>(br#"{"name":"a","tiers":[]} trailing"#).unwrap_err();
         assert_eq!(err.code, "malformed_json");
+    }
+
+    #[test]
+    fn broken_json_is_a_bad_request_even_after_a_field_that_breaks_a_rule() {
+        for body in [
+            &br#"{"admin": "#[..],
+            br#"{"name": 1,"#,
+            br#"{"name": "a", "tiers": [{"up_to": "x"}],}"#,
+            br#"{"admin": true} trailing"#,
+        ] {
+            let err = parse_json::<Outer>(body).unwrap_err();
+            assert_eq!(
+                (err.status, err.code),
+                (StatusCode::BAD_REQUEST, "malformed_json"),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 }

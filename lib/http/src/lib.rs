@@ -7,6 +7,7 @@
 //! - [`auth`]: access tokens, API keys and the [`auth::Caller`] extractor;
 //! - [`idempotency`]: the `Idempotency-Key` middleware every POST goes through;
 //! - [`cursor`]: opaque, signed page cursors;
+//! - [`seal`]: AES-256-GCM sealing of what is kept at rest (responses kept for replay);
 //! - [`state`]: what handlers share ([`state::AppState`]);
 //! - [`layers`]: the stack of middleware every router gets (request ids, tracing, auth,
 //!   idempotency) and [`layers::run_lambda`], which runs a router in AWS Lambda.
@@ -17,6 +18,7 @@ pub mod idempotency;
 pub mod json;
 pub mod layers;
 pub mod problem;
+pub mod seal;
 pub mod state;
 
 pub use problem::{ApiError, ApiResult};

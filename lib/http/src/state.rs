@@ -3,6 +3,7 @@
 
 use crate::auth::TokenSigner;
 use crate::cursor::CursorCodec;
+use crate::seal::Sealer;
 use hmac::{Hmac, Mac};
 use kopek_aws::clients::Clients;
 use kopek_aws::config::Config;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub store: Store,
     pub tokens: Arc<TokenSigner>,
     pub cursors: Arc<CursorCodec>,
+    /// Seals the responses kept for `Idempotency-Key` replays.
+    pub sealer: Arc<Sealer>,
     pub clock: Arc<dyn Clock>,
     pub session_ttl: Duration,
     pub throttle: ThrottlePolicy,
@@ -35,10 +38,14 @@ impl std::fmt::Debug for AppState {
 /// Derives a key for one purpose from the master secret, so that a token key and a cursor
 /// key are never the same bytes.
 fn derive(master: &Secret, purpose: &str) -> Vec<u8> {
+    derive_key(master, purpose).to_vec()
+}
+
+fn derive_key(master: &Secret, purpose: &str) -> [u8; 32] {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(master.expose()).expect("HMAC accepts keys of any length");
     mac.update(purpose.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    mac.finalize().into_bytes().into()
 }
 
 impl AppState {
@@ -61,6 +68,7 @@ impl AppState {
                 config.access_token_ttl,
             )),
             cursors: Arc::new(CursorCodec::new(&derive(master_key, "kopek-cursor-v1"))),
+            sealer: Arc::new(Sealer::new(&derive_key(master_key, "kopek-idempotency-v1"))),
             clock,
             session_ttl: config.session_ttl,
             throttle: ThrottlePolicy::default(),

@@ -4,11 +4,13 @@
 //! |---------|--------------|
 //! | `up`    | the whole system locally with demo data, until Ctrl-C ([`up`]) |
 //! | `test`  | every check and test CI runs, on its own emulator ([`test`]) |
+//! | `bench` | the scripted measurements behind BENCHMARKS.md ([`bench`]) |
 //!
 //! Both install what they need (moto, cfn-lint, cargo-lambda, openapi-spec-validator) into
 //! the project's `.venv` on first use; nothing outside the project directory is touched and
 //! nothing listens beyond 127.0.0.1.
 
+mod bench;
 mod demo;
 mod stack;
 mod test;
@@ -23,6 +25,8 @@ commands:
   up [--port N]      bring the whole system up locally with demo data (default port 3000,
                      or KOPEK_PORT); stays up until Ctrl-C
   test [-- ARGS]     run every check and test (what CI runs); ARGS go to `cargo test`
+  bench cold-start|sign-in [--runs N]
+                     the scripted measurements of BENCHMARKS.md
 ";
 
 fn main() -> ExitCode {
@@ -30,6 +34,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("up") => up::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

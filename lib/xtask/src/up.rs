@@ -20,10 +20,7 @@ use crate::stack::Stack;
 const DEFAULT_PORT: u16 = 3000;
 
 fn port(args: &[String]) -> anyhow::Result<u16> {
-    let mut port = match std::env::var("KOPEK_PORT") {
-        Ok(p) => Some(p),
-        Err(_) => None,
-    };
+    let mut port = std::env::var("KOPEK_PORT").ok();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
