@@ -173,6 +173,13 @@ impl TestApp {
         }
     }
 
+    /// The same application with its state changed by `edit` (a shorter batch timeout, say).
+    pub fn with_state(mut self, edit: impl FnOnce(&mut AppState)) -> Self {
+        edit(&mut self.state);
+        self.router = kopek_api::local_app(self.state.clone());
+        self
+    }
+
     /// Sends a request from 127.0.0.1.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
         self.send_from(request, IpAddr::V4(Ipv4Addr::LOCALHOST))

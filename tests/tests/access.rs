@@ -13,7 +13,7 @@
 //! [`NOT_REFERENCES`] (an input named `…_id` that refers to nothing stored).
 
 use axum::http::Method;
-use kopek_domain::ids::{ApiKeyId, OrgId};
+use kopek_domain::ids::{ApiKeyId, OrderId, OrgId, SubscriptionId};
 use kopek_tests::{Customer, TestApp, TestResponse, unique};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -64,12 +64,84 @@ impl Probe {
     }
 }
 
-/// Every operation on data an organisation owns, naming organisation `org` and its API key
-/// `key`. A caller that may reach them gets `allowed`.
-fn org_probes(org: &str, key: &str) -> Vec<Probe> {
+/// Every operation on data an organisation owns, naming organisation `org`, its API key
+/// `key` and its order `order` (of two lines). A caller that may reach them gets `allowed`.
+fn org_probes(org: &str, key: &str, order: &str, sub: &str) -> Vec<Probe> {
     let invite =
         json!({"name": "Пётр Сидоров", "email": format!("colleague{}@example.ru", unique())});
     vec![
+        Probe::new(
+            Method::GET,
+            "/v1/orders/{order_id}",
+            "path order_id",
+            format!("/v1/orders/{order}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/orders/{order_id}/history",
+            "path order_id",
+            format!("/v1/orders/{order}/history"),
+            200,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/orders/{order_id}/lines/{line_no}/cancel",
+            "path order_id",
+            format!("/v1/orders/{order}/lines/1/cancel"),
+            200,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/orders/{order_id}/lines/{line_no}/cancel",
+            "path line_no",
+            format!("/v1/orders/{order}/lines/2/cancel"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/subscriptions/{subscription_id}",
+            "path subscription_id",
+            format!("/v1/subscriptions/{sub}"),
+            200,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/subscriptions/{subscription_id}/change",
+            "path subscription_id",
+            format!("/v1/subscriptions/{sub}/change"),
+            200,
+        )
+        .with_body(json!({"quantity": "2"})),
+        Probe::new(
+            Method::POST,
+            "/v1/subscriptions/{subscription_id}/cancel",
+            "path subscription_id",
+            format!("/v1/subscriptions/{sub}/cancel"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/charges",
+            "query org_id",
+            format!("/v1/charges?org_id={org}"),
+            200,
+        ),
+        // Customers may not block anyone, themselves included; another's id is still 404.
+        Probe::new(
+            Method::POST,
+            "/v1/organisations/{org_id}/block",
+            "path org_id",
+            format!("/v1/organisations/{org}/block"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/organisations/{org_id}/unblock",
+            "path org_id",
+            format!("/v1/organisations/{org}/unblock"),
+            403,
+        ),
         Probe::new(
             Method::GET,
             "/v1/organisations/{org_id}",
@@ -158,6 +230,59 @@ fn catalog_probes(code: &str) -> Vec<Probe> {
             "/v1/catalog/services/{code}/retire",
             "path code",
             format!("/v1/catalog/services/{code}/retire"),
+            403,
+        ),
+    ]
+}
+
+/// Every back-office operation naming a work type or a batch: staff only, so a customer gets
+/// 403 whatever the id, and no customer data is behind them.
+fn staff_probes(batch: &str) -> Vec<Probe> {
+    let outcomes = json!({"outcomes": [{"work_order": "wo_01ARZ3NDEKTSV4RRFFQ69G5FAV", "outcome": "failed", "reason": "x"}]});
+    let path = |tail: &str| format!("/v1/work/batches/{batch}{tail}");
+    vec![
+        Probe::new(
+            Method::GET,
+            "/v1/work/queues/{work_type}",
+            "path work_type",
+            "/v1/work/queues/install".to_owned(),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/work/batches/{batch_id}",
+            "path batch_id",
+            path(""),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/work/batches/{batch_id}/start",
+            "path batch_id",
+            path("/start"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/work/batches/{batch_id}/complete",
+            "path batch_id",
+            path("/complete"),
+            403,
+        )
+        .with_body(outcomes),
+        Probe::new(
+            Method::POST,
+            "/v1/work/batches/{batch_id}/release",
+            "path batch_id",
+            path("/release"),
+            403,
+        )
+        .with_body(json!({})),
+        Probe::new(
+            Method::GET,
+            "/v1/work/batches/{batch_id}/sheet.csv",
+            "path batch_id",
+            path("/sheet.csv"),
             403,
         ),
     ]
@@ -258,6 +383,12 @@ struct World {
     a_key_token: String,
     /// B's API key.
     b_key_id: String,
+    /// An order of two lines each, of A's and of B's.
+    a_order_id: String,
+    b_order_id: String,
+    /// A subscription each, of A's and of B's.
+    a_sub_id: String,
+    b_sub_id: String,
     /// A key of the provider's staff (no organisation).
     staff_key_id: String,
 }
@@ -277,7 +408,7 @@ async fn world(app: &TestApp) -> World {
     let (_, a_key_token) = create_key(
         app,
         &a.token,
-        &json!({"name": "A's CRM", "scopes": ["accounts:read", "accounts:write"]}),
+        &json!({"name": "A's CRM", "scopes": ["accounts:read", "accounts:write", "orders:read", "orders:write"]}),
     )
     .await;
     let (b_key_id, _) = create_key(
@@ -299,12 +430,68 @@ async fn world(app: &TestApp) -> World {
     )
     .await
     .assert_status(201);
+    app.post(
+        "/v1/catalog/services",
+        Some(&admin),
+        &json!({
+            "code": "ROUTER-SETUP", "name": {"ru": "Настройка роутера", "en": "Router setup"},
+            "unit": "piece", "kind": "one_off", "work_type": "install", "tax_rate": "20", "currency": "RUB",
+            "price": {"currency": "RUB", "model": {"type": "per_unit", "unit_price": "1500.00"}}
+        }),
+    )
+    .await
+    .assert_status(201);
+    let order = |token: String| async move {
+        let line = json!({"service": "ROUTER-SETUP", "quantity": "1", "site": {"address": "Москва, Тверская, 7"}});
+        let placed = app
+            .post(
+                "/v1/orders",
+                Some(&token),
+                &json!({"lines": [line.clone(), line]}),
+            )
+            .await;
+        placed.assert_status(201);
+        placed.body["id"].as_str().expect("order id").to_owned()
+    };
+    let a_order_id = order(a.token.clone()).await;
+    let b_order_id = order(b.token.clone()).await;
+    app.post(
+        "/v1/catalog/services",
+        Some(&admin),
+        &json!({
+            "code": "VPS-S", "name": {"ru": "Сервер", "en": "Server"},
+            "unit": "month", "kind": "recurring", "tax_rate": "20", "currency": "RUB",
+            "price": {"currency": "RUB", "model": {"type": "per_unit", "unit_price": "990.00"}}
+        }),
+    )
+    .await
+    .assert_status(201);
+    let subscribe = |token: String| async move {
+        let started = app
+            .post(
+                "/v1/subscriptions",
+                Some(&token),
+                &json!({"service": "VPS-S", "quantity": "1"}),
+            )
+            .await;
+        started.assert_status(201);
+        started.body["id"]
+            .as_str()
+            .expect("subscription id")
+            .to_owned()
+    };
+    let a_sub_id = subscribe(a.token.clone()).await;
+    let b_sub_id = subscribe(b.token.clone()).await;
     World {
         a,
         b,
         a_key_token,
         b_key_id,
         staff_key_id,
+        a_order_id,
+        b_order_id,
+        a_sub_id,
+        b_sub_id,
     }
 }
 
@@ -313,9 +500,24 @@ async fn world(app: &TestApp) -> World {
 async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
     let before = app.table_items().await;
 
-    let foreign = org_probes(&world.b.org_id, &world.b_key_id);
-    let never = org_probes(&OrgId::new().to_string(), &ApiKeyId::new().to_string());
-    let malformed = org_probes("org_nonsense", "key_nonsense");
+    let foreign = org_probes(
+        &world.b.org_id,
+        &world.b_key_id,
+        &world.b_order_id,
+        &world.b_sub_id,
+    );
+    let never = org_probes(
+        &OrgId::new().to_string(),
+        &ApiKeyId::new().to_string(),
+        &OrderId::new().to_string(),
+        &SubscriptionId::new().to_string(),
+    );
+    let malformed = org_probes(
+        "org_nonsense",
+        "key_nonsense",
+        "ord_nonsense",
+        "sub_nonsense",
+    );
     for ((probe, never), malformed) in foreign.iter().zip(&never).zip(&malformed) {
         let what = format!("{} {}", probe.method, probe.uri);
         let response = probe.send(app, caller).await;
@@ -331,6 +533,17 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
             let garbled = malformed.send(app, caller).await;
             assert_eq!(response.raw, garbled.raw, "{what}: against a malformed id");
         }
+    }
+    // The back office answers a customer 403 whatever the id.
+    for probe in staff_probes("bat_01ARZ3NDEKTSV4RRFFQ69G5FAV") {
+        let response = probe.send(app, caller).await;
+        assert_eq!(
+            response.status.as_u16(),
+            probe.allowed,
+            "{}: {}",
+            probe.uri,
+            response.body
+        );
     }
     // A key of the provider's staff is no more reachable than B's.
     let staff_key = format!("/v1/api-keys/{}", world.staff_key_id);
@@ -352,7 +565,12 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
     )
     .await;
     let before_own = app.table_items().await;
-    for probe in org_probes(&world.a.org_id, &own_key) {
+    for probe in org_probes(
+        &world.a.org_id,
+        &own_key,
+        &world.a_order_id,
+        &world.a_sub_id,
+    ) {
         let what = format!("{} {}", probe.method, probe.uri);
         let response = probe.send(app, caller).await;
         assert_eq!(
@@ -389,9 +607,10 @@ async fn every_operation_that_takes_an_id_is_covered_here() {
     served.assert_status(200);
     let documented = documented_id_inputs(&served.body);
 
-    let covered: BTreeSet<Input> = org_probes("org_x", "key_x")
+    let covered: BTreeSet<Input> = org_probes("org_x", "key_x", "ord_x", "sub_x")
         .into_iter()
         .chain(catalog_probes("CODE"))
+        .chain(staff_probes("bat_x"))
         .map(|p| p.input)
         .chain(
             NOT_REFERENCES

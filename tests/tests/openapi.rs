@@ -24,6 +24,7 @@ use std::process::Command;
 
 const ACCOUNTS: &str = "AccountsApiFunction";
 const CATALOG: &str = "CatalogApiFunction";
+const ORDER_INTAKE: &str = "OrderIntakeFunction";
 /// Served (by the catalog function) but not listed in the document: the document itself.
 const DOCUMENT: &str = "/v1/openapi.json";
 
@@ -45,6 +46,7 @@ impl Functions {
             by_function: BTreeMap::from([
                 (ACCOUNTS, kopek_api::accounts_app(app.state.clone())),
                 (CATALOG, kopek_api::catalog_app(app.state.clone())),
+                (ORDER_INTAKE, kopek_api::order_intake_app(app.state.clone())),
             ]),
         }
     }
@@ -122,6 +124,15 @@ impl Samples {
                     .to_owned(),
             ),
             ("code", code),
+            // Every order and work route needs a caller first: any well-formed id routes.
+            ("order_id", kopek_domain::ids::OrderId::new().to_string()),
+            ("line_no", "1".to_owned()),
+            ("work_type", "install".to_owned()),
+            ("batch_id", kopek_domain::ids::BatchId::new().to_string()),
+            (
+                "subscription_id",
+                kopek_domain::ids::SubscriptionId::new().to_string(),
+            ),
         ]))
     }
 

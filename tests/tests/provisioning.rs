@@ -52,17 +52,23 @@ async fn the_main_table_has_the_key_schema_index_and_ttl_of_the_template() {
         table.billing_mode_summary().and_then(|b| b.billing_mode()),
         Some(&BillingMode::PayPerRequest)
     );
-    let gsis = table.global_secondary_indexes();
-    assert_eq!(gsis.len(), 1, "{gsis:?}");
-    assert_eq!(gsis[0].index_name(), Some("GSI1"));
-    assert_eq!(
-        keys(gsis[0].key_schema()),
-        owned(&[("GSI1PK", KeyType::Hash), ("GSI1SK", KeyType::Range)])
-    );
-    assert_eq!(
-        gsis[0].projection().and_then(|p| p.projection_type()),
-        Some(&ProjectionType::All)
-    );
+    let mut gsis = table.global_secondary_indexes().to_vec();
+    gsis.sort_by(|a, b| a.index_name().cmp(&b.index_name()));
+    assert_eq!(gsis.len(), 2, "{gsis:?}");
+    for (gsi, name) in gsis.iter().zip(["GSI1", "GSI2"]) {
+        assert_eq!(gsi.index_name(), Some(name));
+        assert_eq!(
+            keys(gsi.key_schema()),
+            owned(&[
+                (&*format!("{name}PK"), KeyType::Hash),
+                (&*format!("{name}SK"), KeyType::Range)
+            ])
+        );
+        assert_eq!(
+            gsi.projection().and_then(|p| p.projection_type()),
+            Some(&ProjectionType::All)
+        );
+    }
     assert_eq!(
         table.table_arn(),
         Some(provisioned.attribute("MainTable", "Arn").expect("Arn"))

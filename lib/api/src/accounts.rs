@@ -40,6 +40,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(list_organisations))
         .routes(routes!(get_organisation))
+        .routes(routes!(block_organisation))
+        .routes(routes!(unblock_organisation))
         .routes(routes!(list_users, invite_user))
         .routes(routes!(list_staff, invite_staff))
         .routes(routes!(list_api_keys, create_api_key))
@@ -745,6 +747,52 @@ async fn get_organisation(
     Path(org_id): Path<String>,
 ) -> ApiResult<Json<OrganisationView>> {
     let org = reachable_org(&state, &caller, &org_id).await?;
+    Ok(Json(OrganisationView::from(&org)))
+}
+
+/// Block an organisation (admins, managers): its users keep read access, but it can place
+/// no orders and start no subscriptions until unblocked.
+#[utoipa::path(post, path = "/v1/organisations/{org_id}/block", tag = "organisations", security(("bearer" = [])),
+    params(("org_id" = String, Path)),
+    responses((status = 200, body = OrganisationView), (status = 403, body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem), (status = 409, body = kopek_http::problem::Problem)))]
+async fn block_organisation(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(org_id): Path<String>,
+) -> ApiResult<Json<OrganisationView>> {
+    set_org_status(&state, &caller, &org_id, true).await
+}
+
+/// Unblock an organisation (admins, managers).
+#[utoipa::path(post, path = "/v1/organisations/{org_id}/unblock", tag = "organisations", security(("bearer" = [])),
+    params(("org_id" = String, Path)),
+    responses((status = 200, body = OrganisationView), (status = 403, body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem), (status = 409, body = kopek_http::problem::Problem)))]
+async fn unblock_organisation(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(org_id): Path<String>,
+) -> ApiResult<Json<OrganisationView>> {
+    set_org_status(&state, &caller, &org_id, false).await
+}
+
+async fn set_org_status(
+    state: &AppState,
+    caller: &Principal,
+    org_id: &str,
+    block: bool,
+) -> ApiResult<Json<OrganisationView>> {
+    let mut org = reachable_org(state, caller, org_id).await?;
+    caller.require_role(&[Role::Admin, Role::Manager])?;
+    let from = org.status;
+    if block {
+        org.block()?;
+    } else {
+        org.unblock()?;
+    }
+    state.store.set_org_status(org.id, from, org.status).await?;
+    tracing::info!(org = %org.id, blocked = block, "organisation status changed");
     Ok(Json(OrganisationView::from(&org)))
 }
 

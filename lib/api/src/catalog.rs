@@ -75,6 +75,9 @@ pub struct NewServiceDoc {
     kind: String,
     /// Required for `one_off` services (they become work orders): a slug such as `install`.
     work_type: Option<String>,
+    /// For `recurring` services: `end_of_period` (default: a cancelled subscription is billed
+    /// to the end of the month) or `immediately` (billed up to and including the day).
+    cancellation: Option<String>,
     /// `"exempt"` or a percentage such as `"20"`.
     tax_rate: String,
     currency: String,

@@ -5,6 +5,7 @@
 //! |--------|--------------------------|-------|
 //! | [`accounts`] | `accounts-api` | `/v1/auth/*`, `/v1/me`, `/v1/organisations*`, `/v1/staff-users*`, `/v1/api-keys*` |
 //! | [`catalog`] | `catalog-api` | `/v1/catalog/*`, `/v1/openapi.json` |
+//! | [`orders`], [`subscriptions`], [`work`] | `order-intake` | `/v1/orders*`, `/v1/charges`, `/v1/subscriptions*`, `/v1/work/*` |
 //!
 //! Routes and their OpenAPI operations are registered together (`utoipa_axum::routes!`), so
 //! the document cannot list a route the router does not serve, nor miss one it does.
@@ -12,7 +13,10 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod orders;
 mod paging;
+pub mod subscriptions;
+pub mod work;
 
 use axum::Router;
 use axum::routing::get;
@@ -37,6 +41,9 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "staff", description = "The provider's staff"),
         (name = "api-keys", description = "Keys for machine clients (CRM, usage producers)"),
         (name = "catalog", description = "Services, price versions and the price calculator"),
+        (name = "orders", description = "Orders, their lines and history; charges of a period"),
+        (name = "subscriptions", description = "Subscriptions to recurring services, prorated by day"),
+        (name = "work", description = "Work queues and batches for engineers"),
     )
 )]
 struct ApiDoc;
@@ -61,8 +68,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, doc) = base()
         .merge(accounts::routes())
         .merge(catalog::routes())
+        .merge(order_intake_routes())
         .split_for_parts();
     doc
+}
+
+fn order_intake_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(orders::routes())
+        .merge(subscriptions::routes())
+        .merge(work::routes())
 }
 
 fn serve_openapi(router: Router<AppState>) -> Router<AppState> {
@@ -93,11 +108,18 @@ pub fn catalog_app(state: AppState) -> Router {
     with_common_layers(serve_openapi(router), state)
 }
 
+/// The `order-intake` function's router.
+pub fn order_intake_app(state: AppState) -> Router {
+    let (router, _) = base().merge(order_intake_routes()).split_for_parts();
+    with_common_layers(router, state)
+}
+
 /// Every function's routes on one router, as the local stack serves them.
 pub fn local_app(state: AppState) -> Router {
     let (router, _) = base()
         .merge(accounts::routes())
         .merge(catalog::routes())
+        .merge(order_intake_routes())
         .split_for_parts();
     with_common_layers(serve_openapi(router), state)
 }

@@ -27,6 +27,9 @@ pub struct Config {
     pub access_token_ttl: Duration,
     /// How long a session (its refresh token) lives (default 30 days).
     pub session_ttl: Duration,
+    /// How long a batch of work orders may stay untouched before its open work goes back to
+    /// the queue (default 8 hours).
+    pub batch_timeout: Duration,
 }
 
 impl Config {
@@ -62,6 +65,7 @@ impl Config {
             token_key_secret_arn: required("KOPEK_TOKEN_KEY_SECRET_ARN")?,
             access_token_ttl: seconds("KOPEK_ACCESS_TOKEN_TTL_SECS", 15 * 60)?,
             session_ttl: seconds("KOPEK_SESSION_TTL_SECS", 30 * 24 * 3600)?,
+            batch_timeout: seconds("KOPEK_BATCH_TIMEOUT_SECS", 8 * 3600)?,
         })
     }
 }

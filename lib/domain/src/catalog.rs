@@ -349,6 +349,17 @@ pub enum ServiceKind {
     Metered,
 }
 
+/// When a cancelled subscription to a recurring service stops being billed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancellationPolicy {
+    /// Billed to the end of the billing period in which it is cancelled (the default).
+    #[default]
+    EndOfPeriod,
+    /// Billed up to and including the day it is cancelled.
+    Immediately,
+}
+
 /// Whether a service can still be sold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -477,6 +488,9 @@ pub struct NewService {
     pub kind: ServiceKind,
     #[serde(default)]
     pub work_type: Option<WorkType>,
+    /// For recurring services: when a cancelled subscription stops being billed.
+    #[serde(default)]
+    pub cancellation: CancellationPolicy,
     pub tax_rate: TaxRate,
     pub currency: Currency,
     /// The first price, in force from the moment the service is created.
@@ -496,6 +510,9 @@ pub struct ServiceRecord {
     pub kind: ServiceKind,
     #[serde(default)]
     pub work_type: Option<WorkType>,
+    /// For recurring services: when a cancelled subscription stops being billed.
+    #[serde(default)]
+    pub cancellation: CancellationPolicy,
     pub tax_rate: TaxRate,
     pub currency: Currency,
     pub status: ServiceStatus,
@@ -514,6 +531,7 @@ pub struct Service {
     unit: UnitOfMeasure,
     kind: ServiceKind,
     work_type: Option<WorkType>,
+    cancellation: CancellationPolicy,
     tax_rate: TaxRate,
     currency: Currency,
     status: ServiceStatus,
@@ -537,6 +555,7 @@ impl Service {
             unit: command.unit,
             kind: command.kind,
             work_type: command.work_type,
+            cancellation: command.cancellation,
             tax_rate: command.tax_rate,
             currency: command.currency,
             status: ServiceStatus::Active,
@@ -634,6 +653,10 @@ impl Service {
         self.work_type.as_ref()
     }
 
+    pub fn cancellation(&self) -> CancellationPolicy {
+        self.cancellation
+    }
+
     pub fn tax_rate(&self) -> TaxRate {
         self.tax_rate
     }
@@ -696,6 +719,7 @@ impl TryFrom<ServiceRecord> for Service {
             unit: r.unit,
             kind: r.kind,
             work_type: r.work_type,
+            cancellation: r.cancellation,
             tax_rate: r.tax_rate,
             currency: r.currency,
             status: r.status,
@@ -714,6 +738,7 @@ impl From<Service> for ServiceRecord {
             unit: s.unit,
             kind: s.kind,
             work_type: s.work_type,
+            cancellation: s.cancellation,
             tax_rate: s.tax_rate,
             currency: s.currency,
             status: s.status,
@@ -756,6 +781,7 @@ mod tests {
             unit: UnitOfMeasure::Month,
             kind: ServiceKind::Recurring,
             work_type: None,
+            cancellation: CancellationPolicy::EndOfPeriod,
             tax_rate: TaxRate::from_percent(dec!(20)).unwrap(),
             currency: Currency::RUB,
             price: per_unit(Currency::RUB, dec!(990)),

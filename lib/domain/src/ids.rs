@@ -29,6 +29,12 @@ macro_rules! prefixed_id {
                 Self(ulid::Ulid::new())
             }
 
+            /// When the id was made (millisecond precision).
+            pub fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+                let ms = i64::try_from(self.0.timestamp_ms()).unwrap_or(i64::MAX);
+                chrono::DateTime::from_timestamp_millis(ms).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+            }
+
             /// An id from a known timestamp and randomness, for deterministic tests.
             pub fn from_ulid(ulid: ulid::Ulid) -> Self {
                 Self(ulid)
@@ -89,6 +95,30 @@ prefixed_id!(
 prefixed_id!(
     /// A signed-in session (one per sign-in, ended by sign-out).
     SessionId, "ses_", "session"
+);
+prefixed_id!(
+    /// A customer's order of one or more lines.
+    OrderId, "ord_", "order"
+);
+prefixed_id!(
+    /// The job for one order line, in the queue of its work type.
+    WorkOrderId, "wo_", "work order"
+);
+prefixed_id!(
+    /// Work orders of one work type taken by one engineer.
+    BatchId, "bat_", "batch"
+);
+prefixed_id!(
+    /// A customer's subscription to a recurring service.
+    SubscriptionId, "sub_", "subscription"
+);
+prefixed_id!(
+    /// A billable charge for a billing period.
+    ChargeId, "chg_", "charge"
+);
+prefixed_id!(
+    /// A domain event in the outbox.
+    EventId, "evt_", "event"
 );
 
 #[cfg(test)]

@@ -11,11 +11,23 @@
 //! - [`pricing`]: price models (flat, per unit, graduated, volume, package, percentage).
 //! - [`catalog`]: services, their kinds, units, tax rates and price versions.
 //! - [`accounts`]: organisations, users, roles, scopes, API keys and credentials.
+//! - [`period`]: billing periods (calendar months) and their days.
+//! - [`proration`]: the one proration rule: a period's price split by day.
+//! - [`subscriptions`]: subscriptions to recurring services and their prorated charges.
+//! - [`orders`]: orders, their lines and live status.
+//! - [`work`]: work orders, batches and their outcomes.
+//! - [`charges`]: billable charges and the domain events of the outbox.
 //! - [`clock`]: the injected notion of "now".
 
 pub mod accounts;
 pub mod catalog;
+pub mod charges;
 pub mod clock;
 pub mod ids;
 pub mod money;
+pub mod orders;
+pub mod period;
 pub mod pricing;
+pub mod proration;
+pub mod subscriptions;
+pub mod work;

@@ -10,7 +10,10 @@ use kopek_aws::dynamo::StoreError;
 use kopek_domain::accounts::{AccessError, AccountsError};
 use kopek_domain::catalog::CatalogError;
 use kopek_domain::money::MoneyError;
+use kopek_domain::orders::OrderError;
 use kopek_domain::pricing::PricingError;
+use kopek_domain::subscriptions::SubscriptionError;
+use kopek_domain::work::WorkError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -53,6 +56,12 @@ impl ApiError {
             field: None,
             retry_after_secs: None,
         }
+    }
+
+    /// The same error with another stable code.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -230,6 +239,50 @@ impl From<CatalogError> for ApiError {
             CatalogError::Retired { code } => {
                 ApiError::conflict("service_retired", format!("service {code} is retired"))
             }
+        }
+    }
+}
+
+impl From<OrderError> for ApiError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::Invalid { field, reason } => ApiError::validation(field, reason),
+            OrderError::Conflict { field, reason } => {
+                ApiError::conflict("invalid_state", reason).with_field(field)
+            }
+            OrderError::CustomerBlocked => ApiError::forbidden(
+                "the organisation is blocked and cannot order; contact the provider",
+            )
+            .with_code("customer_blocked"),
+        }
+    }
+}
+
+impl From<SubscriptionError> for ApiError {
+    fn from(e: SubscriptionError) -> Self {
+        match e {
+            SubscriptionError::Invalid { field, reason } => ApiError::validation(field, reason),
+            SubscriptionError::Conflict { field, reason } => {
+                ApiError::conflict("invalid_state", reason).with_field(field)
+            }
+            SubscriptionError::UnknownPriceVersion { .. } => ApiError::internal(&e),
+            SubscriptionError::Pricing(e) => e.into(),
+            SubscriptionError::Money(e) => e.into(),
+        }
+    }
+}
+
+impl From<WorkError> for ApiError {
+    fn from(e: WorkError) -> Self {
+        match e {
+            WorkError::Invalid { field, reason } => ApiError::validation(field, reason),
+            WorkError::Conflict {
+                field,
+                code,
+                reason,
+            } => ApiError::conflict(code, reason).with_field(field),
+            WorkError::NotYours => ApiError::forbidden("this batch belongs to another engineer")
+                .with_code("not_your_batch"),
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub session_ttl: Duration,
     pub throttle: ThrottlePolicy,
+    /// How long a batch may stay untouched before its work goes back to the queue.
+    pub batch_timeout: Duration,
 }
 
 impl std::fmt::Debug for AppState {
@@ -72,6 +74,7 @@ impl AppState {
             clock,
             session_ttl: config.session_ttl,
             throttle: ThrottlePolicy::default(),
+            batch_timeout: config.batch_timeout,
         }
     }
 }

@@ -5,6 +5,16 @@
 //! `GET /moto-api/` answers 200. Its output goes to `<root>/.local/emulator/moto-PORT.log`
 //! (logs older than a day are swept on start; the log is removed when the emulator is dropped).
 //!
+//! ## One request at a time
+//! DynamoDB applies every conditional write and every `TransactWriteItems` atomically: two
+//! transactions whose conditions read the same item never both succeed. moto's threaded
+//! server checks a transaction's conditions and applies its writes without a lock, so two
+//! requests in flight at once can both pass (seen here: two engineers taking the same work
+//! order in the race test). The emulator therefore runs moto's own `moto.server.main` with its
+//! WSGI application behind one lock ([`SERIAL_MOTO`]): each request runs whole before the
+//! next starts, which restores the atomicity the real service guarantees. Throughput is
+//! unchanged in practice (moto is bound by Python's interpreter lock either way).
+//!
 //! ## Lifetime: moto never outlives its owner
 //! moto is not started directly but under a tiny `sh` watchdog whose standard input is a pipe
 //! from this process:
@@ -43,7 +53,26 @@ const PORT_ATTEMPTS: usize = 5;
 /// Logs of emulators older than this are removed when a new one starts.
 const LOG_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// The watchdog script; `$0` is moto_server, `$@` its arguments.
+/// moto's server with its WSGI application serialised by one lock (see the module docs).
+/// Runs as `python -c SERIAL_MOTO -H … -p …`; the arguments are moto_server's own.
+pub const SERIAL_MOTO: &str = r#"
+import threading
+import moto.server as server
+
+run_simple = server.run_simple
+lock = threading.Lock()
+
+def serial(host, port, app, **options):
+    def one_at_a_time(environ, start_response):
+        with lock:
+            return list(app(environ, start_response))
+    return run_simple(host, port, one_at_a_time, **options)
+
+server.run_simple = serial
+server.main()
+"#;
+
+/// The watchdog script; `$0` is the program, `$@` its arguments.
 const WATCHDOG: &str = r#"exec 3<&0
 "$0" "$@" </dev/null &
 pid=$!
@@ -200,14 +229,19 @@ fn spawn(tools: &Tools, port: u16, log_dir: &Path) -> anyhow::Result<Emulator> {
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(WATCHDOG)
-        .arg(&tools.moto_server)
-        .args(["-H", "127.0.0.1", "-p", &port_arg])
+        .arg(&tools.python)
+        .args(["-c", SERIAL_MOTO, "-H", "127.0.0.1", "-p", &port_arg])
         .stdin(Stdio::piped())
         .stdout(out)
         .stderr(err)
         .process_group(0)
         .spawn()
-        .with_context(|| format!("cannot start {} (under sh)", tools.moto_server.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot start moto with {} (under sh)",
+                tools.python.display()
+            )
+        })?;
     let lifeline = child.stdin.take();
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     Ok(Emulator {

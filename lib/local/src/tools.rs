@@ -27,6 +27,9 @@ pub struct Tools {
     pub venv: PathBuf,
     /// moto's standalone server (the AWS emulator).
     pub moto_server: PathBuf,
+    /// The virtualenv's Python (runs moto's server one request at a time, see
+    /// [`crate::emulator`]).
+    pub python: PathBuf,
     /// The CloudFormation/SAM linter.
     pub cfn_lint: PathBuf,
     /// cargo-lambda (builds and locally invokes the functions).
@@ -43,6 +46,7 @@ impl Tools {
         Tools {
             venv: venv.to_path_buf(),
             moto_server: exe("moto_server"),
+            python: exe("python"),
             cfn_lint: exe("cfn-lint"),
             cargo_lambda: exe("cargo-lambda"),
             openapi_spec_validator: exe("openapi-spec-validator"),
@@ -52,6 +56,7 @@ impl Tools {
     fn missing(&self) -> Vec<&Path> {
         [
             &self.moto_server,
+            &self.python,
             &self.cfn_lint,
             &self.cargo_lambda,
             &self.openapi_spec_validator,

@@ -1,10 +1,9 @@
 //! Organisations, users, sessions, invitations and API keys (access patterns A1–A12).
 
-use super::{Page, PageKey, QuerySpec, Store, StoreError, epoch, key, keys, to_item};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use super::{Page, PageKey, QuerySpec, Store, StoreError, epoch, key, keys, put, to_item};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, DeleteRequest, Put, ReturnConsumedCapacity,
-    TransactWriteItem, Update, WriteRequest,
+    AttributeValue, Delete, DeleteRequest, ReturnConsumedCapacity, TransactWriteItem, Update,
+    WriteRequest,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use kopek_domain::accounts::{
@@ -239,20 +238,6 @@ impl ApiKeyItem {
     }
 }
 
-fn put(
-    store: &Store,
-    item: super::Item,
-    condition: Option<&str>,
-) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name(store.table())
-        .set_item(Some(item))
-        .set_condition_expression(condition.map(str::to_owned))
-        .build()
-        .map_err(|e| StoreError::Unexpected(e.to_string()))?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
 fn from_timestamp(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0)
         .single()
@@ -260,47 +245,6 @@ fn from_timestamp(secs: i64) -> DateTime<Utc> {
 }
 
 impl Store {
-    /// Runs a transaction; `guards` names, per item index, what a failed condition means.
-    async fn transact(
-        &self,
-        items: Vec<TransactWriteItem>,
-        guards: &[(usize, StoreError)],
-    ) -> Result<(), StoreError> {
-        let result = self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                self.record_many(out.consumed_capacity());
-                Ok(())
-            }
-            Err(err) => {
-                let reasons: Vec<CancellationReason> = err
-                    .as_service_error()
-                    .and_then(|e| match e {
-                        TransactWriteItemsError::TransactionCanceledException(c) => {
-                            Some(c.cancellation_reasons().to_vec())
-                        }
-                        _ => None,
-                    })
-                    .unwrap_or_default();
-                for (i, reason) in reasons.iter().enumerate() {
-                    if reason.code() == Some("ConditionalCheckFailed") {
-                        if let Some((_, mapped)) = guards.iter().find(|(at, _)| *at == i) {
-                            return Err(clone_error(mapped));
-                        }
-                        return Err(StoreError::Conflict("condition failed".into()));
-                    }
-                }
-                Err(StoreError::from_sdk(err))
-            }
-        }
-    }
-
     /// A1: an organisation, its first user and the user's e-mail guard, all or nothing.
     pub async fn register(&self, account: &NewAccount) -> Result<(), StoreError> {
         let org = to_item(&OrgItem::from_domain(&account.organisation))?;
@@ -385,6 +329,41 @@ impl Store {
             return Ok(None);
         };
         self.user(guard.user).await
+    }
+
+    /// A2b: changes an organisation's status (block, unblock) if it is still `from`.
+    pub async fn set_org_status(
+        &self,
+        id: OrgId,
+        from: OrgStatus,
+        to: OrgStatus,
+    ) -> Result<(), StoreError> {
+        let status = |s: OrgStatus| {
+            serde_dynamo::to_attribute_value::<_, AttributeValue>(s)
+                .map_err(|e| StoreError::Unexpected(e.to_string()))
+        };
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(&keys::org(&id), "ORG")))
+            .update_expression("SET #status = :to ADD rev :one")
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", status(from)?)
+            .expression_attribute_values(":to", status(to)?)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| match StoreError::from_sdk(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict("the organisation changed meanwhile; retry".into())
+                }
+                other => other,
+            })?;
+        self.record(out.consumed_capacity());
+        Ok(())
     }
 
     /// A5.
@@ -786,17 +765,5 @@ impl Store {
             .map_err(StoreError::from_sdk)?;
         self.record(out.consumed_capacity());
         Ok(())
-    }
-}
-
-fn clone_error(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::NotFound => StoreError::NotFound,
-        StoreError::Conflict(s) => StoreError::Conflict(s.clone()),
-        StoreError::Duplicate(s) => StoreError::Duplicate(s),
-        StoreError::ForeignCursor => StoreError::ForeignCursor,
-        StoreError::Transient(s) => StoreError::Transient(s.clone()),
-        StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
-        StoreError::Unexpected(s) => StoreError::Unexpected(s.clone()),
     }
 }

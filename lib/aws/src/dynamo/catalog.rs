@@ -1,7 +1,7 @@
 //! Services and their price versions (access patterns A15–A18).
 
 use super::{Page, PageKey, QuerySpec, Store, StoreError, keys, to_item};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use kopek_domain::catalog::{PriceVersion, Service, ServiceCode, ServiceStatus};
 use serde::{Deserialize, Serialize};
 
@@ -107,26 +107,8 @@ impl Store {
                 "a service keeps at most {MAX_PRICE_VERSIONS} price versions"
             )));
         }
-        let next = expected_rev + 1;
-        let item = to_item(&ServiceItem::new(service, versions, next))?;
-        let out = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("rev = :expected")
-            .expression_attribute_values(":expected", AttributeValue::N(expected_rev.to_string()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| match StoreError::from_sdk(e) {
-                StoreError::Conflict(_) => {
-                    StoreError::Conflict("the service changed meanwhile; retry".into())
-                }
-                other => other,
-            })?;
-        self.record(out.consumed_capacity());
-        Ok(next)
+        let item = to_item(&ServiceItem::new(service, versions, expected_rev + 1))?;
+        self.put_at_rev(item, expected_rev, "service").await
     }
 
     /// A18: services of one status, by code.

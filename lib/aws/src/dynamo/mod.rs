@@ -38,11 +38,17 @@
 pub mod accounts;
 pub mod catalog;
 pub mod idempotency;
+pub mod orders;
+pub mod subscriptions;
 pub mod throttle;
+pub mod work;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConsumedCapacity, Put, ReturnConsumedCapacity, TransactWriteItem,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashMap};
@@ -217,6 +223,59 @@ impl Store {
         out.item.map(from_item).transpose()
     }
 
+    /// Writes `item` (already carrying revision `rev + 1`) if the stored one is still at
+    /// `rev`; otherwise a conflict saying that `what` changed meanwhile.
+    pub(crate) async fn put_at_rev(
+        &self,
+        item: Item,
+        rev: u64,
+        what: &str,
+    ) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(item))
+            .condition_expression("rev = :rev")
+            .expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| match StoreError::from_sdk(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("the {what} changed meanwhile; retry"))
+                }
+                other => other,
+            })?;
+        self.record(out.consumed_capacity());
+        Ok(rev + 1)
+    }
+
+    /// Every item of one partition whose sort key starts with `prefix`, in key order.
+    pub(crate) async fn query_all<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            let q = QuerySpec {
+                index: None,
+                pk,
+                sk_prefix: Some(prefix),
+                limit: 1000,
+                forward: true,
+            };
+            let page = self.query_page::<T>(q, start).await?;
+            all.extend(page.items);
+            match page.next {
+                Some(k) => start = Some(k),
+                None => return Ok(all),
+            }
+        }
+    }
+
     /// One page of a query on the table (`index = None`) or on `GSI1`.
     pub(crate) async fn query_page<T: DeserializeOwned>(
         &self,
@@ -279,6 +338,159 @@ impl Store {
     }
 }
 
+/// The most actions DynamoDB accepts in one `TransactWriteItems` (enforced here, since the
+/// emulator does not).
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// A transaction DynamoDB cancelled, with the reason code of each action (`None` where the
+/// action was fine), or another failure.
+#[derive(Debug)]
+pub(crate) enum TxError {
+    Cancelled(Vec<Option<String>>),
+    Other(StoreError),
+}
+
+impl TxError {
+    /// Indexes of the actions whose condition failed or that conflicted with another
+    /// transaction in flight.
+    pub(crate) fn refused(&self) -> Vec<usize> {
+        match self {
+            TxError::Cancelled(reasons) => reasons
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    matches!(
+                        r.as_deref(),
+                        Some("ConditionalCheckFailed") | Some("TransactionConflict")
+                    )
+                })
+                .map(|(i, _)| i)
+                .collect(),
+            TxError::Other(_) => Vec::new(),
+        }
+    }
+
+    /// As a store error: a refused condition is a conflict.
+    pub(crate) fn into_store_error(self) -> StoreError {
+        match self {
+            TxError::Other(e) => e,
+            TxError::Cancelled(reasons) => {
+                if reasons
+                    .iter()
+                    .any(|r| r.as_deref() == Some("TransactionConflict"))
+                {
+                    StoreError::Transient("a concurrent transaction touched the same items".into())
+                } else {
+                    StoreError::Conflict("a condition failed".into())
+                }
+            }
+        }
+    }
+}
+
+/// A conditional put, as one action of a transaction.
+pub(crate) fn put(
+    store: &Store,
+    item: Item,
+    condition: Option<&str>,
+) -> Result<TransactWriteItem, StoreError> {
+    conditional_put(store, item, condition, HashMap::new())
+}
+
+/// A put with a condition that uses values (`:name`), as one action of a transaction.
+pub(crate) fn conditional_put(
+    store: &Store,
+    item: Item,
+    condition: Option<&str>,
+    values: HashMap<String, AttributeValue>,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_owned))
+        .set_expression_attribute_values((!values.is_empty()).then_some(values))
+        .build()
+        .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+impl Store {
+    /// Runs a transaction of at most [`MAX_TRANSACTION_ITEMS`] actions; a cancellation keeps
+    /// the reason of each action.
+    pub(crate) async fn transact_raw(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+        if items.len() > MAX_TRANSACTION_ITEMS {
+            return Err(TxError::Other(StoreError::Unexpected(format!(
+                "a transaction of {} actions is over DynamoDB's limit of {MAX_TRANSACTION_ITEMS}",
+                items.len()
+            ))));
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.record_many(out.consumed_capacity());
+                Ok(())
+            }
+            Err(err) => {
+                self.record(None);
+                let reasons: Option<Vec<Option<String>>> =
+                    err.as_service_error().and_then(|e| match e {
+                        TransactWriteItemsError::TransactionCanceledException(c) => Some(
+                            c.cancellation_reasons()
+                                .iter()
+                                .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                                .collect(),
+                        ),
+                        _ => None,
+                    });
+                match reasons {
+                    Some(reasons) => Err(TxError::Cancelled(reasons)),
+                    None => Err(TxError::Other(StoreError::from_sdk(err))),
+                }
+            }
+        }
+    }
+
+    /// Runs a transaction; `guards` names, per action index, what a failed condition means.
+    pub(crate) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        guards: &[(usize, StoreError)],
+    ) -> Result<(), StoreError> {
+        match self.transact_raw(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Cancelled(reasons)) => {
+                for (i, reason) in reasons.iter().enumerate() {
+                    if reason.as_deref() == Some("ConditionalCheckFailed")
+                        && let Some((_, mapped)) = guards.iter().find(|(at, _)| *at == i)
+                    {
+                        return Err(clone_error(mapped));
+                    }
+                }
+                Err(TxError::Cancelled(reasons).into_store_error())
+            }
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+}
+
+fn clone_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::NotFound => StoreError::NotFound,
+        StoreError::Conflict(s) => StoreError::Conflict(s.clone()),
+        StoreError::Duplicate(s) => StoreError::Duplicate(s),
+        StoreError::ForeignCursor => StoreError::ForeignCursor,
+        StoreError::Transient(s) => StoreError::Transient(s.clone()),
+        StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
+        StoreError::Unexpected(s) => StoreError::Unexpected(s.clone()),
+    }
+}
+
 /// A query on one partition.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QuerySpec<'a> {
@@ -317,7 +529,10 @@ pub(crate) fn epoch(at: chrono::DateTime<chrono::Utc>) -> i64 {
 
 /// Key builders: pure functions, so the key strings are asserted in unit tests.
 pub mod keys {
-    use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
+    use kopek_domain::ids::{
+        ApiKeyId, BatchId, ChargeId, EventId, OrderId, OrgId, SessionId, SubscriptionId, UserId,
+    };
+    use kopek_domain::period::BillingPeriod;
 
     pub const ORGS: &str = "ORGS";
     pub const STAFF: &str = "STAFF";
@@ -360,6 +575,52 @@ pub mod keys {
     pub fn idempotency(caller: &str, key: &str) -> String {
         format!("IDEM#{caller}#{key}")
     }
+    /// An order's own item; its lines' keys start with it.
+    pub fn order(id: &OrderId) -> String {
+        format!("ORDER#{id}")
+    }
+    pub fn order_line(id: &OrderId, line_no: u16) -> String {
+        format!("ORDER#{id}#L{line_no:03}")
+    }
+    /// The GSI1 partition of every order placed in the month of the order id's timestamp.
+    pub fn orders_of_month(id: &OrderId) -> String {
+        format!("ORDERS#{}", id.created_at().format("%Y-%m"))
+    }
+    /// The GSI1 partition of the work orders waiting for a work type.
+    pub fn queue(work_type: &str) -> String {
+        format!("QUEUE#{work_type}")
+    }
+    /// A waiting line's place in its queue (GSI1SK): by order (ULIDs sort by time), then by
+    /// line, so the oldest comes first and an order's lines stay together.
+    pub fn queue_position(order: &OrderId, line_no: u16) -> String {
+        format!("{order}#L{line_no:03}")
+    }
+    pub fn batch(id: &BatchId) -> String {
+        format!("BATCH#{id}")
+    }
+    pub fn engineer(id: &UserId) -> String {
+        format!("ENGINEER#{id}")
+    }
+    pub fn charge(period: &BillingPeriod, id: &ChargeId) -> String {
+        format!("CHARGE#{period}#{id}")
+    }
+    pub fn charges_of(period: &BillingPeriod) -> String {
+        format!("CHARGE#{period}#")
+    }
+    pub fn history(subject: &str, id: &EventId) -> String {
+        format!("HISTORY#{subject}#{id}")
+    }
+    pub fn history_of(subject: &str) -> String {
+        format!("HISTORY#{subject}#")
+    }
+    pub fn subscription(id: &SubscriptionId) -> String {
+        format!("SUB#{id}")
+    }
+    /// GSI1: the events not yet published.
+    pub const OUTBOX: &str = "OUTBOX";
+    /// GSI2: batches still open, by the time they go stale.
+    pub const OPEN_BATCHES: &str = "OPENBATCHES";
+    pub const GSI2: &str = "GSI2";
 }
 
 #[cfg(test)]

@@ -1,0 +1,484 @@
+//! Orders, their lines (which are the work orders), charges and the outbox (access patterns
+//! A19–A27).
+//!
+//! An order and its lines share the customer's partition and one key prefix, so one query
+//! reads an order with every line, and a descending query lists orders newest first with
+//! their lines (a line sorts before its order's own item there, so a page is cut only after
+//! an order's item). A line waiting for work carries `GSI1PK = QUEUE#{work type}`,
+//! `GSI1SK = {order id}#L{line}` (order ids sort by age: oldest first); in a batch it carries
+//! `BATCH#{batch}`; finished or cancelled, no queue key at all.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
+use chrono::NaiveDate;
+use kopek_domain::charges::{Charge, DomainEvent};
+use kopek_domain::ids::{OrderId, OrgId};
+use kopek_domain::orders::{LineState, Order, OrderLine, PlacedOrder};
+use kopek_domain::period::BillingPeriod;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Item, Page, PageKey, QuerySpec, Store, StoreError, conditional_put, from_item, key, keys, put,
+    to_item,
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct OrderItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    order: Order,
+}
+
+impl OrderItem {
+    fn new(order: &Order) -> Self {
+        Self {
+            pk: keys::org(&order.org),
+            sk: keys::order(&order.id),
+            gsi1pk: keys::orders_of_month(&order.id),
+            gsi1sk: keys::order(&order.id),
+            kind: "order".into(),
+            order: order.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct LineItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
+    #[serde(rename = "type")]
+    kind: String,
+    /// Copies for the queue's filters (`requested_date`, `area`).
+    requested_date: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    area: Option<String>,
+    line: OrderLine,
+    rev: u64,
+}
+
+impl LineItem {
+    pub(crate) fn new(line: &OrderLine, rev: u64) -> Self {
+        let (gsi1pk, gsi1sk) = match &line.state {
+            LineState::Placed => (
+                Some(keys::queue(line.work_type.as_str())),
+                Some(keys::queue_position(&line.order, line.line_no)),
+            ),
+            LineState::Accepted { batch, .. } | LineState::InProgress { batch, .. } => {
+                (Some(keys::batch(batch)), Some(line.work_order.to_string()))
+            }
+            _ => (None, None),
+        };
+        Self {
+            pk: keys::org(&line.org),
+            sk: keys::order_line(&line.order, line.line_no),
+            gsi1pk,
+            gsi1sk,
+            kind: "order_line".into(),
+            requested_date: line.requested_date,
+            area: line.site.area.clone(),
+            line: line.clone(),
+            rev,
+        }
+    }
+}
+
+/// A line as stored, with its revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLine {
+    pub line: OrderLine,
+    pub rev: u64,
+}
+
+impl From<LineItem> for StoredLine {
+    fn from(i: LineItem) -> Self {
+        Self {
+            line: i.line,
+            rev: i.rev,
+        }
+    }
+}
+
+/// An order with all its lines, in line order.
+#[derive(Debug, Clone)]
+pub struct StoredOrder {
+    pub order: Order,
+    pub lines: Vec<StoredLine>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ChargeItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    charge: Charge,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct EventItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    /// In the outbox until published.
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    event: DomainEvent,
+}
+
+const ABSENT: &str = "attribute_not_exists(PK)";
+const SAME_REV: &str = "rev = :rev";
+
+/// The action that writes `line` at `rev + 1` if it is still at `rev` (or creates it).
+pub(crate) fn put_line(
+    store: &Store,
+    line: &OrderLine,
+    rev: u64,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    let item = to_item(&LineItem::new(line, rev + 1))?;
+    if rev == 0 {
+        put(store, item, Some(ABSENT))
+    } else {
+        conditional_put(
+            store,
+            item,
+            Some(SAME_REV),
+            HashMap::from([(":rev".to_owned(), AttributeValue::N(rev.to_string()))]),
+        )
+    }
+}
+
+/// The action that records a charge, once.
+pub(crate) fn put_charge(
+    store: &Store,
+    charge: &Charge,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    let item = to_item(&ChargeItem {
+        pk: keys::org(&charge.org),
+        sk: keys::charge(&charge.period, &charge.id),
+        kind: "charge".into(),
+        charge: charge.clone(),
+    })?;
+    put(store, item, Some(ABSENT))
+}
+
+/// The action that appends an event to the outbox and its subject's history.
+pub(crate) fn put_event(
+    store: &Store,
+    event: &DomainEvent,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    let item = to_item(&EventItem {
+        pk: keys::org(&event.org),
+        sk: keys::history(&event.kind.subject(), &event.id),
+        gsi1pk: keys::OUTBOX.into(),
+        gsi1sk: event.id.to_string(),
+        kind: "event".into(),
+        event: event.clone(),
+    })?;
+    put(store, item, Some(ABSENT))
+}
+
+impl Store {
+    /// A19: an order, its lines (queued for work) and its event, all or nothing.
+    pub async fn place_order(
+        &self,
+        placed: &PlacedOrder,
+        event: &DomainEvent,
+    ) -> Result<(), StoreError> {
+        let mut items = Vec::with_capacity(placed.lines.len() + 2);
+        items.push(put(
+            self,
+            to_item(&OrderItem::new(&placed.order))?,
+            Some(ABSENT),
+        )?);
+        for line in &placed.lines {
+            items.push(put_line(self, line, 0)?);
+        }
+        items.push(put_event(self, event)?);
+        self.transact(items, &[]).await
+    }
+
+    /// A20: an order with every line (strongly consistent).
+    pub async fn order(&self, org: OrgId, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
+        let prefix = keys::order(&id);
+        let mut order = None;
+        let mut lines = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("PK = :pk AND begins_with(SK, :sk)")
+                .expression_attribute_values(":pk", AttributeValue::S(keys::org(&org)))
+                .expression_attribute_values(":sk", AttributeValue::S(prefix.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            self.record(out.consumed_capacity());
+            for item in out.items.unwrap_or_default() {
+                absorb(item, &mut order, &mut lines)?;
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        Ok(order.map(|order| {
+            lines.sort_by_key(|l: &StoredLine| l.line.line_no);
+            StoredOrder { order, lines }
+        }))
+    }
+
+    /// A21: the organisation an order belongs to, for staff who know only the order's id.
+    pub async fn order_owner(&self, id: OrderId) -> Result<Option<OrgId>, StoreError> {
+        let pk = keys::orders_of_month(&id);
+        let sk = keys::order(&id);
+        let q = QuerySpec {
+            index: Some(keys::GSI1),
+            pk: &pk,
+            sk_prefix: Some(&sk),
+            limit: 1,
+            forward: true,
+        };
+        let page = self.query_page::<OrderItem>(q, None).await?;
+        Ok(page
+            .items
+            .into_iter()
+            .find(|i| i.order.id == id)
+            .map(|i| i.order.org))
+    }
+
+    /// A22: an organisation's orders with their lines, newest first.
+    ///
+    /// Reads the partition backwards in pages of items and cuts the page after the last
+    /// complete order, so a page never splits an order's lines.
+    pub async fn list_orders(
+        &self,
+        org: OrgId,
+        limit: usize,
+        start: Option<PageKey>,
+    ) -> Result<Page<StoredOrder>, StoreError> {
+        let pk = keys::org(&org);
+        let mut start_key = match start {
+            Some(k) if k.0.get("PK") != Some(&pk) => return Err(StoreError::ForeignCursor),
+            Some(k) => Some(
+                k.0.into_iter()
+                    .map(|(k, v)| (k, AttributeValue::S(v)))
+                    .collect::<Item>(),
+            ),
+            None => None,
+        };
+        let mut orders = Vec::new();
+        // Lines seen since the last complete order (they come before their order's item).
+        let mut pending: Vec<StoredLine> = Vec::new();
+        let mut next = None;
+        'pages: loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("PK = :pk AND begins_with(SK, :sk)")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .expression_attribute_values(":sk", AttributeValue::S("ORDER#".into()))
+                .scan_index_forward(false)
+                .limit(200)
+                .set_exclusive_start_key(start_key.take())
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            self.record(out.consumed_capacity());
+            for item in out.items.unwrap_or_default() {
+                let sk = item
+                    .get("SK")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                let mut order = None;
+                absorb(item, &mut order, &mut pending)?;
+                if let Some(order) = order {
+                    let mut lines: Vec<StoredLine> = std::mem::take(&mut pending)
+                        .into_iter()
+                        .filter(|l| l.line.order == order.id)
+                        .collect();
+                    lines.sort_by_key(|l| l.line.line_no);
+                    orders.push(StoredOrder { order, lines });
+                    if orders.len() >= limit {
+                        next = Some(PageKey(
+                            [("PK".to_owned(), pk.clone()), ("SK".to_owned(), sk)].into(),
+                        ));
+                        break 'pages;
+                    }
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) => start_key = Some(k),
+                None => break,
+            }
+        }
+        Ok(Page {
+            items: orders,
+            next,
+        })
+    }
+
+    /// A23: lines by key (strongly consistent), at most 100 per call; missing ones are left
+    /// out.
+    pub async fn lines(
+        &self,
+        refs: &[(OrgId, OrderId, u16)],
+    ) -> Result<Vec<StoredLine>, StoreError> {
+        let mut found = Vec::with_capacity(refs.len());
+        for chunk in refs.chunks(100) {
+            let mut request_keys: Vec<Item> = chunk
+                .iter()
+                .map(|(org, order, n)| key(&keys::org(org), &keys::order_line(order, *n)))
+                .collect();
+            request_keys.sort_by_key(|k| format!("{:?}{:?}", k.get("PK"), k.get("SK")));
+            request_keys.dedup();
+            let mut attempts = 0;
+            while !request_keys.is_empty() {
+                let ka = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut request_keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+                let out = self
+                    .client()
+                    .batch_get_item()
+                    .request_items(self.table(), ka)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(StoreError::from_sdk)?;
+                self.record_many(out.consumed_capacity());
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(self.table()))
+                    .unwrap_or_default()
+                {
+                    found.push(StoredLine::from(from_item::<LineItem>(item)?));
+                }
+                if let Some(left) = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(self.table()))
+                {
+                    attempts += 1;
+                    if attempts > 8 {
+                        return Err(StoreError::Transient("keys left unprocessed".into()));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempts.min(5)))
+                        .await;
+                    request_keys = left.keys;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// A24: a changed line and its event (a cancellation), if the line is still at its
+    /// revision.
+    pub async fn save_line_with_event(
+        &self,
+        line: &StoredLine,
+        event: &DomainEvent,
+    ) -> Result<(), StoreError> {
+        let items = vec![
+            put_line(self, &line.line, line.rev)?,
+            put_event(self, event)?,
+        ];
+        self.transact(
+            items,
+            &[(
+                0,
+                StoreError::Conflict("the line changed meanwhile; retry".into()),
+            )],
+        )
+        .await
+    }
+
+    /// A25: an organisation's charges of one period.
+    pub async fn charges(
+        &self,
+        org: OrgId,
+        period: BillingPeriod,
+    ) -> Result<Vec<Charge>, StoreError> {
+        Ok(self
+            .query_all::<ChargeItem>(&keys::org(&org), &keys::charges_of(&period))
+            .await?
+            .into_iter()
+            .map(|i| i.charge)
+            .collect())
+    }
+
+    /// A26: the history of an order or a subscription, oldest first.
+    pub async fn history(&self, org: OrgId, subject: &str) -> Result<Vec<DomainEvent>, StoreError> {
+        Ok(self
+            .query_all::<EventItem>(&keys::org(&org), &keys::history_of(subject))
+            .await?
+            .into_iter()
+            .map(|i| i.event)
+            .collect())
+    }
+
+    /// A27: events waiting in the outbox, oldest first (for the publisher).
+    pub async fn outbox(&self, limit: i32) -> Result<Vec<DomainEvent>, StoreError> {
+        let q = QuerySpec {
+            index: Some(keys::GSI1),
+            pk: keys::OUTBOX,
+            sk_prefix: None,
+            limit,
+            forward: true,
+        };
+        Ok(self
+            .query_page::<EventItem>(q, None)
+            .await?
+            .items
+            .into_iter()
+            .map(|i| i.event)
+            .collect())
+    }
+}
+
+/// Sorts one item of an order's key range into the order or its lines.
+fn absorb(
+    item: Item,
+    order: &mut Option<Order>,
+    lines: &mut Vec<StoredLine>,
+) -> Result<(), StoreError> {
+    match item
+        .get("type")
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+    {
+        Some("order") => *order = Some(from_item::<OrderItem>(item)?.order),
+        Some("order_line") => lines.push(from_item::<LineItem>(item)?.into()),
+        _ => {}
+    }
+    Ok(())
+}

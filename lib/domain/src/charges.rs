@@ -1,0 +1,168 @@
+//! What is billed, and what happened: charges and the domain events of the outbox.
+//!
+//! A [`Charge`] is an amount owed for one billing period: a done work order at its order's
+//! price version and the actual quantity, and later subscription fees and metered usage.
+//! Charges are written once, in the same transaction as the change that causes them, so a
+//! charge is never lost and never counted twice; invoices (period close) sum them.
+//!
+//! A [`DomainEvent`] records a change of state (an order placed, a work order done, a
+//! subscription changed) in the outbox, in the same transaction as the change itself. The
+//! history of an order is its events; a publisher later sends them on to a CRM.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{LocalizedText, ServiceCode, TaxRate, UnitOfMeasure};
+use crate::ids::{BatchId, ChargeId, EventId, OrderId, OrgId, SubscriptionId, WorkOrderId};
+use crate::money::Money;
+use crate::orders::UserOrKey;
+use crate::period::BillingPeriod;
+use crate::pricing::Quantity;
+
+/// What a charge is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ChargeSource {
+    WorkOrder {
+        order: OrderId,
+        line_no: u16,
+        work_order: WorkOrderId,
+    },
+}
+
+/// An amount owed for a billing period, before tax (tax is computed on the invoice).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Charge {
+    pub id: ChargeId,
+    pub org: OrgId,
+    pub period: BillingPeriod,
+    pub source: ChargeSource,
+    pub service: ServiceCode,
+    pub description: LocalizedText,
+    pub quantity: Quantity,
+    pub unit: UnitOfMeasure,
+    pub price_version: u32,
+    pub tax_rate: TaxRate,
+    /// Rounded to minor units under the rounding policy.
+    pub amount: Money,
+    /// The day the service was rendered (the act's date).
+    pub rendered_on: NaiveDate,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What happened, with what the history and a CRM need to know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EventKind {
+    OrderPlaced {
+        order: OrderId,
+        lines: u16,
+        expected_total: Money,
+    },
+    OrderLineCancelled {
+        order: OrderId,
+        line_no: u16,
+        work_order: WorkOrderId,
+    },
+    WorkOrderDone {
+        order: OrderId,
+        line_no: u16,
+        work_order: WorkOrderId,
+        batch: BatchId,
+        actual_quantity: Quantity,
+        charge: ChargeId,
+        amount: Money,
+    },
+    WorkOrderFailed {
+        order: OrderId,
+        line_no: u16,
+        work_order: WorkOrderId,
+        batch: BatchId,
+        reason: String,
+    },
+    SubscriptionStarted {
+        subscription: SubscriptionId,
+        service: ServiceCode,
+        quantity: Quantity,
+        from: NaiveDate,
+    },
+    SubscriptionChanged {
+        subscription: SubscriptionId,
+        service: ServiceCode,
+        quantity: Quantity,
+        from: NaiveDate,
+    },
+    SubscriptionCancelled {
+        subscription: SubscriptionId,
+        ends_on: NaiveDate,
+    },
+}
+
+impl EventKind {
+    /// The id of the thing whose history this event belongs to (an order, a subscription).
+    pub fn subject(&self) -> String {
+        match self {
+            EventKind::OrderPlaced { order, .. }
+            | EventKind::OrderLineCancelled { order, .. }
+            | EventKind::WorkOrderDone { order, .. }
+            | EventKind::WorkOrderFailed { order, .. } => order.to_string(),
+            EventKind::SubscriptionStarted { subscription, .. }
+            | EventKind::SubscriptionChanged { subscription, .. }
+            | EventKind::SubscriptionCancelled { subscription, .. } => subscription.to_string(),
+        }
+    }
+}
+
+/// One entry of the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainEvent {
+    pub id: EventId,
+    pub org: OrgId,
+    pub at: DateTime<Utc>,
+    /// Who caused it: a customer's user or key, or an engineer.
+    pub actor: UserOrKey,
+    pub kind: EventKind,
+}
+
+impl DomainEvent {
+    pub fn new(org: OrgId, actor: UserOrKey, at: DateTime<Utc>, kind: EventKind) -> Self {
+        Self {
+            id: EventId::new(),
+            org,
+            at,
+            actor,
+            kind,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::UserId;
+    use crate::money::Currency;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn an_event_names_its_subject_and_round_trips() {
+        let order = OrderId::new();
+        let event = DomainEvent::new(
+            OrgId::new(),
+            UserOrKey::User(UserId::new()),
+            Utc::now(),
+            EventKind::OrderPlaced {
+                order,
+                lines: 2,
+                expected_total: Money::new(dec!(157.50), Currency::RUB),
+            },
+        );
+        assert_eq!(event.kind.subject(), order.to_string());
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["kind"]["type"], "order_placed");
+        assert_eq!(json["kind"]["expected_total"]["amount"], "157.50");
+        let back: DomainEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
+    }
+}
