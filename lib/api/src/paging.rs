@@ -15,6 +15,7 @@ pub const MAX_LIMIT: u16 = 100;
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// How many items at most (1 to 100, default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u16>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

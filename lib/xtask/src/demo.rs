@@ -40,6 +40,10 @@ pub struct Demo {
     pub logins: Vec<Login>,
     pub services: Vec<String>,
     pub organisations: Vec<(String, String)>,
+    /// Orders placed, subscriptions started, and the batch the engineer completed.
+    pub orders: usize,
+    pub subscriptions: usize,
+    pub completed_batch: Option<String>,
 }
 
 /// A client of the in-process router.
@@ -193,6 +197,7 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
             ("Olga Sidorova", "olga@vasilek.test"),
         ),
     ];
+    let mut tokens = Vec::new();
     for (legal_name, tax_id, language, owner, colleague) in customers {
         let owner_password = password();
         let registered = api
@@ -230,7 +235,141 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
         demo.logins
             .push(accept(&api, &invited, "customer", Some(legal_name), colleague.1).await?);
         demo.organisations.push((org, legal_name.into()));
+        tokens.push(token);
     }
+
+    // Orders and subscriptions, so the work queues have something in them.
+    let today = state.clock.now().date_naive();
+    let soon = (today + chrono::TimeDelta::days(2)).to_string();
+    let line =
+        |service: &str, quantity: &str, date: &str, address: &str, area: &str, note: &str| {
+            json!({"service": service, "quantity": quantity, "requested_date": date, "note": note,
+               "site": {"address": address, "area": area}})
+        };
+    let orders = [
+        (
+            0,
+            vec![
+                line(
+                    "ROUTER-INSTALL",
+                    "1",
+                    &today.to_string(),
+                    "Москва, ул. Тверская, 7, офис 12",
+                    "moscow-centre",
+                    "Домофон 12, звонить за час",
+                ),
+                line(
+                    "PC-MAINTENANCE",
+                    "3",
+                    &soon,
+                    "Москва, ул. Тверская, 7, офис 12",
+                    "moscow-centre",
+                    "Пять рабочих мест",
+                ),
+            ],
+        ),
+        (
+            0,
+            vec![line(
+                "ROUTER-INSTALL",
+                "1",
+                &today.to_string(),
+                "Москва, Новый Арбат, 15, склад",
+                "moscow-west",
+                "Въезд со двора",
+            )],
+        ),
+        (
+            1,
+            vec![
+                line(
+                    "CARTRIDGE-DELIVERY",
+                    "12",
+                    &today.to_string(),
+                    "Санкт-Петербург, Лиговский пр., 50",
+                    "spb-centre",
+                    "Reception, 2nd floor",
+                ),
+                line(
+                    "ROUTER-INSTALL",
+                    "1",
+                    &soon,
+                    "Санкт-Петербург, Лиговский пр., 50",
+                    "spb-centre",
+                    "Ask for John",
+                ),
+            ],
+        ),
+        (
+            1,
+            vec![line(
+                "PC-MAINTENANCE",
+                "2",
+                &soon,
+                "Санкт-Петербург, Невский пр., 100",
+                "spb-centre",
+                "Server room key at security",
+            )],
+        ),
+    ];
+    for (customer, lines) in orders {
+        api.post(
+            "/v1/orders",
+            Some(&tokens[customer]),
+            &json!({"lines": lines}),
+        )
+        .await?;
+        demo.orders += 1;
+    }
+    for (customer, service, quantity) in [
+        (0, "VPS-S", "2"),
+        (0, "INTERNET-100", "1"),
+        (1, "VPS-M", "1"),
+        (1, "WATER-DELIVERY", "8"),
+    ] {
+        api.post(
+            "/v1/subscriptions",
+            Some(&tokens[customer]),
+            &json!({"service": service, "quantity": quantity}),
+        )
+        .await?;
+        demo.subscriptions += 1;
+    }
+
+    // The engineer works one installation batch: one done, one failed; the rest stays queued.
+    let engineer = demo
+        .logins
+        .iter()
+        .find(|l| l.role == "engineer")
+        .context("the demo has an engineer")?;
+    let session = api
+        .post(
+            "/v1/auth/sign-in",
+            None,
+            &json!({"email": engineer.email, "password": engineer.password}),
+        )
+        .await?;
+    let engineer_token = str_at(&session, "/access_token")?.to_owned();
+    let batch = api
+        .post(
+            "/v1/work/batches",
+            Some(&engineer_token),
+            &json!({"work_type": "installation", "size": 2}),
+        )
+        .await?;
+    let batch_id = str_at(&batch, "/id")?.to_owned();
+    let first = str_at(&batch, "/work_orders/0/work_order")?;
+    let second = str_at(&batch, "/work_orders/1/work_order")?;
+    api.post(
+        &format!("/v1/work/batches/{batch_id}/complete"),
+        Some(&engineer_token),
+        &json!({"outcomes": [
+            {"work_order": first, "outcome": "done", "actual_quantity": "1"},
+            {"work_order": second, "outcome": "failed", "reason": "Нет доступа: склад закрыт / No access: the warehouse was closed"}
+        ]}),
+    )
+    .await?;
+    demo.completed_batch = Some(batch_id);
     Ok(demo)
 }
 

@@ -110,9 +110,12 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
     );
     println!();
     println!(
-        "Catalog: {} services, {} customer organisations.",
+        "Catalog: {} services, {} customer organisations, {} orders and {} subscriptions; open work queues (installation, maintenance, delivery); the engineer completed batch {}.",
         demo.services.len(),
-        demo.organisations.len()
+        demo.organisations.len(),
+        demo.orders,
+        demo.subscriptions,
+        demo.completed_batch.as_deref().unwrap_or("-")
     );
     println!();
     println!("Try:");
@@ -126,6 +129,16 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
             c.email, c.password
         );
         println!("  curl -s {base}/v1/me -H \"authorization: Bearer $TOKEN\" | jq");
+        println!(
+            "  curl -s {base}/v1/orders -H \"authorization: Bearer $TOKEN\" | jq '.items[] | {{id, status, lines: [.lines[] | {{service, status}}]}}'"
+        );
+        println!("  curl -s {base}/v1/charges -H \"authorization: Bearer $TOKEN\" | jq");
+    }
+    if let Some(e) = demo.logins.iter().find(|l| l.role == "engineer") {
+        println!(
+            "  (engineer: sign in as {} and GET /v1/work/queues, POST /v1/work/batches — README walks through it)",
+            e.email
+        );
     }
     if let Some(a) = admin {
         println!(

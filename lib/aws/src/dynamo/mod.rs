@@ -28,6 +28,14 @@
 //! | A17 | New price version / retire | `UpdateItem` with `rev = :expected` | |
 //! | A18 | Browse the catalog by status | `Query GSI1` | `GSI1PK = CATALOG#{active|retired}`, `GSI1SK = SERVICE#{code}` |
 //!
+//! | A19–A27 | Orders, their lines (the work orders), charges, history and the outbox | see [`orders`] | `ORG#{org}` / `ORDER#…`, `CHARGE#…`, `HISTORY#…`; GSI1 `QUEUE#{work type}`, `ORDERS#{month}`, `OUTBOX` |
+//! | A28–A34 | Work queues and batches: take (one transaction), complete (≤ 100 actions each), stale sweep | see [`work`] | `BATCH#{bat}`; GSI1 `ENGINEER#{usr}`; GSI2 `OPENBATCHES` |
+//! | A35–A37 | Subscriptions | see [`subscriptions`] | `ORG#{org}` / `SUB#{sub}` |
+//!
+//! The outbox is one GSI1 partition (`OUTBOX`): one index write per event, far below a
+//! partition's 1,000 writes per second at the order rates Kopek serves; shard it
+//! (`OUTBOX#{n}`) if ever needed.
+//!
 //! Price versions live inside the service item (at most [`catalog::MAX_PRICE_VERSIONS`]), so
 //! the price in force on any date is one read and a version is added atomically with the
 //! service's revision check.
