@@ -1207,6 +1207,35 @@ async fn idempotency_keys_belong_to_the_caller_that_sent_them() {
 }
 
 #[tokio::test]
+async fn anonymous_callers_from_different_addresses_do_not_share_idempotency_keys() {
+    let app = TestApp::start().await;
+    let key = format!("register-{}", unique());
+    let register_from = |name: &str, last: u8| {
+        let (body, _, _) = registration(name);
+        let mut request = TestApp::request(Method::POST, "/v1/auth/register", None, Some(&body));
+        request
+            .headers_mut()
+            .insert("idempotency-key", key.parse().unwrap());
+        app.send_from(
+            request,
+            std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, last)),
+        )
+    };
+    let first = register_from("Первая", 1).await;
+    let second = register_from("Вторая", 2).await;
+    first.assert_status(201);
+    second.assert_status(201);
+    assert_ne!(
+        first.body["organisation"]["id"],
+        second.body["organisation"]["id"]
+    );
+    // From the first address, another body under the same key is still a conflict.
+    register_from("Третья", 1)
+        .await
+        .assert_problem(409, "idempotency_key_reused");
+}
+
+#[tokio::test]
 async fn a_malformed_idempotency_key_is_refused_and_changes_nothing() {
     let f = Fixture::start().await;
     let body = json!({"name": "CRM", "scopes": ["accounts:read"]});

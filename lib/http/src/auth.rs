@@ -179,7 +179,8 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeCaller {
     }
 }
 
-/// Who a request's idempotency keys belong to: the principal, or `anonymous`.
+/// Who a request's idempotency keys belong to: the principal, or for an anonymous request
+/// (registration, sign-in) its client address, so strangers never share a key space.
 pub fn caller_scope(request: &Request) -> String {
     match request
         .extensions()
@@ -188,7 +189,10 @@ pub fn caller_scope(request: &Request) -> String {
     {
         Some(Subject::User(id)) => id.to_string(),
         Some(Subject::ApiKey(id)) => id.to_string(),
-        None => "anonymous".to_owned(),
+        None => match request.extensions().get::<crate::layers::ClientAddr>() {
+            Some(addr) => format!("anonymous@{}", addr.0),
+            None => "anonymous".to_owned(),
+        },
     }
 }
 
