@@ -1284,7 +1284,13 @@ async fn a_retry_while_the_first_request_runs_is_a_409_until_its_claim_goes_stal
     let claim = app
         .state
         .store
-        .claim_idempotency_key("anonymous", &key, &sha256_hex(&request), clock.now())
+        // An anonymous caller's keys are scoped by its address; `send` comes from 127.0.0.1.
+        .claim_idempotency_key(
+            "anonymous@127.0.0.1",
+            &key,
+            &sha256_hex(&request),
+            clock.now(),
+        )
         .await
         .expect("claim");
     assert_eq!(claim, kopek_aws::dynamo::idempotency::Claim::Fresh);

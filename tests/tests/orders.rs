@@ -824,3 +824,59 @@ async fn racing_engineers_never_receive_the_same_work_order() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_batch_can_be_narrowed_by_area_and_date() {
+    let w = world().await;
+    let app = &w.app;
+    let later = (Utc::now() + Duration::days(5)).date_naive().to_string();
+    let at = |area: &str, date: &str| {
+        json!({"service": "ROUTER-SETUP", "quantity": "1", "requested_date": date,
+               "site": {"address": "Адрес", "area": area}})
+    };
+    place(
+        app,
+        &w.customer.token,
+        vec![
+            at("north", &today()),
+            at("south", &today()),
+            at("north", &later),
+            at("south", &later),
+        ],
+    )
+    .await
+    .assert_status(201);
+    let narrowed = app
+        .post(
+            "/v1/work/batches",
+            Some(&w.engineer),
+            &json!({"work_type": "install", "size": 10, "area": "north", "requested_by": today()}),
+        )
+        .await;
+    narrowed.assert_status(201);
+    let rows = narrowed.body["work_orders"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["site"]["area"], "north");
+    assert_eq!(rows[0]["requested_date"], today().as_str());
+    let north = app
+        .post(
+            "/v1/work/batches",
+            Some(&w.engineer),
+            &json!({"work_type": "install", "size": 10, "area": "north"}),
+        )
+        .await;
+    assert_eq!(north.body["work_orders"].as_array().unwrap().len(), 1);
+    app.post(
+        "/v1/work/batches",
+        Some(&w.engineer),
+        &json!({"work_type": "install", "size": 10, "area": "North Side"}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    let rest = take(app, &w.engineer, "install", 10).await;
+    assert_eq!(
+        work_orders(&rest.body).len(),
+        2,
+        "the south jobs are still waiting"
+    );
+}
