@@ -5,6 +5,10 @@
 //! function's environment from the same template, builds [`AppState`] exactly as a Lambda
 //! cold start does (the token key is read from the emulator's Secrets Manager) and serves
 //! [`kopek_api::local_app`] in-process through `tower::ServiceExt::oneshot`.
+//!
+//! The environment is `usage-api`'s (the template's globals and the usage queue), so the
+//! state posts usage to the provisioned `UsageQueue`; [`TestApp::drain_usage`] then does what
+//! `usage-ingest` does in AWS.
 
 pub mod emulator;
 
@@ -15,9 +19,12 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use kopek_aws::clients::Clients;
 use kopek_aws::config::Config;
+use kopek_aws::queue::Queue;
 use kopek_domain::clock::{Clock, SystemClock};
 use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
+use kopek_ingest::poller::Poller;
+use kopek_ingest::{BatchReport, Ingestor};
 use kopek_local::provision::Provisioned;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -154,7 +161,7 @@ impl TestApp {
     pub async fn with_clock(clock: Arc<dyn Clock>) -> Self {
         let (sdk, provisioned, template) = emulator::provisioned().await;
         let env = provisioned
-            .function_env(&template, "AccountsApiFunction")
+            .function_env(&template, "UsageApiFunction")
             .unwrap_or_else(|e| panic!("cannot derive the function's environment: {e:#}"));
         let config = Config::from_lookup(|name| env.get(name).cloned())
             .expect("the template's environment is complete");
@@ -178,6 +185,45 @@ impl TestApp {
         edit(&mut self.state);
         self.router = kopek_api::local_app(self.state.clone());
         self
+    }
+
+    /// The usage queue the application posts to.
+    pub fn usage_queue(&self) -> Queue {
+        self.state
+            .usage_queue
+            .clone()
+            .expect("the usage-api environment names the usage queue")
+    }
+
+    /// Ingests everything on the usage queue, as `usage-ingest` does, at the app's clock.
+    pub async fn drain_usage(&self) -> BatchReport {
+        let mut poller = Poller::new(
+            self.usage_queue(),
+            Ingestor::new(self.state.store.clone(), self.state.usage_grace),
+        );
+        poller.wait_secs = 0;
+        poller
+            .drain(self.state.clock.as_ref(), 2)
+            .await
+            .expect("the usage queue drains")
+    }
+
+    /// POSTs `body` as `content_type`.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: impl Into<Body>,
+    ) -> TestResponse {
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("content-type", content_type);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        self.send(builder.body(body.into()).expect("request")).await
     }
 
     /// Sends a request from 127.0.0.1.

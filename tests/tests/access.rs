@@ -186,8 +186,33 @@ fn org_probes(org: &str, key: &str, order: &str, sub: &str) -> Vec<Probe> {
             format!("/v1/api-keys/{key}"),
             204,
         ),
+        Probe::new(
+            Method::GET,
+            "/v1/usage",
+            "query org_id",
+            format!("/v1/usage?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/usage/meters/{meter}",
+            "query org_id",
+            format!("/v1/usage/meters/{METER}?org_id={org}"),
+            200,
+        ),
+        // A meter is the catalog's, its usage the organisation's: the same request.
+        Probe::new(
+            Method::GET,
+            "/v1/usage/meters/{meter}",
+            "path meter",
+            format!("/v1/usage/meters/{METER}?org_id={org}"),
+            200,
+        ),
     ]
 }
+
+/// The metered service of the world, whose usage each organisation has its own of.
+const METER: &str = "TRAFFIC";
 
 /// Every operation naming a catalog service by its code. The catalog belongs to no
 /// organisation: every customer reads the same, and no customer writes it (403).
@@ -235,9 +260,11 @@ fn catalog_probes(code: &str) -> Vec<Probe> {
     ]
 }
 
-/// Every back-office operation naming a work type or a batch: staff only, so a customer gets
-/// 403 whatever the id, and no customer data is behind them.
+/// Every back-office operation naming a work type, a batch, a rejected usage event or (to give
+/// it an external reference) an organisation: staff only, so a customer gets 403 whatever the
+/// id, and no customer data is behind them.
 fn staff_probes(batch: &str) -> Vec<Probe> {
+    let rejected = format!("rej_{}", "0".repeat(32));
     let outcomes = json!({"outcomes": [{"work_order": "wo_01ARZ3NDEKTSV4RRFFQ69G5FAV", "outcome": "failed", "reason": "x"}]});
     let path = |tail: &str| format!("/v1/work/batches/{batch}{tail}");
     vec![
@@ -285,6 +312,35 @@ fn staff_probes(batch: &str) -> Vec<Probe> {
             path("/sheet.csv"),
             403,
         ),
+        Probe::new(
+            Method::GET,
+            "/v1/work/batches/{batch_id}/sheet.pdf",
+            "path batch_id",
+            path("/sheet.pdf"),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/usage/rejected/{rejected_id}",
+            "path rejected_id",
+            format!("/v1/usage/rejected/{rejected}"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/usage/rejected/{rejected_id}/resubmit",
+            "path rejected_id",
+            format!("/v1/usage/rejected/{rejected}/resubmit"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/usage/external-refs",
+            "body org_id",
+            "/v1/usage/external-refs".to_owned(),
+            403,
+        )
+        .with_body(json!({"org_id": OrgId::new().to_string(), "external_ref": "crm:probe"})),
     ]
 }
 
@@ -480,6 +536,17 @@ async fn world(app: &TestApp) -> World {
             .expect("subscription id")
             .to_owned()
     };
+    app.post(
+        "/v1/catalog/services",
+        Some(&admin),
+        &json!({
+            "code": METER, "name": {"ru": "Трафик", "en": "Traffic"},
+            "unit": "gigabyte", "kind": "metered", "tax_rate": "20", "currency": "RUB",
+            "price": {"currency": "RUB", "model": {"type": "per_unit", "unit_price": "2.00"}}
+        }),
+    )
+    .await
+    .assert_status(201);
     let a_sub_id = subscribe(a.token.clone()).await;
     let b_sub_id = subscribe(b.token.clone()).await;
     World {

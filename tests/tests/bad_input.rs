@@ -1,8 +1,10 @@
 //! Bad input over the real router: every refusal is a 4xx `application/problem+json` with a
 //! stable `code`, names the field (or parameter, or header) it is about, and changes nothing
-//! in the table. Covers the accounts endpoints (register, sign-in, API keys, invitations) and
-//! the catalog endpoints (create a service, add a price, quote, browse), the credentials a
-//! request carries, query strings and cursors, and the `Idempotency-Key` rules.
+//! in the table. Covers the accounts endpoints (register, sign-in, API keys, invitations), the
+//! catalog endpoints (create a service, add a price, quote, browse) and the usage endpoints
+//! (external references, the usage views, health, the rejected events; the refusal of usage
+//! events themselves is in `usage_api.rs`), the credentials a request carries, query strings
+//! and cursors, and the `Idempotency-Key` rules.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request};
@@ -134,6 +136,11 @@ impl Fixture {
                 service(&format!("NEW-{}", unique())),
             ),
             (self.prices(), Some(self.admin.clone()), new_price()),
+            (
+                "/v1/usage/external-refs".into(),
+                Some(self.admin.clone()),
+                json!({"org_id": self.customer.org_id, "external_ref": format!("crm:{}", unique())}),
+            ),
         ]
     }
 }
@@ -587,6 +594,16 @@ fn protected(f: &Fixture) -> Vec<(Method, String, Option<Value>)> {
             Some(service(&format!("NEW-{}", unique()))),
         ),
         (Method::POST, f.prices(), Some(new_price())),
+        (Method::GET, "/v1/usage".into(), None),
+        (
+            Method::POST,
+            "/v1/usage".into(),
+            Some(
+                json!({"events": [{"id": "e-1", "customer": f.customer.org_id, "meter": "TRAFFIC",
+                "quantity": "1", "timestamp": "2026-11-28T10:15:00Z"}]}),
+            ),
+        ),
+        (Method::GET, "/v1/usage/rejected".into(), None),
     ]
 }
 
@@ -875,6 +892,7 @@ async fn garbage_query_parameters_are_refused_naming_them() {
         ("/v1/api-keys?".into(), Some(&f.customer.token)),
         ("/v1/organisations?".into(), Some(&f.admin)),
         ("/v1/staff-users?".into(), Some(&f.admin)),
+        ("/v1/usage/rejected?".into(), Some(&f.admin)),
     ];
     let before = f.app.table_items().await;
 
@@ -929,6 +947,36 @@ async fn garbage_query_parameters_are_refused_naming_them() {
             "/v1/catalog/services?status=deleted".into(),
             None,
             "status",
+            "invalid_query",
+        ),
+        (
+            "/v1/usage?period=2026-13".into(),
+            Some(f.customer.token.as_str()),
+            "period",
+            "invalid_query",
+        ),
+        (
+            "/v1/usage?org=me".into(),
+            Some(f.customer.token.as_str()),
+            "org",
+            "invalid_query",
+        ),
+        (
+            "/v1/usage/meters/TRAFFIC?period=november".into(),
+            Some(f.customer.token.as_str()),
+            "period",
+            "invalid_query",
+        ),
+        (
+            "/v1/usage/health?period=2026-1".into(),
+            Some(f.admin.as_str()),
+            "period",
+            "invalid_query",
+        ),
+        (
+            "/v1/usage/rejected?period=".into(),
+            Some(f.admin.as_str()),
+            "period",
             "invalid_query",
         ),
     ]);
@@ -1013,12 +1061,13 @@ async fn an_invalid_cursor_is_refused_naming_it() {
     let (payload, tag) = catalog_cursor.split_once('.').expect("payload.tag");
     let tampered_payload = format!("{}.{tag}", flip_char(payload, payload.len() / 2));
     let tampered_tag = format!("{payload}.{}", flip_char(tag, tag.len() / 2));
-    let listings: [(String, Option<&str>); 5] = [
+    let listings: [(String, Option<&str>); 6] = [
         ("/v1/catalog/services".into(), None),
         (users.clone(), Some(&f.customer.token)),
         ("/v1/api-keys".into(), Some(&f.customer.token)),
         ("/v1/organisations".into(), Some(&f.admin)),
         ("/v1/staff-users".into(), Some(&f.admin)),
+        ("/v1/usage/rejected".into(), Some(&f.admin)),
     ];
     let before = f.app.table_items().await;
     for (listing, token) in &listings {

@@ -6,10 +6,12 @@
 //! The binaries must be built first (`cargo xtask test` builds them before running tests);
 //! a missing binary fails with a message saying so.
 //!
-//! The `order-intake` samples need a signed-in caller and ids made by earlier requests, so
-//! they hold `{{NAME}}` placeholders (listed in `events/README.md`);
-//! [`LambdaUnderTest::invoke_with`] fills them into a copy of the sample and invokes that, as
-//! a developer would by hand.
+//! The `order-intake` samples need a signed-in caller and ids made by earlier requests, the
+//! `usage-api` samples a signed-in caller, a customer and today's date, and the
+//! `usage-ingest` samples (SQS batches) a customer and today's date, so they hold
+//! `{{NAME}}` placeholders (listed in `events/README.md`); [`LambdaUnderTest::invoke_with`]
+//! and [`LambdaUnderTest::invoke_filled`] fill them into a copy of the sample and invoke that,
+//! as a developer would by hand.
 
 use kopek_local::template::Template;
 use kopek_local::tools;
@@ -117,6 +119,19 @@ impl LambdaUnderTest {
         }
     }
 
+    /// `binary` with the environment the template gives the function `logical_id`, on the
+    /// resources of `app` (so a test can set up through the in-process routers what the
+    /// binary then works on).
+    async fn start_on(app: &TestApp, logical_id: &str, binary: &str) -> Self {
+        let template = Template::load_project(&tools::project_root()).expect("the template loads");
+        let env = app
+            .provisioned
+            .function_env(&template, logical_id)
+            .expect("env");
+        let endpoint = kopek_tests::emulator::endpoint().await;
+        Self::start(binary, &env, &endpoint).await
+    }
+
     /// `cargo lambda invoke <function> --data-file events/<event>`; the API Gateway response.
     async fn invoke(&self, function: &str, event: &str) -> (u16, Value) {
         let response = self
@@ -128,6 +143,12 @@ impl LambdaUnderTest {
     /// `events/<event>` with each `{{NAME}}` replaced by its value, written to a temporary
     /// file and invoked like [`Self::invoke`]. A placeholder left unfilled fails the test.
     async fn invoke_with(&self, function: &str, event: &str, values: &[(&str, &str)]) -> Invoked {
+        Invoked::from_response(self.invoke_filled(function, event, values).await)
+    }
+
+    /// Like [`Self::invoke_with`], for a function that is not behind API Gateway: what the
+    /// function returned, as JSON.
+    async fn invoke_filled(&self, function: &str, event: &str, values: &[(&str, &str)]) -> Value {
         let path = self.root.join("events").join(event);
         let mut text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
@@ -148,13 +169,18 @@ impl LambdaUnderTest {
             event.replace('/', "-")
         ));
         std::fs::write(&filled, text).expect("the filled-in event is written");
-        let response = self.invoke_file(function, &filled).await;
+        let response = self.invoke_json(function, &filled).await;
         let _ = std::fs::remove_file(&filled);
         response
     }
 
     /// `cargo lambda invoke <function> --data-file <path>`; the API Gateway response.
     async fn invoke_file(&self, function: &str, path: &Path) -> Invoked {
+        Invoked::from_response(self.invoke_json(function, path).await)
+    }
+
+    /// `cargo lambda invoke <function> --data-file <path>`; what the function returned.
+    async fn invoke_json(&self, function: &str, path: &Path) -> Value {
         let output = Command::new(&self.cargo_lambda)
             .args(["lambda", "invoke", function, "--data-file"])
             .arg(path)
@@ -175,22 +201,12 @@ impl LambdaUnderTest {
             "invoke failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let response: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
             panic!(
                 "invoke printed no JSON ({e}): {}",
                 String::from_utf8_lossy(&output.stdout)
             )
-        });
-        let status = response["statusCode"].as_u64().expect("statusCode") as u16;
-        let body = response["body"]
-            .as_str()
-            .map(|b| serde_json::from_str(b).unwrap_or(Value::Null))
-            .unwrap_or(Value::Null);
-        Invoked {
-            status,
-            body,
-            headers: response["headers"].clone(),
-        }
+        })
     }
 }
 
@@ -202,6 +218,20 @@ struct Invoked {
 }
 
 impl Invoked {
+    /// An API Gateway (payload v2) response: status, JSON body, headers.
+    fn from_response(response: Value) -> Self {
+        let status = response["statusCode"].as_u64().expect("statusCode") as u16;
+        let body = response["body"]
+            .as_str()
+            .map(|b| serde_json::from_str(b).unwrap_or(Value::Null))
+            .unwrap_or(Value::Null);
+        Invoked {
+            status,
+            body,
+            headers: response["headers"].clone(),
+        }
+    }
+
     fn header(&self, name: &str) -> &str {
         self.headers[name].as_str().unwrap_or_default()
     }
@@ -209,6 +239,21 @@ impl Invoked {
     #[track_caller]
     fn expect(&self, status: u16) -> &Value {
         assert_eq!(self.status, status, "body: {}", self.body);
+        &self.body
+    }
+
+    /// Asserts an RFC 9457 problem of `status` about `field`; the problem document.
+    #[track_caller]
+    fn expect_problem(&self, status: u16, field: &str) -> &Value {
+        self.expect(status);
+        assert_eq!(
+            self.header("content-type"),
+            "application/problem+json",
+            "{}",
+            self.headers
+        );
+        assert_eq!(self.body["status"], status, "{}", self.body);
+        assert_eq!(self.body["field"], field, "{}", self.body);
         &self.body
     }
 }
@@ -311,6 +356,16 @@ async fn the_catalog_function_answers_the_sample_events() {
     );
 }
 
+/// Creates `services` as the admin, through the in-process routers.
+async fn create_services(app: &TestApp, services: Vec<Value>) {
+    let admin = app.admin().await;
+    for service in services {
+        app.post("/v1/catalog/services", Some(&admin), &service)
+            .await
+            .assert_status(201);
+    }
+}
+
 /// The catalog the `order-intake` samples assume (see `events/README.md`).
 fn order_intake_catalog() -> Vec<Value> {
     vec![
@@ -344,20 +399,9 @@ async fn the_order_intake_function_takes_an_order_to_done_and_a_charge_from_the_
     // The catalog and the users are made in-process through the same routers, on the same
     // resources the function binary uses; everything about orders goes through the binary.
     let app = TestApp::start().await;
-    let template = Template::load_project(&tools::project_root()).expect("the template loads");
-    let env = app
-        .provisioned
-        .function_env(&template, "OrderIntakeFunction")
-        .expect("env");
-    let endpoint = kopek_tests::emulator::endpoint().await;
-    let lambda = LambdaUnderTest::start("order-intake", &env, &endpoint).await;
+    let lambda = LambdaUnderTest::start_on(&app, "OrderIntakeFunction", "order-intake").await;
 
-    let admin = app.admin().await;
-    for service in order_intake_catalog() {
-        app.post("/v1/catalog/services", Some(&admin), &service)
-            .await
-            .assert_status(201);
-    }
+    create_services(&app, order_intake_catalog()).await;
     let customer = app.register("Ромашка").await;
     let engineer = app.staff_with_role("engineer").await;
     let as_customer = [("ACCESS_TOKEN", customer.token.as_str())];
@@ -515,14 +559,7 @@ async fn the_order_intake_function_takes_an_order_to_done_and_a_charge_from_the_
             &as_customer,
         )
         .await;
-    assert_eq!(refused.status, 422, "{}", refused.body);
-    assert_eq!(refused.header("content-type"), "application/problem+json");
-    assert_eq!(refused.body["status"], 422);
-    assert_eq!(
-        refused.body["field"], "lines[0].quantity",
-        "{}",
-        refused.body
-    );
+    refused.expect_problem(422, "lines[0].quantity");
     assert_eq!(
         app.table_items().await,
         before,
@@ -535,4 +572,337 @@ async fn the_order_intake_function_takes_an_order_to_done_and_a_charge_from_the_
         "{}",
         listed.body
     );
+}
+
+/// The metered services the `usage-ingest` samples assume (see `events/README.md`).
+fn usage_catalog() -> Vec<Value> {
+    vec![
+        json!({
+            "code": "TRAFFIC", "name": {"ru": "Трафик", "en": "Traffic"},
+            "unit": "gigabyte", "kind": "metered", "tax_rate": "20", "currency": "RUB",
+            "price": {"currency": "RUB", "model": {"type": "per_unit", "unit_price": "1.50"}}
+        }),
+        json!({
+            "code": "SMS", "name": {"ru": "SMS-рассылка", "en": "SMS"},
+            "unit": "request", "kind": "metered", "tax_rate": "20", "currency": "RUB",
+            "price": {"currency": "RUB", "model": {"type": "per_unit", "unit_price": "2.10"}}
+        }),
+    ]
+}
+
+/// The message ids a partial batch response asks SQS to redeliver; panics unless `response`
+/// is an `SqsBatchResponse` and nothing else.
+#[track_caller]
+fn batch_item_failures(response: &Value) -> Vec<String> {
+    let object = response
+        .as_object()
+        .unwrap_or_else(|| panic!("not an SqsBatchResponse: {response}"));
+    assert_eq!(
+        object.keys().collect::<Vec<_>>(),
+        ["batchItemFailures"],
+        "{response}"
+    );
+    response["batchItemFailures"]
+        .as_array()
+        .unwrap_or_else(|| panic!("batchItemFailures is not an array: {response}"))
+        .iter()
+        .map(|f| text(f, "/itemIdentifier").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_usage_ingest_function_counts_the_sample_batches_once_and_keeps_what_it_rejects() {
+    use kopek_domain::catalog::ServiceCode;
+    use kopek_domain::ids::OrgId;
+    use kopek_domain::period::BillingPeriod;
+    use rust_decimal::Decimal;
+
+    let app = TestApp::start().await;
+    let lambda = LambdaUnderTest::start_on(&app, "UsageIngestFunction", "usage-ingest").await;
+    const FUNCTION: &str = "usage-ingest";
+
+    create_services(&app, usage_catalog()).await;
+    let customer = app.register("Ромашка").await;
+    let org: OrgId = customer.org_id.parse().expect("an organisation id");
+    let store = &app.state.store;
+    store
+        .set_external_ref(org, "crm:romashka")
+        .await
+        .expect("the external reference is set");
+
+    // The samples' events happen early today, so none is ahead of the clock.
+    let today = chrono::Utc::now().date_naive();
+    let period = BillingPeriod::containing(today.and_time(chrono::NaiveTime::MIN).and_utc());
+    let (today_text, tomorrow_text) = (
+        today.to_string(),
+        today.succ_opt().expect("a date").to_string(),
+    );
+    let values = [
+        ("ORG_ID", customer.org_id.as_str()),
+        ("TODAY", today_text.as_str()),
+        ("TOMORROW", tomorrow_text.as_str()),
+    ];
+    let traffic: &ServiceCode = &"TRAFFIC".parse().expect("a code");
+    let sms: &ServiceCode = &"SMS".parse().expect("a code");
+    let usage = || async move {
+        let traffic = store.usage_of(org, traffic, period).await.expect("usage");
+        let sms = store.usage_of(org, sms, period).await.expect("usage");
+        (traffic.total, traffic.events, sms.total, sms.events)
+    };
+    let rejected = || async move {
+        let received = BillingPeriod::containing(chrono::Utc::now());
+        let mut reasons: Vec<(String, String)> = store
+            .list_rejected(received, 100, None)
+            .await
+            .expect("rejected events")
+            .items
+            .into_iter()
+            .map(|r| (r.reason.as_str().to_owned(), r.field))
+            .collect();
+        reasons.sort();
+        reasons
+    };
+    let dec = |text: &str| -> Decimal { text.parse().expect("a decimal") };
+
+    // Three messages: one event, an array of two (one by the external reference), an array of one.
+    let response = lambda
+        .invoke_filled(FUNCTION, "usage-ingest/valid.json", &values)
+        .await;
+    assert_eq!(batch_item_failures(&response), Vec::<String>::new());
+    assert_eq!(usage().await, (dec("19.75"), 2, dec("150"), 2));
+    assert_eq!(
+        store.meters_used(org, period).await.expect("meters"),
+        [sms.clone(), traffic.clone()]
+    );
+
+    // The same events again, split and ordered otherwise: nothing counts twice.
+    let response = lambda
+        .invoke_filled(FUNCTION, "usage-ingest/duplicate.json", &values)
+        .await;
+    assert_eq!(batch_item_failures(&response), Vec::<String>::new());
+    assert_eq!(usage().await, (dec("19.75"), 2, dec("150"), 2));
+
+    // Events that can never count are kept as rejected, not retried.
+    let response = lambda
+        .invoke_filled(FUNCTION, "usage-ingest/invalid.json", &values)
+        .await;
+    assert_eq!(batch_item_failures(&response), Vec::<String>::new());
+    assert_eq!(usage().await, (dec("19.75"), 2, dec("150"), 2));
+    let pair = |reason: &str, field: &str| (reason.to_owned(), field.to_owned());
+    let invalid = vec![
+        pair("bad_quantity", "quantity"),
+        pair("bad_quantity", "quantity"),
+        pair("future_timestamp", "timestamp"),
+        pair("malformed", ""),
+        pair("unknown_meter", "meter"),
+    ];
+    assert_eq!(rejected().await, invalid);
+
+    // Mixed: two new events count; a duplicate does not; an unknown customer and an id reused
+    // for other content are rejected.
+    let response = lambda
+        .invoke_filled(FUNCTION, "usage-ingest/mixed.json", &values)
+        .await;
+    assert_eq!(batch_item_failures(&response), Vec::<String>::new());
+    assert_eq!(usage().await, (dec("23.25"), 3, dec("155"), 3));
+    let mut expected = invalid;
+    expected.extend([pair("conflict", "id"), pair("unknown_customer", "customer")]);
+    expected.sort();
+    assert_eq!(rejected().await, expected);
+}
+
+/// The usage events in the body of the `usage-api` sample `event` (a JSON `{"events": [...]}`
+/// or, sent as `text/csv`, rows under the `id,customer,meter,quantity,timestamp` header):
+/// per meter, the quantities summed and the events counted.
+fn sample_usage(event: &str) -> BTreeMap<String, (rust_decimal::Decimal, u64)> {
+    let path = tools::project_root().join("events").join(event);
+    let sample: Value = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_else(|| panic!("{} is not a JSON event", path.display()));
+    let body = text(&sample, "/body");
+    let events: Vec<(String, String)> = if sample["headers"]["content-type"] == "text/csv" {
+        let mut rows = body.lines().map(|row| row.split(',').collect::<Vec<_>>());
+        let header = rows.next().expect("a header row");
+        let column = |name: &str| {
+            header
+                .iter()
+                .position(|c| *c == name)
+                .unwrap_or_else(|| panic!("{event}: no column {name}"))
+        };
+        let (meter, quantity) = (column("meter"), column("quantity"));
+        rows.map(|row| (row[meter].to_owned(), row[quantity].to_owned()))
+            .collect()
+    } else {
+        let body: Value = serde_json::from_str(body).expect("a JSON body");
+        body["events"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{event}: no events"))
+            .iter()
+            .map(|e| {
+                (
+                    text(e, "/meter").to_owned(),
+                    text(e, "/quantity").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let mut usage = BTreeMap::new();
+    for (meter, quantity) in events {
+        let (total, count) = usage
+            .entry(meter)
+            .or_insert((rust_decimal::Decimal::ZERO, 0));
+        *total += quantity
+            .parse::<rust_decimal::Decimal>()
+            .expect("a decimal quantity");
+        *count += 1;
+    }
+    usage
+}
+
+#[tokio::test]
+async fn the_usage_api_function_queues_the_sample_usage_and_shows_it_once_counted() {
+    use rust_decimal::Decimal;
+
+    let app = TestApp::start().await;
+    let lambda = LambdaUnderTest::start_on(&app, "UsageApiFunction", "usage-api").await;
+    const FUNCTION: &str = "usage-api";
+
+    let catalog = usage_catalog();
+    create_services(&app, catalog.clone()).await;
+    let customer = app.register("Ромашка").await;
+    // An engineer holds `usage:write`, as a producer's staff key would.
+    let engineer = app.staff_with_role("engineer").await;
+    let today = chrono::Utc::now().date_naive().to_string();
+    let as_engineer = [
+        ("ACCESS_TOKEN", engineer.as_str()),
+        ("ORG_ID", customer.org_id.as_str()),
+        ("TODAY", today.as_str()),
+    ];
+    let as_customer = [("ACCESS_TOKEN", customer.token.as_str())];
+    let depth = || async { app.usage_queue().depth().await.expect("queue depth") };
+    let unit_price = |meter: &str| -> Decimal {
+        let service = catalog
+            .iter()
+            .find(|s| s["code"] == meter)
+            .unwrap_or_else(|| panic!("no service {meter}"));
+        text(service, "/price/model/unit_price")
+            .parse()
+            .expect("a price")
+    };
+    // The customer's view, as the sample asks for it, against the usage expected per meter.
+    let assert_shown = |expected: BTreeMap<String, (Decimal, u64)>| {
+        let (lambda, as_customer, today, unit_price) = (&lambda, &as_customer, &today, &unit_price);
+        let org_id = customer.org_id.as_str();
+        async move {
+            let read = lambda
+                .invoke_with(FUNCTION, "usage-api/usage-view.json", as_customer)
+                .await;
+            let view = read.expect(200);
+            assert_eq!(view["org_id"], org_id, "{view}");
+            let meters = view["meters"].as_array().expect("meters");
+            let shown: BTreeMap<String, (Decimal, u64)> = meters
+                .iter()
+                .map(|m| {
+                    let total: Decimal = text(m, "/total").parse().expect("a decimal total");
+                    let events = m["events"].as_u64().expect("an event count");
+                    (text(m, "/meter").to_owned(), (total, events))
+                })
+                .collect();
+            assert_eq!(shown, expected, "{view}");
+            for m in meters {
+                let total: Decimal = text(m, "/total").parse().expect("a decimal");
+                // All of it happened early today.
+                assert_eq!(
+                    m["by_day"],
+                    json!([{"day": today, "quantity": total.normalize().to_string()}]),
+                    "{m}"
+                );
+                let subtotal: Decimal = text(m, "/estimate/subtotal").parse().expect("a decimal");
+                assert_eq!(subtotal, total * unit_price(text(m, "/meter")), "{m}");
+            }
+        }
+    };
+
+    // Posts the sample `event` as the engineer: `queued` events in one message.
+    let post = |event: &'static str, queued: usize| {
+        let (lambda, as_engineer) = (&lambda, &as_engineer);
+        async move {
+            let posted = lambda.invoke_with(FUNCTION, event, as_engineer).await;
+            assert_eq!(
+                posted.expect(202),
+                &json!({"queued": queued, "messages": 1}),
+                "{event}"
+            );
+            posted
+        }
+    };
+    // Drains the queue with the real poller, as `usage-ingest` does: `counted` new events.
+    let count = |counted: u64| {
+        let (app, depth) = (&app, &depth);
+        async move {
+            let report = app.drain_usage().await;
+            assert_eq!(
+                (report.counted, report.duplicates, report.rejected),
+                (counted, 0, 0)
+            );
+            assert!(report.failed.is_empty(), "{:?}", report.failed);
+            assert_eq!(depth().await, (0, 0), "the queue drained");
+        }
+    };
+
+    // Three events, judged and queued as one message; nothing is counted before ingestion.
+    let posted = post("usage-api/post-events.json", 3).await;
+    assert_eq!(depth().await, (1, 0));
+    // The sample's Idempotency-Key: the same post again is answered as before, queued once.
+    let again = lambda
+        .invoke_with(FUNCTION, "usage-api/post-events.json", &as_engineer)
+        .await;
+    assert_eq!(again.expect(202), &posted.body);
+    assert_eq!(
+        again.header("idempotent-replayed"),
+        "true",
+        "{}",
+        again.headers
+    );
+    assert_eq!(depth().await, (1, 0), "the replay queued the events again");
+    assert_shown(BTreeMap::new()).await;
+
+    // Once counted, the customer sees each meter's total.
+    count(3).await;
+    let mut expected = sample_usage("usage-api/post-events.json");
+    assert_eq!(
+        expected.keys().collect::<Vec<_>>(),
+        ["SMS", "TRAFFIC"],
+        "the sample posts both meters"
+    );
+    assert_shown(expected.clone()).await;
+
+    // 1.5 SMS: the whole request is refused, naming the event and field; nothing is queued.
+    let before = app.table_items().await;
+    let refused = lambda
+        .invoke_with(
+            FUNCTION,
+            "usage-api/post-events-bad-quantity.json",
+            &as_engineer,
+        )
+        .await;
+    let problem = refused.expect_problem(422, "events[0].quantity");
+    assert_eq!(problem["code"], "bad_quantity", "{problem}");
+    assert_eq!(depth().await, (0, 0), "a refused post queued something");
+    assert_eq!(
+        app.table_items().await,
+        before,
+        "a refused post stored something"
+    );
+
+    // Two CSV rows, queued and then counted on top of the events above.
+    post("usage-api/post-csv.json", 2).await;
+    count(2).await;
+    for (meter, (quantity, events)) in sample_usage("usage-api/post-csv.json") {
+        let (total, count) = expected.entry(meter).or_insert((Decimal::ZERO, 0));
+        *total += quantity;
+        *count += events;
+    }
+    assert_shown(expected).await;
 }

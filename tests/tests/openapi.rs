@@ -25,6 +25,7 @@ use std::process::Command;
 const ACCOUNTS: &str = "AccountsApiFunction";
 const CATALOG: &str = "CatalogApiFunction";
 const ORDER_INTAKE: &str = "OrderIntakeFunction";
+const USAGE: &str = "UsageApiFunction";
 /// Served (by the catalog function) but not listed in the document: the document itself.
 const DOCUMENT: &str = "/v1/openapi.json";
 
@@ -47,6 +48,7 @@ impl Functions {
                 (ACCOUNTS, kopek_api::accounts_app(app.state.clone())),
                 (CATALOG, kopek_api::catalog_app(app.state.clone())),
                 (ORDER_INTAKE, kopek_api::order_intake_app(app.state.clone())),
+                (USAGE, kopek_api::usage_app(app.state.clone())),
             ]),
         }
     }
@@ -133,6 +135,9 @@ impl Samples {
                 "subscription_id",
                 kopek_domain::ids::SubscriptionId::new().to_string(),
             ),
+            // Usage routes need a caller first too.
+            ("meter", "TRAFFIC".to_owned()),
+            ("rejected_id", format!("rej_{}", "0".repeat(32))),
         ]))
     }
 
@@ -340,7 +345,9 @@ async fn every_documented_operation_is_served_by_exactly_one_functions_router() 
         );
     }
     assert!(
-        by_function.contains_key(ACCOUNTS) && by_function.contains_key(CATALOG),
+        [ACCOUNTS, CATALOG, ORDER_INTAKE, USAGE]
+            .iter()
+            .all(|f| by_function.contains_key(f)),
         "{by_function:?}"
     );
     // The document itself comes from the catalog function.

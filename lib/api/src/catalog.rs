@@ -16,6 +16,7 @@ use kopek_domain::accounts::{Principal, Scope};
 use kopek_domain::catalog::{
     NewService, PriceVersion, Service, ServiceCode, ServiceStatus, price_in_force,
 };
+use kopek_domain::money::Money;
 use kopek_domain::pricing::{Price, Quantity, Quote};
 use kopek_http::auth::{Caller, MaybeCaller};
 use kopek_http::json::{JsonBody, QueryParams};
@@ -384,19 +385,39 @@ async fn quote(
     let version = price_in_force(&stored.versions, at)
         .ok_or_else(|| ApiError::validation("at", "no price was in force at that time"))?;
     let quote = version.price.quote(quantity)?;
-    let tax_rate = stored.service.tax_rate();
-    let tax = tax_rate.tax_on(&quote.total())?;
-    let with_tax = quote.total().checked_add(tax)?;
+    let taxed = Taxed::of(&stored.service, quote.total())?;
     Ok(Json(QuoteView {
         service: stored.service.code().as_str().to_owned(),
         price_version: version.version,
         at,
-        tax_rate: tax_rate
-            .percent()
-            .map(|p| p.to_string())
-            .unwrap_or_else(|| "exempt".into()),
-        tax: tax.amount().to_string(),
-        total_with_tax: with_tax.amount().to_string(),
+        tax_rate: taxed.tax_rate,
+        tax: taxed.tax.amount().to_string(),
+        total_with_tax: taxed.total_with_tax.amount().to_string(),
         quote,
     }))
+}
+
+/// A net amount of a service with the tax of the service's rate, as quotes and estimates
+/// show it.
+pub(crate) struct Taxed {
+    /// `"exempt"` or the percentage.
+    pub tax_rate: String,
+    /// Tax on the net amount, rounded half away from zero to minor units.
+    pub tax: Money,
+    pub total_with_tax: Money,
+}
+
+impl Taxed {
+    pub(crate) fn of(service: &Service, net: Money) -> ApiResult<Self> {
+        let rate = service.tax_rate();
+        let tax = rate.tax_on(&net)?;
+        Ok(Self {
+            tax_rate: rate
+                .percent()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "exempt".into()),
+            tax,
+            total_with_tax: net.checked_add(tax)?,
+        })
+    }
 }

@@ -6,20 +6,29 @@
 //! | [`accounts`] | `accounts-api` | `/v1/auth/*`, `/v1/me`, `/v1/organisations*`, `/v1/staff-users*`, `/v1/api-keys*` |
 //! | [`catalog`] | `catalog-api` | `/v1/catalog/*`, `/v1/openapi.json` |
 //! | [`orders`], [`subscriptions`], [`work`] | `order-intake` | `/v1/orders*`, `/v1/charges`, `/v1/subscriptions*`, `/v1/work/*` |
+//! | [`usage`] | `usage-api` | `/v1/usage*` |
 //!
 //! Routes and their OpenAPI operations are registered together (`utoipa_axum::routes!`), so
 //! the document cannot list a route the router does not serve, nor miss one it does.
 //! The local stack serves [`local_app`]: every function's routes on one port.
+//!
+//! Every body is limited to 64 KiB ([`kopek_http::json::MAX_BODY_BYTES`]) except the usage
+//! uploads (`usage::body_limit`): `with_upload_limits` marks those requests with their
+//! [`BodyLimit`] before any middleware reads a body.
 
 pub mod accounts;
 pub mod catalog;
 pub mod orders;
 mod paging;
 pub mod subscriptions;
+pub mod usage;
 pub mod work;
 
 use axum::Router;
+use axum::extract::Request;
+use axum::middleware::map_request;
 use axum::routing::get;
+use kopek_http::json::BodyLimit;
 use kopek_http::layers::with_common_layers;
 use kopek_http::state::AppState;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -44,6 +53,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "orders", description = "Orders, their lines and history; charges of a period"),
         (name = "subscriptions", description = "Subscriptions to recurring services, prorated by day"),
         (name = "work", description = "Work queues and batches for engineers"),
+        (name = "usage", description = "Metered usage: reporting it, the customer's view with estimated prices, ingestion health and rejected events"),
     )
 )]
 struct ApiDoc;
@@ -69,6 +79,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .merge(accounts::routes())
         .merge(catalog::routes())
         .merge(order_intake_routes())
+        .merge(usage::routes())
         .split_for_parts();
     doc
 }
@@ -114,12 +125,31 @@ pub fn order_intake_app(state: AppState) -> Router {
     with_common_layers(router, state)
 }
 
+/// The `usage-api` function's router.
+pub fn usage_app(state: AppState) -> Router {
+    let (router, _) = base().merge(usage::routes()).split_for_parts();
+    with_upload_limits(with_common_layers(router, state))
+}
+
 /// Every function's routes on one router, as the local stack serves them.
 pub fn local_app(state: AppState) -> Router {
     let (router, _) = base()
         .merge(accounts::routes())
         .merge(catalog::routes())
         .merge(order_intake_routes())
+        .merge(usage::routes())
         .split_for_parts();
-    with_common_layers(serve_openapi(router), state)
+    with_upload_limits(with_common_layers(serve_openapi(router), state))
+}
+
+/// Gives the upload routes their larger [`BodyLimit`], outside every other layer, so that
+/// the `Idempotency-Key` middleware reads those bodies whole and every other body stays
+/// within 64 KiB.
+fn with_upload_limits(router: Router) -> Router {
+    router.layer(map_request(|mut request: Request| async move {
+        if let Some(limit) = usage::body_limit(request.method(), request.uri().path()) {
+            request.extensions_mut().insert(BodyLimit(limit));
+        }
+        request
+    }))
 }

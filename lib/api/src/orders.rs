@@ -497,6 +497,34 @@ impl From<Charge> for ChargeView {
     }
 }
 
+/// `?period=YYYY-MM`, or the current period by the clock.
+pub(crate) fn period_param(state: &AppState, period: Option<&str>) -> ApiResult<BillingPeriod> {
+    match period {
+        None => Ok(BillingPeriod::containing(state.clock.now())),
+        Some(p) => p.parse().map_err(|_| {
+            ApiError::bad_request("invalid_query", "period must be a month as YYYY-MM")
+                .with_field("period")
+        }),
+    }
+}
+
+/// `?org_id=`: the organisation a read is about. Customers default to (and may name only)
+/// their own — another organisation's id is 404, as is a malformed one; staff must name one.
+pub(crate) fn org_param(caller: &Principal, org_id: Option<&str>) -> ApiResult<OrgId> {
+    let org = match (caller.org(), org_id) {
+        (Some(own), None) => own,
+        (_, Some(id)) => id.parse().map_err(|_| ApiError::not_found())?,
+        (None, None) => {
+            return Err(
+                ApiError::bad_request("invalid_query", "staff name the organisation")
+                    .with_field("org_id"),
+            );
+        }
+    };
+    caller.can_access_org(org)?;
+    Ok(org)
+}
+
 /// The charges of a period with their total.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChargesView {
@@ -517,24 +545,8 @@ async fn list_charges(
     QueryParams(query): QueryParams<ChargesQuery>,
 ) -> ApiResult<Json<ChargesView>> {
     caller.require_scope(Scope::OrdersRead)?;
-    let period = match query.period.as_deref() {
-        None => BillingPeriod::containing(state.clock.now()),
-        Some(p) => p.parse().map_err(|_| {
-            ApiError::bad_request("invalid_query", "period must be a month as YYYY-MM")
-                .with_field("period")
-        })?,
-    };
-    let org = match (caller.org(), query.org_id.as_deref()) {
-        (Some(own), None) => own,
-        (_, Some(id)) => id.parse().map_err(|_| ApiError::not_found())?,
-        (None, None) => {
-            return Err(
-                ApiError::bad_request("invalid_query", "staff name the organisation")
-                    .with_field("org_id"),
-            );
-        }
-    };
-    caller.can_access_org(org)?;
+    let period = period_param(&state, query.period.as_deref())?;
+    let org = org_param(&caller, query.org_id.as_deref())?;
     let charges = state.store.charges(org, period).await?;
     let mut totals: Vec<Money> = Vec::new();
     for c in &charges {

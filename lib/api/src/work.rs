@@ -1,5 +1,5 @@
 //! The `order-intake` function, back-office side: work queues by work type, taking a batch,
-//! starting, completing and releasing it, and its work sheet.
+//! starting, completing and releasing it, and its work sheet (CSV, and PDF to print).
 //!
 //! Engineers, managers and admins work here (role check plus `orders:write`); an engineer
 //! acts only on their own batches. Batches left untouched past the configured time go back to
@@ -17,8 +17,9 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use kopek_aws::dynamo::orders::StoredLine;
 use kopek_aws::dynamo::work::{QueueFilter, StoredBatch, TakeOutcome};
+use kopek_documents::{SheetRow, WorkSheet};
 use kopek_domain::accounts::{Principal, Role, Scope, Subject};
-use kopek_domain::catalog::{ServiceStatus, WorkType};
+use kopek_domain::catalog::{Lang, ServiceStatus, WorkType};
 use kopek_domain::ids::{BatchId, OrgId, UserId, WorkOrderId};
 use kopek_domain::orders::{LineState, Site, Status, parse_area};
 use kopek_domain::pricing::Quantity;
@@ -43,6 +44,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(complete_batch))
         .routes(routes!(release_batch))
         .routes(routes!(work_sheet))
+        .routes(routes!(work_sheet_pdf))
 }
 
 /// How many stale batches one request returns to the queue at most.
@@ -214,6 +216,14 @@ pub struct WorkOrderView {
     failure_reason: Option<String>,
 }
 
+/// How a unit-like enum is named on the wire (`piece`, `released`, …).
+fn wire_name(value: &impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 fn work_order_view(stored: &StoredLine, customer: Option<String>) -> WorkOrderView {
     let l = &stored.line;
     let (actual, reason) = match &l.state {
@@ -232,10 +242,7 @@ fn work_order_view(stored: &StoredLine, customer: Option<String>) -> WorkOrderVi
         service: l.service.to_string(),
         service_name: l.service_name.ru().to_owned(),
         quantity: l.quantity,
-        unit: serde_json::to_value(l.unit)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        unit: wire_name(&l.unit),
         requested_date: l.requested_date,
         site: l.site.clone(),
         note: l.note.clone(),
@@ -355,19 +362,25 @@ async fn customer_names(
     Ok(names)
 }
 
+/// A batch's entries with their current lines, in the batch's order.
+fn entry_lines<'a>(
+    batch: &'a Batch,
+    lines: &'a [StoredLine],
+) -> impl Iterator<Item = (EntryState, &'a StoredLine)> + 'a {
+    batch.entries.iter().filter_map(|e| {
+        lines
+            .iter()
+            .find(|l| l.line.work_order == e.work_order)
+            .map(|l| (e.state, l))
+    })
+}
+
 async fn batch_view(state: &AppState, batch: &Batch, lines: &[StoredLine]) -> ApiResult<BatchView> {
     let names = customer_names(state, lines).await?;
-    let work_orders = batch
-        .entries
-        .iter()
-        .filter_map(|e| {
-            lines
-                .iter()
-                .find(|l| l.line.work_order == e.work_order)
-                .map(|l| BatchEntryView {
-                    entry: e.state,
-                    work_order: work_order_view(l, names.get(&l.line.org).cloned()),
-                })
+    let work_orders = entry_lines(batch, lines)
+        .map(|(entry, l)| BatchEntryView {
+            entry,
+            work_order: work_order_view(l, names.get(&l.line.org).cloned()),
         })
         .collect();
     Ok(BatchView {
@@ -675,19 +688,74 @@ async fn release_batch(
     Ok(Json(batch_view(&state, &next, &lines).await?))
 }
 
+/// A batch's work sheet, the same for every format: staff see every batch's sheet (as they
+/// see every batch); customers and keys none.
+async fn work_sheet_of(
+    state: &AppState,
+    caller: &Principal,
+    batch_id: &str,
+) -> ApiResult<WorkSheet> {
+    require_worker(caller)?;
+    let batch = find_batch(state, batch_id).await?.batch;
+    let lines = batch_lines(state, &batch).await?;
+    let names = customer_names(state, &lines).await?;
+    let engineer = match state.store.user(batch.engineer).await? {
+        Some(stored) => stored.user.name().as_str().to_owned(),
+        None => batch.engineer.to_string(),
+    };
+    let rows = entry_lines(&batch, &lines)
+        .map(|(entry, l)| {
+            let w = work_order_view(l, names.get(&l.line.org).cloned());
+            SheetRow {
+                work_order: w.work_order,
+                customer: w.customer.unwrap_or_default(),
+                address: w.site.address,
+                area: w.site.area,
+                service: w.service,
+                service_name: w.service_name,
+                quantity: w.quantity.to_string(),
+                unit: w.unit,
+                unit_label: l.line.unit.short_name(Lang::Ru).to_owned(),
+                requested_date: w.requested_date,
+                note: w.note,
+                status: wire_name(&entry),
+            }
+        })
+        .collect();
+    Ok(WorkSheet {
+        batch_id: batch.id.to_string(),
+        work_type: batch.work_type.to_string(),
+        engineer,
+        taken_at: batch.taken_at,
+        rows,
+    })
+}
+
+/// A file to download.
+fn attachment(content_type: &'static str, file_name: String, bytes: Vec<u8>) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        bytes,
+    )
+}
+
 /// The batch's work sheet as CSV (UTF-8 with a byte-order mark, so spreadsheet programs read
 /// Cyrillic right): one row per job with customer, address, service, quantity and note.
 #[utoipa::path(get, path = "/v1/work/batches/{batch_id}/sheet.csv", tag = "work", security(("bearer" = [])), params(("batch_id" = String, Path)),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = kopek_http::problem::Problem)))]
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem)))]
 async fn work_sheet(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(batch_id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    require_worker(&caller)?;
-    let stored = find_batch(&state, &batch_id).await?;
-    let lines = batch_lines(&state, &stored.batch).await?;
-    let view = batch_view(&state, &stored.batch, &lines).await?;
+    let sheet = work_sheet_of(&state, &caller, &batch_id).await?;
     let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     let header_row = [
         "#",
@@ -705,36 +773,63 @@ async fn work_sheet(
     ];
     out.write_record(header_row)
         .map_err(|e| ApiError::internal(&e))?;
-    for (i, row) in view.work_orders.iter().enumerate() {
-        let w = &row.work_order;
+    for (i, row) in sheet.rows.into_iter().enumerate() {
         out.write_record([
             (i + 1).to_string(),
-            w.work_order.clone(),
-            w.customer.clone().unwrap_or_default(),
-            w.site.address.clone(),
-            w.site.area.clone().unwrap_or_default(),
-            w.service.clone(),
-            w.service_name.clone(),
-            w.quantity.to_string(),
-            w.unit.clone(),
-            w.requested_date.to_string(),
-            w.note.clone().unwrap_or_default(),
-            serde_json::to_value(row.entry)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            row.work_order,
+            row.customer,
+            row.address,
+            row.area.unwrap_or_default(),
+            row.service,
+            row.service_name,
+            row.quantity,
+            row.unit,
+            row.requested_date.to_string(),
+            row.note.unwrap_or_default(),
+            row.status,
         ])
         .map_err(|e| ApiError::internal(&e))?;
     }
     let bytes = out.into_inner().map_err(|e| ApiError::internal(&e))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"work-sheet-{}.csv\"", view.id),
-            ),
-        ],
+    Ok(attachment(
+        "text/csv; charset=utf-8",
+        format!("work-sheet-{}.csv", sheet.batch_id),
         bytes,
     ))
+}
+
+/// A PDF file: the response body itself.
+pub struct PdfFile;
+
+impl utoipa::PartialSchema for PdfFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .content_media_type("application/pdf")
+            .into()
+    }
+}
+
+impl ToSchema for PdfFile {}
+
+/// The batch's work sheet as PDF, to print (A4 landscape, in Russian): the batch, its work
+/// type, engineer and when it was taken, then one row per job with customer, address and
+/// area, service, quantity with unit, requested date and note; the header row repeats on
+/// every page, and the sheet ends with a line for the engineer's signature.
+#[utoipa::path(get, path = "/v1/work/batches/{batch_id}/sheet.pdf", tag = "work", security(("bearer" = [])), params(("batch_id" = String, Path)),
+    responses((status = 200, content_type = "application/pdf", body = PdfFile), (status = 403, body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem)))]
+async fn work_sheet_pdf(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(batch_id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let sheet = work_sheet_of(&state, &caller, &batch_id).await?;
+    let file_name = format!("work-sheet-{}.pdf", sheet.batch_id);
+    // Tens of milliseconds of CPU for a full batch: off the async workers.
+    let bytes = tokio::task::spawn_blocking(move || sheet.to_pdf())
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(attachment("application/pdf", file_name, bytes))
 }

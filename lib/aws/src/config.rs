@@ -30,6 +30,10 @@ pub struct Config {
     /// How long a batch of work orders may stay untouched before its open work goes back to
     /// the queue (default 8 hours).
     pub batch_timeout: Duration,
+    /// The queue usage events go through (`UsageQueue`), for functions that enqueue them.
+    pub usage_queue_url: Option<String>,
+    /// Usage events older than this are refused as `too_old` (default 45 days).
+    pub usage_grace: Duration,
 }
 
 impl Config {
@@ -66,6 +70,8 @@ impl Config {
             access_token_ttl: seconds("KOPEK_ACCESS_TOKEN_TTL_SECS", 15 * 60)?,
             session_ttl: seconds("KOPEK_SESSION_TTL_SECS", 30 * 24 * 3600)?,
             batch_timeout: seconds("KOPEK_BATCH_TIMEOUT_SECS", 8 * 3600)?,
+            usage_queue_url: lookup("KOPEK_USAGE_QUEUE_URL").filter(|v| !v.trim().is_empty()),
+            usage_grace: seconds("KOPEK_USAGE_GRACE_SECS", 45 * 24 * 3600)?,
         })
     }
 }

@@ -13,5 +13,6 @@
 pub mod clients;
 pub mod config;
 pub mod dynamo;
+pub mod queue;
 pub mod secrets;
 pub mod telemetry;

@@ -11,7 +11,7 @@
 //! body is sealed ([`crate::seal`]) before it is stored, bound to the caller's scope and key.
 
 use crate::auth::caller_scope;
-use crate::json::{MAX_BODY_BYTES, too_large};
+use crate::json::{body_limit, too_large};
 use crate::problem::ApiError;
 use crate::state::AppState;
 use axum::body::Body;
@@ -72,10 +72,11 @@ async fn handle(
 ) -> Result<Response, Response> {
     let key = parse_key(&value).map_err(IntoResponse::into_response)?;
     let scope = caller_scope(&request);
+    let limit = body_limit(request.extensions());
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+    let bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| too_large().into_response())?;
+        .map_err(|_| too_large(limit).into_response())?;
     let path = parts
         .uri
         .path_and_query()

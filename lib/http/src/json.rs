@@ -1,18 +1,67 @@
 //! Request bodies and query strings, parsed strictly.
 //!
-//! [`JsonBody`] reads at most [`MAX_BODY_BYTES`], accepts only `application/json`, refuses
-//! unknown fields (wire types carry `#[serde(deny_unknown_fields)]`) and names the field in
-//! every error, using the JSON path where deserialisation stopped. Well-formed JSON that
-//! breaks a rule is a 422; something that is not JSON at all is a 400; too big is a 413.
+//! [`JsonBody`] reads at most [`MAX_BODY_BYTES`] (or the route's own [`BodyLimit`]), accepts
+//! only `application/json`, refuses unknown fields (wire types carry
+//! `#[serde(deny_unknown_fields)]`) and names the field in every error, using the JSON path
+//! where deserialisation stopped. Well-formed JSON that breaks a rule is a 422; something
+//! that is not JSON at all is a 400; too big is a 413.
 
 use crate::problem::ApiError;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
-/// The largest request body any endpoint reads.
+/// The largest request body an endpoint reads, unless its route has a [`BodyLimit`].
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A request extension: the most bytes this request's route reads, where that is not
+/// [`MAX_BODY_BYTES`] (bulk uploads). A router puts it on the request before any middleware
+/// reads the body, so that the `Idempotency-Key` middleware and the extractors keep the same
+/// limit and give the same answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit(pub usize);
+
+/// The most bytes the request with these extensions may carry.
+pub fn body_limit(extensions: &Extensions) -> usize {
+    extensions
+        .get::<BodyLimit>()
+        .map_or(MAX_BODY_BYTES, |limit| limit.0)
+}
+
+/// Whether the request's `Content-Type` is `media_type` (or, for `application/json`, any
+/// `application/…+json`), parameters such as `charset` aside.
+pub fn has_media_type(headers: &HeaderMap, media_type: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == media_type
+                || (media_type == "application/json"
+                    && m.starts_with("application/")
+                    && m.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+/// The 415 of a body sent as another media type than `media_type`.
+pub fn unsupported_media_type(media_type: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("send the body as {media_type}"),
+    )
+}
+
+/// Reads the whole body of `req`, at most its route's [`body_limit`] (else a 413).
+pub async fn read_body(req: Request) -> Result<axum::body::Bytes, ApiError> {
+    let limit = body_limit(req.extensions());
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| too_large(limit))
+}
 
 /// A JSON request body, deserialised into `T`.
 #[derive(Debug, Clone)]
@@ -22,35 +71,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|m| {
-                let m = m.trim().to_ascii_lowercase();
-                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as application/json",
-            ));
+        if !has_media_type(req.headers(), "application/json") {
+            return Err(unsupported_media_type("application/json"));
         }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| too_large())?;
+        let bytes = read_body(req).await?;
         parse_json(&bytes).map(JsonBody)
     }
 }
 
-pub(crate) fn too_large() -> ApiError {
+pub(crate) fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
-        format!("the request body must not exceed {MAX_BODY_BYTES} bytes"),
+        format!("the request body must not exceed {limit} bytes"),
     )
 }
 

@@ -13,6 +13,7 @@ use kopek_domain::money::MoneyError;
 use kopek_domain::orders::OrderError;
 use kopek_domain::pricing::PricingError;
 use kopek_domain::subscriptions::SubscriptionError;
+use kopek_domain::usage::Rejection;
 use kopek_domain::work::WorkError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -173,6 +174,7 @@ impl From<StoreError> for ApiError {
                 let code = match what {
                     "email" => "email_taken",
                     "code" => "code_taken",
+                    "external_ref" => "external_ref_taken",
                     _ => "duplicate",
                 };
                 ApiError::conflict(code, format!("{what} is already taken")).with_field(what)
@@ -307,5 +309,23 @@ impl From<MoneyError> for ApiError {
             "money_error",
             e.to_string(),
         )
+    }
+}
+
+/// A usage event refused: 422 with the reason as the `code` (`unknown_meter`, `bad_quantity`,
+/// …) and the event's field at fault (the caller prefixes it with the event's place, such as
+/// `events[3].quantity`).
+impl From<Rejection> for ApiError {
+    fn from(e: Rejection) -> Self {
+        let error = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.reason.as_str(),
+            e.detail,
+        );
+        if e.field.is_empty() {
+            error
+        } else {
+            error.with_field(e.field)
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! What every handler shares: the store, the token signer, the cursor codec, the clock.
-//! Built once per cold start and cloned cheaply into each request.
+//! What every handler shares: the store, the token signer, the cursor codec, the clock, and
+//! for the usage endpoints the usage queue. Built once per cold start and cloned cheaply into
+//! each request.
 
 use crate::auth::TokenSigner;
 use crate::cursor::CursorCodec;
@@ -8,6 +9,7 @@ use hmac::{Hmac, Mac};
 use kopek_aws::clients::Clients;
 use kopek_aws::config::Config;
 use kopek_aws::dynamo::Store;
+use kopek_aws::queue::Queue;
 use kopek_aws::secrets::{self, Secret};
 use kopek_domain::accounts::ThrottlePolicy;
 use kopek_domain::clock::{Clock, SystemClock};
@@ -27,6 +29,11 @@ pub struct AppState {
     pub throttle: ThrottlePolicy,
     /// How long a batch may stay untouched before its work goes back to the queue.
     pub batch_timeout: Duration,
+    /// The queue usage events are posted to (`KOPEK_USAGE_QUEUE_URL`); `None` in functions
+    /// that do not post usage.
+    pub usage_queue: Option<Queue>,
+    /// Usage events older than this are refused as `too_old`.
+    pub usage_grace: Duration,
 }
 
 impl std::fmt::Debug for AppState {
@@ -58,10 +65,16 @@ impl AppState {
     ) -> Result<Self, secrets::SecretError> {
         let key = secrets::token_key(&clients.secrets, &config.token_key_secret_arn).await?;
         let store = Store::new(clients.dynamodb.clone(), config.table_name.clone());
-        Ok(Self::new(store, &key, config, Arc::new(SystemClock)))
+        let mut state = Self::new(store, &key, config, Arc::new(SystemClock));
+        state.usage_queue = config
+            .usage_queue_url
+            .as_ref()
+            .map(|url| Queue::new(clients.sqs.clone(), url));
+        Ok(state)
     }
 
-    /// The state from parts, for tests that bring their own clock.
+    /// The state from parts, for tests that bring their own clock (and, if they post usage,
+    /// set [`AppState::usage_queue`]).
     pub fn new(store: Store, master_key: &Secret, config: &Config, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
@@ -75,6 +88,8 @@ impl AppState {
             session_ttl: config.session_ttl,
             throttle: ThrottlePolicy::default(),
             batch_timeout: config.batch_timeout,
+            usage_queue: None,
+            usage_grace: config.usage_grace,
         }
     }
 }

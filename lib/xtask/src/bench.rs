@@ -17,7 +17,19 @@
 //!   process, so its work never counts), next to the estimate wall time − requests × the mean
 //!   `GetItem` round trip to the same emulator.
 //!
-//! Figures are printed as a Markdown table, ready for BENCHMARKS.md. Nothing here asserts.
+//! - `usage [--events N] [--pollers P]` (default 100,000 events, 1 poller): what ingesting
+//!   usage costs. First 1,000 fresh events of 4 customers and 3 meters, ingested directly with
+//!   `Ingestor::ingest` as one SQS-shaped batch (10 messages × 100 events), then the same
+//!   1,000 again (all duplicates): DynamoDB requests and capacity units per 1,000 events (the
+//!   store's counters) and the stored events' item size. Then end to end: N events for 4 other
+//!   customers sent through the real `UsageQueue` (`Queue::send_events`, 100 events per
+//!   message, as producers' requests arrive), drained by P concurrent pollers
+//!   (`Poller::poll_once`), timed, with the emulator's CPU time (moto's process, from
+//!   `/proc`) beside this process's, to tell which one was the bottleneck; finally every
+//!   customer's summed usage (`Store::usage_of`) is checked against what was sent.
+//!
+//! Figures are printed as a Markdown table, ready for BENCHMARKS.md. Nothing here asserts
+//! on time (the usage benchmark fails only when the totals do not match what was sent).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,10 +40,27 @@ use anyhow::{Context, bail};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request};
+use chrono::SubsecRound;
 use http_body_util::BodyExt;
+use kopek_aws::dynamo::{Store, UsageSnapshot, capacity};
+use kopek_aws::queue::Sent;
+use kopek_domain::accounts::{DocumentLanguage, Registration, RegistrationForm};
+use kopek_domain::catalog::{
+    LocalizedText, NewService, Service, ServiceCode, ServiceKind, TaxRate, UnitOfMeasure,
+};
+use kopek_domain::clock::SystemClock;
+use kopek_domain::ids::OrgId;
+use kopek_domain::money::Currency;
+use kopek_domain::period::BillingPeriod;
+use kopek_domain::pricing::{Price, PriceModel};
+use kopek_domain::usage::{RawQuantity, RawUsageEvent};
 use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
+use kopek_ingest::Message;
+use kopek_ingest::poller::Poller;
+use kopek_local::emulator::SERIAL_MOTO;
 use kopek_local::tools;
+use rust_decimal::Decimal;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -42,24 +71,25 @@ use crate::stack::Stack;
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let (what, rest) = args
         .split_first()
-        .context("which benchmark? `cold-start`, `sign-in` or `order-intake`")?;
-    let mut runs = None;
+        .context("which benchmark? `cold-start`, `sign-in`, `order-intake` or `usage`")?;
+    let (mut runs, mut events, mut pollers) = (None, None, None);
     let mut rest = rest.iter();
     while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--runs" => {
-                let n: usize = rest
-                    .next()
-                    .context("--runs needs a number")?
-                    .parse()
-                    .context("--runs needs a number")?;
-                if n == 0 {
-                    bail!("--runs needs a number above 0");
-                }
-                runs = Some(n);
-            }
+        let slot = match arg.as_str() {
+            "--runs" => &mut runs,
+            "--events" => &mut events,
+            "--pollers" => &mut pollers,
             other => bail!("unknown argument `{other}`"),
+        };
+        let n: usize = rest
+            .next()
+            .with_context(|| format!("{arg} needs a number"))?
+            .parse()
+            .with_context(|| format!("{arg} needs a number"))?;
+        if n == 0 {
+            bail!("{arg} needs a number above 0");
         }
+        *slot = Some(n);
     }
     let root = tools::project_root();
     let tools = tools::ensure(&root)?;
@@ -76,7 +106,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(order_intake(&root, &tools, runs.unwrap_or(10))),
-        other => bail!("unknown benchmark `{other}`: `cold-start`, `sign-in` or `order-intake`"),
+        // Several threads: the pollers' SDK work runs beside the emulator on the other core.
+        "usage" => tokio::runtime::Runtime::new()?.block_on(usage(
+            &root,
+            &tools,
+            events.unwrap_or(100_000),
+            // More pollers measured no faster: the emulator serves one request at a time.
+            pollers.unwrap_or(1),
+        )),
+        other => {
+            bail!("unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake` or `usage`")
+        }
     }
 }
 
@@ -98,37 +138,29 @@ fn ms(d: Duration) -> String {
 // Cold start
 
 async fn cold_start(root: &Path, tools: &tools::Tools, runs: usize) -> anyhow::Result<()> {
+    let stack = Stack::start(root, tools, "bench").await?;
     eprintln!("kopek: building the release binaries …");
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "accounts-api",
-            "-p",
-            "catalog-api",
-        ])
-        .args([
-            "-p",
-            "xtask",
-            "--bin",
-            "hello-lambda",
-            "--bin",
-            "accounts-api",
-            "--bin",
-            "catalog-api",
-        ])
-        .current_dir(root)
-        .status()?;
-    if !status.success() {
+    // Every function the template defines, so the table cannot miss a new one.
+    let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    build.args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "xtask",
+        "--bin",
+        "hello-lambda",
+    ]);
+    for binary in stack.function_env.keys() {
+        build.args(["-p", binary, "--bin", binary]);
+    }
+    if !build.current_dir(root).status()?.success() {
         bail!("the release build failed");
     }
     let release = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
         .join("release");
-    let stack = Stack::start(root, tools, "bench").await?;
     let mut binaries: Vec<(String, BTreeMap<String, String>)> =
         vec![("hello-lambda".into(), BTreeMap::new())];
     for (binary, env) in &stack.function_env {
@@ -231,7 +263,7 @@ async fn sign_in(root: &Path, tools: &tools::Tools, runs: usize) -> anyhow::Resu
     let stack = Stack::start(root, tools, "bench").await?;
     let router = kopek_api::local_app(stack.state.clone());
     let email = "bench@kopek.test";
-    let password = "Bench-password-0123456789";
+    let password = "Signal-lamp-over-the-river-77";
     kopek_api::accounts::bootstrap_admin(&stack.state, email, "Bench", password)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
@@ -339,7 +371,12 @@ fn process_cpu_ns() -> Option<u64> {
 /// The process's user + system CPU time in clock ticks: fields 14 and 15 of
 /// `/proc/self/stat` (counted after the parenthesised command name, which may hold spaces).
 fn process_cpu_ticks() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_ticks_of("self")
+}
+
+/// User + system CPU time in clock ticks of the process `/proc/{pid}` (every thread of it).
+fn cpu_ticks_of(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after_name = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // `after_name` starts at field 3 (state).
@@ -819,4 +856,570 @@ fn spread(values: impl Iterator<Item = u64>, show: impl Fn(u64) -> String) -> St
     } else {
         format!("{} ({}–{})", show(median), show(min), show(max))
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Usage ingestion
+
+/// The metered services the usage measurements report, and their units.
+const USAGE_METERS: [(&str, UnitOfMeasure); 3] = [
+    ("BENCH-TRAFFIC", UnitOfMeasure::Gigabyte),
+    ("BENCH-SMS", UnitOfMeasure::Request),
+    ("BENCH-CPU", UnitOfMeasure::Hour),
+];
+/// Customers of each phase (the cost phase and the end-to-end phase have their own).
+const USAGE_CUSTOMERS: usize = 4;
+/// Events per message, and messages per batch as Lambda's SQS mapping delivers them
+/// (`BatchSize: 10` in the template).
+const EVENTS_PER_MESSAGE: usize = 100;
+const MESSAGES_PER_BATCH: usize = 10;
+
+/// What was sent, summed as the store sums it: by customer, meter and period, the total
+/// quantity and the number of events.
+type Expected = BTreeMap<(OrgId, ServiceCode, BillingPeriod), (Decimal, u64)>;
+
+/// The metered services, straight into the store (the catalog API is measured elsewhere).
+async fn usage_meters(state: &AppState) -> anyhow::Result<Vec<ServiceCode>> {
+    let now = chrono::Utc::now();
+    let mut codes = Vec::new();
+    for (code, unit) in USAGE_METERS {
+        let price = Price::new(
+            Currency::RUB,
+            PriceModel::PerUnit {
+                unit_price: Decimal::new(150, 2),
+            },
+            None,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let command = NewService {
+            code: code.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
+            name: LocalizedText::new("Измеряемая услуга", "Metered service")
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            description: None,
+            unit,
+            kind: ServiceKind::Metered,
+            work_type: None,
+            cancellation: Default::default(),
+            tax_rate: TaxRate::from_percent(Decimal::from(20))
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            currency: Currency::RUB,
+            price,
+        };
+        let (service, first) = Service::create(command, now).map_err(|e| anyhow::anyhow!("{e}"))?;
+        state.store.create_service(&service, &first).await?;
+        codes.push(service.code().clone());
+    }
+    Ok(codes)
+}
+
+/// `USAGE_CUSTOMERS` organisations registered straight into the store; `tag` keeps their
+/// e-mail addresses apart, `seed` their tax ids.
+async fn usage_customers(state: &AppState, tag: &str, seed: u64) -> anyhow::Result<Vec<OrgId>> {
+    let mut orgs = Vec::with_capacity(USAGE_CUSTOMERS);
+    for i in 0..USAGE_CUSTOMERS {
+        let form = RegistrationForm {
+            legal_name: format!("ООО «Узел связи {tag}-{i}»"),
+            tax_id: bench_inn(seed + i as u64),
+            billing_email: format!("billing-{tag}-{i}@usage.example.ru"),
+            billing_address: "101000, Москва, ул. Мясницкая, 1".into(),
+            currency: Currency::RUB,
+            language: DocumentLanguage::Ru,
+            user_name: "Мария Иванова".into(),
+            user_email: format!("owner-{tag}-{i}@usage.example.ru"),
+            password: "Routers-count-every-gigabyte-26".into(),
+        };
+        let registration = Registration::try_from(form).map_err(|e| anyhow::anyhow!("{e}"))?;
+        // Argon2id: tens of milliseconds of CPU, kept off the runtime's threads.
+        let account =
+            tokio::task::spawn_blocking(move || registration.open(chrono::Utc::now())).await?;
+        state.store.register(&account).await?;
+        orgs.push(account.organisation.id);
+    }
+    Ok(orgs)
+}
+
+/// `n` events as producers send them (one JSON text each), spread over `customers` and the
+/// meters, timestamped over the last day, with what they add up to. Quantities are decimals
+/// built from integers: whole counts for whole units, thousandths otherwise.
+fn usage_events(
+    customers: &[OrgId],
+    meters: &[ServiceCode],
+    tag: &str,
+    n: usize,
+) -> anyhow::Result<(Vec<String>, Expected)> {
+    let now = chrono::Utc::now().trunc_subsecs(0);
+    let mut texts = Vec::with_capacity(n);
+    let mut expected = Expected::new();
+    for i in 0..n {
+        let org = customers[i % customers.len()];
+        let m = (i / customers.len()) % meters.len();
+        let quantity = if USAGE_METERS[m].1.is_whole() {
+            Decimal::from(i % 7 + 1)
+        } else {
+            Decimal::new((i % 5_000) as i64 + 1, 3)
+        };
+        let timestamp = now - chrono::TimeDelta::seconds((i % 86_400) as i64);
+        let event = RawUsageEvent {
+            id: format!("{tag}-{i:07}"),
+            customer: org.to_string(),
+            meter: meters[m].to_string(),
+            quantity: RawQuantity::exact(quantity),
+            timestamp: timestamp.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            properties: [("region".to_owned(), "msk-1".to_owned())].into(),
+        };
+        texts.push(serde_json::to_string(&event)?);
+        let sum = expected
+            .entry((org, meters[m].clone(), BillingPeriod::containing(timestamp)))
+            .or_default();
+        sum.0 += quantity;
+        sum.1 += 1;
+    }
+    Ok((texts, expected))
+}
+
+/// The events as SQS messages of `EVENTS_PER_MESSAGE` events each (JSON arrays, packed as
+/// `Queue::send_events` packs them).
+fn usage_messages(texts: &[String]) -> anyhow::Result<Vec<Message>> {
+    texts
+        .chunks(EVENTS_PER_MESSAGE)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut bodies = kopek_aws::queue::pack(chunk)?;
+            anyhow::ensure!(
+                bodies.len() == 1,
+                "{EVENTS_PER_MESSAGE} events do not fit one message"
+            );
+            Ok(Message {
+                id: format!("bench-{i}"),
+                body: bodies.remove(0),
+            })
+        })
+        .collect()
+}
+
+/// Checks every customer's stored usage against what was sent; returns the events and the
+/// quantity checked.
+async fn check_totals(store: &Store, expected: &Expected) -> anyhow::Result<(u64, Decimal)> {
+    let (mut events, mut quantity) = (0, Decimal::ZERO);
+    for ((org, meter, period), (total, count)) in expected {
+        let stored = store.usage_of(*org, meter, *period).await?;
+        if stored.total != *total || stored.events != *count {
+            bail!(
+                "totals check: failed: {org} {meter} {period}: stored {} in {} events, sent {total} in {count}",
+                stored.total,
+                stored.events
+            );
+        }
+        events += count;
+        quantity += total;
+    }
+    Ok((events, quantity))
+}
+
+/// The sizes of the items ingestion writes (events, meter markers, health counters), read
+/// back with a plain `Scan` (outside the store, so its counters are untouched).
+async fn usage_item_sizes(
+    endpoint: &str,
+    table: &str,
+) -> anyhow::Result<BTreeMap<&'static str, Vec<usize>>> {
+    let client = aws_sdk_dynamodb::Client::new(&kopek_local::sdk_config(endpoint).await);
+    let mut sizes: BTreeMap<&'static str, Vec<usize>> = BTreeMap::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .context("cannot scan the table")?;
+        for item in page.items() {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+            let (pk, sk) = (
+                text("PK").unwrap_or_default(),
+                text("SK").unwrap_or_default(),
+            );
+            let kind = if pk.starts_with("USAGE#") {
+                "usage event (`USAGE#…` / `E#…`)"
+            } else if sk.starts_with("USAGEMETER#") {
+                "meter marker (`ORG#…` / `USAGEMETER#…`)"
+            } else if pk.starts_with("USAGEHEALTH#") {
+                "health counters (`USAGEHEALTH#…` / `METER#…`)"
+            } else {
+                continue;
+            };
+            sizes
+                .entry(kind)
+                .or_default()
+                .push(capacity::item_size(item));
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return Ok(sizes);
+        }
+    }
+}
+
+/// The emulator's own process — moto under Python, not its `sh` watchdog — found by its
+/// command line `python -c SERIAL_MOTO -H 127.0.0.1 -p PORT`.
+fn moto_pid(endpoint: &str) -> Option<String> {
+    let port = endpoint.rsplit(':').next()?.as_bytes();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            let moto = args.get(1).is_some_and(|a| *a == b"-c")
+                && args.get(2).is_some_and(|a| *a == SERIAL_MOTO.as_bytes())
+                && args.windows(2).any(|w| w[0] == b"-p" && w[1] == port);
+            moto.then(|| entry.file_name().to_string_lossy().into_owned())
+        })
+}
+
+/// The whole machine's busy CPU time in clock ticks, every core: the first line of
+/// `/proc/stat` less idle and I/O wait.
+fn machine_busy_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let total: u64 = fields.iter().take(8).sum();
+    Some(total - fields.get(3)? - fields.get(4)?)
+}
+
+/// The moment a phase starts or ends: the wall clock, CPU time (ticks) of both processes and
+/// of the whole machine, and the store's counters.
+#[derive(Clone, Copy)]
+struct Mark {
+    at: Instant,
+    bench_ticks: Option<u64>,
+    moto_ticks: Option<u64>,
+    machine_ticks: Option<u64>,
+    usage: UsageSnapshot,
+}
+
+impl Mark {
+    fn now(store: &Store, moto: Option<&str>) -> Mark {
+        Mark {
+            at: Instant::now(),
+            bench_ticks: process_cpu_ticks(),
+            moto_ticks: moto.and_then(cpu_ticks_of),
+            machine_ticks: machine_busy_ticks(),
+            usage: store.usage(),
+        }
+    }
+}
+
+/// What the pollers did between them.
+#[derive(Debug, Default)]
+struct Drained {
+    messages: u64,
+    counted: u64,
+    duplicates: u64,
+    rejected: u64,
+    failed: u64,
+    /// SQS requests: receives, deletes and queue-depth reads.
+    sqs_requests: u64,
+}
+
+/// Polls until the queue holds nothing, visible or in flight (no long polling: the emulator
+/// serves one request at a time, and a long poll would hold it for its whole wait).
+async fn drain_queue(mut poller: Poller) -> anyhow::Result<Drained> {
+    poller.wait_secs = 0;
+    let mut drained = Drained::default();
+    loop {
+        let report = poller.poll_once(&SystemClock).await?;
+        drained.sqs_requests += 1;
+        if report.received == 0 {
+            drained.sqs_requests += 1;
+            if poller.queue.depth().await? == (0, 0) {
+                return Ok(drained);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        drained.sqs_requests += u64::from(report.deleted > 0);
+        drained.messages += report.received as u64;
+        drained.counted += report.batch.counted;
+        drained.duplicates += report.batch.duplicates;
+        drained.rejected += report.batch.rejected;
+        drained.failed += report.batch.failed.len() as u64;
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "n/a".to_owned())
+}
+
+async fn usage(
+    root: &Path,
+    tools: &tools::Tools,
+    events: usize,
+    pollers: usize,
+) -> anyhow::Result<()> {
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let load_before = load_average();
+    let stack = Stack::start(root, tools, "bench").await?;
+    let state = stack.state.clone();
+    let store = &state.store;
+    let ingestor = stack.usage_poller.ingestor.clone();
+    let meters = usage_meters(&state).await?;
+
+    // (a) One SQS-shaped batch of 1,000 fresh events, then the same batch again.
+    eprintln!("kopek: ingesting 1,000 events twice …");
+    let batch_events = EVENTS_PER_MESSAGE * MESSAGES_PER_BATCH;
+    let customers = usage_customers(&state, "cost", 5_100).await?;
+    let (texts, expected) = usage_events(&customers, &meters, "cost", batch_events)?;
+    let messages = usage_messages(&texts)?;
+    println!(
+        "| batch of {batch_events} events ({MESSAGES_PER_BATCH} messages × {EVENTS_PER_MESSAGE}) | counted | duplicates | DynamoDB requests | read units | write units | requests whose units the store computed | wall time (ms) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut requests = Vec::new();
+    for label in ["fresh", "the same again (all duplicates)"] {
+        let before = Mark::now(store, None);
+        let report = ingestor.ingest(&messages, chrono::Utc::now()).await;
+        let after = Mark::now(store, None);
+        if !report.failed.is_empty() || report.rejected > 0 {
+            bail!("the batch was not ingested cleanly: {report:?}");
+        }
+        let units = |milli: u64| format!("{:.1}", milli as f64 / 1000.0);
+        let spent = after.usage.requests - before.usage.requests;
+        requests.push(spent);
+        println!(
+            "| {label} | {} | {} | {spent} | {} | {} | {} | {} |",
+            report.counted,
+            report.duplicates,
+            units(after.usage.read_milli_units - before.usage.read_milli_units),
+            units(after.usage.write_milli_units - before.usage.write_milli_units),
+            after.usage.computed_requests - before.usage.computed_requests,
+            ms(after.at - before.at),
+        );
+    }
+    let (checked, _) = check_totals(store, &expected).await?;
+    if checked != batch_events as u64 {
+        bail!("totals check: failed: {checked} events stored, {batch_events} sent");
+    }
+    let groups = expected.len();
+    let lookups = 2 * USAGE_CUSTOMERS + meters.len();
+    let predicted = batch_events + groups + meters.len() + lookups;
+    println!();
+    println!(
+        "Requests the write budget predicts per batch: {batch_events} conditional `PutItem`s + \
+         {groups} meter markers (one per customer × meter × period) + {} health-counter \
+         updates (one per meter) + {lookups} lookups (organisation and closed period per \
+         customer, service per meter) = {predicted}; measured: {}. The 1,000 events' totals \
+         (`Store::usage_of`) match what was sent once, the duplicates counted nothing.",
+        meters.len(),
+        requests
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(" and "),
+    );
+    let sizes = usage_item_sizes(stack.emulator.endpoint(), store.table()).await?;
+    println!();
+    println!(
+        "| item written | items | size by DynamoDB's rules (bytes, min–max) | write units each in DynamoDB |"
+    );
+    println!("|---|---|---|---|");
+    for (kind, sizes) in &sizes {
+        let (min, max) = (
+            sizes.iter().min().copied().unwrap_or(0),
+            sizes.iter().max().copied().unwrap_or(0),
+        );
+        println!(
+            "| {kind} | {} | {min}–{max} | {} |",
+            sizes.len(),
+            max.div_ceil(1024).max(1)
+        );
+    }
+
+    // (b) End to end through the queue.
+    let queue = stack.usage_poller.queue.clone();
+    let customers = usage_customers(&state, "e2e", 5_200).await?;
+    let (texts, expected) = usage_events(&customers, &meters, "e2e", events)?;
+    let moto = moto_pid(stack.emulator.endpoint());
+    eprintln!(
+        "kopek: sending {events} events through the queue, then draining it with {pollers} poller(s) (moto: pid {}) …",
+        moto.as_deref().unwrap_or("not found")
+    );
+    let start = Mark::now(store, moto.as_deref());
+    let mut sent = Sent::default();
+    for chunk in texts.chunks(EVENTS_PER_MESSAGE) {
+        let one = queue.send_events(chunk).await?;
+        sent.messages += one.messages;
+        sent.requests += one.requests;
+    }
+    let enqueued = Mark::now(store, moto.as_deref());
+    let tasks: Vec<_> = (0..pollers)
+        .map(|_| tokio::spawn(drain_queue(stack.usage_poller.clone())))
+        .collect();
+    let mut drained = Drained::default();
+    for task in tasks {
+        let one = task.await??;
+        drained.messages += one.messages;
+        drained.counted += one.counted;
+        drained.duplicates += one.duplicates;
+        drained.rejected += one.rejected;
+        drained.failed += one.failed;
+        drained.sqs_requests += one.sqs_requests;
+    }
+    let done = Mark::now(store, moto.as_deref());
+    let load_after = load_average();
+
+    let tick_rate = clock_ticks_per_sec() as f64;
+    let seconds = |from: Option<u64>, to: Option<u64>| {
+        from.zip(to)
+            .map(|(a, b)| b.saturating_sub(a) as f64 / tick_rate)
+    };
+    let share = |cpu: Option<f64>, wall: f64| {
+        cpu.map_or("n/a".to_owned(), |c| format!("{:.0} %", c / wall * 100.0))
+    };
+    let secs = |cpu: Option<f64>| cpu.map_or("n/a".to_owned(), |c| format!("{c:.1}"));
+    println!();
+    println!(
+        "| phase | events | SQS messages | wall time (s) | events/s | DynamoDB requests | SQS requests | moto CPU (s) | moto CPU ÷ wall | this process's CPU (s) | its CPU ÷ wall |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let phases = [
+        (
+            "enqueue: `Queue::send_events`, 100 events per message".to_owned(),
+            start,
+            enqueued,
+            sent.messages as u64,
+            sent.requests as u64,
+        ),
+        (
+            format!(
+                "drain: {pollers} concurrent poller(s), `Poller::poll_once`, ≤ 10 messages per batch"
+            ),
+            enqueued,
+            done,
+            drained.messages,
+            drained.sqs_requests,
+        ),
+        (
+            "end to end (enqueue, then drain)".to_owned(),
+            start,
+            done,
+            sent.messages as u64,
+            sent.requests as u64 + drained.sqs_requests,
+        ),
+    ];
+    let mut verdict = None;
+    for (i, (name, from, to, messages, sqs)) in phases.iter().enumerate() {
+        let wall = (to.at - from.at).as_secs_f64();
+        let moto_cpu = seconds(from.moto_ticks, to.moto_ticks);
+        let bench_cpu = seconds(from.bench_ticks, to.bench_ticks);
+        let dynamo = to.usage.requests - from.usage.requests;
+        println!(
+            "| {name} | {events} | {messages} | {wall:.1} | {:.0} | {dynamo} | {sqs} | {} | {} | {} | {} |",
+            events as f64 / wall,
+            secs(moto_cpu),
+            share(moto_cpu, wall),
+            secs(bench_cpu),
+            share(bench_cpu, wall),
+        );
+        if i == 1 {
+            let requests = (dynamo + sqs) as f64;
+            let machine = seconds(from.machine_ticks, to.machine_ticks);
+            verdict = Some((wall, moto_cpu, bench_cpu, machine, requests));
+        }
+    }
+    println!();
+    println!(
+        "{} build; {pollers} poller(s), each ingesting what one receive gives ({MESSAGES_PER_BATCH} \
+         messages of {EVENTS_PER_MESSAGE} events at most), {} conditional puts in flight per \
+         batch; no long polling. Drained: {} counted, {} duplicates, {} rejected, {} messages \
+         failed and redelivered. CPU times are utime + stime from `/proc/<pid>/stat` (ticks of \
+         1/{tick_rate} s): moto's process (pid {}) and this one, every thread. Load average \
+         before: {load_before}; after: {load_after} (2 cores, shared).",
+        profile,
+        kopek_ingest::CONCURRENCY,
+        drained.counted,
+        drained.duplicates,
+        drained.rejected,
+        drained.failed,
+        moto.as_deref().unwrap_or("not found"),
+    );
+    if let Some((wall, moto_cpu, bench_cpu, machine, requests)) = verdict {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        let per_request = |cpu: Option<f64>| {
+            cpu.map_or("n/a".to_owned(), |c| {
+                format!("{:.2}", c * 1000.0 / requests)
+            })
+        };
+        let moto_share = moto_cpu.map(|c| c / wall);
+        let bench_share = bench_cpu.map(|c| c / wall);
+        let machine_share = machine.map(|c| c / wall / cores);
+        let finding = match (moto_share, bench_share) {
+            (Some(m), _) if m >= 0.85 => {
+                "**the emulator was the bottleneck**: moto serves one request at a time (one \
+                 lock, and Python's interpreter lock), so one core is its ceiling, and it was \
+                 busy for nearly all of the drain"
+            }
+            (Some(_), Some(_)) if machine_share.is_some_and(|m| m >= 0.9) => {
+                "**the machine's cores were saturated**: moto, this process and other work on \
+                 the shared machine together kept every core busy, so neither process got a \
+                 core of its own; the figures are a floor, not the emulator's ceiling"
+            }
+            (Some(m), Some(b)) if b > m => {
+                "**this process was the busier one**: the client side (the SDK's signing and \
+                 (de)serialisation, judging) bounded the rate more than the emulator did"
+            }
+            (Some(_), Some(_)) => {
+                "**neither process was saturated**: the rate was bounded by requests waiting on \
+                 one another (round trips, the sequential per-batch steps) or by the other \
+                 work on this shared machine"
+            }
+            _ => "no verdict: moto's CPU time could not be read",
+        };
+        println!();
+        println!(
+            "Bottleneck (drain): {finding}. moto: {} of the wall time on a CPU, {} ms per \
+             request; this process: {} of one core, {} ms per request ({} requests to the \
+             emulator in {wall:.1} s, {:.0} per second). The whole machine: {} of its {cores} \
+             cores busy ({} of one core by other processes).",
+            share(moto_cpu, wall),
+            per_request(moto_cpu),
+            share(bench_cpu, wall),
+            per_request(bench_cpu),
+            requests,
+            requests / wall,
+            machine_share.map_or("n/a".to_owned(), |m| format!("{:.0} %", m * 100.0)),
+            share(
+                machine
+                    .zip(moto_cpu)
+                    .zip(bench_cpu)
+                    .map(|((all, m), b)| (all - m - b).max(0.0)),
+                wall
+            ),
+        );
+    }
+
+    let (checked, quantity) = check_totals(store, &expected).await?;
+    if checked != events as u64 {
+        bail!("totals check: failed: {checked} events stored, {events} sent");
+    }
+    println!();
+    println!(
+        "totals check: ok ({} customer × meter × period sums from `Store::usage_of`, {checked} events, Σ quantity {quantity}, equal to what was sent)",
+        expected.len()
+    );
+    Ok(())
 }

@@ -6,7 +6,9 @@
 //!   it invites;
 //! - the catalog in `lib/xtask/demo/catalog.json`: every kind of service and every price
 //!   model, one scheduled price change and one retired service;
-//! - two customer organisations, each with its owner and an invited colleague.
+//! - two customer organisations, each with its owner and an invited colleague;
+//! - a month of metered usage for both ([`load_usage`]), sent through the real `UsageQueue`
+//!   and counted by the same ingestion the `usage-ingest` function runs.
 //!
 //! Every password is generated on each start and printed once; none is written in code.
 
@@ -14,12 +16,21 @@ use anyhow::{Context, bail};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request};
+use chrono::{DateTime, TimeDelta, Utc};
 use http_body_util::BodyExt;
+use kopek_domain::ids::OrgId;
+use kopek_domain::period::BillingPeriod;
+use kopek_domain::usage::{RawQuantity, RawUsageEvent};
 use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
-use rand::Rng;
+use kopek_ingest::BatchReport;
+use kopek_ingest::poller::Poller;
 use rand::distributions::Alphanumeric;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use tower::ServiceExt;
 
@@ -44,7 +55,33 @@ pub struct Demo {
     pub orders: usize,
     pub subscriptions: usize,
     pub completed_batch: Option<String>,
+    pub usage: UsageDemo,
 }
+
+/// The usage the demo sent and what ingestion made of it.
+#[derive(Debug, Default)]
+pub struct UsageDemo {
+    pub events: usize,
+    pub messages: usize,
+    pub report: BatchReport,
+}
+
+/// The demo's metered services and the quantity of one event of each: `(low, high, scale)`
+/// is a random decimal from `low`·10⁻ˢᶜᵃˡᵉ to `high`·10⁻ˢᶜᵃˡᵉ.
+const METERS: [(&str, (i64, i64, u32)); 6] = [
+    ("TRAFFIC", (50, 4_000, 2)),                    // 0.50–40.00 GB
+    ("BACKUP-STORAGE", (10, 200, 1)),               // 1.0–20.0 GB
+    ("SMS", (1, 60, 0)),                            // whole messages
+    ("API-CALLS", (100, 2_500, 0)),                 // whole requests
+    ("COLO-POWER", (50, 400, 1)),                   // 5.0–40.0 kWh
+    ("PAYMENT-COLLECTION", (50_000, 2_500_000, 2)), // 500.00–25,000.00 RUB collected
+];
+/// Events per organisation and meter.
+const EVENTS_PER_METER: usize = 25;
+/// Events a producer sends at once.
+const EVENTS_PER_SEND: usize = 50;
+/// The external reference the first demo organisation is known by in "the CRM".
+pub const EXTERNAL_REF: &str = "crm:romashka";
 
 /// A client of the in-process router.
 struct Api<'a> {
@@ -406,4 +443,108 @@ fn next_month_start(state: &AppState) -> String {
         (now.year(), now.month() + 1)
     };
     format!("{year:04}-{month:02}-01T00:00:00Z")
+}
+
+/// Sends this month's usage of the demo's metered services for `organisations` through the
+/// usage queue, as producers would, and waits until `poller` has drained it. The first
+/// organisation gets the external reference [`EXTERNAL_REF`], and every third of its events
+/// names it by that. Two events are invalid on purpose (an unknown meter, half an SMS) and one
+/// is sent twice, so the back office has rejected events and a duplicate to show.
+pub async fn load_usage(
+    state: &AppState,
+    poller: &Poller,
+    organisations: &[(String, String)],
+) -> anyhow::Result<UsageDemo> {
+    let orgs = organisations
+        .iter()
+        .map(|(id, _)| {
+            id.parse::<OrgId>()
+                .with_context(|| format!("organisation id {id}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let first = *orgs.first().context("the demo has no organisation")?;
+    state.store.set_external_ref(first, EXTERNAL_REF).await?;
+
+    let now = state.clock.now();
+    let mut events = usage_events(&orgs, now);
+    let duplicate = events.first().context("no usage events")?.clone();
+    let invalid = |id: &str, org: OrgId, meter: &str, quantity: Decimal| RawUsageEvent {
+        id: id.into(),
+        customer: org.to_string(),
+        meter: meter.into(),
+        quantity: RawQuantity::exact(quantity),
+        timestamp: rfc3339(now),
+        properties: BTreeMap::new(),
+    };
+    let last = *orgs.last().unwrap_or(&first);
+    events.push(invalid(
+        "demo-bad-0001",
+        first,
+        "TELEPORTATION",
+        Decimal::ONE,
+    ));
+    events.push(invalid("demo-bad-0002", last, "SMS", Decimal::new(25, 1)));
+    // The duplicate comes in a message of its own, as a producer's retry would.
+    let mut sends: Vec<&[RawUsageEvent]> = events.chunks(EVENTS_PER_SEND).collect();
+    sends.push(std::slice::from_ref(&duplicate));
+
+    let mut demo = UsageDemo::default();
+    for events in sends {
+        let bodies = events
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()?;
+        demo.messages += poller.queue.send_events(&bodies).await?.messages;
+        demo.events += bodies.len();
+    }
+    demo.report = poller.drain(state.clock.as_ref(), 2).await?;
+    if !demo.report.failed.is_empty() {
+        tracing::warn!(
+            failed = demo.report.failed.len(),
+            "some usage messages failed and will be redelivered after the visibility timeout"
+        );
+    }
+    Ok(demo)
+}
+
+/// [`EVENTS_PER_METER`] events of each demo meter for each of `orgs`, at random instants of
+/// this month up to `now` (all of them today when today is the 1st), with quantities from a
+/// fixed seed.
+fn usage_events(orgs: &[OrgId], now: DateTime<Utc>) -> Vec<RawUsageEvent> {
+    let mut rng = StdRng::seed_from_u64(2026);
+    let start = BillingPeriod::containing(now)
+        .first_day()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let span = (now - start).num_seconds().max(0);
+    let mut events = Vec::new();
+    for (o, org) in orgs.iter().enumerate() {
+        for (meter, (low, high, scale)) in METERS {
+            for n in 0..EVENTS_PER_METER {
+                let at = start + TimeDelta::seconds(rng.gen_range(0..=span));
+                let customer = if o == 0 && n % 3 == 2 {
+                    EXTERNAL_REF.to_owned()
+                } else {
+                    org.to_string()
+                };
+                let mut properties = BTreeMap::new();
+                if meter == "TRAFFIC" {
+                    properties.insert("port".to_owned(), format!("ge-0/0/{}", n % 4));
+                }
+                events.push(RawUsageEvent {
+                    id: format!("demo-{o}-{}-{n:04}", meter.to_lowercase()),
+                    customer,
+                    meter: meter.to_owned(),
+                    quantity: RawQuantity::exact(Decimal::new(rng.gen_range(low..=high), scale)),
+                    timestamp: rfc3339(at),
+                    properties,
+                });
+            }
+        }
+    }
+    events
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

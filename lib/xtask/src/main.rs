@@ -26,6 +26,8 @@ commands:
                      or KOPEK_PORT); stays up until Ctrl-C
   test [-- ARGS]     run every check and test (what CI runs); ARGS go to `cargo test`
   bench cold-start|sign-in [--runs N]
+  bench order-intake [--runs N]
+  bench usage [--events N --pollers P]
                      the scripted measurements of BENCHMARKS.md
 ";
 

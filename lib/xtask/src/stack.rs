@@ -1,6 +1,7 @@
-//! The local stack: the emulator, the template's resources in it, and the application state
-//! every HTTP function builds at cold start — on the machine, with nothing hand-written about
-//! the resources (they all come from `infra/template.yaml`).
+//! The local stack: the emulator, the template's resources in it, the application state
+//! every HTTP function builds at cold start, and what stands in for Lambda's SQS event source
+//! mapping of `usage-ingest` — on the machine, with nothing hand-written about the resources
+//! (they all come from `infra/template.yaml`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use kopek_aws::clients::Clients;
 use kopek_aws::config::Config;
+use kopek_aws::queue::Queue;
 use kopek_http::state::AppState;
+use kopek_ingest::Ingestor;
+use kopek_ingest::poller::Poller;
 use kopek_local::emulator::Emulator;
 use kopek_local::provision;
 use kopek_local::template::Template;
@@ -20,6 +24,8 @@ pub struct Stack {
     /// Every function's environment, by binary name, as the template gives it in AWS.
     pub function_env: BTreeMap<String, BTreeMap<String, String>>,
     pub state: AppState,
+    /// Receives from `UsageQueue` and ingests as `usage-ingest` does in AWS.
+    pub usage_poller: Poller,
 }
 
 impl Stack {
@@ -37,18 +43,29 @@ impl Stack {
             let env = provisioned.function_env(&template, &logical_id)?;
             function_env.insert(binary, env);
         }
-        // Every HTTP function reads the same configuration (the template's globals), so one
-        // state serves all their routes on one port.
-        let env = function_env
-            .values()
-            .next()
-            .context("the template defines no function")?;
+        // Every function reads the same configuration (the template's globals, plus what some
+        // add, such as the usage queue), so one state serves all their routes on one port.
+        let env: BTreeMap<String, String> = function_env.values().flat_map(Clone::clone).collect();
+        anyhow::ensure!(!env.is_empty(), "the template defines no function");
         let config = Config::from_lookup(|name| env.get(name).cloned())?;
-        let state = AppState::from_config(&config, &Clients::new(&sdk)).await?;
+        let clients = Clients::new(&sdk);
+        let state = AppState::from_config(&config, &clients).await?;
+        let queue_url = config
+            .usage_queue_url
+            .clone()
+            .context("no function of the template has KOPEK_USAGE_QUEUE_URL")?;
+        let mut usage_poller = Poller::new(
+            Queue::new(clients.sqs.clone(), queue_url),
+            Ingestor::new(state.store.clone(), config.usage_grace),
+        );
+        // No long polling: the emulator serves one request at a time, and a long poll would
+        // hold it (and every API request behind it) for its whole wait.
+        usage_poller.wait_secs = 0;
         Ok(Stack {
             emulator,
             function_env,
             state,
+            usage_poller,
         })
     }
 

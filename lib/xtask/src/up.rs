@@ -4,15 +4,25 @@
 //! 2. starts moto on a free 127.0.0.1 port and provisions `infra/template.yaml` into it;
 //! 3. serves every HTTP function's routes on one port ([`kopek_api::local_app`], the same
 //!    routers the Lambda functions run), at `http://127.0.0.1:3000` unless told otherwise;
-//! 4. loads the demo ([`crate::demo`]) through that API and prints how to sign in;
-//! 5. writes `.local/up/<function>.env`, the environment to run one function alone against
+//! 4. loads the demo ([`crate::demo`]) through that API, sends its usage through
+//!    `UsageQueue` and waits until it is counted, and prints how to sign in;
+//! 5. ingests `UsageQueue` in the background as the `usage-ingest` function's event source
+//!    mapping does in AWS ([`ingest_usage`]);
+//! 6. writes `.local/up/<function>.env`, the environment to run one function alone against
 //!    this stack with cargo-lambda;
-//! 6. on Ctrl-C stops serving, stops moto and removes what it wrote under `.local/up`.
+//! 7. on Ctrl-C stops serving and ingesting, stops moto and removes what it wrote under
+//!    `.local/up`.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use kopek_domain::clock::Clock;
+use kopek_ingest::BatchReport;
+use kopek_ingest::poller::Poller;
 use kopek_local::tools;
+use tokio::sync::oneshot;
 
 use crate::demo::{self, Demo};
 use crate::stack::Stack;
@@ -54,7 +64,15 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
     let stack = Stack::start(root, tools, "kopek").await?;
     let router = kopek_api::local_app(stack.state.clone());
     eprintln!("kopek: loading the demo data through the API …");
-    let demo = demo::load(&stack.state, &router).await?;
+    let mut demo = demo::load(&stack.state, &router).await?;
+    eprintln!("kopek: sending the demo usage through the usage queue …");
+    demo.usage = demo::load_usage(&stack.state, &stack.usage_poller, &demo.organisations).await?;
+    let (stop_ingesting, stopped) = oneshot::channel::<()>();
+    let ingesting = tokio::spawn(ingest_usage(
+        stack.usage_poller.clone(),
+        stack.state.clock.clone(),
+        stopped,
+    ));
     let env_dir = root.join(".local").join("up");
     stack.write_env_files(&env_dir)?;
     let credentials = env_dir.join("demo-logins.txt");
@@ -67,10 +85,35 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
         eprintln!("\nkopek: stopping …");
     })
     .await;
+    let _ = stop_ingesting.send(());
+    let _ = ingesting.await;
     drop(stack);
     let _ = std::fs::remove_dir_all(&env_dir);
     eprintln!("kopek: stopped; the emulator and its data are gone");
     served.context("the local HTTP server failed")
+}
+
+/// How long the background ingestion rests when the queue is empty.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// Drains the usage queue every [`IDLE`] until `stop`. The stack's poller does not long-poll
+/// (the emulator serves one request at a time, and a long poll would hold it for its whole
+/// wait), so an empty queue costs one short request a second.
+async fn ingest_usage(poller: Poller, clock: Arc<dyn Clock>, mut stop: oneshot::Receiver<()>) {
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            drained = poller.drain(clock.as_ref(), 1) => match drained {
+                Ok(report) if report != BatchReport::default() => kopek_ingest::lambda::log(&report),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "usage poll failed"),
+            },
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            () = tokio::time::sleep(IDLE) => {}
+        }
+    }
 }
 
 fn logins_text(demo: &Demo) -> String {
@@ -117,6 +160,16 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
         demo.subscriptions,
         demo.completed_batch.as_deref().unwrap_or("-")
     );
+    let usage = &demo.usage;
+    println!(
+        "Usage: {} events of this month for both organisations (some of the first named by its external reference {}) sent through UsageQueue in {} messages: {} counted, {} duplicate, {} rejected (staff see them at /v1/usage/rejected).",
+        usage.events,
+        demo::EXTERNAL_REF,
+        usage.messages,
+        usage.report.counted,
+        usage.report.duplicates,
+        usage.report.rejected
+    );
     println!();
     println!("Try:");
     println!(
@@ -133,6 +186,9 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
             "  curl -s {base}/v1/orders -H \"authorization: Bearer $TOKEN\" | jq '.items[] | {{id, status, lines: [.lines[] | {{service, status}}]}}'"
         );
         println!("  curl -s {base}/v1/charges -H \"authorization: Bearer $TOKEN\" | jq");
+        println!(
+            "  curl -s '{base}/v1/usage' -H \"authorization: Bearer $TOKEN\" | jq   # this month's usage, by meter and day, with its estimated charge"
+        );
     }
     if let Some(e) = demo.logins.iter().find(|l| l.role == "engineer") {
         println!(

@@ -356,11 +356,8 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map_err(|e| match StoreError::from_sdk(e) {
-                StoreError::Conflict(_) => {
-                    StoreError::Conflict("the organisation changed meanwhile; retry".into())
-                }
-                other => other,
+            .map_err(|e| {
+                StoreError::from_sdk(e).conflict_means("the organisation changed meanwhile; retry")
             })?;
         self.record(out.consumed_capacity());
         Ok(())

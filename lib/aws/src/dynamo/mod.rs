@@ -49,6 +49,7 @@ pub mod idempotency;
 pub mod orders;
 pub mod subscriptions;
 pub mod throttle;
+pub mod usage;
 pub mod work;
 
 use aws_sdk_dynamodb::Client;
@@ -90,6 +91,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The same error, with a failed condition explained as `meaning` (what the condition
+    /// guarded), so callers see why and not just "condition failed".
+    pub(crate) fn conflict_means(self, meaning: impl Into<String>) -> Self {
+        match self {
+            StoreError::Conflict(_) => StoreError::Conflict(meaning.into()),
+            other => other,
+        }
+    }
+
     pub(crate) fn from_sdk<E, R>(err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -136,11 +146,17 @@ impl<T> Page<T> {
 }
 
 /// Requests and capacity units spent through one [`Store`], for benchmarks and logs.
+///
+/// Units are what DynamoDB reports (`ReturnConsumedCapacity`). Where the service reports none
+/// (the local emulator never does), the store computes them itself from the items it wrote or
+/// read, by DynamoDB's published rules ([`capacity`]), and counts that request in
+/// `computed_requests`, so a figure never silently reads 0.
 #[derive(Debug, Default)]
 pub struct Usage {
     requests: AtomicU64,
     read_milli_units: AtomicU64,
     write_milli_units: AtomicU64,
+    computed_requests: AtomicU64,
 }
 
 /// A copy of [`Usage`] at one moment.
@@ -149,18 +165,30 @@ pub struct UsageSnapshot {
     pub requests: u64,
     pub read_milli_units: u64,
     pub write_milli_units: u64,
+    /// Requests whose units the store computed because the service reported none.
+    pub computed_requests: u64,
 }
 
 impl Usage {
-    fn record(&self, consumed: &[ConsumedCapacity]) {
+    fn record(&self, consumed: &[ConsumedCapacity], computed: capacity::Units) {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        for c in consumed {
-            let to_milli = |v: Option<f64>| (v.unwrap_or(0.0) * 1000.0).round() as u64;
-            self.read_milli_units
-                .fetch_add(to_milli(c.read_capacity_units()), Ordering::Relaxed);
-            self.write_milli_units
-                .fetch_add(to_milli(c.write_capacity_units()), Ordering::Relaxed);
-        }
+        let to_milli = |v: Option<f64>| (v.unwrap_or(0.0) * 1000.0).round() as u64;
+        let reported = consumed
+            .iter()
+            .fold(capacity::Units::default(), |sum, c| capacity::Units {
+                read_milli: sum.read_milli + to_milli(c.read_capacity_units()),
+                write_milli: sum.write_milli + to_milli(c.write_capacity_units()),
+            });
+        let units = if reported == capacity::Units::default() && computed != reported {
+            self.computed_requests.fetch_add(1, Ordering::Relaxed);
+            computed
+        } else {
+            reported
+        };
+        self.read_milli_units
+            .fetch_add(units.read_milli, Ordering::Relaxed);
+        self.write_milli_units
+            .fetch_add(units.write_milli, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> UsageSnapshot {
@@ -168,7 +196,88 @@ impl Usage {
             requests: self.requests.load(Ordering::Relaxed),
             read_milli_units: self.read_milli_units.load(Ordering::Relaxed),
             write_milli_units: self.write_milli_units.load(Ordering::Relaxed),
+            computed_requests: self.computed_requests.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// DynamoDB's capacity rules, to compute units where the service reports none.
+///
+/// Item size: the UTF-8 bytes of every attribute name plus its value — a string its UTF-8
+/// bytes, a number 1 byte per two significant digits plus 1, binary its bytes, a boolean or
+/// null 1 byte, a map or list 3 bytes plus its elements (a map's names count) plus 1 byte each.
+/// A standard write costs 1 unit per KB (rounded up, at least 1), inside a transaction 2; a
+/// strongly consistent read 1 unit per 4 KB (a query sums its items before rounding),
+/// eventually consistent half that.
+pub mod capacity {
+    use super::Item;
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    /// Units in thousandths.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct Units {
+        pub read_milli: u64,
+        pub write_milli: u64,
+    }
+
+    pub fn value_size(value: &AttributeValue) -> usize {
+        match value {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => {
+                let digits = n
+                    .trim_start_matches(['-', '+'])
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect::<String>();
+                let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
+                significant.max(1).div_ceil(2) + 1
+            }
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::M(m) => {
+                3 + m
+                    .iter()
+                    .map(|(k, v)| k.len() + value_size(v) + 1)
+                    .sum::<usize>()
+            }
+            AttributeValue::L(l) => 3 + l.iter().map(|v| value_size(v) + 1).sum::<usize>(),
+            AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+            AttributeValue::Ns(v) => v
+                .iter()
+                .map(|n| value_size(&AttributeValue::N(n.clone())))
+                .sum(),
+            AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+            _ => 0,
+        }
+    }
+
+    pub fn item_size(item: &Item) -> usize {
+        item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+    }
+
+    /// A write of an item of `bytes` (0 for an update whose size is unknown: 1 unit).
+    pub fn write(bytes: usize, transactional: bool) -> Units {
+        let units = bytes.div_ceil(1024).max(1) as u64;
+        Units {
+            read_milli: 0,
+            write_milli: units * 1000 * if transactional { 2 } else { 1 },
+        }
+    }
+
+    /// A read of `bytes` in one request (a get, or a query page).
+    pub fn read(bytes: usize, consistent: bool) -> Units {
+        let units = bytes.div_ceil(4096).max(1) as u64 * 1000;
+        Units {
+            read_milli: if consistent { units } else { units / 2 },
+            write_milli: 0,
+        }
+    }
+
+    pub fn sum(units: impl IntoIterator<Item = Units>) -> Units {
+        units.into_iter().fold(Units::default(), |a, b| Units {
+            read_milli: a.read_milli + b.read_milli,
+            write_milli: a.write_milli + b.write_milli,
+        })
     }
 }
 
@@ -203,12 +312,22 @@ impl Store {
     }
 
     pub(crate) fn record(&self, consumed: Option<&ConsumedCapacity>) {
-        self.usage
-            .record(consumed.map(std::slice::from_ref).unwrap_or(&[]));
+        self.record_computed(consumed, capacity::Units::default());
     }
 
     pub(crate) fn record_many(&self, consumed: &[ConsumedCapacity]) {
-        self.usage.record(consumed);
+        self.usage.record(consumed, capacity::Units::default());
+    }
+
+    /// Records one request with the units the store computed for it, used where the service
+    /// reported none.
+    pub(crate) fn record_computed(
+        &self,
+        consumed: Option<&ConsumedCapacity>,
+        computed: capacity::Units,
+    ) {
+        self.usage
+            .record(consumed.map(std::slice::from_ref).unwrap_or(&[]), computed);
     }
 
     pub(crate) async fn get<T: DeserializeOwned>(
@@ -227,7 +346,8 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        self.record(out.consumed_capacity());
+        let bytes = out.item.as_ref().map_or(0, capacity::item_size);
+        self.record_computed(out.consumed_capacity(), capacity::read(bytes, consistent));
         out.item.map(from_item).transpose()
     }
 
@@ -239,6 +359,7 @@ impl Store {
         rev: u64,
         what: &str,
     ) -> Result<u64, StoreError> {
+        let units = capacity::write(capacity::item_size(&item), false);
         let out = self
             .client
             .put_item()
@@ -249,13 +370,11 @@ impl Store {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map_err(|e| match StoreError::from_sdk(e) {
-                StoreError::Conflict(_) => {
-                    StoreError::Conflict(format!("the {what} changed meanwhile; retry"))
-                }
-                other => other,
+            .map_err(|e| {
+                StoreError::from_sdk(e)
+                    .conflict_means(format!("the {what} changed meanwhile; retry"))
             })?;
-        self.record(out.consumed_capacity());
+        self.record_computed(out.consumed_capacity(), units);
         Ok(rev + 1)
     }
 
@@ -265,13 +384,23 @@ impl Store {
         pk: &str,
         prefix: &str,
     ) -> Result<Vec<T>, StoreError> {
+        self.query_all_at(None, pk, Some(prefix)).await
+    }
+
+    /// Every item of one partition of the table (`index = None`) or of `GSI1`, in key order.
+    pub(crate) async fn query_all_at<T: DeserializeOwned>(
+        &self,
+        index: Option<&str>,
+        pk: &str,
+        prefix: Option<&str>,
+    ) -> Result<Vec<T>, StoreError> {
         let mut all = Vec::new();
         let mut start = None;
         loop {
             let q = QuerySpec {
-                index: None,
+                index,
                 pk,
-                sk_prefix: Some(prefix),
+                sk_prefix: prefix,
                 limit: 1000,
                 forward: true,
             };
@@ -328,7 +457,9 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        self.record(out.consumed_capacity());
+        let bytes = out.items().iter().map(capacity::item_size).sum();
+        // Queries of the table are strongly consistent where the caller needs it; a GSI never is.
+        self.record_computed(out.consumed_capacity(), capacity::read(bytes, false));
         let items = out
             .items
             .unwrap_or_default()
@@ -432,6 +563,12 @@ impl Store {
                 items.len()
             ))));
         }
+        let units = capacity::sum(items.iter().map(|action| {
+            let bytes = action
+                .put()
+                .map_or(0, |put| capacity::item_size(put.item()));
+            capacity::write(bytes, true)
+        }));
         let result = self
             .client
             .transact_write_items()
@@ -441,11 +578,12 @@ impl Store {
             .await;
         match result {
             Ok(out) => {
-                self.record_many(out.consumed_capacity());
+                self.usage.record(out.consumed_capacity(), units);
                 Ok(())
             }
             Err(err) => {
-                self.record(None);
+                // A cancelled transaction is charged too (its reads of the conditions).
+                self.record_computed(None, units);
                 let reasons: Option<Vec<Option<String>>> =
                     err.as_service_error().and_then(|e| match e {
                         TransactWriteItemsError::TransactionCanceledException(c) => Some(
@@ -633,7 +771,29 @@ pub mod keys {
 
 #[cfg(test)]
 mod tests {
+    use super::capacity;
     use super::keys;
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    #[test]
+    fn capacity_follows_dynamodbs_published_rules() {
+        // Attribute names count; a string is its UTF-8 bytes ("é" is 2).
+        let item = std::collections::HashMap::from([
+            ("PK".to_owned(), AttributeValue::S("USAGE#é".into())),
+            ("n".to_owned(), AttributeValue::N("12345.600".into())),
+            ("ok".to_owned(), AttributeValue::Bool(true)),
+        ]);
+        // 2 + 8; 1 + (6 significant digits → 3) + 1; 2 + 1.
+        assert_eq!(capacity::item_size(&item), 10 + 5 + 3);
+        assert_eq!(capacity::write(1024, false).write_milli, 1000);
+        assert_eq!(capacity::write(1025, false).write_milli, 2000);
+        assert_eq!(capacity::write(0, false).write_milli, 1000);
+        assert_eq!(capacity::write(100, true).write_milli, 2000);
+        assert_eq!(capacity::read(4096, true).read_milli, 1000);
+        assert_eq!(capacity::read(4097, false).read_milli, 1000);
+        assert_eq!(capacity::read(10, false).read_milli, 500);
+    }
+
     use kopek_domain::ids::{OrgId, UserId};
 
     #[test]

@@ -405,12 +405,9 @@ impl Store {
                     tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
                 }
                 Err(e) => {
-                    return Err(match e.into_store_error() {
-                        StoreError::Conflict(_) => {
-                            StoreError::Conflict("a work order changed meanwhile; retry".into())
-                        }
-                        other => other,
-                    });
+                    return Err(e
+                        .into_store_error()
+                        .conflict_means("a work order changed meanwhile; retry"));
                 }
             }
         }
