@@ -17,6 +17,7 @@
 //! - [`orders`]: orders, their lines and live status.
 //! - [`work`]: work orders, batches and their outcomes.
 //! - [`charges`]: billable charges and the domain events of the outbox.
+//! - [`usage`]: metered usage events: parsing, judging, late events, totals and estimates.
 //! - [`clock`]: the injected notion of "now".
 
 pub mod accounts;
@@ -30,4 +31,5 @@ pub mod period;
 pub mod pricing;
 pub mod proration;
 pub mod subscriptions;
+pub mod usage;
 pub mod work;
