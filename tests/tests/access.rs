@@ -10,10 +10,15 @@
 //! registrations: a new operation taking an id fails
 //! [`every_operation_that_takes_an_id_is_covered_here`] until it is added to [`org_probes`]
 //! (data an organisation owns), [`catalog_probes`] (the catalog every customer shares) or
-//! [`NOT_REFERENCES`] (an input named `…_id` that refers to nothing stored).
+//! [`NOT_REFERENCES`] (an input named `…_id` that refers to nothing stored), or — when staff
+//! only — [`staff_probes`].
+
+#[path = "support/invoices.rs"]
+mod invoices;
 
 use axum::http::Method;
-use kopek_domain::ids::{ApiKeyId, OrderId, OrgId, SubscriptionId};
+use kopek_domain::ids::{ApiKeyId, CreditNoteId, InvoiceId, OrderId, OrgId, SubscriptionId};
+use kopek_domain::period::BillingPeriod;
 use kopek_tests::{Customer, TestApp, TestResponse, unique};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -64,9 +69,35 @@ impl Probe {
     }
 }
 
-/// Every operation on data an organisation owns, naming organisation `org`, its API key
-/// `key` and its order `order` (of two lines). A caller that may reach them gets `allowed`.
-fn org_probes(org: &str, key: &str, order: &str, sub: &str) -> Vec<Probe> {
+/// The ids of one organisation's things that the probes name.
+struct Ids<'a> {
+    org: &'a str,
+    key: &'a str,
+    /// An order of two lines.
+    order: &'a str,
+    sub: &'a str,
+    /// An invoice of the current period, and a credit note of it.
+    invoice: &'a str,
+    credit_note: &'a str,
+}
+
+/// The period the organisations' invoices are of.
+fn invoiced_period() -> BillingPeriod {
+    BillingPeriod::containing(chrono::Utc::now())
+}
+
+/// Every operation on data an organisation owns, naming its ids. A caller that may reach
+/// them gets `allowed`.
+fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
+    let Ids {
+        org,
+        key,
+        order,
+        sub,
+        invoice,
+        credit_note,
+    } = *ids;
+    let period = invoiced_period();
     let invite =
         json!({"name": "Пётр Сидоров", "email": format!("colleague{}@example.ru", unique())});
     vec![
@@ -208,6 +239,56 @@ fn org_probes(org: &str, key: &str, order: &str, sub: &str) -> Vec<Probe> {
             format!("/v1/usage/meters/{METER}?org_id={org}"),
             200,
         ),
+        Probe::new(
+            Method::GET,
+            "/v1/invoices",
+            "query org_id",
+            format!("/v1/invoices?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/invoices/{invoice_id}",
+            "path invoice_id",
+            format!("/v1/invoices/{invoice}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/invoices/period/{period}",
+            "query org_id",
+            format!("/v1/invoices/period/{period}?org_id={org}"),
+            200,
+        ),
+        // A period is everyone's, its invoice the organisation's: the same request.
+        Probe::new(
+            Method::GET,
+            "/v1/invoices/period/{period}",
+            "path period",
+            format!("/v1/invoices/period/{period}?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/credit-notes/{credit_note_id}",
+            "path credit_note_id",
+            format!("/v1/credit-notes/{credit_note}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/billing/balance",
+            "query org_id",
+            format!("/v1/billing/balance?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/billing/ledger",
+            "query org_id",
+            format!("/v1/billing/ledger?org_id={org}"),
+            200,
+        ),
     ]
 }
 
@@ -260,10 +341,11 @@ fn catalog_probes(code: &str) -> Vec<Probe> {
     ]
 }
 
-/// Every back-office operation naming a work type, a batch, a rejected usage event or (to give
-/// it an external reference) an organisation: staff only, so a customer gets 403 whatever the
-/// id, and no customer data is behind them.
-fn staff_probes(batch: &str) -> Vec<Probe> {
+/// Every back-office operation naming a work type, a batch, a rejected usage event, a billing
+/// period, an invoice (to credit it) or (to give it an external reference) an organisation:
+/// staff only, so a customer gets 403 whatever the id, its own invoice's included.
+fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
+    let period = invoiced_period().previous();
     let rejected = format!("rej_{}", "0".repeat(32));
     let outcomes = json!({"outcomes": [{"work_order": "wo_01ARZ3NDEKTSV4RRFFQ69G5FAV", "outcome": "failed", "reason": "x"}]});
     let path = |tail: &str| format!("/v1/work/batches/{batch}{tail}");
@@ -341,6 +423,49 @@ fn staff_probes(batch: &str) -> Vec<Probe> {
             403,
         )
         .with_body(json!({"org_id": OrgId::new().to_string(), "external_ref": "crm:probe"})),
+        Probe::new(
+            Method::POST,
+            "/v1/invoices/{invoice_id}/credit-notes",
+            "path invoice_id",
+            format!("/v1/invoices/{invoice}/credit-notes"),
+            403,
+        )
+        .with_body(json!({"reason": "probe"})),
+        Probe::new(
+            Method::GET,
+            "/v1/periods/{period}",
+            "path period",
+            format!("/v1/periods/{period}"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/periods/{period}/close",
+            "path period",
+            format!("/v1/periods/{period}/close"),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/periods/{period}/jobs",
+            "path period",
+            format!("/v1/periods/{period}/jobs"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/periods/{period}/resume",
+            "path period",
+            format!("/v1/periods/{period}/resume"),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/periods/{period}/preview",
+            "path period",
+            format!("/v1/periods/{period}/preview"),
+            403,
+        ),
     ]
 }
 
@@ -445,6 +570,11 @@ struct World {
     /// A subscription each, of A's and of B's.
     a_sub_id: String,
     b_sub_id: String,
+    /// An invoice of the current period each, and a credit note of it.
+    a_invoice_id: String,
+    b_invoice_id: String,
+    a_credit_note_id: String,
+    b_credit_note_id: String,
     /// A key of the provider's staff (no organisation).
     staff_key_id: String,
 }
@@ -464,7 +594,7 @@ async fn world(app: &TestApp) -> World {
     let (_, a_key_token) = create_key(
         app,
         &a.token,
-        &json!({"name": "A's CRM", "scopes": ["accounts:read", "accounts:write", "orders:read", "orders:write"]}),
+        &json!({"name": "A's CRM", "scopes": ["accounts:read", "accounts:write", "orders:read", "orders:write", "invoices:read"]}),
     )
     .await;
     let (b_key_id, _) = create_key(
@@ -549,6 +679,28 @@ async fn world(app: &TestApp) -> World {
     .assert_status(201);
     let a_sub_id = subscribe(a.token.clone()).await;
     let b_sub_id = subscribe(b.token.clone()).await;
+    let invoice_ids = invoices::issue_invoices(
+        app,
+        invoiced_period(),
+        &[a.org_id.as_str(), b.org_id.as_str()],
+    )
+    .await;
+    let credit = |invoice: String| {
+        let admin = admin.clone();
+        async move {
+            let note = app
+                .post(
+                    &format!("/v1/invoices/{invoice}/credit-notes"),
+                    Some(&admin),
+                    &json!({"reason": "Скидка", "lines": [{"line_no": 1, "amount": "1.00"}]}),
+                )
+                .await;
+            note.assert_status(201);
+            note.body["id"].as_str().expect("credit note id").to_owned()
+        }
+    };
+    let a_credit_note_id = credit(invoice_ids[0].clone()).await;
+    let b_credit_note_id = credit(invoice_ids[1].clone()).await;
     World {
         a,
         b,
@@ -559,6 +711,10 @@ async fn world(app: &TestApp) -> World {
         b_order_id,
         a_sub_id,
         b_sub_id,
+        a_invoice_id: invoice_ids[0].clone(),
+        b_invoice_id: invoice_ids[1].clone(),
+        a_credit_note_id,
+        b_credit_note_id,
     }
 }
 
@@ -567,24 +723,38 @@ async fn world(app: &TestApp) -> World {
 async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
     let before = app.table_items().await;
 
-    let foreign = org_probes(
-        &world.b.org_id,
-        &world.b_key_id,
-        &world.b_order_id,
-        &world.b_sub_id,
-    );
-    let never = org_probes(
-        &OrgId::new().to_string(),
-        &ApiKeyId::new().to_string(),
-        &OrderId::new().to_string(),
-        &SubscriptionId::new().to_string(),
-    );
-    let malformed = org_probes(
-        "org_nonsense",
-        "key_nonsense",
-        "ord_nonsense",
-        "sub_nonsense",
-    );
+    let foreign = org_probes(&Ids {
+        org: &world.b.org_id,
+        key: &world.b_key_id,
+        order: &world.b_order_id,
+        sub: &world.b_sub_id,
+        invoice: &world.b_invoice_id,
+        credit_note: &world.b_credit_note_id,
+    });
+    let never_ids = [
+        OrgId::new().to_string(),
+        ApiKeyId::new().to_string(),
+        OrderId::new().to_string(),
+        SubscriptionId::new().to_string(),
+        InvoiceId::new().to_string(),
+        CreditNoteId::new().to_string(),
+    ];
+    let never = org_probes(&Ids {
+        org: &never_ids[0],
+        key: &never_ids[1],
+        order: &never_ids[2],
+        sub: &never_ids[3],
+        invoice: &never_ids[4],
+        credit_note: &never_ids[5],
+    });
+    let malformed = org_probes(&Ids {
+        org: "org_nonsense",
+        key: "key_nonsense",
+        order: "ord_nonsense",
+        sub: "sub_nonsense",
+        invoice: "inv_nonsense",
+        credit_note: "crn_nonsense",
+    });
     for ((probe, never), malformed) in foreign.iter().zip(&never).zip(&malformed) {
         let what = format!("{} {}", probe.method, probe.uri);
         let response = probe.send(app, caller).await;
@@ -602,7 +772,13 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         }
     }
     // The back office answers a customer 403 whatever the id.
-    for probe in staff_probes("bat_01ARZ3NDEKTSV4RRFFQ69G5FAV") {
+    for probe in staff_probes("bat_01ARZ3NDEKTSV4RRFFQ69G5FAV", &world.a_invoice_id)
+        .into_iter()
+        .chain(staff_probes(
+            "bat_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            &world.b_invoice_id,
+        ))
+    {
         let response = probe.send(app, caller).await;
         assert_eq!(
             response.status.as_u16(),
@@ -632,12 +808,14 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
     )
     .await;
     let before_own = app.table_items().await;
-    for probe in org_probes(
-        &world.a.org_id,
-        &own_key,
-        &world.a_order_id,
-        &world.a_sub_id,
-    ) {
+    for probe in org_probes(&Ids {
+        org: &world.a.org_id,
+        key: &own_key,
+        order: &world.a_order_id,
+        sub: &world.a_sub_id,
+        invoice: &world.a_invoice_id,
+        credit_note: &world.a_credit_note_id,
+    }) {
         let what = format!("{} {}", probe.method, probe.uri);
         let response = probe.send(app, caller).await;
         assert_eq!(
@@ -674,17 +852,24 @@ async fn every_operation_that_takes_an_id_is_covered_here() {
     served.assert_status(200);
     let documented = documented_id_inputs(&served.body);
 
-    let covered: BTreeSet<Input> = org_probes("org_x", "key_x", "ord_x", "sub_x")
-        .into_iter()
-        .chain(catalog_probes("CODE"))
-        .chain(staff_probes("bat_x"))
-        .map(|p| p.input)
-        .chain(
-            NOT_REFERENCES
-                .iter()
-                .map(|(m, path, place, _why)| (m.to_string(), path.to_string(), place.to_string())),
-        )
-        .collect();
+    let covered: BTreeSet<Input> = org_probes(&Ids {
+        org: "org_x",
+        key: "key_x",
+        order: "ord_x",
+        sub: "sub_x",
+        invoice: "inv_x",
+        credit_note: "crn_x",
+    })
+    .into_iter()
+    .chain(catalog_probes("CODE"))
+    .chain(staff_probes("bat_x", "inv_x"))
+    .map(|p| p.input)
+    .chain(
+        NOT_REFERENCES
+            .iter()
+            .map(|(m, path, place, _why)| (m.to_string(), path.to_string(), place.to_string())),
+    )
+    .collect();
     assert!(
         documented.contains(&input(&Method::POST, "/v1/api-keys", "body org_id")),
         "ids in request bodies are found: {documented:#?}"

@@ -906,3 +906,230 @@ async fn the_usage_api_function_queues_the_sample_usage_and_shows_it_once_counte
     }
     assert_shown(expected).await;
 }
+
+/// Last month's history, made in-process on a clock set to its 10th: a customer subscribes
+/// to two `VPS-S` (990.00 a month each) that day. The app (on the wall clock from then on, as
+/// the function binaries are), the customer, the month, and the gross amount its invoice must
+/// have: 1,980.00 prorated by day from the 10th, 20% VAT on top.
+async fn last_month_subscriber() -> (
+    TestApp,
+    kopek_tests::Customer,
+    kopek_domain::period::BillingPeriod,
+    kopek_domain::money::Money,
+) {
+    use kopek_domain::clock::{FixedClock, SystemClock};
+    use kopek_domain::money::{Currency, Money, tax_on};
+    use kopek_domain::period::BillingPeriod;
+    use kopek_domain::proration::prorate_part;
+    use rust_decimal::Decimal;
+    use std::sync::Arc;
+
+    let period = BillingPeriod::containing(chrono::Utc::now()).previous();
+    let tenth = period.first_day() + chrono::TimeDelta::days(9);
+    let clock = Arc::new(FixedClock::at(
+        tenth.and_hms_opt(9, 0, 0).expect("a time").and_utc(),
+    ));
+    let app = TestApp::with_clock(clock).await;
+    create_services(&app, order_intake_catalog()).await;
+    let customer = app.register("Ромашка").await;
+    app.post(
+        "/v1/subscriptions",
+        Some(&customer.token),
+        &json!({"service": "VPS-S", "quantity": "2"}),
+    )
+    .await
+    .assert_status(201);
+    let full = Money::new(Decimal::new(198_000, 2), Currency::RUB);
+    let net = prorate_part(full, period, tenth, period.end_exclusive())
+        .expect("prorated")
+        .expect("days in the period")
+        .amount;
+    let tax = tax_on(&net, Decimal::from(20)).expect("tax");
+    let gross = net.checked_add(tax).expect("a sum");
+    let app = app.with_state(|s| s.clock = Arc::new(SystemClock));
+    (app, customer, period, gross)
+}
+
+#[tokio::test]
+async fn the_period_close_functions_close_last_month_from_the_sample_events() {
+    let now = chrono::Utc::now();
+    let (app, customer, period, expected_gross) = last_month_subscriber().await;
+    let org: kopek_domain::ids::OrgId = customer.org_id.parse().expect("an organisation id");
+    let period_text = period.to_string();
+
+    // The scheduler's function starts the close of that month; the worker plans it and then
+    // closes the customer (its message delivered twice).
+    let starter = LambdaUnderTest::start_on(&app, "PeriodCloseFunction", "period-close").await;
+    let started = starter
+        .invoke_filled(
+            "period-close",
+            "period-close/explicit-period.json",
+            &[("PERIOD", &period_text)],
+        )
+        .await;
+    assert_eq!(
+        started,
+        json!({"period": period_text, "status": "closing", "started": true})
+    );
+    let worker =
+        LambdaUnderTest::start_on(&app, "PeriodCloseWorkerFunction", "period-close-worker").await;
+    let planned = worker
+        .invoke_filled(
+            "period-close-worker",
+            "period-close-worker/plan.json",
+            &[("PERIOD", &period_text)],
+        )
+        .await;
+    assert_eq!(batch_item_failures(&planned), Vec::<String>::new());
+    let store = &app.state.store;
+    let job = store
+        .job(period, org)
+        .await
+        .expect("a job")
+        .expect("planned");
+    assert_eq!(job.status.as_str(), "pending");
+
+    let closed = worker
+        .invoke_filled(
+            "period-close-worker",
+            "period-close-worker/customer-twice.json",
+            &[("PERIOD", &period_text), ("ORG_ID", &customer.org_id)],
+        )
+        .await;
+    assert_eq!(batch_item_failures(&closed), Vec::<String>::new());
+    let invoice = store
+        .invoice_of(org, period)
+        .await
+        .expect("an invoice")
+        .expect("issued")
+        .invoice;
+    let year = chrono::Datelike::year(&now.date_naive());
+    assert_eq!(invoice.number.to_string(), format!("KPK-{year}-000001"));
+    assert_eq!(invoice.draft.gross, expected_gross);
+    let status = store
+        .period(period)
+        .await
+        .expect("status")
+        .expect("started");
+    assert_eq!(
+        (status.status.as_str(), status.done, status.remaining),
+        ("closed", 1, 0)
+    );
+
+    // A message that is no close message is reported for retry (and, after five receives,
+    // the dead-letter queue), never taken for done.
+    let malformed = worker
+        .invoke_json(
+            "period-close-worker",
+            &tools::project_root().join("events/period-close-worker/malformed.json"),
+        )
+        .await;
+    assert_eq!(
+        batch_item_failures(&malformed),
+        ["c10e0000-0000-4000-8000-000000000004"]
+    );
+
+    // The schedule firing again for the same month (00:05 on the 1st in Moscow is 21:05 UTC
+    // the day before) starts nothing new and issues nothing twice.
+    let fired = (period.end_exclusive() - chrono::TimeDelta::days(1))
+        .and_hms_opt(21, 5, 0)
+        .expect("a time")
+        .and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let again = starter
+        .invoke_filled(
+            "period-close",
+            "period-close/scheduled.json",
+            &[("SCHEDULED_TIME", &fired)],
+        )
+        .await;
+    assert_eq!(
+        again,
+        json!({"period": period_text, "status": "closed", "started": false})
+    );
+    let invoices = store
+        .list_invoices_of_org(org, 10, None)
+        .await
+        .expect("invoices")
+        .items;
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(invoices[0].invoice, invoice);
+}
+
+#[tokio::test]
+async fn the_billing_api_function_closes_a_period_and_shows_the_invoice_from_the_sample_events() {
+    use kopek_close::{Closer, poller};
+    use kopek_domain::invoicing::InvoiceSeries;
+    use std::sync::Arc;
+
+    let (app, customer, period, expected_gross) = last_month_subscriber().await;
+    let lambda = LambdaUnderTest::start_on(&app, "BillingApiFunction", "billing-api").await;
+    const FUNCTION: &str = "billing-api";
+    let admin = app.admin().await;
+    let token = app.sign_in(&customer.email, &customer.password).await;
+    let period_text = period.to_string();
+    let as_admin = [("ACCESS_TOKEN", admin.as_str()), ("PERIOD", &period_text)];
+    let as_customer = [("ACCESS_TOKEN", token.as_str()), ("PERIOD", &period_text)];
+
+    // The admin starts the close; the same request again (same Idempotency-Key) is replayed,
+    // not started twice.
+    let started = lambda
+        .invoke_with(FUNCTION, "billing-api/close-period.json", &as_admin)
+        .await;
+    assert_eq!(started.expect(202)["status"], "closing");
+    let replayed = lambda
+        .invoke_with(FUNCTION, "billing-api/close-period.json", &as_admin)
+        .await;
+    assert_eq!(replayed.expect(202), &started.body);
+
+    // What the worker function does in AWS, here in-process on the same queue and table.
+    let template = Template::load_project(&tools::project_root()).expect("the template loads");
+    let env = app
+        .provisioned
+        .function_env(&template, "PeriodCloseWorkerFunction")
+        .expect("env");
+    let closer = Closer {
+        store: app.state.store.clone(),
+        queue: kopek_aws::queue::Queue::new(
+            aws_sdk_sqs::Client::new(&app.sdk),
+            env["KOPEK_CLOSE_QUEUE_URL"].clone(),
+        ),
+        clock: Arc::new(kopek_domain::clock::SystemClock),
+        seal_wait: Duration::ZERO,
+        default_series: InvoiceSeries::new("KPK").expect("a series"),
+    };
+    poller::drain(&closer, 2, 1)
+        .await
+        .expect("the close queue drains");
+
+    let status = lambda
+        .invoke_with(FUNCTION, "billing-api/period-status.json", &as_admin)
+        .await;
+    let status = status.expect(200);
+    assert_eq!(
+        (&status["status"], &status["done"], &status["remaining"]),
+        (&json!("closed"), &json!(1), &json!(0)),
+        "{status}"
+    );
+    let invoice = lambda
+        .invoke_with(
+            FUNCTION,
+            "billing-api/invoice-for-period.json",
+            &as_customer,
+        )
+        .await;
+    let invoice = invoice.expect(200);
+    let year = chrono::Datelike::year(&chrono::Utc::now().date_naive());
+    assert_eq!(invoice["number"], format!("KPK-{year}-000001"));
+    assert_eq!(
+        invoice["gross"],
+        expected_gross.amount().to_string(),
+        "{invoice}"
+    );
+    let list = lambda
+        .invoke_with(FUNCTION, "billing-api/list-invoices.json", &as_customer)
+        .await;
+    let list = list.expect(200);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list["items"][0]["id"], invoice["id"]);
+}

@@ -26,6 +26,7 @@ const ACCOUNTS: &str = "AccountsApiFunction";
 const CATALOG: &str = "CatalogApiFunction";
 const ORDER_INTAKE: &str = "OrderIntakeFunction";
 const USAGE: &str = "UsageApiFunction";
+const BILLING: &str = "BillingApiFunction";
 /// Served (by the catalog function) but not listed in the document: the document itself.
 const DOCUMENT: &str = "/v1/openapi.json";
 
@@ -49,6 +50,7 @@ impl Functions {
                 (CATALOG, kopek_api::catalog_app(app.state.clone())),
                 (ORDER_INTAKE, kopek_api::order_intake_app(app.state.clone())),
                 (USAGE, kopek_api::usage_app(app.state.clone())),
+                (BILLING, kopek_api::billing_app(app.state.clone())),
             ]),
         }
     }
@@ -138,6 +140,16 @@ impl Samples {
             // Usage routes need a caller first too.
             ("meter", "TRAFFIC".to_owned()),
             ("rejected_id", format!("rej_{}", "0".repeat(32))),
+            // Billing routes need a caller first too.
+            ("period", "2026-01".to_owned()),
+            (
+                "invoice_id",
+                kopek_domain::ids::InvoiceId::new().to_string(),
+            ),
+            (
+                "credit_note_id",
+                kopek_domain::ids::CreditNoteId::new().to_string(),
+            ),
         ]))
     }
 
@@ -345,7 +357,7 @@ async fn every_documented_operation_is_served_by_exactly_one_functions_router() 
         );
     }
     assert!(
-        [ACCOUNTS, CATALOG, ORDER_INTAKE, USAGE]
+        [ACCOUNTS, CATALOG, ORDER_INTAKE, USAGE, BILLING]
             .iter()
             .all(|f| by_function.contains_key(f)),
         "{by_function:?}"

@@ -88,7 +88,7 @@ async fn the_main_table_has_the_key_schema_index_and_ttl_of_the_template() {
 
 #[tokio::test]
 async fn a_usage_message_received_five_times_lands_in_the_dead_letter_queue() {
-    let (sdk, provisioned, _) = emulator::provisioned().await;
+    let (sdk, provisioned, template) = emulator::provisioned().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue = provisioned
         .reference("UsageQueue")
@@ -123,8 +123,16 @@ async fn a_usage_message_received_five_times_lands_in_the_dead_letter_queue() {
     assert_eq!(
         attributes
             .get(&QueueAttributeName::VisibilityTimeout)
-            .map(String::as_str),
-        Some("60")
+            .cloned(),
+        template
+            .resource("UsageQueue")
+            .expect("UsageQueue in the template")
+            .property("VisibilityTimeout")
+            .map(|v| match v {
+                kopek_local::template::Value::Number(n) => n.to_string(),
+                other => other.as_str().unwrap_or_default().to_owned(),
+            }),
+        "the queue has the template's visibility timeout"
     );
 
     sqs.send_message()

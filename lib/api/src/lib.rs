@@ -7,6 +7,7 @@
 //! | [`catalog`] | `catalog-api` | `/v1/catalog/*`, `/v1/openapi.json` |
 //! | [`orders`], [`subscriptions`], [`work`] | `order-intake` | `/v1/orders*`, `/v1/charges`, `/v1/subscriptions*`, `/v1/work/*` |
 //! | [`usage`] | `usage-api` | `/v1/usage*` |
+//! | [`billing`] | `billing-api` | `/v1/periods*`, `/v1/invoices*`, `/v1/credit-notes/*`, `/v1/billing/*` |
 //!
 //! Routes and their OpenAPI operations are registered together (`utoipa_axum::routes!`), so
 //! the document cannot list a route the router does not serve, nor miss one it does.
@@ -17,6 +18,7 @@
 //! [`BodyLimit`] before any middleware reads a body.
 
 pub mod accounts;
+pub mod billing;
 pub mod catalog;
 pub mod orders;
 mod paging;
@@ -54,6 +56,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "subscriptions", description = "Subscriptions to recurring services, prorated by day"),
         (name = "work", description = "Work queues and batches for engineers"),
         (name = "usage", description = "Metered usage: reporting it, the customer's view with estimated prices, ingestion health and rejected events"),
+        (name = "billing", description = "The period close, invoices, credit notes, balances from the ledger, and billing settings"),
     )
 )]
 struct ApiDoc;
@@ -80,6 +83,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .merge(catalog::routes())
         .merge(order_intake_routes())
         .merge(usage::routes())
+        .merge(billing::routes())
         .split_for_parts();
     doc
 }
@@ -131,6 +135,12 @@ pub fn usage_app(state: AppState) -> Router {
     with_upload_limits(with_common_layers(router, state))
 }
 
+/// The `billing-api` function's router.
+pub fn billing_app(state: AppState) -> Router {
+    let (router, _) = base().merge(billing::routes()).split_for_parts();
+    with_common_layers(router, state)
+}
+
 /// Every function's routes on one router, as the local stack serves them.
 pub fn local_app(state: AppState) -> Router {
     let (router, _) = base()
@@ -138,6 +148,7 @@ pub fn local_app(state: AppState) -> Router {
         .merge(catalog::routes())
         .merge(order_intake_routes())
         .merge(usage::routes())
+        .merge(billing::routes())
         .split_for_parts();
     with_upload_limits(with_common_layers(serve_openapi(router), state))
 }

@@ -34,6 +34,14 @@ pub struct Config {
     pub usage_queue_url: Option<String>,
     /// Usage events older than this are refused as `too_old` (default 45 days).
     pub usage_grace: Duration,
+    /// The queue of the period close (`CloseQueue`): planning pages and customer jobs.
+    pub close_queue_url: Option<String>,
+    /// How long a customer's job waits after its usage and charges are sealed before the
+    /// close reads them (default 60 s, more than the ingest function's timeout; 0–900).
+    pub close_seal_wait: Duration,
+    /// The provider's legal entity code that prefixes invoice numbers, until billing
+    /// settings are saved (default `KPK`).
+    pub invoice_series: String,
 }
 
 impl Config {
@@ -72,6 +80,23 @@ impl Config {
             batch_timeout: seconds("KOPEK_BATCH_TIMEOUT_SECS", 8 * 3600)?,
             usage_queue_url: lookup("KOPEK_USAGE_QUEUE_URL").filter(|v| !v.trim().is_empty()),
             usage_grace: seconds("KOPEK_USAGE_GRACE_SECS", 45 * 24 * 3600)?,
+            close_queue_url: lookup("KOPEK_CLOSE_QUEUE_URL").filter(|v| !v.trim().is_empty()),
+            close_seal_wait: match lookup("KOPEK_CLOSE_SEAL_WAIT_SECS") {
+                None => Duration::from_secs(60),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| *s <= 900)
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| ConfigError::Malformed {
+                        name: "KOPEK_CLOSE_SEAL_WAIT_SECS",
+                        reason: format!("expected 0 to 900 seconds, got {v:?}"),
+                    })?,
+            },
+            invoice_series: lookup("KOPEK_INVOICE_SERIES")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "KPK".into()),
         })
     }
 }

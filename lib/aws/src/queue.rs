@@ -1,4 +1,5 @@
-//! The usage queue (`UsageQueue` in the template): sending usage events in SQS batches.
+//! The SQS queues of the template (`UsageQueue`, `CloseQueue`): sending in batches,
+//! receiving and deleting (the local stand-in for Lambda's event source mapping).
 //!
 //! SQS limits enforced here, not left to the service (the emulator enforces fewer): at most
 //! [`MAX_BATCH_ENTRIES`] messages per `SendMessageBatch`, at most [`MAX_MESSAGE_BYTES`] per
@@ -44,17 +45,32 @@ impl Queue {
 
     /// Sends `events` (each one event's JSON) packed into messages of JSON arrays.
     pub async fn send_events(&self, events: &[String]) -> Result<Sent, StoreError> {
-        let messages = pack(events)?;
+        self.send_messages(&pack(events)?, 0).await
+    }
+
+    /// Sends each of `bodies` as one message (each at most [`MAX_MESSAGE_BYTES`]), in batches,
+    /// invisible for `delay_secs` (0–900) after it is sent.
+    pub async fn send_messages(
+        &self,
+        bodies: &[String],
+        delay_secs: i32,
+    ) -> Result<Sent, StoreError> {
+        if let Some(big) = bodies.iter().find(|b| b.len() > MAX_MESSAGE_BYTES) {
+            return Err(StoreError::Unexpected(format!(
+                "a message of {} bytes is over the SQS limit",
+                big.len()
+            )));
+        }
         let mut sent = Sent::default();
-        for batch in batches(&messages) {
-            self.send_batch(batch).await?;
+        for batch in batches(bodies) {
+            self.send_batch(batch, delay_secs.clamp(0, 900)).await?;
             sent.requests += 1;
             sent.messages += batch.len();
         }
         Ok(sent)
     }
 
-    async fn send_batch(&self, bodies: &[String]) -> Result<(), StoreError> {
+    async fn send_batch(&self, bodies: &[String], delay_secs: i32) -> Result<(), StoreError> {
         let mut pending: Vec<(String, &String)> = bodies
             .iter()
             .enumerate()
@@ -67,6 +83,7 @@ impl Queue {
                     SendMessageBatchRequestEntry::builder()
                         .id(id)
                         .message_body(body.as_str())
+                        .delay_seconds(delay_secs)
                         .build()
                         .map_err(|e| StoreError::Unexpected(e.to_string()))
                 })

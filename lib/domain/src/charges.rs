@@ -13,7 +13,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{LocalizedText, ServiceCode, TaxRate, UnitOfMeasure};
-use crate::ids::{BatchId, ChargeId, EventId, OrderId, OrgId, SubscriptionId, WorkOrderId};
+use crate::ids::{
+    BatchId, ChargeId, CreditNoteId, EventId, InvoiceId, OrderId, OrgId, SubscriptionId,
+    WorkOrderId,
+};
 use crate::money::Money;
 use crate::orders::UserOrKey;
 use crate::period::BillingPeriod;
@@ -97,6 +100,21 @@ pub enum EventKind {
         subscription: SubscriptionId,
         ends_on: NaiveDate,
     },
+    /// An invoice was issued by the period close (documents are rendered from it).
+    InvoiceIssued {
+        invoice: InvoiceId,
+        number: String,
+        period: BillingPeriod,
+        gross: Money,
+        due_on: NaiveDate,
+    },
+    /// A credit note corrected an issued invoice.
+    CreditNoteIssued {
+        credit_note: CreditNoteId,
+        number: String,
+        invoice: InvoiceId,
+        gross: Money,
+    },
 }
 
 impl EventKind {
@@ -110,6 +128,8 @@ impl EventKind {
             EventKind::SubscriptionStarted { subscription, .. }
             | EventKind::SubscriptionChanged { subscription, .. }
             | EventKind::SubscriptionCancelled { subscription, .. } => subscription.to_string(),
+            EventKind::InvoiceIssued { invoice, .. }
+            | EventKind::CreditNoteIssued { invoice, .. } => invoice.to_string(),
         }
     }
 }

@@ -120,6 +120,18 @@ prefixed_id!(
     /// A domain event in the outbox.
     EventId, "evt_", "event"
 );
+prefixed_id!(
+    /// An invoice issued for a customer's billing period.
+    InvoiceId, "inv_", "invoice"
+);
+prefixed_id!(
+    /// A credit note correcting an issued invoice.
+    CreditNoteId, "crn_", "credit note"
+);
+prefixed_id!(
+    /// A balanced entry of the ledger.
+    EntryId, "jrn_", "ledger entry"
+);
 
 #[cfg(test)]
 mod tests {

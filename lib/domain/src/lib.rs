@@ -18,6 +18,8 @@
 //! - [`work`]: work orders, batches and their outcomes.
 //! - [`charges`]: billable charges and the domain events of the outbox.
 //! - [`usage`]: metered usage events: parsing, judging, late events, totals and estimates.
+//! - [`invoicing`]: invoices of a closed period, taxes, numbering, credit notes.
+//! - [`ledger`]: the double-entry ledger and balances.
 //! - [`clock`]: the injected notion of "now".
 
 pub mod accounts;
@@ -25,6 +27,8 @@ pub mod catalog;
 pub mod charges;
 pub mod clock;
 pub mod ids;
+pub mod invoicing;
+pub mod ledger;
 pub mod money;
 pub mod orders;
 pub mod period;

@@ -325,12 +325,14 @@ pub struct Order {
     pub expected_total: Money,
 }
 
-/// Who did something: a signed-in user or a machine client's API key.
+/// Who did something: a signed-in user, a machine client's API key, or Kopek itself (the
+/// scheduled period close).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum UserOrKey {
     User(UserId),
     ApiKey(crate::ids::ApiKeyId),
+    System,
 }
 
 /// The status of an order from its lines' states:

@@ -665,7 +665,8 @@ impl Quote {
 
 /// One line of a quote, at full precision (`amount` = `quantity` × `unit_price` when there
 /// is a unit price; for a percentage line the unit price is the rate, e.g. 0.029 for 2.9%).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QuoteLine {
     description: String,
     #[serde(with = "rust_decimal::serde::str")]

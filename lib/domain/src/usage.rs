@@ -559,6 +559,21 @@ impl MeterUsage {
         }
         Ok(())
     }
+
+    /// Adds `other`'s counts to these (usage of several periods billed together).
+    pub fn merge(&mut self, other: MeterUsage) -> Result<(), UsageError> {
+        self.total = self
+            .total
+            .checked_add(other.total)
+            .ok_or(UsageError::Overflow)?;
+        for (day, quantity) in other.by_day {
+            let slot = self.by_day.entry(day).or_default();
+            *slot = slot.checked_add(quantity).ok_or(UsageError::Overflow)?;
+        }
+        self.events += other.events;
+        self.late_events += other.late_events;
+        Ok(())
+    }
 }
 
 /// Usage summed by customer, meter and billing period.

@@ -34,6 +34,13 @@ pub struct AppState {
     pub usage_queue: Option<Queue>,
     /// Usage events older than this are refused as `too_old`.
     pub usage_grace: Duration,
+    /// The period close's queue (`KOPEK_CLOSE_QUEUE_URL`); `None` in functions that do not
+    /// start closes.
+    pub close_queue: Option<Queue>,
+    /// How long customer jobs wait after their seal (see `kopek_close`).
+    pub close_seal_wait: Duration,
+    /// The invoice series used until billing settings are saved.
+    pub invoice_series: String,
 }
 
 impl std::fmt::Debug for AppState {
@@ -70,11 +77,15 @@ impl AppState {
             .usage_queue_url
             .as_ref()
             .map(|url| Queue::new(clients.sqs.clone(), url));
+        state.close_queue = config
+            .close_queue_url
+            .as_ref()
+            .map(|url| Queue::new(clients.sqs.clone(), url));
         Ok(state)
     }
 
-    /// The state from parts, for tests that bring their own clock (and, if they post usage,
-    /// set [`AppState::usage_queue`]).
+    /// The state from parts, for tests that bring their own clock (and, if they post usage
+    /// or start closes, set [`AppState::usage_queue`] or [`AppState::close_queue`]).
     pub fn new(store: Store, master_key: &Secret, config: &Config, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
@@ -90,6 +101,9 @@ impl AppState {
             batch_timeout: config.batch_timeout,
             usage_queue: None,
             usage_grace: config.usage_grace,
+            close_queue: None,
+            close_seal_wait: config.close_seal_wait,
+            invoice_series: config.invoice_series.clone(),
         }
     }
 }

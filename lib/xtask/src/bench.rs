@@ -27,6 +27,16 @@
 //!   (`Poller::poll_once`), timed, with the emulator's CPU time (moto's process, from
 //!   `/proc`) beside this process's, to tell which one was the bottleneck; finally every
 //!   customer's summed usage (`Store::usage_of`) is checked against what was sent.
+//! - `close [--customers N] [--pollers P]` (default 1,000 customers, 1 poller): the period
+//!   close. N customers are set up straight through the store and the domain (one Argon2id
+//!   hash for all), dated last month: a subscription whose quantity changes mid-month, an
+//!   order of 3 work orders taken, started and completed, 10 usage events of 2 meters
+//!   ingested by `Ingestor::ingest`. Then last month is closed with `kopek_close::Closer`
+//!   (`start`, then P concurrent pollers doing what `kopek_close::poller::drain` does,
+//!   without long polling), timed from the start until the period is `closed`: customers per
+//!   second, DynamoDB requests and read and write units per customer (the store's counters),
+//!   SQS requests, moto's CPU time beside this process's, and the sizes of the items written.
+//!   Every invoice is checked afterwards (its lines, numbers without gaps).
 //!
 //! Figures are printed as a Markdown table, ready for BENCHMARKS.md. Nothing here asserts
 //! on time (the usage benchmark fails only when the totals do not match what was sent).
@@ -42,8 +52,11 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use chrono::SubsecRound;
 use http_body_util::BodyExt;
+use kopek_aws::dynamo::orders::StoredLine;
+use kopek_aws::dynamo::work::{StoredBatch, TakeOutcome};
 use kopek_aws::dynamo::{Store, UsageSnapshot, capacity};
 use kopek_aws::queue::Sent;
+use kopek_close::Closer;
 use kopek_domain::accounts::{DocumentLanguage, Registration, RegistrationForm};
 use kopek_domain::catalog::{
     LocalizedText, NewService, Service, ServiceCode, ServiceKind, TaxRate, UnitOfMeasure,
@@ -71,14 +84,15 @@ use crate::stack::Stack;
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let (what, rest) = args
         .split_first()
-        .context("which benchmark? `cold-start`, `sign-in`, `order-intake` or `usage`")?;
-    let (mut runs, mut events, mut pollers) = (None, None, None);
+        .context("which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage` or `close`")?;
+    let (mut runs, mut events, mut pollers, mut customers) = (None, None, None, None);
     let mut rest = rest.iter();
     while let Some(arg) = rest.next() {
         let slot = match arg.as_str() {
             "--runs" => &mut runs,
             "--events" => &mut events,
             "--pollers" => &mut pollers,
+            "--customers" => &mut customers,
             other => bail!("unknown argument `{other}`"),
         };
         let n: usize = rest
@@ -114,8 +128,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             // More pollers measured no faster: the emulator serves one request at a time.
             pollers.unwrap_or(1),
         )),
+        // Several threads, as for usage: the pollers' SDK work beside the emulator.
+        "close" => tokio::runtime::Runtime::new()?.block_on(close(
+            &root,
+            &tools,
+            customers.unwrap_or(1_000),
+            pollers.unwrap_or(1),
+        )),
         other => {
-            bail!("unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake` or `usage`")
+            bail!(
+                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage` or `close`"
+            )
         }
     }
 }
@@ -1422,4 +1445,815 @@ async fn usage(
         expected.len()
     );
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Period close
+
+/// The services of the close measurement: a recurring fee, a one-off work (and its work
+/// type), and two meters.
+const CLOSE_LINK: &str = "BENCH-LINK";
+const CLOSE_INSTALL: &str = "BENCH-INSTALL";
+const CLOSE_WORK_TYPE: &str = "bench-close";
+const CLOSE_METERS: [(&str, UnitOfMeasure); 2] = [
+    ("BENCH-GB", UnitOfMeasure::Gigabyte),
+    ("BENCH-SMS", UnitOfMeasure::Request),
+];
+/// Per customer: work orders (one order, one batch, all done) and usage events per meter.
+const CLOSE_WORK_ORDERS: usize = 3;
+const CLOSE_EVENTS_PER_METER: usize = 5;
+/// Lines every customer's invoice has: the subscription's two segments (its quantity changes
+/// on the 16th), one per work order, one per meter.
+const CLOSE_LINES: usize = 2 + CLOSE_WORK_ORDERS + CLOSE_METERS.len();
+/// Customers set up concurrently (the emulator serves one request at a time; this only keeps
+/// it busy while this process builds the next request).
+const CLOSE_SETUP_TASKS: usize = 4;
+/// How long a received close message stays invisible: longer than a poller takes for 10.
+const CLOSE_VISIBILITY_SECS: i32 = 60;
+
+fn err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// The close's catalog, created straight into the store and dated `at` (before the period).
+struct CloseCatalog {
+    link: Service,
+    install: (Service, Vec<kopek_domain::catalog::PriceVersion>),
+    meters: Vec<ServiceCode>,
+}
+
+async fn close_catalog(
+    store: &Store,
+    at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<CloseCatalog> {
+    let d = Decimal::new;
+    let rub = |model| Price::new(Currency::RUB, model, None, None).map_err(err);
+    let services = [
+        (
+            CLOSE_LINK,
+            ServiceKind::Recurring,
+            UnitOfMeasure::Month,
+            rub(PriceModel::PerUnit {
+                unit_price: d(150_000, 2),
+            })?,
+        ),
+        (
+            CLOSE_INSTALL,
+            ServiceKind::OneOff,
+            UnitOfMeasure::Piece,
+            rub(PriceModel::PerUnit {
+                unit_price: d(350_000, 2),
+            })?,
+        ),
+        (
+            CLOSE_METERS[0].0,
+            ServiceKind::Metered,
+            CLOSE_METERS[0].1,
+            rub(PriceModel::Graduated {
+                tiers: vec![
+                    kopek_domain::pricing::Tier::bounded(d(100, 0), d(150, 2)),
+                    kopek_domain::pricing::Tier::bounded(d(1_000, 0), d(100, 2)),
+                    kopek_domain::pricing::Tier::unbounded(d(50, 2)),
+                ],
+            })?,
+        ),
+        (
+            CLOSE_METERS[1].0,
+            ServiceKind::Metered,
+            CLOSE_METERS[1].1,
+            rub(PriceModel::Volume {
+                tiers: vec![
+                    kopek_domain::pricing::Tier::bounded(d(1_000, 0), d(250, 2)),
+                    kopek_domain::pricing::Tier::unbounded(d(200, 2)),
+                ],
+            })?,
+        ),
+    ];
+    let mut created = Vec::new();
+    for (code, kind, unit, price) in services {
+        let command = NewService {
+            code: code.parse().map_err(err)?,
+            name: LocalizedText::new("Услуга для закрытия", "Close benchmark service")
+                .map_err(err)?,
+            description: None,
+            unit,
+            kind,
+            work_type: (kind == ServiceKind::OneOff)
+                .then(|| CLOSE_WORK_TYPE.parse())
+                .transpose()
+                .map_err(err)?,
+            cancellation: Default::default(),
+            tax_rate: TaxRate::from_percent(Decimal::from(20)).map_err(err)?,
+            currency: Currency::RUB,
+            price,
+        };
+        let (service, first) = Service::create(command, at).map_err(err)?;
+        store.create_service(&service, &first).await?;
+        created.push((service, first));
+    }
+    let mut created = created.into_iter();
+    let (link, _) = created.next().context("the recurring service")?;
+    let (install, version) = created.next().context("the one-off service")?;
+    Ok(CloseCatalog {
+        link,
+        install: (install, vec![version]),
+        meters: created.map(|(s, _)| s.code().clone()).collect(),
+    })
+}
+
+/// When each part of the customers' month happens (all in the period closed).
+#[derive(Clone, Copy)]
+struct CloseDates {
+    /// The customers register and subscribe: the period's first day, 08:00 UTC.
+    opened: chrono::DateTime<chrono::Utc>,
+    /// Orders are placed, worked and completed, and usage ingested: the demo's history
+    /// instant (the 10th, 09:00 UTC).
+    history: chrono::DateTime<chrono::Utc>,
+}
+
+/// One customer registered straight into the store (the owner's password hash computed
+/// once for all: Argon2id is not what is measured), subscribed to `CLOSE_LINK` from the
+/// period's first day with its quantity going from 2 to 3 on the 16th, and with one order of
+/// `CLOSE_WORK_ORDERS` work orders taken, started and completed (all done) through the same
+/// domain functions and store calls as `/v1/work/batches/…`.
+async fn close_customer_setup(
+    store: &Store,
+    template: &kopek_domain::accounts::NewAccount,
+    catalog: &CloseCatalog,
+    dates: CloseDates,
+    i: usize,
+) -> anyhow::Result<OrgId> {
+    use kopek_domain::accounts::{Email, LegalName, Role, User, UserStatus};
+    use kopek_domain::charges::{DomainEvent, EventKind};
+    use kopek_domain::orders::{LineRequest, Orderer, UserOrKey, plan_order};
+    use kopek_domain::pricing::Quantity;
+    use kopek_domain::subscriptions::Subscription;
+    use kopek_domain::work::{Batch, Outcome, plan_completion};
+
+    // The customer and its owner.
+    let org = OrgId::new();
+    let mut organisation = template.organisation.clone();
+    organisation.id = org;
+    organisation.created_at = dates.opened;
+    organisation.legal_name = LegalName::parse(&format!("ООО «Абонент {i:06}»")).map_err(err)?;
+    let account = kopek_domain::accounts::NewAccount {
+        organisation,
+        owner: User::new(
+            kopek_domain::ids::UserId::new(),
+            Some(org),
+            Email::parse(&format!("owner-{i:06}@close.example.ru")).map_err(err)?,
+            template.owner.name().clone(),
+            Role::Customer,
+            UserStatus::Active,
+            dates.opened,
+        )
+        .map_err(err)?,
+        password_hash: template.password_hash.clone(),
+    };
+    store.register(&account).await?;
+    let owner_id = account.owner.id();
+    let owner = || UserOrKey::User(owner_id);
+
+    // The subscription, with its change of quantity (one write: setup, not measured).
+    let first_day = BillingPeriod::containing(dates.opened).first_day();
+    let quantity = |n: i64| Quantity::new(Decimal::from(n)).map_err(err);
+    let mut subscription = Subscription::start(
+        kopek_domain::ids::SubscriptionId::new(),
+        org,
+        &catalog.link,
+        1,
+        quantity(2)?,
+        first_day,
+        first_day,
+        dates.opened,
+    )
+    .map_err(err)?;
+    subscription
+        .change_quantity(quantity(3)?, first_day + chrono::Days::new(15), first_day)
+        .map_err(err)?;
+    let started = DomainEvent::new(
+        org,
+        owner(),
+        dates.opened,
+        EventKind::SubscriptionStarted {
+            subscription: subscription.id(),
+            service: catalog.link.code().clone(),
+            quantity: quantity(2)?,
+            from: first_day,
+        },
+    );
+    store.create_subscription(&subscription, &started).await?;
+
+    // One order, taken as one batch, started and completed: the charges.
+    let (install, versions) = &catalog.install;
+    let requests: Vec<LineRequest> = (0..CLOSE_WORK_ORDERS)
+        .map(|n| LineRequest {
+            service: install.code().clone(),
+            quantity: Decimal::from(n % 2 + 1),
+            requested_date: None,
+            note: None,
+            address: format!("Москва, ул. Тверская, {}, офис {n}", i % 200 + 1),
+            area: Some("moscow-centre".into()),
+        })
+        .collect();
+    let placed = plan_order(
+        Orderer {
+            org,
+            currency: Currency::RUB,
+            active: true,
+        },
+        owner(),
+        None,
+        &requests,
+        |code| (code == install.code()).then_some((install, versions.as_slice())),
+        dates.history,
+    )
+    .map_err(err)?;
+    let event = DomainEvent::new(
+        org,
+        owner(),
+        dates.history,
+        EventKind::OrderPlaced {
+            order: placed.order.id,
+            lines: placed.order.line_count,
+            expected_total: placed.order.expected_total,
+        },
+    );
+    store.place_order(&placed, &event).await?;
+
+    let engineer = kopek_domain::ids::UserId::new();
+    let timeout = chrono::TimeDelta::hours(8);
+    let work_type: kopek_domain::catalog::WorkType = CLOSE_WORK_TYPE.parse().map_err(err)?;
+    let mut lines = placed.lines;
+    let taken_at = dates.history + chrono::TimeDelta::minutes(5);
+    let batch = Batch::take(engineer, work_type, &mut lines, taken_at, timeout);
+    let stored: Vec<StoredLine> = lines
+        .iter()
+        .map(|line| StoredLine {
+            line: line.clone(),
+            rev: 1,
+        })
+        .collect();
+    match store.take_batch(&batch, &stored).await? {
+        TakeOutcome::Taken => {}
+        TakeOutcome::Lost(_) => bail!("customer {i}: its work orders were taken meanwhile"),
+    }
+    let stored_batch = StoredBatch { batch, rev: 1 };
+
+    let started_at = dates.history + chrono::TimeDelta::hours(1);
+    let mut next = stored_batch.batch.clone();
+    next.start(engineer, &mut lines, started_at, timeout)
+        .map_err(err)?;
+    let writes: Vec<StoredLine> = lines
+        .iter()
+        .map(|line| StoredLine {
+            line: line.clone(),
+            rev: 2,
+        })
+        .collect();
+    let rev = store
+        .save_batch_work(&stored_batch, &next, &writes, &[], &[])
+        .await?;
+    let stored_batch = StoredBatch { batch: next, rev };
+
+    let completed_at = dates.history + chrono::TimeDelta::hours(3);
+    let outcomes: Vec<Outcome> = lines
+        .iter()
+        .map(|line| Outcome::Done {
+            work_order: line.work_order,
+            actual_quantity: line.quantity.value(),
+        })
+        .collect();
+    let (next, completions) = plan_completion(
+        &stored_batch.batch,
+        engineer,
+        &outcomes,
+        &lines,
+        completed_at,
+        timeout,
+    )
+    .map_err(err)?;
+    let completions: Vec<(u64, _)> = completions.into_iter().map(|c| (3, c)).collect();
+    store
+        .save_batch_work(&stored_batch, &next, &[], &completions, &[])
+        .await?;
+    Ok(org)
+}
+
+/// Every customer's usage events of the period, `CLOSE_EVENTS_PER_METER` per meter on the
+/// days before `dates.history`, ingested as SQS-shaped batches (10 messages × 100 events)
+/// by the same `Ingestor::ingest` the `usage-ingest` function runs, received at
+/// `dates.history`.
+async fn close_usage(
+    ingestor: &kopek_ingest::Ingestor,
+    customers: &[OrgId],
+    meters: &[ServiceCode],
+    dates: CloseDates,
+) -> anyhow::Result<u64> {
+    let first_day = BillingPeriod::containing(dates.history).first_day();
+    let mut texts = Vec::with_capacity(customers.len() * meters.len() * CLOSE_EVENTS_PER_METER);
+    for (c, org) in customers.iter().enumerate() {
+        for (m, meter) in meters.iter().enumerate() {
+            for e in 0..CLOSE_EVENTS_PER_METER {
+                let quantity = if CLOSE_METERS[m].1.is_whole() {
+                    Decimal::from((c + e) % 40 + 1)
+                } else {
+                    Decimal::new(((c * 7 + e * 13) % 10_000) as i64 + 1, 2)
+                };
+                let at = (first_day + chrono::Days::new((e % 9) as u64))
+                    .and_hms_opt(12, (c % 60) as u32, 0)
+                    .context("a valid time")?
+                    .and_utc();
+                let event = RawUsageEvent {
+                    id: format!("close-{c:06}-{m}-{e}"),
+                    customer: org.to_string(),
+                    meter: meter.to_string(),
+                    quantity: RawQuantity::exact(quantity),
+                    timestamp: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    properties: [("region".to_owned(), "msk-1".to_owned())].into(),
+                };
+                texts.push(serde_json::to_string(&event)?);
+            }
+        }
+    }
+    let messages = usage_messages(&texts)?;
+    let mut counted = 0;
+    for batch in messages.chunks(MESSAGES_PER_BATCH) {
+        let report = ingestor.ingest(batch, dates.history).await;
+        if !report.failed.is_empty() || report.rejected > 0 {
+            bail!("the usage was not ingested cleanly: {report:?}");
+        }
+        counted += report.counted;
+    }
+    Ok(counted)
+}
+
+/// What one close poller did.
+#[derive(Debug, Default, Clone, Copy)]
+struct ClosePolled {
+    plan_messages: u64,
+    customer_messages: u64,
+    failed: u64,
+    /// SQS requests: receives, deletes (one `DeleteMessageBatch` per receive that handled
+    /// something) and queue-depth reads.
+    sqs_requests: u64,
+}
+
+/// The local stand-in for the worker's event source mapping, as
+/// `kopek_close::poller::drain` is (receive up to 10, handle each with
+/// `kopek_close::lambda::handle_body`, delete what succeeded), but without long polling —
+/// the emulator serves one request at a time, and a long poll would hold it for its whole
+/// wait, stalling the other pollers — and counting its SQS requests. Stops when the queue
+/// holds nothing, visible or in flight.
+async fn close_poller(closer: Closer) -> anyhow::Result<ClosePolled> {
+    let mut polled = ClosePolled::default();
+    let mut idle = Duration::from_millis(25);
+    loop {
+        let received = closer
+            .queue
+            .receive(10, 0, Some(CLOSE_VISIBILITY_SECS))
+            .await?;
+        polled.sqs_requests += 1;
+        if received.is_empty() {
+            polled.sqs_requests += 1;
+            if closer.queue.depth().await? == (0, 0) {
+                return Ok(polled);
+            }
+            // Another poller holds the rest (planning, say): back off, up to half a second.
+            tokio::time::sleep(idle).await;
+            idle = (idle * 2).min(Duration::from_millis(500));
+            continue;
+        }
+        idle = Duration::from_millis(25);
+        let mut done = Vec::new();
+        for message in &received {
+            match kopek_close::lambda::handle_body(&closer, &message.body).await {
+                Ok(()) => {
+                    let kind = serde_json::from_str::<Value>(&message.body)
+                        .ok()
+                        .and_then(|v| v["type"].as_str().map(str::to_owned));
+                    match kind.as_deref() {
+                        Some("plan") => polled.plan_messages += 1,
+                        _ => {
+                            polled.customer_messages += 1;
+                            if polled.customer_messages % 50 == 0 {
+                                eprintln!(
+                                    "kopek:   {} customers closed by this poller",
+                                    polled.customer_messages
+                                );
+                            }
+                        }
+                    }
+                    done.push(message.receipt_handle.as_str());
+                }
+                Err(e) => {
+                    polled.failed += 1;
+                    tracing::warn!(error = %e, "close message failed; it will be redelivered");
+                }
+            }
+        }
+        if !done.is_empty() {
+            closer.queue.delete(&done).await?;
+            polled.sqs_requests += 1;
+        }
+    }
+}
+
+/// `SendMessageBatch` requests the close made, from its messages: one for the first `plan`,
+/// one per ten customers of each planning page (pages of `ORGS_PER_PAGE`), one per `plan`
+/// message handed on. Derived from the close's send pattern (the SDK client is not
+/// instrumented), not counted.
+fn close_sends(customers: usize, plan_messages: u64) -> u64 {
+    let per_page = kopek_close::ORGS_PER_PAGE;
+    let full = customers / per_page;
+    let rest = customers % per_page;
+    (1 + full * per_page.div_ceil(10) + rest.div_ceil(10)) as u64 + plan_messages.saturating_sub(1)
+}
+
+async fn close(
+    root: &Path,
+    tools: &tools::Tools,
+    customers: usize,
+    pollers: usize,
+) -> anyhow::Result<()> {
+    use kopek_aws::dynamo::billing::PeriodStatus;
+    use kopek_close::Trigger;
+    use kopek_domain::invoicing::{DocumentKind, InvoiceSeries};
+
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let load_before = load_average();
+    let stack = Stack::start(root, tools, "bench").await?;
+    let state = stack.state.clone();
+    let store = state.store.clone();
+    let now = chrono::Utc::now();
+    let period = BillingPeriod::containing(now).previous();
+    let history = crate::demo::history_clock(now);
+    let dates = CloseDates {
+        opened: (period.first_day().and_hms_opt(8, 0, 0))
+            .context("a valid time")?
+            .and_utc(),
+        history: kopek_domain::clock::Clock::now(&history),
+    };
+    let catalog_at = period
+        .previous()
+        .first_day()
+        .and_hms_opt(0, 0, 0)
+        .context("a valid time")?
+        .and_utc();
+
+    // Setup: the catalog, the customers (registered, subscribed, their work done), usage.
+    eprintln!(
+        "kopek: setting up {customers} customers with their month of {period} (subscription, {CLOSE_WORK_ORDERS} work orders, {} usage events) …",
+        CLOSE_METERS.len() * CLOSE_EVENTS_PER_METER
+    );
+    let setup_started = Instant::now();
+    let setup_before = store.usage();
+    let catalog = std::sync::Arc::new(close_catalog(&store, catalog_at).await?);
+    let form = RegistrationForm {
+        legal_name: "ООО «Абонент»".into(),
+        tax_id: bench_inn(6_100),
+        billing_email: "billing@close.example.ru".into(),
+        billing_address: "101000, Москва, ул. Мясницкая, 1".into(),
+        currency: Currency::RUB,
+        language: DocumentLanguage::Ru,
+        user_name: "Мария Иванова".into(),
+        user_email: "owner@close.example.ru".into(),
+        password: "Every-month-closes-on-the-first-26".into(),
+    };
+    let registration = Registration::try_from(form).map_err(err)?;
+    let template = std::sync::Arc::new(
+        tokio::task::spawn_blocking(move || registration.open(dates.opened)).await?,
+    );
+    let mut tasks = Vec::new();
+    for t in 0..CLOSE_SETUP_TASKS {
+        let (store, template, catalog) = (store.clone(), template.clone(), catalog.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut orgs = Vec::new();
+            for i in (t..customers).step_by(CLOSE_SETUP_TASKS) {
+                orgs.push(close_customer_setup(&store, &template, &catalog, dates, i).await?);
+                if i % 200 == 0 {
+                    eprintln!("kopek:   customer {i} of {customers} set up");
+                }
+            }
+            anyhow::Ok(orgs)
+        }));
+    }
+    let mut orgs = Vec::with_capacity(customers);
+    for task in tasks {
+        orgs.extend(task.await??);
+    }
+    let events = close_usage(&stack.usage_poller.ingestor, &orgs, &catalog.meters, dates).await?;
+    let setup_after = store.usage();
+    eprintln!(
+        "kopek: set up in {:.1} s ({} DynamoDB requests, {events} usage events); closing {period} with {pollers} poller(s) …",
+        setup_started.elapsed().as_secs_f64(),
+        setup_after.requests - setup_before.requests
+    );
+
+    // The close: started as an admin would, drained by the pollers.
+    let queue = state
+        .close_queue
+        .clone()
+        .context("no function of the template has KOPEK_CLOSE_QUEUE_URL")?;
+    let closer = Closer {
+        store: store.clone(),
+        queue,
+        clock: std::sync::Arc::new(SystemClock),
+        // Locally the usage is ingested before the close starts: nothing is in flight.
+        seal_wait: Duration::ZERO,
+        default_series: InvoiceSeries::new(&state.invoice_series).map_err(err)?,
+    };
+    let moto = moto_pid(stack.emulator.endpoint());
+    let started_at = chrono::Utc::now();
+    let before = Mark::now(&store, moto.as_deref());
+    let started = closer.start(period, Trigger::Admin("bench".into())).await?;
+    if !started.started {
+        bail!("the close of {period} had already started");
+    }
+    let tasks: Vec<_> = (0..pollers)
+        .map(|_| tokio::spawn(close_poller(closer.clone())))
+        .collect();
+    let mut polled = ClosePolled::default();
+    for task in tasks {
+        let one = task.await??;
+        polled.plan_messages += one.plan_messages;
+        polled.customer_messages += one.customer_messages;
+        polled.failed += one.failed;
+        polled.sqs_requests += one.sqs_requests;
+    }
+    let after = Mark::now(&store, moto.as_deref());
+    let load_after = load_average();
+
+    // What the close came to (read after the measurement).
+    let closed = store
+        .period(period)
+        .await?
+        .context("the period close vanished")?;
+    if closed.status != PeriodStatus::Closed || closed.done != customers as u64 {
+        bail!(
+            "the close did not finish: {} with {} done, {} skipped, {} failed of {} planned",
+            closed.status.as_str(),
+            closed.done,
+            closed.skipped,
+            closed.failed,
+            closed.planned
+        );
+    }
+    let closed_at = closed.closed_at.context("a closed period has its time")?;
+    let close_wall = (closed_at - started_at)
+        .to_std()
+        .context("the close ended before it started")?
+        .as_secs_f64();
+    let drain_wall = (after.at - before.at).as_secs_f64();
+    let mut numbers = Vec::with_capacity(customers);
+    let mut start = None;
+    loop {
+        let page = store.list_invoices_of_period(period, 100, start).await?;
+        for stored in page.items {
+            let invoice = stored.invoice;
+            if invoice.draft.lines.len() != CLOSE_LINES {
+                bail!(
+                    "invoice {} has {} lines, not {CLOSE_LINES}",
+                    invoice.number,
+                    invoice.draft.lines.len()
+                );
+            }
+            if invoice.number.kind != DocumentKind::Invoice {
+                bail!("{} is not an invoice number", invoice.number);
+            }
+            numbers.push(invoice.number.seq);
+        }
+        start = page.next;
+        if start.is_none() {
+            break;
+        }
+    }
+    numbers.sort_unstable();
+    let gapless = numbers.iter().copied().eq(1..=customers as u64);
+    if !gapless {
+        bail!(
+            "invoice check: failed: {} invoices, numbers not 1..={customers}",
+            numbers.len()
+        );
+    }
+
+    // Figures.
+    let tick_rate = clock_ticks_per_sec() as f64;
+    let seconds = |from: Option<u64>, to: Option<u64>| {
+        from.zip(to)
+            .map(|(a, b)| b.saturating_sub(a) as f64 / tick_rate)
+    };
+    let n = customers as f64;
+    let requests = after.usage.requests - before.usage.requests;
+    let reads = (after.usage.read_milli_units - before.usage.read_milli_units) as f64 / 1000.0;
+    let writes = (after.usage.write_milli_units - before.usage.write_milli_units) as f64 / 1000.0;
+    let computed = after.usage.computed_requests - before.usage.computed_requests;
+    let sends = close_sends(customers, polled.plan_messages);
+    let sqs = polled.sqs_requests + sends;
+    let moto_cpu = seconds(before.moto_ticks, after.moto_ticks);
+    let bench_cpu = seconds(before.bench_ticks, after.bench_ticks);
+    let machine = seconds(before.machine_ticks, after.machine_ticks);
+    let share = |cpu: Option<f64>| {
+        cpu.map_or("n/a".to_owned(), |c| {
+            format!("{:.0} %", c / drain_wall * 100.0)
+        })
+    };
+    let per = |cpu: Option<f64>, count: f64| {
+        cpu.map_or("n/a".to_owned(), |c| format!("{:.1}", c * 1000.0 / count))
+    };
+
+    println!(
+        "| customers | pollers | wall time, start → period closed (s) | customers/s | DynamoDB requests | per customer | read units per customer | write units per customer | SQS requests | moto CPU ÷ wall | this process's CPU ÷ wall |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {customers} | {pollers} | {close_wall:.1} | {:.1} | {requests} | {:.1} | {:.2} | {:.2} | {sqs} | {} | {} |",
+        n / close_wall,
+        requests as f64 / n,
+        reads / n,
+        writes / n,
+        share(moto_cpu),
+        share(bench_cpu),
+    );
+    println!();
+    println!(
+        "{profile} build. {customers} customers of {period}, each with a subscription whose \
+         quantity changed on the 16th, {CLOSE_WORK_ORDERS} completed work orders and {} usage \
+         events ({} meters); every invoice checked: {CLOSE_LINES} lines, numbers 1–{customers} \
+         without gaps (`invoice check: ok`). Messages handled: {} `plan`, {} `customer`, {} \
+         failed and redelivered. The pollers returned {:.1} s after the start (the last empty \
+         receive and queue-depth read included). Units: {:.1} read and {:.1} write in all; \
+         {computed} of the {requests} requests had their units computed by the store (moto \
+         reports none); base table only, without index writes. SQS requests: {} by the \
+         pollers (receives, deletes, queue-depth reads, counted) + {sends} `SendMessageBatch` \
+         by the close (derived from its messages). Load average before: {load_before}; after: \
+         {load_after} (2 cores, shared).",
+        CLOSE_METERS.len() * CLOSE_EVENTS_PER_METER,
+        CLOSE_METERS.len(),
+        polled.plan_messages,
+        polled.customer_messages,
+        polled.failed,
+        drain_wall,
+        reads,
+        writes,
+        polled.sqs_requests,
+    );
+    let predicted_per_customer = 12 + CLOSE_METERS.len() * 9;
+    println!();
+    println!(
+        "Requests the code predicts per customer: {predicted_per_customer} (job 1, catalog 2, \
+         settings 1, organisation 1, previous period 1, charges 1, meters used 1, usage \
+         {} × 9 (8 shards and the late index), subscriptions 1, sequence 1, the issuing \
+         transaction 1, the period's completion check 1), plus per planning page of \
+         {} customers a listing and a transaction; measured: {:.2}.",
+        CLOSE_METERS.len(),
+        kopek_close::ORGS_PER_PAGE,
+        requests as f64 / n,
+    );
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let finding = match (
+        moto_cpu.map(|c| c / drain_wall),
+        bench_cpu.map(|c| c / drain_wall),
+    ) {
+        (Some(m), _) if m >= 0.85 => {
+            "**the emulator was the bottleneck**: moto serves one request at a time, so one core \
+             is its ceiling, and it was busy for nearly all of the close"
+        }
+        (Some(_), Some(_)) if machine.is_some_and(|m| m / drain_wall / cores >= 0.9) => {
+            "**the machine's cores were saturated** (moto, this process and other work together): \
+             the figures are a floor"
+        }
+        (Some(m), Some(b)) if b > m => {
+            "**this process was the busier one**: the client side (a debug build's SDK work, \
+             composing) bounded the rate more than the emulator"
+        }
+        (Some(_), Some(_)) => {
+            "**neither process was saturated**: the rate was bounded by requests waiting on one \
+             another (each customer's reads and its transaction in sequence)"
+        }
+        _ => "no verdict: moto's CPU time could not be read",
+    };
+    println!();
+    println!(
+        "Bottleneck: {finding}. moto: {} of the wall time on a CPU, {} ms per DynamoDB or SQS \
+         request; this process: {} of one core, {} ms per request, {} ms per customer \
+         ({:.0} requests to the emulator per second). The whole machine: {} of its {cores} \
+         cores busy.",
+        share(moto_cpu),
+        per(moto_cpu, (requests + sqs) as f64),
+        share(bench_cpu),
+        per(bench_cpu, (requests + sqs) as f64),
+        per(bench_cpu, n),
+        (requests + sqs) as f64 / drain_wall,
+        machine.map_or("n/a".to_owned(), |m| format!(
+            "{:.0} %",
+            m / drain_wall / cores * 100.0
+        )),
+    );
+
+    let sizes = close_item_sizes(stack.emulator.endpoint(), store.table(), period, &orgs).await?;
+    println!();
+    println!(
+        "| item written per customer (first {} customers) | items | size by DynamoDB's rules (bytes, min–max) | write units each in DynamoDB (a transaction's twice) |",
+        orgs.len().min(CLOSE_SIZE_SAMPLE)
+    );
+    println!("|---|---|---|---|");
+    for (kind, sizes) in &sizes {
+        let (min, max) = (
+            sizes.iter().min().copied().unwrap_or(0),
+            sizes.iter().max().copied().unwrap_or(0),
+        );
+        println!(
+            "| {kind} | {} | {min}–{max} | {} |",
+            sizes.len(),
+            max.div_ceil(1024).max(1)
+        );
+    }
+    println!();
+    println!(
+        "invoice check: ok ({customers} invoices, numbers 1–{customers}, {CLOSE_LINES} lines each)"
+    );
+    Ok(())
+}
+
+/// Customers whose items are sized after the close.
+const CLOSE_SIZE_SAMPLE: usize = 5;
+
+/// The sizes of what the close wrote for the first customers — the invoice, its ledger
+/// entry and event, the seal, the job — read back with the SDK (outside the store, so its
+/// counters are untouched).
+async fn close_item_sizes(
+    endpoint: &str,
+    table: &str,
+    period: BillingPeriod,
+    orgs: &[OrgId],
+) -> anyhow::Result<BTreeMap<&'static str, Vec<usize>>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let client = aws_sdk_dynamodb::Client::new(&kopek_local::sdk_config(endpoint).await);
+    let mut sizes: BTreeMap<&'static str, Vec<usize>> = BTreeMap::new();
+    for org in orgs.iter().take(CLOSE_SIZE_SAMPLE) {
+        let page = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{org}")))
+            .send()
+            .await
+            .context("cannot query a customer's partition")?;
+        for item in page.items() {
+            let sk = item
+                .get("SK")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let kind = if sk.starts_with("INVOICE#") {
+                "invoice (`ORG#…` / `INVOICE#{period}`, also in GSI1 and GSI2)"
+            } else if sk.starts_with("LEDGER#") {
+                "ledger entry (`ORG#…` / `LEDGER#…`)"
+            } else if sk.starts_with("HISTORY#inv_") {
+                "`invoice_issued` event (`ORG#…` / `HISTORY#inv_…`, also in GSI1 `OUTBOX`)"
+            } else if sk == "BILLING" {
+                "seal (`ORG#…` / `BILLING`), updated by planning"
+            } else {
+                continue;
+            };
+            sizes
+                .entry(kind)
+                .or_default()
+                .push(capacity::item_size(item));
+        }
+        let job = client
+            .get_item()
+            .table_name(table)
+            .key("PK", AttributeValue::S(format!("PERIOD#{period}")))
+            .key("SK", AttributeValue::S(format!("JOB#{org}")))
+            .send()
+            .await
+            .context("cannot read a job")?;
+        if let Some(item) = job.item() {
+            sizes
+                .entry("job (`PERIOD#…` / `JOB#…`), put by planning, updated when issued")
+                .or_default()
+                .push(capacity::item_size(item));
+        }
+    }
+    let period_item = client
+        .get_item()
+        .table_name(table)
+        .key("PK", AttributeValue::S(format!("PERIOD#{period}")))
+        .key("SK", AttributeValue::S("PERIOD".into()))
+        .send()
+        .await
+        .context("cannot read the period")?;
+    if let Some(item) = period_item.item() {
+        sizes
+            .entry("the period (`PERIOD#…` / `PERIOD`), updated by every job and page")
+            .or_default()
+            .push(capacity::item_size(item));
+    }
+    Ok(sizes)
 }

@@ -8,7 +8,9 @@
 //!   model, one scheduled price change and one retired service;
 //! - two customer organisations, each with its owner and an invited colleague;
 //! - a month of metered usage for both ([`load_usage`]), sent through the real `UsageQueue`
-//!   and counted by the same ingestion the `usage-ingest` function runs.
+//!   and counted by the same ingestion the `usage-ingest` function runs;
+//! - all of that dated last month ([`history_clock`]), and last month closed into invoices
+//!   ([`close_period`]) through the real `CloseQueue` fan-out; then this month's usage.
 //!
 //! Every password is generated on each start and printed once; none is written in code.
 
@@ -18,7 +20,10 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use chrono::{DateTime, TimeDelta, Utc};
 use http_body_util::BodyExt;
+use kopek_close::{Closer, Trigger};
+use kopek_domain::clock::FixedClock;
 use kopek_domain::ids::OrgId;
+use kopek_domain::invoicing::InvoiceSeries;
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::usage::{RawQuantity, RawUsageEvent};
 use kopek_http::layers::ClientAddr;
@@ -56,6 +61,69 @@ pub struct Demo {
     pub subscriptions: usize,
     pub completed_batch: Option<String>,
     pub usage: UsageDemo,
+    /// The period the demo closed and the invoices it issued.
+    pub closed: Option<ClosedDemo>,
+}
+
+/// What the demo's period close issued.
+#[derive(Debug, Default)]
+pub struct ClosedDemo {
+    pub period: String,
+    /// `(number, organisation, gross)` of each invoice.
+    pub invoices: Vec<(String, String, String)>,
+}
+
+/// When the demo's history happens: the 10th of last month, 09:00 UTC. The demo is loaded at
+/// that instant so that last month has orders, work, subscriptions and usage, and closes
+/// into invoices while the current month stays open.
+pub fn history_clock(now: DateTime<Utc>) -> FixedClock {
+    let last_month = BillingPeriod::containing(now).previous();
+    let at = (last_month.first_day() + TimeDelta::days(9))
+        .and_hms_opt(9, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(now);
+    FixedClock::at(at)
+}
+
+/// Closes `period` through the close's own queue, as the scheduler and the worker function
+/// would, and reads back the invoices it issued.
+pub async fn close_period(
+    state: &AppState,
+    period: BillingPeriod,
+    organisations: &[(String, String)],
+) -> anyhow::Result<ClosedDemo> {
+    let queue = state
+        .close_queue
+        .clone()
+        .context("no function of the template has KOPEK_CLOSE_QUEUE_URL")?;
+    let closer = Closer {
+        store: state.store.clone(),
+        queue,
+        clock: state.clock.clone(),
+        // Locally the usage is ingested before the close starts: nothing is in flight.
+        seal_wait: std::time::Duration::ZERO,
+        default_series: InvoiceSeries::new(&state.invoice_series)?,
+    };
+    closer.start(period, Trigger::Admin("demo".into())).await?;
+    kopek_close::poller::drain(&closer, 2, 1).await?;
+    let mut closed = ClosedDemo {
+        period: period.to_string(),
+        ..ClosedDemo::default()
+    };
+    for (id, name) in organisations {
+        let org: OrgId = id
+            .parse()
+            .with_context(|| format!("organisation id {id}"))?;
+        if let Some(stored) = state.store.invoice_of(org, period).await? {
+            let invoice = stored.invoice;
+            closed.invoices.push((
+                invoice.number.to_string(),
+                name.clone(),
+                invoice.draft.gross.to_string(),
+            ));
+        }
+    }
+    Ok(closed)
 }
 
 /// The usage the demo sent and what ingestion made of it.

@@ -28,6 +28,7 @@ commands:
   bench cold-start|sign-in [--runs N]
   bench order-intake [--runs N]
   bench usage [--events N --pollers P]
+  bench close [--customers N --pollers P]
                      the scripted measurements of BENCHMARKS.md
 ";
 

@@ -4,8 +4,9 @@
 //! 2. starts moto on a free 127.0.0.1 port and provisions `infra/template.yaml` into it;
 //! 3. serves every HTTP function's routes on one port ([`kopek_api::local_app`], the same
 //!    routers the Lambda functions run), at `http://127.0.0.1:3000` unless told otherwise;
-//! 4. loads the demo ([`crate::demo`]) through that API, sends its usage through
-//!    `UsageQueue` and waits until it is counted, and prints how to sign in;
+//! 4. loads the demo ([`crate::demo`]) through that API, dated last month, sends its usage
+//!    through `UsageQueue` and waits until it is counted, closes last month through
+//!    `CloseQueue` into invoices, sends this month's usage, and prints how to sign in;
 //! 5. ingests `UsageQueue` in the background as the `usage-ingest` function's event source
 //!    mapping does in AWS ([`ingest_usage`]);
 //! 6. writes `.local/up/<function>.env`, the environment to run one function alone against
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use kopek_domain::clock::Clock;
+use kopek_domain::period::BillingPeriod;
 use kopek_ingest::BatchReport;
 use kopek_ingest::poller::Poller;
 use kopek_local::tools;
@@ -63,9 +65,18 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
     eprintln!("kopek: starting the AWS emulator and provisioning infra/template.yaml …");
     let stack = Stack::start(root, tools, "kopek").await?;
     let router = kopek_api::local_app(stack.state.clone());
-    eprintln!("kopek: loading the demo data through the API …");
-    let mut demo = demo::load(&stack.state, &router).await?;
-    eprintln!("kopek: sending the demo usage through the usage queue …");
+    // The demo's history happens last month, through the same routes on a clock set then.
+    let mut history = stack.state.clone();
+    let history_clock = demo::history_clock(stack.state.clock.now());
+    let last_month = BillingPeriod::containing(history_clock.now());
+    history.clock = Arc::new(history_clock);
+    eprintln!("kopek: loading the demo data (dated {last_month}) through the API …");
+    let mut demo = demo::load(&history, &kopek_api::local_app(history.clone())).await?;
+    eprintln!("kopek: sending {last_month}'s usage through the usage queue …");
+    demo::load_usage(&history, &stack.usage_poller, &demo.organisations).await?;
+    eprintln!("kopek: closing {last_month} through the close queue …");
+    demo.closed = Some(demo::close_period(&stack.state, last_month, &demo.organisations).await?);
+    eprintln!("kopek: sending this month's usage through the usage queue …");
     demo.usage = demo::load_usage(&stack.state, &stack.usage_poller, &demo.organisations).await?;
     let (stop_ingesting, stopped) = oneshot::channel::<()>();
     let ingesting = tokio::spawn(ingest_usage(
@@ -170,6 +181,16 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
         usage.report.duplicates,
         usage.report.rejected
     );
+    if let Some(closed) = &demo.closed {
+        println!(
+            "Closed {} (orders, work, subscriptions and usage of that month) into {} invoices:",
+            closed.period,
+            closed.invoices.len()
+        );
+        for (number, organisation, gross) in &closed.invoices {
+            println!("  {number}  {organisation:<24} {gross}");
+        }
+    }
     println!();
     println!("Try:");
     println!(
@@ -188,6 +209,9 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
         println!("  curl -s {base}/v1/charges -H \"authorization: Bearer $TOKEN\" | jq");
         println!(
             "  curl -s '{base}/v1/usage' -H \"authorization: Bearer $TOKEN\" | jq   # this month's usage, by meter and day, with its estimated charge"
+        );
+        println!(
+            "  curl -s {base}/v1/invoices -H \"authorization: Bearer $TOKEN\" | jq   # last month's invoice, with its lines and taxes"
         );
     }
     if let Some(e) = demo.logins.iter().find(|l| l.role == "engineer") {

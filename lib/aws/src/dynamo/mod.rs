@@ -31,6 +31,7 @@
 //! | A19–A27 | Orders, their lines (the work orders), charges, history and the outbox | see [`orders`] | `ORG#{org}` / `ORDER#…`, `CHARGE#…`, `HISTORY#…`; GSI1 `QUEUE#{work type}`, `ORDERS#{month}`, `OUTBOX` |
 //! | A28–A34 | Work queues and batches: take (one transaction), complete (≤ 100 actions each), stale sweep | see [`work`] | `BATCH#{bat}`; GSI1 `ENGINEER#{usr}`; GSI2 `OPENBATCHES` |
 //! | A35–A37 | Subscriptions | see [`subscriptions`] | `ORG#{org}` / `SUB#{sub}` |
+//! | A46–A60 | Period close (status, customer jobs), invoice numbering, invoices, credit notes, the ledger | see [`billing`] | `PERIOD#{yyyy-mm}`, `SEQ#…`, `SETTINGS`; `ORG#{org}` / `INVOICE#…`, `CREDIT#…`, `LEDGER#…`; GSI1 `PERIODS`, `INVOICE#{inv}`, `CREDIT#{crn}`; GSI2 `INVOICES#{yyyy-mm}` |
 //!
 //! The outbox is one GSI1 partition (`OUTBOX`): one index write per event, far below a
 //! partition's 1,000 writes per second at the order rates Kopek serves; shard it
@@ -44,6 +45,7 @@
 //! signed, opaque cursor, so clients never see or forge keys.
 
 pub mod accounts;
+pub mod billing;
 pub mod catalog;
 pub mod idempotency;
 pub mod orders;
@@ -287,6 +289,8 @@ pub struct Store {
     client: Client,
     table: Arc<str>,
     usage: Arc<Usage>,
+    /// Faults injected into billing writes by tests ([`billing::Faults`]); none by default.
+    faults: Arc<billing::Faults>,
 }
 
 impl Store {
@@ -295,6 +299,7 @@ impl Store {
             client,
             table: Arc::from(table.into()),
             usage: Arc::default(),
+            faults: Arc::default(),
         }
     }
 
@@ -413,13 +418,14 @@ impl Store {
         }
     }
 
-    /// One page of a query on the table (`index = None`) or on `GSI1`.
+    /// One page of a query on the table (`index = None`), on `GSI1` or on `GSI2`.
     pub(crate) async fn query_page<T: DeserializeOwned>(
         &self,
         q: QuerySpec<'_>,
         start: Option<PageKey>,
     ) -> Result<Page<T>, StoreError> {
         let (pk_name, sk_name) = match q.index {
+            Some(keys::GSI2) => ("GSI2PK", "GSI2SK"),
             Some(_) => ("GSI1PK", "GSI1SK"),
             None => ("PK", "SK"),
         };

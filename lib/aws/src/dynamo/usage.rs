@@ -1,4 +1,4 @@
-//! Metered usage (access patterns A38–A46).
+//! Metered usage (access patterns A38–A45).
 //!
 //! | # | Access pattern | Operation | Key |
 //! |---|----------------|-----------|-----|

@@ -1,0 +1,691 @@
+//! The period close: every customer's billing period becomes one invoice, numbered without
+//! gaps and posted to the ledger, in a fan-out that scales to any number of customers and is
+//! safe to re-run at any point.
+//!
+//! # Flow
+//!
+//! 1. **Start** ([`Closer::start`]): the scheduler (the 1st of the month, for the previous
+//!    month) or an admin starts the close of an ended period. The period item is created
+//!    (`closing`) with a conditional put, so a duplicated trigger starts nothing twice, and a
+//!    [`CloseMessage::Plan`] goes to `CloseQueue`.
+//! 2. **Plan** (a `Plan` message): the customers are listed a page at a time; each page of at
+//!    most [`ORGS_PER_PAGE`] is one transaction that creates the customers' jobs, **seals**
+//!    each customer (its `closed_through` moves to the period, so usage and work that arrive
+//!    from now on are billed in the next period) and advances the period's planning cursor
+//!    — all or nothing, conditional on the cursor it started from. Then one
+//!    [`CloseMessage::Customer`] per customer is queued, delayed by the seal wait (longer
+//!    than any ingestion or completion that read the old `closed_through` can still run), and
+//!    after [`PAGES_PER_MESSAGE`] pages the planner hands the rest to the next `Plan`
+//!    message, so no invocation runs long.
+//! 3. **Close a customer** (a `Customer` message, [`Closer::close_customer`]): reads the
+//!    customer's charges, subscriptions and usage of the period and the catalog, composes
+//!    the invoice ([`kopek_domain::invoicing::compose`]) and issues it in **one transaction**
+//!    with its number (the sequence moves from n−1 to n, conditionally), its ledger entry, its
+//!    `invoice_issued` event, the job's `done` and the period's counters. Another worker that
+//!    took the same number loses the condition and takes the next; a repeated message finds
+//!    the job done. A period with nothing to bill skips the customer (or issues a zero
+//!    invoice, per settings). When no job remains, the period becomes `closed`.
+//!
+//! Failures: a storage failure leaves the message for SQS to redeliver (partial batch
+//! response); anything that cannot succeed by retrying (a missing price, a corrupt item) marks
+//! the job `failed` with the reason, listed for admins, and the others go on.
+//! [`Closer::resume`] re-queues what is pending or failed.
+
+pub mod lambda;
+pub mod poller;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use kopek_aws::dynamo::billing::{
+    IssueOutcome, JobStatus, PlanOutcome, StartOutcome, StoredJob, StoredPeriod,
+};
+use kopek_aws::dynamo::{Store, StoreError};
+use kopek_aws::queue::Queue;
+use kopek_domain::catalog::{PriceVersion, Service, ServiceCode, ServiceStatus};
+use kopek_domain::charges::{DomainEvent, EventKind};
+use kopek_domain::clock::Clock;
+use kopek_domain::ids::{EntryId, InvoiceId, OrgId};
+use kopek_domain::invoicing::{
+    self, BillingSettings, CloseInput, DocumentKind, InvoiceDraft, InvoiceNumber, InvoiceSeries,
+    InvoicingError, TaxMode, ZeroInvoicePolicy,
+};
+use kopek_domain::ledger;
+use kopek_domain::orders::UserOrKey;
+use kopek_domain::period::BillingPeriod;
+use kopek_domain::usage::MeterUsage;
+use serde::{Deserialize, Serialize};
+
+/// Customers per planning transaction: two actions each (job, seal) and the period's update
+/// stay within DynamoDB's 100 actions per transaction.
+pub const ORGS_PER_PAGE: usize = 49;
+/// Planning pages per `Plan` message before the rest is handed on.
+pub const PAGES_PER_MESSAGE: usize = 20;
+/// How often a customer's close takes the next number after losing one to another worker.
+const NUMBER_ATTEMPTS: usize = 100;
+/// Payment terms when no billing settings are saved.
+pub const DEFAULT_PAYMENT_TERMS_DAYS: u16 = 14;
+
+/// A message of `CloseQueue`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CloseMessage {
+    /// Plan the customers after `cursor` (from the start when `None`).
+    Plan {
+        period: BillingPeriod,
+        #[serde(default)]
+        cursor: Option<String>,
+    },
+    /// Close one customer's period.
+    Customer { period: BillingPeriod, org: OrgId },
+}
+
+/// Who started a close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    Schedule,
+    Admin(String),
+}
+
+impl Trigger {
+    fn as_text(&self) -> String {
+        match self {
+            Trigger::Schedule => "schedule".into(),
+            Trigger::Admin(who) => format!("admin:{who}"),
+        }
+    }
+}
+
+/// Why a close step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CloseError {
+    /// The request is wrong (e.g. the period has not ended): nothing was changed.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    /// The request conflicts with the state (e.g. the close already started).
+    #[error("{0}")]
+    Conflict(String),
+    /// The customer's data cannot be invoiced (a permanent failure of its job).
+    #[error(transparent)]
+    Invoicing(#[from] InvoicingError),
+    #[error(transparent)]
+    Ledger(#[from] ledger::LedgerError),
+    #[error(transparent)]
+    Usage(#[from] kopek_domain::usage::UsageError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl CloseError {
+    /// Whether trying again later may succeed (storage throttling, an unavailable service).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CloseError::Store(StoreError::Transient(_)))
+    }
+}
+
+/// What [`Closer::start`] did.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub period: StoredPeriod,
+    /// `false` when the close had already been started (nothing new was started).
+    pub started: bool,
+}
+
+/// What closing one customer came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerOutcome {
+    Issued {
+        invoice: InvoiceId,
+        number: String,
+    },
+    /// Nothing to bill (or zero, with zero invoices skipped).
+    Skipped,
+    /// Already done or skipped earlier (a repeated message).
+    AlreadyDone,
+    /// Failed for good: the job is marked failed with the reason.
+    Failed(String),
+}
+
+/// The catalog as the close reads it: every service, active or retired, with its versions.
+pub type Catalog = BTreeMap<ServiceCode, (Service, Vec<PriceVersion>)>;
+
+/// The period close over one store and one queue.
+#[derive(Clone)]
+pub struct Closer {
+    pub store: Store,
+    pub queue: Queue,
+    pub clock: Arc<dyn Clock>,
+    /// How long customer jobs wait after their seal (see the module docs).
+    pub seal_wait: Duration,
+    /// The series used until billing settings are saved.
+    pub default_series: InvoiceSeries,
+}
+
+impl std::fmt::Debug for Closer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Closer")
+            .field("queue", &self.queue.url())
+            .field("seal_wait", &self.seal_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Closer {
+    /// The closer of a running function, from its configuration (`KOPEK_CLOSE_QUEUE_URL` is
+    /// required).
+    pub fn from_config(
+        config: &kopek_aws::config::Config,
+        clients: &kopek_aws::clients::Clients,
+    ) -> Result<Self, kopek_aws::config::ConfigError> {
+        let url = config
+            .close_queue_url
+            .clone()
+            .ok_or(kopek_aws::config::ConfigError::Missing(
+                "KOPEK_CLOSE_QUEUE_URL",
+            ))?;
+        let default_series = InvoiceSeries::new(&config.invoice_series).map_err(|e| {
+            kopek_aws::config::ConfigError::Malformed {
+                name: "KOPEK_INVOICE_SERIES",
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(Self {
+            store: Store::new(clients.dynamodb.clone(), config.table_name.clone()),
+            queue: Queue::new(clients.sqs.clone(), url),
+            clock: Arc::new(kopek_domain::clock::SystemClock),
+            seal_wait: config.close_seal_wait,
+            default_series,
+        })
+    }
+
+    fn today(&self) -> NaiveDate {
+        self.clock.now().date_naive()
+    }
+
+    /// The saved billing settings, or the defaults (tax-exclusive prices, no zero invoices,
+    /// 14 days to pay, the configured series).
+    pub async fn settings(&self) -> Result<BillingSettings, StoreError> {
+        Ok(self
+            .store
+            .billing_settings()
+            .await?
+            .map(|s| s.settings)
+            .unwrap_or_else(|| BillingSettings {
+                series: self.default_series.clone(),
+                tax_mode: TaxMode::Exclusive,
+                zero_invoices: ZeroInvoicePolicy::Skip,
+                payment_terms_days: DEFAULT_PAYMENT_TERMS_DAYS,
+            }))
+    }
+
+    /// Starts the close of `period`; see the module docs. Refused, with nothing changed, for a
+    /// period that has not ended, one before the last period closed, or one that would leave
+    /// an unclosed period behind it. A close already started is `started: false`; a
+    /// scheduled trigger then resumes it (a duplicated trigger is harmless).
+    pub async fn start(
+        &self,
+        period: BillingPeriod,
+        trigger: Trigger,
+    ) -> Result<Started, CloseError> {
+        if period.end_exclusive() > self.today() {
+            return Err(CloseError::Invalid {
+                field: "period".into(),
+                reason: format!("{period} has not ended yet: a period closes after its last day"),
+            });
+        }
+        if let Some(latest) = self
+            .store
+            .list_periods(1, None)
+            .await?
+            .items
+            .into_iter()
+            .next()
+        {
+            if latest.period > period {
+                return Err(CloseError::Conflict(format!(
+                    "{} is already {}; an earlier period cannot be closed after it",
+                    latest.period,
+                    latest.status.as_str()
+                )));
+            }
+            if latest.period < period && latest.period.next() != period {
+                return Err(CloseError::Conflict(format!(
+                    "close {} first: periods close in order",
+                    latest.period.next()
+                )));
+            }
+        }
+        match self
+            .store
+            .start_period_close(period, &trigger.as_text(), self.clock.now())
+            .await?
+        {
+            StartOutcome::Started(stored) => {
+                self.send(
+                    &[CloseMessage::Plan {
+                        period,
+                        cursor: None,
+                    }],
+                    0,
+                )
+                .await?;
+                tracing::info!(%period, trigger = %trigger.as_text(), "period close started");
+                Ok(Started {
+                    period: stored,
+                    started: true,
+                })
+            }
+            StartOutcome::AlreadyStarted(stored) => {
+                if trigger == Trigger::Schedule {
+                    self.resume(period).await?;
+                }
+                Ok(Started {
+                    period: stored,
+                    started: false,
+                })
+            }
+        }
+    }
+
+    /// Re-queues what a close still has to do: the rest of its planning and every pending or
+    /// failed customer. Returns how many customers were queued.
+    pub async fn resume(&self, period: BillingPeriod) -> Result<usize, CloseError> {
+        let Some(stored) = self.store.period(period).await? else {
+            return Err(CloseError::Invalid {
+                field: "period".into(),
+                reason: format!("the close of {period} has not been started"),
+            });
+        };
+        if !stored.plan_complete {
+            self.send(
+                &[CloseMessage::Plan {
+                    period,
+                    cursor: stored.plan_cursor.clone(),
+                }],
+                0,
+            )
+            .await?;
+        }
+        let mut queued = 0;
+        for status in [JobStatus::Pending, JobStatus::Failed] {
+            let mut cursor = None;
+            loop {
+                let page = self
+                    .store
+                    .list_jobs(period, Some(status), 100, cursor)
+                    .await?;
+                let messages: Vec<CloseMessage> = page
+                    .items
+                    .iter()
+                    .map(|job| CloseMessage::Customer {
+                        period,
+                        org: job.org,
+                    })
+                    .collect();
+                self.send(&messages, 0).await?;
+                queued += messages.len();
+                cursor = page.next;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+        }
+        self.store
+            .finish_period_if_complete(period, self.clock.now())
+            .await?;
+        Ok(queued)
+    }
+
+    /// Handles one message of `CloseQueue`.
+    pub async fn handle(&self, message: &CloseMessage) -> Result<(), CloseError> {
+        // Boxed: the futures are deep, and a Lambda main that awaits them inline would
+        // otherwise hit the compiler's layout depth limit.
+        match message {
+            CloseMessage::Plan { period, cursor } => {
+                Box::pin(self.plan(*period, cursor.clone())).await
+            }
+            CloseMessage::Customer { period, org } => Box::pin(self.close_customer(*period, *org))
+                .await
+                .map(|_| ()),
+        }
+    }
+
+    async fn send(&self, messages: &[CloseMessage], delay: u64) -> Result<(), CloseError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let bodies = messages
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        self.queue
+            .send_messages(&bodies, i32::try_from(delay).unwrap_or(900))
+            .await?;
+        Ok(())
+    }
+
+    /// Plans up to [`PAGES_PER_MESSAGE`] pages of customers from `cursor`, then hands on.
+    async fn plan(
+        &self,
+        period: BillingPeriod,
+        mut cursor: Option<String>,
+    ) -> Result<(), CloseError> {
+        for _ in 0..PAGES_PER_MESSAGE {
+            let (orgs, next) = self
+                .store
+                .list_org_ids(ORGS_PER_PAGE as i32, cursor.as_deref())
+                .await?;
+            match self
+                .store
+                .plan_page(period, cursor.as_deref(), &orgs, next.as_deref(), true)
+                .await?
+            {
+                PlanOutcome::Planned { .. } => {}
+                // Someone (a redelivered or duplicated message) planned this page already: its
+                // customer messages may not have been sent, so they are sent again (a repeated
+                // customer message finds its job done).
+                PlanOutcome::AlreadyPlanned => {
+                    tracing::info!(%period, "planning page already written; re-queueing its customers");
+                }
+            }
+            let messages: Vec<CloseMessage> = orgs
+                .iter()
+                .map(|org| CloseMessage::Customer { period, org: *org })
+                .collect();
+            self.send(&messages, self.seal_wait.as_secs()).await?;
+            cursor = next;
+            if cursor.is_none() {
+                self.store
+                    .finish_period_if_complete(period, self.clock.now())
+                    .await?;
+                return Ok(());
+            }
+        }
+        self.send(&[CloseMessage::Plan { period, cursor }], 0).await
+    }
+
+    /// Everything the catalog holds, active and retired (a retired service may still be billed
+    /// for the days it was in use).
+    pub async fn catalog(&self) -> Result<Catalog, StoreError> {
+        let mut catalog = Catalog::new();
+        for status in [ServiceStatus::Active, ServiceStatus::Retired] {
+            let mut start = None;
+            loop {
+                let page = self.store.list_services(status, 100, start).await?;
+                for s in page.items {
+                    catalog.insert(s.service.code().clone(), (s.service, s.versions));
+                }
+                start = page.next;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// The invoice `org` would get for `period`: reads only.
+    pub async fn compose_for(
+        &self,
+        period: BillingPeriod,
+        org: OrgId,
+        catalog: &Catalog,
+        settings: &BillingSettings,
+    ) -> Result<Option<InvoiceDraft>, CloseError> {
+        let Some(organisation) = self.store.organisation(org).await? else {
+            return Err(CloseError::Invalid {
+                field: "org".into(),
+                reason: format!("{org} does not exist"),
+            });
+        };
+        // Normally only the period itself; at the first close ever, every earlier period
+        // since the customer registered too, so nothing recorded before Kopek's first
+        // close is left unbilled (later periods are sealed and closed in order).
+        let first_close = match period.checked_previous() {
+            Some(previous) => self.store.period(previous).await?.is_none(),
+            None => true,
+        };
+        let from = if first_close {
+            BillingPeriod::of(organisation.created_at.date_naive()).min(period)
+        } else {
+            period
+        };
+        let mut charges = Vec::new();
+        let mut usage: BTreeMap<ServiceCode, MeterUsage> = BTreeMap::new();
+        let mut billed = from;
+        loop {
+            charges.extend(self.store.charges(org, billed).await?);
+            for (meter, part) in self.store.usage_billed_in(org, billed).await? {
+                usage.entry(meter).or_default().merge(part)?;
+            }
+            if billed >= period {
+                break;
+            }
+            billed = billed.next();
+        }
+        let subscriptions = self.store.subscriptions_all(org).await?;
+        Ok(invoicing::compose(
+            &CloseInput {
+                org,
+                period,
+                currency: organisation.currency,
+                charges: &charges,
+                subscriptions: &subscriptions,
+                usage: &usage,
+                catalog,
+            },
+            settings,
+        )?)
+    }
+
+    /// A dry run over a page of customers: the invoices the close would issue, none written.
+    pub async fn preview(
+        &self,
+        period: BillingPeriod,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<InvoiceDraft>, Option<String>), CloseError> {
+        let catalog = self.catalog().await?;
+        let settings = self.settings().await?;
+        let (orgs, next) = self
+            .store
+            .list_org_ids(limit.clamp(1, ORGS_PER_PAGE) as i32, cursor)
+            .await?;
+        let mut drafts = Vec::new();
+        for org in orgs {
+            if let Some(draft) = self.compose_for(period, org, &catalog, &settings).await? {
+                drafts.push(draft);
+            }
+        }
+        Ok((drafts, next))
+    }
+
+    /// Closes one customer's period; see the module docs. Safe to repeat at any point.
+    pub async fn close_customer(
+        &self,
+        period: BillingPeriod,
+        org: OrgId,
+    ) -> Result<CustomerOutcome, CloseError> {
+        let Some(job) = self.store.job(period, org).await? else {
+            tracing::warn!(%period, %org, "a customer message without a job: ignored");
+            return Ok(CustomerOutcome::AlreadyDone);
+        };
+        if matches!(job.status, JobStatus::Done | JobStatus::Skipped) {
+            return Ok(CustomerOutcome::AlreadyDone);
+        }
+        let outcome = match self.try_close(period, org, &job).await {
+            Err(e)
+                if !e.is_transient()
+                    && !matches!(e, CloseError::Store(StoreError::Conflict(_))) =>
+            {
+                let reason = e.to_string();
+                tracing::warn!(%period, %org, error = %reason, "customer close failed");
+                self.store
+                    .fail_job(period, org, &reason, job.status, self.clock.now())
+                    .await?;
+                CustomerOutcome::Failed(reason)
+            }
+            other => other?,
+        };
+        self.store
+            .finish_period_if_complete(period, self.clock.now())
+            .await?;
+        Ok(outcome)
+    }
+
+    async fn try_close(
+        &self,
+        period: BillingPeriod,
+        org: OrgId,
+        job: &StoredJob,
+    ) -> Result<CustomerOutcome, CloseError> {
+        let catalog = self.catalog().await?;
+        let settings = self.settings().await?;
+        let Some(draft) = self.compose_for(period, org, &catalog, &settings).await? else {
+            self.store
+                .skip_job(period, org, "nothing to bill", job.status, self.clock.now())
+                .await?;
+            return Ok(CustomerOutcome::Skipped);
+        };
+        let issued_on = self.today();
+        let payment_terms = settings.payment_terms_days;
+        for _ in 0..NUMBER_ATTEMPTS {
+            let last = self
+                .store
+                .sequence_last(&settings.series, DocumentKind::Invoice, issued_on.year())
+                .await?;
+            let number = InvoiceNumber::new(
+                settings.series.clone(),
+                DocumentKind::Invoice,
+                issued_on.year(),
+                last + 1,
+            )?;
+            let invoice = invoicing::issue(
+                draft.clone(),
+                InvoiceId::new(),
+                number.clone(),
+                issued_on,
+                payment_terms,
+            )?;
+            let entry_id = EntryId::new();
+            // An invoice of zero (issued by the settings) posts nothing.
+            let entry = match ledger::for_invoice(&invoice, entry_id) {
+                Ok(entry) => Some(entry),
+                Err(ledger::LedgerError::Empty) => None,
+                Err(e) => return Err(e.into()),
+            };
+            let entry_text = entry_id.to_string();
+            let event = DomainEvent::new(
+                org,
+                UserOrKey::System,
+                self.clock.now(),
+                EventKind::InvoiceIssued {
+                    invoice: invoice.id,
+                    number: number.to_string(),
+                    period,
+                    gross: invoice.draft.gross,
+                    due_on: invoice.due_on,
+                },
+            );
+            match self
+                .store
+                .issue_invoice(
+                    &invoice,
+                    entry.as_ref().map(|e| (e, entry_text.as_str())),
+                    issued_on,
+                    &event,
+                    job.status,
+                )
+                .await?
+            {
+                IssueOutcome::Issued => {
+                    tracing::info!(%period, %org, invoice = %invoice.id, %number, "invoice issued");
+                    return Ok(CustomerOutcome::Issued {
+                        invoice: invoice.id,
+                        number: number.to_string(),
+                    });
+                }
+                IssueOutcome::NumberTaken => continue,
+                IssueOutcome::AlreadyIssued => return Ok(CustomerOutcome::AlreadyDone),
+                IssueOutcome::JobChanged => {
+                    return Err(CloseError::Store(StoreError::Transient(
+                        "the customer's job changed meanwhile".into(),
+                    )));
+                }
+            }
+        }
+        Err(CloseError::Store(StoreError::Transient(
+            "no invoice number could be taken: too many concurrent closes".into(),
+        )))
+    }
+}
+
+/// The period the scheduler closes when it fires at `at`: the month before the one `at`
+/// falls in, on the provider's calendar (`time_zone`, e.g. `Europe/Moscow`, the schedule's
+/// own zone), so 00:05 on the 1st in Moscow (21:05 UTC the day before) closes the month
+/// that just ended there.
+pub fn scheduled_period(at: DateTime<Utc>, time_zone: &str) -> Result<BillingPeriod, CloseError> {
+    let zone: chrono_tz::Tz = time_zone.parse().map_err(|_| CloseError::Invalid {
+        field: "time_zone".into(),
+        reason: format!("{time_zone:?} is not an IANA time zone"),
+    })?;
+    let local = at.with_timezone(&zone).date_naive();
+    BillingPeriod::try_of(local)
+        .ok()
+        .and_then(BillingPeriod::checked_previous)
+        .ok_or_else(|| CloseError::Invalid {
+            field: "scheduled_time".into(),
+            reason: format!("{at} has no previous billing period"),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_schedule_closes_the_month_that_just_ended_in_the_providers_zone() {
+        // 00:05 on 1 December in Moscow is 21:05 UTC on 30 November.
+        let p = scheduled_period(at("2026-11-30T21:05:00Z"), "Europe/Moscow").unwrap();
+        assert_eq!(p.to_string(), "2026-11");
+        let p = scheduled_period(at("2026-12-01T00:05:00Z"), "UTC").unwrap();
+        assert_eq!(p.to_string(), "2026-11");
+        let p = scheduled_period(at("2027-01-01T05:05:00Z"), "America/New_York").unwrap();
+        assert_eq!(p.to_string(), "2026-12");
+    }
+
+    #[test]
+    fn an_unknown_zone_is_named() {
+        let err = scheduled_period(at("2026-12-01T00:05:00Z"), "Mars/Olympus").unwrap_err();
+        assert!(err.to_string().starts_with("time_zone:"));
+    }
+
+    #[test]
+    fn messages_have_a_stable_wire_form() {
+        let period: BillingPeriod = "2026-10".parse().unwrap();
+        let plan = CloseMessage::Plan {
+            period,
+            cursor: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&plan).unwrap(),
+            r#"{"type":"plan","period":"2026-10","cursor":null}"#
+        );
+        let org = OrgId::new();
+        let customer: CloseMessage = serde_json::from_str(&format!(
+            r#"{{"type":"customer","period":"2026-10","org":"{org}"}}"#
+        ))
+        .unwrap();
+        assert_eq!(customer, CloseMessage::Customer { period, org });
+        assert!(
+            serde_json::from_str::<CloseMessage>(r#"{"type":"plan","period":"2026-13"}"#).is_err()
+        );
+    }
+}

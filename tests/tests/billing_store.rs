@@ -1,0 +1,499 @@
+//! The billing store (A46–A60) against the emulator: a period's close planned page by page
+//! and sealed, invoices numbered without gaps in one transaction each, credit notes on the
+//! invoice's revision, the ledger, failed and skipped jobs, settings, and injected faults.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use kopek_aws::dynamo::billing::{
+    CreditOutcome, Faults, IssueOutcome, JobStatus, PeriodStatus, PlanOutcome, StartOutcome,
+};
+use kopek_aws::dynamo::{Store, StoreError};
+use kopek_domain::catalog::{LocalizedText, TaxRate, UnitOfMeasure};
+use kopek_domain::charges::{DomainEvent, EventKind};
+use kopek_domain::ids::{ChargeId, CreditNoteId, EntryId, InvoiceId, OrgId};
+use kopek_domain::invoicing::{
+    BillingSettings, CreditNote, DocumentKind, Invoice, InvoiceDraft, InvoiceLine, InvoiceNumber,
+    InvoiceSeries, LineSource, TaxMode, TaxSummary, ZeroInvoicePolicy,
+};
+use kopek_domain::money::{Currency, Money};
+use kopek_domain::orders::UserOrKey;
+use kopek_domain::period::BillingPeriod;
+use kopek_tests::{TestApp, unique};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+fn rub(amount: &str) -> Money {
+    Money::new(amount.parse().unwrap(), Currency::RUB)
+}
+
+fn number(kind: DocumentKind, seq: u64) -> InvoiceNumber {
+    InvoiceNumber {
+        series: InvoiceSeries::new("KPK").unwrap(),
+        kind,
+        year: 2026,
+        seq,
+    }
+}
+
+fn line() -> InvoiceLine {
+    let day = NaiveDate::from_ymd_opt(2026, 11, 10).unwrap();
+    InvoiceLine {
+        no: 1,
+        source: LineSource::Charge {
+            charge: ChargeId::new(),
+        },
+        service: "INSTALL".parse().unwrap(),
+        description: LocalizedText::new("Монтаж", "Installation").unwrap(),
+        quantity: Decimal::new(15, 1),
+        unit: UnitOfMeasure::Hour,
+        unit_price: Some(Decimal::new(100_000, 2)),
+        tiers: Vec::new(),
+        price_version: 1,
+        from: day,
+        until_exclusive: day.succ_opt().unwrap(),
+        tax_rate: TaxRate::from_percent(Decimal::from(20)).unwrap(),
+        amount: rub("1500.00"),
+        net: rub("1500.00"),
+        tax: rub("300.00"),
+        gross: rub("1800.00"),
+    }
+}
+
+fn invoice(org: OrgId, period: BillingPeriod, seq: u64) -> Invoice {
+    let issued_on = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    Invoice {
+        id: InvoiceId::new(),
+        number: number(DocumentKind::Invoice, seq),
+        issued_on,
+        due_on: NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(),
+        draft: InvoiceDraft {
+            org,
+            period,
+            currency: Currency::RUB,
+            tax_mode: TaxMode::Exclusive,
+            lines: vec![line()],
+            taxes: vec![TaxSummary {
+                rate: TaxRate::from_percent(Decimal::from(20)).unwrap(),
+                net: rub("1500.00"),
+                tax: rub("300.00"),
+                gross: rub("1800.00"),
+            }],
+            net: rub("1500.00"),
+            tax: rub("300.00"),
+            gross: rub("1800.00"),
+        },
+        credited: rub("0.00"),
+        paid: rub("0.00"),
+    }
+}
+
+fn issued_event(invoice: &Invoice) -> DomainEvent {
+    DomainEvent::new(
+        invoice.draft.org,
+        UserOrKey::System,
+        Utc::now(),
+        EventKind::InvoiceIssued {
+            invoice: invoice.id,
+            number: invoice.number.to_string(),
+            period: invoice.draft.period,
+            gross: invoice.draft.gross,
+            due_on: invoice.due_on,
+        },
+    )
+}
+
+fn entry(id: &EntryId, amount: &str) -> Value {
+    json!({"id": id.to_string(), "amount": amount})
+}
+
+async fn issue(
+    store: &Store,
+    invoice: &Invoice,
+    prev: JobStatus,
+) -> Result<IssueOutcome, StoreError> {
+    let entry_id = EntryId::new();
+    store
+        .issue_invoice(
+            invoice,
+            Some((&entry(&entry_id, "1800.00"), entry_id.to_string().as_str())),
+            invoice.issued_on,
+            &issued_event(invoice),
+            prev,
+        )
+        .await
+}
+
+async fn org(app: &TestApp) -> OrgId {
+    app.register(&format!("Ромашка {}", unique()))
+        .await
+        .org_id
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_close_is_planned_sealed_issued_and_closed() {
+    let app = TestApp::start().await;
+    let store = app.state.store.clone();
+    let (a, b) = (org(&app).await, org(&app).await);
+    let nov = BillingPeriod::new(2026, 11).unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 0, 5, 0).unwrap();
+
+    let started = store.start_period_close(nov, "schedule", at).await.unwrap();
+    assert!(matches!(started, StartOutcome::Started(ref p) if p.status == PeriodStatus::Closing));
+    match store
+        .start_period_close(nov, "admin:usr_x", at)
+        .await
+        .unwrap()
+    {
+        StartOutcome::AlreadyStarted(p) => assert_eq!(p.trigger, "schedule"),
+        other => panic!("started twice: {other:?}"),
+    }
+
+    // Planning, one customer a page, through the organisation listing's cursor.
+    let (first, cursor) = store.list_org_ids(1, None).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let cursor = cursor.expect("a second page");
+    let planned = store
+        .plan_page(nov, None, &first, Some(&cursor), true)
+        .await
+        .unwrap();
+    assert_eq!(planned, PlanOutcome::Planned { complete: false });
+    assert_eq!(
+        store
+            .plan_page(nov, None, &first, Some(&cursor), true)
+            .await
+            .unwrap(),
+        PlanOutcome::AlreadyPlanned,
+        "a repeated page writes nothing"
+    );
+    let period = store.period(nov).await.unwrap().unwrap();
+    assert_eq!(period.plan_cursor.as_deref(), Some(cursor.as_str()));
+    assert_eq!((period.planned, period.remaining), (1, 1));
+
+    let (second, next) = store.list_org_ids(1, Some(&cursor)).await.unwrap();
+    assert_eq!(second.len(), 1);
+    let (rest, end) = match next {
+        Some(next) => store.list_org_ids(10, Some(&next)).await.unwrap(),
+        None => (Vec::new(), None),
+    };
+    assert!(
+        rest.is_empty() && end.is_none(),
+        "two organisations: {rest:?}"
+    );
+    let planned = store
+        .plan_page(nov, Some(&cursor), &second, None, true)
+        .await
+        .unwrap();
+    assert_eq!(planned, PlanOutcome::Planned { complete: true });
+    let period = store.period(nov).await.unwrap().unwrap();
+    assert!(period.plan_complete && period.plan_cursor.is_none());
+    assert_eq!((period.planned, period.remaining), (2, 2));
+    let mut planned_orgs = [first[0], second[0]];
+    planned_orgs.sort();
+    let mut both = [a, b];
+    both.sort();
+    assert_eq!(planned_orgs, both);
+
+    // The seal is the item usage ingestion reads.
+    assert_eq!(store.closed_through(a).await.unwrap(), Some(nov));
+    assert_eq!(store.closed_through(b).await.unwrap(), Some(nov));
+    // An earlier period cannot seal over it; the customer is named.
+    let oct = BillingPeriod::new(2026, 10).unwrap();
+    store.start_period_close(oct, "schedule", at).await.unwrap();
+    match store.plan_page(oct, None, &[a], None, true).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains(&a.to_string()), "{m}"),
+        other => panic!("sealed backwards: {other:?}"),
+    }
+
+    let jobs = store
+        .list_jobs(nov, Some(JobStatus::Pending), 1, None)
+        .await
+        .unwrap();
+    assert_eq!(jobs.items.len(), 1);
+    let more = store
+        .list_jobs(nov, Some(JobStatus::Pending), 1, jobs.next)
+        .await
+        .unwrap();
+    assert_eq!(more.items.len(), 1);
+    assert_ne!(jobs.items[0].org, more.items[0].org);
+    assert_eq!(
+        store
+            .list_jobs(nov, None, 10, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+
+    // Issue a's invoice as number 1.
+    let kpk = InvoiceSeries::new("KPK").unwrap();
+    assert_eq!(
+        store
+            .sequence_last(&kpk, DocumentKind::Invoice, 2026)
+            .await
+            .unwrap(),
+        0
+    );
+    let inv_a = invoice(a, nov, 1);
+    assert_eq!(
+        issue(&store, &inv_a, JobStatus::Pending).await.unwrap(),
+        IssueOutcome::Issued
+    );
+    let job = store.job(nov, a).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Done);
+    assert_eq!(job.invoice, Some(inv_a.id));
+    assert_eq!(job.number.as_deref(), Some("KPK-2026-000001"));
+    let stored = store.invoice_of(a, nov).await.unwrap().unwrap();
+    assert_eq!(
+        stored.invoice, inv_a,
+        "an invoice survives storage unchanged"
+    );
+    assert_eq!(stored.rev, 1);
+    assert_eq!(
+        store
+            .invoice_by_id(inv_a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .invoice,
+        inv_a
+    );
+    assert_eq!(
+        store
+            .sequence_last(&kpk, DocumentKind::Invoice, 2026)
+            .await
+            .unwrap(),
+        1
+    );
+    let ledger: Vec<Value> = store.ledger_entries(a).await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0]["amount"], "1800.00");
+    let history = store.history(a, &inv_a.id.to_string()).await.unwrap();
+    assert_eq!(history.len(), 1);
+
+    // A second issue for a: the invoice exists (the job is done, too).
+    let again = invoice(a, nov, 2);
+    assert_eq!(
+        issue(&store, &again, JobStatus::Pending).await.unwrap(),
+        IssueOutcome::AlreadyIssued
+    );
+    // b with the number a took: refused, nothing written; then the next.
+    let inv_b = invoice(b, nov, 1);
+    assert_eq!(
+        issue(&store, &inv_b, JobStatus::Pending).await.unwrap(),
+        IssueOutcome::NumberTaken
+    );
+    assert!(store.invoice_of(b, nov).await.unwrap().is_none());
+    assert_eq!(store.ledger_entries::<Value>(b).await.unwrap().len(), 0);
+    // A job read in the wrong status.
+    assert_eq!(
+        issue(&store, &invoice(b, nov, 2), JobStatus::Failed)
+            .await
+            .unwrap(),
+        IssueOutcome::JobChanged
+    );
+    let inv_b = invoice(b, nov, 2);
+    assert_eq!(
+        issue(&store, &inv_b, JobStatus::Pending).await.unwrap(),
+        IssueOutcome::Issued
+    );
+
+    let period = store.period(nov).await.unwrap().unwrap();
+    assert_eq!(
+        (period.remaining, period.done, period.failed, period.skipped),
+        (0, 2, 0, 0)
+    );
+    assert!(store.finish_period_if_complete(nov, at).await.unwrap());
+    assert!(!store.finish_period_if_complete(nov, at).await.unwrap());
+    let period = store.period(nov).await.unwrap().unwrap();
+    assert_eq!(period.status, PeriodStatus::Closed);
+    assert_eq!(period.closed_at, Some(at));
+    // Newest first: November before October.
+    let periods = store.list_periods(10, None).await.unwrap();
+    let listed: Vec<_> = periods.items.iter().map(|p| p.period).collect();
+    assert_eq!(listed, vec![nov, oct]);
+
+    // Listings: a's invoices, the period's invoices (GSI2).
+    let of_a = store.list_invoices_of_org(a, 10, None).await.unwrap();
+    assert_eq!(of_a.items.len(), 1);
+    let of_nov = store.list_invoices_of_period(nov, 1, None).await.unwrap();
+    assert_eq!(of_nov.items.len(), 1);
+    let rest = store
+        .list_invoices_of_period(nov, 10, of_nov.next)
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    let mut ids = vec![of_nov.items[0].invoice.id, rest.items[0].invoice.id];
+    ids.sort();
+    let mut expected = vec![inv_a.id, inv_b.id];
+    expected.sort();
+    assert_eq!(ids, expected);
+
+    // A credit note on a's invoice, at its revision.
+    let note = CreditNote {
+        id: CreditNoteId::new(),
+        number: number(DocumentKind::CreditNote, 1),
+        invoice: inv_a.id,
+        invoice_number: inv_a.number.clone(),
+        org: a,
+        issued_on: NaiveDate::from_ymd_opt(2026, 12, 5).unwrap(),
+        reason: "Работа не выполнена".into(),
+        lines: vec![line()],
+        net: rub("-1500.00"),
+        tax: rub("-300.00"),
+        gross: rub("-1800.00"),
+    };
+    let entry_id = EntryId::new();
+    let credited = store
+        .issue_credit_note(
+            &note,
+            &stored,
+            rub("1800.00"),
+            &entry(&entry_id, "-1800.00"),
+            &entry_id.to_string(),
+            &issued_event(&inv_a),
+        )
+        .await
+        .unwrap();
+    assert_eq!(credited, CreditOutcome::Issued);
+    let after = store.invoice_of(a, nov).await.unwrap().unwrap();
+    assert_eq!(after.rev, 2);
+    assert_eq!(after.invoice.credited, rub("1800.00"));
+    assert_eq!(
+        store.credit_notes_of_invoice(a, inv_a.id).await.unwrap(),
+        vec![note.clone()]
+    );
+    assert_eq!(
+        store.credit_note_by_id(note.id).await.unwrap(),
+        Some(note.clone())
+    );
+    assert_eq!(store.ledger_entries::<Value>(a).await.unwrap().len(), 2);
+    // The stale revision: refused, nothing written.
+    let second = CreditNote {
+        id: CreditNoteId::new(),
+        number: number(DocumentKind::CreditNote, 2),
+        ..note.clone()
+    };
+    let entry_id = EntryId::new();
+    let outcome = store
+        .issue_credit_note(
+            &second,
+            &stored,
+            rub("1800.00"),
+            &entry(&entry_id, "0"),
+            &entry_id.to_string(),
+            &issued_event(&inv_a),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, CreditOutcome::InvoiceChanged);
+    assert_eq!(
+        store
+            .sequence_last(&kpk, DocumentKind::CreditNote, 2026)
+            .await
+            .unwrap(),
+        1
+    );
+    // Nothing to read for customers without usage or subscriptions.
+    assert!(store.usage_billed_in(a, nov).await.unwrap().is_empty());
+    assert!(store.subscriptions_all(a).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn failed_and_skipped_jobs_are_counted_once() {
+    let app = TestApp::start().await;
+    let store = app.state.store.clone();
+    let c = OrgId::new();
+    let dec = BillingPeriod::new(2026, 12).unwrap();
+    let at = Utc::now();
+    store.start_period_close(dec, "schedule", at).await.unwrap();
+    store.plan_page(dec, None, &[c], None, false).await.unwrap();
+    assert_eq!(store.closed_through(c).await.unwrap(), None, "not sealed");
+
+    store
+        .fail_job(dec, c, "no price for INSTALL", JobStatus::Pending, at)
+        .await
+        .unwrap();
+    store
+        .fail_job(dec, c, "still no price", JobStatus::Failed, at)
+        .await
+        .unwrap();
+    let job = store.job(dec, c).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(job.attempts, 2);
+    assert_eq!(job.error.as_deref(), Some("still no price"));
+    let period = store.period(dec).await.unwrap().unwrap();
+    assert_eq!((period.failed, period.remaining), (1, 1));
+    let failed = store
+        .list_jobs(dec, Some(JobStatus::Failed), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(failed.items.len(), 1);
+    assert!(failed.next.is_none());
+    // Read as pending, but it is failed: refused.
+    assert!(matches!(
+        store
+            .skip_job(dec, c, "nothing to bill", JobStatus::Pending, at)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(!store.finish_period_if_complete(dec, at).await.unwrap());
+    store
+        .skip_job(dec, c, "nothing to bill", JobStatus::Failed, at)
+        .await
+        .unwrap();
+    let period = store.period(dec).await.unwrap().unwrap();
+    assert_eq!((period.failed, period.remaining, period.skipped), (0, 0, 1));
+    assert!(matches!(
+        store.fail_job(dec, c, "late", JobStatus::Skipped, at).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.finish_period_if_complete(dec, at).await.unwrap());
+}
+
+#[tokio::test]
+async fn settings_move_by_revision_and_faults_stop_a_write() {
+    let app = TestApp::start().await;
+    let faults = Faults::new();
+    let store = app.state.store.clone().with_faults(faults.clone());
+    let settings = BillingSettings {
+        series: InvoiceSeries::new("KPK").unwrap(),
+        tax_mode: TaxMode::Exclusive,
+        zero_invoices: ZeroInvoicePolicy::Skip,
+        payment_terms_days: 14,
+    };
+    assert!(store.billing_settings().await.unwrap().is_none());
+    assert_eq!(
+        store.put_billing_settings(&settings, None).await.unwrap(),
+        1
+    );
+    assert!(matches!(
+        store.put_billing_settings(&settings, None).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let changed = BillingSettings {
+        payment_terms_days: 30,
+        ..settings.clone()
+    };
+    assert_eq!(
+        store.put_billing_settings(&changed, Some(1)).await.unwrap(),
+        2
+    );
+    let stored = store.billing_settings().await.unwrap().unwrap();
+    assert_eq!((stored.settings, stored.rev), (changed, 2));
+    assert_eq!(faults.writes(), 3);
+
+    let jan = BillingPeriod::new(2027, 1).unwrap();
+    faults.fail_write(1);
+    match store.start_period_close(jan, "schedule", Utc::now()).await {
+        Err(StoreError::Transient(m)) => assert_eq!(m, "injected fault"),
+        other => panic!("no fault: {other:?}"),
+    }
+    assert!(store.period(jan).await.unwrap().is_none(), "nothing sent");
+    assert!(matches!(
+        store.start_period_close(jan, "schedule", Utc::now()).await,
+        Ok(StartOutcome::Started(_))
+    ));
+    assert_eq!(faults.writes(), 5);
+}
