@@ -1029,10 +1029,11 @@ async fn the_period_close_functions_close_last_month_from_the_sample_events() {
         ["c10e0000-0000-4000-8000-000000000004"]
     );
 
-    // The schedule firing again for the same month (00:05 on the 1st in Moscow is 21:05 UTC
-    // the day before) starts nothing new and issues nothing twice.
-    let fired = (period.end_exclusive() - chrono::TimeDelta::days(1))
-        .and_hms_opt(21, 5, 0)
+    // The schedule firing again for the same month (00:05 UTC on the 1st) starts nothing new
+    // and issues nothing twice.
+    let fired = period
+        .end_exclusive()
+        .and_hms_opt(0, 5, 0)
         .expect("a time")
         .and_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

@@ -85,8 +85,11 @@ async fn world() -> World {
     world_at(TestApp::start().await).await
 }
 
+/// The requested date of the test's order lines: the date of [`future_hour`], so it is never
+/// in the past for the real clock nor for a test clock set to `future_hour()` earlier (which,
+/// after 22:00 UTC, is already tomorrow).
 fn today() -> String {
-    Utc::now().date_naive().to_string()
+    future_hour().date_naive().to_string()
 }
 
 fn line(service: &str, quantity: &str) -> Value {

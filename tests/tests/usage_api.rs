@@ -209,12 +209,20 @@ async fn posted_events_are_queued_counted_once_and_shown_per_meter_and_day_with_
         event("t-4", a, "TRAFFIC", json!("9.75"), late_at),
         event("s-1", a, "SMS", json!(1200), w.on(5, 8)),
         event("s-2", &reference, "sms", json!("34"), w.on(6, 8)),
-        event("u-1", a, "USD-M", json!("3"), w.on(4, 8)),
         event("t-1", b, "TRAFFIC", json!("7"), w.on(3, 9)),
     ];
+    // A meter priced in dollars cannot be billed to A (invoiced in roubles): the whole post is
+    // refused, naming the event, and nothing is queued.
+    let mut with_dollars = events.clone();
+    with_dollars.push(event("u-1", a, "USD-M", json!("3"), w.on(4, 8)));
+    let refused = post_events(app, &w.engineer, &with_dollars).await;
+    refused.assert_problem(422, "currency_mismatch");
+    assert_eq!(refused.body["field"], "events[7].meter");
+    assert_eq!(depth(app).await, (0, 0), "nothing queued");
+
     let posted = post_events(app, &w.engineer, &events).await;
     posted.assert_status(202);
-    assert_eq!(posted.body, json!({"queued": 8, "messages": 1}));
+    assert_eq!(posted.body, json!({"queued": 7, "messages": 1}));
     assert_eq!(depth(app).await, (1, 0), "one message waits on the queue");
     // Nothing is counted before the ingestion runs.
     let before = app.get("/v1/usage", Some(&w.a.token)).await;
@@ -222,7 +230,7 @@ async fn posted_events_are_queued_counted_once_and_shown_per_meter_and_day_with_
     assert_eq!(before.body["meters"], json!([]));
 
     let report = app.drain_usage().await;
-    assert_eq!((report.counted, report.late, report.rejected), (8, 1, 0));
+    assert_eq!((report.counted, report.late, report.rejected), (7, 1, 0));
     assert!(report.failed.is_empty());
     assert_eq!(depth(app).await, (0, 0));
 
@@ -237,7 +245,7 @@ async fn posted_events_are_queued_counted_once_and_shown_per_meter_and_day_with_
         .iter()
         .map(|m| m["meter"].as_str().unwrap())
         .collect();
-    assert_eq!(codes, ["SMS", "TRAFFIC", "USD-M"]);
+    assert_eq!(codes, ["SMS", "TRAFFIC"]);
 
     // TRAFFIC: 60.5 + 39.5 + 150.255 + 9.75 (late) = 260.005 GB; graduated:
     // 100 × 2.00 + 160.005 × 1.50 = 440.0075 → 440.01; VAT 20 % = 88.002 → 88.00.
@@ -270,11 +278,6 @@ async fn posted_events_are_queued_counted_once_and_shown_per_meter_and_day_with_
     assert_eq!(sms["estimate"]["tax_rate"], "exempt");
     assert_eq!(dec(&sms["estimate"]["tax"]), Decimal::ZERO);
     assert_eq!(sms["estimate"]["total_with_tax"], "61.70");
-    // A meter priced in another currency than A is billed in has no estimate, and says why.
-    let usd = meter(body, "USD-M");
-    assert_eq!(usd["total"], "3");
-    assert_eq!(usd["estimate"], Value::Null);
-    assert!(str_of(usd, "/no_estimate_reason").contains("USD"), "{usd}");
     assert_eq!(
         body["estimated_total"],
         json!({"amount": "501.71", "currency": "RUB"})
@@ -318,7 +321,7 @@ async fn posted_events_are_queued_counted_once_and_shown_per_meter_and_day_with_
         .await
         .assert_status(202);
     let again = app.drain_usage().await;
-    assert_eq!((again.counted, again.duplicates), (0, 8));
+    assert_eq!((again.counted, again.duplicates), (0, 7));
     assert_eq!(app.get("/v1/usage", Some(&w.a.token)).await.body, view.body);
 
     // Health: per meter, what this period received.
@@ -330,7 +333,6 @@ async fn posted_events_are_queued_counted_once_and_shown_per_meter_and_day_with_
         json!([
             {"meter": "SMS", "accepted": 2, "duplicate": 2, "rejected": 0, "late": 0},
             {"meter": "TRAFFIC", "accepted": 5, "duplicate": 5, "rejected": 0, "late": 1},
-            {"meter": "USD-M", "accepted": 1, "duplicate": 1, "rejected": 0, "late": 0},
         ])
     );
     let earlier = app

@@ -205,7 +205,7 @@ async fn judge_and_enqueue(
 #[utoipa::path(post, path = "/v1/usage", tag = "usage", security(("bearer" = [])), request_body = PostUsageRequest,
     responses((status = 202, body = QueuedView), (status = 403, body = kopek_http::problem::Problem),
         (status = 413, description = "over 1 MiB", body = kopek_http::problem::Problem),
-        (status = 422, description = "the reason as `code` (`malformed`, `invalid_field`, `unknown_customer`, `unknown_meter`, `not_metered`, `meter_retired`, `bad_quantity`, `future_timestamp`, `too_old`, `duplicate_id`), `field` as `events[i].field`", body = kopek_http::problem::Problem)))]
+        (status = 422, description = "the reason as `code` (`malformed`, `invalid_field`, `unknown_customer`, `unknown_meter`, `not_metered`, `meter_retired`, `currency_mismatch`, `bad_quantity`, `future_timestamp`, `too_old`, `duplicate_id`), `field` as `events[i].field`", body = kopek_http::problem::Problem)))]
 async fn post_events(
     State(state): State<AppState>,
     Caller(caller): Caller,

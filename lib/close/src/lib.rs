@@ -221,8 +221,9 @@ impl Closer {
     }
 
     /// Starts the close of `period`; see the module docs. Refused, with nothing changed, for a
-    /// period that has not ended, one before the last period closed, or one that would leave
-    /// an unclosed period behind it. A close already started is `started: false`; a
+    /// period that has not ended (in UTC, the calendar of billing periods), one before the last
+    /// period closed, one that would leave an unclosed period behind it, or the next period
+    /// while the previous one's planning is incomplete. A close already started is `started: false`; a
     /// scheduled trigger then resumes it (a duplicated trigger is harmless).
     pub async fn start(
         &self,
@@ -254,6 +255,15 @@ impl Closer {
                 return Err(CloseError::Conflict(format!(
                     "close {} first: periods close in order",
                     latest.period.next()
+                )));
+            }
+            // Planning seals each customer at its period; a later period's seal would make
+            // the rest of this one's planning conflict and leave its customers unbilled.
+            if latest.period < period && !latest.plan_complete {
+                return Err(CloseError::Conflict(format!(
+                    "{} is still being planned; {period} can start once every customer of {} \
+                     has its job (resume {} if its planning stopped)",
+                    latest.period, latest.period, latest.period
                 )));
             }
         }
@@ -624,9 +634,10 @@ impl Closer {
 }
 
 /// The period the scheduler closes when it fires at `at`: the month before the one `at`
-/// falls in, on the provider's calendar (`time_zone`, e.g. `Europe/Moscow`, the schedule's
-/// own zone), so 00:05 on the 1st in Moscow (21:05 UTC the day before) closes the month
-/// that just ended there.
+/// falls in, in the schedule's own zone (`time_zone`). Billing periods are calendar months in
+/// UTC, so the template's schedule runs in UTC; a schedule in a zone east of UTC (00:05 on
+/// the 1st in Moscow is 21:05 UTC the day before) names a month that has not ended yet, and
+/// [`Closer::start`] refuses it.
 pub fn scheduled_period(at: DateTime<Utc>, time_zone: &str) -> Result<BillingPeriod, CloseError> {
     let zone: chrono_tz::Tz = time_zone.parse().map_err(|_| CloseError::Invalid {
         field: "time_zone".into(),

@@ -95,6 +95,7 @@ impl Catalog {
     fn judge(&self, event: &ParsedEvent) -> MeteredEvent {
         let judgement = Judgement {
             org: self.orgs.get(&event.customer).copied(),
+            currency: None,
             service: self.services.get(&event.meter),
             closed_through: None,
             received_at: received_at(),

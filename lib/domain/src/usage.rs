@@ -48,6 +48,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::{PriceVersion, Service, ServiceCode, ServiceKind, price_in_force};
 use crate::ids::OrgId;
+use crate::money::Currency;
 use crate::period::BillingPeriod;
 use crate::pricing::{PricingError, Quantity, Quote};
 
@@ -157,6 +158,8 @@ pub enum RejectReason {
     NotMetered,
     /// The meter was retired before the event happened.
     MeterRetired,
+    /// The meter is priced in another currency than the customer is invoiced in.
+    CurrencyMismatch,
     /// Not a valid quantity for the meter: negative, too large, too precise, or fractional
     /// for a unit counted whole.
     BadQuantity,
@@ -167,13 +170,14 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 10] = [
+    pub const ALL: [RejectReason; 11] = [
         RejectReason::Malformed,
         RejectReason::InvalidField,
         RejectReason::UnknownCustomer,
         RejectReason::UnknownMeter,
         RejectReason::NotMetered,
         RejectReason::MeterRetired,
+        RejectReason::CurrencyMismatch,
         RejectReason::BadQuantity,
         RejectReason::FutureTimestamp,
         RejectReason::TooOld,
@@ -188,6 +192,7 @@ impl RejectReason {
             RejectReason::UnknownMeter => "unknown_meter",
             RejectReason::NotMetered => "not_metered",
             RejectReason::MeterRetired => "meter_retired",
+            RejectReason::CurrencyMismatch => "currency_mismatch",
             RejectReason::BadQuantity => "bad_quantity",
             RejectReason::FutureTimestamp => "future_timestamp",
             RejectReason::TooOld => "too_old",
@@ -383,6 +388,9 @@ pub fn parse(raw: &RawUsageEvent) -> Result<ParsedEvent, Rejection> {
 pub struct Judgement<'a> {
     /// The organisation the event's customer reference resolves to, if it does.
     pub org: Option<OrgId>,
+    /// That organisation's currency: a meter priced in another is refused (its invoice could
+    /// not hold the line).
+    pub currency: Option<Currency>,
     /// The service named by the event's meter, if there is one.
     pub service: Option<&'a Service>,
     /// The last period already closed (invoiced) for that organisation, if any.
@@ -468,6 +476,19 @@ pub fn judge(event: &ParsedEvent, at: &Judgement<'_>) -> Result<MeteredEvent, Re
             RejectReason::NotMetered,
             "meter",
             format!("`{}` is not a metered service", event.meter),
+        ));
+    }
+    if let Some(currency) = at.currency
+        && service.currency() != currency
+    {
+        return Err(Rejection::new(
+            RejectReason::CurrencyMismatch,
+            "meter",
+            format!(
+                "`{}` is priced in {}, the customer is invoiced in {currency}",
+                event.meter,
+                service.currency()
+            ),
         ));
     }
     if let Some(retired) = service.retired_at()
@@ -790,6 +811,7 @@ mod tests {
     fn judgement(service: Option<&Service>, org: Option<OrgId>) -> Judgement<'_> {
         Judgement {
             org,
+            currency: org.map(|_| Currency::RUB),
             service,
             closed_through: None,
             received_at: at(28, 12),
@@ -821,6 +843,16 @@ mod tests {
         assert_eq!(
             reason(judge(&ok, &judgement(Some(&vps), org))),
             RejectReason::NotMetered
+        );
+        // A customer invoiced in euros cannot be billed for a meter priced in roubles.
+        let in_euros = Judgement {
+            currency: Some(Currency::EUR),
+            ..judgement(Some(&traffic), org)
+        };
+        let refused = judge(&ok, &in_euros).expect_err("refused");
+        assert_eq!(
+            (refused.reason, refused.field.as_str()),
+            (RejectReason::CurrencyMismatch, "meter")
         );
         assert_eq!(
             reason(judge(&ok, &judgement(Some(&sms), org))),

@@ -29,6 +29,7 @@ use kopek_aws::dynamo::usage::{HealthCounts, PutOutcome, RejectedEvent};
 use kopek_aws::dynamo::{Store, StoreError};
 use kopek_domain::catalog::{Service, ServiceCode};
 use kopek_domain::ids::OrgId;
+use kopek_domain::money::Currency;
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::usage::{
     self, CustomerRef, Judgement, MeteredEvent, ParsedEvent, RawUsageEvent, RejectReason, Rejection,
@@ -82,7 +83,8 @@ pub struct Ingestor {
 /// The catalog, customers and closed periods a batch names, each looked up once.
 #[derive(Debug, Default)]
 pub struct Lookups {
-    orgs: HashMap<CustomerRef, Option<OrgId>>,
+    /// Each customer reference's organisation and currency.
+    orgs: HashMap<CustomerRef, Option<(OrgId, Currency)>>,
     services: HashMap<ServiceCode, Option<Service>>,
     closed: HashMap<OrgId, Option<BillingPeriod>>,
 }
@@ -111,13 +113,21 @@ impl Ingestor {
             meters.insert(event.meter.clone());
         }
         for customer in customers {
-            let org = match &customer {
-                CustomerRef::Org(org) => self.store.organisation(*org).await?.map(|o| o.id),
+            let id = match &customer {
+                CustomerRef::Org(org) => Some(*org),
                 CustomerRef::External(reference) => {
                     self.store.org_by_external_ref(reference.as_str()).await?
                 }
             };
-            if let Some(org) = org
+            let org = match id {
+                Some(id) => self
+                    .store
+                    .organisation(id)
+                    .await?
+                    .map(|o| (o.id, o.currency)),
+                None => None,
+            };
+            if let Some((org, _)) = org
                 && !lookups.closed.contains_key(&org)
             {
                 lookups
@@ -141,9 +151,11 @@ impl Ingestor {
         received_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<MeteredEvent, Rejection> {
-        let org = lookups.orgs.get(&event.customer).copied().flatten();
+        let customer = lookups.orgs.get(&event.customer).copied().flatten();
+        let org = customer.map(|(org, _)| org);
         let judgement = Judgement {
             org,
+            currency: customer.map(|(_, currency)| currency),
             service: lookups.services.get(&event.meter).and_then(Option::as_ref),
             closed_through: org.and_then(|o| lookups.closed.get(&o).copied().flatten()),
             received_at,

@@ -1468,8 +1468,9 @@ const CLOSE_LINES: usize = 2 + CLOSE_WORK_ORDERS + CLOSE_METERS.len();
 /// Customers set up concurrently (the emulator serves one request at a time; this only keeps
 /// it busy while this process builds the next request).
 const CLOSE_SETUP_TASKS: usize = 4;
-/// How long a received close message stays invisible: longer than a poller takes for 10.
-const CLOSE_VISIBILITY_SECS: i32 = 60;
+/// How long a received close message stays invisible: `CloseQueue`'s `VisibilityTimeout` in
+/// the template (longer than a poller takes for 10 messages, even against the emulator).
+const CLOSE_VISIBILITY_SECS: i32 = 360;
 
 fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("{e}")
