@@ -477,6 +477,11 @@ async fn a_preview_shows_what_the_close_would_issue_and_writes_nothing() {
         let page = app.get(&uri, Some(&accountant)).await;
         page.assert_status(200);
         drafts.extend(page.body["items"].as_array().unwrap().iter().cloned());
+        assert_eq!(
+            page.body["failures"],
+            json!([]),
+            "every customer can be invoiced"
+        );
         cursor = page.body["next_cursor"].as_str().map(str::to_owned);
         if cursor.is_none() {
             break;

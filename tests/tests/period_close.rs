@@ -1564,6 +1564,16 @@ async fn a_customer_that_cannot_be_invoiced_fails_alone_and_is_listed() {
     assert_eq!(w.send_usage(&c, &used).await.counted, used.len() as u64);
     w.month_ended();
 
+    // A dry run shows it beforehand: the others' drafts, and `b` with the reason its close
+    // will fail with.
+    let preview = w.close.preview(period, 10, None).await.expect("a preview");
+    let drafted: BTreeSet<OrgId> = preview.drafts.iter().map(|d| d.org).collect();
+    assert_eq!(drafted, BTreeSet::from([a.org, c.org]));
+    let [(failing, foreseen)] = preview.failures.as_slice() else {
+        panic!("one customer cannot be invoiced: {:?}", preview.failures);
+    };
+    assert_eq!(*failing, b.org);
+
     w.close(period).await;
     let status = w.status(period).await.expect("started");
     assert_eq!(
@@ -1591,6 +1601,7 @@ async fn a_customer_that_cannot_be_invoiced_fails_alone_and_is_listed() {
         reason.starts_with("currency:") && reason.contains(FOREIGN_METER),
         "{reason}"
     );
+    assert_eq!(reason, foreseen, "the dry run foresaw it");
     assert_eq!(w.invoice(b.org, period).await, None);
     assert!(w.entries(b.org).await.is_empty());
     // The others are invoiced, numbered 1 and 2.

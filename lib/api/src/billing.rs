@@ -442,19 +442,39 @@ struct PreviewQuery {
 
 const DEFAULT_PREVIEW_LIMIT: u16 = 20;
 
+/// A page of a period close's dry run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewPage {
+    /// The invoices the close would issue for this page's customers.
+    items: Vec<DraftView>,
+    /// This page's customers the close could not invoice, with the reason their job would
+    /// fail with (fix them before closing, or expect them in the close's failed jobs).
+    failures: Vec<PreviewFailure>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// A customer a dry run could not invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewFailure {
+    org_id: String,
+    reason: String,
+}
+
 /// A dry run of a period's close over a page of customers: every invoice the close would issue
-/// for them now (status `draft`, unnumbered). Nothing is written.
+/// for them now (status `draft`, unnumbered), and every customer it could not invoice, with
+/// why. Nothing is written.
 #[utoipa::path(get, path = "/v1/periods/{period}/preview", tag = "billing", security(("bearer" = [])),
     params(("period" = String, Path, description = "`YYYY-MM`"), PreviewQuery),
-    responses((status = 200, body = inline(Paged<DraftView>)), (status = 400, body = kopek_http::problem::Problem),
-        (status = 403, body = kopek_http::problem::Problem),
-        (status = 422, description = "a customer's period cannot be invoiced (a price or service missing from the catalog): `field` names what", body = kopek_http::problem::Problem)))]
+    responses((status = 200, body = PreviewPage), (status = 400, body = kopek_http::problem::Problem),
+        (status = 403, body = kopek_http::problem::Problem)))]
 async fn preview(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(period): Path<String>,
     QueryParams(query): QueryParams<PreviewQuery>,
-) -> ApiResult<Json<Paged<DraftView>>> {
+) -> ApiResult<Json<PreviewPage>> {
     require_billing_staff(&caller)?;
     let period = period_path(&period)?;
     let limit = query.limit.unwrap_or(DEFAULT_PREVIEW_LIMIT);
@@ -470,15 +490,24 @@ async fn preview(
         .as_deref()
         .map(|c| state.cursors.decode(c).map(|key| key.to_plain()))
         .transpose()?;
-    let (drafts, next) = closer(&state)?
+    let preview = closer(&state)?
         .preview(period, usize::from(limit), cursor.as_deref())
         .await
         .map_err(close_error)?;
-    let next_cursor = next
+    let next_cursor = preview
+        .next
         .map(|plain| PageKey::from_plain(&plain).map(|key| state.cursors.encode(&key)))
         .transpose()?;
-    Ok(Json(Paged {
-        items: drafts.iter().map(DraftView::from).collect(),
+    Ok(Json(PreviewPage {
+        items: preview.drafts.iter().map(DraftView::from).collect(),
+        failures: preview
+            .failures
+            .into_iter()
+            .map(|(org, reason)| PreviewFailure {
+                org_id: org.to_string(),
+                reason,
+            })
+            .collect(),
         next_cursor,
     }))
 }

@@ -497,20 +497,29 @@ impl Closer {
         period: BillingPeriod,
         limit: usize,
         cursor: Option<&str>,
-    ) -> Result<(Vec<InvoiceDraft>, Option<String>), CloseError> {
+    ) -> Result<Preview, CloseError> {
         let catalog = self.catalog().await?;
         let settings = self.settings().await?;
         let (orgs, next) = self
             .store
             .list_org_ids(limit.clamp(1, ORGS_PER_PAGE) as i32, cursor)
             .await?;
-        let mut drafts = Vec::new();
+        let mut preview = Preview {
+            drafts: Vec::new(),
+            failures: Vec::new(),
+            next,
+        };
         for org in orgs {
-            if let Some(draft) = self.compose_for(period, org, &catalog, &settings).await? {
-                drafts.push(draft);
+            match self.compose_for(period, org, &catalog, &settings).await {
+                Ok(Some(draft)) => preview.drafts.push(draft),
+                Ok(None) => {}
+                // What would fail this customer's close is shown, as the close would list it;
+                // a storage failure fails the whole preview (try again).
+                Err(e) if !e.is_transient() => preview.failures.push((org, e.to_string())),
+                Err(e) => return Err(e),
             }
         }
-        Ok((drafts, next))
+        Ok(preview)
     }
 
     /// Closes one customer's period; see the module docs. Safe to repeat at any point.
@@ -631,6 +640,15 @@ impl Closer {
             "no invoice number could be taken: too many concurrent closes".into(),
         )))
     }
+}
+
+/// A page of a dry run: the invoices the close would issue, the customers it could not
+/// invoice (with the reason its job would fail with), and the cursor of the next page.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub drafts: Vec<InvoiceDraft>,
+    pub failures: Vec<(OrgId, String)>,
+    pub next: Option<String>,
 }
 
 /// The period the scheduler closes when it fires at `at`: the month before the one `at`
