@@ -19,6 +19,9 @@
 use std::sync::OnceLock;
 
 use aws_config::SdkConfig;
+use chrono::{NaiveDate, Utc};
+use kopek_domain::calendar::Calendar;
+use kopek_domain::period::BillingPeriod;
 use kopek_local::emulator::Emulator;
 use kopek_local::provision::{Provisioned, provision, random_prefix};
 use kopek_local::template::Template;
@@ -26,6 +29,43 @@ use kopek_local::tools;
 
 /// Set by `cargo xtask test` to the endpoint of the emulator it runs for the whole test run.
 pub const ENDPOINT_VAR: &str = "KOPEK_TEST_AWS_ENDPOINT";
+
+/// Runs the tests in another provider time zone than the template's default, e.g.
+/// `KOPEK_TEST_TIME_ZONE=Pacific/Kiritimati` (UTC+14), where the provider's date differs from
+/// the UTC date for most of the day: a test that takes a UTC date for the provider's fails.
+pub const ZONE_VAR: &str = "KOPEK_TEST_TIME_ZONE";
+
+/// The template's parameter that names the provider's time zone.
+pub const ZONE_PARAMETER: &str = "ProviderTimeZone";
+
+/// The provider's calendar the tests run in: the template's `ProviderTimeZone` (its default,
+/// as deployed), or [`ZONE_VAR`] when set. Every provisioned environment carries it.
+pub fn calendar() -> Calendar {
+    static CALENDAR: OnceLock<Calendar> = OnceLock::new();
+    *CALENDAR.get_or_init(|| {
+        let name = match std::env::var(ZONE_VAR).ok().filter(|z| !z.is_empty()) {
+            Some(zone) => zone,
+            None => Template::load_project(&tools::project_root())
+                .unwrap_or_else(|e| panic!("cannot load the template: {e:#}"))
+                .parameters
+                .get(ZONE_PARAMETER)
+                .unwrap_or_else(|| panic!("the template has no {ZONE_PARAMETER} parameter"))
+                .clone(),
+        };
+        name.parse()
+            .unwrap_or_else(|e| panic!("the tests' time zone: {e}"))
+    })
+}
+
+/// The provider's date now.
+pub fn today() -> NaiveDate {
+    calendar().date_of(Utc::now())
+}
+
+/// The billing period it is now in the provider's calendar.
+pub fn current_period() -> BillingPeriod {
+    calendar().period_of(Utc::now())
+}
 
 /// This process's own emulator, when [`ENDPOINT_VAR`] is unset; the error is kept as text so
 /// every test that asks reports it.
@@ -74,8 +114,11 @@ pub async fn provisioned() -> (SdkConfig, Provisioned, Template) {
     let template = Template::load_project(&tools::project_root())
         .unwrap_or_else(|e| panic!("cannot load the template: {e:#}"));
     let prefix = random_prefix("t");
-    let provisioned = provision(&sdk, &template, &prefix)
+    let mut provisioned = provision(&sdk, &template, &prefix)
         .await
         .unwrap_or_else(|e| panic!("cannot provision the template under {prefix}: {e:#}"));
+    provisioned
+        .parameters
+        .insert(ZONE_PARAMETER.to_owned(), calendar().to_string());
     (sdk, provisioned, template)
 }

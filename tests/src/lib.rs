@@ -199,7 +199,11 @@ impl TestApp {
     pub async fn drain_usage(&self) -> BatchReport {
         let mut poller = Poller::new(
             self.usage_queue(),
-            Ingestor::new(self.state.store.clone(), self.state.usage_grace),
+            Ingestor::new(
+                self.state.store.clone(),
+                self.state.usage_grace,
+                self.state.calendar,
+            ),
         );
         poller.wait_secs = 0;
         poller

@@ -83,7 +83,7 @@ struct Ids<'a> {
 
 /// The period the organisations' invoices are of.
 fn invoiced_period() -> BillingPeriod {
-    BillingPeriod::containing(chrono::Utc::now())
+    kopek_tests::emulator::current_period()
 }
 
 /// Every operation on data an organisation owns, naming its ids. A caller that may reach

@@ -40,7 +40,7 @@ async fn app() -> TestApp {
 }
 
 fn current() -> BillingPeriod {
-    BillingPeriod::containing(chrono::Utc::now())
+    kopek_tests::emulator::current_period()
 }
 
 fn decimal(value: &Value) -> Decimal {
@@ -666,7 +666,9 @@ async fn a_credit_note_takes_back_only_what_is_left_and_a_refusal_writes_nothing
     assert_eq!(balance.body["balance"], "0.00");
     assert_eq!(balance.body["entries"], 3);
     assert_eq!(balance.body["currency"], "RUB");
-    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).date_naive();
+    let yesterday = kopek_tests::emulator::today()
+        .pred_opt()
+        .expect("a day before");
     let earlier = app
         .get(
             &format!("/v1/billing/balance?org_id={}&on={yesterday}", w.a.org_id),
@@ -808,7 +810,8 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
     defaults.assert_status(200);
     assert_eq!(
         defaults.body,
-        json!({"series": "KPK", "tax_mode": "exclusive", "zero_invoices": "skip", "payment_terms_days": 14, "rev": 0})
+        json!({"series": "KPK", "tax_mode": "exclusive", "zero_invoices": "skip", "payment_terms_days": 14, "rev": 0,
+            "time_zone": kopek_tests::emulator::calendar().to_string()})
     );
     app.get("/v1/billing/settings", Some(&customer.token))
         .await
@@ -861,6 +864,11 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
             json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30, "currency": "RUB"}),
             "currency",
         ),
+        (
+            // The zone is the deployment's, not a setting of the API.
+            json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30, "time_zone": "UTC"}),
+            "time_zone",
+        ),
     ] {
         let response = put(admin.clone(), body.clone()).await;
         assert_eq!(response.field(), field, "{body}: {}", response.body);
@@ -874,6 +882,7 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
     let read = app.get("/v1/billing/settings", Some(&admin)).await;
     let mut expected = wanted.clone();
     expected["rev"] = json!(1);
+    expected["time_zone"] = json!(kopek_tests::emulator::calendar().to_string());
     assert_eq!(read.body, expected);
 
     // A change over a stale revision (or as if never saved) is refused.

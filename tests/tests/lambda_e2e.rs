@@ -614,7 +614,6 @@ fn batch_item_failures(response: &Value) -> Vec<String> {
 async fn the_usage_ingest_function_counts_the_sample_batches_once_and_keeps_what_it_rejects() {
     use kopek_domain::catalog::ServiceCode;
     use kopek_domain::ids::OrgId;
-    use kopek_domain::period::BillingPeriod;
     use rust_decimal::Decimal;
 
     let app = TestApp::start().await;
@@ -630,9 +629,11 @@ async fn the_usage_ingest_function_counts_the_sample_batches_once_and_keeps_what
         .await
         .expect("the external reference is set");
 
-    // The samples' events happen early today, so none is ahead of the clock.
+    // The samples' events happen early today (UTC: their timestamps are `{{TODAY}}T00:0…Z`),
+    // so none is ahead of the clock; they count in the provider's period of that instant.
     let today = chrono::Utc::now().date_naive();
-    let period = BillingPeriod::containing(today.and_time(chrono::NaiveTime::MIN).and_utc());
+    let period = kopek_tests::emulator::calendar()
+        .period_of(today.and_time(chrono::NaiveTime::MIN).and_utc());
     let (today_text, tomorrow_text) = (
         today.to_string(),
         today.succ_opt().expect("a date").to_string(),
@@ -650,7 +651,7 @@ async fn the_usage_ingest_function_counts_the_sample_batches_once_and_keeps_what
         (traffic.total, traffic.events, sms.total, sms.events)
     };
     let rejected = || async move {
-        let received = BillingPeriod::containing(chrono::Utc::now());
+        let received = kopek_tests::emulator::current_period();
         let mut reasons: Vec<(String, String)> = store
             .list_rejected(received, 100, None)
             .await
@@ -773,7 +774,13 @@ async fn the_usage_api_function_queues_the_sample_usage_and_shows_it_once_counte
     let customer = app.register("Ромашка").await;
     // An engineer holds `usage:write`, as a producer's staff key would.
     let engineer = app.staff_with_role("engineer").await;
-    let today = chrono::Utc::now().date_naive().to_string();
+    // UTC, as the samples' timestamps are (`{{TODAY}}T00:0…Z`); they happened on the
+    // provider's `day`.
+    let utc_today = chrono::Utc::now().date_naive();
+    let today = utc_today.to_string();
+    let day = kopek_tests::emulator::calendar()
+        .date_of(utc_today.and_time(chrono::NaiveTime::MIN).and_utc())
+        .to_string();
     let as_engineer = [
         ("ACCESS_TOKEN", engineer.as_str()),
         ("ORG_ID", customer.org_id.as_str()),
@@ -792,7 +799,7 @@ async fn the_usage_api_function_queues_the_sample_usage_and_shows_it_once_counte
     };
     // The customer's view, as the sample asks for it, against the usage expected per meter.
     let assert_shown = |expected: BTreeMap<String, (Decimal, u64)>| {
-        let (lambda, as_customer, today, unit_price) = (&lambda, &as_customer, &today, &unit_price);
+        let (lambda, as_customer, day, unit_price) = (&lambda, &as_customer, &day, &unit_price);
         let org_id = customer.org_id.as_str();
         async move {
             let read = lambda
@@ -815,7 +822,7 @@ async fn the_usage_api_function_queues_the_sample_usage_and_shows_it_once_counte
                 // All of it happened early today.
                 assert_eq!(
                     m["by_day"],
-                    json!([{"day": today, "quantity": total.normalize().to_string()}]),
+                    json!([{"day": day, "quantity": total.normalize().to_string()}]),
                     "{m}"
                 );
                 let subtotal: Decimal = text(m, "/estimate/subtotal").parse().expect("a decimal");
@@ -919,15 +926,14 @@ async fn last_month_subscriber() -> (
 ) {
     use kopek_domain::clock::{FixedClock, SystemClock};
     use kopek_domain::money::{Currency, Money, tax_on};
-    use kopek_domain::period::BillingPeriod;
     use kopek_domain::proration::prorate_part;
     use rust_decimal::Decimal;
     use std::sync::Arc;
 
-    let period = BillingPeriod::containing(chrono::Utc::now()).previous();
+    let period = kopek_tests::emulator::current_period().previous();
     let tenth = period.first_day() + chrono::TimeDelta::days(9);
     let clock = Arc::new(FixedClock::at(
-        tenth.and_hms_opt(9, 0, 0).expect("a time").and_utc(),
+        kopek_tests::emulator::calendar().start_of(tenth) + chrono::TimeDelta::hours(9),
     ));
     let app = TestApp::with_clock(clock).await;
     create_services(&app, order_intake_catalog()).await;
@@ -964,7 +970,10 @@ async fn the_period_close_functions_close_last_month_from_the_sample_events() {
         .invoke_filled(
             "period-close",
             "period-close/explicit-period.json",
-            &[("PERIOD", &period_text)],
+            &[
+                ("PERIOD", &period_text),
+                ("TIME_ZONE", &kopek_tests::emulator::calendar().to_string()),
+            ],
         )
         .await;
     assert_eq!(
@@ -1003,7 +1012,7 @@ async fn the_period_close_functions_close_last_month_from_the_sample_events() {
         .expect("an invoice")
         .expect("issued")
         .invoice;
-    let year = chrono::Datelike::year(&now.date_naive());
+    let year = chrono::Datelike::year(&kopek_tests::emulator::calendar().date_of(now));
     assert_eq!(invoice.number.to_string(), format!("KPK-{year}-000001"));
     assert_eq!(invoice.draft.gross, expected_gross);
     let status = store
@@ -1029,19 +1038,19 @@ async fn the_period_close_functions_close_last_month_from_the_sample_events() {
         ["c10e0000-0000-4000-8000-000000000004"]
     );
 
-    // The schedule firing again for the same month (00:05 UTC on the 1st) starts nothing new
-    // and issues nothing twice.
-    let fired = period
-        .end_exclusive()
-        .and_hms_opt(0, 5, 0)
-        .expect("a time")
-        .and_utc()
+    // The schedule firing again for the same month (00:05 on the 1st in the provider's zone)
+    // starts nothing new and issues nothing twice.
+    let calendar = kopek_tests::emulator::calendar();
+    let fired = (calendar.start_of(period.end_exclusive()) + chrono::TimeDelta::minutes(5))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let again = starter
         .invoke_filled(
             "period-close",
             "period-close/scheduled.json",
-            &[("SCHEDULED_TIME", &fired)],
+            &[
+                ("SCHEDULED_TIME", &fired),
+                ("TIME_ZONE", &calendar.to_string()),
+            ],
         )
         .await;
     assert_eq!(
@@ -1098,6 +1107,7 @@ async fn the_billing_api_function_closes_a_period_and_shows_the_invoice_from_the
         clock: Arc::new(kopek_domain::clock::SystemClock),
         seal_wait: Duration::ZERO,
         default_series: InvoiceSeries::new("KPK").expect("a series"),
+        calendar: app.state.calendar,
     };
     poller::drain(&closer, 2, 1)
         .await
@@ -1120,7 +1130,7 @@ async fn the_billing_api_function_closes_a_period_and_shows_the_invoice_from_the
         )
         .await;
     let invoice = invoice.expect(200);
-    let year = chrono::Datelike::year(&chrono::Utc::now().date_naive());
+    let year = chrono::Datelike::year(&kopek_tests::emulator::today());
     assert_eq!(invoice["number"], format!("KPK-{year}-000001"));
     assert_eq!(
         invoice["gross"],

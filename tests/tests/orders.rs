@@ -89,7 +89,9 @@ async fn world() -> World {
 /// in the past for the real clock nor for a test clock set to `future_hour()` earlier (which,
 /// after 22:00 UTC, is already tomorrow).
 fn today() -> String {
-    future_hour().date_naive().to_string()
+    kopek_tests::emulator::calendar()
+        .date_of(future_hour())
+        .to_string()
 }
 
 fn line(service: &str, quantity: &str) -> Value {
@@ -285,7 +287,7 @@ async fn a_customer_orders_an_engineer_completes_a_batch_and_the_customer_sees_s
 async fn bad_orders_are_refused_naming_the_field_and_nothing_is_stored() {
     let w = world().await;
     let app = &w.app;
-    let past = (Utc::now() - Duration::days(2)).date_naive().to_string();
+    let past = (kopek_tests::emulator::today() - Duration::days(2)).to_string();
     let cases: Vec<(Value, u16, &str)> = vec![
         (json!({"lines": []}), 422, "lines"),
         (
@@ -832,7 +834,7 @@ async fn racing_engineers_never_receive_the_same_work_order() {
 async fn a_batch_can_be_narrowed_by_area_and_date() {
     let w = world().await;
     let app = &w.app;
-    let later = (Utc::now() + Duration::days(5)).date_naive().to_string();
+    let later = (kopek_tests::emulator::today() + Duration::days(5)).to_string();
     let at = |area: &str, date: &str| {
         json!({"service": "ROUTER-SETUP", "quantity": "1", "requested_date": date,
                "site": {"address": "Адрес", "area": area}})

@@ -38,6 +38,7 @@ use kopek_domain::period::BillingPeriod;
 use kopek_domain::pricing::Quantity;
 use kopek_domain::usage::{EventKey, MeteredEvent, RejectReason};
 use kopek_ingest::BatchReport;
+use kopek_local::provision::Provisioned;
 use kopek_local::template::Template;
 use kopek_local::tools;
 use kopek_tests::{Customer, TestApp};
@@ -246,8 +247,9 @@ fn day(period: BillingPeriod, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(period.year(), period.month(), d).expect("a day")
 }
 
+/// `hour` hours after the provider's midnight of `date`.
 fn at(date: NaiveDate, hour: u32) -> DateTime<Utc> {
-    date.and_hms_opt(hour, 0, 0).expect("a time").and_utc()
+    kopek_tests::emulator::calendar().start_of(date) + chrono::TimeDelta::hours(hour.into())
 }
 
 // --- the world ------------------------------------------------------------------------------
@@ -819,7 +821,7 @@ async fn a_close_issues_one_invoice_per_customer_with_fees_work_and_usage() {
     assert_eq!(job_c.map(|j| j.status), Some(JobStatus::Skipped));
 
     // Issued today, due after the default 14 days, numbered 1 and 2 of this year.
-    let today = w.now().date_naive();
+    let today = kopek_tests::emulator::calendar().date_of(w.now());
     let mut numbers = BTreeSet::new();
     for invoice in [&invoice_a, &invoice_b] {
         assert_eq!(invoice.issued_on, today);
@@ -1181,7 +1183,10 @@ async fn late_usage_after_the_close_goes_to_the_next_period_and_never_changes_th
     );
     assert_eq!(
         meter.by_day,
-        BTreeMap::from([(late.at.date_naive(), late.quantity)])
+        BTreeMap::from([(
+            kopek_tests::emulator::calendar().date_of(late.at),
+            late.quantity
+        )])
     );
     let draft = w
         .close
@@ -1407,8 +1412,12 @@ async fn bad_requests_change_nothing() {
 
 /// `CloseSchedule` of the template, fired as EventBridge Scheduler fires it: its cron's minute
 /// and hour on the 1st of the month after `period`, in its zone; its input with the
-/// scheduled time filled in.
-fn scheduled_event(period: BillingPeriod) -> (DateTime<Utc>, kopek_close::lambda::ScheduledClose) {
+/// scheduled time filled in. The template's parameters are resolved as deployed
+/// (`provisioned`).
+fn scheduled_event(
+    provisioned: &Provisioned,
+    period: BillingPeriod,
+) -> (DateTime<Utc>, kopek_close::lambda::ScheduledClose) {
     let template = Template::load_project(&tools::project_root()).expect("the template loads");
     let schedule = template
         .resource("PeriodCloseFunction")
@@ -1418,11 +1427,12 @@ fn scheduled_event(period: BillingPeriod) -> (DateTime<Utc>, kopek_close::lambda
         .and_then(|e| e.get("Properties"))
         .expect("CloseSchedule's properties");
     let text = |key: &str| {
-        schedule
+        let value = schedule
             .get(key)
-            .and_then(|v| v.as_str())
-            .unwrap_or_else(|| panic!("CloseSchedule has no {key}"))
-            .to_owned()
+            .unwrap_or_else(|| panic!("CloseSchedule has no {key}"));
+        provisioned
+            .resolve_string(value)
+            .unwrap_or_else(|e| panic!("CloseSchedule's {key}: {e:#}"))
     };
     let cron = text("ScheduleExpression");
     let fields: Vec<&str> = cron
@@ -1467,21 +1477,22 @@ async fn the_templates_schedule_closes_the_month_that_just_ended() {
         for _ in 0..months {
             period = period.next();
         }
-        let (fired, event) = scheduled_event(period);
+        let (fired, event) = scheduled_event(&w.app.provisioned, period);
         assert!(
-            fired.date_naive() >= period.end_exclusive(),
+            kopek_tests::emulator::calendar().date_of(fired) >= period.end_exclusive(),
             "the schedule for {period} fires at {fired}, before the month ended in UTC"
         );
         let named = match (event.period, event.scheduled_time) {
             (None, Some(at)) => {
-                kopek_close::scheduled_period(at, &event.time_zone).expect("a period")
+                kopek_close::scheduled_period(at, &event.time_zone, w.close.calendar)
+                    .expect("a period")
             }
             other => panic!("the schedule's input names {other:?}"),
         };
         assert_eq!(named, period, "fired at {fired}");
     }
     // And the function's handler, at that instant, starts the close and issues the invoice.
-    let (fired, event) = scheduled_event(w.period);
+    let (fired, event) = scheduled_event(&w.app.provisioned, w.period);
     w.set_clock(fired);
     let answer = kopek_close::lambda::handle_schedule(&w.close, event)
         .await
@@ -1547,6 +1558,7 @@ async fn a_customer_that_cannot_be_invoiced_fails_alone_and_is_listed() {
             meter: foreign_code.clone(),
             quantity: Quantity::new(event.quantity).expect("a quantity"),
             timestamp: event.at,
+            day: w.app.state.calendar.date_of(event.at),
             period,
             billed_in: period,
             properties: BTreeMap::new(),

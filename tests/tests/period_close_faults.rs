@@ -29,10 +29,10 @@ const QUANTITIES: [u32; 3] = [1, 0, 3];
 
 /// Last month, and an app whose customers subscribed on its 10th (in `QUANTITIES` order).
 async fn world(quantities: &[u32]) -> (TestApp, Vec<OrgId>, BillingPeriod) {
-    let period = BillingPeriod::containing(chrono::Utc::now()).previous();
+    let period = kopek_tests::emulator::current_period().previous();
     let tenth = period.first_day() + chrono::TimeDelta::days(9);
     let clock = Arc::new(FixedClock::at(
-        tenth.and_hms_opt(9, 0, 0).expect("a time").and_utc(),
+        kopek_tests::emulator::calendar().start_of(tenth) + chrono::TimeDelta::hours(9),
     ));
     let app = TestApp::with_clock(clock).await;
     let admin = app.admin().await;
@@ -84,6 +84,7 @@ fn closer(app: &TestApp, faults: Option<Arc<Faults>>) -> Closer {
         clock: Arc::new(SystemClock),
         seal_wait: Duration::ZERO,
         default_series: InvoiceSeries::new("KPK").expect("a series"),
+        calendar: app.state.calendar,
     }
 }
 
@@ -244,7 +245,7 @@ async fn many_workers_at_once_number_invoices_without_a_gap_or_a_repeat() {
         json!({"status": "closed", "planned": orgs.len(), "remaining": 0,
                "done": orgs.len(), "skipped": 0, "failed": 0})
     );
-    let year = chrono::Datelike::year(&chrono::Utc::now().date_naive());
+    let year = chrono::Datelike::year(&kopek_tests::emulator::today());
     let series = InvoiceSeries::new("KPK").expect("a series");
     assert_eq!(
         app.state

@@ -2,7 +2,7 @@
 //! service, cancel under each policy, prorated fees, refusals that store nothing, and another
 //! customer's subscription.
 
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use kopek_domain::money::{Currency, Money};
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::proration::prorate;
@@ -61,7 +61,7 @@ fn money(v: &Value) -> Decimal {
 }
 
 fn next_period() -> BillingPeriod {
-    BillingPeriod::containing(Utc::now()).next()
+    kopek_tests::emulator::current_period().next()
 }
 
 fn day(period: BillingPeriod, d: u32) -> NaiveDate {
@@ -187,7 +187,7 @@ async fn a_mid_period_change_is_prorated_by_day_and_the_parts_follow_the_rule() 
 async fn cancellation_follows_the_services_policy() {
     let w = world().await;
     let app = &w.app;
-    let today = Utc::now().date_naive();
+    let today = kopek_tests::emulator::today();
     let token = w.customer.token.clone();
     let start = |code: &'static str| {
         let token = token.clone();
@@ -263,7 +263,10 @@ async fn bad_subscriptions_are_refused_naming_the_field_and_nothing_is_stored() 
     )
     .await
     .assert_status(201);
-    let yesterday = Utc::now().date_naive().pred_opt().unwrap().to_string();
+    let yesterday = kopek_tests::emulator::today()
+        .pred_opt()
+        .unwrap()
+        .to_string();
     let cases: Vec<(Value, u16, &str)> = vec![
         (json!({"service": "NOPE", "quantity": "1"}), 422, "service"),
         (

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 /// Noon on the 15th of next month: always in the future (no TTL expires what the test
 /// writes), with days of the same period on both sides.
 fn mid_next_month() -> DateTime<Utc> {
-    let today = Utc::now().date_naive();
+    let today = kopek_tests::emulator::today();
     let next = BillingPeriod::of(today).next();
     Utc.with_ymd_and_hms(next.year(), next.month(), 15, 12, 0, 0)
         .single()
@@ -37,18 +37,21 @@ struct World {
 }
 
 impl World {
-    /// An instant of day `day` of the current period, at `hour`.
+    /// An instant of day `day` of the current period, `hour` hours after the provider's
+    /// midnight.
     fn on(&self, day: u32, hour: u32) -> DateTime<Utc> {
-        self.period
+        let date = self
+            .period
             .first_day()
             .with_day(day)
-            .and_then(|d| d.and_hms_opt(hour, 0, 0))
-            .expect("a day of the period")
-            .and_utc()
+            .expect("a day of the period");
+        kopek_tests::emulator::calendar().start_of(date) + chrono::Duration::hours(hour.into())
     }
 
     fn day(&self, day: u32) -> String {
-        self.on(day, 0).date_naive().to_string()
+        kopek_tests::emulator::calendar()
+            .date_of(self.on(day, 0))
+            .to_string()
     }
 }
 
@@ -121,7 +124,7 @@ async fn world() -> World {
     World {
         app,
         now,
-        period: BillingPeriod::containing(now),
+        period: kopek_tests::emulator::calendar().period_of(now),
         admin,
         engineer,
         a,
@@ -196,11 +199,8 @@ async fn posted_events_are_queued_counted_once_and_shown_per_meter_and_day_with_
         .close_through(a_id, last_period)
         .await
         .expect("close the last period");
-    let late_at = last_period
-        .last_day()
-        .and_hms_opt(10, 0, 0)
-        .expect("an instant")
-        .and_utc();
+    let late_at = kopek_tests::emulator::calendar().start_of(last_period.last_day())
+        + chrono::Duration::hours(10);
 
     let events = vec![
         event("t-1", a, "TRAFFIC", json!("60.5"), w.on(3, 9)),

@@ -74,7 +74,7 @@ async fn rig() -> Rig {
         {"up_to": "100", "unit_price": "0.00"}, {"up_to": null, "unit_price": "1.50"}]});
     let per_unit = json!({"type": "per_unit", "unit_price": "2.50"});
     let rig_store = app.state.store.clone();
-    let ingestor = Ingestor::new(rig_store.clone(), app.state.usage_grace);
+    let ingestor = Ingestor::new(rig_store.clone(), app.state.usage_grace, app.state.calendar);
     let rig = Rig {
         app,
         admin,
@@ -180,7 +180,7 @@ impl Rig {
     }
 
     fn ingestor_on(&self, store: Store) -> Ingestor {
-        Ingestor::new(store, self.app.state.usage_grace)
+        Ingestor::new(store, self.app.state.usage_grace, self.app.state.calendar)
     }
 
     /// Stores that fail every call: the table does not exist; the store is unreachable.
@@ -204,7 +204,7 @@ fn code(meter: &str) -> ServiceCode {
 }
 
 fn current() -> BillingPeriod {
-    BillingPeriod::containing(Utc::now())
+    kopek_tests::emulator::current_period()
 }
 
 /// A loopback address nothing listens on: connections to it are refused at once.
@@ -343,11 +343,7 @@ impl Sample {
 /// `n` valid events of this period up to now, for `parties` customers, on both meters.
 fn generate(rng: &mut Rng, n: usize, parties: usize) -> Vec<Sample> {
     let now = Utc::now();
-    let start = current()
-        .first_day()
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc();
+    let start = kopek_tests::emulator::calendar().period_start(current());
     let span = (now - start).num_milliseconds().max(0) as u64;
     (0..n)
         .map(|i| {
@@ -377,7 +373,10 @@ fn expected_usage(samples: &[Sample]) -> BTreeMap<(usize, &'static str), MeterUs
     for s in samples {
         let usage = totals.entry((s.party, s.meter)).or_default();
         usage.total += s.quantity;
-        *usage.by_day.entry(s.at.date_naive()).or_default() += s.quantity;
+        *usage
+            .by_day
+            .entry(kopek_tests::emulator::calendar().date_of(s.at))
+            .or_default() += s.quantity;
         usage.events += 1;
     }
     totals
@@ -704,7 +703,7 @@ async fn invalid_events_are_kept_once_never_retried_and_count_once_resubmitted_a
     let party = [rig.party("Ромашка").await];
     let org = party[0].org;
     let now = Utc::now();
-    let period = BillingPeriod::containing(now);
+    let period = kopek_tests::emulator::calendar().period_of(now);
     let at = now - TimeDelta::minutes(3);
     let later_reference = format!("crm:later-{}", unique());
 
@@ -857,12 +856,8 @@ async fn resubmit_counts_once(
 
 /// Noon on the last day of the previous period: within the grace window, and never ahead.
 fn last_period_noon() -> DateTime<Utc> {
-    current()
-        .previous()
-        .last_day()
-        .and_hms_opt(12, 0, 0)
-        .expect("noon")
-        .and_utc()
+    kopek_tests::emulator::calendar().start_of(current().previous().last_day())
+        + TimeDelta::hours(12)
 }
 
 #[tokio::test]
@@ -905,7 +900,10 @@ async fn a_late_event_is_billed_in_the_open_period_and_a_closed_period_never_cha
     let mut want = MeterUsage::default();
     for s in [&this_month, &late] {
         want.total += s.quantity;
-        *want.by_day.entry(s.at.date_naive()).or_default() += s.quantity;
+        *want
+            .by_day
+            .entry(kopek_tests::emulator::calendar().date_of(s.at))
+            .or_default() += s.quantity;
         want.events += 1;
     }
     want.late_events = 1;
@@ -1096,7 +1094,7 @@ async fn the_health_counters_add_up_each_outcome_per_meter() {
     }
     let health = rig
         .store
-        .health(BillingPeriod::containing(now))
+        .health(kopek_tests::emulator::calendar().period_of(now))
         .await
         .expect("health");
     assert_eq!(health, want);

@@ -40,7 +40,7 @@ async fn world() -> World {
 
 /// Places one order of `count` jobs, the n-th with its own note and flat number.
 async fn place(w: &World, count: usize) {
-    let today = chrono::Utc::now().date_naive().to_string();
+    let today = kopek_tests::emulator::today().to_string();
     let lines: Vec<Value> = (1..=count)
         .map(|n| {
             json!({

@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
         clients::Clients::new(&sdk).dynamodb,
         config.table_name.clone(),
     );
-    let ingestor = &Ingestor::new(store, config.usage_grace);
+    let ingestor = &Ingestor::new(store, config.usage_grace, config.calendar);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let now = chrono::Utc::now();
         Ok::<SqsBatchResponse, Error>(lambda::handle(ingestor, event.payload, now).await)

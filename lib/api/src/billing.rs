@@ -48,6 +48,7 @@ use kopek_aws::dynamo::billing::{
 use kopek_aws::dynamo::{Page, PageKey, StoreError};
 use kopek_close::{CloseError, Closer, ORGS_PER_PAGE, Trigger};
 use kopek_domain::accounts::{Principal, Role, Scope, Subject};
+use kopek_domain::calendar::Calendar;
 use kopek_domain::catalog::{LocalizedText, ServiceCode, UnitOfMeasure};
 use kopek_domain::charges::{DomainEvent, EventKind};
 use kopek_domain::ids::{CreditNoteId, EntryId, InvoiceId, OrgId};
@@ -140,11 +141,12 @@ fn closer(state: &AppState) -> ApiResult<Closer> {
         clock: state.clock.clone(),
         seal_wait: state.close_seal_wait,
         default_series,
+        calendar: state.calendar,
     })
 }
 
 fn today(state: &AppState) -> NaiveDate {
-    state.clock.now().date_naive()
+    state.today()
 }
 
 /// An invoicing refusal: 422 naming the field (invalid) or 409 naming it (conflict).
@@ -1303,16 +1305,21 @@ pub struct SettingsView {
     payment_terms_days: u16,
     /// The revision to send with a change; 0 while the defaults apply (never saved).
     rev: u64,
+    /// Read-only: the provider's time zone, the deployment's `ProviderTimeZone`. Billing
+    /// periods are its calendar months and the scheduled close runs at 00:05 on the 1st in it.
+    #[schema(example = "Europe/Moscow")]
+    time_zone: String,
 }
 
 impl SettingsView {
-    fn of(settings: BillingSettings, rev: u64) -> Self {
+    fn of(settings: BillingSettings, rev: u64, calendar: Calendar) -> Self {
         Self {
             series: settings.series.as_str().to_owned(),
             tax_mode: settings.tax_mode,
             zero_invoices: settings.zero_invoices,
             payment_terms_days: settings.payment_terms_days,
             rev,
+            time_zone: calendar.to_string(),
         }
     }
 }
@@ -1352,7 +1359,7 @@ async fn get_settings(
         .await?
         .map_or(0, |saved| saved.rev);
     let settings = closer(&state)?.settings().await?;
-    Ok(Json(SettingsView::of(settings, rev)))
+    Ok(Json(SettingsView::of(settings, rev, state.calendar)))
 }
 
 /// Change the billing settings; later closes and credit notes use them.
@@ -1389,7 +1396,7 @@ async fn put_settings(
             other => other.into(),
         })?;
     tracing::info!(rev, "billing settings saved");
-    Ok(Json(SettingsView::of(settings, rev)))
+    Ok(Json(SettingsView::of(settings, rev, state.calendar)))
 }
 
 #[cfg(test)]

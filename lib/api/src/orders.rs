@@ -283,6 +283,7 @@ async fn place_order(
                 .map(|s| (&s.service, s.versions.as_slice()))
         },
         now,
+        state.calendar,
     )?;
     let event = DomainEvent::new(
         org_id,
@@ -500,7 +501,7 @@ impl From<Charge> for ChargeView {
 /// `?period=YYYY-MM`, or the current period by the clock.
 pub(crate) fn period_param(state: &AppState, period: Option<&str>) -> ApiResult<BillingPeriod> {
     match period {
-        None => Ok(BillingPeriod::containing(state.clock.now())),
+        None => Ok(state.current_period()),
         Some(p) => p.parse().map_err(|_| {
             ApiError::bad_request("invalid_query", "period must be a month as YYYY-MM")
                 .with_field("period")

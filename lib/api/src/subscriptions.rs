@@ -173,8 +173,7 @@ async fn view_for(
     sub: &Subscription,
     period: Option<BillingPeriod>,
 ) -> ApiResult<SubscriptionView> {
-    let today = state.clock.now().date_naive();
-    let period = period.unwrap_or_else(|| BillingPeriod::of(today));
+    let period = period.unwrap_or_else(|| state.current_period());
     let services = services_of(state, sub).await?;
     let parts = sub.charges_for(period, |code, version| {
         services
@@ -190,7 +189,7 @@ async fn view_for(
     Ok(SubscriptionView {
         id: sub.id().to_string(),
         org_id: sub.org().to_string(),
-        status: sub.status_on(today),
+        status: sub.status_on(state.today()),
         starts_on: sub.starts_on(),
         ends_on: sub.ends_on(),
         cancellation: sub.cancellation(),
@@ -286,7 +285,7 @@ async fn start_subscription(
     let quantity = quantity(body.quantity)?;
     let (stored, version) = subscribable(&state, &body.service, currency).await?;
     let now = state.clock.now();
-    let today = now.date_naive();
+    let today = state.calendar.date_of(now);
     let sub = Subscription::start(
         SubscriptionId::new(),
         org,
@@ -397,7 +396,7 @@ async fn change_subscription(
         ));
     }
     let now = state.clock.now();
-    let today = now.date_naive();
+    let today = state.calendar.date_of(now);
     let effective = body.effective_date.unwrap_or(today);
     let mut sub = stored.subscription.clone();
     if let Some(code) = &body.service {
@@ -440,7 +439,7 @@ async fn cancel_subscription(
     let stored = own_subscription(&state, &caller, &subscription_id).await?;
     let now = state.clock.now();
     let mut sub = stored.subscription.clone();
-    let ends_on = sub.cancel(now.date_naive())?;
+    let ends_on = sub.cancel(state.calendar.date_of(now))?;
     let event = DomainEvent::new(
         sub.org(),
         actor(&caller),

@@ -32,6 +32,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kopek_aws::dynamo::catalog::StoredService;
 use kopek_aws::dynamo::usage::{HealthCounts, RejectedEvent};
 use kopek_domain::accounts::{Organisation, Role, Scope};
+use kopek_domain::calendar::Calendar;
 use kopek_domain::catalog::{LocalizedText, ServiceCode, ServiceKind, UnitOfMeasure};
 use kopek_domain::ids::OrgId;
 use kopek_domain::money::{Currency, Money};
@@ -167,7 +168,7 @@ async fn judge_and_enqueue(
         let parsed = read_value(value).map_err(|r| at(&place, r))?;
         read.push((place, parsed));
     }
-    let ingestor = Ingestor::new(state.store.clone(), state.usage_grace);
+    let ingestor = Ingestor::new(state.store.clone(), state.usage_grace, state.calendar);
     let lookups = ingestor.lookups(read.iter().map(|(_, e)| e)).await?;
     let now = state.clock.now();
     // An event is identified by its id within its customer, meter and period.
@@ -355,7 +356,7 @@ pub struct MeterUsageView {
     events: u64,
     /// Of them, events of an earlier, already invoiced period, billed in this one.
     late_events: u64,
-    /// By the day (UTC) the usage happened on; a late event's day is in its own period.
+    /// By the provider's day the usage happened on; a late event's day is in its own period.
     by_day: Vec<DayUsageView>,
     /// `null` when the usage cannot be priced (see `no_estimate_reason`).
     estimate: Option<EstimateView>,
@@ -393,6 +394,7 @@ fn estimate_view(
     stored: &StoredService,
     org: &Organisation,
     period: BillingPeriod,
+    calendar: Calendar,
     total: rust_decimal::Decimal,
 ) -> Result<(EstimateView, Money, Money), String> {
     let currency = stored.service.currency();
@@ -402,8 +404,10 @@ fn estimate_view(
             org.currency
         ));
     }
-    let version = usage::period_price(&stored.versions, period).map_err(|e| e.to_string())?;
-    let quote = usage::estimate(&stored.versions, period, total).map_err(|e| e.to_string())?;
+    let version =
+        usage::period_price(&stored.versions, period, calendar).map_err(|e| e.to_string())?;
+    let quote =
+        usage::estimate(&stored.versions, period, calendar, total).map_err(|e| e.to_string())?;
     let taxed = Taxed::of(&stored.service, quote.total()).map_err(|e| e.detail)?;
     let view = EstimateView {
         price_version: version.version,
@@ -422,10 +426,11 @@ fn meter_usage_view(
     stored: &StoredService,
     org: &Organisation,
     period: BillingPeriod,
+    calendar: Calendar,
     usage: MeterUsage,
 ) -> (MeterUsageView, Option<(Money, Money)>) {
     let (estimate, no_estimate_reason, totals) =
-        match estimate_view(stored, org, period, usage.total) {
+        match estimate_view(stored, org, period, calendar, usage.total) {
             Ok((view, net, gross)) => (Some(view), None, Some((net, gross))),
             Err(reason) => (None, Some(reason), None),
         };
@@ -496,7 +501,7 @@ async fn usage_view(
             ApiError::internal(&format!("usage of {} names no service", code.as_str()))
         })?;
         let usage = state.store.usage_of(org.id, &code, period).await?;
-        let (view, totals) = meter_usage_view(&stored, &org, period, usage);
+        let (view, totals) = meter_usage_view(&stored, &org, period, state.calendar, usage);
         if let Some((n, g)) = totals {
             net = net.checked_add(n)?;
             gross = gross.checked_add(g)?;
@@ -527,7 +532,7 @@ async fn meter_view(
     let code: ServiceCode = meter.parse().map_err(|_| ApiError::not_found())?;
     let stored = metered_service(&state, &code).await?;
     let usage = state.store.usage_of(org.id, &code, period).await?;
-    let (usage, _) = meter_usage_view(&stored, &org, period, usage);
+    let (usage, _) = meter_usage_view(&stored, &org, period, state.calendar, usage);
     Ok(Json(OneMeterView {
         org_id: org.id.to_string(),
         period,
@@ -762,7 +767,7 @@ async fn resubmit(
 ) -> ApiResult<Json<ResubmittedView>> {
     caller.require_scope(Scope::UsageWrite)?;
     let rejected = rejected_event(&state, &rejected_id).await?;
-    let ingestor = Ingestor::new(state.store.clone(), state.usage_grace);
+    let ingestor = Ingestor::new(state.store.clone(), state.usage_grace, state.calendar);
     let outcome = ingestor
         .resubmit(&rejected, state.clock.now())
         .await

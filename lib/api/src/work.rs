@@ -631,8 +631,15 @@ async fn complete_batch(
         })
         .collect();
     let now = state.clock.now();
-    let (next, completions) =
-        plan_completion(&batch, engineer, &outcomes, &plain, now, timeout(&state))?;
+    let (next, completions) = plan_completion(
+        &batch,
+        engineer,
+        &outcomes,
+        &plain,
+        now,
+        state.calendar,
+        timeout(&state),
+    )?;
     let with_revs: Vec<(u64, _)> = completions
         .into_iter()
         .map(|c| {

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use kopek_domain::calendar::Calendar;
+
 /// A variable that is missing or cannot be parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -42,6 +44,9 @@ pub struct Config {
     /// The provider's legal entity code that prefixes invoice numbers, until billing
     /// settings are saved (default `KPK`).
     pub invoice_series: String,
+    /// The provider's calendar: the IANA time zone its days and billing periods are counted
+    /// in (`KOPEK_TIME_ZONE`, the template's `ProviderTimeZone`; default `UTC`).
+    pub calendar: Calendar,
 }
 
 impl Config {
@@ -97,6 +102,15 @@ impl Config {
             invoice_series: lookup("KOPEK_INVOICE_SERIES")
                 .filter(|v| !v.trim().is_empty())
                 .unwrap_or_else(|| "KPK".into()),
+            calendar: match lookup("KOPEK_TIME_ZONE").filter(|v| !v.trim().is_empty()) {
+                None => Calendar::UTC,
+                Some(v) => v.parse().map_err(|e: kopek_domain::calendar::ZoneError| {
+                    ConfigError::Malformed {
+                        name: "KOPEK_TIME_ZONE",
+                        reason: e.to_string(),
+                    }
+                })?,
+            },
         })
     }
 }
@@ -135,6 +149,26 @@ mod tests {
         with_ttl.push(("KOPEK_ACCESS_TOKEN_TTL_SECS", "60"));
         let config = Config::from_lookup(lookup(&with_ttl)).unwrap();
         assert_eq!(config.access_token_ttl, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_time_zone_defaults_to_utc_and_must_be_an_iana_name() {
+        let base = [
+            ("KOPEK_TABLE_NAME", "t"),
+            ("KOPEK_TOKEN_KEY_SECRET_ARN", "arn"),
+        ];
+        assert_eq!(
+            Config::from_lookup(lookup(&base)).unwrap().calendar,
+            Calendar::UTC
+        );
+        let mut moscow = base.to_vec();
+        moscow.push(("KOPEK_TIME_ZONE", "Europe/Moscow"));
+        let config = Config::from_lookup(lookup(&moscow)).unwrap();
+        assert_eq!(config.calendar.to_string(), "Europe/Moscow");
+        let mut bad = base.to_vec();
+        bad.push(("KOPEK_TIME_ZONE", "MSK+3"));
+        let err = Config::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(err.to_string().contains("KOPEK_TIME_ZONE"), "{err}");
     }
 
     #[test]

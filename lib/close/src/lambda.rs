@@ -40,8 +40,8 @@ pub async fn handle_schedule(
 ) -> Result<ScheduleResponse, CloseError> {
     let period = match (event.period, event.scheduled_time) {
         (Some(period), _) => period,
-        (None, Some(at)) => scheduled_period(at, &event.time_zone)?,
-        (None, None) => scheduled_period(closer.clock.now(), &event.time_zone)?,
+        (None, Some(at)) => scheduled_period(at, &event.time_zone, closer.calendar)?,
+        (None, None) => scheduled_period(closer.clock.now(), &event.time_zone, closer.calendar)?,
     };
     let started = closer.start(period, Trigger::Schedule).await?;
     Ok(ScheduleResponse {

@@ -44,6 +44,7 @@ use kopek_aws::dynamo::billing::{
 };
 use kopek_aws::dynamo::{Store, StoreError};
 use kopek_aws::queue::Queue;
+use kopek_domain::calendar::{Calendar, ZoneError};
 use kopek_domain::catalog::{PriceVersion, Service, ServiceCode, ServiceStatus};
 use kopek_domain::charges::{DomainEvent, EventKind};
 use kopek_domain::clock::Clock;
@@ -161,6 +162,8 @@ pub struct Closer {
     pub seal_wait: Duration,
     /// The series used until billing settings are saved.
     pub default_series: InvoiceSeries,
+    /// The provider's calendar: when periods end, what day it is.
+    pub calendar: Calendar,
 }
 
 impl std::fmt::Debug for Closer {
@@ -197,11 +200,12 @@ impl Closer {
             clock: Arc::new(kopek_domain::clock::SystemClock),
             seal_wait: config.close_seal_wait,
             default_series,
+            calendar: config.calendar,
         })
     }
 
     fn today(&self) -> NaiveDate {
-        self.clock.now().date_naive()
+        self.calendar.date_of(self.clock.now())
     }
 
     /// The saved billing settings, or the defaults (tax-exclusive prices, no zero invoices,
@@ -221,7 +225,7 @@ impl Closer {
     }
 
     /// Starts the close of `period`; see the module docs. Refused, with nothing changed, for a
-    /// period that has not ended (in UTC, the calendar of billing periods), one before the last
+    /// period that has not ended (in the provider's calendar), one before the last
     /// period closed, one that would leave an unclosed period behind it, or the next period
     /// while the previous one's planning is incomplete. A close already started is `started: false`; a
     /// scheduled trigger then resumes it (a duplicated trigger is harmless).
@@ -459,7 +463,7 @@ impl Closer {
             None => true,
         };
         let from = if first_close {
-            BillingPeriod::of(organisation.created_at.date_naive()).min(period)
+            self.calendar.period_of(organisation.created_at).min(period)
         } else {
             period
         };
@@ -481,6 +485,7 @@ impl Closer {
             &CloseInput {
                 org,
                 period,
+                calendar: self.calendar,
                 currency: organisation.currency,
                 charges: &charges,
                 subscriptions: &subscriptions,
@@ -652,17 +657,29 @@ pub struct Preview {
 }
 
 /// The period the scheduler closes when it fires at `at`: the month before the one `at`
-/// falls in, in the schedule's own zone (`time_zone`). Billing periods are calendar months in
-/// UTC, so the template's schedule runs in UTC; a schedule in a zone east of UTC (00:05 on
-/// the 1st in Moscow is 21:05 UTC the day before) names a month that has not ended yet, and
-/// [`Closer::start`] refuses it.
-pub fn scheduled_period(at: DateTime<Utc>, time_zone: &str) -> Result<BillingPeriod, CloseError> {
-    let zone: chrono_tz::Tz = time_zone.parse().map_err(|_| CloseError::Invalid {
-        field: "time_zone".into(),
-        reason: format!("{time_zone:?} is not an IANA time zone"),
-    })?;
-    let local = at.with_timezone(&zone).date_naive();
-    BillingPeriod::try_of(local)
+/// falls in, in the provider's `calendar`. The schedule's event names the zone it fires in
+/// (`time_zone`, the template's `ProviderTimeZone` for both): a schedule in another zone than
+/// the provider's periods would fire hours before or after the month ends, so it is refused.
+pub fn scheduled_period(
+    at: DateTime<Utc>,
+    time_zone: &str,
+    calendar: Calendar,
+) -> Result<BillingPeriod, CloseError> {
+    let schedule: Calendar = time_zone
+        .parse()
+        .map_err(|e: ZoneError| CloseError::Invalid {
+            field: "time_zone".into(),
+            reason: e.to_string(),
+        })?;
+    if schedule != calendar {
+        return Err(CloseError::Invalid {
+            field: "time_zone".into(),
+            reason: format!(
+                "the schedule runs in {schedule}, the provider's periods are months in {calendar}"
+            ),
+        });
+    }
+    BillingPeriod::try_of(calendar.date_of(at))
         .ok()
         .and_then(BillingPeriod::checked_previous)
         .ok_or_else(|| CloseError::Invalid {
@@ -679,20 +696,38 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
+    fn zone(name: &str) -> Calendar {
+        name.parse().unwrap()
+    }
+
     #[test]
     fn the_schedule_closes_the_month_that_just_ended_in_the_providers_zone() {
         // 00:05 on 1 December in Moscow is 21:05 UTC on 30 November.
-        let p = scheduled_period(at("2026-11-30T21:05:00Z"), "Europe/Moscow").unwrap();
+        let moscow = zone("Europe/Moscow");
+        let p = scheduled_period(at("2026-11-30T21:05:00Z"), "Europe/Moscow", moscow).unwrap();
         assert_eq!(p.to_string(), "2026-11");
-        let p = scheduled_period(at("2026-12-01T00:05:00Z"), "UTC").unwrap();
+        let p = scheduled_period(at("2026-12-01T00:05:00Z"), "UTC", Calendar::UTC).unwrap();
         assert_eq!(p.to_string(), "2026-11");
-        let p = scheduled_period(at("2027-01-01T05:05:00Z"), "America/New_York").unwrap();
+        let ny = zone("America/New_York");
+        let p = scheduled_period(at("2027-01-01T05:05:00Z"), "America/New_York", ny).unwrap();
         assert_eq!(p.to_string(), "2026-12");
     }
 
     #[test]
+    fn a_schedule_in_another_zone_than_the_periods_is_refused() {
+        let err = scheduled_period(at("2026-11-30T21:05:00Z"), "Europe/Moscow", Calendar::UTC)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("time_zone: the schedule runs in Europe/Moscow"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn an_unknown_zone_is_named() {
-        let err = scheduled_period(at("2026-12-01T00:05:00Z"), "Mars/Olympus").unwrap_err();
+        let err = scheduled_period(at("2026-12-01T00:05:00Z"), "Mars/Olympus", Calendar::UTC)
+            .unwrap_err();
         assert!(err.to_string().starts_with("time_zone:"));
     }
 

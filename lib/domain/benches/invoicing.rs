@@ -361,6 +361,7 @@ impl Customer {
         let input = CloseInput {
             org: self.org,
             period: period(),
+            calendar: kopek_domain::calendar::Calendar::UTC,
             currency: Currency::RUB,
             charges: &self.charges,
             subscriptions: &self.subscriptions,

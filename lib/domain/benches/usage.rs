@@ -101,6 +101,7 @@ impl Catalog {
             received_at: received_at(),
             now: received_at(),
             grace: TimeDelta::days(DEFAULT_GRACE_DAYS),
+            calendar: kopek_domain::calendar::Calendar::UTC,
         };
         usage::judge(event, &judgement).expect("the event counts")
     }

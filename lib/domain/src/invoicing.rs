@@ -337,6 +337,8 @@ pub enum InvoicingError {
 pub struct CloseInput<'a> {
     pub org: OrgId,
     pub period: BillingPeriod,
+    /// The provider's calendar: where the period starts (the usage price in force then).
+    pub calendar: crate::calendar::Calendar,
     /// The customer's currency: every line must be in it.
     pub currency: Currency,
     /// The charges recorded for the period — and, at a customer's first close, for the

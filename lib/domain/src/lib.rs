@@ -12,6 +12,7 @@
 //! - [`catalog`]: services, their kinds, units, tax rates and price versions.
 //! - [`accounts`]: organisations, users, roles, scopes, API keys and credentials.
 //! - [`period`]: billing periods (calendar months) and their days.
+//! - [`calendar`]: the provider's time zone, which turns instants into days and periods.
 //! - [`proration`]: the one proration rule: a period's price split by day.
 //! - [`subscriptions`]: subscriptions to recurring services and their prorated charges.
 //! - [`orders`]: orders, their lines and live status.
@@ -23,6 +24,7 @@
 //! - [`clock`]: the injected notion of "now".
 
 pub mod accounts;
+pub mod calendar;
 pub mod catalog;
 pub mod charges;
 pub mod clock;

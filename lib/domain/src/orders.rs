@@ -25,6 +25,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::Calendar;
 use crate::catalog::PriceVersion;
 use crate::catalog::{
     LocalizedText, Service, ServiceCode, ServiceKind, TaxRate, UnitOfMeasure, WorkType,
@@ -402,6 +403,7 @@ pub fn plan_order<'s>(
     requests: &[LineRequest],
     services: impl Fn(&ServiceCode) -> Option<(&'s Service, &'s [PriceVersion])>,
     now: DateTime<Utc>,
+    calendar: Calendar,
 ) -> Result<PlacedOrder, OrderError> {
     if !orderer.active {
         return Err(OrderError::CustomerBlocked);
@@ -422,7 +424,7 @@ pub fn plan_order<'s>(
         .map(|r| clean_text("reference", r, 100))
         .transpose()?;
     let id = OrderId::new();
-    let today = now.date_naive();
+    let today = calendar.date_of(now);
     let mut lines = Vec::with_capacity(requests.len());
     let mut expected_total = Money::zero(orderer.currency);
     for (i, request) in requests.iter().enumerate() {
@@ -705,6 +707,7 @@ mod tests {
             requests,
             |c| catalog.find(c),
             now(),
+            Calendar::UTC,
         )
     }
 
@@ -804,6 +807,7 @@ mod tests {
             &[line("INSTALL", dec!(1))],
             |c| catalog.find(c),
             now(),
+            Calendar::UTC,
         )
         .unwrap_err();
         assert_eq!(err, OrderError::CustomerBlocked);
@@ -814,7 +818,7 @@ mod tests {
         let mut request = line("INSTALL", dec!(1));
         request.requested_date = None;
         let placed = plan(&[request]).unwrap();
-        assert_eq!(placed.lines[0].requested_date, now().date_naive());
+        assert_eq!(placed.lines[0].requested_date, Calendar::UTC.date_of(now()));
     }
 
     fn done() -> LineState {
@@ -825,7 +829,7 @@ mod tests {
             actual_quantity: Quantity::new(dec!(1)).unwrap(),
             charge: ChargeId::new(),
             amount: Money::new(dec!(7), Currency::RUB),
-            period: BillingPeriod::containing(now()),
+            period: Calendar::UTC.period_of(now()),
         }
     }
 

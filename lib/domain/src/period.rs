@@ -1,4 +1,4 @@
-//! Billing periods: calendar months of UTC calendar dates.
+//! Billing periods: calendar months of the provider's calendar dates.
 //!
 //! Every charge belongs to one [`BillingPeriod`]; a period closes into one invoice and one set
 //! of closing documents per customer. A period is a calendar month: it starts on the 1st
@@ -12,8 +12,8 @@
 //!   so its text form always has a four-digit year. [`BillingPeriod::new`] and parsing refuse
 //!   anything else ([`PeriodError`]); [`BillingPeriod::try_of`] refuses a date outside that
 //!   range, while [`BillingPeriod::of`] (for dates that come from the clock) clamps it.
-//! - Dates are calendar dates in UTC: an instant belongs to the period of its UTC date
-//!   ([`BillingPeriod::containing`]).
+//! - Dates are the provider's calendar dates: an instant belongs to the period of its date in
+//!   the provider's time zone, which only [`crate::calendar::Calendar::period_of`] tells.
 //!
 //! # Text and wire form
 //!
@@ -24,7 +24,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use chrono::{Datelike, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// A month that is not a billing period: a text that is not `YYYY-MM`, a month outside
@@ -76,12 +76,6 @@ impl BillingPeriod {
         } else {
             Self::MAX
         })
-    }
-
-    /// The period an instant falls in: the month of its UTC date (clamped as in
-    /// [`of`](Self::of)).
-    pub fn containing(at: DateTime<Utc>) -> Self {
-        Self::of(at.date_naive())
     }
 
     pub fn year(self) -> i32 {
@@ -228,7 +222,6 @@ impl<'de> Deserialize<'de> for BillingPeriod {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
     use proptest::prelude::*;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -298,14 +291,6 @@ mod tests {
         assert!(!nov.contains(day(2026, 10, 31)));
         assert!(!nov.contains(day(2026, 12, 1)));
         assert!(!nov.contains(day(2025, 11, 15)));
-    }
-
-    #[test]
-    fn an_instant_falls_in_the_period_of_its_utc_date() {
-        let last_second = Utc.with_ymd_and_hms(2026, 11, 30, 23, 59, 59).unwrap();
-        assert_eq!(BillingPeriod::containing(last_second), period("2026-11"));
-        let midnight = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
-        assert_eq!(BillingPeriod::containing(midnight), period("2026-12"));
     }
 
     #[test]

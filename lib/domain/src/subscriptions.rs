@@ -34,8 +34,8 @@
 //!   of [`crate::proration`]. So a segment covering the whole month costs exactly the
 //!   full-period price, and a quantity that changes during the month is billed day by day at
 //!   the price of each day's quantity.
-//! - Dates are UTC calendar dates in 2000-01-01 ..= 9999-12-31 (the days billing periods
-//!   cover).
+//! - Dates are the provider's calendar dates (see [`crate::calendar`]) in 2000-01-01 ..=
+//!   9999-12-31 (the days billing periods cover).
 //!
 //! Every refusal names the field at fault by its path in the wire form: `service`,
 //! `price_version`, `quantity`, `from` (of a start), `effective_from` (of a change),

@@ -46,6 +46,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::calendar::Calendar;
 use crate::catalog::{PriceVersion, Service, ServiceCode, ServiceKind, price_in_force};
 use crate::ids::OrgId;
 use crate::money::Currency;
@@ -401,6 +402,8 @@ pub struct Judgement<'a> {
     pub now: DateTime<Utc>,
     /// Events older than this are refused.
     pub grace: TimeDelta,
+    /// The provider's calendar: the event counts in the period of its local date.
+    pub calendar: Calendar,
 }
 
 /// An event that counts.
@@ -411,6 +414,9 @@ pub struct MeteredEvent {
     pub meter: ServiceCode,
     pub quantity: Quantity,
     pub timestamp: DateTime<Utc>,
+    /// The provider's day it happened on (the date of `timestamp` in the provider's
+    /// calendar).
+    pub day: NaiveDate,
     /// The period the event happened in (part of its identity).
     pub period: BillingPeriod,
     /// The period it is billed in: `period`, or for a late event the first open one.
@@ -423,11 +429,6 @@ impl MeteredEvent {
     /// Whether the event arrived after its period was closed.
     pub fn is_late(&self) -> bool {
         self.billed_in != self.period
-    }
-
-    /// The day (UTC) it happened on.
-    pub fn day(&self) -> NaiveDate {
-        self.timestamp.date_naive()
     }
 
     /// A hash of what the event says (not of when it was received or where it is billed): two
@@ -531,7 +532,7 @@ pub fn judge(event: &ParsedEvent, at: &Judgement<'_>) -> Result<MeteredEvent, Re
             ),
         ));
     }
-    let period = BillingPeriod::containing(event.timestamp);
+    let period = at.calendar.period_of(event.timestamp);
     let billed_in = match at.closed_through {
         Some(closed) if closed >= period => closed.next(),
         _ => period,
@@ -542,6 +543,7 @@ pub fn judge(event: &ParsedEvent, at: &Judgement<'_>) -> Result<MeteredEvent, Re
         meter: event.meter.clone(),
         quantity,
         timestamp: event.timestamp,
+        day: at.calendar.date_of(event.timestamp),
         period,
         billed_in,
         properties: event.properties.clone(),
@@ -610,7 +612,7 @@ pub fn aggregate<'a>(
         totals
             .entry((event.org, event.meter.clone(), event.billed_in))
             .or_default()
-            .add(event.day(), event.quantity.value(), event.is_late())?;
+            .add(event.day, event.quantity.value(), event.is_late())?;
     }
     Ok(totals)
 }
@@ -632,9 +634,10 @@ pub enum UsageError {
 pub fn estimate(
     versions: &[PriceVersion],
     period: BillingPeriod,
+    calendar: Calendar,
     total: Decimal,
 ) -> Result<Quote, UsageError> {
-    let version = period_price(versions, period)?;
+    let version = period_price(versions, period, calendar)?;
     let quantity = Quantity::new(total)?;
     Ok(version.price.quote(quantity)?)
 }
@@ -643,17 +646,13 @@ pub fn estimate(
 pub fn period_price(
     versions: &[PriceVersion],
     period: BillingPeriod,
+    calendar: Calendar,
 ) -> Result<&PriceVersion, UsageError> {
-    let start = period
-        .first_day()
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
-        .ok_or(UsageError::NoPrice(period))?;
-    price_in_force(versions, start)
+    price_in_force(versions, calendar.period_start(period))
         .or_else(|| {
             versions
                 .iter()
-                .filter(|v| BillingPeriod::containing(v.effective_from) == period)
+                .filter(|v| calendar.period_of(v.effective_from) == period)
                 .min_by_key(|v| v.effective_from)
         })
         .ok_or(UsageError::NoPrice(period))
@@ -817,6 +816,7 @@ mod tests {
             received_at: at(28, 12),
             now: at(28, 12),
             grace: TimeDelta::days(DEFAULT_GRACE_DAYS),
+            calendar: Calendar::UTC,
         }
     }
 
@@ -937,17 +937,55 @@ mod tests {
         let versions = [first, cheaper];
         let november = BillingPeriod::new(2026, 11).unwrap();
         // 100 × 2.00 + 150 × 1.50 under the version in force on 1 November.
-        let quote = estimate(&versions, november, dec!(250)).unwrap();
+        let quote = estimate(&versions, november, Calendar::UTC, dec!(250)).unwrap();
         assert_eq!(quote.total().amount(), dec!(425.00));
         // December starts under version 2.
-        let quote = estimate(&versions, november.next(), dec!(250)).unwrap();
+        let quote = estimate(&versions, november.next(), Calendar::UTC, dec!(250)).unwrap();
         assert_eq!(quote.total().amount(), dec!(250.00));
         // Before the meter had any price there is none to estimate with.
         let long_ago = BillingPeriod::new(2020, 1).unwrap();
         assert_eq!(
-            estimate(&versions, long_ago, dec!(1)).unwrap_err(),
+            estimate(&versions, long_ago, Calendar::UTC, dec!(1)).unwrap_err(),
             UsageError::NoPrice(long_ago)
         );
+        // A price that changes at 01:00 on 1 December in Moscow (22:00 UTC on 30 November)
+        // is in force when the UTC month starts, not when the Moscow month starts.
+        let mut late_night = versions[1].clone();
+        late_night.effective_from = at(30, 22);
+        let versions = [versions[0].clone(), late_night];
+        let moscow: Calendar = "Europe/Moscow".parse().unwrap();
+        let utc = estimate(&versions, november.next(), Calendar::UTC, dec!(250)).unwrap();
+        assert_eq!(utc.total().amount(), dec!(250.00));
+        let local = estimate(&versions, november.next(), moscow, dec!(250)).unwrap();
+        assert_eq!(local.total().amount(), dec!(425.00));
+    }
+
+    #[test]
+    fn an_event_counts_in_the_providers_day_and_month() {
+        let org = Some(OrgId::new());
+        let (traffic, _) = meter(UnitOfMeasure::Gigabyte, ServiceKind::Metered);
+        // 22:30 UTC on 30 November is 01:30 on 1 December in Moscow.
+        let event = parsed(dec!(1), at(30, 22) + TimeDelta::minutes(30));
+        let late_evening = Judgement {
+            received_at: at(30, 23),
+            now: at(30, 23),
+            ..judgement(Some(&traffic), org)
+        };
+        let utc = judge(&event, &late_evening).unwrap();
+        assert_eq!(
+            (utc.period.to_string(), utc.day.to_string()),
+            ("2026-11".into(), "2026-11-30".into())
+        );
+        let moscow = Judgement {
+            calendar: "Europe/Moscow".parse().unwrap(),
+            ..late_evening
+        };
+        let local = judge(&event, &moscow).unwrap();
+        assert_eq!(
+            (local.period.to_string(), local.day.to_string()),
+            ("2026-12".into(), "2026-12-01".into())
+        );
+        assert_eq!(local.billed_in, local.period);
     }
 
     proptest! {
@@ -968,6 +1006,7 @@ mod tests {
                     meter: format!("M{meter}").parse().unwrap(),
                     quantity: Quantity::new(Decimal::new(i64::from(milli), 3)).unwrap(),
                     timestamp: at(day, 1),
+                    day: at(day, 1).date_naive(),
                     period: BillingPeriod::new(2026, 11).unwrap(),
                     billed_in: BillingPeriod::new(2026, 11).unwrap(),
                     properties: BTreeMap::new(),

@@ -19,13 +19,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::Calendar;
 use crate::catalog::WorkType;
 use crate::charges::{Charge, ChargeSource, DomainEvent, EventKind};
 use crate::ids::{BatchId, ChargeId, OrderId, OrgId, UserId, WorkOrderId};
 use crate::orders::{
     LineState, MAX_NOTE_CHARS, OrderLine, UserOrKey, check_quantity, clean_text, status_name,
 };
-use crate::period::BillingPeriod;
 
 /// The most work orders in one batch: taking it is one transaction of the batch and its work
 /// orders, within DynamoDB's 100 actions.
@@ -372,6 +372,7 @@ pub fn plan_completion(
     outcomes: &[Outcome],
     lines: &[OrderLine],
     now: DateTime<Utc>,
+    calendar: Calendar,
     timeout: TimeDelta,
 ) -> Result<(Batch, Vec<Completion>), WorkError> {
     batch.ensure_workable(engineer, now)?;
@@ -383,7 +384,7 @@ pub fn plan_completion(
     }
     let mut next = batch.clone();
     let mut completions = Vec::with_capacity(outcomes.len());
-    let period = BillingPeriod::containing(now);
+    let period = calendar.period_of(now);
     for (i, outcome) in outcomes.iter().enumerate() {
         let field = |name: &str| format!("outcomes[{i}].{name}");
         let wo = outcome.work_order();
@@ -452,7 +453,7 @@ pub fn plan_completion(
                     price_version: line.price_version,
                     tax_rate: line.tax_rate,
                     amount,
-                    rendered_on: now.date_naive(),
+                    rendered_on: calendar.date_of(now),
                     created_at: now,
                 };
                 line.state = LineState::Done {
@@ -526,6 +527,24 @@ mod tests {
         TimeDelta::hours(8)
     }
 
+    /// [`plan_completion`] by `engineer` now, in a UTC calendar.
+    fn complete(
+        batch: &Batch,
+        engineer: UserId,
+        outcomes: &[Outcome],
+        lines: &[OrderLine],
+    ) -> Result<(Batch, Vec<Completion>), WorkError> {
+        plan_completion(
+            batch,
+            engineer,
+            outcomes,
+            lines,
+            now(),
+            Calendar::UTC,
+            timeout(),
+        )
+    }
+
     fn line(n: u16) -> OrderLine {
         let price = Price::new(
             Currency::RUB,
@@ -550,7 +569,7 @@ mod tests {
             unit: UnitOfMeasure::Piece,
             work_type: "install".parse().unwrap(),
             quantity: Quantity::new(dec!(3)).unwrap(),
-            requested_date: now().date_naive(),
+            requested_date: Calendar::UTC.date_of(now()),
             note: None,
             site: Site {
                 address: "Тверская, 1".into(),
@@ -600,8 +619,7 @@ mod tests {
                 reason: " no access to the site ".into(),
             },
         ];
-        let (next, completions) =
-            plan_completion(&batch, engineer, &outcomes, &lines, now(), timeout()).unwrap();
+        let (next, completions) = complete(&batch, engineer, &outcomes, &lines).unwrap();
         // Volume 11+ at 6.00: 25 × 6.00.
         let charge = completions[0].charge.as_ref().unwrap();
         assert_eq!(charge.amount.amount(), dec!(150.00));
@@ -619,6 +637,43 @@ mod tests {
     }
 
     #[test]
+    fn work_done_counts_in_the_providers_period() {
+        // 22:30 UTC on 30 November is 01:30 on 1 December in Moscow; the batch was taken an
+        // hour before.
+        let late = Utc.with_ymd_and_hms(2026, 11, 30, 22, 30, 0).unwrap();
+        let engineer = UserId::new();
+        let mut lines = vec![line(1)];
+        let batch = Batch::take(
+            engineer,
+            "install".parse().unwrap(),
+            &mut lines,
+            late - TimeDelta::hours(1),
+            timeout(),
+        );
+        let outcomes = [Outcome::Done {
+            work_order: lines[0].work_order,
+            actual_quantity: dec!(1),
+        }];
+        let plan = |calendar| {
+            let (_, completions) = plan_completion(
+                &batch,
+                engineer,
+                &outcomes,
+                &lines,
+                late,
+                calendar,
+                timeout(),
+            )
+            .unwrap();
+            let charge = completions[0].charge.clone().unwrap();
+            (charge.period.to_string(), charge.rendered_on.to_string())
+        };
+        assert_eq!(plan(Calendar::UTC), ("2026-11".into(), "2026-11-30".into()));
+        let moscow: Calendar = "Europe/Moscow".parse().unwrap();
+        assert_eq!(plan(moscow), ("2026-12".into(), "2026-12-01".into()));
+    }
+
+    #[test]
     fn completing_everything_closes_the_batch_and_a_second_time_is_refused() {
         let (engineer, batch, lines) = taken(2);
         let outcomes: Vec<Outcome> = lines
@@ -628,11 +683,10 @@ mod tests {
                 actual_quantity: dec!(1),
             })
             .collect();
-        let (next, completions) =
-            plan_completion(&batch, engineer, &outcomes, &lines, now(), timeout()).unwrap();
+        let (next, completions) = complete(&batch, engineer, &outcomes, &lines).unwrap();
         assert_eq!(next.status, BatchStatus::Closed);
         let done: Vec<OrderLine> = completions.into_iter().map(|c| c.line).collect();
-        let err = plan_completion(&next, engineer, &outcomes, &done, now(), timeout()).unwrap_err();
+        let err = complete(&next, engineer, &outcomes, &done).unwrap_err();
         assert!(matches!(
             err,
             WorkError::Conflict {
@@ -641,8 +695,7 @@ mod tests {
             }
         ));
         // Against the old batch state but the new lines: the work orders are finished.
-        let err =
-            plan_completion(&batch, engineer, &outcomes, &done, now(), timeout()).unwrap_err();
+        let err = complete(&batch, engineer, &outcomes, &done).unwrap_err();
         assert!(matches!(
             err,
             WorkError::Conflict {
@@ -661,7 +714,7 @@ mod tests {
             actual_quantity: q,
         };
         let plan = |outcomes: &[Outcome], lines: &[OrderLine], who, at| {
-            plan_completion(&batch, who, outcomes, lines, at, timeout())
+            plan_completion(&batch, who, outcomes, lines, at, Calendar::UTC, timeout())
         };
         assert_eq!(
             plan(&[done(dec!(1))], &lines, UserId::new(), now()).unwrap_err(),

@@ -5,6 +5,7 @@
 use crate::auth::TokenSigner;
 use crate::cursor::CursorCodec;
 use crate::seal::Sealer;
+use chrono::NaiveDate;
 use hmac::{Hmac, Mac};
 use kopek_aws::clients::Clients;
 use kopek_aws::config::Config;
@@ -12,7 +13,9 @@ use kopek_aws::dynamo::Store;
 use kopek_aws::queue::Queue;
 use kopek_aws::secrets::{self, Secret};
 use kopek_domain::accounts::ThrottlePolicy;
+use kopek_domain::calendar::Calendar;
 use kopek_domain::clock::{Clock, SystemClock};
+use kopek_domain::period::BillingPeriod;
 use sha2::Sha256;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +44,8 @@ pub struct AppState {
     pub close_seal_wait: Duration,
     /// The invoice series used until billing settings are saved.
     pub invoice_series: String,
+    /// The provider's calendar: what day and billing period it is.
+    pub calendar: Calendar,
 }
 
 impl std::fmt::Debug for AppState {
@@ -104,6 +109,17 @@ impl AppState {
             close_queue: None,
             close_seal_wait: config.close_seal_wait,
             invoice_series: config.invoice_series.clone(),
+            calendar: config.calendar,
         }
+    }
+
+    /// The provider's date now.
+    pub fn today(&self) -> NaiveDate {
+        self.calendar.date_of(self.clock.now())
+    }
+
+    /// The billing period it is now.
+    pub fn current_period(&self) -> BillingPeriod {
+        self.calendar.period_of(self.clock.now())
     }
 }

@@ -27,6 +27,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 use kopek_aws::dynamo::usage::{HealthCounts, PutOutcome, RejectedEvent};
 use kopek_aws::dynamo::{Store, StoreError};
+use kopek_domain::calendar::Calendar;
 use kopek_domain::catalog::{Service, ServiceCode};
 use kopek_domain::ids::OrgId;
 use kopek_domain::money::Currency;
@@ -78,6 +79,7 @@ enum Verdict {
 pub struct Ingestor {
     store: Store,
     grace: TimeDelta,
+    calendar: Calendar,
 }
 
 /// The catalog, customers and closed periods a batch names, each looked up once.
@@ -90,10 +92,16 @@ pub struct Lookups {
 }
 
 impl Ingestor {
-    pub fn new(store: Store, grace: Duration) -> Self {
+    /// Counts events into `store`, refusing those older than `grace`, in the periods of the
+    /// provider's `calendar`.
+    pub fn new(store: Store, grace: Duration, calendar: Calendar) -> Self {
         let grace =
             TimeDelta::from_std(grace).unwrap_or(TimeDelta::days(usage::DEFAULT_GRACE_DAYS));
-        Self { store, grace }
+        Self {
+            store,
+            grace,
+            calendar,
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -161,6 +169,7 @@ impl Ingestor {
             received_at,
             now,
             grace: self.grace,
+            calendar: self.calendar,
         };
         usage::judge(event, &judgement)
     }
@@ -220,7 +229,7 @@ impl Ingestor {
         let mut groups: BTreeMap<(OrgId, ServiceCode, BillingPeriod), BTreeSet<usize>> =
             BTreeMap::new();
         let mut health: BTreeMap<(BillingPeriod, String), HealthCounts> = BTreeMap::new();
-        let period = BillingPeriod::containing(now);
+        let period = self.calendar.period_of(now);
         for (index, verdict) in verdicts {
             match verdict {
                 Err(e) => {
@@ -306,7 +315,9 @@ impl Ingestor {
     }
 
     async fn keep_rejected(&self, rejected: RejectedEvent) -> Result<Verdict, StoreError> {
-        self.store.put_rejected(&rejected).await?;
+        self.store
+            .put_rejected(&rejected, self.calendar.period_of(rejected.received_at))
+            .await?;
         Ok(Verdict::Rejected(rejected))
     }
 
@@ -373,7 +384,7 @@ impl Ingestor {
         }
         if let Err(e) = self
             .store
-            .add_health(BillingPeriod::containing(now), meter.as_str(), &counts)
+            .add_health(self.calendar.period_of(now), meter.as_str(), &counts)
             .await
         {
             tracing::warn!(error = %e, "usage health counters not updated");

@@ -62,6 +62,8 @@ pub struct Provisioned {
     pub account_id: Option<String>,
     /// Every provisioned resource, by logical id.
     pub resources: BTreeMap<String, ProvisionedResource>,
+    /// The template's parameters at their defaults (what `!Ref Parameter` gives).
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// A fresh prefix for physical names: `tag` followed by 8 random lowercase hex digits.
@@ -132,6 +134,7 @@ pub async fn provision(
         region,
         account_id: None,
         resources: BTreeMap::new(),
+        parameters: template.parameters.clone(),
     };
 
     for id in creation_order(template)? {
@@ -306,6 +309,9 @@ impl Provisioned {
             "AWS::NoValue" => bail!("AWS::NoValue cannot be used inside a string"),
             pseudo if template::is_pseudo_parameter(pseudo) => {
                 bail!("the pseudo parameter {pseudo} is not supported by the local stack")
+            }
+            parameter if self.parameters.contains_key(parameter) => {
+                self.parameters[parameter].clone()
             }
             logical_id => self.reference(logical_id)?.to_owned(),
         })
@@ -1141,6 +1147,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            parameters: BTreeMap::from([("Zone".to_owned(), "Europe/Moscow".to_owned())]),
         }
     }
 
@@ -1174,6 +1181,8 @@ mod tests {
         let t = template(concat!(
             "Globals:\n  Function:\n    Environment:\n      Variables:\n",
             "        TABLE: !Ref T\n        LEVEL: info\n        PORT: 8080\n        OWN: !Ref Missing\n",
+            "        ZONE: !Ref Zone\n",
+            "Parameters:\n  Zone:\n    Type: String\n    Default: Europe/Moscow\n",
             "Resources:\n",
             "  T:\n    Type: AWS::DynamoDB::Table\n",
             "  Q:\n    Type: AWS::SQS::Queue\n",
@@ -1191,6 +1200,7 @@ mod tests {
                 &[("Arn", "arn:q"), ("QueueName", "p1-Q")],
             ),
         ]);
+        assert_eq!(t.parameters["Zone"], "Europe/Moscow");
         let env = p.function_env(&t, "F").expect("resolves");
         let expected: BTreeMap<String, String> = [
             ("LEVEL", "debug"),
@@ -1199,6 +1209,7 @@ mod tests {
             ("QUEUE_ARN", "arn:q"),
             ("TABLE", "p1-T"),
             ("WHERE", "eu-central-1/p1-T/p1-Q/${x}"),
+            ("ZONE", "Europe/Moscow"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -28,6 +28,9 @@ pub struct Template {
     pub globals: Globals,
     /// `Resources`, by logical id.
     pub resources: BTreeMap<String, Resource>,
+    /// `Parameters`, by name, with their `Default` values: the local stack deploys every
+    /// parameter at its default, as `sam deploy` does without overrides.
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// The SAM `Globals` section, as far as the local stack uses it.
@@ -140,7 +143,37 @@ impl Template {
             }
         };
 
-        Ok(Template { globals, resources })
+        let mut parameters = BTreeMap::new();
+        match top.get("Parameters") {
+            None => {}
+            Some(Yaml::Mapping(m)) => {
+                for (name, body) in m {
+                    let name = scalar_key(name).context("a key of `Parameters`")?;
+                    let default = body
+                        .get("Default")
+                        .and_then(|d| match d {
+                            Yaml::String(s) => Some(s.clone()),
+                            Yaml::Number(n) => Some(n.to_string()),
+                            Yaml::Bool(b) => Some(b.to_string()),
+                            _ => None,
+                        })
+                        .with_context(|| {
+                            format!(
+                                "parameter `{name}` needs a scalar `Default`: the local stack \
+                                 deploys every parameter at its default"
+                            )
+                        })?;
+                    parameters.insert(name, default);
+                }
+            }
+            Some(_) => bail!("`Parameters` must be a mapping"),
+        }
+
+        Ok(Template {
+            globals,
+            resources,
+            parameters,
+        })
     }
 
     /// The resource with this logical id, or an error naming the ones that exist.

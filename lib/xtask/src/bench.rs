@@ -58,6 +58,7 @@ use kopek_aws::dynamo::{Store, UsageSnapshot, capacity};
 use kopek_aws::queue::Sent;
 use kopek_close::Closer;
 use kopek_domain::accounts::{DocumentLanguage, Registration, RegistrationForm};
+use kopek_domain::calendar::Calendar;
 use kopek_domain::catalog::{
     LocalizedText, NewService, Service, ServiceCode, ServiceKind, TaxRate, UnitOfMeasure,
 };
@@ -539,8 +540,8 @@ fn bench_inn(seed: u64) -> String {
 }
 
 /// An order body of `lines` lines of `service`, quantity 1 each, for today.
-fn order_body(service: &str, lines: usize) -> Value {
-    let today = chrono::Utc::now().date_naive().to_string();
+fn order_body(state: &AppState, service: &str, lines: usize) -> Value {
+    let today = state.today().to_string();
     let line = serde_json::json!({
         "service": service, "quantity": "1", "requested_date": today,
         "note": "Домофон 12, звонить заранее",
@@ -685,7 +686,7 @@ async fn order_intake(root: &Path, tools: &tools::Tools, runs: usize) -> anyhow:
     for _ in 0..runs {
         for (lines, samples) in [(1, &mut one_line), (10, &mut ten_lines)] {
             let token = customer.token(&state, &router).await?;
-            let body = order_body(ORDER_SERVICE, lines);
+            let body = order_body(&state, ORDER_SERVICE, lines);
             let request = bench_request(Method::POST, "/v1/orders", Some(&token), Some(&body))?;
             let (sample, _) = measured(&state, &router, request, 201).await?;
             samples.push(sample);
@@ -695,14 +696,14 @@ async fn order_intake(root: &Path, tools: &tools::Tools, runs: usize) -> anyhow:
     eprintln!("kopek: taking, starting and completing batches …");
     // More waiting than one batch takes: the queue always holds 10 work orders beyond it.
     let token = customer.token(&state, &router).await?;
-    let body = order_body(BATCH_SERVICE, 10);
+    let body = order_body(&state, BATCH_SERVICE, 10);
     setup_call(&state, &router, "/v1/orders", Some(&token), &body, 201).await?;
     let mut takes = Vec::with_capacity(runs);
     let mut starts = Vec::with_capacity(runs);
     let mut completions = Vec::with_capacity(runs);
     for _ in 0..runs {
         let token = customer.token(&state, &router).await?;
-        let body = order_body(BATCH_SERVICE, 10);
+        let body = order_body(&state, BATCH_SERVICE, 10);
         for _ in 0..BATCH_SIZE / 10 {
             setup_call(&state, &router, "/v1/orders", Some(&token), &body, 201).await?;
         }
@@ -970,6 +971,7 @@ fn usage_events(
     meters: &[ServiceCode],
     tag: &str,
     n: usize,
+    calendar: Calendar,
 ) -> anyhow::Result<(Vec<String>, Expected)> {
     let now = chrono::Utc::now().trunc_subsecs(0);
     let mut texts = Vec::with_capacity(n);
@@ -993,7 +995,7 @@ fn usage_events(
         };
         texts.push(serde_json::to_string(&event)?);
         let sum = expected
-            .entry((org, meters[m].clone(), BillingPeriod::containing(timestamp)))
+            .entry((org, meters[m].clone(), calendar.period_of(timestamp)))
             .or_default();
         sum.0 += quantity;
         sum.1 += 1;
@@ -1206,7 +1208,8 @@ async fn usage(
     eprintln!("kopek: ingesting 1,000 events twice …");
     let batch_events = EVENTS_PER_MESSAGE * MESSAGES_PER_BATCH;
     let customers = usage_customers(&state, "cost", 5_100).await?;
-    let (texts, expected) = usage_events(&customers, &meters, "cost", batch_events)?;
+    let (texts, expected) =
+        usage_events(&customers, &meters, "cost", batch_events, state.calendar)?;
     let messages = usage_messages(&texts)?;
     println!(
         "| batch of {batch_events} events ({MESSAGES_PER_BATCH} messages × {EVENTS_PER_MESSAGE}) | counted | duplicates | DynamoDB requests | read units | write units | requests whose units the store computed | wall time (ms) |"
@@ -1275,7 +1278,7 @@ async fn usage(
     // (b) End to end through the queue.
     let queue = stack.usage_poller.queue.clone();
     let customers = usage_customers(&state, "e2e", 5_200).await?;
-    let (texts, expected) = usage_events(&customers, &meters, "e2e", events)?;
+    let (texts, expected) = usage_events(&customers, &meters, "e2e", events, state.calendar)?;
     let moto = moto_pid(stack.emulator.endpoint());
     eprintln!(
         "kopek: sending {events} events through the queue, then draining it with {pollers} poller(s) (moto: pid {}) …",
@@ -1565,11 +1568,13 @@ async fn close_catalog(
 /// When each part of the customers' month happens (all in the period closed).
 #[derive(Clone, Copy)]
 struct CloseDates {
-    /// The customers register and subscribe: the period's first day, 08:00 UTC.
+    /// The customers register and subscribe: the period's first day, 08:00.
     opened: chrono::DateTime<chrono::Utc>,
     /// Orders are placed, worked and completed, and usage ingested: the demo's history
-    /// instant (the 10th, 09:00 UTC).
+    /// instant (the 10th, 09:00).
     history: chrono::DateTime<chrono::Utc>,
+    /// The provider's calendar those times are in.
+    calendar: Calendar,
 }
 
 /// One customer registered straight into the store (the owner's password hash computed
@@ -1616,7 +1621,7 @@ async fn close_customer_setup(
     let owner = || UserOrKey::User(owner_id);
 
     // The subscription, with its change of quantity (one write: setup, not measured).
-    let first_day = BillingPeriod::containing(dates.opened).first_day();
+    let first_day = dates.calendar.period_of(dates.opened).first_day();
     let quantity = |n: i64| Quantity::new(Decimal::from(n)).map_err(err);
     let mut subscription = Subscription::start(
         kopek_domain::ids::SubscriptionId::new(),
@@ -1668,6 +1673,7 @@ async fn close_customer_setup(
         &requests,
         |code| (code == install.code()).then_some((install, versions.as_slice())),
         dates.history,
+        dates.calendar,
     )
     .map_err(err)?;
     let event = DomainEvent::new(
@@ -1731,6 +1737,7 @@ async fn close_customer_setup(
         &outcomes,
         &lines,
         completed_at,
+        dates.calendar,
         timeout,
     )
     .map_err(err)?;
@@ -1751,7 +1758,7 @@ async fn close_usage(
     meters: &[ServiceCode],
     dates: CloseDates,
 ) -> anyhow::Result<u64> {
-    let first_day = BillingPeriod::containing(dates.history).first_day();
+    let first_day = dates.calendar.period_of(dates.history).first_day();
     let mut texts = Vec::with_capacity(customers.len() * meters.len() * CLOSE_EVENTS_PER_METER);
     for (c, org) in customers.iter().enumerate() {
         for (m, meter) in meters.iter().enumerate() {
@@ -1891,20 +1898,15 @@ async fn close(
     let state = stack.state.clone();
     let store = state.store.clone();
     let now = chrono::Utc::now();
-    let period = BillingPeriod::containing(now).previous();
-    let history = crate::demo::history_clock(now);
+    let calendar = state.calendar;
+    let period = calendar.period_of(now).previous();
+    let history = crate::demo::history_clock(now, calendar);
     let dates = CloseDates {
-        opened: (period.first_day().and_hms_opt(8, 0, 0))
-            .context("a valid time")?
-            .and_utc(),
+        opened: calendar.start_of(period.first_day()) + chrono::TimeDelta::hours(8),
         history: kopek_domain::clock::Clock::now(&history),
+        calendar,
     };
-    let catalog_at = period
-        .previous()
-        .first_day()
-        .and_hms_opt(0, 0, 0)
-        .context("a valid time")?
-        .and_utc();
+    let catalog_at = calendar.period_start(period.previous());
 
     // Setup: the catalog, the customers (registered, subscribed, their work done), usage.
     eprintln!(
@@ -1967,6 +1969,7 @@ async fn close(
         // Locally the usage is ingested before the close starts: nothing is in flight.
         seal_wait: Duration::ZERO,
         default_series: InvoiceSeries::new(&state.invoice_series).map_err(err)?,
+        calendar: state.calendar,
     };
     let moto = moto_pid(stack.emulator.endpoint());
     let started_at = chrono::Utc::now();

@@ -21,6 +21,7 @@ use axum::http::{Method, Request};
 use chrono::{DateTime, TimeDelta, Utc};
 use http_body_util::BodyExt;
 use kopek_close::{Closer, Trigger};
+use kopek_domain::calendar::Calendar;
 use kopek_domain::clock::FixedClock;
 use kopek_domain::ids::OrgId;
 use kopek_domain::invoicing::InvoiceSeries;
@@ -73,16 +74,13 @@ pub struct ClosedDemo {
     pub invoices: Vec<(String, String, String)>,
 }
 
-/// When the demo's history happens: the 10th of last month, 09:00 UTC. The demo is loaded at
-/// that instant so that last month has orders, work, subscriptions and usage, and closes
-/// into invoices while the current month stays open.
-pub fn history_clock(now: DateTime<Utc>) -> FixedClock {
-    let last_month = BillingPeriod::containing(now).previous();
-    let at = (last_month.first_day() + TimeDelta::days(9))
-        .and_hms_opt(9, 0, 0)
-        .map(|t| t.and_utc())
-        .unwrap_or(now);
-    FixedClock::at(at)
+/// When the demo's history happens: the 10th of last month, 09:00 in the provider's
+/// calendar. The demo is loaded at that instant so that last month has orders, work,
+/// subscriptions and usage, and closes into invoices while the current month stays open.
+pub fn history_clock(now: DateTime<Utc>, calendar: Calendar) -> FixedClock {
+    let last_month = calendar.period_of(now).previous();
+    let tenth = last_month.first_day() + TimeDelta::days(9);
+    FixedClock::at(calendar.start_of(tenth) + TimeDelta::hours(9))
 }
 
 /// Closes `period` through the close's own queue, as the scheduler and the worker function
@@ -103,6 +101,7 @@ pub async fn close_period(
         // Locally the usage is ingested before the close starts: nothing is in flight.
         seal_wait: std::time::Duration::ZERO,
         default_series: InvoiceSeries::new(&state.invoice_series)?,
+        calendar: state.calendar,
     };
     closer.start(period, Trigger::Admin("demo".into())).await?;
     kopek_close::poller::drain(&closer, 2, 1).await?;
@@ -344,7 +343,7 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
     }
 
     // Orders and subscriptions, so the work queues have something in them.
-    let today = state.clock.now().date_naive();
+    let today = state.today();
     let soon = (today + chrono::TimeDelta::days(2)).to_string();
     let line =
         |service: &str, quantity: &str, date: &str, address: &str, area: &str, note: &str| {
@@ -501,16 +500,13 @@ async fn accept(
     })
 }
 
-/// The first instant of next month (UTC), when the demo's scheduled price change applies.
+/// The first instant of next month in the provider's calendar, when the demo's scheduled
+/// price change applies.
 fn next_month_start(state: &AppState) -> String {
-    use chrono::Datelike;
-    let now = state.clock.now().date_naive();
-    let (year, month) = if now.month() == 12 {
-        (now.year() + 1, 1)
-    } else {
-        (now.year(), now.month() + 1)
-    };
-    format!("{year:04}-{month:02}-01T00:00:00Z")
+    state
+        .calendar
+        .period_end(state.current_period())
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Sends this month's usage of the demo's metered services for `organisations` through the
@@ -534,7 +530,7 @@ pub async fn load_usage(
     state.store.set_external_ref(first, EXTERNAL_REF).await?;
 
     let now = state.clock.now();
-    let mut events = usage_events(&orgs, now);
+    let mut events = usage_events(&orgs, now, state.calendar);
     let duplicate = events.first().context("no usage events")?.clone();
     let invalid = |id: &str, org: OrgId, meter: &str, quantity: Decimal| RawUsageEvent {
         id: id.into(),
@@ -578,12 +574,9 @@ pub async fn load_usage(
 /// [`EVENTS_PER_METER`] events of each demo meter for each of `orgs`, at random instants of
 /// this month up to `now` (all of them today when today is the 1st), with quantities from a
 /// fixed seed.
-fn usage_events(orgs: &[OrgId], now: DateTime<Utc>) -> Vec<RawUsageEvent> {
+fn usage_events(orgs: &[OrgId], now: DateTime<Utc>, calendar: Calendar) -> Vec<RawUsageEvent> {
     let mut rng = StdRng::seed_from_u64(2026);
-    let start = BillingPeriod::containing(now)
-        .first_day()
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc();
+    let start = calendar.period_start(calendar.period_of(now));
     let span = (now - start).num_seconds().max(0);
     let mut events = Vec::new();
     for (o, org) in orgs.iter().enumerate() {

@@ -56,7 +56,7 @@ impl Stack {
             .context("no function of the template has KOPEK_USAGE_QUEUE_URL")?;
         let mut usage_poller = Poller::new(
             Queue::new(clients.sqs.clone(), queue_url),
-            Ingestor::new(state.store.clone(), config.usage_grace),
+            Ingestor::new(state.store.clone(), config.usage_grace, config.calendar),
         );
         // No long polling: the emulator serves one request at a time, and a long poll would
         // hold it (and every API request behind it) for its whole wait.

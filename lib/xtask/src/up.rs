@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use kopek_domain::clock::Clock;
-use kopek_domain::period::BillingPeriod;
 use kopek_ingest::BatchReport;
 use kopek_ingest::poller::Poller;
 use kopek_local::tools;
@@ -67,8 +66,8 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
     let router = kopek_api::local_app(stack.state.clone());
     // The demo's history happens last month, through the same routes on a clock set then.
     let mut history = stack.state.clone();
-    let history_clock = demo::history_clock(stack.state.clock.now());
-    let last_month = BillingPeriod::containing(history_clock.now());
+    let history_clock = demo::history_clock(stack.state.clock.now(), stack.state.calendar);
+    let last_month = stack.state.calendar.period_of(history_clock.now());
     history.clock = Arc::new(history_clock);
     eprintln!("kopek: loading the demo data (dated {last_month}) through the API …");
     let mut demo = demo::load(&history, &kopek_api::local_app(history.clone())).await?;

@@ -24,7 +24,7 @@ use kopek_tests::TestApp;
 pub async fn issue_invoices(app: &TestApp, period: BillingPeriod, orgs: &[&str]) -> Vec<String> {
     let store = &app.state.store;
     let now = app.state.clock.now();
-    let today = now.date_naive();
+    let today = app.state.calendar.date_of(now);
     let orgs: Vec<OrgId> = orgs.iter().map(|o| o.parse().expect("an org id")).collect();
     store
         .start_period_close(period, "test", now)
@@ -60,6 +60,7 @@ pub async fn issue_invoices(app: &TestApp, period: BillingPeriod, orgs: &[&str])
         let input = CloseInput {
             org,
             period,
+            calendar: app.state.calendar,
             currency: organisation.currency,
             charges: &charges,
             subscriptions: &subscriptions,

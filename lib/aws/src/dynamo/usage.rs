@@ -287,7 +287,7 @@ impl Store {
             kind: "usage_event".into(),
             q: event.quantity.value().normalize().to_string(),
             ts: event.timestamp,
-            d: event.day(),
+            d: event.day,
             billed_in: event.billed_in.to_string(),
             fp: fingerprint.clone(),
             received_at,
@@ -427,9 +427,13 @@ impl Store {
             .collect())
     }
 
-    /// A41: keeps a rejected event; `false` if the same event was kept before.
-    pub async fn put_rejected(&self, event: &RejectedEvent) -> Result<bool, StoreError> {
-        let period = BillingPeriod::containing(event.received_at);
+    /// A41: keeps a rejected event, listed under `period` (the one it was received in);
+    /// `false` if the same event was kept before.
+    pub async fn put_rejected(
+        &self,
+        event: &RejectedEvent,
+        period: BillingPeriod,
+    ) -> Result<bool, StoreError> {
         let item = to_item(&RejectedItem {
             pk: usage_keys::rejected(&event.id),
             sk: "USAGEREJ".into(),

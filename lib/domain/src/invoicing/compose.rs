@@ -244,7 +244,7 @@ fn usage_lines(input: &CloseInput<'_>) -> Result<Vec<Priced>, InvoicingError> {
             continue;
         }
         let (service, versions) = service_of(input.catalog, meter)?;
-        let version = crate::usage::period_price(versions, input.period)
+        let version = crate::usage::period_price(versions, input.period, input.calendar)
             .map_err(|e| from_usage_error(e, meter))?;
         let quantity = Quantity::new(usage.total).map_err(|e| match e {
             PricingError::Invalid { reason, .. } => InvoicingError::invalid(

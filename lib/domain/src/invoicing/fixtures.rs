@@ -186,6 +186,7 @@ impl Close {
         CloseInput {
             org: self.org,
             period: self.period,
+            calendar: crate::calendar::Calendar::UTC,
             currency: self.currency,
             charges: &self.charges,
             subscriptions: &self.subscriptions,
