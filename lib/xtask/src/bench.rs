@@ -165,7 +165,7 @@ async fn cold_start(root: &Path, tools: &tools::Tools, runs: usize) -> anyhow::R
     let stack = Stack::start(root, tools, "bench").await?;
     eprintln!("kopek: building the release binaries …");
     // Every function the template defines, so the table cannot miss a new one.
-    let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let mut build = crate::cargo_command();
     build.args([
         "build",
         "--release",

@@ -16,7 +16,29 @@ mod stack;
 mod test;
 mod up;
 
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
+
+/// A `cargo` command for the workspace, as if typed in a shell. `cargo run` (the `xtask`
+/// alias) gives this process the package's `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, …; a nested
+/// cargo that inherited them would rebuild every build script that watches one (`ring` watches
+/// `CARGO_MANIFEST_DIR`, and the whole AWS SDK depends on it) — once for the nested build, and
+/// once more for the next plain `cargo` command.
+fn cargo_command() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_by_cargo_run = name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                name.as_ref(),
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_by_cargo_run {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
+}
 
 const USAGE: &str = "\
 usage: cargo xtask <command>

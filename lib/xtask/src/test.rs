@@ -10,7 +10,6 @@
 //! Arguments after `--` go to `cargo test` (e.g. `cargo xtask test -- --test catalog`).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -78,8 +77,7 @@ fn step(name: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()
 }
 
 fn cargo(root: &Path, args: &[&str], endpoint: Option<&str>) -> anyhow::Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = crate::cargo_command();
     command.args(args).current_dir(root);
     if let Some(endpoint) = endpoint {
         command.env(ENDPOINT_VAR, endpoint);
