@@ -173,6 +173,15 @@ fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
             format!("/v1/organisations/{org}/unblock"),
             403,
         ),
+        // Nor set their own payment terms.
+        Probe::new(
+            Method::PUT,
+            "/v1/organisations/{org_id}/payment-terms",
+            "path org_id",
+            format!("/v1/organisations/{org}/payment-terms"),
+            403,
+        )
+        .with_body(json!({"payment_terms_days": 90})),
         Probe::new(
             Method::GET,
             "/v1/organisations/{org_id}",

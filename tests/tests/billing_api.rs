@@ -904,3 +904,82 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
         0
     );
 }
+
+#[tokio::test]
+async fn a_customers_own_payment_terms_are_set_by_staff_and_bad_ones_change_nothing() {
+    let app = app().await;
+    let accountant = app.staff_with_role("accountant").await;
+    let engineer = app.staff_with_role("engineer").await;
+    let customer = app.register("Ромашка").await;
+    let path = format!("/v1/organisations/{}/payment-terms", customer.org_id);
+    let put = |token: String, body: Value| {
+        let (app, path) = (&app, &path);
+        async move {
+            app.send(TestApp::request(
+                axum::http::Method::PUT,
+                path,
+                Some(&token),
+                Some(&body),
+            ))
+            .await
+        }
+    };
+    let terms_of = || async {
+        app.get(
+            &format!("/v1/organisations/{}", customer.org_id),
+            Some(&accountant),
+        )
+        .await
+        .body["payment_terms_days"]
+            .clone()
+    };
+    assert_eq!(
+        terms_of().await,
+        Value::Null,
+        "the provider's terms until set"
+    );
+
+    let before = app.table_items().await;
+    for (body, field) in [
+        (json!({"payment_terms_days": 366}), "payment_terms_days"),
+        (json!({"payment_terms_days": -1}), "payment_terms_days"),
+        (json!({"payment_terms_days": "30"}), "payment_terms_days"),
+        (
+            json!({"payment_terms_days": 30, "currency": "EUR"}),
+            "currency",
+        ),
+    ] {
+        let response = put(accountant.clone(), body.clone()).await;
+        assert_eq!(response.field(), field, "{body}: {}", response.body);
+        assert_eq!(response.status.as_u16(), 422, "{body}: {}", response.body);
+    }
+    // Neither the customer itself nor an engineer may change them.
+    put(customer.token.clone(), json!({"payment_terms_days": 90}))
+        .await
+        .assert_problem(403, "forbidden");
+    put(engineer.clone(), json!({"payment_terms_days": 90}))
+        .await
+        .assert_problem(403, "forbidden");
+    // An organisation that does not exist is 404.
+    app.send(TestApp::request(
+        axum::http::Method::PUT,
+        &format!("/v1/organisations/{}/payment-terms", OrgId::new()),
+        Some(&accountant),
+        Some(&json!({"payment_terms_days": 30})),
+    ))
+    .await
+    .assert_problem(404, "not_found");
+    assert_eq!(app.table_items().await, before, "nothing changed");
+
+    let set = put(accountant.clone(), json!({"payment_terms_days": 45})).await;
+    set.assert_status(200);
+    assert_eq!(set.body["payment_terms_days"], 45);
+    assert_eq!(terms_of().await, json!(45));
+    let cleared = put(accountant.clone(), json!({"payment_terms_days": null})).await;
+    cleared.assert_status(200);
+    assert_eq!(
+        terms_of().await,
+        Value::Null,
+        "back to the provider's terms"
+    );
+}

@@ -768,6 +768,19 @@ async fn a_close_issues_one_invoice_per_customer_with_fees_work_and_usage() {
     let w = &s.world;
     let period = w.period;
     assert!(s.usage_a.len() + s.usage_b.len() >= 40);
+    // b's contract gives it 30 days to pay; a has the provider's 14.
+    let accountant = w.app.staff_with_role("accountant").await;
+    let terms = w
+        .app
+        .send(TestApp::request(
+            axum::http::Method::PUT,
+            &format!("/v1/organisations/{}/payment-terms", s.b.org),
+            Some(&accountant),
+            Some(&json!({"payment_terms_days": 30})),
+        ))
+        .await;
+    terms.assert_status(200);
+    assert_eq!(terms.body["payment_terms_days"], 30);
 
     // Started as the scheduler starts it, then worked off as the worker function is fed.
     let started = w
@@ -820,12 +833,13 @@ async fn a_close_issues_one_invoice_per_customer_with_fees_work_and_usage() {
     let job_c = w.store().job(period, s.c.org).await.expect("read");
     assert_eq!(job_c.map(|j| j.status), Some(JobStatus::Skipped));
 
-    // Issued today, due after the default 14 days, numbered 1 and 2 of this year.
+    // Issued today, due after the default 14 days (b: its own 30), numbered 1 and 2 of this
+    // year.
     let today = kopek_tests::emulator::calendar().date_of(w.now());
     let mut numbers = BTreeSet::new();
-    for invoice in [&invoice_a, &invoice_b] {
+    for (invoice, terms) in [(&invoice_a, 14), (&invoice_b, 30)] {
         assert_eq!(invoice.issued_on, today);
-        assert_eq!(invoice.due_on, today + TimeDelta::days(14));
+        assert_eq!(invoice.due_on, today + TimeDelta::days(terms));
         assert_eq!(invoice.draft.period, period);
         numbers.insert(invoice.number.to_string());
     }
@@ -1198,7 +1212,8 @@ async fn late_usage_after_the_close_goes_to_the_next_period_and_never_changes_th
         )
         .await
         .expect("composed")
-        .expect("something to bill");
+        .expect("something to bill")
+        .draft;
     assert_eq!(
         draft.lines.iter().map(|l| &l.source).collect::<Vec<_>>(),
         [&LineSource::Usage {

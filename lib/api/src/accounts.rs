@@ -14,8 +14,9 @@ use chrono::{DateTime, Utc};
 use kopek_aws::dynamo::throttle::Subject as ThrottleSubject;
 use kopek_domain::accounts::{
     AccessError, AccountsError, ApiKey, ApiKeyName, DocumentLanguage, Email, Invitation, NewApiKey,
-    Organisation, Password, PasswordHash, PersonName, Principal, Registration, RegistrationForm,
-    Role, Scope, ScopeSet, SecretToken, Subject, ThrottleDecision, User, UserStatus,
+    Organisation, Password, PasswordHash, PaymentTerms, PersonName, Principal, Registration,
+    RegistrationForm, Role, Scope, ScopeSet, SecretToken, Subject, ThrottleDecision, User,
+    UserStatus,
 };
 use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
 use kopek_domain::money::Currency;
@@ -42,6 +43,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_organisation))
         .routes(routes!(block_organisation))
         .routes(routes!(unblock_organisation))
+        .routes(routes!(set_payment_terms))
         .routes(routes!(list_users, invite_user))
         .routes(routes!(list_staff, invite_staff))
         .routes(routes!(list_api_keys, create_api_key))
@@ -174,6 +176,9 @@ pub struct OrganisationView {
     /// `active` or `blocked`.
     pub status: String,
     pub created_at: DateTime<Utc>,
+    /// The customer's own payment terms in days (its invoices' due date is that many days
+    /// after issue); `null`: the provider's, from the billing settings.
+    pub payment_terms_days: Option<u16>,
 }
 
 impl From<&Organisation> for OrganisationView {
@@ -191,6 +196,7 @@ impl From<&Organisation> for OrganisationView {
             } else {
                 "blocked".into()
             },
+            payment_terms_days: o.payment_terms.map(PaymentTerms::get),
             created_at: o.created_at,
         }
     }
@@ -793,6 +799,43 @@ async fn set_org_status(
     }
     state.store.set_org_status(org.id, from, org.status).await?;
     tracing::info!(org = %org.id, blocked = block, "organisation status changed");
+    Ok(Json(OrganisationView::from(&org)))
+}
+
+/// A customer's own payment terms.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentTermsRequest {
+    /// Days from an invoice's issue to its due date, 0 to 365; `null` returns the customer to
+    /// the provider's terms (billing settings).
+    #[schema(example = 30)]
+    pub payment_terms_days: Option<u16>,
+}
+
+/// Set a customer's payment terms (admins, managers, accountants): invoices issued from now
+/// on fall due that many days after issue; issued invoices keep their due date.
+#[utoipa::path(put, path = "/v1/organisations/{org_id}/payment-terms", tag = "organisations", security(("bearer" = [])),
+    params(("org_id" = String, Path)), request_body = PaymentTermsRequest,
+    responses((status = 200, body = OrganisationView), (status = 403, body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem),
+        (status = 422, description = "terms beyond 365 days (`field`: `payment_terms_days`)", body = kopek_http::problem::Problem)))]
+async fn set_payment_terms(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(org_id): Path<String>,
+    JsonBody(body): JsonBody<PaymentTermsRequest>,
+) -> ApiResult<Json<OrganisationView>> {
+    let mut org = reachable_org(&state, &caller, &org_id).await?;
+    caller.require_role(&[Role::Admin, Role::Manager, Role::Accountant])?;
+    org.payment_terms = body
+        .payment_terms_days
+        .map(PaymentTerms::days)
+        .transpose()?;
+    state
+        .store
+        .set_payment_terms(org.id, org.payment_terms)
+        .await?;
+    tracing::info!(org = %org.id, terms = ?body.payment_terms_days, "payment terms set");
     Ok(Json(OrganisationView::from(&org)))
 }
 

@@ -78,7 +78,7 @@ use crate::paging::{ListQuery, Paged};
 /// invoice changed, before it answers 503.
 pub const CREDIT_ATTEMPTS: usize = 20;
 /// The longest payment terms the settings take, in days.
-pub const MAX_PAYMENT_TERMS_DAYS: u16 = 365;
+pub use kopek_domain::accounts::MAX_PAYMENT_TERMS_DAYS;
 /// Store pages read at most to fill one page of a filtered invoice listing.
 const FILTER_READS: usize = 10;
 

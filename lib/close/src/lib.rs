@@ -448,7 +448,7 @@ impl Closer {
         org: OrgId,
         catalog: &Catalog,
         settings: &BillingSettings,
-    ) -> Result<Option<InvoiceDraft>, CloseError> {
+    ) -> Result<Option<Composed>, CloseError> {
         let Some(organisation) = self.store.organisation(org).await? else {
             return Err(CloseError::Invalid {
                 field: "org".into(),
@@ -481,7 +481,8 @@ impl Closer {
             billed = billed.next();
         }
         let subscriptions = self.store.subscriptions_all(org).await?;
-        Ok(invoicing::compose(
+        let payment_terms_days = settings.payment_terms_for(&organisation);
+        let draft = invoicing::compose(
             &CloseInput {
                 org,
                 period,
@@ -493,7 +494,11 @@ impl Closer {
                 catalog,
             },
             settings,
-        )?)
+        )?;
+        Ok(draft.map(|draft| Composed {
+            draft,
+            payment_terms_days,
+        }))
     }
 
     /// A dry run over a page of customers: the invoices the close would issue, none written.
@@ -516,7 +521,7 @@ impl Closer {
         };
         for org in orgs {
             match self.compose_for(period, org, &catalog, &settings).await {
-                Ok(Some(draft)) => preview.drafts.push(draft),
+                Ok(Some(composed)) => preview.drafts.push(composed.draft),
                 Ok(None) => {}
                 // What would fail this customer's close is shown, as the close would list it;
                 // a storage failure fails the whole preview (try again).
@@ -568,14 +573,17 @@ impl Closer {
     ) -> Result<CustomerOutcome, CloseError> {
         let catalog = self.catalog().await?;
         let settings = self.settings().await?;
-        let Some(draft) = self.compose_for(period, org, &catalog, &settings).await? else {
+        let Some(Composed {
+            draft,
+            payment_terms_days: payment_terms,
+        }) = self.compose_for(period, org, &catalog, &settings).await?
+        else {
             self.store
                 .skip_job(period, org, "nothing to bill", job.status, self.clock.now())
                 .await?;
             return Ok(CustomerOutcome::Skipped);
         };
         let issued_on = self.today();
-        let payment_terms = settings.payment_terms_days;
         for _ in 0..NUMBER_ATTEMPTS {
             let last = self
                 .store
@@ -645,6 +653,14 @@ impl Closer {
             "no invoice number could be taken: too many concurrent closes".into(),
         )))
     }
+}
+
+/// A customer's invoice as the close would issue it: the draft, and the days it gives to pay
+/// (the customer's own payment terms, or the provider's).
+#[derive(Debug, Clone)]
+pub struct Composed {
+    pub draft: InvoiceDraft,
+    pub payment_terms_days: u16,
 }
 
 /// A page of a dry run: the invoices the close would issue, the customers it could not

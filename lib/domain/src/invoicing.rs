@@ -35,7 +35,9 @@
 //!   when it is quoted or prorated); tax per line is rounded once. Nothing else is rounded.
 //! - **Zero-amount periods** follow [`ZeroInvoicePolicy`]: no invoice, or an invoice of zero.
 //!   A period with no lines at all never makes an invoice.
-//! - **Due date**: the issue date plus the customer's payment terms in days.
+//! - **Due date**: the issue date plus the customer's payment terms in days: its own
+//!   ([`crate::accounts::PaymentTerms`], set by staff) or else the provider's
+//!   ([`BillingSettings::payment_terms_for`]).
 //! - **Negative lines and invoices**: a credit recorded as a charge is a line with a negative
 //!   amount, taxed by the same rule (its tax is negative too). An invoice whose gross total is
 //!   negative is still composed and issued: it states what the customer is owed, and the
@@ -167,6 +169,15 @@ pub struct BillingSettings {
     pub zero_invoices: ZeroInvoicePolicy,
     /// Days from the issue date to the due date, unless the customer has its own terms.
     pub payment_terms_days: u16,
+}
+
+impl BillingSettings {
+    /// The days `customer`'s invoices give to pay: its own terms, or these settings'.
+    pub fn payment_terms_for(&self, customer: &crate::accounts::Organisation) -> u16 {
+        customer
+            .payment_terms
+            .map_or(self.payment_terms_days, crate::accounts::PaymentTerms::get)
+    }
 }
 
 /// Which sequence a number comes from.

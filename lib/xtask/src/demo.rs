@@ -341,6 +341,16 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
         demo.organisations.push((org, legal_name.into()));
         tokens.push(token);
     }
+    // The second customer's contract gives it 30 days to pay (the provider's terms are 14).
+    if let Some((org, _)) = demo.organisations.get(1) {
+        api.call(
+            Method::PUT,
+            &format!("/v1/organisations/{org}/payment-terms"),
+            Some(&admin),
+            Some(&json!({"payment_terms_days": 30})),
+        )
+        .await?;
+    }
 
     // Orders and subscriptions, so the work queues have something in them.
     let today = state.today();

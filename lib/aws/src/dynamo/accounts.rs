@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, TimeZone, Utc};
 use kopek_domain::accounts::{
     ApiKey, ApiKeyName, BillingAddress, DocumentLanguage, Email, InvitationRecord, LegalName,
-    NewAccount, OrgStatus, Organisation, PasswordHash, PersonName, Role, ScopeSet, TaxId, User,
-    UserStatus,
+    NewAccount, OrgStatus, Organisation, PasswordHash, PaymentTerms, PersonName, Role, ScopeSet,
+    TaxId, User, UserStatus,
 };
 use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
 use kopek_domain::money::Currency;
@@ -36,6 +36,9 @@ struct OrgItem {
     language: DocumentLanguage,
     status: OrgStatus,
     created_at: DateTime<Utc>,
+    /// The customer's own payment terms (absent: the provider's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payment_terms_days: Option<PaymentTerms>,
     rev: u64,
 }
 
@@ -56,6 +59,7 @@ impl OrgItem {
             language: org.language,
             status: org.status,
             created_at: org.created_at,
+            payment_terms_days: org.payment_terms,
             rev: 1,
         }
     }
@@ -72,6 +76,7 @@ impl OrgItem {
             language: self.language,
             status: self.status,
             created_at: self.created_at,
+            payment_terms: self.payment_terms_days,
         })
     }
 }
@@ -332,6 +337,39 @@ impl Store {
     }
 
     /// A2b: changes an organisation's status (block, unblock) if it is still `from`.
+    /// Sets (or with `None` removes) an organisation's own payment terms; `NotFound` if it
+    /// does not exist. One UpdateItem.
+    pub async fn set_payment_terms(
+        &self,
+        id: OrgId,
+        terms: Option<PaymentTerms>,
+    ) -> Result<(), StoreError> {
+        let update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(&keys::org(&id), "ORG")))
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        let update = match terms {
+            Some(terms) => update
+                .update_expression("SET payment_terms_days = :days ADD rev :one")
+                .expression_attribute_values(":days", AttributeValue::N(terms.get().to_string())),
+            None => update.update_expression("REMOVE payment_terms_days ADD rev :one"),
+        };
+        let out = update.send().await.map_err(|e| {
+            let e = StoreError::from_sdk(e);
+            if matches!(e, StoreError::Conflict(_)) {
+                StoreError::NotFound
+            } else {
+                e
+            }
+        })?;
+        self.record(out.consumed_capacity());
+        Ok(())
+    }
+
     pub async fn set_org_status(
         &self,
         id: OrgId,

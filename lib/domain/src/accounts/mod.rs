@@ -83,7 +83,10 @@ pub use credentials::{
     ApiKeyToken, Password, PasswordHash, SecretToken, constant_time_eq, sha256_hex,
 };
 pub use error::{AccessError, AccountsError};
-pub use organisation::{NewAccount, OrgStatus, Organisation, Registration, RegistrationForm};
+pub use organisation::{
+    MAX_PAYMENT_TERMS_DAYS, NewAccount, OrgStatus, Organisation, PaymentTerms, Registration,
+    RegistrationForm,
+};
 pub use principal::{Principal, Subject};
 pub use profile::{ApiKeyName, BillingAddress, DocumentLanguage, Email, LegalName, PersonName};
 pub use roles::{Role, Scope, ScopeSet};

@@ -22,6 +22,47 @@ pub enum OrgStatus {
     Blocked,
 }
 
+/// The longest payment terms there are, in days.
+pub const MAX_PAYMENT_TERMS_DAYS: u16 = 365;
+
+/// Payment terms: how many days an invoice gives to pay, from its issue date to its due date;
+/// 0 (due on issue) to [`MAX_PAYMENT_TERMS_DAYS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "u16", into = "u16")]
+pub struct PaymentTerms(u16);
+
+impl PaymentTerms {
+    /// Terms of `days` days, if within 0 ..= [`MAX_PAYMENT_TERMS_DAYS`].
+    pub fn days(days: u16) -> Result<Self, AccountsError> {
+        if days <= MAX_PAYMENT_TERMS_DAYS {
+            Ok(Self(days))
+        } else {
+            Err(AccountsError::Invalid {
+                field: "payment_terms_days",
+                reason: format!("must be from 0 to {MAX_PAYMENT_TERMS_DAYS} days"),
+            })
+        }
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl TryFrom<u16> for PaymentTerms {
+    type Error = AccountsError;
+
+    fn try_from(days: u16) -> Result<Self, Self::Error> {
+        Self::days(days)
+    }
+}
+
+impl From<PaymentTerms> for u16 {
+    fn from(terms: PaymentTerms) -> u16 {
+        terms.0
+    }
+}
+
 /// A customer organisation: who is billed, where, in what currency and language.
 ///
 /// Fields are public: each is already a validated type and every combination is a valid
@@ -37,6 +78,9 @@ pub struct Organisation {
     pub language: DocumentLanguage,
     pub status: OrgStatus,
     pub created_at: DateTime<Utc>,
+    /// The customer's own payment terms, agreed in its contract; `None`: the provider's
+    /// (billing settings).
+    pub payment_terms: Option<PaymentTerms>,
 }
 
 impl Organisation {
@@ -188,6 +232,7 @@ impl Registration {
             language: self.language,
             status: OrgStatus::Active,
             created_at: now,
+            payment_terms: None,
         };
         NewAccount {
             organisation,
@@ -271,6 +316,21 @@ mod tests {
     }
 
     #[test]
+    fn payment_terms_are_zero_to_a_year() {
+        assert_eq!(PaymentTerms::days(0).unwrap().get(), 0);
+        assert_eq!(PaymentTerms::days(365).unwrap().get(), 365);
+        let err = PaymentTerms::days(366).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("payment_terms_days: must be from 0 to 365"),
+            "{err}"
+        );
+        // Stored as a number, and read back only if it keeps the rule.
+        assert_eq!(serde_json::to_string(&PaymentTerms(30)).unwrap(), "30");
+        assert!(serde_json::from_str::<PaymentTerms>("400").is_err());
+    }
+
+    #[test]
     fn an_organisation_is_blocked_and_unblocked_once_each() {
         let mut org = Organisation {
             id: OrgId::new(),
@@ -282,6 +342,7 @@ mod tests {
             language: DocumentLanguage::En,
             status: OrgStatus::Active,
             created_at: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+            payment_terms: None,
         };
         org.block().unwrap();
         assert!(!org.is_active());
