@@ -145,10 +145,6 @@ fn closer(state: &AppState) -> ApiResult<Closer> {
     })
 }
 
-fn today(state: &AppState) -> NaiveDate {
-    state.today()
-}
-
 /// An invoicing refusal: 422 naming the field (invalid) or 409 naming it (conflict).
 fn invoicing_error(e: InvoicingError) -> ApiError {
     match e {
@@ -866,7 +862,7 @@ async fn list_invoices(
         cursor: query.cursor,
     }
     .parse(&state)?;
-    let today = today(&state);
+    let today = state.today();
     let wanted = query.status.map(InvoiceStatus::from);
     let keep = |s: &StoredInvoice| wanted.is_none_or(|w| s.invoice.status_on(today) == w);
     let store = &state.store;
@@ -935,7 +931,7 @@ async fn invoice_view(state: &AppState, stored: &StoredInvoice) -> ApiResult<Inv
         .store
         .credit_notes_of_invoice(invoice.draft.org, invoice.id)
         .await?;
-    Ok(InvoiceView::of(invoice, &notes, today(state)))
+    Ok(InvoiceView::of(invoice, &notes, state.today()))
 }
 
 /// An invoice with its lines, taxes, totals, status today and credit notes.
@@ -1050,7 +1046,7 @@ async fn issue_credit_note(
         })
         .collect();
     let store = &state.store;
-    let issued_on = today(&state);
+    let issued_on = state.today();
     let series = stored.invoice.number.series.clone();
     let (id, entry_id) = (CreditNoteId::new(), EntryId::new());
     let mut earlier = store.credit_notes_of_invoice(org, invoice).await?;
@@ -1196,7 +1192,7 @@ async fn balance(
     QueryParams(query): QueryParams<BalanceQuery>,
 ) -> ApiResult<Json<BalanceView>> {
     let (org, currency, entries) = ledger_of(&state, &caller, query.org_id.as_deref()).await?;
-    let on = query.on.unwrap_or_else(|| today(&state));
+    let on = query.on.unwrap_or_else(|| state.today());
     let balance = ledger::customer_balance(&entries, org, on, currency)
         .map_err(|e| ApiError::internal(&e))?;
     Ok(Json(BalanceView {
