@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use aws_config::SdkConfig;
 use chrono::{NaiveDate, Utc};
 use kopek_domain::calendar::Calendar;
-use kopek_domain::period::BillingPeriod;
+use kopek_domain::period::{BillingPeriod, PeriodLength};
 use kopek_local::emulator::Emulator;
 use kopek_local::provision::{Provisioned, provision, random_prefix};
 use kopek_local::template::Template;
@@ -38,22 +38,39 @@ pub const ZONE_VAR: &str = "KOPEK_TEST_TIME_ZONE";
 /// The template's parameter that names the provider's time zone.
 pub const ZONE_PARAMETER: &str = "ProviderTimeZone";
 
-/// The provider's calendar the tests run in: the template's `ProviderTimeZone` (its default,
-/// as deployed), or [`ZONE_VAR`] when set. Every provisioned environment carries it.
+/// Runs the tests with billing periods of another length than the template's default, e.g.
+/// `KOPEK_TEST_PERIOD_MONTHS=3` (quarters).
+pub const LENGTH_VAR: &str = "KOPEK_TEST_PERIOD_MONTHS";
+
+/// The template's parameter that says how many months a billing period has.
+pub const LENGTH_PARAMETER: &str = "BillingPeriodMonths";
+
+/// The template's default of a parameter, or the environment variable `var` when set.
+fn parameter(var: &str, name: &str) -> String {
+    match std::env::var(var).ok().filter(|v| !v.is_empty()) {
+        Some(value) => value,
+        None => Template::load_project(&tools::project_root())
+            .unwrap_or_else(|e| panic!("cannot load the template: {e:#}"))
+            .parameters
+            .get(name)
+            .unwrap_or_else(|| panic!("the template has no {name} parameter"))
+            .clone(),
+    }
+}
+
+/// The provider's calendar the tests run in: the template's `ProviderTimeZone` and
+/// `BillingPeriodMonths` (their defaults, as deployed), or [`ZONE_VAR`] and [`LENGTH_VAR`]
+/// when set. Every provisioned environment carries them.
 pub fn calendar() -> Calendar {
     static CALENDAR: OnceLock<Calendar> = OnceLock::new();
     *CALENDAR.get_or_init(|| {
-        let name = match std::env::var(ZONE_VAR).ok().filter(|z| !z.is_empty()) {
-            Some(zone) => zone,
-            None => Template::load_project(&tools::project_root())
-                .unwrap_or_else(|e| panic!("cannot load the template: {e:#}"))
-                .parameters
-                .get(ZONE_PARAMETER)
-                .unwrap_or_else(|| panic!("the template has no {ZONE_PARAMETER} parameter"))
-                .clone(),
-        };
-        name.parse()
-            .unwrap_or_else(|e| panic!("the tests' time zone: {e}"))
+        let zone: Calendar = parameter(ZONE_VAR, ZONE_PARAMETER)
+            .parse()
+            .unwrap_or_else(|e| panic!("the tests' time zone: {e}"));
+        let length: PeriodLength = parameter(LENGTH_VAR, LENGTH_PARAMETER)
+            .parse()
+            .unwrap_or_else(|e| panic!("the tests' period length: {e}"));
+        zone.with_period_length(length)
     })
 }
 
@@ -120,5 +137,9 @@ pub async fn provisioned() -> (SdkConfig, Provisioned, Template) {
     provisioned
         .parameters
         .insert(ZONE_PARAMETER.to_owned(), calendar().to_string());
+    provisioned.parameters.insert(
+        LENGTH_PARAMETER.to_owned(),
+        calendar().period_length().months().to_string(),
+    );
     (sdk, provisioned, template)
 }

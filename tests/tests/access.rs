@@ -298,6 +298,13 @@ fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
             format!("/v1/billing/ledger?org_id={org}"),
             200,
         ),
+        Probe::new(
+            Method::GET,
+            "/v1/billing/payments",
+            "query org_id",
+            format!("/v1/billing/payments?org_id={org}"),
+            200,
+        ),
     ]
 }
 
@@ -432,6 +439,17 @@ fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
             403,
         )
         .with_body(json!({"org_id": OrgId::new().to_string(), "external_ref": "crm:probe"})),
+        Probe::new(
+            Method::POST,
+            "/v1/billing/payments",
+            "body org_id",
+            "/v1/billing/payments".to_owned(),
+            403,
+        )
+        .with_body(
+            json!({"org_id": OrgId::new().to_string(), "amount": "10.00", "currency": "RUB",
+            "received_on": "2026-11-01", "reference": "probe"}),
+        ),
         Probe::new(
             Method::POST,
             "/v1/invoices/{invoice_id}/credit-notes",

@@ -15,7 +15,7 @@ use std::str::FromStr;
 use kopek_aws::clients::Clients;
 use kopek_aws::queue::Queue;
 use kopek_domain::ids::{CreditNoteId, InvoiceId, OrgId};
-use kopek_domain::period::BillingPeriod;
+use kopek_domain::period::{BillingPeriod, PeriodLength};
 use kopek_local::template::Template;
 use kopek_local::tools;
 use kopek_tests::{Customer, TestApp, TestResponse, flip_char};
@@ -315,7 +315,23 @@ async fn a_period_not_ended_or_malformed_is_refused_naming_it_and_nothing_change
             .await;
         assert_field(&response, 422, "validation_failed", "period");
     }
-    for period in ["2026-13", "2026-1", "November", "2026-00"] {
+    // A well-formed period of another length than the provider's, long ended: a monthly
+    // provider has no quarter to close, a quarterly one no month.
+    let length = kopek_tests::emulator::calendar().period_length();
+    let other = if length == PeriodLength::Month {
+        PeriodLength::Quarter
+    } else {
+        PeriodLength::Month
+    };
+    let other = BillingPeriod::of(current().first_day() - chrono::Days::new(400), other);
+    for period in [
+        "2026-13",
+        "2026-1",
+        "November",
+        "2026-00",
+        "2026-Q5",
+        &other.to_string(),
+    ] {
         let response = app
             .post(
                 &format!("/v1/periods/{period}/close"),
@@ -324,6 +340,8 @@ async fn a_period_not_ended_or_malformed_is_refused_naming_it_and_nothing_change
             )
             .await;
         assert_field(&response, 400, "invalid_path", "period");
+        let detail = response.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(length.text_form()), "{detail}");
         let response = app
             .get(&format!("/v1/periods/{period}"), Some(&admin))
             .await;
@@ -811,7 +829,8 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
     assert_eq!(
         defaults.body,
         json!({"series": "KPK", "tax_mode": "exclusive", "zero_invoices": "skip", "payment_terms_days": 14, "rev": 0,
-            "time_zone": kopek_tests::emulator::calendar().to_string()})
+            "time_zone": kopek_tests::emulator::calendar().to_string(),
+            "period_months": kopek_tests::emulator::calendar().period_length().months()})
     );
     app.get("/v1/billing/settings", Some(&customer.token))
         .await
@@ -869,6 +888,11 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
             json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30, "time_zone": "UTC"}),
             "time_zone",
         ),
+        (
+            // So is the length of a period.
+            json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30, "period_months": 3}),
+            "period_months",
+        ),
     ] {
         let response = put(admin.clone(), body.clone()).await;
         assert_eq!(response.field(), field, "{body}: {}", response.body);
@@ -883,6 +907,7 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
     let mut expected = wanted.clone();
     expected["rev"] = json!(1);
     expected["time_zone"] = json!(kopek_tests::emulator::calendar().to_string());
+    expected["period_months"] = json!(kopek_tests::emulator::calendar().period_length().months());
     assert_eq!(read.body, expected);
 
     // A change over a stale revision (or as if never saved) is refused.

@@ -111,6 +111,9 @@ async fn issue(
     prev: JobStatus,
 ) -> Result<IssueOutcome, StoreError> {
     let entry_id = EntryId::new();
+    let credit = store
+        .credit(invoice.draft.org, invoice.draft.currency)
+        .await?;
     store
         .issue_invoice(
             invoice,
@@ -118,6 +121,8 @@ async fn issue(
             invoice.issued_on,
             &issued_event(invoice),
             prev,
+            &credit,
+            credit.amount,
         )
         .await
 }
@@ -353,6 +358,7 @@ async fn a_close_is_planned_sealed_issued_and_closed() {
             &entry(&entry_id, "-1800.00"),
             &entry_id.to_string(),
             &issued_event(&inv_a),
+            None,
         )
         .await
         .unwrap();
@@ -384,6 +390,7 @@ async fn a_close_is_planned_sealed_issued_and_closed() {
             &entry(&entry_id, "0"),
             &entry_id.to_string(),
             &issued_event(&inv_a),
+            None,
         )
         .await
         .unwrap();

@@ -238,9 +238,11 @@ fn assert_invoice(invoice: &Invoice, lines: &[Line], who: &str) {
 
 // --- time -----------------------------------------------------------------------------------
 
-/// The month every test closes: September 2026 (30 days).
+/// The period every test closes: September 2026 (30 days), or the provider's longer period
+/// that contains it (the third quarter, the second half, the year).
 fn month() -> BillingPeriod {
-    BillingPeriod::new(2026, 9).expect("a month")
+    kopek_tests::emulator::calendar()
+        .period_of_date(NaiveDate::from_ymd_opt(2026, 9, 1).expect("a day"))
 }
 
 fn day(period: BillingPeriod, d: u32) -> NaiveDate {
@@ -1165,7 +1167,8 @@ async fn late_usage_after_the_close_goes_to_the_next_period_and_never_changes_th
         id: "b-late".into(),
         meter: METER,
         quantity: dec("120.5"),
-        at: at(day(period, 20), 12),
+        // Ten days before the period's end: 20 September.
+        at: at(period.last_day() - chrono::Days::new(10), 12),
     };
     let report = w.send_usage(&s.b, std::slice::from_ref(&late)).await;
     assert_eq!((report.counted, report.late), (1, 1), "{report:?}");
@@ -1397,14 +1400,21 @@ async fn bad_requests_change_nothing() {
     );
     w.drain().await;
     assert_counters(&w.status(october).await.expect("closed"), "closed", 1, 1, 0);
-    // October is a whole month of the one server, and the second number.
+    // October is a whole month of the one server, and the second number (numbers restart
+    // each year: with longer periods it may be the first of the next year).
     let invoice = w.invoice(a.org, october).await.expect("invoiced");
     assert_invoice(
         &invoice,
         &[Line::new("subscription", FEE, Decimal::ONE, dec(FEE_PRICE))],
         "october",
     );
-    assert_eq!(invoice.number.seq, 2);
+    let first = w.invoice(a.org, period).await.expect("invoiced");
+    let second_seq = if invoice.number.year == first.number.year {
+        first.number.seq + 1
+    } else {
+        1
+    };
+    assert_eq!(invoice.number.seq, second_seq);
     // October planned (and closed): November may start, and is the third number.
     assert!(
         w.close
@@ -1422,11 +1432,12 @@ async fn bad_requests_change_nothing() {
         0,
     );
     let invoice = w.invoice(a.org, november).await.expect("invoiced");
-    assert_eq!(invoice.number.seq, 3);
+    assert_eq!(invoice.number.seq, second_seq + 1);
 }
 
 /// `CloseSchedule` of the template, fired as EventBridge Scheduler fires it: its cron's minute
-/// and hour on the 1st of the month after `period`, in its zone; its input with the
+/// and hour on the 1st of the month after `period` (the cron's month field `1/N` names every
+/// N-th month from January, so the 1st after each period of N months), in its zone; its input with the
 /// scheduled time filled in. The template's parameters are resolved as deployed
 /// (`provisioned`).
 fn scheduled_event(
@@ -1456,10 +1467,17 @@ fn scheduled_event(
         .expect("a cron expression")
         .split(' ')
         .collect();
+    let months = kopek_tests::emulator::calendar().period_length().months();
+    let every = format!("1/{months}");
     assert_eq!(
         fields[2..],
-        ["1", "*", "?", "*"],
-        "monthly, on the 1st: {cron}"
+        ["1", every.as_str(), "?", "*"],
+        "on the 1st of every {months}-th month from January: {cron}"
+    );
+    assert_eq!(
+        (period.end_exclusive().month() - 1) % months,
+        0,
+        "{cron} does not fire in the month after {period}"
     );
     let (minute, hour): (u32, u32) = (fields[0].parse().unwrap(), fields[1].parse().unwrap());
     let zone: chrono_tz::Tz = text("ScheduleExpressionTimezone").parse().expect("a zone");
@@ -1486,7 +1504,7 @@ async fn the_templates_schedule_closes_the_month_that_just_ended() {
     let w = World::new().await;
     let a = w.party("Ромашка").await;
     w.subscribe(&a, 1).await;
-    // Every month of a year fires after its period ended and closes exactly that period.
+    // Every period of twelve fires after it ended and closes exactly that period.
     for months in 0..12 {
         let mut period = w.period;
         for _ in 0..months {
@@ -1699,4 +1717,275 @@ async fn a_customer_that_cannot_be_invoiced_fails_alone_and_is_listed() {
     assert_eq!((job.status, job.error.as_deref()), (JobStatus::Done, None));
     assert_eq!(w.entries(b.org).await.len(), 1);
     assert_eq!(w.sequence_last().await, 3);
+}
+
+// --- 8. prepaid customers --------------------------------------------------------------------
+
+/// `amount` with two decimals, as the API writes money.
+fn money_text(amount: Decimal) -> String {
+    let mut amount = amount;
+    amount.rescale(2);
+    amount.to_string()
+}
+
+/// Records a payment received today through the API as `accountant`; the response.
+async fn pay_as(
+    w: &World,
+    accountant: &str,
+    party: &Party,
+    amount: &str,
+    reference: &str,
+) -> kopek_tests::TestResponse {
+    let today = kopek_tests::emulator::calendar().date_of(w.now());
+    w.app
+        .post(
+            "/v1/billing/payments",
+            Some(accountant),
+            &json!({"org_id": party.org.to_string(), "amount": amount, "currency": "RUB",
+                "received_on": today.to_string(), "reference": reference}),
+        )
+        .await
+}
+
+/// Records a payment received today through the API, as a new accountant; the response.
+async fn pay(w: &World, party: &Party, amount: &str, reference: &str) -> kopek_tests::TestResponse {
+    let accountant = w.app.staff_with_role("accountant").await;
+    pay_as(w, &accountant, party, amount, reference).await
+}
+
+#[tokio::test]
+async fn a_prepaid_customers_credit_pays_its_invoices_as_they_are_issued_until_it_runs_out() {
+    use kopek_domain::invoicing::InvoiceStatus;
+    let w = World::new().await;
+    let (period, next) = (w.period, w.period.next());
+    let a = w.party("Ромашка").await;
+    let b = w.party("Василёк").await;
+    w.subscribe(&a, 1).await;
+    w.subscribe(&b, 1).await;
+
+    // Ромашка pays 1,500.00 in advance, before it has any invoice: all of it is credit.
+    let prepaid = dec("1500.00");
+    let paid = pay(&w, &a, &money_text(prepaid), "п/п 1").await;
+    paid.assert_status(201);
+    assert_eq!(paid.body["settled"], json!([]));
+    assert_eq!(paid.body["to_credit"], money_text(prepaid));
+
+    // The close: Ромашка's invoice is paid from the credit as it is issued; Василёк's is not.
+    w.month_ended();
+    w.close(period).await;
+    let today = kopek_tests::emulator::calendar().date_of(w.now());
+    let first = w.invoice(a.org, period).await.expect("invoiced");
+    let drawn = first.draft.gross.amount().min(prepaid);
+    assert_eq!(first.paid.amount(), drawn);
+    let expected = if drawn == first.draft.gross.amount() {
+        InvoiceStatus::Paid
+    } else {
+        InvoiceStatus::PartlyPaid
+    };
+    assert_eq!(first.status_on(today), expected);
+    let control = w.invoice(b.org, period).await.expect("invoiced");
+    assert!(control.paid.is_zero());
+    assert_eq!(control.status_on(today), InvoiceStatus::Issued);
+    // The ledger says the same: the balance is what is open less the credit.
+    let credit_left = prepaid - drawn;
+    let admin = w.app.admin().await;
+    let balance = w
+        .app
+        .get(
+            &format!("/v1/billing/balance?org_id={}", a.org),
+            Some(&admin),
+        )
+        .await;
+    balance.assert_status(200);
+    assert_eq!(balance.body["credit"], money_text(credit_left));
+    assert_eq!(
+        balance.body["balance"],
+        money_text(first.open_amount().amount() - credit_left)
+    );
+
+    // The next period draws down what is left, then the credit is gone.
+    w.set_clock(at(next.end_exclusive(), 6));
+    w.close(next).await;
+    let second = w.invoice(a.org, next).await.expect("invoiced");
+    assert_eq!(
+        second.paid.amount(),
+        second.draft.gross.amount().min(credit_left)
+    );
+    let credit = w
+        .store()
+        .credit(a.org, Currency::RUB)
+        .await
+        .expect("the credit");
+    assert_eq!(
+        credit.amount.amount(),
+        credit_left - second.paid.amount(),
+        "drawn once, not twice"
+    );
+
+    // A payment now settles the open invoices oldest first; what is left is credit.
+    let open = second.open_amount().amount() + first.open_amount().amount();
+    assert!(
+        open > Decimal::ZERO,
+        "a full period costs more than the credit left"
+    );
+    let paid = pay(&w, &a, &money_text(open + dec("100.00")), "п/п 2").await;
+    paid.assert_status(201);
+    let settled: Vec<&str> = paid.body["settled"]
+        .as_array()
+        .expect("settled")
+        .iter()
+        .map(|s| s["number"].as_str().expect("a number"))
+        .collect();
+    assert_eq!(settled.last(), Some(&second.number.to_string().as_str()));
+    assert_eq!(paid.body["to_credit"], "100.00");
+    let now_paid = w.invoice(a.org, next).await.expect("invoiced");
+    assert_eq!(
+        now_paid.status_on(kopek_tests::emulator::calendar().date_of(w.now())),
+        InvoiceStatus::Paid
+    );
+
+    // The same payment again is the one recorded (a retried request counts nothing twice);
+    // the same reference with another amount is refused, and nothing changes.
+    let accountant = w.app.staff_with_role("accountant").await;
+    let table = w.app.table_items().await;
+    let again = pay_as(
+        &w,
+        &accountant,
+        &a,
+        &money_text(open + dec("100.00")),
+        "п/п 2",
+    )
+    .await;
+    again.assert_status(200);
+    assert_eq!(again.body["id"], paid.body["id"]);
+    let other = pay_as(&w, &accountant, &a, "1.00", " п/п 2 ").await;
+    other.assert_problem(409, "conflict");
+    assert_eq!(other.field(), "reference");
+    assert_eq!(w.app.table_items().await, table, "nothing recorded twice");
+
+    // Every entry balances, and the customer's balance is what is open less the credit.
+    let entries = w
+        .store()
+        .ledger_entries::<Entry>(a.org)
+        .await
+        .expect("entries");
+    assert!(ledger::is_balanced(&entries));
+    let credit = w
+        .store()
+        .credit(a.org, Currency::RUB)
+        .await
+        .expect("credit");
+    assert_eq!(credit.amount.amount(), dec("100.00"));
+    let on = kopek_tests::emulator::calendar().date_of(w.now());
+    let balance = ledger::customer_balance(&entries, a.org, on, Currency::RUB).expect("balance");
+    assert_eq!(balance.amount(), -dec("100.00"));
+
+    // A credit note on the paid first invoice gives what it was paid back as credit: the
+    // invoice is void, nothing of it is paid any more, and the balance moves by as much.
+    let first = w.invoice(a.org, period).await.expect("invoiced");
+    let note = w
+        .app
+        .post(
+            &format!("/v1/invoices/{}/credit-notes", first.id),
+            Some(&accountant),
+            &json!({"reason": "Услуга не оказана"}),
+        )
+        .await;
+    note.assert_status(201);
+    let voided = w.invoice(a.org, period).await.expect("invoiced");
+    assert!(voided.paid.is_zero(), "{voided:?}");
+    assert_eq!(voided.status_on(on), InvoiceStatus::Void);
+    let credit = w
+        .store()
+        .credit(a.org, Currency::RUB)
+        .await
+        .expect("credit");
+    assert_eq!(credit.amount.amount(), dec("100.00") + first.paid.amount());
+    let entries = w
+        .store()
+        .ledger_entries::<Entry>(a.org)
+        .await
+        .expect("entries");
+    let balance = ledger::customer_balance(&entries, a.org, on, Currency::RUB).expect("balance");
+    assert_eq!(balance.amount(), -credit.amount.amount());
+
+    // The customer sees its own payments and credit, not another's.
+    let token = w.token(&a).await;
+    let own = w.app.get("/v1/billing/payments", Some(&token)).await;
+    own.assert_status(200);
+    assert_eq!(own.body["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(own.body["credit"], money_text(credit.amount.amount()));
+    let theirs = w
+        .app
+        .get(
+            &format!("/v1/billing/payments?org_id={}", b.org),
+            Some(&token),
+        )
+        .await;
+    theirs.assert_status(404);
+}
+
+#[tokio::test]
+async fn a_bad_payment_is_refused_naming_the_field_and_changes_nothing() {
+    let w = World::new().await;
+    let a = w.party("Ромашка").await;
+    let accountant = w.app.staff_with_role("accountant").await;
+    let manager = w.app.staff_with_role("manager").await;
+    let today = kopek_tests::emulator::calendar().date_of(w.now());
+    let tomorrow = today.succ_opt().expect("a day");
+    let org = a.org.to_string();
+    let body = |amount: &str, currency: &str, on: NaiveDate, reference: &str| {
+        json!({"org_id": org, "amount": amount, "currency": currency,
+            "received_on": on.to_string(), "reference": reference})
+    };
+    let table = w.app.table_items().await;
+    for (request, field) in [
+        (body("0.00", "RUB", today, "1"), "amount"),
+        (body("-5.00", "RUB", today, "1"), "amount"),
+        (body("10.005", "RUB", today, "1"), "amount"),
+        (body("10.00", "USD", today, "1"), "currency"),
+        (body("10.00", "RUB", tomorrow, "1"), "received_on"),
+        (body("10.00", "RUB", today, "   "), "reference"),
+        (body("10.00", "RUB", today, &"x".repeat(65)), "reference"),
+        (
+            json!({"org_id": OrgId::new().to_string(), "amount": "10.00", "currency": "RUB",
+                "received_on": today.to_string(), "reference": "1"}),
+            "org_id",
+        ),
+        (
+            json!({"org_id": org, "amount": "10.00", "currency": "RUB", "reference": "1"}),
+            "received_on",
+        ),
+        (
+            json!({"org_id": org, "amount": 10, "currency": "RUB",
+                "received_on": today.to_string(), "reference": "1"}),
+            "amount",
+        ),
+        (
+            json!({"org_id": org, "amount": "10.00", "currency": "RUB",
+                "received_on": today.to_string(), "reference": "1", "invoice": "x"}),
+            "invoice",
+        ),
+    ] {
+        let response = w
+            .app
+            .post("/v1/billing/payments", Some(&accountant), &request)
+            .await;
+        assert!(
+            matches!(response.status.as_u16(), 400 | 422),
+            "{request}: {} {}",
+            response.status,
+            response.body
+        );
+        assert_eq!(response.field(), field, "{request}: {}", response.body);
+    }
+    // Only accountants and admins record payments; customers never.
+    let good = body("10.00", "RUB", today, "1");
+    for token in [manager, a.customer.token.clone()] {
+        w.app
+            .post("/v1/billing/payments", Some(&token), &good)
+            .await
+            .assert_problem(403, "forbidden");
+    }
+    assert_eq!(w.app.table_items().await, table, "nothing recorded");
 }

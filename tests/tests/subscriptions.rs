@@ -220,7 +220,10 @@ async fn cancellation_follows_the_services_policy() {
     assert_eq!(end_of_period.body["status"], "cancelling");
     assert_eq!(
         end_of_period.body["ends_on"],
-        BillingPeriod::of(today).end_exclusive().to_string()
+        kopek_tests::emulator::calendar()
+            .period_of_date(today)
+            .end_exclusive()
+            .to_string()
     );
 
     let immediately = app

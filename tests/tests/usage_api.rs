@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 /// writes), with days of the same period on both sides.
 fn mid_next_month() -> DateTime<Utc> {
     let today = kopek_tests::emulator::today();
-    let next = BillingPeriod::of(today).next();
+    let next = kopek_tests::emulator::calendar()
+        .period_of_date(today)
+        .next();
     Utc.with_ymd_and_hms(next.year(), next.month(), 15, 12, 0, 0)
         .single()
         .expect("a valid instant")
@@ -386,7 +388,13 @@ async fn a_bad_event_anywhere_refuses_the_whole_request_naming_it_and_nothing_is
         ),
         (
             "timestamp",
-            json!((w.now - Duration::days(46)).to_rfc3339()),
+            // A day past the grace window (45 days for monthly periods).
+            json!(
+                (w.now
+                    - Duration::from_std(app.state.usage_grace).expect("a grace window")
+                    - Duration::days(1))
+                .to_rfc3339()
+            ),
             1,
             "too_old",
         ),

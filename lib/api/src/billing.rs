@@ -59,6 +59,7 @@ use kopek_domain::invoicing::{
 };
 use kopek_domain::ledger::{self, Account, DocumentRef, Entry, LedgerError, Posting};
 use kopek_domain::money::{Currency, Money};
+use kopek_domain::payments;
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::pricing::QuoteLine;
 use kopek_http::auth::Caller;
@@ -71,7 +72,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::orders::{actor, org_param, period_param};
+use crate::orders::{actor, org_param, parse_period, period_param};
 use crate::paging::{ListQuery, Paged};
 
 /// How often issuing a credit note takes the next number or rebuilds the note after the
@@ -101,6 +102,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(balance))
         .routes(routes!(ledger_entries))
         .routes(routes!(get_settings, put_settings))
+        .merge(crate::payments::routes())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -120,12 +122,9 @@ fn require_admin(caller: &Principal) -> ApiResult<()> {
     Ok(())
 }
 
-/// A period in a path: `YYYY-MM`, else 400 naming `period`.
-fn period_path(text: &str) -> ApiResult<BillingPeriod> {
-    text.parse().map_err(|_| {
-        ApiError::bad_request("invalid_path", "period must be a month as YYYY-MM")
-            .with_field("period")
-    })
+/// A period in a path: one of the provider's periods, else 400 naming `period`.
+fn period_path(state: &AppState, text: &str) -> ApiResult<BillingPeriod> {
+    parse_period(state, text, "invalid_path")
 }
 
 /// The period close over this function's store and close queue.
@@ -146,7 +145,7 @@ fn closer(state: &AppState) -> ApiResult<Closer> {
 }
 
 /// An invoicing refusal: 422 naming the field (invalid) or 409 naming it (conflict).
-fn invoicing_error(e: InvoicingError) -> ApiError {
+pub(crate) fn invoicing_error(e: InvoicingError) -> ApiError {
     match e {
         InvoicingError::Invalid { field, reason } => ApiError::validation(field, reason),
         InvoicingError::Conflict { field, reason } => {
@@ -171,7 +170,7 @@ fn close_error(e: CloseError) -> ApiError {
 }
 
 /// An amount in its currency's minor units, as a decimal string (`"1500.00"`).
-fn amount(money: Money) -> String {
+pub(crate) fn amount(money: Money) -> String {
     let mut value = money.amount();
     value.rescale(money.currency().minor_units().max(value.scale()));
     value.to_string()
@@ -265,7 +264,7 @@ async fn list_periods(
 
 /// A period's close: `open` when none has been started.
 #[utoipa::path(get, path = "/v1/periods/{period}", tag = "billing", security(("bearer" = [])),
-    params(("period" = String, Path, description = "`YYYY-MM`")),
+    params(("period" = String, Path, description = "a billing period: `YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` where periods are quarters, half-years or years")),
     responses((status = 200, body = PeriodView), (status = 400, body = kopek_http::problem::Problem),
         (status = 403, body = kopek_http::problem::Problem)))]
 async fn get_period(
@@ -274,7 +273,7 @@ async fn get_period(
     Path(period): Path<String>,
 ) -> ApiResult<Json<PeriodView>> {
     require_billing_staff(&caller)?;
-    let period = period_path(&period)?;
+    let period = period_path(&state, &period)?;
     let view = match state.store.period(period).await? {
         Some(stored) => stored.into(),
         None => PeriodView::open(period),
@@ -285,7 +284,7 @@ async fn get_period(
 /// Start the close of a period that has ended: every customer's period becomes an invoice,
 /// asynchronously. Periods close in order, each once.
 #[utoipa::path(post, path = "/v1/periods/{period}/close", tag = "billing", security(("bearer" = [])),
-    params(("period" = String, Path, description = "`YYYY-MM`")),
+    params(("period" = String, Path, description = "a billing period: `YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` where periods are quarters, half-years or years")),
     responses((status = 202, description = "started: the close as it is now", body = PeriodView),
         (status = 400, body = kopek_http::problem::Problem), (status = 403, body = kopek_http::problem::Problem),
         (status = 409, description = "`close_already_started`; `invalid_state`: a later period is closed, or an earlier one is not", body = kopek_http::problem::Problem),
@@ -296,7 +295,7 @@ async fn start_close(
     Path(period): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     require_admin(&caller)?;
-    let period = period_path(&period)?;
+    let period = period_path(&state, &period)?;
     let who = match caller.subject() {
         Subject::User(id) => id.to_string(),
         Subject::ApiKey(id) => id.to_string(),
@@ -372,7 +371,7 @@ impl From<StoredJob> for JobView {
 
 /// The customers' jobs of a close, by customer id; failed ones with their error.
 #[utoipa::path(get, path = "/v1/periods/{period}/jobs", tag = "billing", security(("bearer" = [])),
-    params(("period" = String, Path, description = "`YYYY-MM`"), JobsQuery),
+    params(("period" = String, Path, description = "a billing period: `YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` where periods are quarters, half-years or years"), JobsQuery),
     responses((status = 200, body = inline(Paged<JobView>)), (status = 400, body = kopek_http::problem::Problem),
         (status = 403, body = kopek_http::problem::Problem)))]
 async fn list_jobs(
@@ -382,7 +381,7 @@ async fn list_jobs(
     QueryParams(query): QueryParams<JobsQuery>,
 ) -> ApiResult<Json<Paged<JobView>>> {
     require_billing_staff(&caller)?;
-    let period = period_path(&period)?;
+    let period = period_path(&state, &period)?;
     let (limit, start) = ListQuery {
         limit: query.limit,
         cursor: query.cursor,
@@ -406,7 +405,7 @@ pub struct ResumedView {
 /// Re-queue what a close still has to do: the rest of its planning, and every pending or
 /// failed customer (each is closed at most once, whatever is queued twice).
 #[utoipa::path(post, path = "/v1/periods/{period}/resume", tag = "billing", security(("bearer" = [])),
-    params(("period" = String, Path, description = "`YYYY-MM`")),
+    params(("period" = String, Path, description = "a billing period: `YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` where periods are quarters, half-years or years")),
     responses((status = 200, body = ResumedView), (status = 400, body = kopek_http::problem::Problem),
         (status = 403, body = kopek_http::problem::Problem),
         (status = 422, description = "no close of the period was started (`field`: `period`)", body = kopek_http::problem::Problem)))]
@@ -416,7 +415,7 @@ async fn resume_close(
     Path(period): Path<String>,
 ) -> ApiResult<Json<ResumedView>> {
     require_admin(&caller)?;
-    let period = period_path(&period)?;
+    let period = period_path(&state, &period)?;
     let queued = closer(&state)?.resume(period).await.map_err(close_error)?;
     let close = match state.store.period(period).await? {
         Some(stored) => stored.into(),
@@ -464,7 +463,7 @@ pub struct PreviewFailure {
 /// for them now (status `draft`, unnumbered), and every customer it could not invoice, with
 /// why. Nothing is written.
 #[utoipa::path(get, path = "/v1/periods/{period}/preview", tag = "billing", security(("bearer" = [])),
-    params(("period" = String, Path, description = "`YYYY-MM`"), PreviewQuery),
+    params(("period" = String, Path, description = "a billing period: `YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` where periods are quarters, half-years or years"), PreviewQuery),
     responses((status = 200, body = PreviewPage), (status = 400, body = kopek_http::problem::Problem),
         (status = 403, body = kopek_http::problem::Problem)))]
 async fn preview(
@@ -474,7 +473,7 @@ async fn preview(
     QueryParams(query): QueryParams<PreviewQuery>,
 ) -> ApiResult<Json<PreviewPage>> {
     require_billing_staff(&caller)?;
-    let period = period_path(&period)?;
+    let period = period_path(&state, &period)?;
     let limit = query.limit.unwrap_or(DEFAULT_PREVIEW_LIMIT);
     if !(1..=ORGS_PER_PAGE).contains(&usize::from(limit)) {
         return Err(ApiError::bad_request(
@@ -798,7 +797,7 @@ impl From<StatusFilter> for InvoiceStatus {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct InvoicesQuery {
-    /// `YYYY-MM`: the invoices of one period. Staff name a period or an organisation.
+    /// A period (`YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` for longer periods): the invoices of one period. Staff name a period or an organisation.
     period: Option<String>,
     /// Whose invoices: staff name any organisation; a customer may name only its own.
     org_id: Option<String>,
@@ -958,7 +957,7 @@ struct OrgQuery {
 
 /// A customer's invoice of a period (staff name the organisation).
 #[utoipa::path(get, path = "/v1/invoices/period/{period}", tag = "billing", security(("bearer" = [])),
-    params(("period" = String, Path, description = "`YYYY-MM`"), OrgQuery),
+    params(("period" = String, Path, description = "a billing period: `YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` where periods are quarters, half-years or years"), OrgQuery),
     responses((status = 200, body = InvoiceView), (status = 400, body = kopek_http::problem::Problem),
         (status = 403, body = kopek_http::problem::Problem),
         (status = 404, description = "no invoice of the period", body = kopek_http::problem::Problem)))]
@@ -969,7 +968,7 @@ async fn invoice_of_period(
     QueryParams(query): QueryParams<OrgQuery>,
 ) -> ApiResult<Json<InvoiceView>> {
     caller.require_scope(Scope::InvoicesRead)?;
-    let period = period_path(&period)?;
+    let period = period_path(&state, &period)?;
     let org = org_param(&caller, query.org_id.as_deref())?;
     let stored = state
         .store
@@ -1076,6 +1075,15 @@ async fn issue_credit_note(
         credited
             .record_credit_note(&note)
             .map_err(invoicing_error)?;
+        // On a paid invoice, what it no longer owes goes back to the customer as credit.
+        let released = payments::release_by_credit(&mut credited)?;
+        let credit = if released.is_zero() {
+            None
+        } else {
+            let credit = store.credit(org, credited.draft.currency).await?;
+            let after = credit.amount.checked_add(released)?;
+            Some((credited.paid, credit, after))
+        };
         let event = DomainEvent::new(
             org,
             actor(&caller),
@@ -1095,6 +1103,9 @@ async fn issue_credit_note(
                 &entry,
                 &entry_id.to_string(),
                 &event,
+                credit
+                    .as_ref()
+                    .map(|(paid, read, after)| (*paid, read, *after)),
             )
             .await?
         {
@@ -1162,6 +1173,9 @@ pub struct BalanceView {
     balance: String,
     /// The ledger entries booked on or before `on`.
     entries: usize,
+    /// Now (whatever `on` says): credit from payments and credit notes that no invoice has
+    /// drawn down yet; the next invoices will.
+    credit: String,
 }
 
 /// The organisation a balance or ledger read is about, its currency and its entries.
@@ -1181,8 +1195,8 @@ async fn ledger_of(
     Ok((org, organisation.currency, entries))
 }
 
-/// A customer's balance on a day (what it owes: invoices less credit notes, and later
-/// payments), with the number of entries it sums.
+/// A customer's balance on a day (what it owes: invoices less credit notes and payments),
+/// with the number of entries it sums, and its credit not yet drawn down.
 #[utoipa::path(get, path = "/v1/billing/balance", tag = "billing", security(("bearer" = [])), params(BalanceQuery),
     responses((status = 200, body = BalanceView), (status = 400, body = kopek_http::problem::Problem),
         (status = 403, body = kopek_http::problem::Problem), (status = 404, body = kopek_http::problem::Problem)))]
@@ -1195,12 +1209,14 @@ async fn balance(
     let on = query.on.unwrap_or_else(|| state.today());
     let balance = ledger::customer_balance(&entries, org, on, currency)
         .map_err(|e| ApiError::internal(&e))?;
+    let credit = state.store.credit(org, currency).await?;
     Ok(Json(BalanceView {
         org_id: org.to_string(),
         on,
         currency,
         balance: amount(balance),
         entries: entries.iter().filter(|e| e.on() <= on).count(),
+        credit: amount(credit.amount),
     }))
 }
 
@@ -1230,7 +1246,8 @@ pub struct EntryView {
     id: String,
     /// The day it is booked on (the document's issue date).
     on: NaiveDate,
-    /// `{"type": "invoice", "invoice": …, "number": …}` or `{"type": "credit_note", …}`.
+    /// `{"type": "invoice", "invoice": …, "number": …}`, `{"type": "credit_note", …}` or
+    /// `{"type": "payment", "payment": …, "reference": …}`.
     #[schema(value_type = Object)]
     document: DocumentRef,
     #[schema(value_type = String, example = "RUB")]
@@ -1302,9 +1319,14 @@ pub struct SettingsView {
     /// The revision to send with a change; 0 while the defaults apply (never saved).
     rev: u64,
     /// Read-only: the provider's time zone, the deployment's `ProviderTimeZone`. Billing
-    /// periods are its calendar months and the scheduled close runs at 00:05 on the 1st in it.
+    /// periods are counted in its calendar and the scheduled close runs at 00:05 on the 1st
+    /// after each period in it.
     #[schema(example = "Europe/Moscow")]
     time_zone: String,
+    /// Read-only: how many months a billing period has (1, 3, 6 or 12), the deployment's
+    /// `BillingPeriodMonths`. Recurring prices are prices of one period.
+    #[schema(example = 1)]
+    period_months: u32,
 }
 
 impl SettingsView {
@@ -1316,6 +1338,7 @@ impl SettingsView {
             payment_terms_days: settings.payment_terms_days,
             rev,
             time_zone: calendar.to_string(),
+            period_months: calendar.period_length().months(),
         }
     }
 }
@@ -1430,10 +1453,5 @@ mod tests {
         );
         let err = close_error(CloseError::Conflict("close 2026-10 first".into()));
         assert_eq!(err.status.as_u16(), 409);
-        let err = period_path("2026-13").unwrap_err();
-        assert_eq!(
-            (err.status.as_u16(), err.field.as_deref()),
-            (400, Some("period"))
-        );
     }
 }

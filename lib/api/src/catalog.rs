@@ -72,7 +72,8 @@ pub struct NewServiceDoc {
     /// `piece`, `hour`, `day`, `month`, `gigabyte`, `megabyte`, `terabyte`, `mbps`, `request`,
     /// `kilowatt_hour`, `kilogram`, `delivery`, `visit`, `amount` (of money, for percentage prices).
     unit: String,
-    /// `one_off`, `recurring` (billed per calendar month) or `metered`.
+    /// `one_off`, `recurring` (billed per billing period: a calendar month unless the provider
+    /// bills quarterly, half-yearly or yearly) or `metered`.
     kind: String,
     /// Required for `one_off` services (they become work orders): a slug such as `install`.
     work_type: Option<String>,

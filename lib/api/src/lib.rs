@@ -7,7 +7,7 @@
 //! | [`catalog`] | `catalog-api` | `/v1/catalog/*`, `/v1/openapi.json` |
 //! | [`orders`], [`subscriptions`], [`work`] | `order-intake` | `/v1/orders*`, `/v1/charges`, `/v1/subscriptions*`, `/v1/work/*` |
 //! | [`usage`] | `usage-api` | `/v1/usage*` |
-//! | [`billing`] | `billing-api` | `/v1/periods*`, `/v1/invoices*`, `/v1/credit-notes/*`, `/v1/billing/*` |
+//! | [`billing`], [`payments`] | `billing-api` | `/v1/periods*`, `/v1/invoices*`, `/v1/credit-notes/*`, `/v1/billing/*` (payments: `/v1/billing/payments`) |
 //!
 //! Routes and their OpenAPI operations are registered together (`utoipa_axum::routes!`), so
 //! the document cannot list a route the router does not serve, nor miss one it does.
@@ -22,6 +22,7 @@ pub mod billing;
 pub mod catalog;
 pub mod orders;
 mod paging;
+pub mod payments;
 pub mod subscriptions;
 pub mod usage;
 pub mod work;
@@ -56,7 +57,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "subscriptions", description = "Subscriptions to recurring services, prorated by day"),
         (name = "work", description = "Work queues and batches for engineers"),
         (name = "usage", description = "Metered usage: reporting it, the customer's view with estimated prices, ingestion health and rejected events"),
-        (name = "billing", description = "The period close, invoices, credit notes, balances from the ledger, and billing settings"),
+        (name = "billing", description = "The period close, invoices, credit notes, payments received and credit, balances from the ledger, and billing settings"),
     )
 )]
 struct ApiDoc;

@@ -82,7 +82,7 @@ pub struct LineChargeView {
     id: String,
     #[schema(value_type = Object)]
     amount: Money,
-    /// The billing period it is billed in, `YYYY-MM`.
+    /// The billing period it is billed in, `YYYY-MM` (or `YYYY-Qn`, `YYYY-Hn`, `YYYY`).
     #[schema(value_type = String)]
     period: BillingPeriod,
 }
@@ -448,7 +448,7 @@ async fn order_history(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ChargesQuery {
-    /// `YYYY-MM` (default: the current month).
+    /// A period, `YYYY-MM` (or `YYYY-Qn`, `YYYY-Hn`, `YYYY` for longer periods; default: the current one).
     period: Option<String>,
     /// Whose charges (staff name any organisation; customers may name only their own).
     org_id: Option<String>,
@@ -498,15 +498,35 @@ impl From<Charge> for ChargeView {
     }
 }
 
-/// `?period=YYYY-MM`, or the current period by the clock.
+/// `?period=` (`YYYY-MM`, or the provider's longer period's form), or the current period by
+/// the clock.
 pub(crate) fn period_param(state: &AppState, period: Option<&str>) -> ApiResult<BillingPeriod> {
     match period {
         None => Ok(state.current_period()),
-        Some(p) => p.parse().map_err(|_| {
-            ApiError::bad_request("invalid_query", "period must be a month as YYYY-MM")
-                .with_field("period")
-        }),
+        Some(p) => parse_period(state, p, "invalid_query"),
     }
+}
+
+/// A period given as input (`code` says where: `invalid_path` or `invalid_query`): one of the
+/// provider's periods, written as its length is (`2026-11` for a month, `2026-Q4` for a
+/// quarter), else 400 naming `period`. A well-formed period of another length is refused too:
+/// a quarterly provider has no period `2026-11`.
+pub(crate) fn parse_period(
+    state: &AppState,
+    text: &str,
+    code: &'static str,
+) -> ApiResult<BillingPeriod> {
+    let length = state.calendar.period_length();
+    text.parse()
+        .ok()
+        .and_then(|p| state.calendar.check(p).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                code,
+                format!("period must be a {length} as {}", length.text_form()),
+            )
+            .with_field("period")
+        })
 }
 
 /// `?org_id=`: the organisation a read is about. Customers default to (and may name only)

@@ -143,7 +143,7 @@ pub struct SubscriptionView {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct PeriodQuery {
-    /// The period whose fees to show, `YYYY-MM` (default: the current one).
+    /// The period whose fees to show, `YYYY-MM`, or the longer period's form (default: the current one).
     period: Option<String>,
 }
 
@@ -365,12 +365,7 @@ async fn get_subscription(
     let period = query
         .period
         .as_deref()
-        .map(|p| {
-            p.parse::<BillingPeriod>().map_err(|_| {
-                ApiError::bad_request("invalid_query", "period must be a month as YYYY-MM")
-                    .with_field("period")
-            })
-        })
+        .map(|p| crate::orders::parse_period(&state, p, "invalid_query"))
         .transpose()?;
     let stored = own_subscription(&state, &caller, &subscription_id).await?;
     Ok(Json(view_for(&state, &stored.subscription, period).await?))
@@ -439,7 +434,7 @@ async fn cancel_subscription(
     let stored = own_subscription(&state, &caller, &subscription_id).await?;
     let now = state.clock.now();
     let mut sub = stored.subscription.clone();
-    let ends_on = sub.cancel(state.calendar.date_of(now))?;
+    let ends_on = sub.cancel(state.calendar.date_of(now), state.calendar.period_length())?;
     let event = DomainEvent::new(
         sub.org(),
         actor(&caller),

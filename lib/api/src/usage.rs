@@ -310,7 +310,7 @@ async fn post_csv(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct UsageQuery {
-    /// `YYYY-MM`: the period the usage is billed in (default: the current one).
+    /// A period (`YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` for longer periods): the period the usage is billed in (default: the current one).
     period: Option<String>,
     /// Whose usage: staff name the organisation; a customer may name only its own.
     org_id: Option<String>,
@@ -547,7 +547,7 @@ async fn meter_view(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct PeriodQuery {
-    /// `YYYY-MM`: the period events were received in (default: the current one).
+    /// A period (`YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` for longer periods): the period events were received in (default: the current one).
     period: Option<String>,
 }
 
@@ -601,7 +601,7 @@ async fn health(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct RejectedQuery {
-    /// `YYYY-MM`: the period events were received in (default: the current one).
+    /// A period (`YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` for longer periods): the period events were received in (default: the current one).
     period: Option<String>,
     /// How many items at most (1 to 100, default 50).
     limit: Option<u16>,

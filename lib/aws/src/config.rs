@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use kopek_domain::calendar::Calendar;
+use kopek_domain::period::{PeriodLength, PeriodLengthError};
 
 /// A variable that is missing or cannot be parsed.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,9 @@ pub struct Config {
     /// The queue usage events go through (`UsageQueue`), for functions that enqueue them.
     pub usage_queue_url: Option<String>,
     /// Usage events older than this are refused as `too_old` (default 45 days).
+    /// How old a usage event may be and still count (`KOPEK_USAGE_GRACE_SECS`; by default
+    /// the longest period of the calendar's length plus [`USAGE_GRACE_EXTRA_DAYS`]: 45 days
+    /// for months, 106 for quarters, so an event of any day of an open period counts).
     pub usage_grace: Duration,
     /// The queue of the period close (`CloseQueue`): planning pages and customer jobs.
     pub close_queue_url: Option<String>,
@@ -45,9 +49,14 @@ pub struct Config {
     /// settings are saved (default `KPK`).
     pub invoice_series: String,
     /// The provider's calendar: the IANA time zone its days and billing periods are counted
-    /// in (`KOPEK_TIME_ZONE`, the template's `ProviderTimeZone`; default `UTC`).
+    /// in (`KOPEK_TIME_ZONE`, the template's `ProviderTimeZone`; default `UTC`) and the length
+    /// of its periods in months (`KOPEK_PERIOD_MONTHS`, the template's `BillingPeriodMonths`:
+    /// 1, 3, 6 or 12; default 1).
     pub calendar: Calendar,
 }
+
+/// Days beyond the longest period that a usage event may still arrive by default.
+pub const USAGE_GRACE_EXTRA_DAYS: u64 = 14;
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -77,6 +86,26 @@ impl Config {
                     }),
             }
         };
+        let calendar = match lookup("KOPEK_TIME_ZONE").filter(|v| !v.trim().is_empty()) {
+            None => Calendar::UTC,
+            Some(v) => v.parse().map_err(|e: kopek_domain::calendar::ZoneError| {
+                ConfigError::Malformed {
+                    name: "KOPEK_TIME_ZONE",
+                    reason: e.to_string(),
+                }
+            })?,
+        }
+        .with_period_length(
+            match lookup("KOPEK_PERIOD_MONTHS").filter(|v| !v.trim().is_empty()) {
+                None => PeriodLength::Month,
+                Some(v) => v
+                    .parse()
+                    .map_err(|e: PeriodLengthError| ConfigError::Malformed {
+                        name: "KOPEK_PERIOD_MONTHS",
+                        reason: e.to_string(),
+                    })?,
+            },
+        );
         Ok(Self {
             table_name: required("KOPEK_TABLE_NAME")?,
             token_key_secret_arn: required("KOPEK_TOKEN_KEY_SECRET_ARN")?,
@@ -84,7 +113,12 @@ impl Config {
             session_ttl: seconds("KOPEK_SESSION_TTL_SECS", 30 * 24 * 3600)?,
             batch_timeout: seconds("KOPEK_BATCH_TIMEOUT_SECS", 8 * 3600)?,
             usage_queue_url: lookup("KOPEK_USAGE_QUEUE_URL").filter(|v| !v.trim().is_empty()),
-            usage_grace: seconds("KOPEK_USAGE_GRACE_SECS", 45 * 24 * 3600)?,
+            usage_grace: seconds(
+                "KOPEK_USAGE_GRACE_SECS",
+                (u64::from(calendar.period_length().max_days()) + USAGE_GRACE_EXTRA_DAYS)
+                    * 24
+                    * 3600,
+            )?,
             close_queue_url: lookup("KOPEK_CLOSE_QUEUE_URL").filter(|v| !v.trim().is_empty()),
             close_seal_wait: match lookup("KOPEK_CLOSE_SEAL_WAIT_SECS") {
                 None => Duration::from_secs(60),
@@ -102,15 +136,7 @@ impl Config {
             invoice_series: lookup("KOPEK_INVOICE_SERIES")
                 .filter(|v| !v.trim().is_empty())
                 .unwrap_or_else(|| "KPK".into()),
-            calendar: match lookup("KOPEK_TIME_ZONE").filter(|v| !v.trim().is_empty()) {
-                None => Calendar::UTC,
-                Some(v) => v.parse().map_err(|e: kopek_domain::calendar::ZoneError| {
-                    ConfigError::Malformed {
-                        name: "KOPEK_TIME_ZONE",
-                        reason: e.to_string(),
-                    }
-                })?,
-            },
+            calendar,
         })
     }
 }
@@ -169,6 +195,33 @@ mod tests {
         bad.push(("KOPEK_TIME_ZONE", "MSK+3"));
         let err = Config::from_lookup(lookup(&bad)).unwrap_err();
         assert!(err.to_string().contains("KOPEK_TIME_ZONE"), "{err}");
+    }
+
+    #[test]
+    fn periods_are_months_unless_the_length_says_otherwise() {
+        let base = [
+            ("KOPEK_TABLE_NAME", "t"),
+            ("KOPEK_TOKEN_KEY_SECRET_ARN", "arn"),
+        ];
+        let config = Config::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(config.calendar.period_length(), PeriodLength::Month);
+        let mut quarterly = base.to_vec();
+        quarterly.push(("KOPEK_TIME_ZONE", "Europe/Moscow"));
+        quarterly.push(("KOPEK_PERIOD_MONTHS", "3"));
+        let config = Config::from_lookup(lookup(&quarterly)).unwrap();
+        assert_eq!(config.calendar.period_length(), PeriodLength::Quarter);
+        assert_eq!(config.calendar.to_string(), "Europe/Moscow");
+        // The grace window covers every day of an open period, and two weeks more.
+        assert_eq!(config.usage_grace, Duration::from_secs(106 * 24 * 3600));
+        let monthly = Config::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(monthly.usage_grace, Duration::from_secs(45 * 24 * 3600));
+        quarterly.push(("KOPEK_USAGE_GRACE_SECS", "60"));
+        let config = Config::from_lookup(lookup(&quarterly)).unwrap();
+        assert_eq!(config.usage_grace, Duration::from_secs(60));
+        let mut bad = base.to_vec();
+        bad.push(("KOPEK_PERIOD_MONTHS", "2"));
+        let err = Config::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(err.to_string().contains("KOPEK_PERIOD_MONTHS"), "{err}");
     }
 
     #[test]

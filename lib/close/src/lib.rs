@@ -55,6 +55,7 @@ use kopek_domain::invoicing::{
 };
 use kopek_domain::ledger;
 use kopek_domain::orders::UserOrKey;
+use kopek_domain::payments;
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::usage::MeterUsage;
 use serde::{Deserialize, Serialize};
@@ -234,6 +235,7 @@ impl Closer {
         period: BillingPeriod,
         trigger: Trigger,
     ) -> Result<Started, CloseError> {
+        let period = self.provider_period(period)?;
         if period.end_exclusive() > self.today() {
             return Err(CloseError::Invalid {
                 field: "period".into(),
@@ -501,6 +503,17 @@ impl Closer {
         }))
     }
 
+    /// `period`, if it is one of the provider's (of its calendar's length), else refused
+    /// naming `period`: every way into a close (the API, a hand-written event) passes here.
+    fn provider_period(&self, period: BillingPeriod) -> Result<BillingPeriod, CloseError> {
+        self.calendar
+            .check(period)
+            .map_err(|e| CloseError::Invalid {
+                field: "period".into(),
+                reason: e.to_string(),
+            })
+    }
+
     /// A dry run over a page of customers: the invoices the close would issue, none written.
     pub async fn preview(
         &self,
@@ -508,6 +521,7 @@ impl Closer {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Preview, CloseError> {
+        let period = self.provider_period(period)?;
         let catalog = self.catalog().await?;
         let settings = self.settings().await?;
         let (orgs, next) = self
@@ -595,13 +609,21 @@ impl Closer {
                 issued_on.year(),
                 last + 1,
             )?;
-            let invoice = invoicing::issue(
+            let mut invoice = invoicing::issue(
                 draft.clone(),
                 InvoiceId::new(),
                 number.clone(),
                 issued_on,
                 payment_terms,
             )?;
+            // A prepaid (or overpaid) customer's credit pays the invoice as it is issued.
+            let credit = self.store.credit(org, invoice.draft.currency).await?;
+            let drawn =
+                payments::draw_down(&mut invoice, credit.amount).map_err(InvoicingError::from)?;
+            let credit_after = credit
+                .amount
+                .checked_sub(drawn)
+                .map_err(InvoicingError::from)?;
             let entry_id = EntryId::new();
             // An invoice of zero (issued by the settings) posts nothing.
             let entry = match ledger::for_invoice(&invoice, entry_id) {
@@ -630,6 +652,8 @@ impl Closer {
                     issued_on,
                     &event,
                     job.status,
+                    &credit,
+                    credit_after,
                 )
                 .await?
             {
@@ -640,7 +664,7 @@ impl Closer {
                         number: number.to_string(),
                     });
                 }
-                IssueOutcome::NumberTaken => continue,
+                IssueOutcome::NumberTaken | IssueOutcome::CreditChanged => continue,
                 IssueOutcome::AlreadyIssued => return Ok(CustomerOutcome::AlreadyDone),
                 IssueOutcome::JobChanged => {
                     return Err(CloseError::Store(StoreError::Transient(
@@ -672,8 +696,9 @@ pub struct Preview {
     pub next: Option<String>,
 }
 
-/// The period the scheduler closes when it fires at `at`: the month before the one `at`
-/// falls in, in the provider's `calendar`. The schedule's event names the zone it fires in
+/// The period the scheduler closes when it fires at `at`: the period before the one `at`
+/// falls in, in the provider's `calendar` (a month, or its longer period: the template's
+/// schedule fires on the 1st after each period ends). The schedule's event names the zone it fires in
 /// (`time_zone`, the template's `ProviderTimeZone` for both): a schedule in another zone than
 /// the provider's periods would fire hours before or after the month ends, so it is refused.
 pub fn scheduled_period(
@@ -687,15 +712,16 @@ pub fn scheduled_period(
             field: "time_zone".into(),
             reason: e.to_string(),
         })?;
-    if schedule != calendar {
+    if schedule.zone() != calendar.zone() {
         return Err(CloseError::Invalid {
             field: "time_zone".into(),
             reason: format!(
-                "the schedule runs in {schedule}, the provider's periods are months in {calendar}"
+                "the schedule runs in {schedule}, the provider's periods are {}s in {calendar}",
+                calendar.period_length()
             ),
         });
     }
-    BillingPeriod::try_of(calendar.date_of(at))
+    BillingPeriod::try_of(calendar.date_of(at), calendar.period_length())
         .ok()
         .and_then(BillingPeriod::checked_previous)
         .ok_or_else(|| CloseError::Invalid {
@@ -727,6 +753,18 @@ mod tests {
         let ny = zone("America/New_York");
         let p = scheduled_period(at("2027-01-01T05:05:00Z"), "America/New_York", ny).unwrap();
         assert_eq!(p.to_string(), "2026-12");
+    }
+
+    #[test]
+    fn the_schedule_closes_the_quarter_that_just_ended_when_periods_are_quarters() {
+        use kopek_domain::period::PeriodLength;
+        let quarterly = zone("Europe/Moscow").with_period_length(PeriodLength::Quarter);
+        // 00:05 on 1 January 2027 in Moscow.
+        let p = scheduled_period(at("2026-12-31T21:05:00Z"), "Europe/Moscow", quarterly).unwrap();
+        assert_eq!(p.to_string(), "2026-Q4");
+        let yearly = Calendar::UTC.with_period_length(PeriodLength::Year);
+        let p = scheduled_period(at("2027-01-01T00:05:00Z"), "UTC", yearly).unwrap();
+        assert_eq!(p.to_string(), "2026");
     }
 
     #[test]

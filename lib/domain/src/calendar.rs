@@ -1,4 +1,5 @@
-//! The provider's calendar: the time zone its days and billing periods are counted in.
+//! The provider's calendar: the time zone its days and billing periods are counted in, and
+//! how long its billing periods are.
 //!
 //! A provider in Moscow bills Moscow months: an order placed at 01:30 on 1 December Moscow
 //! time (22:30 UTC on 30 November) belongs to December, a usage event at that instant counts
@@ -15,6 +16,11 @@
 //!   change skips midnight, at the first local instant of that day. A period runs from the
 //!   start of its first day to the start of the next period's first day.
 //! - Instants are stored in UTC everywhere; only days and periods are local.
+//! - The length of a period ([`PeriodLength`]: a month unless the template's
+//!   `BillingPeriodMonths`, read as `KOPEK_PERIOD_MONTHS`, says 3, 6 or 12) is a deployment
+//!   setting too, for the same reason. Every period the calendar makes has it, and a period
+//!   that comes as input (a path, a query, an event) goes through [`Calendar::check`], which
+//!   refuses one of another length: a quarterly provider has no period `2026-11`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,17 +28,26 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::period::BillingPeriod;
+use crate::period::{BillingPeriod, PeriodLength};
 
 /// A name that is not an IANA time zone.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not an IANA time zone (such as Europe/Moscow or UTC)")]
 pub struct ZoneError(pub String);
 
-/// The provider's calendar: its time zone. Cheap to copy.
+/// A period given as input that is not of the deployment's length.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{period} is not a billing period here: periods are {}s, written {}", .length.name(), .length.text_form())]
+pub struct LengthMismatch {
+    pub period: BillingPeriod,
+    pub length: PeriodLength,
+}
+
+/// The provider's calendar: its time zone and the length of its periods. Cheap to copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Calendar {
     zone: Tz,
+    length: PeriodLength,
 }
 
 impl Default for Calendar {
@@ -42,15 +57,50 @@ impl Default for Calendar {
 }
 
 impl Calendar {
-    /// Days and periods of UTC dates.
-    pub const UTC: Calendar = Calendar { zone: Tz::UTC };
+    /// Days and monthly periods of UTC dates.
+    pub const UTC: Calendar = Calendar {
+        zone: Tz::UTC,
+        length: PeriodLength::Month,
+    };
 
+    /// Monthly periods in `zone`.
     pub fn new(zone: Tz) -> Self {
-        Self { zone }
+        Self {
+            zone,
+            length: PeriodLength::Month,
+        }
+    }
+
+    /// The same zone with periods of `length`.
+    pub fn with_period_length(self, length: PeriodLength) -> Self {
+        Self { length, ..self }
     }
 
     pub fn zone(self) -> Tz {
         self.zone
+    }
+
+    /// How long its billing periods are.
+    pub fn period_length(self) -> PeriodLength {
+        self.length
+    }
+
+    /// A period given as input, if it has this calendar's length.
+    pub fn check(self, period: BillingPeriod) -> Result<BillingPeriod, LengthMismatch> {
+        if period.length() == self.length {
+            Ok(period)
+        } else {
+            Err(LengthMismatch {
+                period,
+                length: self.length,
+            })
+        }
+    }
+
+    /// The period of this calendar's length a provider's date falls in (clamped as in
+    /// [`BillingPeriod::of`]).
+    pub fn period_of_date(self, date: NaiveDate) -> BillingPeriod {
+        BillingPeriod::of(date, self.length)
     }
 
     /// The provider's date at an instant.
@@ -58,10 +108,10 @@ impl Calendar {
         at.with_timezone(&self.zone).date_naive()
     }
 
-    /// The billing period an instant falls in: the month of its local date (clamped to
-    /// [`BillingPeriod::MIN`]..=[`BillingPeriod::MAX`] as in [`BillingPeriod::of`]).
+    /// The billing period an instant falls in: the period of its local date (clamped as in
+    /// [`BillingPeriod::of`]).
     pub fn period_of(self, at: DateTime<Utc>) -> BillingPeriod {
-        BillingPeriod::of(self.date_of(at))
+        self.period_of_date(self.date_of(at))
     }
 
     /// The first instant of a local day: its midnight, or, where a daylight-saving change
@@ -110,6 +160,7 @@ impl FromStr for Calendar {
     }
 }
 
+/// Its time zone's IANA name (what [`FromStr`] reads; the length is set apart).
 impl fmt::Display for Calendar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.zone.name())
@@ -188,13 +239,41 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_quarterly_calendar_makes_quarters_and_refuses_months() {
+        let quarterly = moscow().with_period_length(PeriodLength::Quarter);
+        // 22:30 UTC on 30 September is 01:30 on 1 October in Moscow: the fourth quarter.
+        assert_eq!(
+            quarterly.period_of(at("2026-09-30T22:30:00Z")).to_string(),
+            "2026-Q4"
+        );
+        let q4: BillingPeriod = "2026-Q4".parse().unwrap();
+        assert_eq!(quarterly.period_start(q4), at("2026-09-30T21:00:00Z"));
+        assert_eq!(quarterly.period_end(q4), at("2026-12-31T21:00:00Z"));
+        assert_eq!(quarterly.check(q4), Ok(q4));
+        let november: BillingPeriod = "2026-11".parse().unwrap();
+        let refused = quarterly.check(november).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "2026-11 is not a billing period here: periods are quarters, written YYYY-Qn"
+        );
+        assert!(moscow().check(q4).is_err());
+        assert_eq!(moscow().check(november), Ok(november));
+    }
+
     proptest! {
         /// Every instant of a period lies in [start, end), and the instant before the start
-        /// belongs to the previous period: periods tile time without gaps or overlaps.
+        /// belongs to the previous period: periods tile time without gaps or overlaps, in
+        /// every length.
         #[test]
-        fn periods_tile_time(seconds in 946_771_200i64..4_102_444_800i64, zone in 0usize..6) {
+        fn periods_tile_time(
+            seconds in 946_771_200i64..4_102_444_800i64,
+            zone in 0usize..6,
+            length in prop::sample::select(PeriodLength::ALL.to_vec()),
+        ) {
             let calendar: Calendar = ["UTC", "Europe/Moscow", "America/New_York",
                 "Europe/Berlin", "Asia/Kathmandu", "America/Santiago"][zone].parse().unwrap();
+            let calendar = calendar.with_period_length(length);
             let instant = DateTime::from_timestamp(seconds, 0).unwrap();
             let period = calendar.period_of(instant);
             let start = calendar.period_start(period);
@@ -202,7 +281,7 @@ mod tests {
             prop_assert!(start <= instant && instant < end);
             prop_assert_eq!(calendar.period_of(start), period);
             prop_assert_eq!(calendar.period_of(end), period.next());
-            if period > BillingPeriod::MIN {
+            if period > BillingPeriod::first(length) {
                 prop_assert_eq!(calendar.period_of(start - Duration::seconds(1)), period.previous());
             }
         }

@@ -343,7 +343,8 @@ impl UnitOfMeasure {
 pub enum ServiceKind {
     /// Done once, on order (it becomes a work order).
     OneOff,
-    /// Billed per calendar month while subscribed.
+    /// Billed per billing period (a calendar month, or the provider's longer period) while
+    /// subscribed: its price is the price of one period.
     Recurring,
     /// Billed by measured use.
     Metered,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{LocalizedText, ServiceCode, TaxRate, UnitOfMeasure};
 use crate::ids::{
-    BatchId, ChargeId, CreditNoteId, EventId, InvoiceId, OrderId, OrgId, SubscriptionId,
+    BatchId, ChargeId, CreditNoteId, EventId, InvoiceId, OrderId, OrgId, PaymentId, SubscriptionId,
     WorkOrderId,
 };
 use crate::money::Money;
@@ -115,6 +115,14 @@ pub enum EventKind {
         invoice: InvoiceId,
         gross: Money,
     },
+    /// A payment was recorded: what it settled and what it left as credit.
+    PaymentReceived {
+        payment: PaymentId,
+        reference: String,
+        amount: Money,
+        settled: Vec<InvoiceId>,
+        to_credit: Money,
+    },
 }
 
 impl EventKind {
@@ -130,6 +138,7 @@ impl EventKind {
             | EventKind::SubscriptionCancelled { subscription, .. } => subscription.to_string(),
             EventKind::InvoiceIssued { invoice, .. }
             | EventKind::CreditNoteIssued { invoice, .. } => invoice.to_string(),
+            EventKind::PaymentReceived { payment, .. } => payment.to_string(),
         }
     }
 }

@@ -132,6 +132,10 @@ prefixed_id!(
     /// A balanced entry of the ledger.
     EntryId, "jrn_", "ledger entry"
 );
+prefixed_id!(
+    /// A payment received from a customer.
+    PaymentId, "pay_", "payment"
+);
 
 #[cfg(test)]
 mod tests {

@@ -119,7 +119,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{LocalizedText, ServiceCode, TaxRate, UnitOfMeasure};
 use crate::ids::{ChargeId, CreditNoteId, InvoiceId, OrgId, SubscriptionId};
 use crate::money::{Currency, Money, MoneyError};
-use crate::period::BillingPeriod;
+use crate::period::{BillingPeriod, PeriodLength};
 use crate::pricing::QuoteLine;
 
 mod compose;
@@ -722,7 +722,7 @@ fn check_number(
     kind: DocumentKind,
     issued_on: NaiveDate,
 ) -> Result<(), InvoicingError> {
-    if BillingPeriod::try_of(issued_on).is_err() {
+    if BillingPeriod::try_of(issued_on, PeriodLength::Month).is_err() {
         return Err(InvoicingError::invalid(
             "issued_on",
             "must be a day from 2000-01-01 to 9999-12-31",
@@ -765,7 +765,7 @@ pub fn issue(
     check_number(&number, DocumentKind::Invoice, issued_on)?;
     let due_on = issued_on
         .checked_add_days(chrono::Days::new(u64::from(payment_terms_days)))
-        .filter(|due| BillingPeriod::try_of(*due).is_ok())
+        .filter(|due| BillingPeriod::try_of(*due, PeriodLength::Month).is_ok())
         .ok_or_else(|| {
             InvoicingError::invalid("payment_terms_days", "the due date is past 9999-12-31")
         })?;

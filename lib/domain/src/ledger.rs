@@ -7,7 +7,7 @@
 //! | [`Account::Receivable`] | debit | what a customer owes: one account per customer, the entry's `org` |
 //! | [`Account::Revenue`] | credit | the net amounts invoiced, less those credited |
 //! | [`Account::TaxPayable`] | credit | the tax invoiced, owed to the tax authority |
-//! | [`Account::Cash`] | debit | money received (payments, a later issue) |
+//! | [`Account::Cash`] | debit | money received from customers |
 //!
 //! # Postings and signs
 //!
@@ -28,6 +28,9 @@
 //!   Cr TaxPayable tax.
 //! - A credit note ([`for_credit_note`]), on its issue date: the reverse — Dr Revenue net;
 //!   Dr TaxPayable tax; Cr Receivable gross.
+//! - A payment received ([`for_payment`]), on the day received: Dr Cash; Cr Receivable. What
+//!   it settles, and the credit later invoices draw down, move nothing here (see
+//!   [`crate::payments`]): a customer with credit simply has a negative balance.
 //!
 //! A leg of zero is left out. An amount below zero posts on the other side (a negative
 //! invoice, which owes the customer, posts Dr Revenue, Cr Receivable: the mirror image). A
@@ -39,7 +42,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CreditNoteId, EntryId, InvoiceId, OrgId};
+use crate::ids::{CreditNoteId, EntryId, InvoiceId, OrgId, PaymentId};
 use crate::invoicing::{CreditNote, Invoice, InvoiceNumber, negated};
 use crate::money::{Currency, Money, MoneyError};
 
@@ -164,6 +167,11 @@ pub enum DocumentRef {
         number: InvoiceNumber,
         /// The invoice the credit note corrects.
         invoice: InvoiceId,
+    },
+    Payment {
+        payment: PaymentId,
+        /// The bank document or receipt number.
+        reference: String,
     },
 }
 
@@ -323,6 +331,24 @@ pub fn for_credit_note(note: &CreditNote, id: EntryId) -> Result<Entry, LedgerEr
             invoice: note.invoice,
         },
         document_postings(note.gross, note.net, note.tax),
+    )
+}
+
+/// The entry of a payment received, on the day received: Dr Cash, Cr Receivable by its
+/// amount (see the module docs).
+pub fn for_payment(payment: &crate::payments::Payment, id: EntryId) -> Result<Entry, LedgerError> {
+    Entry::new(
+        id,
+        payment.org,
+        payment.received_on,
+        DocumentRef::Payment {
+            payment: payment.id,
+            reference: payment.reference.to_string(),
+        },
+        vec![
+            Posting::debit(Account::Cash, payment.amount),
+            Posting::credit(Account::Receivable, payment.amount),
+        ],
     )
 }
 

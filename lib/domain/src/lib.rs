@@ -11,7 +11,7 @@
 //! - [`pricing`]: price models (flat, per unit, graduated, volume, package, percentage).
 //! - [`catalog`]: services, their kinds, units, tax rates and price versions.
 //! - [`accounts`]: organisations, users, roles, scopes, API keys and credentials.
-//! - [`period`]: billing periods (calendar months) and their days.
+//! - [`period`]: billing periods (calendar months, or quarters, half-years or years) and their days.
 //! - [`calendar`]: the provider's time zone, which turns instants into days and periods.
 //! - [`proration`]: the one proration rule: a period's price split by day.
 //! - [`subscriptions`]: subscriptions to recurring services and their prorated charges.
@@ -21,6 +21,7 @@
 //! - [`usage`]: metered usage events: parsing, judging, late events, totals and estimates.
 //! - [`invoicing`]: invoices of a closed period, taxes, numbering, credit notes.
 //! - [`ledger`]: the double-entry ledger and balances.
+//! - [`payments`]: payments received, the invoices they settle, and credit drawn down.
 //! - [`clock`]: the injected notion of "now".
 
 pub mod accounts;
@@ -33,6 +34,7 @@ pub mod invoicing;
 pub mod ledger;
 pub mod money;
 pub mod orders;
+pub mod payments;
 pub mod period;
 pub mod pricing;
 pub mod proration;

@@ -1,7 +1,7 @@
 //! Subscriptions to recurring services, their changes, cancellation and prorated charges.
 //!
 //! A [`Subscription`] is an organisation's standing order for a recurring service, billed by
-//! calendar month ([`BillingPeriod`]). Its history is a list of [`Segment`]s: from a day on,
+//! billing period ([`BillingPeriod`]: a calendar month unless the provider's periods are longer). Its history is a list of [`Segment`]s: from a day on,
 //! a service, a quantity and the price version agreed for it. A segment is in force from its
 //! `from` until the next segment's `from`, or until the subscription's `ends_on` (the first
 //! day no longer billed), whichever comes first. Nothing is ever rewritten in the past: every
@@ -22,8 +22,8 @@
 //!   matches only no work type) and keeps the quantity, which must suit the new unit. A
 //!   subscription that has ended cannot change.
 //! - **Cancel** ([`Subscription::cancel`]), once: under [`CancellationPolicy::EndOfPeriod`] it
-//!   is billed to the end of the month in which it is cancelled (`ends_on` is the 1st of the
-//!   next month); under [`CancellationPolicy::Immediately`] it is billed up to and including
+//!   is billed to the end of the billing period in which it is cancelled (`ends_on` is the
+//!   first day of the next period: the 1st of the next month for monthly periods); under [`CancellationPolicy::Immediately`] it is billed up to and including
 //!   the day it is cancelled (`ends_on` is the day after). A subscription cancelled before it
 //!   starts ends at its start and is never billed. Changes scheduled on or after `ends_on` are
 //!   dropped: they would never take effect.
@@ -50,7 +50,7 @@ use crate::catalog::{
 };
 use crate::ids::{OrgId, SubscriptionId};
 use crate::money::{Currency, Money, MoneyError};
-use crate::period::BillingPeriod;
+use crate::period::{BillingPeriod, PeriodLength};
 use crate::pricing::{Price, PricingError, Quantity};
 use crate::proration;
 
@@ -323,9 +323,13 @@ impl Subscription {
     }
 
     /// Cancels the subscription on `today` under its cancellation policy (see the module
-    /// docs) and returns `ends_on`, the first day no longer billed. Refused (`ends_on`, a
-    /// conflict) if it is already cancelled.
-    pub fn cancel(&mut self, today: NaiveDate) -> Result<NaiveDate, SubscriptionError> {
+    /// docs; the provider's periods have `length`) and returns `ends_on`, the first day no
+    /// longer billed. Refused (`ends_on`, a conflict) if it is already cancelled.
+    pub fn cancel(
+        &mut self,
+        today: NaiveDate,
+        length: PeriodLength,
+    ) -> Result<NaiveDate, SubscriptionError> {
         if let Some(ends_on) = self.ends_on {
             return Err(SubscriptionError::conflict(
                 "ends_on",
@@ -337,7 +341,7 @@ impl Subscription {
             start
         } else {
             match self.cancellation {
-                CancellationPolicy::EndOfPeriod => BillingPeriod::of(today).end_exclusive(),
+                CancellationPolicy::EndOfPeriod => BillingPeriod::of(today, length).end_exclusive(),
                 CancellationPolicy::Immediately => {
                     today.checked_add_days(Days::new(1)).ok_or_else(|| {
                         SubscriptionError::invalid("today", "is past the last supported day")
@@ -565,9 +569,11 @@ fn check_day(field: &str, day: NaiveDate, today: NaiveDate) -> Result<(), Subscr
 }
 
 fn check_in_range(field: &str, day: NaiveDate) -> Result<(), SubscriptionError> {
-    BillingPeriod::try_of(day).map(|_| ()).map_err(|_| {
-        SubscriptionError::invalid(field, "must be a day from 2000-01-01 to 9999-12-31")
-    })
+    BillingPeriod::try_of(day, PeriodLength::Month)
+        .map(|_| ())
+        .map_err(|_| {
+            SubscriptionError::invalid(field, "must be a day from 2000-01-01 to 9999-12-31")
+        })
 }
 
 impl TryFrom<SubscriptionRecord> for Subscription {
@@ -645,6 +651,8 @@ mod tests {
     use super::*;
     use crate::catalog::{LocalizedText, NewService, TaxRate};
     use crate::pricing::PriceModel;
+
+    const MONTHLY: crate::period::PeriodLength = crate::period::PeriodLength::Month;
     use chrono::TimeZone;
     use proptest::prelude::*;
     use rust_decimal::Decimal;
@@ -946,7 +954,7 @@ mod tests {
     #[test]
     fn a_cancelled_subscription_changes_only_before_it_ends() {
         let mut sub = subscription(nov(1), nov(1));
-        assert_eq!(sub.cancel(nov(10)).unwrap(), day(2026, 12, 1));
+        assert_eq!(sub.cancel(nov(10), MONTHLY).unwrap(), day(2026, 12, 1));
         sub.change_quantity(qty(dec!(2)), nov(20), nov(10)).unwrap();
         let err = sub
             .change_quantity(qty(dec!(3)), day(2026, 12, 1), nov(10))
@@ -961,7 +969,7 @@ mod tests {
     #[test]
     fn an_ended_subscription_cannot_change() {
         let mut sub = subscription(nov(1), nov(1));
-        sub.cancel(nov(10)).unwrap();
+        sub.cancel(nov(10), MONTHLY).unwrap();
         let today = day(2026, 12, 2);
         let err = sub.change_quantity(qty(dec!(2)), today, today).unwrap_err();
         assert!(is_conflict(&err, "ends_on"), "{err}");
@@ -1133,10 +1141,13 @@ mod tests {
     #[test]
     fn cancelling_at_the_end_of_the_period_bills_to_the_end_of_the_month() {
         let mut sub = subscription(nov(1), nov(1));
-        assert_eq!(sub.cancel(nov(10)).unwrap(), day(2026, 12, 1));
+        assert_eq!(sub.cancel(nov(10), MONTHLY).unwrap(), day(2026, 12, 1));
         assert_eq!(sub.ends_on(), Some(day(2026, 12, 1)));
         let mut december = subscription(nov(1), nov(1));
-        assert_eq!(december.cancel(day(2026, 12, 31)).unwrap(), day(2027, 1, 1));
+        assert_eq!(
+            december.cancel(day(2026, 12, 31), MONTHLY).unwrap(),
+            day(2027, 1, 1)
+        );
     }
 
     #[test]
@@ -1155,7 +1166,7 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!(sub.cancel(nov(10)).unwrap(), nov(11));
+        assert_eq!(sub.cancel(nov(10), MONTHLY).unwrap(), nov(11));
         let charges = sub.charges_for(period("2026-11"), prices).unwrap();
         assert_eq!(charges[0].days, 10);
         assert_eq!(charges[0].amount, rub(dec!(330.00)));
@@ -1164,7 +1175,7 @@ mod tests {
     #[test]
     fn cancelling_before_the_start_ends_at_the_start_and_bills_nothing() {
         let mut sub = subscription(nov(20), nov(1));
-        assert_eq!(sub.cancel(nov(5)).unwrap(), nov(20));
+        assert_eq!(sub.cancel(nov(5), MONTHLY).unwrap(), nov(20));
         assert_eq!(sub.status_on(nov(5)), SubscriptionStatus::Ended);
         assert_eq!(sub.status_on(nov(25)), SubscriptionStatus::Ended);
         assert!(
@@ -1178,14 +1189,14 @@ mod tests {
     #[test]
     fn cancelling_on_the_start_day_bills_under_the_policy() {
         let mut sub = subscription(nov(20), nov(1));
-        assert_eq!(sub.cancel(nov(20)).unwrap(), day(2026, 12, 1));
+        assert_eq!(sub.cancel(nov(20), MONTHLY).unwrap(), day(2026, 12, 1));
     }
 
     #[test]
     fn cancelling_twice_is_a_conflict() {
         let mut sub = subscription(nov(1), nov(1));
-        sub.cancel(nov(10)).unwrap();
-        let err = sub.cancel(nov(11)).unwrap_err();
+        sub.cancel(nov(10), MONTHLY).unwrap();
+        let err = sub.cancel(nov(11), MONTHLY).unwrap_err();
         assert!(is_conflict(&err, "ends_on"), "{err}");
         assert_eq!(
             err.to_string(),
@@ -1200,7 +1211,7 @@ mod tests {
         sub.change_quantity(qty(dec!(2)), nov(20), nov(1)).unwrap();
         sub.change_quantity(qty(dec!(3)), day(2026, 12, 5), nov(1))
             .unwrap();
-        sub.cancel(nov(10)).unwrap();
+        sub.cancel(nov(10), MONTHLY).unwrap();
         let froms: Vec<_> = sub.segments().iter().map(|s| s.from).collect();
         assert_eq!(froms, [nov(1), nov(20)]);
 
@@ -1208,7 +1219,7 @@ mod tests {
         future
             .change_quantity(qty(dec!(2)), nov(25), nov(1))
             .unwrap();
-        future.cancel(nov(2)).unwrap();
+        future.cancel(nov(2), MONTHLY).unwrap();
         assert_eq!(future.segments().len(), 1);
     }
 
@@ -1220,7 +1231,7 @@ mod tests {
         assert_eq!(sub.status_on(nov(9)), SubscriptionStatus::Scheduled);
         assert_eq!(sub.status_on(nov(10)), SubscriptionStatus::Active);
         assert_eq!(sub.status_on(day(2027, 5, 1)), SubscriptionStatus::Active);
-        sub.cancel(nov(12)).unwrap();
+        sub.cancel(nov(12), MONTHLY).unwrap();
         assert_eq!(sub.status_on(nov(9)), SubscriptionStatus::Scheduled);
         assert_eq!(sub.status_on(nov(12)), SubscriptionStatus::Cancelling);
         assert_eq!(sub.status_on(nov(30)), SubscriptionStatus::Cancelling);
@@ -1239,7 +1250,7 @@ mod tests {
         assert_eq!(sub.segment_on(nov(5)).unwrap().quantity, qty(dec!(1)));
         assert_eq!(sub.segment_on(nov(14)).unwrap().quantity, qty(dec!(1)));
         assert_eq!(sub.segment_on(nov(15)).unwrap().quantity, qty(dec!(2)));
-        sub.cancel(nov(20)).unwrap();
+        sub.cancel(nov(20), MONTHLY).unwrap();
         assert_eq!(sub.segment_on(nov(30)).unwrap().quantity, qty(dec!(2)));
         assert_eq!(sub.segment_on(day(2026, 12, 1)), None);
     }
@@ -1327,7 +1338,7 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        sub.cancel(nov(20)).unwrap();
+        sub.cancel(nov(20), MONTHLY).unwrap();
         assert_eq!(
             amounts(&sub.charges_for(period("2026-11"), prices).unwrap()),
             [dec!(528.00)]
@@ -1366,7 +1377,7 @@ mod tests {
     fn a_subscription_round_trips_through_its_record_and_json() {
         let mut sub = subscription(nov(1), nov(1));
         sub.change_quantity(qty(dec!(2)), nov(11), nov(5)).unwrap();
-        sub.cancel(nov(12)).unwrap();
+        sub.cancel(nov(12), MONTHLY).unwrap();
         let json = serde_json::to_value(&sub).unwrap();
         assert_eq!(json["segments"][1]["quantity"], "2");
         assert_eq!(json["segments"][1]["from"], "2026-11-11");
@@ -1522,7 +1533,7 @@ mod tests {
             for (effective, q) in &changes {
                 sub.change_quantity(qty(Decimal::from(*q)), *effective, today).unwrap();
             }
-            let ends_on = cancel_on.map(|c| sub.cancel(at(c)).unwrap());
+            let ends_on = cancel_on.map(|c| sub.cancel(at(c), MONTHLY).unwrap());
 
             // The model: each day's quantity is the one of the last change on or before it.
             let mut expected = Money::zero(Currency::RUB);
@@ -1592,7 +1603,7 @@ mod tests {
                 sub.change_quantity(qty(Decimal::from(q)), d, today).unwrap();
             }
             if let Some(c) = cancel_on {
-                sub.cancel(today + Days::new(c)).unwrap();
+                sub.cancel(today + Days::new(c), MONTHLY).unwrap();
             }
             let json = serde_json::to_string(&sub).unwrap();
             prop_assert_eq!(serde_json::from_str::<Subscription>(&json).unwrap(), sub);

@@ -70,9 +70,12 @@ pub struct Demo {
 #[derive(Debug, Default)]
 pub struct ClosedDemo {
     pub period: String,
-    /// `(number, organisation, gross)` of each invoice.
-    pub invoices: Vec<(String, String, String)>,
+    /// `(number, organisation, gross, paid)` of each invoice.
+    pub invoices: Vec<(String, String, String, String)>,
 }
+
+/// What the first demo customer paid in advance.
+pub const PREPAYMENT: &str = "20000.00";
 
 /// When the demo's history happens: the 10th of last month, 09:00 in the provider's
 /// calendar. The demo is loaded at that instant so that last month has orders, work,
@@ -119,6 +122,7 @@ pub async fn close_period(
                 invoice.number.to_string(),
                 name.clone(),
                 invoice.draft.gross.to_string(),
+                invoice.paid.to_string(),
             ));
         }
     }
@@ -348,6 +352,18 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
             &format!("/v1/organisations/{org}/payment-terms"),
             Some(&admin),
             Some(&json!({"payment_terms_days": 30})),
+        )
+        .await?;
+    }
+
+    // The first customer pays 20,000.00 in advance (a bank transfer, before any invoice): all
+    // credit, which its invoices draw down as the close issues them.
+    if let Some((org, _)) = demo.organisations.first() {
+        api.post(
+            "/v1/billing/payments",
+            Some(&admin),
+            &json!({"org_id": org, "amount": PREPAYMENT, "currency": "RUB",
+                "received_on": state.today().to_string(), "reference": "п/п 101"}),
         )
         .await?;
     }

@@ -186,9 +186,13 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
             closed.period,
             closed.invoices.len()
         );
-        for (number, organisation, gross) in &closed.invoices {
-            println!("  {number}  {organisation:<24} {gross}");
+        for (number, organisation, gross, paid) in &closed.invoices {
+            println!("  {number}  {organisation:<24} {gross:>14}  paid {paid}");
         }
+        println!(
+            "  (ООО «Ромашка» paid {} RUB in advance: its invoice was paid from that credit)",
+            demo::PREPAYMENT
+        );
     }
     println!();
     println!("Try:");

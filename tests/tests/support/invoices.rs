@@ -96,6 +96,10 @@ pub async fn issue_invoices(app: &TestApp, period: BillingPeriod, orgs: &[&str])
                 due_on: invoice.due_on,
             },
         );
+        let credit = store
+            .credit(org, invoice.draft.currency)
+            .await
+            .expect("the credit");
         let outcome = store
             .issue_invoice(
                 &invoice,
@@ -103,6 +107,8 @@ pub async fn issue_invoices(app: &TestApp, period: BillingPeriod, orgs: &[&str])
                 today,
                 &event,
                 JobStatus::Pending,
+                &credit,
+                credit.amount,
             )
             .await
             .expect("written");

@@ -18,6 +18,9 @@
 //! | A58 | Issue a credit note | `TransactWriteItems` of 5: sequence `n−1 → n`, credit note (`attribute_not_exists(PK)`), invoice `credited` if `rev = :rev`, ledger entry, event | `ORG#{org}` / `CREDIT#{inv}#{crn}` (GSI1 `CREDIT#{crn}` / `CREDIT`), invoice as A55 | 2 × (2 + C + I + L) + C (GSI1) + 2I (GSI1, GSI2) + 1 (outbox) |
 //! | A59 | Credit notes of an invoice / a credit note by id | `Query` `SK begins_with CREDIT#{inv}#` / `Query GSI1` | as A58 | – |
 //! | A60 | A customer's ledger entries, by date | `Query` `SK begins_with LEDGER#` (every page) | `ORG#{org}` / `LEDGER#…` | – |
+//! | A61 | A customer's credit (prepaid or overpaid, not yet drawn down) | `GetItem` (consistent); changed only inside A55, A58, A62: `PutItem` if `attribute_not_exists(PK)` / `UpdateItem` if `rev = :rev`, or a `ConditionCheck` of the same when it stays | `ORG#{org}` / `CREDITBALANCE` | 2 in a transaction |
+//! | A62 | Record a payment once per reference, settling open invoices | `TransactWriteItems` of 4 + k (k ≤ 90): payment (`attribute_not_exists(PK)`), ledger entry, event, credit (A61), each settled invoice's `paid` if `rev = :rev` | `ORG#{org}` / `PAYMENT#{sha-256 of the reference, 32 hex}`; ledger, event as A55 | 2 × (3 + P + L + k·I) + k·2I (GSI1, GSI2) + 1 (outbox) |
+//! | A63 | A customer's payments / one by reference | `Query` `SK begins_with PAYMENT#` (every page) / `GetItem` (consistent) | as A62 | – |
 //!
 //! I, L, C: the size of the invoice, the ledger entry and the credit note in KB, rounded up
 //! (an invoice of many lines is several KB, and every index that projects it costs as much
@@ -65,7 +68,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConsumedCapacity, ReturnConsumedCapacity, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, ConsumedCapacity, ReturnConsumedCapacity, TransactWriteItem,
+    Update,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use kopek_domain::catalog::ServiceCode;
@@ -74,12 +78,14 @@ use kopek_domain::ids::{CreditNoteId, InvoiceId, OrgId};
 use kopek_domain::invoicing::{
     BillingSettings, CreditNote, DocumentKind, Invoice, InvoiceNumber, InvoiceSeries,
 };
-use kopek_domain::money::Money;
+use kopek_domain::money::{Currency, Money};
+use kopek_domain::payments::{Payment, PaymentReference};
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::subscriptions::Subscription;
 use kopek_domain::usage::MeterUsage;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::orders::put_event;
 use super::{
@@ -156,6 +162,17 @@ pub mod billing_keys {
     }
     pub fn ledger_entry(on: NaiveDate, id: &str) -> String {
         format!("LEDGER#{on}#{id}")
+    }
+    /// A customer's credit (A61).
+    pub const CREDIT_BALANCE: &str = "CREDITBALANCE";
+    /// The prefix of a customer's payments.
+    pub const PAYMENTS: &str = "PAYMENT#";
+    /// A customer's payment of a reference: the reference's SHA-256, 32 hex digits (a
+    /// reference may hold any character, a key should not).
+    pub fn payment(reference: &PaymentReference) -> String {
+        let digest = Sha256::digest(reference.as_str().as_bytes());
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("PAYMENT#{hex}")
     }
 }
 
@@ -484,6 +501,114 @@ pub enum IssueOutcome {
     AlreadyIssued,
     /// The job is no longer in the status read.
     JobChanged,
+    /// The customer's credit changed since it was read (a payment): read it again.
+    CreditChanged,
+}
+
+/// What recording a payment did. Nothing is written unless `Recorded`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    Recorded,
+    /// The customer has a payment of this reference already.
+    AlreadyRecorded,
+    /// An invoice or the credit changed since they were read: read them again.
+    Changed,
+}
+
+/// A customer's credit (A61) as read: `rev` 0 when it never had any (no item).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredCredit {
+    pub amount: Money,
+    pub rev: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CreditItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    credit: Money,
+    rev: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PaymentItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    payment: Payment,
+}
+
+/// A change of an issued invoice's totals (`#inv` is the invoice), if it is still at the
+/// revision read; the caller sets what changes.
+fn invoice_change(stored: &StoredInvoice) -> Result<Change, StoreError> {
+    let invoice = &stored.invoice;
+    let rev = i64::try_from(stored.rev)
+        .map_err(|_| StoreError::Corrupt(format!("invoice {}: rev", invoice.id)))?;
+    Ok(Change::new(
+        keys::org(&invoice.draft.org),
+        &billing_keys::invoice(invoice.draft.period),
+    )
+    .add("rev :one")
+    .when("rev = :rev")
+    .name("#inv", "invoice")
+    .value(":rev", n(rev))
+    .value(":one", n(1)))
+}
+
+/// The credit moves from what was read to `after`: created, updated if unchanged, or (when
+/// it stays) checked unchanged, so a payment recorded meanwhile cancels the transaction.
+fn credit_action(
+    store: &Store,
+    org: &OrgId,
+    read: &StoredCredit,
+    after: Money,
+) -> Result<TransactWriteItem, StoreError> {
+    let (pk, sk) = (keys::org(org), billing_keys::CREDIT_BALANCE);
+    let rev = i64::try_from(read.rev)
+        .map_err(|_| StoreError::Corrupt(format!("credit of {org}: rev")))?;
+    if after == read.amount {
+        let (condition, values) = if read.rev == 0 {
+            (ABSENT, None)
+        } else {
+            (
+                "rev = :rev",
+                Some(HashMap::from([(":rev".to_owned(), n(rev))])),
+            )
+        };
+        let check = ConditionCheck::builder()
+            .table_name(store.table())
+            .set_key(Some(key(&pk, sk)))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
+            .build()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        return Ok(TransactWriteItem::builder().condition_check(check).build());
+    }
+    if read.rev == 0 {
+        let item = to_item(&CreditItem {
+            pk,
+            sk: sk.to_owned(),
+            kind: "credit".into(),
+            credit: after,
+            rev: 1,
+        })?;
+        return put(store, item, Some(ABSENT));
+    }
+    Change::new(pk, sk)
+        .set("credit = :c")
+        .add("rev :one")
+        .when("rev = :rev")
+        .value(":c", attr(&after)?)
+        .value(":rev", n(rev))
+        .value(":one", n(1))
+        .action(store)
 }
 
 /// What issuing a credit note did. Nothing is written unless `Issued`.
@@ -1176,6 +1301,11 @@ impl Store {
     /// `entry_on`; `None` for an invoice of zero, which posts nothing) and `event`, ends its customer's job (read at `job_prev_status`: pending or
     /// failed) and counts it done in the period — one transaction. Not retried here: on
     /// `NumberTaken` the caller reads the sequence again and calls again.
+    ///
+    /// The customer's credit (A61, as `credit` was read) moves to `credit_after` — what is
+    /// left once the invoice drew it down — or is checked unchanged: a payment recorded
+    /// meanwhile makes it `CreditChanged`, so credit is never drawn twice nor missed.
+    #[allow(clippy::too_many_arguments)]
     pub async fn issue_invoice<E: Serialize>(
         &self,
         invoice: &Invoice,
@@ -1183,6 +1313,8 @@ impl Store {
         entry_on: NaiveDate,
         event: &DomainEvent,
         job_prev_status: JobStatus,
+        credit: &StoredCredit,
+        credit_after: Money,
     ) -> Result<IssueOutcome, StoreError> {
         let (org, period) = (invoice.draft.org, invoice.draft.period);
         expect_kind(&invoice.number, DocumentKind::Invoice)?;
@@ -1204,6 +1336,7 @@ impl Store {
             put_event(self, event)?,
             job.action(self)?,
             job_ended(period, "done", job_prev_status).action(self)?,
+            credit_action(self, &org, credit, credit_after)?,
         ];
         if let Some((entry, entry_id)) = entry {
             items.push(ledger_put(self, &org, entry, entry_id, entry_on)?);
@@ -1217,6 +1350,8 @@ impl Store {
             Ok(IssueOutcome::AlreadyIssued)
         } else if failed.contains(&3) {
             Ok(IssueOutcome::JobChanged)
+        } else if failed.contains(&5) {
+            Ok(IssueOutcome::CreditChanged)
         } else if failed.contains(&0) {
             Ok(IssueOutcome::NumberTaken)
         } else {
@@ -1297,6 +1432,11 @@ impl Store {
     /// A58: issues `note` against `invoice` (as read: its revision is the condition), whose
     /// credited total becomes `new_credited`, with its ledger `entry` (`entry_id`, dated the
     /// note's issue date) and `event` — one transaction. Not retried here.
+    ///
+    /// When the note releases what a paid invoice no longer owes (`released`: the invoice's
+    /// new `paid`, and the customer's credit as read with what it becomes), both change in
+    /// the same transaction.
+    #[allow(clippy::too_many_arguments)]
     pub async fn issue_credit_note(
         &self,
         note: &CreditNote,
@@ -1305,6 +1445,7 @@ impl Store {
         entry: &impl Serialize,
         entry_id: &str,
         event: &DomainEvent,
+        released: Option<(Money, &StoredCredit, Money)>,
     ) -> Result<CreditOutcome, StoreError> {
         let target = &invoice.invoice;
         expect_kind(&note.number, DocumentKind::CreditNote)?;
@@ -1323,32 +1464,31 @@ impl Store {
             kind: "credit_note".into(),
             credit_note: note.clone(),
         })?;
-        let rev = i64::try_from(invoice.rev)
-            .map_err(|_| StoreError::Corrupt(format!("invoice {}: rev", target.id)))?;
-        let credited = Change::new(
-            keys::org(&note.org),
-            &billing_keys::invoice(target.draft.period),
-        )
-        .set("#inv.credited = :c")
-        .add("rev :one")
-        .when("rev = :rev")
-        .name("#inv", "invoice")
-        .value(":c", attr(&new_credited)?)
-        .value(":rev", n(rev))
-        .value(":one", n(1));
-        let items = vec![
+        let credited = invoice_change(invoice)?
+            .set("#inv.credited = :c")
+            .value(":c", attr(&new_credited)?);
+        let credited = match released {
+            Some((paid, _, _)) => credited
+                .set("#inv.paid = :paid")
+                .value(":paid", attr(&paid)?),
+            None => credited,
+        };
+        let mut items = vec![
             take_number(self, &note.number)?,
             put(self, item, Some(ABSENT))?,
             credited.action(self)?,
             ledger_put(self, &note.org, entry, entry_id, note.issued_on)?,
             put_event(self, event)?,
         ];
+        if let Some((_, credit, after)) = released {
+            items.push(credit_action(self, &note.org, credit, after)?);
+        }
         let err = match self.transact_raw(items).await {
             Ok(()) => return Ok(CreditOutcome::Issued),
             Err(err) => err,
         };
         let failed = failed_conditions(&err);
-        if failed.contains(&2) {
+        if failed.contains(&2) || failed.contains(&5) {
             Ok(CreditOutcome::InvoiceChanged)
         } else if failed.contains(&0) {
             Ok(CreditOutcome::NumberTaken)
@@ -1398,6 +1538,125 @@ impl Store {
             .into_iter()
             .map(|i| i.entry)
             .collect())
+    }
+
+    // -- A61–A63: credit and payments ------------------------------------------------------
+
+    /// A61: a customer's credit (strongly consistent): zero in `currency`, at `rev` 0, when
+    /// it never had any.
+    pub async fn credit(&self, org: OrgId, currency: Currency) -> Result<StoredCredit, StoreError> {
+        Ok(self
+            .get::<CreditItem>(&keys::org(&org), billing_keys::CREDIT_BALANCE, true)
+            .await?
+            .map_or(
+                StoredCredit {
+                    amount: Money::zero(currency),
+                    rev: 0,
+                },
+                |i| StoredCredit {
+                    amount: i.credit,
+                    rev: i.rev,
+                },
+            ))
+    }
+
+    /// A62: records `payment` (once per customer and reference) with its ledger `entry`
+    /// (`entry_id`, on the day received) and `event`; each `(invoice as read, its new paid)`
+    /// of `settled` and the customer's credit (as read, and what it becomes) change in the
+    /// same transaction, conditional on not having changed since they were read.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_payment(
+        &self,
+        payment: &Payment,
+        settled: &[(&StoredInvoice, Money)],
+        credit: &StoredCredit,
+        credit_after: Money,
+        entry: &impl Serialize,
+        entry_id: &str,
+        event: &DomainEvent,
+    ) -> Result<PaymentOutcome, StoreError> {
+        let org = payment.org;
+        self.before_write()?;
+        let item = to_item(&PaymentItem {
+            pk: keys::org(&org),
+            sk: billing_keys::payment(&payment.reference),
+            kind: "payment".into(),
+            payment: payment.clone(),
+        })?;
+        let mut items = vec![
+            put(self, item, Some(ABSENT))?,
+            ledger_put(self, &org, entry, entry_id, payment.received_on)?,
+            put_event(self, event)?,
+            credit_action(self, &org, credit, credit_after)?,
+        ];
+        for (stored, paid) in settled {
+            let target = &stored.invoice;
+            if target.draft.org != org {
+                return Err(StoreError::Unexpected(format!(
+                    "payment {} of {org} cannot settle {} of {}",
+                    payment.id, target.id, target.draft.org
+                )));
+            }
+            items.push(
+                invoice_change(stored)?
+                    .set("#inv.paid = :paid")
+                    .value(":paid", attr(paid)?)
+                    .action(self)?,
+            );
+        }
+        let err = match self.transact_raw(items).await {
+            Ok(()) => return Ok(PaymentOutcome::Recorded),
+            Err(err) => err,
+        };
+        let failed = failed_conditions(&err);
+        if failed.contains(&0) {
+            Ok(PaymentOutcome::AlreadyRecorded)
+        } else if failed.iter().any(|i| *i >= 3) {
+            Ok(PaymentOutcome::Changed)
+        } else {
+            Err(err.into_store_error().conflict_means(format!(
+                "payment {}'s ledger entry or event was written before",
+                payment.id
+            )))
+        }
+    }
+
+    /// A63: a customer's payment of a reference (strongly consistent).
+    pub async fn payment_by_reference(
+        &self,
+        org: OrgId,
+        reference: &PaymentReference,
+    ) -> Result<Option<Payment>, StoreError> {
+        Ok(self
+            .get::<PaymentItem>(&keys::org(&org), &billing_keys::payment(reference), true)
+            .await?
+            .map(|i| i.payment))
+    }
+
+    /// A63: every payment of a customer, oldest received first.
+    pub async fn payments_of(&self, org: OrgId) -> Result<Vec<Payment>, StoreError> {
+        let mut payments: Vec<Payment> = self
+            .query_all::<PaymentItem>(&keys::org(&org), billing_keys::PAYMENTS)
+            .await?
+            .into_iter()
+            .map(|i| i.payment)
+            .collect();
+        payments.sort_by_key(|p| (p.received_on, p.recorded_at, p.id));
+        Ok(payments)
+    }
+
+    /// A57, every page: all of a customer's invoices, newest period first.
+    pub async fn invoices_of_org_all(&self, org: OrgId) -> Result<Vec<StoredInvoice>, StoreError> {
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.list_invoices_of_org(org, 100, start).await?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(all),
+            }
+        }
     }
 
     // -- What a customer's close reads (existing patterns) --------------------------------

@@ -398,6 +398,8 @@ mod tests {
     use super::super::fixtures::*;
     use super::super::{InvoicingError, TaxMode, ZeroInvoicePolicy};
     use super::*;
+
+    const MONTHLY: crate::period::PeriodLength = crate::period::PeriodLength::Month;
     use crate::catalog::{CancellationPolicy, ServiceKind};
     use crate::ids::{ChargeId, SubscriptionId};
     use crate::period::BillingPeriod;
@@ -1058,9 +1060,9 @@ mod tests {
             let earlier = SubscriptionId::from_ulid(ulid(3));
             let before: &mut Subscription = close.subscribe_as(earlier, "PLAN-NOW", quantity, first);
             if start_day > first {
-                before.cancel(start_day.pred_opt().unwrap()).unwrap();
+                before.cancel(start_day.pred_opt().unwrap(), MONTHLY).unwrap();
             } else {
-                before.cancel(first - chrono::Days::new(1)).unwrap();
+                before.cancel(first - chrono::Days::new(1), MONTHLY).unwrap();
             }
 
             let draft = close.draft(TaxMode::Exclusive);

@@ -1,0 +1,551 @@
+//! Payments received, the invoices they settle, and the customer's credit that later invoices
+//! draw down (prepayments and overpayments).
+//!
+//! # Rules
+//!
+//! - **A payment** ([`Payment::record`]) is a positive amount in whole minor units, in the
+//!   customer's currency, received on a day that is not after the provider's today (and not
+//!   before 2000-01-01), with a [`PaymentReference`]: the bank document or cash receipt
+//!   number, 1–64 characters without control characters, surrounding spaces trimmed. A
+//!   customer's reference is recorded once: the same reference again is the same payment, so
+//!   a retried request never counts money twice.
+//! - **Settling**: a payment pays the customer's open invoices ([`OpenInvoice`], open amount
+//!   above zero) oldest first — by issue date, then by number — each up to its open amount, at
+//!   most [`MAX_SETTLED`] invoices per payment; what is left is the customer's **credit**.
+//! - **Drawing down** ([`draw_down`]): when an invoice is issued to a customer with credit,
+//!   the credit pays it, up to its gross amount: the invoice is issued paid or partly paid and
+//!   the credit shrinks by as much. A prepaid customer's credit thus pays its invoices period
+//!   after period until it runs out.
+//! - **Released by a credit note** ([`release_by_credit`]): a credit note on an invoice that
+//!   was paid gives back what the invoice no longer owes: its `paid` falls to what is still
+//!   due (gross − credited) and the difference becomes credit.
+//! - **The ledger**: a payment posts Dr Cash, Cr Receivable on the day received
+//!   ([`crate::ledger::for_payment`]). Settling, drawing down and releasing move nothing in the
+//!   ledger: the receivable account already nets invoices, credit notes and payments. Hence,
+//!   for every customer and currency, at all times, **balance = Σ open amounts − credit**
+//!   (a property test in this module keeps that true over any sequence of invoices, payments
+//!   and credit notes).
+//!
+//! Every refusal names the field at fault: `amount`, `currency`, `received_on`, `reference`.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{InvoiceId, OrgId, PaymentId};
+use crate::invoicing::{Invoice, InvoiceNumber};
+use crate::money::{Currency, Money, MoneyError};
+
+/// The most invoices one payment settles: a DynamoDB transaction holds at most 100 actions,
+/// and recording a payment also writes the payment, its ledger entry, its event and the
+/// customer's credit. Further open invoices stay open and the rest of the payment is credit.
+pub const MAX_SETTLED: usize = 90;
+
+/// Why a payment was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentError {
+    /// A field breaks a rule; `field` is its name, e.g. `amount`.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+impl PaymentError {
+    fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A payment's reference: the bank document or receipt number (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PaymentReference(String);
+
+impl PaymentReference {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PaymentReference {
+    type Error = PaymentError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        let trimmed = text.trim();
+        let chars = trimmed.chars().count();
+        if chars == 0 || chars > Self::MAX_CHARS {
+            return Err(PaymentError::invalid(
+                "reference",
+                format!("must be 1 to {} characters", Self::MAX_CHARS),
+            ));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(PaymentError::invalid(
+                "reference",
+                "must not contain control characters",
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+}
+
+impl From<PaymentReference> for String {
+    fn from(r: PaymentReference) -> Self {
+        r.0
+    }
+}
+
+impl fmt::Display for PaymentReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An invoice that may still be paid: its id, number, issue date and open amount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenInvoice {
+    pub id: InvoiceId,
+    pub number: InvoiceNumber,
+    pub issued_on: NaiveDate,
+    pub open: Money,
+}
+
+impl OpenInvoice {
+    pub fn of(invoice: &Invoice) -> Self {
+        Self {
+            id: invoice.id,
+            number: invoice.number.clone(),
+            issued_on: invoice.issued_on,
+            open: invoice.open_amount(),
+        }
+    }
+}
+
+/// What a payment paid of one invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settlement {
+    pub invoice: InvoiceId,
+    pub number: InvoiceNumber,
+    pub amount: Money,
+}
+
+/// A recorded payment: how much, when, and where it went (invoices settled, credit left).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payment {
+    pub id: PaymentId,
+    pub org: OrgId,
+    pub amount: Money,
+    pub received_on: NaiveDate,
+    pub reference: PaymentReference,
+    pub recorded_at: DateTime<Utc>,
+    /// The invoices it paid, oldest first.
+    pub settled: Vec<Settlement>,
+    /// What was left after settling: added to the customer's credit.
+    pub to_credit: Money,
+}
+
+/// A payment as asked for: parsed, not yet checked against the customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPayment {
+    pub amount: Money,
+    pub received_on: NaiveDate,
+    pub reference: PaymentReference,
+}
+
+impl Payment {
+    /// Records `new` for `org`, whose currency is `currency`, on the provider's `today`:
+    /// checks it (see the module docs) and settles `open` invoices oldest first.
+    pub fn record(
+        new: NewPayment,
+        id: PaymentId,
+        org: OrgId,
+        currency: Currency,
+        today: NaiveDate,
+        recorded_at: DateTime<Utc>,
+        mut open: Vec<OpenInvoice>,
+    ) -> Result<Payment, PaymentError> {
+        let amount = new.amount;
+        if amount.currency() != currency {
+            return Err(PaymentError::invalid(
+                "currency",
+                format!("the customer pays in {currency}, not {}", amount.currency()),
+            ));
+        }
+        if amount.amount() <= Decimal::ZERO {
+            return Err(PaymentError::invalid("amount", "must be more than zero"));
+        }
+        if !amount.is_in_minor_units() {
+            return Err(PaymentError::invalid(
+                "amount",
+                format!(
+                    "must be in whole minor units ({} decimals in {currency})",
+                    currency.minor_units()
+                ),
+            ));
+        }
+        let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
+        if new.received_on > today {
+            return Err(PaymentError::invalid(
+                "received_on",
+                format!("must not be after today ({today})"),
+            ));
+        }
+        if new.received_on < earliest {
+            return Err(PaymentError::invalid(
+                "received_on",
+                "must be 2000-01-01 or later",
+            ));
+        }
+        open.retain(|i| i.open.amount() > Decimal::ZERO && i.open.currency() == currency);
+        open.sort_by(|a, b| {
+            (a.issued_on, a.number.year, a.number.seq).cmp(&(
+                b.issued_on,
+                b.number.year,
+                b.number.seq,
+            ))
+        });
+        let mut left = amount;
+        let mut settled = Vec::new();
+        for invoice in open.into_iter().take(MAX_SETTLED) {
+            if left.is_zero() {
+                break;
+            }
+            let pay = if invoice.open.amount() < left.amount() {
+                invoice.open
+            } else {
+                left
+            };
+            left = left.checked_sub(pay)?;
+            settled.push(Settlement {
+                invoice: invoice.id,
+                number: invoice.number,
+                amount: pay,
+            });
+        }
+        Ok(Payment {
+            id,
+            org,
+            amount,
+            received_on: new.received_on,
+            reference: new.reference,
+            recorded_at,
+            settled,
+            to_credit: left,
+        })
+    }
+}
+
+/// Pays a just-issued `invoice` from the customer's `credit` (see the module docs): its
+/// `paid` becomes the smaller of the credit and its open amount. Returns what was drawn (zero
+/// without credit, for an invoice of zero or below, or in another currency).
+pub fn draw_down(invoice: &mut Invoice, credit: Money) -> Result<Money, MoneyError> {
+    let open = invoice.open_amount();
+    if credit.currency() != open.currency()
+        || credit.amount() <= Decimal::ZERO
+        || open.amount() <= Decimal::ZERO
+    {
+        return Ok(Money::zero(open.currency()));
+    }
+    let drawn = if credit.amount() < open.amount() {
+        credit
+    } else {
+        open
+    };
+    invoice.paid = invoice.paid.checked_add(drawn)?;
+    Ok(drawn)
+}
+
+/// After a credit note was counted into `invoice` (its `credited` grew): gives back what the
+/// invoice was paid beyond what it still owes (gross − credited, not below zero). Its `paid`
+/// falls by as much; returns that amount, for the customer's credit.
+pub fn release_by_credit(invoice: &mut Invoice) -> Result<Money, MoneyError> {
+    let due = invoice
+        .draft
+        .gross
+        .checked_sub(invoice.credited)?
+        .amount()
+        .max(Decimal::ZERO);
+    let excess = invoice.paid.amount() - due;
+    if excess <= Decimal::ZERO {
+        return Ok(Money::zero(invoice.paid.currency()));
+    }
+    let released = Money::new(excess, invoice.paid.currency());
+    invoice.paid = invoice.paid.checked_sub(released)?;
+    Ok(released)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invoicing::fixtures::*;
+    use crate::invoicing::{TaxMode, issue};
+    use crate::ledger;
+    use proptest::prelude::*;
+    use rust_decimal_macros::dec;
+
+    fn rub(amount: Decimal) -> Money {
+        Money::new(amount, Currency::RUB)
+    }
+
+    fn day(m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, m, d).unwrap()
+    }
+
+    /// An invoice of `gross` (net, no tax) numbered `seq`, issued on `issued_on`.
+    fn invoice(seq: u32, gross: Decimal, issued_on: NaiveDate) -> Invoice {
+        let mut close = Close::new("2026-10", Currency::RUB);
+        close.charge("INSTALL", gross, rate(dec!(0)), day(10, 20));
+        let draft = close.draft(TaxMode::Exclusive);
+        let number: InvoiceNumber = format!("KPK-2026-{seq:06}").parse().unwrap();
+        issue(draft, InvoiceId::new(), number, issued_on, 14).unwrap()
+    }
+
+    fn new_payment(amount: Decimal, reference: &str) -> NewPayment {
+        NewPayment {
+            amount: rub(amount),
+            received_on: day(11, 20),
+            reference: PaymentReference::try_from(reference.to_owned()).unwrap(),
+        }
+    }
+
+    fn record(new: NewPayment, open: Vec<OpenInvoice>) -> Result<Payment, PaymentError> {
+        Payment::record(
+            new,
+            PaymentId::new(),
+            OrgId::new(),
+            Currency::RUB,
+            day(11, 28),
+            Utc::now(),
+            open,
+        )
+    }
+
+    #[test]
+    fn a_payment_settles_the_oldest_invoices_first_and_keeps_the_rest_as_credit() {
+        let october = invoice(7, dec!(1000.00), day(10, 1));
+        let november = invoice(12, dec!(500.00), day(11, 1));
+        let payment = record(
+            new_payment(dec!(1200.00), "п/п 4711"),
+            vec![OpenInvoice::of(&november), OpenInvoice::of(&october)],
+        )
+        .unwrap();
+        let settled: Vec<_> = payment
+            .settled
+            .iter()
+            .map(|s| (s.number.to_string(), s.amount))
+            .collect();
+        assert_eq!(
+            settled,
+            [
+                ("KPK-2026-000007".to_owned(), rub(dec!(1000.00))),
+                ("KPK-2026-000012".to_owned(), rub(dec!(200.00)))
+            ]
+        );
+        assert_eq!(payment.to_credit, rub(dec!(0.00)));
+
+        // More than is owed: the rest is credit.
+        let payment = record(
+            new_payment(dec!(2000.00), "4712"),
+            vec![OpenInvoice::of(&october)],
+        )
+        .unwrap();
+        assert_eq!(payment.to_credit, rub(dec!(1000.00)));
+        // Nothing owed: all of it is credit (a prepayment).
+        let payment = record(new_payment(dec!(3000.00), "4713"), vec![]).unwrap();
+        assert!(payment.settled.is_empty());
+        assert_eq!(payment.to_credit, rub(dec!(3000.00)));
+    }
+
+    #[test]
+    fn a_bad_payment_is_refused_naming_the_field() {
+        let field = |r: Result<Payment, PaymentError>| match r {
+            Err(PaymentError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(record(new_payment(dec!(0), "1"), vec![])), "amount");
+        assert_eq!(field(record(new_payment(dec!(-5), "1"), vec![])), "amount");
+        assert_eq!(
+            field(record(new_payment(dec!(1.005), "1"), vec![])),
+            "amount"
+        );
+        let mut dollars = new_payment(dec!(10), "1");
+        dollars.amount = Money::new(dec!(10), Currency::USD);
+        assert_eq!(field(record(dollars, vec![])), "currency");
+        let mut future = new_payment(dec!(10), "1");
+        future.received_on = day(11, 29);
+        assert_eq!(field(record(future, vec![])), "received_on");
+        let mut ancient = new_payment(dec!(10), "1");
+        ancient.received_on = NaiveDate::from_ymd_opt(1999, 12, 31).unwrap();
+        assert_eq!(field(record(ancient, vec![])), "received_on");
+        for bad in ["", "   ", "a\nb", &"x".repeat(65)] {
+            assert!(
+                matches!(
+                    PaymentReference::try_from(bad.to_owned()),
+                    Err(PaymentError::Invalid { ref field, .. }) if field == "reference"
+                ),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            PaymentReference::try_from("  п/п 17 ".to_owned())
+                .unwrap()
+                .as_str(),
+            "п/п 17"
+        );
+    }
+
+    #[test]
+    fn credit_pays_the_next_invoice_up_to_its_amount() {
+        let mut small = invoice(1, dec!(400.00), day(11, 1));
+        assert_eq!(
+            draw_down(&mut small, rub(dec!(1000.00))).unwrap(),
+            rub(dec!(400.00))
+        );
+        assert_eq!(small.open_amount(), rub(dec!(0.00)));
+        assert_eq!(
+            small.status_on(day(11, 2)),
+            crate::invoicing::InvoiceStatus::Paid
+        );
+        let mut large = invoice(2, dec!(1500.00), day(12, 1));
+        assert_eq!(
+            draw_down(&mut large, rub(dec!(600.00))).unwrap(),
+            rub(dec!(600.00))
+        );
+        assert_eq!(large.open_amount(), rub(dec!(900.00)));
+        assert_eq!(
+            large.status_on(day(12, 2)),
+            crate::invoicing::InvoiceStatus::PartlyPaid
+        );
+        let mut none = invoice(3, dec!(100.00), day(12, 1));
+        assert!(draw_down(&mut none, rub(dec!(0))).unwrap().is_zero());
+        assert!(
+            draw_down(&mut none, Money::new(dec!(50), Currency::USD))
+                .unwrap()
+                .is_zero()
+        );
+        assert!(none.paid.is_zero());
+    }
+
+    #[test]
+    fn a_credit_note_on_a_paid_invoice_releases_what_it_no_longer_owes() {
+        let mut paid = invoice(1, dec!(1000.00), day(11, 1));
+        draw_down(&mut paid, rub(dec!(1000.00))).unwrap();
+        paid.credited = rub(dec!(300.00));
+        assert_eq!(release_by_credit(&mut paid).unwrap(), rub(dec!(300.00)));
+        assert_eq!(paid.paid, rub(dec!(700.00)));
+        assert_eq!(paid.open_amount(), rub(dec!(0.00)));
+        // Partly paid and credited within what is unpaid: nothing to release.
+        let mut part = invoice(2, dec!(1000.00), day(11, 1));
+        draw_down(&mut part, rub(dec!(200.00))).unwrap();
+        part.credited = rub(dec!(500.00));
+        assert!(release_by_credit(&mut part).unwrap().is_zero());
+        assert_eq!(part.open_amount(), rub(dec!(300.00)));
+    }
+
+    /// One step of a customer's history.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Invoice(u32),
+        Pay(u32),
+        /// Credit this share (in percent) of what an invoice (by index) has not been credited.
+        Credit(usize, u32),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0u32..500_000).prop_map(Step::Invoice),
+            (1u32..500_000).prop_map(Step::Pay),
+            (0usize..8, 1u32..=100).prop_map(|(i, p)| Step::Credit(i, p)),
+        ]
+    }
+
+    proptest! {
+        /// Over any history of invoices (drawing credit down at issue), payments (settling the
+        /// oldest open invoices) and credit notes (releasing what paid invoices no longer
+        /// owe): the customer's ledger balance equals the sum of the invoices' open amounts
+        /// minus the credit, no invoice is paid beyond what it owes or below zero, and credit
+        /// is never negative.
+        #[test]
+        fn the_balance_is_always_what_is_open_less_the_credit(steps in prop::collection::vec(step(), 1..40)) {
+            let org = OrgId::new();
+            let mut invoices: Vec<Invoice> = Vec::new();
+            let mut entries = Vec::new();
+            let mut credit = rub(dec!(0));
+            let mut seq = 0;
+            for step in steps {
+                match step {
+                    Step::Invoice(kopeks) => {
+                        seq += 1;
+                        let mut inv = invoice(seq, Decimal::new(i64::from(kopeks), 2), day(11, 1));
+                        inv.draft.org = org;
+                        let drawn = draw_down(&mut inv, credit).unwrap();
+                        credit = credit.checked_sub(drawn).unwrap();
+                        if let Ok(entry) = ledger::for_invoice(&inv, crate::ids::EntryId::new()) {
+                            entries.push(entry);
+                        }
+                        invoices.push(inv);
+                    }
+                    Step::Pay(kopeks) => {
+                        let open = invoices.iter().map(OpenInvoice::of).collect();
+                        let payment = Payment::record(
+                            NewPayment {
+                                amount: rub(Decimal::new(i64::from(kopeks), 2)),
+                                received_on: day(11, 20),
+                                reference: PaymentReference::try_from(format!("{seq}")).unwrap(),
+                            },
+                            PaymentId::new(), org, Currency::RUB, day(11, 28), Utc::now(), open,
+                        ).unwrap();
+                        for s in &payment.settled {
+                            let inv = invoices.iter_mut().find(|i| i.id == s.invoice).unwrap();
+                            inv.paid = inv.paid.checked_add(s.amount).unwrap();
+                        }
+                        credit = credit.checked_add(payment.to_credit).unwrap();
+                        entries.push(ledger::for_payment(&payment, crate::ids::EntryId::new()).unwrap());
+                    }
+                    Step::Credit(index, percent) => {
+                        let Some(inv) = (!invoices.is_empty()).then(|| index % invoices.len()).map(|i| &mut invoices[i]) else { continue };
+                        let creditable = inv.draft.gross.checked_sub(inv.credited).unwrap();
+                        let share = (creditable.amount() * Decimal::from(percent) / dec!(100)).round_dp(2);
+                        if share <= Decimal::ZERO { continue; }
+                        inv.credited = inv.credited.checked_add(rub(share)).unwrap();
+                        let released = release_by_credit(inv).unwrap();
+                        credit = credit.checked_add(released).unwrap();
+                        // The credit note's entry: Cr Receivable by the credited gross (no tax here).
+                        let postings = vec![
+                            ledger::Posting::debit(ledger::Account::Revenue, rub(share)),
+                            ledger::Posting::credit(ledger::Account::Receivable, rub(share)),
+                        ];
+                        entries.push(ledger::Entry::new(
+                            crate::ids::EntryId::new(), org, day(11, 25),
+                            ledger::DocumentRef::CreditNote {
+                                credit_note: crate::ids::CreditNoteId::new(),
+                                number: "KPK-CN-2026-000001".parse().unwrap(),
+                                invoice: inv.id,
+                            },
+                            postings,
+                        ).unwrap());
+                    }
+                }
+                let open = Money::checked_sum(Currency::RUB, invoices.iter().map(Invoice::open_amount)).unwrap();
+                let balance = ledger::customer_balance(&entries, org, day(12, 31), Currency::RUB).unwrap();
+                prop_assert_eq!(balance.amount(), open.amount() - credit.amount());
+                prop_assert!(credit.amount() >= Decimal::ZERO);
+                for inv in &invoices {
+                    prop_assert!(inv.paid.amount() >= Decimal::ZERO);
+                    prop_assert!(inv.paid.amount() + inv.credited.amount() <= inv.draft.gross.amount().max(inv.credited.amount()));
+                }
+                prop_assert!(ledger::is_balanced(&entries));
+            }
+        }
+    }
+}
