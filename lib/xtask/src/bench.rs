@@ -2106,13 +2106,13 @@ async fn close(
         writes,
         polled.sqs_requests,
     );
-    let predicted_per_customer = 12 + CLOSE_METERS.len() * 9;
+    let predicted_per_customer = 13 + CLOSE_METERS.len() * 9;
     println!();
     println!(
         "Requests the code predicts per customer: {predicted_per_customer} (job 1, catalog 2, \
          settings 1, organisation 1, previous period 1, charges 1, meters used 1, usage \
-         {} × 9 (8 shards and the late index), subscriptions 1, sequence 1, the issuing \
-         transaction 1, the period's completion check 1), plus per planning page of \
+         {} × 9 (8 shards and the late index), subscriptions 1, sequence 1, the customer's \
+         credit 1, the issuing transaction 1, the period's completion check 1), plus per planning page of \
          {} customers a listing and a transaction; measured: {:.2}.",
         CLOSE_METERS.len(),
         kopek_close::ORGS_PER_PAGE,

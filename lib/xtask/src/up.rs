@@ -190,7 +190,7 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
             println!("  {number}  {organisation:<24} {gross:>14}  paid {paid}");
         }
         println!(
-            "  (ООО «Ромашка» paid {} RUB in advance: its invoice was paid from that credit)",
+            "  (ООО «Ромашка» paid {} RUB in advance: the close drew that credit down into its invoice)",
             demo::PREPAYMENT
         );
     }
