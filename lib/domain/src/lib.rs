@@ -11,7 +11,8 @@
 //! - [`pricing`]: price models (flat, per unit, graduated, volume, package, percentage).
 //! - [`catalog`]: services, their kinds, units, tax rates and price versions.
 //! - [`accounts`]: organisations, users, roles, scopes, API keys and credentials.
-//! - [`period`]: billing periods (calendar months, or quarters, half-years or years) and their days.
+//! - [`period`]: billing periods (calendar months, or quarters, half-years or years) and
+//!   their days.
 //! - [`calendar`]: the provider's time zone, which turns instants into days and periods.
 //! - [`proration`]: the one proration rule: a period's price split by day.
 //! - [`subscriptions`]: subscriptions to recurring services and their prorated charges.

@@ -1,8 +1,9 @@
 //! Subscriptions to recurring services, their changes, cancellation and prorated charges.
 //!
 //! A [`Subscription`] is an organisation's standing order for a recurring service, billed by
-//! billing period ([`BillingPeriod`]: a calendar month unless the provider's periods are longer). Its history is a list of [`Segment`]s: from a day on,
-//! a service, a quantity and the price version agreed for it. A segment is in force from its
+//! billing period ([`BillingPeriod`]: a calendar month unless the provider's periods are
+//! longer). Its history is a list of [`Segment`]s: from a day on, a service, a quantity and
+//! the price version agreed for it. A segment is in force from its
 //! `from` until the next segment's `from`, or until the subscription's `ends_on` (the first
 //! day no longer billed), whichever comes first. Nothing is ever rewritten in the past: every
 //! change takes effect today or later.
@@ -23,8 +24,9 @@
 //!   subscription that has ended cannot change.
 //! - **Cancel** ([`Subscription::cancel`]), once: under [`CancellationPolicy::EndOfPeriod`] it
 //!   is billed to the end of the billing period in which it is cancelled (`ends_on` is the
-//!   first day of the next period: the 1st of the next month for monthly periods); under [`CancellationPolicy::Immediately`] it is billed up to and including
-//!   the day it is cancelled (`ends_on` is the day after). A subscription cancelled before it
+//!   first day of the next period: the 1st of the next month for monthly periods); under
+//!   [`CancellationPolicy::Immediately`] it is billed up to and including the day it is
+//!   cancelled (`ends_on` is the day after). A subscription cancelled before it
 //!   starts ends at its start and is never billed. Changes scheduled on or after `ends_on` are
 //!   dropped: they would never take effect.
 //! - **Charges** ([`Subscription::charges_for`]): for a period, one [`ProratedCharge`] per
