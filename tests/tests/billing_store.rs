@@ -1,21 +1,24 @@
-//! The billing store (A46–A60) against the emulator: a period's close planned page by page
+//! The billing store (A46–A63) against the emulator: a period's close planned page by page
 //! and sealed, invoices numbered without gaps in one transaction each, credit notes on the
-//! invoice's revision, the ledger, failed and skipped jobs, settings, and injected faults.
+//! invoice's revision, the ledger, failed and skipped jobs, settings, injected faults, and the
+//! customer's credit shared by invoices and payments.
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use kopek_aws::dynamo::billing::{
-    CreditOutcome, Faults, IssueOutcome, JobStatus, PeriodStatus, PlanOutcome, StartOutcome,
+    CreditOutcome, Faults, IssueOutcome, JobStatus, PaymentOutcome, PeriodStatus, PlanOutcome,
+    StartOutcome, StoredCredit,
 };
 use kopek_aws::dynamo::{Store, StoreError};
 use kopek_domain::catalog::{LocalizedText, TaxRate, UnitOfMeasure};
 use kopek_domain::charges::{DomainEvent, EventKind};
-use kopek_domain::ids::{ChargeId, CreditNoteId, EntryId, InvoiceId, OrgId};
+use kopek_domain::ids::{ChargeId, CreditNoteId, EntryId, InvoiceId, OrgId, PaymentId};
 use kopek_domain::invoicing::{
     BillingSettings, CreditNote, DocumentKind, Invoice, InvoiceDraft, InvoiceLine, InvoiceNumber,
     InvoiceSeries, LineSource, TaxMode, TaxSummary, ZeroInvoicePolicy,
 };
 use kopek_domain::money::{Currency, Money};
 use kopek_domain::orders::UserOrKey;
+use kopek_domain::payments::{self, NewPayment, Payment, PaymentReference};
 use kopek_domain::period::BillingPeriod;
 use kopek_tests::{TestApp, unique};
 use rust_decimal::Decimal;
@@ -503,4 +506,149 @@ async fn settings_move_by_revision_and_faults_stop_a_write() {
         Ok(StartOutcome::Started(_))
     ));
     assert_eq!(faults.writes(), 5);
+}
+
+/// A payment of `amount` received by `org` with nothing open: all of it credit.
+fn prepayment(org: OrgId, amount: &str, reference: &str) -> Payment {
+    Payment::record(
+        NewPayment {
+            amount: rub(amount),
+            received_on: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            reference: PaymentReference::try_from(reference.to_owned()).unwrap(),
+        },
+        PaymentId::new(),
+        org,
+        Currency::RUB,
+        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        Utc::now(),
+        Vec::new(),
+    )
+    .unwrap()
+}
+
+/// Records `payment` (settling nothing) over the credit as `read`.
+async fn record(store: &Store, payment: &Payment, read: &StoredCredit) -> PaymentOutcome {
+    let entry_id = EntryId::new();
+    let event = DomainEvent::new(
+        payment.org,
+        UserOrKey::System,
+        Utc::now(),
+        EventKind::PaymentReceived {
+            payment: payment.id,
+            reference: payment.reference.to_string(),
+            amount: payment.amount,
+            settled: Vec::new(),
+            to_credit: payment.to_credit,
+        },
+    );
+    store
+        .record_payment(
+            payment,
+            &[],
+            read,
+            read.amount.checked_add(payment.to_credit).unwrap(),
+            &entry(&entry_id, "payment"),
+            &entry_id.to_string(),
+            &event,
+        )
+        .await
+        .unwrap()
+}
+
+/// Issues `invoice` (its job pending) over the credit as `read`, leaving `after`.
+async fn issue_over(
+    store: &Store,
+    invoice: &Invoice,
+    read: &StoredCredit,
+    after: Money,
+) -> IssueOutcome {
+    let entry_id = EntryId::new();
+    store
+        .issue_invoice(
+            invoice,
+            Some((&entry(&entry_id, "1800.00"), entry_id.to_string().as_str())),
+            invoice.issued_on,
+            &issued_event(invoice),
+            JobStatus::Pending,
+            read,
+            after,
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_invoice_and_a_payment_that_read_the_same_credit_never_both_write() {
+    let app = TestApp::start().await;
+    let store = app.state.store.clone();
+    let a = org(&app).await;
+    let nov = BillingPeriod::new(2026, 11).unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 0, 5, 0).unwrap();
+    store.start_period_close(nov, "schedule", at).await.unwrap();
+    assert_eq!(
+        store.plan_page(nov, None, &[a], None, true).await.unwrap(),
+        PlanOutcome::Planned { complete: true }
+    );
+
+    // The close reads the customer's credit: none yet.
+    let stale = store.credit(a, Currency::RUB).await.unwrap();
+    assert_eq!((stale.amount, stale.rev), (rub("0"), 0));
+    // Meanwhile a payment of 500.00 is recorded: all of it credit.
+    let paid = prepayment(a, "500.00", "п/п 1");
+    assert_eq!(
+        record(&store, &paid, &stale).await,
+        PaymentOutcome::Recorded
+    );
+    let credit = store.credit(a, Currency::RUB).await.unwrap();
+    assert_eq!((credit.amount, credit.rev), (rub("500.00"), 1));
+
+    // The issue over the stale read is cancelled and writes nothing ...
+    let mut inv = invoice(a, nov, 1);
+    let before = app.table_items().await;
+    assert_eq!(
+        issue_over(&store, &inv, &stale, stale.amount).await,
+        IssueOutcome::CreditChanged
+    );
+    assert_eq!(app.table_items().await, before, "nothing written");
+    // ... and read again, the invoice draws the payment's credit down as it is issued.
+    let drawn = payments::draw_down(&mut inv, credit.amount).unwrap();
+    assert_eq!(drawn, rub("500.00"));
+    let after = credit.amount.checked_sub(drawn).unwrap();
+    assert_eq!(
+        issue_over(&store, &inv, &credit, after).await,
+        IssueOutcome::Issued
+    );
+    let issued = store.invoice_of(a, nov).await.unwrap().unwrap().invoice;
+    assert_eq!(
+        (issued.paid, issued.open_amount()),
+        (rub("500.00"), rub("1300.00"))
+    );
+    let credit_now = store.credit(a, Currency::RUB).await.unwrap();
+    assert_eq!((credit_now.amount, credit_now.rev), (rub("0.00"), 2));
+
+    // A payment that read the credit before that issue is cancelled in turn (it would have
+    // left credit beside an open invoice): nothing written.
+    let late = prepayment(a, "100.00", "п/п 2");
+    let before = app.table_items().await;
+    assert_eq!(
+        record(&store, &late, &credit).await,
+        PaymentOutcome::Changed
+    );
+    assert_eq!(app.table_items().await, before, "nothing written");
+    // A reference already recorded is recorded once.
+    let again = prepayment(a, "500.00", "п/п 1");
+    assert_eq!(
+        record(&store, &again, &credit_now).await,
+        PaymentOutcome::AlreadyRecorded
+    );
+    assert_eq!(app.table_items().await, before, "nothing written");
+    let recorded = store.payments_of(a).await.unwrap();
+    assert_eq!(recorded, vec![paid.clone()]);
+    assert_eq!(
+        store
+            .payment_by_reference(a, &paid.reference)
+            .await
+            .unwrap(),
+        Some(paid)
+    );
 }

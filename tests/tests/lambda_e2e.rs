@@ -1143,4 +1143,45 @@ async fn the_billing_api_function_closes_a_period_and_shows_the_invoice_from_the
     let list = list.expect(200);
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
     assert_eq!(list["items"][0]["id"], invoice["id"]);
+
+    // The customer pays 100.00 more than the invoice: it is settled, the rest is credit; the
+    // same event again answers the same payment and records nothing twice.
+    let mut paid = expected_gross.amount() + rust_decimal::Decimal::new(10_000, 2);
+    paid.rescale(2);
+    let (org_id, amount) = (customer.org_id.clone(), paid.to_string());
+    let today = kopek_tests::emulator::today().to_string();
+    let payment = [
+        ("ACCESS_TOKEN", admin.as_str()),
+        ("ORG_ID", org_id.as_str()),
+        ("AMOUNT", amount.as_str()),
+        ("TODAY", today.as_str()),
+    ];
+    let recorded = lambda
+        .invoke_with(FUNCTION, "billing-api/record-payment.json", &payment)
+        .await;
+    let recorded = recorded.expect(201).clone();
+    assert_eq!(
+        recorded["settled"][0]["invoice_id"], invoice["id"],
+        "{recorded}"
+    );
+    assert_eq!(recorded["settled"][0]["amount"], invoice["gross"]);
+    assert_eq!(recorded["to_credit"], "100.00");
+    let again = lambda
+        .invoke_with(FUNCTION, "billing-api/record-payment.json", &payment)
+        .await;
+    assert_eq!(again.expect(200)["id"], recorded["id"]);
+    let payments = lambda
+        .invoke_with(FUNCTION, "billing-api/list-payments.json", &as_customer)
+        .await;
+    let payments = payments.expect(200);
+    assert_eq!(
+        payments["items"].as_array().map(Vec::len),
+        Some(1),
+        "{payments}"
+    );
+    assert_eq!(payments["credit"], "100.00");
+    let list = lambda
+        .invoke_with(FUNCTION, "billing-api/list-invoices.json", &as_customer)
+        .await;
+    assert_eq!(list.expect(200)["items"][0]["status"], "paid");
 }

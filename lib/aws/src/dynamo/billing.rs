@@ -18,7 +18,7 @@
 //! | A58 | Issue a credit note | `TransactWriteItems` of 5: sequence `n−1 → n`, credit note (`attribute_not_exists(PK)`), invoice `credited` if `rev = :rev`, ledger entry, event | `ORG#{org}` / `CREDIT#{inv}#{crn}` (GSI1 `CREDIT#{crn}` / `CREDIT`), invoice as A55 | 2 × (2 + C + I + L) + C (GSI1) + 2I (GSI1, GSI2) + 1 (outbox) |
 //! | A59 | Credit notes of an invoice / a credit note by id | `Query` `SK begins_with CREDIT#{inv}#` / `Query GSI1` | as A58 | – |
 //! | A60 | A customer's ledger entries, by date | `Query` `SK begins_with LEDGER#` (every page) | `ORG#{org}` / `LEDGER#…` | – |
-//! | A61 | A customer's credit (prepaid or overpaid, not yet drawn down) | `GetItem` (consistent); changed only inside A55, A58, A62: `PutItem` if `attribute_not_exists(PK)` / `UpdateItem` if `rev = :rev`, or a `ConditionCheck` of the same when it stays | `ORG#{org}` / `CREDITBALANCE` | 2 in a transaction |
+//! | A61 | A customer's credit (prepaid or overpaid, not yet drawn down) | `GetItem` (consistent); written only inside A55, A58, A62 — also when its amount stays, so its `rev` orders every invoice issued and payment recorded: `PutItem` if `attribute_not_exists(PK)` / `UpdateItem` if `rev = :rev` | `ORG#{org}` / `CREDITBALANCE` | 2 in a transaction |
 //! | A62 | Record a payment once per reference, settling open invoices | `TransactWriteItems` of 4 + k (k ≤ 90): payment (`attribute_not_exists(PK)`), ledger entry, event, credit (A61), each settled invoice's `paid` if `rev = :rev` | `ORG#{org}` / `PAYMENT#{sha-256 of the reference, 32 hex}`; ledger, event as A55 | 2 × (3 + P + L + k·I) + k·2I (GSI1, GSI2) + 1 (outbox) |
 //! | A63 | A customer's payments / one by reference | `Query` `SK begins_with PAYMENT#` (every page) / `GetItem` (consistent) | as A62 | – |
 //!
@@ -68,8 +68,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, ConsumedCapacity, ReturnConsumedCapacity, TransactWriteItem,
-    Update,
+    AttributeValue, ConsumedCapacity, ReturnConsumedCapacity, TransactWriteItem, Update,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use kopek_domain::catalog::ServiceCode;
@@ -562,8 +561,11 @@ fn invoice_change(stored: &StoredInvoice) -> Result<Change, StoreError> {
     .value(":one", n(1)))
 }
 
-/// The credit moves from what was read to `after`: created, updated if unchanged, or (when
-/// it stays) checked unchanged, so a payment recorded meanwhile cancels the transaction.
+/// The credit moves from what was read to `after` — created at revision 1, or updated if it
+/// is still at the revision read. It is written even when the amount stays, so its revision
+/// moves with every invoice issued and every payment recorded: of two that read the same
+/// credit, the second is cancelled and reads again (an invoice issued meanwhile is then
+/// settled by the payment, a payment recorded meanwhile drawn down by the invoice).
 fn credit_action(
     store: &Store,
     org: &OrgId,
@@ -573,24 +575,6 @@ fn credit_action(
     let (pk, sk) = (keys::org(org), billing_keys::CREDIT_BALANCE);
     let rev = i64::try_from(read.rev)
         .map_err(|_| StoreError::Corrupt(format!("credit of {org}: rev")))?;
-    if after == read.amount {
-        let (condition, values) = if read.rev == 0 {
-            (ABSENT, None)
-        } else {
-            (
-                "rev = :rev",
-                Some(HashMap::from([(":rev".to_owned(), n(rev))])),
-            )
-        };
-        let check = ConditionCheck::builder()
-            .table_name(store.table())
-            .set_key(Some(key(&pk, sk)))
-            .condition_expression(condition)
-            .set_expression_attribute_values(values)
-            .build()
-            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
-        return Ok(TransactWriteItem::builder().condition_check(check).build());
-    }
     if read.rev == 0 {
         let item = to_item(&CreditItem {
             pk,
@@ -1303,8 +1287,8 @@ impl Store {
     /// `NumberTaken` the caller reads the sequence again and calls again.
     ///
     /// The customer's credit (A61, as `credit` was read) moves to `credit_after` — what is
-    /// left once the invoice drew it down — or is checked unchanged: a payment recorded
-    /// meanwhile makes it `CreditChanged`, so credit is never drawn twice nor missed.
+    /// left once the invoice drew it down — at its next revision: a payment recorded meanwhile
+    /// makes it `CreditChanged`, so credit is never drawn twice nor missed.
     #[allow(clippy::too_many_arguments)]
     pub async fn issue_invoice<E: Serialize>(
         &self,
