@@ -2181,6 +2181,88 @@ async fn close(
     println!(
         "invoice check: ok ({customers} invoices, numbers 1–{customers}, {CLOSE_LINES} lines each)"
     );
+    pay_after_close(&state, &orgs, period).await
+}
+
+/// After the close, each customer pays its invoice and 100.00 more, recorded one by one
+/// through the API (`POST /v1/billing/payments`) as an accountant enters a bank statement:
+/// each settles one invoice and leaves 100.00 of credit. Prints the requests, units and time
+/// per payment, and checks every answer.
+async fn pay_after_close(
+    state: &AppState,
+    orgs: &[OrgId],
+    period: kopek_domain::period::BillingPeriod,
+) -> anyhow::Result<()> {
+    let router = kopek_api::local_app(state.clone());
+    let (email, password) = (
+        "bench-payments@kopek.test",
+        "Every-kopek-counted-twice-never-9",
+    );
+    kopek_api::accounts::bootstrap_admin(state, email, "Bench", password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+    let signed_in = setup_call(
+        state,
+        &router,
+        "/v1/auth/sign-in",
+        None,
+        &serde_json::json!({"email": email, "password": password}),
+        200,
+    )
+    .await?;
+    let token = string_at(&signed_in, "/access_token")?;
+    let today = state.today().to_string();
+    let mut samples = Vec::with_capacity(orgs.len());
+    for (i, org) in orgs.iter().enumerate() {
+        let invoice = state
+            .store
+            .invoice_of(*org, period)
+            .await?
+            .with_context(|| format!("{org} has no invoice of {period}"))?
+            .invoice;
+        let mut amount = invoice.open_amount().amount() + rust_decimal::Decimal::new(10_000, 2);
+        amount.rescale(2);
+        let body = serde_json::json!({"org_id": org.to_string(), "amount": amount.to_string(),
+            "currency": "RUB", "received_on": today, "reference": format!("bench-{i}")});
+        let request = bench_request(
+            Method::POST,
+            "/v1/billing/payments",
+            Some(&token),
+            Some(&body),
+        )?;
+        let (sample, answer) = measured(state, &router, request, 201).await?;
+        if answer
+            .pointer("/settled/0/invoice_id")
+            .and_then(Value::as_str)
+            != Some(invoice.id.to_string().as_str())
+            || answer.pointer("/to_credit").and_then(Value::as_str) != Some("100.00")
+        {
+            bail!("payment check: failed for {org}: {answer}");
+        }
+        samples.push(sample);
+    }
+    let n = samples.len().max(1) as f64;
+    let mut walls: Vec<Duration> = samples.iter().map(|s| s.wall).collect();
+    let (median, p95) = percentiles(&mut walls);
+    let sum = |f: fn(&Sample) -> u64| samples.iter().map(f).sum::<u64>() as f64;
+    println!();
+    println!(
+        "| payments recorded | requests per payment | read units per payment | write units per payment | wall time per payment, median / p95 (ms) |"
+    );
+    println!("|---|---|---|---|---|");
+    println!(
+        "| {} | {:.2} | {:.2} | {:.2} | {} / {} |",
+        samples.len(),
+        sum(|s| s.requests) / n,
+        sum(|s| s.read_milli_units) / n / 1000.0,
+        sum(|s| s.write_milli_units) / n / 1000.0,
+        ms(median),
+        ms(p95),
+    );
+    println!(
+        "payment check: ok ({} payments, each settled its customer's invoice and left 100.00 of credit)",
+        samples.len()
+    );
     Ok(())
 }
 
