@@ -598,6 +598,10 @@ impl Closer {
             return Ok(CustomerOutcome::Skipped);
         };
         let issued_on = self.today();
+        // A prepaid (or overpaid) customer's credit pays the invoice as it is issued; read
+        // again only when a payment changed it meanwhile (not when another worker took the
+        // number).
+        let mut credit = self.store.credit(org, draft.currency).await?;
         for _ in 0..NUMBER_ATTEMPTS {
             let last = self
                 .store
@@ -616,8 +620,6 @@ impl Closer {
                 issued_on,
                 payment_terms,
             )?;
-            // A prepaid (or overpaid) customer's credit pays the invoice as it is issued.
-            let credit = self.store.credit(org, invoice.draft.currency).await?;
             let drawn =
                 payments::draw_down(&mut invoice, credit.amount).map_err(InvoicingError::from)?;
             let credit_after = credit
@@ -664,7 +666,10 @@ impl Closer {
                         number: number.to_string(),
                     });
                 }
-                IssueOutcome::NumberTaken | IssueOutcome::CreditChanged => continue,
+                IssueOutcome::NumberTaken => continue,
+                IssueOutcome::CreditChanged => {
+                    credit = self.store.credit(org, draft.currency).await?;
+                }
                 IssueOutcome::AlreadyIssued => return Ok(CustomerOutcome::AlreadyDone),
                 IssueOutcome::JobChanged => {
                     return Err(CloseError::Store(StoreError::Transient(
