@@ -7,7 +7,7 @@
 //! 4. starts one moto server for the whole run (tests take fresh resource names in it, so
 //!    they run in parallel) and runs `cargo test --workspace`; moto stops when this ends.
 //!
-//! Arguments after `--` go to `cargo test` (e.g. `cargo xtask test -- --test catalog`).
+//! Arguments after `--` go to `cargo test` (e.g. `cargo xtask test -- --test it catalog::`).
 
 use std::path::Path;
 use std::time::Instant;

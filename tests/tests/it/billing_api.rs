@@ -7,8 +7,7 @@
 //! Invoices are issued through the store the way the close issues them
 //! (`support/invoices.rs`); the close's fan-out has tests of its own.
 
-#[path = "support/invoices.rs"]
-mod invoices;
+use crate::support::invoices;
 
 use std::str::FromStr;
 

@@ -13,8 +13,7 @@
 //! [`NOT_REFERENCES`] (an input named `…_id` that refers to nothing stored), or — when staff
 //! only — [`staff_probes`].
 
-#[path = "support/invoices.rs"]
-mod invoices;
+use crate::support::invoices;
 
 use axum::http::Method;
 use kopek_domain::ids::{ApiKeyId, CreditNoteId, InvoiceId, OrderId, OrgId, SubscriptionId};
