@@ -43,7 +43,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use kopek_aws::dynamo::billing::{
-    CreditOutcome, JobStatus, StoredInvoice, StoredJob, StoredPeriod,
+    CreditOutcome, IssueCreditNote, Released, StoredInvoice, StoredJob, StoredPeriod,
 };
 use kopek_aws::dynamo::{Page, PageKey, StoreError};
 use kopek_close::{CloseError, Closer, ORGS_PER_PAGE, Trigger};
@@ -51,6 +51,7 @@ use kopek_domain::accounts::{Principal, Role, Scope, Subject};
 use kopek_domain::calendar::Calendar;
 use kopek_domain::catalog::{LocalizedText, ServiceCode, UnitOfMeasure};
 use kopek_domain::charges::{DomainEvent, EventKind};
+use kopek_domain::close::JobStatus;
 use kopek_domain::ids::{CreditNoteId, EntryId, InvoiceId, OrgId};
 use kopek_domain::invoicing::{
     self, BillingSettings, CreditNote, CreditRequestLine, DocumentKind, Invoice, InvoiceDraft,
@@ -1096,17 +1097,18 @@ async fn issue_credit_note(
             },
         );
         match store
-            .issue_credit_note(
-                &note,
-                &stored,
-                credited.credited,
-                &entry,
-                &entry_id.to_string(),
-                &event,
-                credit
-                    .as_ref()
-                    .map(|(paid, read, after)| (*paid, read, *after)),
-            )
+            .issue_credit_note(IssueCreditNote {
+                note: &note,
+                invoice: &stored,
+                new_credited: credited.credited,
+                entry: &entry,
+                event: &event,
+                released: credit.as_ref().map(|(paid, read, after)| Released {
+                    paid: *paid,
+                    credit: read,
+                    credit_after: *after,
+                }),
+            })
             .await?
         {
             CreditOutcome::Issued => {

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
-use kopek_aws::dynamo::billing::{PaymentOutcome, StoredInvoice};
+use kopek_aws::dynamo::billing::{PaymentOutcome, RecordPayment, StoredInvoice};
 use kopek_domain::accounts::{Role, Scope};
 use kopek_domain::charges::{DomainEvent, EventKind};
 use kopek_domain::ids::{EntryId, OrgId, PaymentId};
@@ -192,15 +192,14 @@ async fn record_payment(
             },
         );
         match store
-            .record_payment(
-                &payment,
-                &settled,
-                &credit,
+            .record_payment(RecordPayment {
+                payment: &payment,
+                settled: &settled,
+                credit: &credit,
                 credit_after,
-                &entry,
-                &entry_id.to_string(),
-                &event,
-            )
+                entry: &entry,
+                event: &event,
+            })
             .await?
         {
             PaymentOutcome::Recorded => {

@@ -8,11 +8,15 @@
 //! - [`secrets`]: secrets fetched once at cold start (never logged);
 //! - [`dynamo`]: the DynamoDB store — the table design and every access pattern are in its
 //!   module docs;
-//! - [`telemetry`]: JSON logs through `tracing`.
+//! - [`queue`]: the SQS queues: sending in batches, receiving, deleting;
+//! - [`telemetry`]: JSON logs through `tracing`;
+//! - `faults` (cargo feature `faults`, tests only): injected write failures.
 
 pub mod clients;
 pub mod config;
 pub mod dynamo;
+#[cfg(feature = "faults")]
+pub mod faults;
 pub mod queue;
 pub mod secrets;
 pub mod telemetry;

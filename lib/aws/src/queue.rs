@@ -22,6 +22,9 @@ const ATTEMPTS: usize = 3;
 pub struct Queue {
     client: Client,
     url: String,
+    /// Faults injected into sends by tests ([`crate::faults`]); none by default.
+    #[cfg(feature = "faults")]
+    faults: crate::faults::FaultHooks,
 }
 
 /// What [`Queue::send_events`] sent.
@@ -36,7 +39,16 @@ impl Queue {
         Self {
             client,
             url: url.into(),
+            #[cfg(feature = "faults")]
+            faults: crate::faults::FaultHooks::default(),
         }
+    }
+
+    /// The same queue, failing sends as `faults` says (tests; shared with the store's).
+    #[cfg(feature = "faults")]
+    pub fn with_faults(mut self, faults: std::sync::Arc<crate::faults::Faults>) -> Self {
+        self.faults = crate::faults::FaultHooks::new(faults);
+        self
     }
 
     pub fn url(&self) -> &str {
@@ -88,6 +100,8 @@ impl Queue {
                         .map_err(|e| StoreError::Unexpected(e.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            #[cfg(feature = "faults")]
+            let write = self.faults.before_write()?;
             let out = self
                 .client
                 .send_message_batch()
@@ -96,6 +110,8 @@ impl Queue {
                 .send()
                 .await
                 .map_err(sqs_error)?;
+            #[cfg(feature = "faults")]
+            self.faults.after_write(write)?;
             let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
             if let Some(f) = out.failed().iter().find(|f| f.sender_fault()) {
                 return Err(StoreError::Unexpected(format!(

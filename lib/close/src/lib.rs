@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use kopek_aws::dynamo::billing::{
-    IssueOutcome, JobStatus, PlanOutcome, StartOutcome, StoredJob, StoredPeriod,
+    IssueInvoice, IssueOutcome, PlanOutcome, StartOutcome, StoredJob, StoredPeriod,
 };
 use kopek_aws::dynamo::{Store, StoreError};
 use kopek_aws::queue::Queue;
@@ -48,6 +48,7 @@ use kopek_domain::calendar::{Calendar, ZoneError};
 use kopek_domain::catalog::{PriceVersion, Service, ServiceCode, ServiceStatus};
 use kopek_domain::charges::{DomainEvent, EventKind};
 use kopek_domain::clock::Clock;
+use kopek_domain::close::JobStatus;
 use kopek_domain::ids::{EntryId, InvoiceId, OrgId};
 use kopek_domain::invoicing::{
     self, BillingSettings, CloseInput, DocumentKind, InvoiceDraft, InvoiceNumber, InvoiceSeries,
@@ -633,7 +634,6 @@ impl Closer {
                 Err(ledger::LedgerError::Empty) => None,
                 Err(e) => return Err(e.into()),
             };
-            let entry_text = entry_id.to_string();
             let event = DomainEvent::new(
                 org,
                 UserOrKey::System,
@@ -648,15 +648,14 @@ impl Closer {
             );
             match self
                 .store
-                .issue_invoice(
-                    &invoice,
-                    entry.as_ref().map(|e| (e, entry_text.as_str())),
-                    issued_on,
-                    &event,
-                    job.status,
-                    &credit,
+                .issue_invoice(IssueInvoice {
+                    invoice: &invoice,
+                    entry: entry.as_ref(),
+                    event: &event,
+                    job_was: job.status,
+                    credit: &credit,
                     credit_after,
-                )
+                })
                 .await?
             {
                 IssueOutcome::Issued => {

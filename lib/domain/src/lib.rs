@@ -2,8 +2,8 @@
 //!
 //! The compiler enforces the boundary: this crate has no `aws-*`, `lambda_*` or `axum`
 //! dependency. Adapters in `lib/aws` and `lib/http` turn storage items and wire types into
-//! the types defined here (parse, don't validate), and the Lambda functions in `functions/`
-//! wire them together.
+//! the types defined here (parse, don't validate), the use cases in `lib/services` apply these
+//! rules, and the Lambda functions in `functions/` wire them together.
 //!
 //! Modules, one per concept:
 //! - [`ids`]: prefixed, sortable identifiers (`org_…`, `usr_…`).
@@ -20,6 +20,7 @@
 //! - [`work`]: work orders, batches and their outcomes.
 //! - [`charges`]: billable charges and the domain events of the outbox.
 //! - [`usage`]: metered usage events: parsing, judging, late events, totals and estimates.
+//! - [`close`]: the states of a period's close and of each customer's job in it.
 //! - [`invoicing`]: invoices of a closed period, taxes, numbering, credit notes.
 //! - [`ledger`]: the double-entry ledger and balances.
 //! - [`payments`]: payments received, the invoices they settle, and credit drawn down.
@@ -30,6 +31,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod charges;
 pub mod clock;
+pub mod close;
 pub mod ids;
 pub mod invoicing;
 pub mod ledger;

@@ -54,7 +54,7 @@ use chrono::SubsecRound;
 use http_body_util::BodyExt;
 use kopek_aws::dynamo::orders::StoredLine;
 use kopek_aws::dynamo::work::{StoredBatch, TakeOutcome};
-use kopek_aws::dynamo::{Store, UsageSnapshot, capacity};
+use kopek_aws::dynamo::{CapacitySnapshot, Store, capacity};
 use kopek_aws::queue::Sent;
 use kopek_close::Closer;
 use kopek_domain::accounts::{DocumentLanguage, Registration, RegistrationForm};
@@ -294,7 +294,7 @@ async fn sign_in(root: &Path, tools: &tools::Tools, runs: usize) -> anyhow::Resu
     let body = serde_json::to_vec(&serde_json::json!({"email": email, "password": password}))?;
 
     let mut through_api = Vec::with_capacity(runs);
-    let before = stack.state.store.usage();
+    let before = stack.state.store.capacity();
     for _ in 0..runs {
         let mut request = Request::post("/v1/auth/sign-in")
             .header("content-type", "application/json")
@@ -311,7 +311,7 @@ async fn sign_in(root: &Path, tools: &tools::Tools, runs: usize) -> anyhow::Resu
             bail!("sign-in answered {status}");
         }
     }
-    let after = stack.state.store.usage();
+    let after = stack.state.store.capacity();
 
     let hash = kopek_domain::accounts::Password::new(
         password,
@@ -454,7 +454,7 @@ async fn measured(
     expect: u16,
 ) -> anyhow::Result<(Sample, Value)> {
     let what = format!("{} {}", request.method(), request.uri());
-    let usage_before = state.store.usage();
+    let usage_before = state.store.capacity();
     let ticks_before = process_cpu_ticks();
     let cpu_before = process_cpu_ns();
     let started = Instant::now();
@@ -464,7 +464,7 @@ async fn measured(
     let wall = started.elapsed();
     let cpu_after = process_cpu_ns();
     let ticks_after = process_cpu_ticks();
-    let usage_after = state.store.usage();
+    let usage_after = state.store.capacity();
     if status.as_u16() != expect {
         bail!(
             "{what} answered {status}, not {expect}: {}",
@@ -652,7 +652,7 @@ async fn round_trips(state: &AppState, n: usize) -> anyhow::Result<(Vec<Duration
     let code: kopek_domain::catalog::ServiceCode =
         ORDER_SERVICE.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut samples = Vec::with_capacity(n);
-    let usage_before = state.store.usage();
+    let usage_before = state.store.capacity();
     let cpu_before = process_cpu_ns();
     for _ in 0..n {
         let started = Instant::now();
@@ -663,7 +663,7 @@ async fn round_trips(state: &AppState, n: usize) -> anyhow::Result<(Vec<Duration
         }
     }
     let cpu_after = process_cpu_ns();
-    let requests = state.store.usage().requests - usage_before.requests;
+    let requests = state.store.capacity().requests - usage_before.requests;
     if requests != n as u64 {
         bail!("{n} service reads made {requests} DynamoDB requests, not one each");
     }
@@ -1128,7 +1128,7 @@ struct Mark {
     bench_ticks: Option<u64>,
     moto_ticks: Option<u64>,
     machine_ticks: Option<u64>,
-    usage: UsageSnapshot,
+    usage: CapacitySnapshot,
 }
 
 impl Mark {
@@ -1138,7 +1138,7 @@ impl Mark {
             bench_ticks: process_cpu_ticks(),
             moto_ticks: moto.and_then(cpu_ticks_of),
             machine_ticks: machine_busy_ticks(),
-            usage: store.usage(),
+            usage: store.capacity(),
         }
     }
 }
@@ -1884,8 +1884,8 @@ async fn close(
     customers: usize,
     pollers: usize,
 ) -> anyhow::Result<()> {
-    use kopek_aws::dynamo::billing::PeriodStatus;
     use kopek_close::Trigger;
+    use kopek_domain::close::PeriodStatus;
     use kopek_domain::invoicing::{DocumentKind, InvoiceSeries};
 
     let profile = if cfg!(debug_assertions) {
@@ -1914,7 +1914,7 @@ async fn close(
         CLOSE_METERS.len() * CLOSE_EVENTS_PER_METER
     );
     let setup_started = Instant::now();
-    let setup_before = store.usage();
+    let setup_before = store.capacity();
     let catalog = std::sync::Arc::new(close_catalog(&store, catalog_at).await?);
     let form = RegistrationForm {
         legal_name: "ООО «Абонент»".into(),
@@ -1950,7 +1950,7 @@ async fn close(
         orgs.extend(task.await??);
     }
     let events = close_usage(&stack.usage_poller.ingestor, &orgs, &catalog.meters, dates).await?;
-    let setup_after = store.usage();
+    let setup_after = store.capacity();
     eprintln!(
         "kopek: set up in {:.1} s ({} DynamoDB requests, {events} usage events); closing {period} with {pollers} poller(s) …",
         setup_started.elapsed().as_secs_f64(),

@@ -5,24 +5,27 @@
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use kopek_aws::dynamo::billing::{
-    CreditOutcome, Faults, IssueOutcome, JobStatus, PaymentOutcome, PeriodStatus, PlanOutcome,
-    StartOutcome, StoredCredit,
+    CreditOutcome, IssueCreditNote, IssueInvoice, IssueOutcome, PaymentOutcome, PlanOutcome,
+    RecordPayment, StartOutcome, StoredCredit,
 };
 use kopek_aws::dynamo::{Store, StoreError};
+use kopek_aws::faults::Faults;
 use kopek_domain::catalog::{LocalizedText, TaxRate, UnitOfMeasure};
 use kopek_domain::charges::{DomainEvent, EventKind};
+use kopek_domain::close::{JobStatus, PeriodStatus};
 use kopek_domain::ids::{ChargeId, CreditNoteId, EntryId, InvoiceId, OrgId, PaymentId};
 use kopek_domain::invoicing::{
     BillingSettings, CreditNote, DocumentKind, Invoice, InvoiceDraft, InvoiceLine, InvoiceNumber,
     InvoiceSeries, LineSource, TaxMode, TaxSummary, ZeroInvoicePolicy,
 };
+use kopek_domain::ledger::{self, DocumentRef, Entry};
 use kopek_domain::money::{Currency, Money};
 use kopek_domain::orders::UserOrKey;
 use kopek_domain::payments::{self, NewPayment, Payment, PaymentReference};
 use kopek_domain::period::BillingPeriod;
 use kopek_tests::{TestApp, unique};
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn rub(amount: &str) -> Money {
     Money::new(amount.parse().unwrap(), Currency::RUB)
@@ -104,10 +107,6 @@ fn issued_event(invoice: &Invoice) -> DomainEvent {
     )
 }
 
-fn entry(id: &EntryId, amount: &str) -> Value {
-    json!({"id": id.to_string(), "amount": amount})
-}
-
 async fn issue(
     store: &Store,
     invoice: &Invoice,
@@ -127,17 +126,16 @@ async fn issue_over(
     read: &StoredCredit,
     after: Money,
 ) -> Result<IssueOutcome, StoreError> {
-    let entry_id = EntryId::new();
+    let entry = ledger::for_invoice(invoice, EntryId::new()).unwrap();
     store
-        .issue_invoice(
+        .issue_invoice(IssueInvoice {
             invoice,
-            Some((&entry(&entry_id, "1800.00"), entry_id.to_string().as_str())),
-            invoice.issued_on,
-            &issued_event(invoice),
-            prev,
-            read,
-            after,
-        )
+            entry: Some(&entry),
+            event: &issued_event(invoice),
+            job_was: prev,
+            credit: read,
+            credit_after: after,
+        })
         .await
 }
 
@@ -285,9 +283,12 @@ async fn a_close_is_planned_sealed_issued_and_closed() {
             .unwrap(),
         1
     );
-    let ledger: Vec<Value> = store.ledger_entries(a).await.unwrap();
+    let ledger: Vec<Entry> = store.ledger_entries(a).await.unwrap();
     assert_eq!(ledger.len(), 1);
-    assert_eq!(ledger[0]["amount"], "1800.00");
+    assert_eq!(ledger[0].total().unwrap(), rub("1800.00"));
+    assert!(
+        matches!(ledger[0].document(), DocumentRef::Invoice { invoice, .. } if *invoice == inv_a.id)
+    );
     let history = store.history(a, &inv_a.id.to_string()).await.unwrap();
     assert_eq!(history.len(), 1);
 
@@ -363,17 +364,16 @@ async fn a_close_is_planned_sealed_issued_and_closed() {
         tax: rub("-300.00"),
         gross: rub("-1800.00"),
     };
-    let entry_id = EntryId::new();
+    let entry = ledger::for_credit_note(&note, EntryId::new()).unwrap();
     let credited = store
-        .issue_credit_note(
-            &note,
-            &stored,
-            rub("1800.00"),
-            &entry(&entry_id, "-1800.00"),
-            &entry_id.to_string(),
-            &issued_event(&inv_a),
-            None,
-        )
+        .issue_credit_note(IssueCreditNote {
+            note: &note,
+            invoice: &stored,
+            new_credited: rub("1800.00"),
+            entry: &entry,
+            event: &issued_event(&inv_a),
+            released: None,
+        })
         .await
         .unwrap();
     assert_eq!(credited, CreditOutcome::Issued);
@@ -395,17 +395,16 @@ async fn a_close_is_planned_sealed_issued_and_closed() {
         number: number(DocumentKind::CreditNote, 2),
         ..note.clone()
     };
-    let entry_id = EntryId::new();
+    let entry = ledger::for_credit_note(&second, EntryId::new()).unwrap();
     let outcome = store
-        .issue_credit_note(
-            &second,
-            &stored,
-            rub("1800.00"),
-            &entry(&entry_id, "0"),
-            &entry_id.to_string(),
-            &issued_event(&inv_a),
-            None,
-        )
+        .issue_credit_note(IssueCreditNote {
+            note: &second,
+            invoice: &stored,
+            new_credited: rub("1800.00"),
+            entry: &entry,
+            event: &issued_event(&inv_a),
+            released: None,
+        })
         .await
         .unwrap();
     assert_eq!(outcome, CreditOutcome::InvoiceChanged);
@@ -539,7 +538,7 @@ fn prepayment(org: OrgId, amount: &str, reference: &str) -> Payment {
 
 /// Records `payment` (settling nothing) over the credit as `read`.
 async fn record(store: &Store, payment: &Payment, read: &StoredCredit) -> PaymentOutcome {
-    let entry_id = EntryId::new();
+    let entry = ledger::for_payment(payment, EntryId::new()).unwrap();
     let event = DomainEvent::new(
         payment.org,
         UserOrKey::System,
@@ -553,15 +552,14 @@ async fn record(store: &Store, payment: &Payment, read: &StoredCredit) -> Paymen
         },
     );
     store
-        .record_payment(
+        .record_payment(RecordPayment {
             payment,
-            &[],
-            read,
-            read.amount.checked_add(payment.to_credit).unwrap(),
-            &entry(&entry_id, "payment"),
-            &entry_id.to_string(),
-            &event,
-        )
+            settled: &[],
+            credit: read,
+            credit_after: read.amount.checked_add(payment.to_credit).unwrap(),
+            entry: &entry,
+            event: &event,
+        })
         .await
         .unwrap()
 }

@@ -25,11 +25,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use kopek_aws::clients::Clients;
 use kopek_aws::config::Config;
-use kopek_aws::dynamo::billing::{Faults, JobStatus, StoredPeriod, billing_keys};
-use kopek_aws::dynamo::usage::usage_keys;
+use kopek_aws::dynamo::billing::StoredPeriod;
+use kopek_aws::dynamo::keys;
+use kopek_aws::faults::Faults;
 use kopek_close::{CloseError, CloseMessage, Closer, CustomerOutcome, Started, Trigger, poller};
 use kopek_domain::charges::EventKind;
 use kopek_domain::clock::{Clock, FixedClock};
+use kopek_domain::close::JobStatus;
 use kopek_domain::ids::OrgId;
 use kopek_domain::invoicing::{DocumentKind, Invoice, InvoiceSeries, LineSource};
 use kopek_domain::ledger::{self, Account, Entry};
@@ -570,8 +572,7 @@ impl World {
             .filter(|i| {
                 let sk = text(i, "SK");
                 text(i, "PK") == pk
-                    && (sk.starts_with(billing_keys::INVOICES)
-                        || sk.starts_with(billing_keys::LEDGER))
+                    && (sk.starts_with(keys::INVOICES) || sk.starts_with(keys::LEDGER))
             })
             .collect();
         items.sort_by_key(|i| text(i, "SK"));
@@ -1675,7 +1676,7 @@ async fn a_customer_that_cannot_be_invoiced_fails_alone_and_is_listed() {
     // The fix: the dollar usage is taken out of `b`'s month (its events and its meter mark).
     let client = aws_sdk_dynamodb::Client::new(&w.app.sdk);
     let partitions: BTreeSet<String> = (0..kopek_aws::dynamo::usage::SHARDS)
-        .map(|shard| usage_keys::partition(&b.org, &foreign_code, period, shard))
+        .map(|shard| keys::usage_partition(&b.org, &foreign_code, period, shard))
         .collect();
     let mut keys: Vec<(String, String)> = w
         .app
@@ -1691,7 +1692,7 @@ async fn a_customer_that_cannot_be_invoiced_fails_alone_and_is_listed() {
     assert_eq!(keys.len(), foreign.len(), "the dollar events");
     keys.push((
         format!("ORG#{}", b.org),
-        usage_keys::meter_marker(period, &foreign_code),
+        keys::meter_used(period, &foreign_code),
     ));
     for (pk, sk) in keys {
         client

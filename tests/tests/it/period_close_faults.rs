@@ -11,10 +11,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kopek_aws::dynamo::billing::{Faults, JobStatus};
+use kopek_aws::faults::Faults;
 use kopek_aws::queue::Queue;
 use kopek_close::{Closer, Trigger, poller};
 use kopek_domain::clock::{FixedClock, SystemClock};
+use kopek_domain::close::JobStatus;
 use kopek_domain::ids::OrgId;
 use kopek_domain::invoicing::InvoiceSeries;
 use kopek_domain::ledger::Entry;

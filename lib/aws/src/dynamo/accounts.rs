@@ -1,6 +1,7 @@
 //! Organisations, users, sessions, invitations and API keys (access patterns A1–A12).
 
-use super::{Page, PageKey, QuerySpec, Store, StoreError, epoch, key, keys, put, to_item};
+use super::expr::put;
+use super::{Page, PageKey, QuerySpec, Store, StoreError, epoch, key, keys, to_item};
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, DeleteRequest, ReturnConsumedCapacity, TransactWriteItem, Update,
     WriteRequest,
@@ -800,5 +801,22 @@ impl Store {
             .map_err(StoreError::from_sdk)?;
         self.record(out.consumed_capacity());
         Ok(())
+    }
+}
+
+impl Store {
+    /// A3, for planning: a page of organisation ids. The cursors are [`PageKey`]s as plain
+    /// text ([`PageKey::to_plain`]), as the period keeps them.
+    pub async fn list_org_ids(
+        &self,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<OrgId>, Option<String>), StoreError> {
+        let start = cursor.map(PageKey::from_plain).transpose()?;
+        let page = self.list_organisations(limit, start).await?;
+        Ok((
+            page.items.into_iter().map(|o| o.id).collect(),
+            page.next.as_ref().map(PageKey::to_plain),
+        ))
     }
 }

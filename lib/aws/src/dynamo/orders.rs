@@ -18,10 +18,8 @@ use kopek_domain::orders::{LineState, Order, OrderLine, PlacedOrder};
 use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Item, Page, PageKey, QuerySpec, Store, StoreError, conditional_put, from_item, key, keys, put,
-    to_item,
-};
+use super::expr::{ABSENT, SAME_REV, conditional_put, put};
+use super::{Item, Page, PageKey, QuerySpec, Store, StoreError, from_item, key, keys, to_item};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct OrderItem {
@@ -146,9 +144,6 @@ struct EventItem {
     kind: String,
     event: DomainEvent,
 }
-
-const ABSENT: &str = "attribute_not_exists(PK)";
-const SAME_REV: &str = "rev = :rev";
 
 /// The action that writes `line` at `rev + 1` if it is still at `rev` (or creates it).
 pub(crate) fn put_line(

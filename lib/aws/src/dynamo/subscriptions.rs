@@ -12,8 +12,9 @@ use kopek_domain::ids::{OrgId, SubscriptionId};
 use kopek_domain::subscriptions::Subscription;
 use serde::{Deserialize, Serialize};
 
+use super::expr::{conditional_put, put};
 use super::orders::put_event;
-use super::{Page, PageKey, QuerySpec, Store, StoreError, conditional_put, keys, put, to_item};
+use super::{Page, PageKey, QuerySpec, Store, StoreError, keys, to_item};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct SubscriptionItem {
@@ -128,5 +129,21 @@ impl Store {
             )],
         )
         .await
+    }
+}
+
+impl Store {
+    /// A36, every page: all of a customer's subscriptions, oldest first.
+    pub async fn subscriptions_all(&self, org: OrgId) -> Result<Vec<Subscription>, StoreError> {
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.list_subscriptions(org, 1000, start).await?;
+            all.extend(page.items.into_iter().map(|s| s.subscription));
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(all),
+            }
+        }
     }
 }

@@ -57,7 +57,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Page, PageKey, QuerySpec, Store, StoreError, capacity, key, keys, put, to_item};
+use super::expr::put;
+use super::{Page, PageKey, QuerySpec, Store, StoreError, capacity, key, keys, to_item};
 
 /// Partitions one customer's usage of one meter and period is spread over.
 pub const SHARDS: u8 = 8;
@@ -67,39 +68,6 @@ pub const MAX_KEPT_RAW_BYTES: usize = 16 * 1024;
 /// The shard of an event id: the first byte of its SHA-256, modulo [`SHARDS`].
 pub fn shard_of(id: &EventKey) -> u8 {
     Sha256::digest(id.as_str().as_bytes())[0] % SHARDS
-}
-
-/// Key builders of this module (pure, asserted in tests).
-pub mod usage_keys {
-    use super::*;
-
-    pub fn partition(org: &OrgId, meter: &ServiceCode, period: BillingPeriod, shard: u8) -> String {
-        format!("USAGE#{org}#{}#{period}#{shard}", meter.as_str())
-    }
-    pub fn event(id: &EventKey) -> String {
-        format!("E#{id}")
-    }
-    pub fn late(org: &OrgId, meter: &ServiceCode, billed_in: BillingPeriod) -> String {
-        format!("USAGELATE#{org}#{}#{billed_in}", meter.as_str())
-    }
-    pub fn meter_marker(period: BillingPeriod, meter: &ServiceCode) -> String {
-        format!("USAGEMETER#{period}#{}", meter.as_str())
-    }
-    pub fn meter_markers(period: BillingPeriod) -> String {
-        format!("USAGEMETER#{period}#")
-    }
-    pub fn rejected(id: &str) -> String {
-        format!("USAGEREJ#{id}")
-    }
-    pub fn rejected_of(period: BillingPeriod) -> String {
-        format!("USAGEREJ#{period}")
-    }
-    pub fn health(period: BillingPeriod) -> String {
-        format!("USAGEHEALTH#{period}")
-    }
-    pub fn external_ref(reference: &str) -> String {
-        format!("EXTREF#{reference}")
-    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -282,8 +250,8 @@ impl Store {
         let fingerprint = event.fingerprint();
         let late = event.is_late();
         let item = to_item(&EventItem {
-            pk: usage_keys::partition(&event.org, &event.meter, event.period, shard_of(&event.id)),
-            sk: usage_keys::event(&event.id),
+            pk: keys::usage_partition(&event.org, &event.meter, event.period, shard_of(&event.id)),
+            sk: keys::usage_event(&event.id),
             kind: "usage_event".into(),
             q: event.quantity.value().normalize().to_string(),
             ts: event.timestamp,
@@ -292,7 +260,7 @@ impl Store {
             fp: fingerprint.clone(),
             received_at,
             props: event.properties.clone(),
-            gsi1pk: late.then(|| usage_keys::late(&event.org, &event.meter, event.billed_in)),
+            gsi1pk: late.then(|| keys::late_usage(&event.org, &event.meter, event.billed_in)),
             gsi1sk: late.then(|| format!("{}#{}", event.period, event.id)),
         })?;
         // A late event's GSI1 entry is a second write of the same size.
@@ -330,13 +298,13 @@ impl Store {
                     Some(Some(item)) => super::from_item(item)?,
                     // The condition failed but the old item did not come back: read it.
                     Some(None) => {
-                        let pk = usage_keys::partition(
+                        let pk = keys::usage_partition(
                             &event.org,
                             &event.meter,
                             event.period,
                             shard_of(&event.id),
                         );
-                        self.get::<EventItem>(&pk, &usage_keys::event(&event.id), true)
+                        self.get::<EventItem>(&pk, &keys::usage_event(&event.id), true)
                             .await?
                             .ok_or_else(|| {
                                 StoreError::Transient("the event vanished after its write".into())
@@ -363,10 +331,10 @@ impl Store {
         period: BillingPeriod,
     ) -> Result<MeterUsage, StoreError> {
         let shards = (0..SHARDS).map(|shard| {
-            let pk = usage_keys::partition(&org, meter, period, shard);
+            let pk = keys::usage_partition(&org, meter, period, shard);
             async move { self.query_all::<EventItem>(&pk, "E#").await }
         });
-        let late_pk = usage_keys::late(&org, meter, period);
+        let late_pk = keys::late_usage(&org, meter, period);
         let (shards, late) = tokio::join!(
             futures::future::try_join_all(shards),
             self.query_all_at::<EventItem>(Some(keys::GSI1), &late_pk, None)
@@ -395,7 +363,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let item = to_item(&MarkerItem {
             pk: keys::org(&org),
-            sk: usage_keys::meter_marker(period, meter),
+            sk: keys::meter_used(period, meter),
             kind: "usage_meter".into(),
             meter: meter.clone(),
         })?;
@@ -420,7 +388,7 @@ impl Store {
         period: BillingPeriod,
     ) -> Result<Vec<ServiceCode>, StoreError> {
         Ok(self
-            .query_all::<MarkerItem>(&keys::org(&org), &usage_keys::meter_markers(period))
+            .query_all::<MarkerItem>(&keys::org(&org), &keys::meters_used(period))
             .await?
             .into_iter()
             .map(|m| m.meter)
@@ -435,10 +403,10 @@ impl Store {
         period: BillingPeriod,
     ) -> Result<bool, StoreError> {
         let item = to_item(&RejectedItem {
-            pk: usage_keys::rejected(&event.id),
-            sk: "USAGEREJ".into(),
+            pk: keys::rejected_usage(&event.id),
+            sk: keys::REJECTED_USAGE_SK.into(),
             kind: "usage_rejected".into(),
-            gsi1pk: usage_keys::rejected_of(period),
+            gsi1pk: keys::rejected_usage_of(period),
             gsi1sk: format!("{}#{}", event.received_at.to_rfc3339(), event.id),
             event: event.clone(),
         })?;
@@ -458,7 +426,7 @@ impl Store {
     /// A42: one rejected event.
     pub async fn rejected_event(&self, id: &str) -> Result<Option<RejectedEvent>, StoreError> {
         Ok(self
-            .get::<RejectedItem>(&usage_keys::rejected(id), "USAGEREJ", true)
+            .get::<RejectedItem>(&keys::rejected_usage(id), keys::REJECTED_USAGE_SK, true)
             .await?
             .map(|i| i.event))
     }
@@ -470,7 +438,7 @@ impl Store {
         limit: i32,
         start: Option<PageKey>,
     ) -> Result<Page<RejectedEvent>, StoreError> {
-        let pk = usage_keys::rejected_of(period);
+        let pk = keys::rejected_usage_of(period);
         let q = QuerySpec {
             index: Some(keys::GSI1),
             pk: &pk,
@@ -495,7 +463,10 @@ impl Store {
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(key(&usage_keys::rejected(id), "USAGEREJ")))
+            .set_key(Some(key(
+                &keys::rejected_usage(id),
+                keys::REJECTED_USAGE_SK,
+            )))
             .update_expression("SET #s = :s, resolved_at = :at")
             .condition_expression("#s = :open")
             .expression_attribute_names("#s", "status")
@@ -528,8 +499,8 @@ impl Store {
             .update_item()
             .table_name(self.table())
             .set_key(Some(key(
-                &usage_keys::health(period),
-                &format!("METER#{meter}"),
+                &keys::usage_health(period),
+                &keys::health_meter(meter),
             )))
             .update_expression("SET #t = :t ADD accepted :a, duplicate :d, rejected :r, late :l")
             .expression_attribute_names("#t", "type")
@@ -553,17 +524,22 @@ impl Store {
         period: BillingPeriod,
     ) -> Result<BTreeMap<String, HealthCounts>, StoreError> {
         Ok(self
-            .query_all::<HealthItem>(&usage_keys::health(period), "METER#")
+            .query_all::<HealthItem>(&keys::usage_health(period), keys::HEALTH_METERS)
             .await?
             .into_iter()
-            .map(|i| (i.sk.trim_start_matches("METER#").to_owned(), i.counts))
+            .map(|i| {
+                (
+                    i.sk.trim_start_matches(keys::HEALTH_METERS).to_owned(),
+                    i.counts,
+                )
+            })
             .collect())
     }
 
     /// A44: the last period closed for `org`, if any.
     pub async fn closed_through(&self, org: OrgId) -> Result<Option<BillingPeriod>, StoreError> {
         Ok(self
-            .get::<BillingItem>(&keys::org(&org), "BILLING", true)
+            .get::<BillingItem>(&keys::org(&org), keys::ORG_BILLING, true)
             .await?
             .map(|i| i.closed_through))
     }
@@ -573,7 +549,7 @@ impl Store {
     pub async fn close_through(&self, org: OrgId, period: BillingPeriod) -> Result<(), StoreError> {
         let item = to_item(&BillingItem {
             pk: keys::org(&org),
-            sk: "BILLING".into(),
+            sk: keys::ORG_BILLING.into(),
             kind: "billing".into(),
             closed_through: period,
         })?;
@@ -597,7 +573,7 @@ impl Store {
     /// A45: the organisation an external reference belongs to.
     pub async fn org_by_external_ref(&self, reference: &str) -> Result<Option<OrgId>, StoreError> {
         Ok(self
-            .get::<ExternalRefItem>(&usage_keys::external_ref(reference), "EXTREF", false)
+            .get::<ExternalRefItem>(&keys::external_ref(reference), keys::EXTERNAL_REF_SK, false)
             .await?
             .map(|i| i.org))
     }
@@ -605,14 +581,14 @@ impl Store {
     /// A45: gives `org` the external reference `reference`, unique across customers.
     pub async fn set_external_ref(&self, org: OrgId, reference: &str) -> Result<(), StoreError> {
         let item = to_item(&ExternalRefItem {
-            pk: usage_keys::external_ref(reference),
-            sk: "EXTREF".into(),
+            pk: keys::external_ref(reference),
+            sk: keys::EXTERNAL_REF_SK.into(),
             kind: "external_ref".into(),
             org,
         })?;
         let mut values = HashMap::new();
         values.insert(":org".to_owned(), AttributeValue::S(org.to_string()));
-        let action = super::conditional_put(
+        let action = super::expr::conditional_put(
             self,
             item,
             Some("attribute_not_exists(PK) OR org = :org"),
@@ -628,35 +604,49 @@ fn period_of_pk(pk: &str) -> String {
     pk.rsplit('#').nth(1).unwrap_or_default().to_owned()
 }
 
+impl Store {
+    /// A39 + A40: what a period's invoice rates, per meter: the customer's events of the
+    /// period not moved to a later one as late, and late events of earlier periods billed in
+    /// it. Meters with no event billed in the period are left out.
+    pub async fn usage_billed_in(
+        &self,
+        org: OrgId,
+        period: BillingPeriod,
+    ) -> Result<BTreeMap<ServiceCode, MeterUsage>, StoreError> {
+        let meters = self.meters_used(org, period).await?;
+        let usages = futures::future::try_join_all(meters.iter().map(|meter| async move {
+            Ok::<_, StoreError>((meter.clone(), self.usage_of(org, meter, period).await?))
+        }))
+        .await?;
+        Ok(usages
+            .into_iter()
+            .filter(|(_, usage)| usage.events > 0)
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn key_strings_are_stable() {
+    fn the_period_is_read_back_from_an_event_partition_key() {
         let org: OrgId = "org_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
         let meter: ServiceCode = "TRAFFIC".parse().unwrap();
         let nov = BillingPeriod::new(2026, 11).unwrap();
         assert_eq!(
-            usage_keys::partition(&org, &meter, nov, 3),
-            "USAGE#org_01ARZ3NDEKTSV4RRFFQ69G5FAV#TRAFFIC#2026-11#3"
-        );
-        assert_eq!(
-            period_of_pk(&usage_keys::partition(&org, &meter, nov, 3)),
+            period_of_pk(&keys::usage_partition(&org, &meter, nov, 3)),
             "2026-11"
         );
-        let id = EventKey::try_from("evt-1".to_owned()).unwrap();
-        assert_eq!(usage_keys::event(&id), "E#evt-1");
+        let q3 = BillingPeriod::try_of(
+            chrono::NaiveDate::from_ymd_opt(2026, 8, 1).unwrap(),
+            kopek_domain::period::PeriodLength::Quarter,
+        )
+        .unwrap();
         assert_eq!(
-            usage_keys::late(&org, &meter, nov),
-            "USAGELATE#org_01ARZ3NDEKTSV4RRFFQ69G5FAV#TRAFFIC#2026-11"
+            period_of_pk(&keys::usage_partition(&org, &meter, q3, 0)),
+            "2026-Q3"
         );
-        assert_eq!(
-            usage_keys::meter_marker(nov, &meter),
-            "USAGEMETER#2026-11#TRAFFIC"
-        );
-        assert_eq!(usage_keys::health(nov), "USAGEHEALTH#2026-11");
-        assert_eq!(usage_keys::external_ref("crm:1"), "EXTREF#crm:1");
     }
 
     #[test]

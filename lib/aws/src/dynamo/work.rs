@@ -19,10 +19,11 @@ use kopek_domain::ids::{BatchId, UserId};
 use kopek_domain::work::{Batch, BatchStatus, Completion};
 use serde::{Deserialize, Serialize};
 
+use super::expr::put;
 use super::orders::{LineItem, StoredLine, put_charge, put_event, put_line};
 use super::{
     MAX_TRANSACTION_ITEMS, Page, PageKey, QuerySpec, Store, StoreError, TxError, from_item, keys,
-    put, to_item,
+    to_item,
 };
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 
 use chrono::Datelike;
-use kopek_aws::dynamo::billing::{IssueOutcome, JobStatus};
+use kopek_aws::dynamo::billing::{IssueInvoice, IssueOutcome};
 use kopek_domain::catalog::ServiceStatus;
 use kopek_domain::charges::{DomainEvent, EventKind};
+use kopek_domain::close::JobStatus;
 use kopek_domain::ids::{EntryId, InvoiceId, OrgId};
 use kopek_domain::invoicing::{
     self, BillingSettings, CloseInput, DocumentKind, InvoiceNumber, InvoiceSeries, TaxMode,
@@ -101,15 +102,14 @@ pub async fn issue_invoices(app: &TestApp, period: BillingPeriod, orgs: &[&str])
             .await
             .expect("the credit");
         let outcome = store
-            .issue_invoice(
-                &invoice,
-                Some((&entry, entry_id.to_string().as_str())),
-                today,
-                &event,
-                JobStatus::Pending,
-                &credit,
-                credit.amount,
-            )
+            .issue_invoice(IssueInvoice {
+                invoice: &invoice,
+                entry: Some(&entry),
+                event: &event,
+                job_was: JobStatus::Pending,
+                credit: &credit,
+                credit_after: credit.amount,
+            })
             .await
             .expect("written");
         assert_eq!(outcome, IssueOutcome::Issued);

@@ -1,0 +1,511 @@
+//! A47–A53: a period's close and its customers' jobs (see the module docs of
+//! [`billing`](super)).
+
+use std::collections::HashSet;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use kopek_domain::close::{JobStatus, PeriodStatus};
+use kopek_domain::ids::{InvoiceId, OrgId};
+use kopek_domain::period::BillingPeriod;
+use serde::{Deserialize, Serialize};
+
+use crate::dynamo::expr::{ABSENT, Change, EXISTS, attr, failed_conditions, n, put, s};
+use crate::dynamo::{Page, PageKey, QuerySpec, Store, StoreError, keys, to_item};
+
+/// The most customers one planning transaction takes: a job and a seal each, and the period.
+pub const MAX_ORGS_PER_PLAN: usize = 49;
+
+/// The most characters of a job's error or skip reason that are kept.
+pub const MAX_REASON_CHARS: usize = 1000;
+
+/// A period's close as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPeriod {
+    pub period: BillingPeriod,
+    pub status: PeriodStatus,
+    /// What started it: `schedule`, `admin:usr_…`.
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Customer jobs created.
+    pub planned: u64,
+    /// Jobs neither done nor skipped.
+    pub remaining: u64,
+    pub done: u64,
+    pub skipped: u64,
+    /// Jobs failed at the moment (they are still remaining).
+    pub failed: u64,
+    /// Where planning goes on: the organisation listing's page key as plain JSON
+    /// ([`PageKey::from_plain`]); `None` before the first page and once planning is complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_cursor: Option<String>,
+    pub plan_complete: bool,
+    pub rev: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PeriodItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(flatten)]
+    period: StoredPeriod,
+}
+
+/// One customer's job in a period's close, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredJob {
+    pub org: OrgId,
+    pub status: JobStatus,
+    /// Failures so far.
+    pub attempts: u32,
+    /// The last failure (cleared when the job is done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Why it was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<InvoiceId>,
+    /// The invoice's number, as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// When it last changed; `None` while it is as planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct JobItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(flatten)]
+    job: StoredJob,
+    rev: u64,
+}
+
+impl JobItem {
+    fn pending(period: BillingPeriod, org: OrgId) -> Self {
+        Self {
+            pk: keys::period(period),
+            sk: keys::job(&org),
+            kind: "close_job".into(),
+            job: StoredJob {
+                org,
+                status: JobStatus::Pending,
+                attempts: 0,
+                error: None,
+                reason: None,
+                invoice: None,
+                number: None,
+                updated_at: None,
+            },
+            rev: 1,
+        }
+    }
+}
+
+/// What starting a close did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartOutcome {
+    Started(StoredPeriod),
+    /// It had been started before: the close as it is now.
+    AlreadyStarted(StoredPeriod),
+}
+
+/// What planning a page did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanOutcome {
+    /// Written; `complete` when it was the last page.
+    Planned { complete: bool },
+    /// The period's cursor is no longer the one the page started from (a repeated message
+    /// planned it already), planning is complete, or the close is not `closing` (closed, or
+    /// never started): nothing was written.
+    AlreadyPlanned,
+}
+
+/// At most [`MAX_REASON_CHARS`] characters of `text`.
+pub(super) fn clip(text: &str) -> String {
+    text.chars().take(MAX_REASON_CHARS).collect()
+}
+
+pub(super) fn expect_open(org: &OrgId, prev: JobStatus) -> Result<(), StoreError> {
+    if prev.is_open() {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "the close of {org} is already {}",
+            prev.as_str()
+        )))
+    }
+}
+
+/// A job moves from `prev` to `to` at `at`, if it is still at `prev`.
+pub(super) fn job_change(
+    period: BillingPeriod,
+    org: &OrgId,
+    prev: JobStatus,
+    to: JobStatus,
+    at: DateTime<Utc>,
+) -> Result<Change, StoreError> {
+    Ok(Change::new(keys::period(period), &keys::job(org))
+        .set("#s = :to")
+        .set("updated_at = :at")
+        .add("rev :one")
+        .when("#s = :prev")
+        .name("#s", "status")
+        .value(":to", attr(&to)?)
+        .value(":prev", attr(&prev)?)
+        .value(":at", attr(&at)?)
+        .value(":one", n(1)))
+}
+
+/// The period's counters after a job left `prev` for `counter` (`done`, `skipped`).
+pub(super) fn job_ended(period: BillingPeriod, counter: &str, prev: JobStatus) -> Change {
+    let change = Change::new(keys::period(period), keys::PERIOD_SK)
+        .add("remaining :minus")
+        .add(&format!("{counter} :one"))
+        .add("rev :one")
+        .when(EXISTS)
+        .value(":minus", n(-1))
+        .value(":one", n(1));
+    if prev == JobStatus::Failed {
+        change.add("failed :minus")
+    } else {
+        change
+    }
+}
+
+impl Store {
+    /// A47: starts the close of `period`, once.
+    pub async fn start_period_close(
+        &self,
+        period: BillingPeriod,
+        trigger: &str,
+        at: DateTime<Utc>,
+    ) -> Result<StartOutcome, StoreError> {
+        let stored = StoredPeriod {
+            period,
+            status: PeriodStatus::Closing,
+            trigger: clip(trigger),
+            started_at: at,
+            closed_at: None,
+            planned: 0,
+            remaining: 0,
+            done: 0,
+            skipped: 0,
+            failed: 0,
+            plan_cursor: None,
+            plan_complete: false,
+            rev: 1,
+        };
+        let item = to_item(&PeriodItem {
+            pk: keys::period(period),
+            sk: keys::PERIOD_SK.into(),
+            gsi1pk: keys::PERIODS.into(),
+            gsi1sk: period.to_string(),
+            kind: "period_close".into(),
+            period: stored.clone(),
+        })?;
+        if self.put_new(item).await? {
+            return Ok(StartOutcome::Started(stored));
+        }
+        self.period(period)
+            .await?
+            .map(StartOutcome::AlreadyStarted)
+            .ok_or_else(|| {
+                StoreError::Transient("the period close vanished after its write".into())
+            })
+    }
+
+    /// A48: a period's close (strongly consistent).
+    pub async fn period(&self, period: BillingPeriod) -> Result<Option<StoredPeriod>, StoreError> {
+        Ok(self
+            .get::<PeriodItem>(&keys::period(period), keys::PERIOD_SK, true)
+            .await?
+            .map(|i| i.period))
+    }
+
+    /// A48: the closes, newest period first.
+    pub async fn list_periods(
+        &self,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<StoredPeriod>, StoreError> {
+        let q = QuerySpec {
+            index: Some(keys::GSI1),
+            pk: keys::PERIODS,
+            sk_prefix: None,
+            limit,
+            forward: false,
+        };
+        Ok(self
+            .query_page::<PeriodItem>(q, start)
+            .await?
+            .map(|i| i.period))
+    }
+
+    /// A49: one page of planning, all or nothing: a pending job for each of `orgs` (at most
+    /// [`MAX_ORGS_PER_PLAN`], each once), their seal (`closed_through` moves to `period`)
+    /// when `seal`, and the period's cursor from `cursor_in` to `cursor_out` (`None`: the
+    /// last page). A job that exists or a seal refused (a later period closed) is a conflict
+    /// naming the customer.
+    pub async fn plan_page(
+        &self,
+        period: BillingPeriod,
+        cursor_in: Option<&str>,
+        orgs: &[OrgId],
+        cursor_out: Option<&str>,
+        seal: bool,
+    ) -> Result<PlanOutcome, StoreError> {
+        if orgs.len() > MAX_ORGS_PER_PLAN {
+            return Err(StoreError::Unexpected(format!(
+                "a planning page of {} customers is over {MAX_ORGS_PER_PLAN}",
+                orgs.len()
+            )));
+        }
+        if orgs.iter().collect::<HashSet<_>>().len() != orgs.len() {
+            return Err(StoreError::Unexpected(
+                "a planning page names a customer twice".into(),
+            ));
+        }
+
+        let complete = cursor_out.is_none();
+        let count = i64::try_from(orgs.len()).unwrap_or(i64::MAX);
+        let mut plan = Change::new(keys::period(period), keys::PERIOD_SK)
+            .set("plan_complete = :complete")
+            .add("planned :n")
+            .add("remaining :n")
+            .add("rev :one")
+            .name("#s", "status")
+            .value(":complete", AttributeValue::Bool(complete))
+            .value(":false", AttributeValue::Bool(false))
+            .value(":closing", attr(&PeriodStatus::Closing)?)
+            .value(":n", n(count))
+            .value(":one", n(1));
+        plan = match cursor_out {
+            Some(out) => plan.set("plan_cursor = :out").value(":out", s(out)),
+            None => plan.remove("plan_cursor"),
+        };
+        plan = match cursor_in {
+            Some(cursor) => plan
+                .when("#s = :closing AND plan_complete = :false AND plan_cursor = :in")
+                .value(":in", s(cursor)),
+            None => plan.when(
+                "#s = :closing AND plan_complete = :false AND attribute_not_exists(plan_cursor)",
+            ),
+        };
+        let mut items = vec![plan.action(self)?];
+        for org in orgs {
+            items.push(put(
+                self,
+                to_item(&JobItem::pending(period, *org))?,
+                Some(ABSENT),
+            )?);
+        }
+        if seal {
+            for org in orgs {
+                let change = Change::new(keys::org(org), keys::ORG_BILLING)
+                    .set("closed_through = :p")
+                    .set("#t = :billing")
+                    .when("attribute_not_exists(closed_through) OR closed_through < :p")
+                    .name("#t", "type")
+                    .value(":p", attr(&period)?)
+                    .value(":billing", s("billing"));
+                items.push(change.action(self)?);
+            }
+        }
+        let err = match self.transact_raw(items).await {
+            Ok(()) => return Ok(PlanOutcome::Planned { complete }),
+            Err(err) => err,
+        };
+        let failed = failed_conditions(&err);
+        match failed.first() {
+            Some(0) => Ok(PlanOutcome::AlreadyPlanned),
+            Some(&i) if i <= orgs.len() => Err(StoreError::Conflict(format!(
+                "{} already has a job in the close of {period}",
+                orgs[i - 1]
+            ))),
+            Some(&i) => Err(StoreError::Conflict(format!(
+                "{} is already closed through {period} or later",
+                orgs[i - 1 - orgs.len()]
+            ))),
+            None => Err(err.into_store_error()),
+        }
+    }
+
+    /// A50: one customer's job (strongly consistent).
+    pub async fn job(
+        &self,
+        period: BillingPeriod,
+        org: OrgId,
+    ) -> Result<Option<StoredJob>, StoreError> {
+        Ok(self
+            .get::<JobItem>(&keys::period(period), &keys::job(&org), true)
+            .await?
+            .map(|i| i.job))
+    }
+
+    /// A50: a period's jobs by customer id, all or those of one `status`.
+    pub async fn list_jobs(
+        &self,
+        period: BillingPeriod,
+        status: Option<JobStatus>,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<StoredJob>, StoreError> {
+        let pk = keys::period(period);
+        let Some(status) = status else {
+            let q = QuerySpec {
+                index: None,
+                pk: &pk,
+                sk_prefix: Some(keys::JOBS),
+                limit,
+                forward: true,
+            };
+            return Ok(self.query_page::<JobItem>(q, start).await?.map(|i| i.job));
+        };
+        // Read whole pages and keep the jobs of `status`, cut after the `limit`-th: a filter
+        // expression would be charged the same reads (DynamoDB filters after reading).
+        let limit = usize::try_from(limit.clamp(1, 1000)).unwrap_or(1);
+        let mut start = start;
+        let mut found = Vec::new();
+        loop {
+            let q = QuerySpec {
+                index: None,
+                pk: &pk,
+                sk_prefix: Some(keys::JOBS),
+                limit: 1000,
+                forward: true,
+            };
+            let page = self.query_page::<JobItem>(q, start).await?;
+            for item in page.items.into_iter().filter(|i| i.job.status == status) {
+                found.push(item.job);
+                if found.len() == limit {
+                    let next =
+                        PageKey([("PK".to_owned(), item.pk), ("SK".to_owned(), item.sk)].into());
+                    return Ok(Page {
+                        items: found,
+                        next: Some(next),
+                    });
+                }
+            }
+            start = page.next;
+            if start.is_none() {
+                return Ok(Page {
+                    items: found,
+                    next: None,
+                });
+            }
+        }
+    }
+
+    /// A51: a job failed with `error` (kept up to [`MAX_REASON_CHARS`] characters), if it is
+    /// still `prev` (pending or failed); the period counts it failed once.
+    pub async fn fail_job(
+        &self,
+        period: BillingPeriod,
+        org: OrgId,
+        error: &str,
+        prev: JobStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        expect_open(&org, prev)?;
+        let job = job_change(period, &org, prev, JobStatus::Failed, at)?
+            .set("#err = :error")
+            .add("attempts :one")
+            .name("#err", "error")
+            .value(":error", s(&clip(error)));
+        let changed = || StoreError::Conflict(format!("the close of {org} changed meanwhile"));
+        if prev == JobStatus::Failed {
+            return match job.send(self).await? {
+                true => Ok(()),
+                false => Err(changed()),
+            };
+        }
+        let counter = Change::new(keys::period(period), keys::PERIOD_SK)
+            .add("failed :one")
+            .add("rev :one")
+            .when(EXISTS)
+            .value(":one", n(1));
+        self.transact(
+            vec![job.action(self)?, counter.action(self)?],
+            &[(0, changed())],
+        )
+        .await
+    }
+
+    /// A52: a job skipped for `reason` (nothing to bill), if it is still `prev` (pending or
+    /// failed).
+    pub async fn skip_job(
+        &self,
+        period: BillingPeriod,
+        org: OrgId,
+        reason: &str,
+        prev: JobStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        expect_open(&org, prev)?;
+        let job = job_change(period, &org, prev, JobStatus::Skipped, at)?
+            .set("reason = :reason")
+            .value(":reason", s(&clip(reason)));
+        self.transact(
+            vec![
+                job.action(self)?,
+                job_ended(period, "skipped", prev).action(self)?,
+            ],
+            &[(
+                0,
+                StoreError::Conflict(format!("the close of {org} changed meanwhile")),
+            )],
+        )
+        .await
+    }
+
+    /// A53: closes the period if planning is complete and no job remains; whether it did.
+    pub async fn finish_period_if_complete(
+        &self,
+        period: BillingPeriod,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Change::new(keys::period(period), keys::PERIOD_SK)
+            .set("#s = :closed")
+            .set("closed_at = :at")
+            .add("rev :one")
+            .when("#s = :closing AND plan_complete = :true AND remaining = :zero")
+            .name("#s", "status")
+            .value(":closed", attr(&PeriodStatus::Closed)?)
+            .value(":closing", attr(&PeriodStatus::Closing)?)
+            .value(":at", attr(&at)?)
+            .value(":true", AttributeValue::Bool(true))
+            .value(":zero", n(0))
+            .value(":one", n(1))
+            .send(self)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_is_kept_up_to_its_limit() {
+        assert_eq!(clip("short"), "short");
+        let long = "я".repeat(MAX_REASON_CHARS + 5);
+        assert_eq!(clip(&long).chars().count(), MAX_REASON_CHARS);
+    }
+}

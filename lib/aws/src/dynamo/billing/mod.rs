@@ -1,0 +1,87 @@
+//! The period close, invoice numbering, invoices, credit notes, the ledger, credit and payments
+//! (access patterns A46–A63).
+//!
+//! | # | Access pattern | Operation | Key | Write cost (WCU; a transaction's actions count twice) |
+//! |---|----------------|-----------|-----|------------|
+//! | A46 | The provider's billing settings | `GetItem` (consistent) / `PutItem` if `rev = :expected` (created: a transaction of one, `attribute_not_exists(PK)`) | `SETTINGS` / `BILLING` | 1 (created: 2) |
+//! | A47 | Start a period's close, once | `PutItem` if `attribute_not_exists(PK)`; on refusal a consistent `GetItem` | `PERIOD#{yyyy-mm}` / `PERIOD`; GSI1 `PERIODS` / `{yyyy-mm}` | 1 + 1 (GSI1) |
+//! | A48 | A period's close / the closes, newest first | `GetItem` (consistent) / `Query GSI1` backwards | as A47 | – |
+//! | A49 | Plan a page of ≤ 49 customers: their jobs, their seal, the planning cursor | `TransactWriteItems` (≤ 99 actions): the period (`status = closing AND plan_complete = false AND plan_cursor = :in`), a job per customer (`attribute_not_exists(PK)`), a seal per customer (`closed_through < :p`) | `PERIOD#{p}` / `PERIOD`, `PERIOD#{p}` / `JOB#{org}`, `ORG#{org}` / `BILLING` | 2 + 1 (GSI1) + 4 per customer |
+//! | A50 | A customer's job / a period's jobs, optionally of one status | `GetItem` (consistent) / `Query` `SK begins_with JOB#` (with a filter on `status`) | `PERIOD#{p}` / `JOB#{org}` | – |
+//! | A51 | A job failed | `UpdateItem` if `status = :prev` (first failure: a transaction with the period's `failed` counter) | job, period | again: 1; first: 4 + 1 (GSI1) |
+//! | A52 | A job skipped (nothing to bill) | `TransactWriteItems`: job if `status = :prev`, period counters | job, period | 4 + 1 (GSI1) |
+//! | A53 | The period closed when its last job is | `UpdateItem` if `status = closing AND plan_complete AND remaining = 0` | `PERIOD#{p}` / `PERIOD` | 1 + 1 (GSI1); a refusal 1 |
+//! | A54 | The last number of a sequence | `GetItem` (consistent) | `SEQ#{series}#{INV\|CN}#{year}` / `SEQ` | – (moved inside A55, A58) |
+//! | A55 | Issue an invoice | `TransactWriteItems` of 6: sequence `n−1 → n`, invoice (`attribute_not_exists(PK)`: one per customer and period), ledger entry, event, job (`status = :prev`), period counters | sequence; `ORG#{org}` / `INVOICE#{yyyy-mm}` (GSI1 `INVOICE#{inv}` / `INVOICE`, GSI2 `INVOICES#{yyyy-mm}` / `{org}`); `ORG#{org}` / `LEDGER#{yyyy-mm-dd}#{entry}`; `ORG#{org}` / `HISTORY#{inv}#{evt}` (GSI1 `OUTBOX`) | 2 × (4 + I + L) + 2I (GSI1, GSI2) + 1 (outbox) + 1 (period GSI1): 16 for an invoice and entry of 1 KB each |
+//! | A56 | An invoice: of a customer and period / by id | `GetItem` (consistent) / `Query GSI1` then `GetItem` (consistent) | as A55 | – |
+//! | A57 | Invoices of a customer, newest period first / of a period, by customer | `Query` `SK begins_with INVOICE#` backwards / `Query GSI2` | as A55 | – |
+//! | A58 | Issue a credit note | `TransactWriteItems` of 5: sequence `n−1 → n`, credit note (`attribute_not_exists(PK)`), invoice `credited` if `rev = :rev`, ledger entry, event | `ORG#{org}` / `CREDIT#{inv}#{crn}` (GSI1 `CREDIT#{crn}` / `CREDIT`), invoice as A55 | 2 × (2 + C + I + L) + C (GSI1) + 2I (GSI1, GSI2) + 1 (outbox) |
+//! | A59 | Credit notes of an invoice / a credit note by id | `Query` `SK begins_with CREDIT#{inv}#` / `Query GSI1` | as A58 | – |
+//! | A60 | A customer's ledger entries, by date | `Query` `SK begins_with LEDGER#` (every page) | `ORG#{org}` / `LEDGER#…` | – |
+//! | A61 | A customer's credit (prepaid or overpaid, not yet drawn down) | `GetItem` (consistent); written only inside A55, A58, A62 — also when its amount stays, so its `rev` orders every invoice issued and payment recorded: `PutItem` if `attribute_not_exists(PK)` / `UpdateItem` if `rev = :rev` | `ORG#{org}` / `CREDITBALANCE` | 2 in a transaction |
+//! | A62 | Record a payment once per reference, settling open invoices | `TransactWriteItems` of 4 + k (k ≤ 90): payment (`attribute_not_exists(PK)`), ledger entry, event, credit (A61), each settled invoice's `paid` if `rev = :rev` | `ORG#{org}` / `PAYMENT#{sha-256 of the reference, 32 hex}`; ledger, event as A55 | 2 × (3 + P + L + k·I) + k·2I (GSI1, GSI2) + 1 (outbox) |
+//! | A63 | A customer's payments / one by reference | `Query` `SK begins_with PAYMENT#` (every page) / `GetItem` (consistent) | as A62 | – |
+//!
+//! I, L, C: the size of the invoice, the ledger entry and the credit note in KB, rounded up
+//! (an invoice of many lines is several KB, and every index that projects it costs as much
+//! again). An update is charged by the size of the whole item, not of what it changes.
+//!
+//! ## The close
+//!
+//! A period's close is one item, `PERIOD#{yyyy-mm}` / `PERIOD`, created once (A47) with its
+//! counters: `planned` customer jobs, of which `remaining` are neither done nor skipped,
+//! `done`, `skipped`, and `failed` (jobs failed at the moment; a failed job is still
+//! remaining). Planning (A49) walks the organisations a page at a time; each page's jobs,
+//! the customers' seal (`ORG#{org}` / `BILLING`, `closed_through`, the item usage ingestion
+//! reads, A44) and the move of the period's `plan_cursor` are one transaction conditional on
+//! the cursor it started from, so a repeated page writes nothing (`AlreadyPlanned`). The
+//! cursor is the organisation listing's [`PageKey`] as plain JSON ([`PageKey::to_plain`]).
+//!
+//! Each job ends in one transaction with the period's counters: issued (A55, with the
+//! invoice, its number, its ledger entry and its event) or skipped (A52); the period closes
+//! (A53) when planning is complete and nothing remains.
+//!
+//! The period item is written by every job's end, so concurrent customer closes of one period
+//! contend for it (and every invoice of a series and year for its sequence item, which
+//! gapless numbering makes a serial point anyway): a transaction that collides with another
+//! in flight is cancelled and reported as [`StoreError::Transient`], to be retried.
+//! Outcomes (`NumberTaken`, `AlreadyIssued`, …) come only from failed conditions, never from
+//! such collisions.
+//!
+//! ## Numbering
+//!
+//! `SEQ#{series}#{INV|CN}#{year}` / `SEQ` holds `last`, the last number used. Issuing number
+//! `n` moves it from `n − 1` to `n` (from nothing when `n = 1`) in the same transaction that
+//! writes the document, so a number is used exactly when its document exists, without gaps.
+//! A worker that loses the number to another is told `NumberTaken`, reads the sequence again
+//! (A54) and retries; nothing here retries.
+//!
+//! ## Modules
+//!
+//! [`settings`] (A46), [`close`] (A47–A53), [`numbering`] (A54 and the sequence move inside
+//! A55, A58), [`invoices`] (A55–A57), [`credit_notes`] (A58–A59), [`ledger`] (A60),
+//! [`payments`] (A61–A63: the credit and payments). The writes of A55, A58 and A62 take a
+//! command ([`IssueInvoice`], [`IssueCreditNote`], [`RecordPayment`]) naming each item as
+//! read, so the transaction's conditions are the revisions the caller composed from.
+//!
+//! With the `faults` feature (tests only), a store `with_faults` fails the n-th write from
+//! now before or after sending it (`kopek_aws::faults`).
+
+pub mod close;
+pub mod credit_notes;
+pub mod invoices;
+pub mod ledger;
+pub mod numbering;
+pub mod payments;
+pub mod settings;
+
+pub use close::{
+    MAX_ORGS_PER_PLAN, MAX_REASON_CHARS, PlanOutcome, StartOutcome, StoredJob, StoredPeriod,
+};
+pub use credit_notes::{CreditOutcome, IssueCreditNote, Released};
+pub use invoices::{IssueInvoice, IssueOutcome, StoredInvoice};
+pub use payments::{PaymentOutcome, RecordPayment, StoredCredit};
+pub use settings::StoredSettings;
+
+#[cfg(doc)]
+use crate::dynamo::{PageKey, StoreError};

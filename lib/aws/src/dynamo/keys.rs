@@ -1,0 +1,414 @@
+//! Every key of the table and its indexes: pure functions and constants, each asserted in the
+//! tests below, so a key string never changes by accident (stored items would be orphaned).
+//!
+//! Grouped as the access-pattern tables group them: accounts and catalog (A1–A18), orders,
+//! work and subscriptions (A19–A37), usage (A38–A45), the close and billing (A46–A63).
+
+use chrono::NaiveDate;
+use kopek_domain::catalog::ServiceCode;
+use kopek_domain::ids::{
+    ApiKeyId, BatchId, ChargeId, CreditNoteId, EventId, InvoiceId, OrderId, OrgId, SessionId,
+    SubscriptionId, UserId,
+};
+use kopek_domain::invoicing::{DocumentKind, InvoiceSeries};
+use kopek_domain::payments::PaymentReference;
+use kopek_domain::period::BillingPeriod;
+use kopek_domain::usage::EventKey;
+use sha2::{Digest, Sha256};
+
+/// The first global secondary index (listings), and the second (open batches, a period's
+/// invoices).
+pub const GSI1: &str = "GSI1";
+pub const GSI2: &str = "GSI2";
+
+// -- Accounts and catalog (A1–A18) ---------------------------------------------------------
+
+/// GSI1: every organisation.
+pub const ORGS: &str = "ORGS";
+/// GSI1: the provider's staff users and keys.
+pub const STAFF: &str = "STAFF";
+/// The sort keys of items alone in their partition.
+pub const ORG_SK: &str = "ORG";
+pub const USER_SK: &str = "USER";
+pub const EMAIL_SK: &str = "EMAIL";
+pub const INVITE_SK: &str = "INVITE";
+pub const API_KEY_SK: &str = "APIKEY";
+pub const SERVICE_SK: &str = "SERVICE";
+pub const IDEMPOTENCY_SK: &str = "IDEM";
+
+pub fn org(id: &OrgId) -> String {
+    format!("ORG#{id}")
+}
+pub fn user(id: &UserId) -> String {
+    format!("USER#{id}")
+}
+pub fn email(normalized: &str) -> String {
+    format!("EMAIL#{normalized}")
+}
+pub fn session(id: &SessionId) -> String {
+    format!("SESSION#{id}")
+}
+pub fn invitation(token_hash: &str) -> String {
+    format!("INVITE#{token_hash}")
+}
+pub fn api_key(id: &ApiKeyId) -> String {
+    format!("APIKEY#{id}")
+}
+/// The GSI1 partition that lists an owner's users and keys: an organisation or the staff.
+pub fn owner(org: Option<&OrgId>) -> String {
+    org.map(self::org).unwrap_or_else(|| STAFF.to_owned())
+}
+pub fn service(code: &str) -> String {
+    format!("SERVICE#{code}")
+}
+pub fn catalog(status: &str) -> String {
+    format!("CATALOG#{status}")
+}
+pub fn throttle(kind: &str, subject: &str) -> String {
+    format!("THROTTLE#{kind}#{subject}")
+}
+pub fn window(start: i64) -> String {
+    format!("WINDOW#{start}")
+}
+pub fn idempotency(caller: &str, key: &str) -> String {
+    format!("IDEM#{caller}#{key}")
+}
+
+// -- Orders, work and subscriptions (A19–A37) ---------------------------------------------
+
+/// GSI1: the events not yet published.
+pub const OUTBOX: &str = "OUTBOX";
+/// GSI2: batches still open, by the time they go stale.
+pub const OPEN_BATCHES: &str = "OPENBATCHES";
+pub const BATCH_SK: &str = "BATCH";
+
+/// An order's own item; its lines' keys start with it.
+pub fn order(id: &OrderId) -> String {
+    format!("ORDER#{id}")
+}
+pub fn order_line(id: &OrderId, line_no: u16) -> String {
+    format!("ORDER#{id}#L{line_no:03}")
+}
+/// The GSI1 partition of every order placed in the month of the order id's timestamp.
+pub fn orders_of_month(id: &OrderId) -> String {
+    format!("ORDERS#{}", id.created_at().format("%Y-%m"))
+}
+/// The GSI1 partition of the work orders waiting for a work type.
+pub fn queue(work_type: &str) -> String {
+    format!("QUEUE#{work_type}")
+}
+/// A waiting line's place in its queue (GSI1SK): by order (ULIDs sort by time), then by
+/// line, so the oldest comes first and an order's lines stay together.
+pub fn queue_position(order: &OrderId, line_no: u16) -> String {
+    format!("{order}#L{line_no:03}")
+}
+pub fn batch(id: &BatchId) -> String {
+    format!("BATCH#{id}")
+}
+pub fn engineer(id: &UserId) -> String {
+    format!("ENGINEER#{id}")
+}
+pub fn charge(period: &BillingPeriod, id: &ChargeId) -> String {
+    format!("CHARGE#{period}#{id}")
+}
+pub fn charges_of(period: &BillingPeriod) -> String {
+    format!("CHARGE#{period}#")
+}
+pub fn history(subject: &str, id: &EventId) -> String {
+    format!("HISTORY#{subject}#{id}")
+}
+pub fn history_of(subject: &str) -> String {
+    format!("HISTORY#{subject}#")
+}
+pub fn subscription(id: &SubscriptionId) -> String {
+    format!("SUB#{id}")
+}
+
+// -- Usage (A38–A45) ------------------------------------------------------------------------
+
+pub const REJECTED_USAGE_SK: &str = "USAGEREJ";
+pub const EXTERNAL_REF_SK: &str = "EXTREF";
+/// The prefix of the ingestion health counters' sort keys, one per meter.
+pub const HEALTH_METERS: &str = "METER#";
+
+/// One of the partitions a customer's usage of a meter in a period is spread over.
+pub fn usage_partition(
+    org: &OrgId,
+    meter: &ServiceCode,
+    period: BillingPeriod,
+    shard: u8,
+) -> String {
+    format!("USAGE#{org}#{}#{period}#{shard}", meter.as_str())
+}
+pub fn usage_event(id: &EventKey) -> String {
+    format!("E#{id}")
+}
+/// GSI1: late events of a meter billed in a later period than they happened in.
+pub fn late_usage(org: &OrgId, meter: &ServiceCode, billed_in: BillingPeriod) -> String {
+    format!("USAGELATE#{org}#{}#{billed_in}", meter.as_str())
+}
+/// That a customer used a meter in a period (SK in the customer's partition).
+pub fn meter_used(period: BillingPeriod, meter: &ServiceCode) -> String {
+    format!("USAGEMETER#{period}#{}", meter.as_str())
+}
+pub fn meters_used(period: BillingPeriod) -> String {
+    format!("USAGEMETER#{period}#")
+}
+pub fn rejected_usage(id: &str) -> String {
+    format!("USAGEREJ#{id}")
+}
+/// GSI1: the rejected events received in a period.
+pub fn rejected_usage_of(period: BillingPeriod) -> String {
+    format!("USAGEREJ#{period}")
+}
+pub fn usage_health(period: BillingPeriod) -> String {
+    format!("USAGEHEALTH#{period}")
+}
+pub fn health_meter(meter: &str) -> String {
+    format!("{HEALTH_METERS}{meter}")
+}
+pub fn external_ref(reference: &str) -> String {
+    format!("EXTREF#{reference}")
+}
+
+// -- The close and billing (A46–A63) ------------------------------------------------------
+
+/// The provider's billing settings: `SETTINGS` / [`SETTINGS_SK`].
+pub const SETTINGS: &str = "SETTINGS";
+pub const SETTINGS_SK: &str = "BILLING";
+/// A period's own item in its partition.
+pub const PERIOD_SK: &str = "PERIOD";
+/// GSI1: every period close, by period.
+pub const PERIODS: &str = "PERIODS";
+/// The prefix of a period's jobs.
+pub const JOBS: &str = "JOB#";
+pub const SEQUENCE_SK: &str = "SEQ";
+/// A customer's `closed_through` item (A44), in its partition.
+pub const ORG_BILLING: &str = "BILLING";
+/// The prefix of a customer's invoices.
+pub const INVOICES: &str = "INVOICE#";
+/// The prefix of a customer's ledger entries.
+pub const LEDGER: &str = "LEDGER#";
+/// GSI1SK of an invoice and a credit note, each alone in its GSI1 partition.
+pub const INVOICE_SK: &str = "INVOICE";
+pub const CREDIT_SK: &str = "CREDIT";
+/// A customer's credit (A61).
+pub const CREDIT_BALANCE: &str = "CREDITBALANCE";
+/// The prefix of a customer's payments.
+pub const PAYMENTS: &str = "PAYMENT#";
+
+pub fn period(period: BillingPeriod) -> String {
+    format!("PERIOD#{period}")
+}
+pub fn job(org: &OrgId) -> String {
+    format!("JOB#{org}")
+}
+pub fn sequence(series: &InvoiceSeries, kind: DocumentKind, year: i32) -> String {
+    let kind = match kind {
+        DocumentKind::Invoice => "INV",
+        DocumentKind::CreditNote => "CN",
+    };
+    format!("SEQ#{}#{kind}#{year}", series.as_str())
+}
+/// A customer's invoice of a period (SK in the customer's partition).
+pub fn invoice(period: BillingPeriod) -> String {
+    format!("INVOICE#{period}")
+}
+/// GSI1: an invoice by id.
+pub fn invoice_id(id: &InvoiceId) -> String {
+    format!("INVOICE#{id}")
+}
+/// GSI2: a period's invoices, by customer.
+pub fn invoices_of_period(period: BillingPeriod) -> String {
+    format!("INVOICES#{period}")
+}
+/// A credit note, next to the other notes of its invoice.
+pub fn credit_note(invoice: &InvoiceId, id: &CreditNoteId) -> String {
+    format!("CREDIT#{invoice}#{id}")
+}
+pub fn credit_notes_of(invoice: &InvoiceId) -> String {
+    format!("CREDIT#{invoice}#")
+}
+/// GSI1: a credit note by id.
+pub fn credit_note_id(id: &CreditNoteId) -> String {
+    format!("CREDIT#{id}")
+}
+pub fn ledger_entry(on: NaiveDate, id: &str) -> String {
+    format!("LEDGER#{on}#{id}")
+}
+/// A customer's payment of a reference: the reference's SHA-256, 32 hex digits (a reference
+/// may hold any character, a key should not).
+pub fn payment(reference: &PaymentReference) -> String {
+    let digest = Sha256::digest(reference.as_str().as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("PAYMENT#{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORG: &str = "org_01ARZ3NDEKTSV4RRFFQ69G5FAV";
+
+    fn org_id() -> OrgId {
+        ORG.parse().unwrap()
+    }
+
+    #[test]
+    fn account_and_catalog_keys_are_stable() {
+        let org = org_id();
+        let user: UserId = "usr_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        let session: SessionId = "ses_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        let key: ApiKeyId = "key_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        assert_eq!(self::org(&org), format!("ORG#{ORG}"));
+        assert_eq!(self::user(&user), "USER#usr_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(email("a@b.ru"), "EMAIL#a@b.ru");
+        assert_eq!(
+            self::session(&session),
+            "SESSION#ses_01ARZ3NDEKTSV4RRFFQ69G5FAV"
+        );
+        assert_eq!(invitation("ab12"), "INVITE#ab12");
+        assert_eq!(api_key(&key), "APIKEY#key_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(owner(Some(&org)), format!("ORG#{ORG}"));
+        assert_eq!(owner(None), "STAFF");
+        assert_eq!(service("VPS-S"), "SERVICE#VPS-S");
+        assert_eq!(catalog("active"), "CATALOG#active");
+        assert_eq!(throttle("ACCOUNT", "a@b.ru"), "THROTTLE#ACCOUNT#a@b.ru");
+        assert_eq!(window(1_700_000_000), "WINDOW#1700000000");
+        assert_eq!(idempotency("usr_x", "k1"), "IDEM#usr_x#k1");
+        assert_eq!(
+            [
+                ORGS, STAFF, ORG_SK, USER_SK, EMAIL_SK, INVITE_SK, API_KEY_SK, SERVICE_SK
+            ],
+            [
+                "ORGS", "STAFF", "ORG", "USER", "EMAIL", "INVITE", "APIKEY", "SERVICE"
+            ]
+        );
+        assert_eq!([IDEMPOTENCY_SK, GSI1, GSI2], ["IDEM", "GSI1", "GSI2"]);
+    }
+
+    #[test]
+    fn order_work_and_subscription_keys_are_stable() {
+        // 01ARZ3NDEK… is a ULID of 2016-07-30: the month of an order comes from its id.
+        let order: OrderId = "ord_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        let batch: BatchId = "bat_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        let user: UserId = "usr_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        let charge: ChargeId = "chg_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        let event: EventId = "evt_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        let sub: SubscriptionId = "sub_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        let nov = BillingPeriod::new(2026, 11).unwrap();
+        assert_eq!(self::order(&order), "ORDER#ord_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(
+            order_line(&order, 7),
+            "ORDER#ord_01ARZ3NDEKTSV4RRFFQ69G5FAV#L007"
+        );
+        assert!(order_line(&order, 7).starts_with(&self::order(&order)));
+        assert_eq!(orders_of_month(&order), "ORDERS#2016-07");
+        assert_eq!(queue("installation"), "QUEUE#installation");
+        assert_eq!(
+            queue_position(&order, 12),
+            "ord_01ARZ3NDEKTSV4RRFFQ69G5FAV#L012"
+        );
+        assert_eq!(self::batch(&batch), "BATCH#bat_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(engineer(&user), "ENGINEER#usr_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(
+            self::charge(&nov, &charge),
+            "CHARGE#2026-11#chg_01ARZ3NDEKTSV4RRFFQ69G5FAV"
+        );
+        assert!(self::charge(&nov, &charge).starts_with(&charges_of(&nov)));
+        assert_eq!(
+            history("ord_1", &event),
+            "HISTORY#ord_1#evt_01ARZ3NDEKTSV4RRFFQ69G5FAV"
+        );
+        assert!(history("ord_1", &event).starts_with(&history_of("ord_1")));
+        assert_eq!(subscription(&sub), "SUB#sub_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(
+            [OUTBOX, OPEN_BATCHES, BATCH_SK],
+            ["OUTBOX", "OPENBATCHES", "BATCH"]
+        );
+    }
+
+    #[test]
+    fn usage_keys_are_stable() {
+        let org = org_id();
+        let meter: ServiceCode = "TRAFFIC".parse().unwrap();
+        let nov = BillingPeriod::new(2026, 11).unwrap();
+        assert_eq!(
+            usage_partition(&org, &meter, nov, 3),
+            format!("USAGE#{ORG}#TRAFFIC#2026-11#3")
+        );
+        let id = EventKey::try_from("evt-1".to_owned()).unwrap();
+        assert_eq!(usage_event(&id), "E#evt-1");
+        assert_eq!(
+            late_usage(&org, &meter, nov),
+            format!("USAGELATE#{ORG}#TRAFFIC#2026-11")
+        );
+        assert_eq!(meter_used(nov, &meter), "USAGEMETER#2026-11#TRAFFIC");
+        assert!(meter_used(nov, &meter).starts_with(&meters_used(nov)));
+        assert_eq!(rejected_usage("rej_1"), "USAGEREJ#rej_1");
+        assert_eq!(rejected_usage_of(nov), "USAGEREJ#2026-11");
+        assert_eq!(usage_health(nov), "USAGEHEALTH#2026-11");
+        assert_eq!(health_meter("TRAFFIC"), "METER#TRAFFIC");
+        assert!(health_meter("-").starts_with(HEALTH_METERS));
+        assert_eq!(external_ref("crm:1"), "EXTREF#crm:1");
+        assert_eq!([REJECTED_USAGE_SK, EXTERNAL_REF_SK], ["USAGEREJ", "EXTREF"]);
+    }
+
+    #[test]
+    fn close_and_billing_keys_are_stable() {
+        let org = org_id();
+        let inv: InvoiceId = "inv_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        let crn: CreditNoteId = "crn_01ARZ3NDEKTSV4RRFFQ69G5FAW".parse().unwrap();
+        let nov = BillingPeriod::new(2026, 11).unwrap();
+        let series = InvoiceSeries::new("KPK").unwrap();
+        assert_eq!(period(nov), "PERIOD#2026-11");
+        assert_eq!(job(&org), format!("JOB#{ORG}"));
+        assert!(job(&org).starts_with(JOBS));
+        assert_eq!(
+            sequence(&series, DocumentKind::Invoice, 2026),
+            "SEQ#KPK#INV#2026"
+        );
+        assert_eq!(
+            sequence(&series, DocumentKind::CreditNote, 2027),
+            "SEQ#KPK#CN#2027"
+        );
+        assert_eq!(invoice(nov), "INVOICE#2026-11");
+        assert!(invoice(nov).starts_with(INVOICES));
+        assert_eq!(invoice_id(&inv), "INVOICE#inv_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(invoices_of_period(nov), "INVOICES#2026-11");
+        assert_eq!(
+            credit_note(&inv, &crn),
+            "CREDIT#inv_01ARZ3NDEKTSV4RRFFQ69G5FAV#crn_01ARZ3NDEKTSV4RRFFQ69G5FAW"
+        );
+        assert!(credit_note(&inv, &crn).starts_with(&credit_notes_of(&inv)));
+        assert_eq!(
+            credit_note_id(&crn),
+            "CREDIT#crn_01ARZ3NDEKTSV4RRFFQ69G5FAW"
+        );
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert_eq!(ledger_entry(day, "jrn_1"), "LEDGER#2026-12-01#jrn_1");
+        assert!(ledger_entry(day, "jrn_1").starts_with(LEDGER));
+        // The first 16 bytes of SHA-256("п/п 4711") in hex, as Python's hashlib computes them.
+        let reference = PaymentReference::try_from("п/п 4711".to_owned()).unwrap();
+        let key = payment(&reference);
+        assert_eq!(key, "PAYMENT#66e3b594f2afa6820c37540f2ff4a43a");
+        assert!(key.starts_with(PAYMENTS));
+        let other = PaymentReference::try_from("п/п 4712".to_owned()).unwrap();
+        assert_ne!(key, payment(&other));
+        assert_eq!(
+            [
+                SETTINGS,
+                SETTINGS_SK,
+                PERIOD_SK,
+                PERIODS,
+                SEQUENCE_SK,
+                ORG_BILLING
+            ],
+            ["SETTINGS", "BILLING", "PERIOD", "PERIODS", "SEQ", "BILLING"]
+        );
+        assert_eq!(
+            [INVOICE_SK, CREDIT_SK, CREDIT_BALANCE],
+            ["INVOICE", "CREDIT", "CREDITBALANCE"]
+        );
+    }
+}
