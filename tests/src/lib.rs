@@ -21,11 +21,11 @@ use kopek_aws::clients::Clients;
 use kopek_aws::config::Config;
 use kopek_aws::queue::Queue;
 use kopek_domain::clock::{Clock, SystemClock};
+use kopek_events::usage::poller::Poller;
 use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
-use kopek_ingest::poller::Poller;
-use kopek_ingest::{BatchReport, Ingestor};
 use kopek_local::provision::Provisioned;
+use kopek_services::usage::ingest::BatchReport;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -169,6 +169,7 @@ impl TestApp {
         let mut state = AppState::from_config(&config, &clients)
             .await
             .expect("state builds from the emulator");
+        state.services = state.services.with_clock(clock.clone());
         state.clock = clock;
         let router = kopek_api::local_app(state.clone());
         Self {
@@ -197,14 +198,7 @@ impl TestApp {
 
     /// Ingests everything on the usage queue, as `usage-ingest` does, at the app's clock.
     pub async fn drain_usage(&self) -> BatchReport {
-        let mut poller = Poller::new(
-            self.usage_queue(),
-            Ingestor::new(
-                self.state.store.clone(),
-                self.state.usage_grace,
-                self.state.calendar,
-            ),
-        );
+        let mut poller = Poller::new(self.usage_queue(), self.state.services.ingestor());
         poller.wait_secs = 0;
         poller
             .drain(self.state.clock.as_ref(), 2)

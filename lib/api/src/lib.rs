@@ -22,7 +22,8 @@ pub mod billing;
 pub mod catalog;
 pub mod orders;
 mod paging;
-pub mod payments;
+mod params;
+
 pub mod subscriptions;
 pub mod usage;
 pub mod work;

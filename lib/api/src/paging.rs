@@ -1,8 +1,8 @@
 //! List parameters and pages, shared by every listing.
 
-use kopek_aws::dynamo::{Page, PageKey};
 use kopek_http::ApiError;
 use kopek_http::state::AppState;
+use kopek_services::{Page, PageKey, Paging};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -22,6 +22,12 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// The page to read, for a service's listing.
+    pub fn paging(&self, state: &AppState) -> Result<Paging, ApiError> {
+        let (limit, start) = self.parse(state)?;
+        Ok(Paging::new(limit, start))
+    }
+
     pub fn parse(&self, state: &AppState) -> Result<(i32, Option<PageKey>), ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {

@@ -44,7 +44,7 @@ use kopek_http::auth::Caller;
 use kopek_http::json::{JsonBody, QueryParams, has_media_type, read_body, unsupported_media_type};
 use kopek_http::state::AppState;
 use kopek_http::{ApiError, ApiResult};
-use kopek_ingest::{Ingestor, ResubmitError, Resubmitted, read_value};
+use kopek_services::usage::ingest::{Ingestor, ResubmitError, Resubmitted, read_value};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};

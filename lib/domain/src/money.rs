@@ -155,6 +155,15 @@ impl Money {
         self.amount < Decimal::ZERO
     }
 
+    /// The amount as a decimal string with at least the currency's minor units and no code:
+    /// `"1500.00"`, `"-12.50"`; an unrounded amount keeps its digits (`"0.125"`). The wire
+    /// form of money in views and messages.
+    pub fn amount_text(&self) -> String {
+        let mut value = self.amount;
+        value.rescale(self.currency.minor_units().max(value.scale()));
+        value.to_string()
+    }
+
     /// Whether the amount is already a whole number of minor units (kopeks, cents).
     pub fn is_in_minor_units(&self) -> bool {
         self.amount.normalize().scale() <= self.currency.minor_units()
@@ -292,12 +301,7 @@ impl Money {
 /// `0.125 RUB` (an unrounded amount keeps its digits).
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let minor = self.currency.minor_units();
-        if self.amount.scale() < minor {
-            write!(f, "{:.*} {}", minor as usize, self.amount, self.currency)
-        } else {
-            write!(f, "{} {}", self.amount, self.currency)
-        }
+        write!(f, "{} {}", self.amount_text(), self.currency)
     }
 }
 
@@ -385,6 +389,11 @@ mod tests {
         assert_eq!(rub(dec!(0.5)).to_string(), "0.50 RUB");
         assert_eq!(rub(dec!(-3.25)).to_string(), "-3.25 RUB");
         assert_eq!(rub(dec!(0.125)).to_string(), "0.125 RUB");
+        // The amount alone, as views show it.
+        assert_eq!(rub(dec!(1500)).amount_text(), "1500.00");
+        assert_eq!(rub(dec!(-12.5)).amount_text(), "-12.50");
+        assert_eq!(rub(dec!(0.125)).amount_text(), "0.125");
+        assert_eq!(Money::new(dec!(7), Currency::EUR).amount_text(), "7.00");
     }
 
     #[test]

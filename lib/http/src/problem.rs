@@ -1,20 +1,28 @@
 //! RFC 9457 problem details: the one place where errors become HTTP responses.
 //!
+//! Every service error ([`kopek_services::Error`]) and every domain error it carries is
+//! mapped here, once; handlers only add what the request's shape tells (the path of a nested
+//! field).
+//!
 //! Every error a client can see has a stable machine `code` (documented in the OpenAPI
 //! document), a human `detail`, and — for bad input — the `field` it is about. Anything
 //! unexpected becomes a 500 with a generic body; its cause is logged once, here.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kopek_aws::dynamo::StoreError;
 use kopek_domain::accounts::{AccessError, AccountsError};
 use kopek_domain::catalog::CatalogError;
+use kopek_domain::invoicing::InvoicingError;
 use kopek_domain::money::MoneyError;
 use kopek_domain::orders::OrderError;
+use kopek_domain::payments::PaymentError;
 use kopek_domain::pricing::PricingError;
 use kopek_domain::subscriptions::SubscriptionError;
 use kopek_domain::usage::Rejection;
 use kopek_domain::work::WorkError;
+use kopek_services::StoreError;
+use kopek_services::close::CloseError;
+use kopek_services::usage::ingest::ResubmitError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -326,6 +334,115 @@ impl From<Rejection> for ApiError {
             error
         } else {
             error.with_field(e.field)
+        }
+    }
+}
+
+/// An invoicing refusal: 422 naming the field (invalid) or 409 naming it (conflict).
+impl From<InvoicingError> for ApiError {
+    fn from(e: InvoicingError) -> Self {
+        match e {
+            InvoicingError::Invalid { field, reason } => ApiError::validation(field, reason),
+            InvoicingError::Conflict { field, reason } => {
+                ApiError::conflict("conflict", reason).with_field(field)
+            }
+            InvoicingError::Money(e) => e.into(),
+        }
+    }
+}
+
+/// A close refusal: 422 naming the field (the period has not ended, …), 409 (out of order).
+impl From<CloseError> for ApiError {
+    fn from(e: CloseError) -> Self {
+        match e {
+            CloseError::Invalid { field, reason } => ApiError::validation(field, reason),
+            CloseError::Conflict(reason) => {
+                ApiError::conflict("invalid_state", reason).with_field("period")
+            }
+            CloseError::Invoicing(e) => e.into(),
+            CloseError::Ledger(e) => ApiError::internal(&e),
+            CloseError::Usage(e) => ApiError::internal(&e),
+            CloseError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<PaymentError> for ApiError {
+    fn from(e: PaymentError) -> Self {
+        match e {
+            PaymentError::Invalid { field, reason } => ApiError::validation(field, reason),
+            PaymentError::Money(e) => e.into(),
+        }
+    }
+}
+
+/// A re-submission refused: 409 when the event cannot be re-submitted, 422 (with the reason
+/// as the code) when it is still rejected.
+impl From<ResubmitError> for ApiError {
+    fn from(e: ResubmitError) -> Self {
+        match e {
+            ResubmitError::NotOpen => ApiError::conflict("not_open", e.to_string()),
+            ResubmitError::Truncated => ApiError::conflict("truncated", e.to_string()),
+            ResubmitError::StillRejected(rejection) => rejection.into(),
+            ResubmitError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Every service error: the domain's refusals through their own mappings above, and the
+/// outcomes of the use cases themselves.
+impl From<kopek_services::Error> for ApiError {
+    fn from(e: kopek_services::Error) -> Self {
+        use kopek_services::Error as E;
+        match e {
+            E::Access(e) => e.into(),
+            E::Accounts(e) => e.into(),
+            E::Catalog(e) => e.into(),
+            E::Order(e) => e.into(),
+            E::Subscription(e) => e.into(),
+            E::Work(e) => e.into(),
+            E::Pricing(e) => e.into(),
+            E::Money(e) => e.into(),
+            E::Invoicing(e) => e.into(),
+            E::Payment(e) => e.into(),
+            E::Close(e) => e.into(),
+            E::Resubmit(e) => e.into(),
+            E::Rejected(rejection) => rejection.into(),
+            E::Store(e) => e.into(),
+            E::Invalid {
+                field,
+                reason,
+                code,
+            } => {
+                let error = ApiError::validation(field, reason);
+                match code {
+                    Some(code) => error.with_code(code),
+                    None => error,
+                }
+            }
+            E::BadInput {
+                code,
+                field,
+                reason,
+            } => ApiError::bad_request(code, reason).with_field(field),
+            E::NotFound => ApiError::not_found(),
+            E::Forbidden { code, reason } => ApiError::forbidden(reason).with_code(code),
+            E::Conflict {
+                code,
+                field,
+                reason,
+            } => {
+                let error = ApiError::conflict(code, reason);
+                match field {
+                    Some(field) => error.with_field(field),
+                    None => error,
+                }
+            }
+            E::Busy(reason) => {
+                tracing::warn!(%reason, "gave up after optimistic retries");
+                ApiError::unavailable()
+            }
+            E::Internal(cause) => ApiError::internal(&cause),
         }
     }
 }

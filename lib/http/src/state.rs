@@ -22,6 +22,8 @@ use std::time::Duration;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// Every use case (`kopek_services`); handlers call one method of it per request.
+    pub services: kopek_services::Services,
     pub store: Store,
     pub tokens: Arc<TokenSigner>,
     pub cursors: Arc<CursorCodec>,
@@ -86,6 +88,12 @@ impl AppState {
             .close_queue_url
             .as_ref()
             .map(|url| Queue::new(clients.sqs.clone(), url));
+        if let Some(queue) = &state.usage_queue {
+            state.services = state.services.with_usage_queue(queue.clone());
+        }
+        if let Some(queue) = &state.close_queue {
+            state.services = state.services.with_close_queue(queue.clone());
+        }
         Ok(state)
     }
 
@@ -93,6 +101,8 @@ impl AppState {
     /// or start closes, set [`AppState::usage_queue`] or [`AppState::close_queue`]).
     pub fn new(store: Store, master_key: &Secret, config: &Config, clock: Arc<dyn Clock>) -> Self {
         Self {
+            services: kopek_services::Services::new(store.clone(), clock.clone(), config)
+                .expect("KOPEK_INVOICE_SERIES is a series"),
             store,
             tokens: Arc::new(TokenSigner::new(
                 &derive(master_key, "kopek-access-token-v1"),

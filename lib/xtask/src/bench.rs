@@ -31,8 +31,8 @@
 //!   close. N customers are set up straight through the store and the domain (one Argon2id
 //!   hash for all), dated last month: a subscription whose quantity changes mid-month, an
 //!   order of 3 work orders taken, started and completed, 10 usage events of 2 meters
-//!   ingested by `Ingestor::ingest`. Then last month is closed with `kopek_close::Closer`
-//!   (`start`, then P concurrent pollers doing what `kopek_close::poller::drain` does,
+//!   ingested by `Ingestor::ingest`. Then last month is closed with `kopek_services::close::Closer`
+//!   (`start`, then P concurrent pollers doing what `kopek_events::close::poller::drain` does,
 //!   without long polling), timed from the start until the period is `closed`: customers per
 //!   second, DynamoDB requests and read and write units per customer (the store's counters),
 //!   SQS requests, moto's CPU time beside this process's, and the sizes of the items written.
@@ -56,7 +56,6 @@ use kopek_aws::dynamo::orders::StoredLine;
 use kopek_aws::dynamo::work::{StoredBatch, TakeOutcome};
 use kopek_aws::dynamo::{CapacitySnapshot, Store, capacity};
 use kopek_aws::queue::Sent;
-use kopek_close::Closer;
 use kopek_domain::accounts::{DocumentLanguage, Registration, RegistrationForm};
 use kopek_domain::calendar::Calendar;
 use kopek_domain::catalog::{
@@ -68,12 +67,13 @@ use kopek_domain::money::Currency;
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::pricing::{Price, PriceModel};
 use kopek_domain::usage::{RawQuantity, RawUsageEvent};
+use kopek_events::usage::poller::Poller;
 use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
-use kopek_ingest::Message;
-use kopek_ingest::poller::Poller;
 use kopek_local::emulator::SERIAL_MOTO;
 use kopek_local::tools;
+use kopek_services::close::Closer;
+use kopek_services::usage::ingest::Message;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1376,7 +1376,7 @@ async fn usage(
          1/{tick_rate} s): moto's process (pid {}) and this one, every thread. Load average \
          before: {load_before}; after: {load_after} (2 cores, shared).",
         profile,
-        kopek_ingest::CONCURRENCY,
+        kopek_services::usage::ingest::CONCURRENCY,
         drained.counted,
         drained.duplicates,
         drained.rejected,
@@ -1753,7 +1753,7 @@ async fn close_customer_setup(
 /// by the same `Ingestor::ingest` the `usage-ingest` function runs, received at
 /// `dates.history`.
 async fn close_usage(
-    ingestor: &kopek_ingest::Ingestor,
+    ingestor: &kopek_services::usage::ingest::Ingestor,
     customers: &[OrgId],
     meters: &[ServiceCode],
     dates: CloseDates,
@@ -1808,8 +1808,8 @@ struct ClosePolled {
 }
 
 /// The local stand-in for the worker's event source mapping, as
-/// `kopek_close::poller::drain` is (receive up to 10, handle each with
-/// `kopek_close::lambda::handle_body`, delete what succeeded), but without long polling —
+/// `kopek_events::close::poller::drain` is (receive up to 10, handle each with
+/// `kopek_events::close::handle_body`, delete what succeeded), but without long polling —
 /// the emulator serves one request at a time, and a long poll would hold it for its whole
 /// wait, stalling the other pollers — and counting its SQS requests. Stops when the queue
 /// holds nothing, visible or in flight.
@@ -1818,13 +1818,13 @@ async fn close_poller(closer: Closer) -> anyhow::Result<ClosePolled> {
     let mut idle = Duration::from_millis(25);
     loop {
         let received = closer
-            .queue
+            .queue()
             .receive(10, 0, Some(CLOSE_VISIBILITY_SECS))
             .await?;
         polled.sqs_requests += 1;
         if received.is_empty() {
             polled.sqs_requests += 1;
-            if closer.queue.depth().await? == (0, 0) {
+            if closer.queue().depth().await? == (0, 0) {
                 return Ok(polled);
             }
             // Another poller holds the rest (planning, say): back off, up to half a second.
@@ -1835,7 +1835,7 @@ async fn close_poller(closer: Closer) -> anyhow::Result<ClosePolled> {
         idle = Duration::from_millis(25);
         let mut done = Vec::new();
         for message in &received {
-            match kopek_close::lambda::handle_body(&closer, &message.body).await {
+            match kopek_events::close::handle_body(&closer, &message.body).await {
                 Ok(()) => {
                     let kind = serde_json::from_str::<Value>(&message.body)
                         .ok()
@@ -1861,7 +1861,7 @@ async fn close_poller(closer: Closer) -> anyhow::Result<ClosePolled> {
             }
         }
         if !done.is_empty() {
-            closer.queue.delete(&done).await?;
+            closer.queue().delete(&done).await?;
             polled.sqs_requests += 1;
         }
     }
@@ -1872,7 +1872,7 @@ async fn close_poller(closer: Closer) -> anyhow::Result<ClosePolled> {
 /// message handed on. Derived from the close's send pattern (the SDK client is not
 /// instrumented), not counted.
 fn close_sends(customers: usize, plan_messages: u64) -> u64 {
-    let per_page = kopek_close::ORGS_PER_PAGE;
+    let per_page = kopek_services::close::ORGS_PER_PAGE;
     let full = customers / per_page;
     let rest = customers % per_page;
     (1 + full * per_page.div_ceil(10) + rest.div_ceil(10)) as u64 + plan_messages.saturating_sub(1)
@@ -1884,9 +1884,9 @@ async fn close(
     customers: usize,
     pollers: usize,
 ) -> anyhow::Result<()> {
-    use kopek_close::Trigger;
     use kopek_domain::close::PeriodStatus;
-    use kopek_domain::invoicing::{DocumentKind, InvoiceSeries};
+    use kopek_domain::invoicing::DocumentKind;
+    use kopek_services::close::Trigger;
 
     let profile = if cfg!(debug_assertions) {
         "debug"
@@ -1958,19 +1958,14 @@ async fn close(
     );
 
     // The close: started as an admin would, drained by the pollers.
-    let queue = state
-        .close_queue
+    // Locally the usage is ingested before the close starts: nothing is in flight.
+    let closer = state
+        .services
         .clone()
-        .context("no function of the template has KOPEK_CLOSE_QUEUE_URL")?;
-    let closer = Closer {
-        store: store.clone(),
-        queue,
-        clock: std::sync::Arc::new(SystemClock),
-        // Locally the usage is ingested before the close starts: nothing is in flight.
-        seal_wait: Duration::ZERO,
-        default_series: InvoiceSeries::new(&state.invoice_series).map_err(err)?,
-        calendar: state.calendar,
-    };
+        .with_store(store.clone())
+        .with_clock(std::sync::Arc::new(SystemClock))
+        .with_settings(|s| s.close_seal_wait = Duration::ZERO)
+        .closer();
     let moto = moto_pid(stack.emulator.endpoint());
     let started_at = chrono::Utc::now();
     let before = Mark::now(&store, moto.as_deref());
@@ -2115,7 +2110,7 @@ async fn close(
          credit 1, the issuing transaction 1, the period's completion check 1), plus per planning page of \
          {} customers a listing and a transaction; measured: {:.2}.",
         CLOSE_METERS.len(),
-        kopek_close::ORGS_PER_PAGE,
+        kopek_services::close::ORGS_PER_PAGE,
         requests as f64 / n,
     );
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;

@@ -20,17 +20,16 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use chrono::{DateTime, TimeDelta, Utc};
 use http_body_util::BodyExt;
-use kopek_close::{Closer, Trigger};
 use kopek_domain::calendar::Calendar;
 use kopek_domain::clock::FixedClock;
 use kopek_domain::ids::OrgId;
-use kopek_domain::invoicing::InvoiceSeries;
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::usage::{RawQuantity, RawUsageEvent};
+use kopek_events::usage::poller::Poller;
 use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
-use kopek_ingest::BatchReport;
-use kopek_ingest::poller::Poller;
+use kopek_services::close::Trigger;
+use kopek_services::usage::ingest::BatchReport;
 use rand::distributions::Alphanumeric;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -93,21 +92,14 @@ pub async fn close_period(
     period: BillingPeriod,
     organisations: &[(String, String)],
 ) -> anyhow::Result<ClosedDemo> {
-    let queue = state
-        .close_queue
+    // Locally the usage is ingested before the close starts: nothing is in flight.
+    let closer = state
+        .services
         .clone()
-        .context("no function of the template has KOPEK_CLOSE_QUEUE_URL")?;
-    let closer = Closer {
-        store: state.store.clone(),
-        queue,
-        clock: state.clock.clone(),
-        // Locally the usage is ingested before the close starts: nothing is in flight.
-        seal_wait: std::time::Duration::ZERO,
-        default_series: InvoiceSeries::new(&state.invoice_series)?,
-        calendar: state.calendar,
-    };
+        .with_settings(|s| s.close_seal_wait = std::time::Duration::ZERO)
+        .closer();
     closer.start(period, Trigger::Admin("demo".into())).await?;
-    kopek_close::poller::drain(&closer, 2, 1).await?;
+    kopek_events::close::poller::drain(&closer, 2, 1).await?;
     let mut closed = ClosedDemo {
         period: period.to_string(),
         ..ClosedDemo::default()

@@ -10,9 +10,8 @@ use anyhow::Context;
 use kopek_aws::clients::Clients;
 use kopek_aws::config::Config;
 use kopek_aws::queue::Queue;
+use kopek_events::usage::poller::Poller;
 use kopek_http::state::AppState;
-use kopek_ingest::Ingestor;
-use kopek_ingest::poller::Poller;
 use kopek_local::emulator::Emulator;
 use kopek_local::provision;
 use kopek_local::template::Template;
@@ -56,7 +55,7 @@ impl Stack {
             .context("no function of the template has KOPEK_USAGE_QUEUE_URL")?;
         let mut usage_poller = Poller::new(
             Queue::new(clients.sqs.clone(), queue_url),
-            Ingestor::new(state.store.clone(), config.usage_grace, config.calendar),
+            state.services.ingestor(),
         );
         // No long polling: the emulator serves one request at a time, and a long poll would
         // hold it (and every API request behind it) for its whole wait.

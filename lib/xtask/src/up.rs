@@ -20,9 +20,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use kopek_domain::clock::Clock;
-use kopek_ingest::BatchReport;
-use kopek_ingest::poller::Poller;
+use kopek_events::usage::poller::Poller;
 use kopek_local::tools;
+use kopek_services::usage::ingest::BatchReport;
 use tokio::sync::oneshot;
 
 use crate::demo::{self, Demo};
@@ -114,7 +114,7 @@ async fn ingest_usage(poller: Poller, clock: Arc<dyn Clock>, mut stop: oneshot::
         tokio::select! {
             _ = &mut stop => return,
             drained = poller.drain(clock.as_ref(), 1) => match drained {
-                Ok(report) if report != BatchReport::default() => kopek_ingest::lambda::log(&report),
+                Ok(report) if report != BatchReport::default() => kopek_events::usage::log(&report),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "usage poll failed"),
             },

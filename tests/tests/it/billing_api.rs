@@ -35,7 +35,11 @@ async fn app() -> TestApp {
         .expect("the billing function names the close queue")
         .clone();
     let sqs = Clients::new(&app.sdk).sqs;
-    app.with_state(|state| state.close_queue = Some(Queue::new(sqs, url)))
+    app.with_state(|state| {
+        let queue = Queue::new(sqs, url);
+        state.services = state.services.clone().with_close_queue(queue.clone());
+        state.close_queue = Some(queue);
+    })
 }
 
 fn current() -> BillingPeriod {

@@ -952,7 +952,10 @@ async fn last_month_subscriber() -> (
         .amount;
     let tax = tax_on(&net, Decimal::from(20)).expect("tax");
     let gross = net.checked_add(tax).expect("a sum");
-    let app = app.with_state(|s| s.clock = Arc::new(SystemClock));
+    let app = app.with_state(|s| {
+        s.services = s.services.clone().with_clock(Arc::new(SystemClock));
+        s.clock = Arc::new(SystemClock);
+    });
     (app, customer, period, gross)
 }
 
@@ -1068,8 +1071,7 @@ async fn the_period_close_functions_close_last_month_from_the_sample_events() {
 
 #[tokio::test]
 async fn the_billing_api_function_closes_a_period_and_shows_the_invoice_from_the_sample_events() {
-    use kopek_close::{Closer, poller};
-    use kopek_domain::invoicing::InvoiceSeries;
+    use kopek_events::close::poller;
     use std::sync::Arc;
 
     let (app, customer, period, expected_gross) = last_month_subscriber().await;
@@ -1098,17 +1100,17 @@ async fn the_billing_api_function_closes_a_period_and_shows_the_invoice_from_the
         .provisioned
         .function_env(&template, "PeriodCloseWorkerFunction")
         .expect("env");
-    let closer = Closer {
-        store: app.state.store.clone(),
-        queue: kopek_aws::queue::Queue::new(
+    let closer = app
+        .state
+        .services
+        .clone()
+        .with_close_queue(kopek_aws::queue::Queue::new(
             aws_sdk_sqs::Client::new(&app.sdk),
             env["KOPEK_CLOSE_QUEUE_URL"].clone(),
-        ),
-        clock: Arc::new(kopek_domain::clock::SystemClock),
-        seal_wait: Duration::ZERO,
-        default_series: InvoiceSeries::new("KPK").expect("a series"),
-        calendar: app.state.calendar,
-    };
+        ))
+        .with_clock(Arc::new(kopek_domain::clock::SystemClock))
+        .with_settings(|s| s.close_seal_wait = Duration::ZERO)
+        .closer();
     poller::drain(&closer, 2, 1)
         .await
         .expect("the close queue drains");

@@ -656,9 +656,13 @@ async fn released_work_goes_back_in_its_place_and_a_partial_batch_stays_open() {
 async fn a_batch_left_untouched_returns_to_the_queue_by_itself() {
     let clock = Arc::new(FixedClock::at(future_hour()));
     // A short timeout, so the access tokens (15 minutes) outlive it.
-    let app = TestApp::with_clock(clock.clone())
-        .await
-        .with_state(|s| s.batch_timeout = std::time::Duration::from_secs(600));
+    let app = TestApp::with_clock(clock.clone()).await.with_state(|s| {
+        s.batch_timeout = std::time::Duration::from_secs(600);
+        s.services = s
+            .services
+            .clone()
+            .with_settings(|settings| settings.batch_timeout = std::time::Duration::from_secs(600));
+    });
     let w = world_at(app).await;
     let app = &w.app;
     place(app, &w.customer.token, vec![line("ROUTER-SETUP", "1")]).await;

@@ -1,6 +1,6 @@
 //! The period close against the emulator, driven as AWS drives it: the scheduler's trigger
 //! (`Closer::start`), then `CloseQueue` drained as the worker function is fed
-//! (`kopek_close::poller::drain`; elsewhere the same loop without long polls, or one message at
+//! (`kopek_events::close::poller::drain`; elsewhere the same loop without long polls, or one message at
 //! a time where a test must stop in between).
 //!
 //! Each test builds its month in-process on a [`FixedClock`] shared by the application and the
@@ -28,7 +28,6 @@ use kopek_aws::config::Config;
 use kopek_aws::dynamo::billing::StoredPeriod;
 use kopek_aws::dynamo::keys;
 use kopek_aws::faults::Faults;
-use kopek_close::{CloseError, CloseMessage, Closer, CustomerOutcome, Started, Trigger, poller};
 use kopek_domain::charges::EventKind;
 use kopek_domain::clock::{Clock, FixedClock};
 use kopek_domain::close::JobStatus;
@@ -39,10 +38,13 @@ use kopek_domain::money::{Currency, Money};
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::pricing::Quantity;
 use kopek_domain::usage::{EventKey, MeteredEvent, RejectReason};
-use kopek_ingest::BatchReport;
+use kopek_events::close::poller;
 use kopek_local::provision::Provisioned;
 use kopek_local::template::Template;
 use kopek_local::tools;
+use kopek_services::Services;
+use kopek_services::close::{CloseError, CloseMessage, Closer, CustomerOutcome, Started, Trigger};
+use kopek_services::usage::ingest::BatchReport;
 use kopek_tests::{Customer, TestApp};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value, json};
@@ -301,19 +303,23 @@ fn total(events: &[Usage]) -> Decimal {
     events.iter().map(|e| e.quantity).sum()
 }
 
-/// The closer the worker function builds from its environment in the template, on the test's
-/// clock and without the seal wait (nothing ingests while a test closes).
-fn closer(app: &TestApp, clock: Arc<FixedClock>) -> Closer {
+/// The services the worker function builds from its environment in the template, on the
+/// test's clock and without the seal wait (nothing ingests while a test closes).
+fn worker(app: &TestApp, clock: Arc<FixedClock>) -> Services {
     let template = Template::load_project(&tools::project_root()).expect("the template loads");
     let env = app
         .provisioned
         .function_env(&template, "PeriodCloseWorkerFunction")
         .expect("the worker's environment");
     let config = Config::from_lookup(|name| env.get(name).cloned()).expect("a configuration");
-    let mut close = Closer::from_config(&config, &Clients::new(&app.sdk)).expect("a closer");
-    close.clock = clock;
-    close.seal_wait = Duration::ZERO;
-    close
+    Services::from_config(&config, &Clients::new(&app.sdk))
+        .expect("the worker's services")
+        .with_clock(clock)
+        .with_settings(|s| s.close_seal_wait = Duration::ZERO)
+}
+
+fn closer(app: &TestApp, clock: Arc<FixedClock>) -> Closer {
+    worker(app, clock).closer()
 }
 
 impl World {
@@ -497,7 +503,7 @@ impl World {
         for _ in 0..100 {
             let received = self
                 .close
-                .queue
+                .queue()
                 .receive(10, 0, Some(0))
                 .await
                 .expect("CloseQueue answers");
@@ -506,7 +512,7 @@ impl World {
             }
             let mut done = Vec::new();
             for message in &received {
-                match kopek_close::lambda::handle_body(&self.close, &message.body).await {
+                match kopek_events::close::handle_body(&self.close, &message.body).await {
                     Ok(()) => {
                         drained.handled += 1;
                         done.push(message.receipt_handle.as_str());
@@ -514,7 +520,7 @@ impl World {
                     Err(_) => drained.failed += 1,
                 }
             }
-            self.close.queue.delete(&done).await.expect("deleted");
+            self.close.queue().delete(&done).await.expect("deleted");
         }
         panic!("CloseQueue never ran empty: {drained:?}")
     }
@@ -551,7 +557,7 @@ impl World {
     }
 
     async fn queue_depth(&self) -> (u64, u64) {
-        self.close.queue.depth().await.expect("the queue's depth")
+        self.close.queue().depth().await.expect("the queue's depth")
     }
 
     /// The raw items of `org`'s invoices and ledger entries, in key order: a byte-for-byte
@@ -1037,21 +1043,21 @@ async fn run_until_failure(close: &Closer, period: BillingPeriod) -> Result<(), 
         })?;
     loop {
         let received = close
-            .queue
+            .queue()
             .receive(1, 0, Some(3600))
             .await
             .expect("receive");
         let Some(message) = received.into_iter().next() else {
             return Ok(());
         };
-        if let Err(error) = kopek_close::lambda::handle_body(close, &message.body).await {
+        if let Err(error) = kopek_events::close::handle_body(close, &message.body).await {
             return Err(Stopped {
                 error,
                 in_flight: Some(message.receipt_handle),
             });
         }
         close
-            .queue
+            .queue()
             .delete(&[message.receipt_handle.as_str()])
             .await
             .expect("delete");
@@ -1066,7 +1072,9 @@ async fn close_with_fault(fail_at: u64) -> (Outcome, u64) {
     // the table, and this test closes eleven of them.
     let mut s = standard_with(8, 8).await;
     let faults = Faults::new();
-    s.world.close.store = s.world.close.store.clone().with_faults(faults.clone());
+    s.world.close = worker(&s.world.app, s.world.clock.clone())
+        .with_store(s.world.app.state.store.clone().with_faults(faults.clone()))
+        .closer();
     let (w, period) = (&s.world, s.world.period);
     faults.fail_write(fail_at);
     match run_until_failure(&w.close, period).await {
@@ -1092,7 +1100,7 @@ async fn close_with_fault(fail_at: u64) -> (Outcome, u64) {
             if let Some(receipt) = stopped.in_flight {
                 aws_sdk_sqs::Client::new(&w.app.sdk)
                     .change_message_visibility()
-                    .queue_url(w.close.queue.url())
+                    .queue_url(w.close.queue().url())
                     .receipt_handle(receipt)
                     .visibility_timeout(0)
                     .send()
@@ -1273,7 +1281,7 @@ async fn a_duplicated_trigger_or_message_creates_nothing_twice() {
     w.plan(period).await;
     for _ in 0..2 {
         w.close
-            .queue
+            .queue()
             .send_messages(&customer_messages, 0)
             .await
             .expect("sent");
@@ -1316,7 +1324,11 @@ async fn a_duplicated_trigger_or_message_creates_nothing_twice() {
     bodies.extend(customer_messages);
     bodies.push(plan);
     let bodies_sent = bodies.len();
-    w.close.queue.send_messages(&bodies, 0).await.expect("sent");
+    w.close
+        .queue()
+        .send_messages(&bodies, 0)
+        .await
+        .expect("sent");
     let drained = w.drain().await;
     assert_eq!(drained.failed, 0);
     assert!(drained.handled >= bodies_sent + 3, "{drained:?}");
@@ -1448,7 +1460,7 @@ async fn bad_requests_change_nothing() {
 fn scheduled_event(
     provisioned: &Provisioned,
     period: BillingPeriod,
-) -> (DateTime<Utc>, kopek_close::lambda::ScheduledClose) {
+) -> (DateTime<Utc>, kopek_events::close::ScheduledClose) {
     let template = Template::load_project(&tools::project_root()).expect("the template loads");
     let schedule = template
         .resource("PeriodCloseFunction")
@@ -1522,7 +1534,7 @@ async fn the_templates_schedule_closes_the_month_that_just_ended() {
         );
         let named = match (event.period, event.scheduled_time) {
             (None, Some(at)) => {
-                kopek_close::scheduled_period(at, &event.time_zone, w.close.calendar)
+                kopek_services::close::scheduled_period(at, &event.time_zone, w.close.calendar())
                     .expect("a period")
             }
             other => panic!("the schedule's input names {other:?}"),
@@ -1532,7 +1544,7 @@ async fn the_templates_schedule_closes_the_month_that_just_ended() {
     // And the function's handler, at that instant, starts the close and issues the invoice.
     let (fired, event) = scheduled_event(&w.app.provisioned, w.period);
     w.set_clock(fired);
-    let answer = kopek_close::lambda::handle_schedule(&w.close, event)
+    let answer = kopek_events::close::handle_schedule(&w.close, event)
         .await
         .expect("the scheduled close starts");
     assert_eq!((answer.period, answer.started), (w.period, true));

@@ -11,17 +11,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kopek_aws::dynamo::Store;
 use kopek_aws::faults::Faults;
 use kopek_aws::queue::Queue;
-use kopek_close::{Closer, Trigger, poller};
 use kopek_domain::clock::{FixedClock, SystemClock};
 use kopek_domain::close::JobStatus;
 use kopek_domain::ids::OrgId;
 use kopek_domain::invoicing::InvoiceSeries;
 use kopek_domain::ledger::Entry;
 use kopek_domain::period::BillingPeriod;
+use kopek_events::close::poller;
 use kopek_local::template::Template;
 use kopek_local::tools;
+use kopek_services::close::{Closer, Trigger};
 use kopek_tests::TestApp;
 use serde_json::json;
 
@@ -73,26 +75,26 @@ fn closer(app: &TestApp, faults: Option<Arc<Faults>>) -> Closer {
         .function_env(&template, "PeriodCloseWorkerFunction")
         .expect("env");
     let store = app.state.store.clone();
-    Closer {
-        store: match faults {
+    app.state
+        .services
+        .clone()
+        .with_store(match faults {
             Some(faults) => store.with_faults(faults),
             None => store,
-        },
-        queue: Queue::new(
+        })
+        .with_close_queue(Queue::new(
             aws_sdk_sqs::Client::new(&app.sdk),
             env["KOPEK_CLOSE_QUEUE_URL"].clone(),
-        ),
-        clock: Arc::new(SystemClock),
-        seal_wait: Duration::ZERO,
-        default_series: InvoiceSeries::new("KPK").expect("a series"),
-        calendar: app.state.calendar,
-    }
+        ))
+        .with_clock(Arc::new(SystemClock))
+        .with_settings(|s| s.close_seal_wait = Duration::ZERO)
+        .closer()
 }
 
 /// Drives a close to its end as AWS would: the trigger is retried until it answers (a
 /// duplicated trigger resumes a close already started), SQS redelivers failed messages, and
 /// a close that still has work is resumed.
-async fn run_to_the_end(closer: &Closer, period: BillingPeriod) {
+async fn run_to_the_end(closer: &Closer, store: &Store, period: BillingPeriod) {
     for attempt in 0.. {
         assert!(attempt < 10, "the close never started");
         match closer.start(period, Trigger::Schedule).await {
@@ -106,7 +108,7 @@ async fn run_to_the_end(closer: &Closer, period: BillingPeriod) {
         poller::drain(closer, 2, 0)
             .await
             .expect("the close queue drains");
-        let status = closer.store.period(period).await.expect("status");
+        let status = store.period(period).await.expect("status");
         if status.is_some_and(|s| s.status.as_str() == "closed") {
             return;
         }
@@ -171,7 +173,7 @@ async fn a_close_stopped_between_any_two_writes_and_run_again_equals_a_clean_run
     let (clean_app, clean_orgs, period) = world(&QUANTITIES).await;
     let faults = Faults::new();
     let clean = closer(&clean_app, Some(faults.clone()));
-    run_to_the_end(&clean, period).await;
+    run_to_the_end(&clean, &clean_app.state.store, period).await;
     let writes = faults.writes();
     let expected = outcome(&clean_app, &clean_orgs, period).await;
     let invoiced = QUANTITIES.iter().filter(|q| **q > 0).count() as u64;
@@ -187,7 +189,7 @@ async fn a_close_stopped_between_any_two_writes_and_run_again_equals_a_clean_run
             let faults = Faults::new();
             let faulty = closer(&app, Some(faults.clone()));
             faults.fail_write(n);
-            run_to_the_end(&faulty, period).await;
+            run_to_the_end(&faulty, &app.state.store, period).await;
             assert!(
                 faults.writes() > n,
                 "write {n} was never reached: the fault did not fire"

@@ -1,6 +1,6 @@
-//! Usage ingestion against the emulator: `kopek_ingest::Ingestor` on the provisioned table,
+//! Usage ingestion against the emulator: `kopek_services::usage::ingest::Ingestor` on the provisioned table,
 //! fed through the provisioned `UsageQueue` (and its dead-letter queue) by
-//! `kopek_ingest::poller::Poller`, the local stand-in for Lambda's SQS event source mapping.
+//! `kopek_events::usage::poller::Poller`, the local stand-in for Lambda's SQS event source mapping.
 //!
 //! What is proved here: every event counts exactly once however often and in whatever order and
 //! packing it arrives; a message fails (and is redelivered, then dead-lettered) only when storage
@@ -31,8 +31,8 @@ use kopek_domain::clock::SystemClock;
 use kopek_domain::ids::OrgId;
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::usage::{MeterUsage, RejectReason};
-use kopek_ingest::poller::Poller;
-use kopek_ingest::{BatchReport, Ingestor, Message, ResubmitError, Resubmitted};
+use kopek_events::usage::poller::Poller;
+use kopek_services::usage::ingest::{BatchReport, Ingestor, Message, ResubmitError, Resubmitted};
 use kopek_tests::{TestApp, unique};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;

@@ -1,5 +1,6 @@
-//! Usage ingestion: what the `usage-ingest` function does with an SQS batch, what the usage
-//! HTTP endpoints check before they enqueue, and re-submission of rejected events.
+//! Usage ingestion: what the `usage-ingest` function does with an SQS batch (through
+//! `kopek_events::usage`), what posting usage checks before it enqueues ([`super::Usage`]),
+//! and re-submission of rejected events.
 //!
 //! One batch ([`Ingestor::ingest`]):
 //!
@@ -36,9 +37,6 @@ use kopek_domain::usage::{
     self, CustomerRef, Judgement, MeteredEvent, ParsedEvent, RawUsageEvent, RejectReason, Rejection,
 };
 use serde_json::Value;
-
-pub mod lambda;
-pub mod poller;
 
 /// Conditional puts in flight at once within one batch.
 pub const CONCURRENCY: usize = 32;

@@ -1,4 +1,5 @@
-//! The edges between Lambda's events and the [`Closer`]: a scheduler event starts a close, an
+//! The period close's events: the `period-close` function's schedule and the
+//! `period-close-worker` function's SQS batches, translated into calls of the [`Closer`]: a scheduler event starts a close, an
 //! SQS batch of [`CloseMessage`]s is handled message by message with a partial batch response
 //! (`ReportBatchItemFailures`) naming only the messages to retry.
 
@@ -7,7 +8,9 @@ use chrono::{DateTime, Utc};
 use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
 
-use crate::{CloseError, CloseMessage, Closer, Trigger, scheduled_period};
+use kopek_services::close::{CloseError, CloseMessage, Closer, Trigger, scheduled_period};
+
+pub mod poller;
 
 /// The input the schedule in `infra/template.yaml` sends (or a hand-written event with an
 /// explicit `period`).
@@ -40,8 +43,8 @@ pub async fn handle_schedule(
 ) -> Result<ScheduleResponse, CloseError> {
     let period = match (event.period, event.scheduled_time) {
         (Some(period), _) => period,
-        (None, Some(at)) => scheduled_period(at, &event.time_zone, closer.calendar)?,
-        (None, None) => scheduled_period(closer.clock.now(), &event.time_zone, closer.calendar)?,
+        (None, Some(at)) => scheduled_period(at, &event.time_zone, closer.calendar())?,
+        (None, None) => scheduled_period(closer.now(), &event.time_zone, closer.calendar())?,
     };
     let started = closer.start(period, Trigger::Schedule).await?;
     Ok(ScheduleResponse {

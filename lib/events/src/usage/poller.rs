@@ -10,7 +10,7 @@ use kopek_aws::dynamo::StoreError;
 use kopek_aws::queue::Queue;
 use kopek_domain::clock::Clock;
 
-use crate::{BatchReport, Ingestor, Message};
+use kopek_services::usage::ingest::{BatchReport, Ingestor, Message};
 
 /// Polls one queue into one ingestor.
 #[derive(Debug, Clone)]

@@ -6,7 +6,9 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 
-use crate::{BatchReport, Ingestor, Message};
+use kopek_services::usage::ingest::{BatchReport, Ingestor, Message};
+
+pub mod poller;
 
 /// The messages of an SQS event. A record without a body is read as an empty body (rejected
 /// as malformed, never retried).

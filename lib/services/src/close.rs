@@ -20,39 +20,47 @@
 //! 3. **Close a customer** (a `Customer` message, [`Closer::close_customer`]): reads the
 //!    customer's charges, subscriptions and usage of the period and the catalog, composes
 //!    the invoice ([`kopek_domain::invoicing::compose`]) and issues it in **one transaction**
-//!    with its number (the sequence moves from n−1 to n, conditionally), its ledger entry, its
-//!    `invoice_issued` event, the job's `done` and the period's counters. Another worker that
-//!    took the same number loses the condition and takes the next; a repeated message finds
-//!    the job done. A period with nothing to bill skips the customer (or issues a zero
-//!    invoice, per settings). When no job remains, the period becomes `closed`.
+//!    with its number (the sequence moves from n−1 to n, conditionally: [`crate::numbering`]),
+//!    its ledger entry, its `invoice_issued` event, the job's `done` and the period's
+//!    counters. Another worker that took the same number loses the condition and takes the
+//!    next; a repeated message finds the job done. A period with nothing to bill skips the
+//!    customer (or issues a zero invoice, per settings). When no job remains, the period
+//!    becomes `closed`.
 //!
 //! Failures: a storage failure leaves the message for SQS to redeliver (partial batch
 //! response); anything that cannot succeed by retrying (a missing price, a corrupt item) marks
 //! the job `failed` with the reason, listed for admins, and the others go on.
 //! [`Closer::resume`] re-queues what is pending or failed.
 
-pub mod lambda;
-pub mod poller;
+//! **Every step finishes the period when it can.** The period turns `closed` in the step that
+//! ends its last job, and also in any later step that finds nothing left to do — a
+//! redelivered customer message whose job is already done, a redelivered last planning page —
+//! so a close whose completion check failed after its last invoice was written still closes
+//! on SQS's redelivery alone, with no one resuming it.
+//!
+//! Staff reach the close through the `*_as` methods, which take the caller and check its
+//! role: admins start and resume a close; billing staff read its status, jobs and preview.
+//! The scheduler (`kopek_events::close`) calls [`Closer::start`] directly.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Utc};
+use kopek_aws::config::ConfigError;
 use kopek_aws::dynamo::billing::{
-    IssueInvoice, IssueOutcome, PlanOutcome, StartOutcome, StoredJob, StoredPeriod,
+    IssueInvoice, IssueOutcome, MAX_ORGS_PER_PLAN, PlanOutcome, StartOutcome,
 };
-use kopek_aws::dynamo::{Store, StoreError};
+/// A period's close and a customer's job in it, as stored.
+pub use kopek_aws::dynamo::billing::{StoredJob, StoredPeriod};
+use kopek_aws::dynamo::{Page, Store, StoreError};
 use kopek_aws::queue::Queue;
+use kopek_domain::accounts::{Principal, Role, Scope};
 use kopek_domain::calendar::{Calendar, ZoneError};
 use kopek_domain::catalog::{PriceVersion, Service, ServiceCode, ServiceStatus};
 use kopek_domain::charges::{DomainEvent, EventKind};
-use kopek_domain::clock::Clock;
 use kopek_domain::close::JobStatus;
 use kopek_domain::ids::{EntryId, InvoiceId, OrgId};
 use kopek_domain::invoicing::{
-    self, BillingSettings, CloseInput, DocumentKind, InvoiceDraft, InvoiceNumber, InvoiceSeries,
-    InvoicingError, TaxMode, ZeroInvoicePolicy,
+    self, BillingSettings, CloseInput, DocumentKind, InvoiceDraft, InvoicingError,
 };
 use kopek_domain::ledger;
 use kopek_domain::orders::UserOrKey;
@@ -61,15 +69,17 @@ use kopek_domain::period::BillingPeriod;
 use kopek_domain::usage::MeterUsage;
 use serde::{Deserialize, Serialize};
 
+use crate::access::{BILLING_STAFF, subject_text};
+use crate::numbering::Numbering;
+use crate::{Context, Error, Paging, Result};
+
 /// Customers per planning transaction: two actions each (job, seal) and the period's update
-/// stay within DynamoDB's 100 actions per transaction.
-pub const ORGS_PER_PAGE: usize = 49;
+/// stay within DynamoDB's 100 actions per transaction (the store's own limit).
+pub const ORGS_PER_PAGE: usize = MAX_ORGS_PER_PLAN;
 /// Planning pages per `Plan` message before the rest is handed on.
 pub const PAGES_PER_MESSAGE: usize = 20;
 /// How often a customer's close takes the next number after losing one to another worker.
 const NUMBER_ATTEMPTS: usize = 100;
-/// Payment terms when no billing settings are saved.
-pub const DEFAULT_PAYMENT_TERMS_DAYS: u16 = 14;
 
 /// A message of `CloseQueue`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,97 +164,197 @@ pub enum CustomerOutcome {
 /// The catalog as the close reads it: every service, active or retired, with its versions.
 pub type Catalog = BTreeMap<ServiceCode, (Service, Vec<PriceVersion>)>;
 
-/// The period close over one store and one queue.
+/// The period close over the function's store and close queue. Reading a close needs no
+/// queue; starting, resuming and handling one does.
 #[derive(Clone)]
 pub struct Closer {
-    pub store: Store,
-    pub queue: Queue,
-    pub clock: Arc<dyn Clock>,
-    /// How long customer jobs wait after their seal (see the module docs).
-    pub seal_wait: Duration,
-    /// The series used until billing settings are saved.
-    pub default_series: InvoiceSeries,
-    /// The provider's calendar: when periods end, what day it is.
-    pub calendar: Calendar,
+    ctx: Context,
+    queue: Option<Queue>,
 }
 
 impl std::fmt::Debug for Closer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Closer")
-            .field("queue", &self.queue.url())
-            .field("seal_wait", &self.seal_wait)
+            .field("queue", &self.queue.as_ref().map(Queue::url))
+            .field("seal_wait", &self.ctx.settings.close_seal_wait)
             .finish_non_exhaustive()
     }
 }
 
+/// Billing staff: `invoices:read` and a billing role.
+fn require_billing_staff(caller: &Principal) -> Result<()> {
+    caller.require_role(BILLING_STAFF)?;
+    caller.require_scope(Scope::InvoicesRead)?;
+    Ok(())
+}
+
+/// Admins with `invoices:read`.
+fn require_admin(caller: &Principal) -> Result<()> {
+    caller.require_role(&[Role::Admin])?;
+    caller.require_scope(Scope::InvoicesRead)?;
+    Ok(())
+}
+
 impl Closer {
-    /// The closer of a running function, from its configuration (`KOPEK_CLOSE_QUEUE_URL` is
-    /// required).
-    pub fn from_config(
-        config: &kopek_aws::config::Config,
-        clients: &kopek_aws::clients::Clients,
-    ) -> Result<Self, kopek_aws::config::ConfigError> {
-        let url = config
-            .close_queue_url
-            .clone()
-            .ok_or(kopek_aws::config::ConfigError::Missing(
-                "KOPEK_CLOSE_QUEUE_URL",
-            ))?;
-        let default_series = InvoiceSeries::new(&config.invoice_series).map_err(|e| {
-            kopek_aws::config::ConfigError::Malformed {
-                name: "KOPEK_INVOICE_SERIES",
-                reason: e.to_string(),
-            }
-        })?;
-        Ok(Self {
-            store: Store::new(clients.dynamodb.clone(), config.table_name.clone()),
-            queue: Queue::new(clients.sqs.clone(), url),
-            clock: Arc::new(kopek_domain::clock::SystemClock),
-            seal_wait: config.close_seal_wait,
-            default_series,
-            calendar: config.calendar,
-        })
+    /// The close over `ctx`'s store and close queue (`KOPEK_CLOSE_QUEUE_URL`), if any.
+    pub(crate) fn new(ctx: Context) -> Self {
+        let queue = ctx.close_queue.clone();
+        Self { ctx, queue }
     }
 
-    fn today(&self) -> NaiveDate {
-        self.calendar.date_of(self.clock.now())
+    /// The same close, refused unless it has its queue: what the close's own functions check
+    /// at cold start, so a misconfigured one fails at once naming the variable.
+    pub fn with_queue_required(self) -> Result<Self, ConfigError> {
+        match self.queue {
+            Some(_) => Ok(self),
+            None => Err(ConfigError::Missing("KOPEK_CLOSE_QUEUE_URL")),
+        }
     }
 
-    /// The saved billing settings, or the defaults (tax-exclusive prices, no zero invoices,
-    /// 14 days to pay, the configured series).
+    fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
+    /// The queue the close's messages go through.
+    ///
+    /// # Panics
+    /// Where the function has no close queue (see [`Closer::with_queue_required`]).
+    pub fn queue(&self) -> &Queue {
+        self.queue
+            .as_ref()
+            .expect("the close queue (KOPEK_CLOSE_QUEUE_URL)")
+    }
+
+    /// The provider's calendar: when periods end, what day it is.
+    pub fn calendar(&self) -> Calendar {
+        self.ctx.calendar
+    }
+
+    /// Now, by the services' clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.ctx.now()
+    }
+
+    /// The billing settings in force (see [`crate::billing::Billing::settings`]).
     pub async fn settings(&self) -> Result<BillingSettings, StoreError> {
-        Ok(self
-            .store
-            .billing_settings()
-            .await?
-            .map(|s| s.settings)
-            .unwrap_or_else(|| BillingSettings {
-                series: self.default_series.clone(),
-                tax_mode: TaxMode::Exclusive,
-                zero_invoices: ZeroInvoicePolicy::Skip,
-                payment_terms_days: DEFAULT_PAYMENT_TERMS_DAYS,
-            }))
+        crate::billing::settings_in_force(&self.ctx).await
     }
+
+    // -- Staff -------------------------------------------------------------------------------
+
+    /// The closes started so far, newest period first (billing staff).
+    pub async fn list_as(&self, caller: &Principal, paging: Paging) -> Result<Page<StoredPeriod>> {
+        require_billing_staff(caller)?;
+        Ok(self
+            .store()
+            .list_periods(paging.limit, paging.start)
+            .await?)
+    }
+
+    /// A period's close, `None` while none was started (billing staff).
+    pub async fn status_as(
+        &self,
+        caller: &Principal,
+        period: BillingPeriod,
+    ) -> Result<Option<StoredPeriod>> {
+        require_billing_staff(caller)?;
+        Ok(self.store().period(period).await?)
+    }
+
+    /// Starts the close of `period` for an admin; a close already started is refused
+    /// (`close_already_started`) and changes nothing.
+    pub async fn start_as(
+        &self,
+        caller: &Principal,
+        period: BillingPeriod,
+    ) -> Result<StoredPeriod> {
+        require_admin(caller)?;
+        let started = self
+            .start(period, Trigger::Admin(subject_text(caller)))
+            .await?;
+        if !started.started {
+            return Err(Error::conflict_on(
+                "close_already_started",
+                "period",
+                format!(
+                    "the close of {period} was started at {} and is {}",
+                    started.period.started_at,
+                    started.period.status.as_str()
+                ),
+            ));
+        }
+        Ok(started.period)
+    }
+
+    /// Re-queues what a close still has to do, for an admin: how many customers were queued,
+    /// and the close as it is now.
+    pub async fn resume_as(
+        &self,
+        caller: &Principal,
+        period: BillingPeriod,
+    ) -> Result<(usize, Option<StoredPeriod>)> {
+        require_admin(caller)?;
+        let queued = self.resume(period).await?;
+        tracing::info!(%period, queued, "period close resumed");
+        Ok((queued, self.store().period(period).await?))
+    }
+
+    /// A period's jobs by customer id, all or those of one `status` (billing staff).
+    pub async fn jobs_as(
+        &self,
+        caller: &Principal,
+        period: BillingPeriod,
+        status: Option<JobStatus>,
+        paging: Paging,
+    ) -> Result<Page<StoredJob>> {
+        require_billing_staff(caller)?;
+        Ok(self
+            .store()
+            .list_jobs(period, status, paging.limit, paging.start)
+            .await?)
+    }
+
+    /// A dry run over a page of customers, for billing staff (see [`Closer::preview`]).
+    pub async fn preview_as(
+        &self,
+        caller: &Principal,
+        period: BillingPeriod,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Preview> {
+        require_billing_staff(caller)?;
+        if !(1..=ORGS_PER_PAGE).contains(&limit) {
+            return Err(Error::bad_input(
+                "invalid_query",
+                "limit",
+                format!("limit must be between 1 and {ORGS_PER_PAGE}"),
+            ));
+        }
+        Ok(self.preview(period, limit, cursor).await?)
+    }
+
+    // -- The close itself --------------------------------------------------------------------
 
     /// Starts the close of `period`; see the module docs. Refused, with nothing changed, for a
     /// period that has not ended (in the provider's calendar), one before the last
     /// period closed, one that would leave an unclosed period behind it, or the next period
-    /// while the previous one's planning is incomplete. A close already started is `started: false`; a
-    /// scheduled trigger then resumes it (a duplicated trigger is harmless).
+    /// while the previous one's planning is incomplete. A close already started is `started:
+    /// false`; a scheduled trigger then resumes it (a duplicated trigger is harmless, and a
+    /// retried trigger sends the planning message a failed first one could not).
     pub async fn start(
         &self,
         period: BillingPeriod,
         trigger: Trigger,
     ) -> Result<Started, CloseError> {
         let period = self.provider_period(period)?;
-        if period.end_exclusive() > self.today() {
+        if period.end_exclusive() > self.ctx.today() {
             return Err(CloseError::Invalid {
                 field: "period".into(),
                 reason: format!("{period} has not ended yet: a period closes after its last day"),
             });
         }
         if let Some(latest) = self
-            .store
+            .store()
             .list_periods(1, None)
             .await?
             .items
@@ -275,8 +385,8 @@ impl Closer {
             }
         }
         match self
-            .store
-            .start_period_close(period, &trigger.as_text(), self.clock.now())
+            .store()
+            .start_period_close(period, &trigger.as_text(), self.ctx.now())
             .await?
         {
             StartOutcome::Started(stored) => {
@@ -309,7 +419,7 @@ impl Closer {
     /// Re-queues what a close still has to do: the rest of its planning and every pending or
     /// failed customer. Returns how many customers were queued.
     pub async fn resume(&self, period: BillingPeriod) -> Result<usize, CloseError> {
-        let Some(stored) = self.store.period(period).await? else {
+        let Some(stored) = self.store().period(period).await? else {
             return Err(CloseError::Invalid {
                 field: "period".into(),
                 reason: format!("the close of {period} has not been started"),
@@ -330,7 +440,7 @@ impl Closer {
             let mut cursor = None;
             loop {
                 let page = self
-                    .store
+                    .store()
                     .list_jobs(period, Some(status), 100, cursor)
                     .await?;
                 let messages: Vec<CloseMessage> = page
@@ -349,9 +459,7 @@ impl Closer {
                 }
             }
         }
-        self.store
-            .finish_period_if_complete(period, self.clock.now())
-            .await?;
+        self.finish_if_complete(period).await?;
         Ok(queued)
     }
 
@@ -378,9 +486,27 @@ impl Closer {
             .map(serde_json::to_string)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::Unexpected(e.to_string()))?;
-        self.queue
+        let queue = self.queue.as_ref().ok_or_else(|| {
+            StoreError::Unexpected(
+                "this function has no close queue (KOPEK_CLOSE_QUEUE_URL)".into(),
+            )
+        })?;
+        queue
             .send_messages(&bodies, i32::try_from(delay).unwrap_or(900))
             .await?;
+        Ok(())
+    }
+
+    /// The period turns `closed` if planning is complete and no job remains (A53; a no-op
+    /// otherwise). Every step calls it: whichever ends the last job, or finds it ended.
+    async fn finish_if_complete(&self, period: BillingPeriod) -> Result<(), CloseError> {
+        if self
+            .store()
+            .finish_period_if_complete(period, self.ctx.now())
+            .await?
+        {
+            tracing::info!(%period, "period closed");
+        }
         Ok(())
     }
 
@@ -392,11 +518,11 @@ impl Closer {
     ) -> Result<(), CloseError> {
         for _ in 0..PAGES_PER_MESSAGE {
             let (orgs, next) = self
-                .store
+                .store()
                 .list_org_ids(ORGS_PER_PAGE as i32, cursor.as_deref())
                 .await?;
             match self
-                .store
+                .store()
                 .plan_page(period, cursor.as_deref(), &orgs, next.as_deref(), true)
                 .await?
             {
@@ -412,13 +538,11 @@ impl Closer {
                 .iter()
                 .map(|org| CloseMessage::Customer { period, org: *org })
                 .collect();
-            self.send(&messages, self.seal_wait.as_secs()).await?;
+            self.send(&messages, self.ctx.settings.close_seal_wait.as_secs())
+                .await?;
             cursor = next;
             if cursor.is_none() {
-                self.store
-                    .finish_period_if_complete(period, self.clock.now())
-                    .await?;
-                return Ok(());
+                return self.finish_if_complete(period).await;
             }
         }
         self.send(&[CloseMessage::Plan { period, cursor }], 0).await
@@ -431,7 +555,7 @@ impl Closer {
         for status in [ServiceStatus::Active, ServiceStatus::Retired] {
             let mut start = None;
             loop {
-                let page = self.store.list_services(status, 100, start).await?;
+                let page = self.store().list_services(status, 100, start).await?;
                 for s in page.items {
                     catalog.insert(s.service.code().clone(), (s.service, s.versions));
                 }
@@ -452,7 +576,7 @@ impl Closer {
         catalog: &Catalog,
         settings: &BillingSettings,
     ) -> Result<Option<Composed>, CloseError> {
-        let Some(organisation) = self.store.organisation(org).await? else {
+        let Some(organisation) = self.store().organisation(org).await? else {
             return Err(CloseError::Invalid {
                 field: "org".into(),
                 reason: format!("{org} does not exist"),
@@ -462,11 +586,12 @@ impl Closer {
         // since the customer registered too, so nothing recorded before Kopek's first
         // close is left unbilled (later periods are sealed and closed in order).
         let first_close = match period.checked_previous() {
-            Some(previous) => self.store.period(previous).await?.is_none(),
+            Some(previous) => self.store().period(previous).await?.is_none(),
             None => true,
         };
+        let calendar = self.ctx.calendar;
         let from = if first_close {
-            self.calendar.period_of(organisation.created_at).min(period)
+            calendar.period_of(organisation.created_at).min(period)
         } else {
             period
         };
@@ -474,8 +599,8 @@ impl Closer {
         let mut usage: BTreeMap<ServiceCode, MeterUsage> = BTreeMap::new();
         let mut billed = from;
         loop {
-            charges.extend(self.store.charges(org, billed).await?);
-            for (meter, part) in self.store.usage_billed_in(org, billed).await? {
+            charges.extend(self.store().charges(org, billed).await?);
+            for (meter, part) in self.store().usage_billed_in(org, billed).await? {
                 usage.entry(meter).or_default().merge(part)?;
             }
             if billed >= period {
@@ -483,13 +608,13 @@ impl Closer {
             }
             billed = billed.next();
         }
-        let subscriptions = self.store.subscriptions_all(org).await?;
+        let subscriptions = self.store().subscriptions_all(org).await?;
         let payment_terms_days = settings.payment_terms_for(&organisation);
         let draft = invoicing::compose(
             &CloseInput {
                 org,
                 period,
-                calendar: self.calendar,
+                calendar,
                 currency: organisation.currency,
                 charges: &charges,
                 subscriptions: &subscriptions,
@@ -507,7 +632,8 @@ impl Closer {
     /// `period`, if it is one of the provider's (of its calendar's length), else refused
     /// naming `period`: every way into a close (the API, a hand-written event) passes here.
     fn provider_period(&self, period: BillingPeriod) -> Result<BillingPeriod, CloseError> {
-        self.calendar
+        self.ctx
+            .calendar
             .check(period)
             .map_err(|e| CloseError::Invalid {
                 field: "period".into(),
@@ -526,7 +652,7 @@ impl Closer {
         let catalog = self.catalog().await?;
         let settings = self.settings().await?;
         let (orgs, next) = self
-            .store
+            .store()
             .list_org_ids(limit.clamp(1, ORGS_PER_PAGE) as i32, cursor)
             .await?;
         let mut preview = Preview {
@@ -547,36 +673,38 @@ impl Closer {
         Ok(preview)
     }
 
-    /// Closes one customer's period; see the module docs. Safe to repeat at any point.
+    /// Closes one customer's period; see the module docs. Safe to repeat at any point: a
+    /// repeated message finds the job done and only finishes the period if it can.
     pub async fn close_customer(
         &self,
         period: BillingPeriod,
         org: OrgId,
     ) -> Result<CustomerOutcome, CloseError> {
-        let Some(job) = self.store.job(period, org).await? else {
+        let Some(job) = self.store().job(period, org).await? else {
             tracing::warn!(%period, %org, "a customer message without a job: ignored");
             return Ok(CustomerOutcome::AlreadyDone);
         };
-        if matches!(job.status, JobStatus::Done | JobStatus::Skipped) {
-            return Ok(CustomerOutcome::AlreadyDone);
-        }
-        let outcome = match self.try_close(period, org, &job).await {
-            Err(e)
-                if !e.is_transient()
-                    && !matches!(e, CloseError::Store(StoreError::Conflict(_))) =>
-            {
-                let reason = e.to_string();
-                tracing::warn!(%period, %org, error = %reason, "customer close failed");
-                self.store
-                    .fail_job(period, org, &reason, job.status, self.clock.now())
-                    .await?;
-                CustomerOutcome::Failed(reason)
+        let outcome = if matches!(job.status, JobStatus::Done | JobStatus::Skipped) {
+            CustomerOutcome::AlreadyDone
+        } else {
+            match self.try_close(period, org, &job).await {
+                Err(e)
+                    if !e.is_transient()
+                        && !matches!(e, CloseError::Store(StoreError::Conflict(_))) =>
+                {
+                    let reason = e.to_string();
+                    tracing::warn!(%period, %org, error = %reason, "customer close failed");
+                    self.store()
+                        .fail_job(period, org, &reason, job.status, self.ctx.now())
+                        .await?;
+                    CustomerOutcome::Failed(reason)
+                }
+                other => other?,
             }
-            other => other?,
         };
-        self.store
-            .finish_period_if_complete(period, self.clock.now())
-            .await?;
+        // Also when the job was done before: the step that ended it may have stopped before
+        // it could close the period, and no other message of the period may come.
+        self.finish_if_complete(period).await?;
         Ok(outcome)
     }
 
@@ -593,27 +721,25 @@ impl Closer {
             payment_terms_days: payment_terms,
         }) = self.compose_for(period, org, &catalog, &settings).await?
         else {
-            self.store
-                .skip_job(period, org, "nothing to bill", job.status, self.clock.now())
+            self.store()
+                .skip_job(period, org, "nothing to bill", job.status, self.ctx.now())
                 .await?;
             return Ok(CustomerOutcome::Skipped);
         };
-        let issued_on = self.today();
+        let issued_on = self.ctx.today();
         // A prepaid (or overpaid) customer's credit pays the invoice as it is issued; read
         // again only when a payment changed it meanwhile (not when another worker took the
         // number).
-        let mut credit = self.store.credit(org, draft.currency).await?;
-        for _ in 0..NUMBER_ATTEMPTS {
-            let last = self
-                .store
-                .sequence_last(&settings.series, DocumentKind::Invoice, issued_on.year())
-                .await?;
-            let number = InvoiceNumber::new(
-                settings.series.clone(),
-                DocumentKind::Invoice,
-                issued_on.year(),
-                last + 1,
-            )?;
+        let mut credit = self.store().credit(org, draft.currency).await?;
+        let mut numbering = Numbering::new(
+            self.store(),
+            &self.ctx.contention,
+            settings.series.clone(),
+            DocumentKind::Invoice,
+            issued_on.year(),
+            NUMBER_ATTEMPTS,
+        );
+        while let Some(number) = numbering.next::<CloseError>().await? {
             let mut invoice = invoicing::issue(
                 draft.clone(),
                 InvoiceId::new(),
@@ -627,9 +753,8 @@ impl Closer {
                 .amount
                 .checked_sub(drawn)
                 .map_err(InvoicingError::from)?;
-            let entry_id = EntryId::new();
             // An invoice of zero (issued by the settings) posts nothing.
-            let entry = match ledger::for_invoice(&invoice, entry_id) {
+            let entry = match ledger::for_invoice(&invoice, EntryId::new()) {
                 Ok(entry) => Some(entry),
                 Err(ledger::LedgerError::Empty) => None,
                 Err(e) => return Err(e.into()),
@@ -637,7 +762,7 @@ impl Closer {
             let event = DomainEvent::new(
                 org,
                 UserOrKey::System,
-                self.clock.now(),
+                self.ctx.now(),
                 EventKind::InvoiceIssued {
                     invoice: invoice.id,
                     number: number.to_string(),
@@ -647,7 +772,7 @@ impl Closer {
                 },
             );
             match self
-                .store
+                .store()
                 .issue_invoice(IssueInvoice {
                     invoice: &invoice,
                     entry: entry.as_ref(),
@@ -665,9 +790,10 @@ impl Closer {
                         number: number.to_string(),
                     });
                 }
-                IssueOutcome::NumberTaken => continue,
+                IssueOutcome::NumberTaken => numbering.taken(&number),
                 IssueOutcome::CreditChanged => {
-                    credit = self.store.credit(org, draft.currency).await?;
+                    credit = self.store().credit(org, draft.currency).await?;
+                    numbering.changed();
                 }
                 IssueOutcome::AlreadyIssued => return Ok(CustomerOutcome::AlreadyDone),
                 IssueOutcome::JobChanged => {

@@ -3,8 +3,9 @@
 
 use kopek_aws::dynamo::StoreError;
 
-use crate::Closer;
-use crate::lambda::handle_body;
+use kopek_services::close::Closer;
+
+use super::handle_body;
 
 /// What draining the queue did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,7 +24,10 @@ pub async fn drain(
     let mut drained = Drained::default();
     let mut empty = 0;
     while empty < empty_polls {
-        let received = closer.queue.receive(10, 1, Some(retry_after_secs)).await?;
+        let received = closer
+            .queue()
+            .receive(10, 1, Some(retry_after_secs))
+            .await?;
         if received.is_empty() {
             empty += 1;
             continue;
@@ -42,7 +46,7 @@ pub async fn drain(
                 }
             }
         }
-        closer.queue.delete(&done).await?;
+        closer.queue().delete(&done).await?;
     }
     Ok(drained)
 }

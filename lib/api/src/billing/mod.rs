@@ -1,0 +1,61 @@
+//! The `billing-api` function: the period close (start, status, jobs, resume, preview),
+//! invoices, credit notes, balances from the ledger, and the provider's billing settings.
+//!
+//! | route | who | what |
+//! |-------|-----|------|
+//! | `GET /v1/periods` | billing staff (admins, managers, accountants) | the closes, newest period first |
+//! | `GET /v1/periods/{period}` | billing staff | a period's close: `open` (none started), `closing` or `closed`, with its counters |
+//! | `POST /v1/periods/{period}/close` | admins | starts the close of an ended period (202) |
+//! | `GET /v1/periods/{period}/jobs` | billing staff | the customers' jobs of a close, by status, with their errors |
+//! | `POST /v1/periods/{period}/resume` | admins | re-queues what is pending or failed |
+//! | `GET /v1/periods/{period}/preview` | billing staff | a dry run: the invoices the close would issue (writes nothing) |
+//! | `GET /v1/invoices` | `invoices:read`: a customer its own, staff by period or organisation | invoices with their status today |
+//! | `GET /v1/invoices/{invoice_id}` | the same | an invoice with its lines, taxes and credit notes |
+//! | `GET /v1/invoices/period/{period}` | the same | a customer's invoice of a period |
+//! | `POST /v1/invoices/{invoice_id}/credit-notes` | billing staff | a credit note (201) |
+//! | `GET /v1/credit-notes/{credit_note_id}` | `invoices:read` | a credit note |
+//! | `GET /v1/billing/balance`, `GET /v1/billing/ledger` | `invoices:read` | what a customer owes on a day, from the ledger; its entries |
+//! | `GET`, `PUT /v1/billing/settings` | billing staff; admins change them | series, tax mode, zero invoices, payment terms |
+//! | `GET`, `POST /v1/billing/payments` | a customer its own; admins and accountants record them | payments received, and the credit they left |
+//!
+//! Every route needs `invoices:read` (engineers do not hold it, nor keys issued without it);
+//! staff routes need a billing role on top. A customer reaches only its own organisation's
+//! documents: another organisation's invoice, credit note or `org_id` is 404, exactly as an id
+//! that never existed.
+//!
+//! The rules live in the services: the close in `kopek_services::close`, invoices and credit
+//! notes in `kopek_services::invoices`, payments in `kopek_services::payments`, settings,
+//! balances and the ledger in `kopek_services::billing`. The handlers here read the request,
+//! call one of them and render the views of [`views`].
+mod close;
+mod invoices;
+mod ledger;
+mod payments;
+mod settings;
+pub mod views;
+
+use kopek_http::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The longest payment terms the settings take, in days.
+pub use kopek_domain::accounts::MAX_PAYMENT_TERMS_DAYS;
+
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(close::list_periods))
+        .routes(routes!(close::get_period))
+        .routes(routes!(close::start_close))
+        .routes(routes!(close::list_jobs))
+        .routes(routes!(close::resume_close))
+        .routes(routes!(close::preview))
+        .routes(routes!(invoices::list_invoices))
+        .routes(routes!(invoices::get_invoice))
+        .routes(routes!(invoices::invoice_of_period))
+        .routes(routes!(invoices::issue_credit_note))
+        .routes(routes!(invoices::get_credit_note))
+        .routes(routes!(ledger::balance))
+        .routes(routes!(ledger::ledger_entries))
+        .routes(routes!(settings::get_settings, settings::put_settings))
+        .routes(routes!(payments::list_payments, payments::record_payment))
+}

@@ -1,0 +1,56 @@
+//! Reading what a request names — ids in paths, `?org_id=`, periods — into typed values. An
+//! id that does not parse names nothing the caller could see: the same 404 as another
+//! organisation's id, so ids cannot be probed. Who may read what is the services' business.
+
+use std::str::FromStr;
+
+use kopek_domain::ids::OrgId;
+use kopek_domain::period::BillingPeriod;
+use kopek_http::state::AppState;
+use kopek_http::{ApiError, ApiResult};
+
+/// An id in a path: not found unless it parses.
+pub(crate) fn id_path<T: FromStr>(text: &str) -> ApiResult<T> {
+    text.parse().map_err(|_| ApiError::not_found())
+}
+
+/// `?org_id=`, when given: not found unless it parses.
+pub(crate) fn org_query(org_id: Option<&str>) -> ApiResult<Option<OrgId>> {
+    org_id.map(id_path).transpose()
+}
+
+/// A period given as input (`code` says where: `invalid_path` or `invalid_query`): one of the
+/// provider's periods, written as its length is (`2026-11` for a month, `2026-Q4` for a
+/// quarter), else 400 naming `period`. A well-formed period of another length is refused too:
+/// a quarterly provider has no period `2026-11`.
+pub(crate) fn parse_period(
+    state: &AppState,
+    text: &str,
+    code: &'static str,
+) -> ApiResult<BillingPeriod> {
+    let calendar = state.services.calendar();
+    let length = calendar.period_length();
+    text.parse()
+        .ok()
+        .and_then(|p| calendar.check(p).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                code,
+                format!("period must be a {length} as {}", length.text_form()),
+            )
+            .with_field("period")
+        })
+}
+
+/// A period in a path.
+pub(crate) fn period_path(state: &AppState, text: &str) -> ApiResult<BillingPeriod> {
+    parse_period(state, text, "invalid_path")
+}
+
+/// `?period=`, or the current period by the clock.
+pub(crate) fn period_query(state: &AppState, period: Option<&str>) -> ApiResult<BillingPeriod> {
+    match period {
+        None => Ok(state.services.current_period()),
+        Some(p) => parse_period(state, p, "invalid_query"),
+    }
+}

@@ -1,0 +1,16 @@
+//! Kopek's event entrypoints: what the SQS- and schedule-triggered Lambda functions run, and
+//! the local pollers that stand in for Lambda's event source mappings (`cargo xtask up`, the
+//! tests, the benchmarks).
+//!
+//! Each handler only translates: an event into calls of one service of `kopek-services`, and
+//! the outcome into the response Lambda expects (a partial batch response naming only the
+//! messages to retry). No rule lives here.
+//!
+//! | module | function | event | service |
+//! |--------|----------|-------|---------|
+//! | [`close`] | `period-close` | the schedule's `{"scheduled_time", "time_zone"}` (or `{"period"}`) | [`kopek_services::close::Closer::start`] |
+//! | [`close`] | `period-close-worker` | SQS batches of `CloseQueue` | [`kopek_services::close::Closer::handle`] |
+//! | [`usage`] | `usage-ingest` | SQS batches of `UsageQueue` | [`kopek_services::usage::ingest::Ingestor::ingest`] |
+
+pub mod close;
+pub mod usage;
