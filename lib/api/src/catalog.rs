@@ -16,12 +16,12 @@ use kopek_domain::accounts::{Principal, Scope};
 use kopek_domain::catalog::{
     NewService, PriceVersion, Service, ServiceCode, ServiceStatus, price_in_force,
 };
-use kopek_domain::money::Money;
 use kopek_domain::pricing::{Price, Quantity, Quote};
 use kopek_http::auth::{Caller, MaybeCaller};
 use kopek_http::json::{JsonBody, QueryParams};
 use kopek_http::state::AppState;
 use kopek_http::{ApiError, ApiResult};
+use kopek_services::catalog::Taxed;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -396,29 +396,4 @@ async fn quote(
         total_with_tax: taxed.total_with_tax.amount().to_string(),
         quote,
     }))
-}
-
-/// A net amount of a service with the tax of the service's rate, as quotes and estimates
-/// show it.
-pub(crate) struct Taxed {
-    /// `"exempt"` or the percentage.
-    pub tax_rate: String,
-    /// Tax on the net amount, rounded half away from zero to minor units.
-    pub tax: Money,
-    pub total_with_tax: Money,
-}
-
-impl Taxed {
-    pub(crate) fn of(service: &Service, net: Money) -> ApiResult<Self> {
-        let rate = service.tax_rate();
-        let tax = rate.tax_on(&net)?;
-        Ok(Self {
-            tax_rate: rate
-                .percent()
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "exempt".into()),
-            tax,
-            total_with_tax: net.checked_add(tax)?,
-        })
-    }
 }

@@ -51,9 +51,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::catalog::Taxed;
 use crate::orders::{org_param, period_param};
 use crate::paging::{ListQuery, Paged};
+use kopek_services::catalog::Taxed;
 
 /// The most events one `POST /v1/usage` carries.
 pub const MAX_EVENTS: usize = 1_000;
@@ -408,7 +408,7 @@ fn estimate_view(
         usage::period_price(&stored.versions, period, calendar).map_err(|e| e.to_string())?;
     let quote =
         usage::estimate(&stored.versions, period, calendar, total).map_err(|e| e.to_string())?;
-    let taxed = Taxed::of(&stored.service, quote.total()).map_err(|e| e.detail)?;
+    let taxed = Taxed::of(&stored.service, quote.total()).map_err(|e| e.to_string())?;
     let view = EstimateView {
         price_version: version.version,
         subtotal: quote.subtotal().normalize().to_string(),
