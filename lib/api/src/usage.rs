@@ -11,9 +11,12 @@
 //! | `GET /v1/usage/rejected`, `GET …/{rejected_id}`, `POST …/{rejected_id}/resubmit` | `usage:write` | rejected events, and their re-submission once the cause is fixed |
 //! | `POST /v1/usage/external-refs` | admins and managers | gives a customer a reference producers may name it by |
 //!
-//! **Posting is all or nothing.** Every event is read and judged exactly as `usage-ingest`
-//! will ([`kopek_ingest::read_value`], [`Ingestor::judge`], the customers, meters and closed
-//! periods looked up once per request); the first event at fault refuses the whole request
+//! Each handler reads its request, calls one method of [`kopek_services::usage::Usage`] (which
+//! authorises the caller and does the work) and renders the existing view.
+//!
+//! **Posting is all or nothing** ([`kopek_services::usage::Usage::post`]). Every event is read and judged exactly as
+//! `usage-ingest` will (the customers, meters and closed periods looked up once per
+//! request); the first event at fault refuses the whole request
 //! with a 422 whose `code` is the reason (`unknown_meter`, `bad_quantity`, …) and whose
 //! `field` names the event and its field — `events[3].quantity` (the index in `events`, from
 //! 0) or `rows[12].quantity` (the data row of the CSV, from 1: the first row after the
@@ -29,31 +32,25 @@ use axum::extract::{Path, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
-use kopek_aws::dynamo::catalog::StoredService;
-use kopek_aws::dynamo::usage::{HealthCounts, RejectedEvent};
-use kopek_domain::accounts::{Organisation, Role, Scope};
-use kopek_domain::calendar::Calendar;
-use kopek_domain::catalog::{LocalizedText, ServiceCode, ServiceKind, UnitOfMeasure};
-use kopek_domain::ids::OrgId;
+use kopek_domain::catalog::{LocalizedText, ServiceCode, UnitOfMeasure};
 use kopek_domain::money::{Currency, Money};
 use kopek_domain::period::BillingPeriod;
-use kopek_domain::usage::{
-    self, CustomerRef, EventKey, MeterUsage, MeteredEvent, ParsedEvent, Rejection,
-};
+use kopek_domain::usage::MeteredEvent;
 use kopek_http::auth::Caller;
 use kopek_http::json::{JsonBody, QueryParams, has_media_type, read_body, unsupported_media_type};
 use kopek_http::state::AppState;
 use kopek_http::{ApiError, ApiResult};
-use kopek_services::usage::ingest::{Ingestor, ResubmitError, Resubmitted, read_value};
+use kopek_services::usage::{
+    AddExternalRefCommand, MeterUsed, RejectedEvent, UsageQuery as UsageOf,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::orders::{org_param, period_param};
 use crate::paging::{ListQuery, Paged};
-use kopek_services::catalog::Taxed;
+use crate::params::{org_query, period_query};
 
 /// The most events one `POST /v1/usage` carries.
 pub const MAX_EVENTS: usize = 1_000;
@@ -133,72 +130,13 @@ pub struct QueuedView {
     messages: usize,
 }
 
-/// An event's place in the request (`events[3]`, `rows[12]`) with the rejection's field.
-fn at(place: &str, mut rejection: Rejection) -> ApiError {
-    // A missing field is reported on the event itself; its name is in the message.
-    let field = match rejection.field.as_str() {
-        "" => rejection
-            .detail
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-            .unwrap_or_default(),
-        field => field,
-    };
-    rejection.field = if field.is_empty() {
-        place.to_owned()
-    } else {
-        format!("{place}.{field}")
-    };
-    rejection.into()
-}
-
-/// Reads and judges every event (`place`, JSON value), refusing at the first at fault, then
-/// enqueues them all.
-async fn judge_and_enqueue(
-    state: &AppState,
-    events: Vec<(String, Value)>,
-) -> ApiResult<QueuedView> {
-    let queue = state.usage_queue.as_ref().ok_or_else(|| {
-        ApiError::internal(&"this function has no usage queue (KOPEK_USAGE_QUEUE_URL)")
-    })?;
-    let mut texts = Vec::with_capacity(events.len());
-    let mut read: Vec<(String, ParsedEvent)> = Vec::with_capacity(events.len());
-    for (place, value) in events {
-        texts.push(value.to_string());
-        let parsed = read_value(value).map_err(|r| at(&place, r))?;
-        read.push((place, parsed));
-    }
-    let ingestor = Ingestor::new(state.store.clone(), state.usage_grace, state.calendar);
-    let lookups = ingestor.lookups(read.iter().map(|(_, e)| e)).await?;
-    let now = state.clock.now();
-    // An event is identified by its id within its customer, meter and period.
-    let mut seen: HashMap<(OrgId, ServiceCode, BillingPeriod, EventKey), &str> = HashMap::new();
-    for (place, event) in &read {
-        let metered = ingestor
-            .judge(event, &lookups, now, now)
-            .map_err(|r| at(place, r))?;
-        let identity = (metered.org, metered.meter, metered.period, metered.id);
-        if let Some(first) = seen.insert(identity, place) {
-            return Err(ApiError::validation(
-                format!("{place}.id"),
-                format!(
-                    "{first} has the same id `{}` for the same customer, meter and period",
-                    event.id
-                ),
-            )
-            .with_code("duplicate_id"));
+impl From<kopek_services::usage::Queued> for QueuedView {
+    fn from(q: kopek_services::usage::Queued) -> Self {
+        Self {
+            queued: q.events,
+            messages: q.messages,
         }
     }
-    let sent = queue.send_events(&texts).await?;
-    tracing::info!(
-        events = texts.len(),
-        messages = sent.messages,
-        "usage enqueued"
-    );
-    Ok(QueuedView {
-        queued: texts.len(),
-        messages: sent.messages,
-    })
 }
 
 /// Report usage: 1 to 1,000 events, judged first and enqueued only if every one of them
@@ -212,21 +150,22 @@ async fn post_events(
     Caller(caller): Caller,
     JsonBody(body): JsonBody<PostUsageRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    caller.require_scope(Scope::UsageWrite)?;
-    if body.events.is_empty() || body.events.len() > MAX_EVENTS {
-        return Err(ApiError::validation(
-            "events",
-            format!("send 1 to {MAX_EVENTS} events"),
-        ));
-    }
-    let events = body
-        .events
-        .into_iter()
-        .enumerate()
-        .map(|(i, value)| (format!("events[{i}]"), value))
-        .collect();
-    let queued = judge_and_enqueue(&state, events).await?;
-    Ok((StatusCode::ACCEPTED, Json(queued)))
+    let events = async {
+        if body.events.is_empty() || body.events.len() > MAX_EVENTS {
+            return Err(ApiError::validation(
+                "events",
+                format!("send 1 to {MAX_EVENTS} events"),
+            ));
+        }
+        Ok(body
+            .events
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| (format!("events[{i}]"), value))
+            .collect())
+    };
+    let queued = state.services.usage().post(&caller, events).await?;
+    Ok((StatusCode::ACCEPTED, Json(QueuedView::from(queued))))
 }
 
 /// The events of a usage CSV, each as the JSON object `usage-ingest` reads, with its place
@@ -293,14 +232,15 @@ async fn post_csv(
     Caller(caller): Caller,
     request: Request,
 ) -> ApiResult<impl IntoResponse> {
-    caller.require_scope(Scope::UsageWrite)?;
-    if !has_media_type(request.headers(), "text/csv") {
-        return Err(unsupported_media_type("text/csv"));
-    }
-    let bytes = read_body(request).await?;
-    let events = csv_events(&bytes)?;
-    let queued = judge_and_enqueue(&state, events).await?;
-    Ok((StatusCode::ACCEPTED, Json(queued)))
+    let events = async {
+        if !has_media_type(request.headers(), "text/csv") {
+            return Err(unsupported_media_type("text/csv"));
+        }
+        let bytes = read_body(request).await?;
+        csv_events(&bytes)
+    };
+    let queued = state.services.usage().post(&caller, events).await?;
+    Ok((StatusCode::ACCEPTED, Json(QueuedView::from(queued))))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -389,97 +329,55 @@ pub struct OneMeterView {
     usage: MeterUsageView,
 }
 
-/// The estimate of a meter's usage with its net and taxed totals, or why there is none.
-fn estimate_view(
-    stored: &StoredService,
-    org: &Organisation,
-    period: BillingPeriod,
-    calendar: Calendar,
-    total: rust_decimal::Decimal,
-) -> Result<(EstimateView, Money, Money), String> {
-    let currency = stored.service.currency();
-    if currency != org.currency {
-        return Err(format!(
-            "the meter is priced in {currency}; the organisation is billed in {}",
-            org.currency
-        ));
-    }
-    let version =
-        usage::period_price(&stored.versions, period, calendar).map_err(|e| e.to_string())?;
-    let quote =
-        usage::estimate(&stored.versions, period, calendar, total).map_err(|e| e.to_string())?;
-    let taxed = Taxed::of(&stored.service, quote.total()).map_err(|e| e.to_string())?;
-    let view = EstimateView {
-        price_version: version.version,
-        subtotal: quote.subtotal().normalize().to_string(),
-        total: quote.total().amount().to_string(),
-        tax_rate: taxed.tax_rate,
-        tax: taxed.tax.amount().to_string(),
-        total_with_tax: taxed.total_with_tax.amount().to_string(),
-        currency,
-    };
-    Ok((view, quote.total(), taxed.total_with_tax))
-}
-
-/// A meter's usage with its estimate, and the estimate's net and taxed totals if it has one.
-fn meter_usage_view(
-    stored: &StoredService,
-    org: &Organisation,
-    period: BillingPeriod,
-    calendar: Calendar,
-    usage: MeterUsage,
-) -> (MeterUsageView, Option<(Money, Money)>) {
-    let (estimate, no_estimate_reason, totals) =
-        match estimate_view(stored, org, period, calendar, usage.total) {
-            Ok((view, net, gross)) => (Some(view), None, Some((net, gross))),
-            Err(reason) => (None, Some(reason), None),
+/// A meter's usage with its estimate, or why it has none.
+impl From<MeterUsed> for MeterUsageView {
+    fn from(m: MeterUsed) -> Self {
+        let currency = m.service.currency();
+        let (estimate, no_estimate_reason) = match m.estimate {
+            Ok(e) => (
+                Some(EstimateView {
+                    price_version: e.price_version,
+                    subtotal: e.quote.subtotal().normalize().to_string(),
+                    total: e.quote.total().amount().to_string(),
+                    tax_rate: e.taxed.tax_rate,
+                    tax: e.taxed.tax.amount().to_string(),
+                    total_with_tax: e.taxed.total_with_tax.amount().to_string(),
+                    currency,
+                }),
+                None,
+            ),
+            Err(reason) => (None, Some(reason)),
         };
-    let view = MeterUsageView {
-        meter: stored.service.code().clone(),
-        name: stored.service.name().clone(),
-        unit: stored.service.unit(),
-        total: usage.total.normalize().to_string(),
-        events: usage.events,
-        late_events: usage.late_events,
-        by_day: usage
-            .by_day
-            .into_iter()
-            .map(|(day, quantity)| DayUsageView {
-                day,
-                quantity: quantity.normalize().to_string(),
-            })
-            .collect(),
-        estimate,
-        no_estimate_reason,
-    };
-    (view, totals)
+        Self {
+            meter: m.service.code().clone(),
+            name: m.service.name().clone(),
+            unit: m.service.unit(),
+            total: m.usage.total.normalize().to_string(),
+            events: m.usage.events,
+            late_events: m.usage.late_events,
+            by_day: m
+                .usage
+                .by_day
+                .into_iter()
+                .map(|(day, quantity)| DayUsageView {
+                    day,
+                    quantity: quantity.normalize().to_string(),
+                })
+                .collect(),
+            estimate,
+            no_estimate_reason,
+        }
+    }
 }
 
-/// The organisation a usage read is about, after the caller's checks.
-async fn usage_org(
-    state: &AppState,
-    caller: &kopek_domain::accounts::Principal,
-    query: &UsageQuery,
-) -> ApiResult<(Organisation, BillingPeriod)> {
-    caller.require_scope(Scope::OrdersRead)?;
-    let org = org_param(caller, query.org_id.as_deref())?;
-    let period = period_param(state, query.period.as_deref())?;
-    let org = state
-        .store
-        .organisation(org)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    Ok((org, period))
-}
-
-/// A meter by code: a metered service of the catalog.
-async fn metered_service(state: &AppState, code: &ServiceCode) -> ApiResult<StoredService> {
-    state
-        .store
-        .service(code)
-        .await?
-        .filter(|s| s.service.kind() == ServiceKind::Metered)
-        .ok_or_else(ApiError::not_found)
+impl UsageQuery {
+    /// Whose usage of which period, as the service reads it.
+    fn read(&self, state: &AppState) -> ApiResult<UsageOf> {
+        Ok(UsageOf {
+            org: org_query(self.org_id.as_deref())?,
+            period: period_query(state, self.period.as_deref())?,
+        })
+    }
 }
 
 /// A period's usage of every meter, by day, with each meter's estimated price (the
@@ -492,28 +390,17 @@ async fn usage_view(
     Caller(caller): Caller,
     QueryParams(query): QueryParams<UsageQuery>,
 ) -> ApiResult<Json<UsageView>> {
-    let (org, period) = usage_org(&state, &caller, &query).await?;
-    let mut meters = Vec::new();
-    let mut net = Money::zero(org.currency);
-    let mut gross = Money::zero(org.currency);
-    for code in state.store.meters_used(org.id, period).await? {
-        let stored = state.store.service(&code).await?.ok_or_else(|| {
-            ApiError::internal(&format!("usage of {} names no service", code.as_str()))
-        })?;
-        let usage = state.store.usage_of(org.id, &code, period).await?;
-        let (view, totals) = meter_usage_view(&stored, &org, period, state.calendar, usage);
-        if let Some((n, g)) = totals {
-            net = net.checked_add(n)?;
-            gross = gross.checked_add(g)?;
-        }
-        meters.push(view);
-    }
+    let usage = state
+        .services
+        .usage()
+        .of_period(&caller, query.read(&state)?)
+        .await?;
     Ok(Json(UsageView {
-        org_id: org.id.to_string(),
-        period,
-        meters,
-        estimated_total: net,
-        estimated_total_with_tax: gross,
+        org_id: usage.org.to_string(),
+        period: usage.period,
+        meters: usage.meters.into_iter().map(MeterUsageView::from).collect(),
+        estimated_total: usage.estimated_total,
+        estimated_total_with_tax: usage.estimated_total_with_tax,
     }))
 }
 
@@ -528,15 +415,15 @@ async fn meter_view(
     Path(meter): Path<String>,
     QueryParams(query): QueryParams<UsageQuery>,
 ) -> ApiResult<Json<OneMeterView>> {
-    let (org, period) = usage_org(&state, &caller, &query).await?;
-    let code: ServiceCode = meter.parse().map_err(|_| ApiError::not_found())?;
-    let stored = metered_service(&state, &code).await?;
-    let usage = state.store.usage_of(org.id, &code, period).await?;
-    let (usage, _) = meter_usage_view(&stored, &org, period, state.calendar, usage);
+    let usage = state
+        .services
+        .usage()
+        .of_meter(&caller, query.read(&state)?, &meter)
+        .await?;
     Ok(Json(OneMeterView {
-        org_id: org.id.to_string(),
-        period,
-        usage,
+        org_id: usage.org.to_string(),
+        period: usage.period,
+        usage: usage.meter.into(),
     }))
 }
 
@@ -579,14 +466,12 @@ async fn health(
     Caller(caller): Caller,
     QueryParams(query): QueryParams<PeriodQuery>,
 ) -> ApiResult<Json<HealthView>> {
-    caller.require_scope(Scope::UsageWrite)?;
-    let period = period_param(&state, query.period.as_deref())?;
-    let meters = state
-        .store
-        .health(period)
-        .await?
+    let period = period_query(&state, query.period.as_deref())?;
+    let health = state.services.usage().health(&caller, period).await?;
+    let meters = health
+        .meters
         .into_iter()
-        .map(|(meter, c): (String, HealthCounts)| MeterHealthView {
+        .map(|(meter, c)| MeterHealthView {
             meter,
             accepted: c.accepted,
             duplicate: c.duplicate,
@@ -594,7 +479,10 @@ async fn health(
             late: c.late,
         })
         .collect();
-    Ok(Json(HealthView { period, meters }))
+    Ok(Json(HealthView {
+        period: health.period,
+        meters,
+    }))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -662,30 +550,18 @@ async fn list_rejected(
     Caller(caller): Caller,
     QueryParams(query): QueryParams<RejectedQuery>,
 ) -> ApiResult<Json<Paged<RejectedView>>> {
-    caller.require_scope(Scope::UsageWrite)?;
-    let period = period_param(&state, query.period.as_deref())?;
-    let (limit, start) = ListQuery {
+    let period = period_query(&state, query.period.as_deref())?;
+    let paging = ListQuery {
         limit: query.limit,
         cursor: query.cursor,
     }
-    .parse(&state)?;
-    let page = state.store.list_rejected(period, limit, start).await?;
+    .paging(&state)?;
+    let page = state
+        .services
+        .usage()
+        .rejected_events(&caller, period, paging)
+        .await?;
     Ok(Json(Paged::from_page(&state, page, RejectedView::from)))
-}
-
-/// A kept rejected event by id (`rej_` and 32 hex digits); anything else is not found.
-async fn rejected_event(state: &AppState, id: &str) -> ApiResult<RejectedEvent> {
-    let well_formed = id
-        .strip_prefix("rej_")
-        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
-    if !well_formed {
-        return Err(ApiError::not_found());
-    }
-    state
-        .store
-        .rejected_event(id)
-        .await?
-        .ok_or_else(ApiError::not_found)
 }
 
 /// One rejected usage event.
@@ -698,8 +574,12 @@ async fn get_rejected(
     Caller(caller): Caller,
     Path(rejected_id): Path<String>,
 ) -> ApiResult<Json<RejectedView>> {
-    caller.require_scope(Scope::UsageWrite)?;
-    Ok(Json(rejected_event(&state, &rejected_id).await?.into()))
+    let rejected = state
+        .services
+        .usage()
+        .rejected(&caller, &rejected_id)
+        .await?;
+    Ok(Json(rejected.into()))
 }
 
 /// A counted usage event.
@@ -743,15 +623,6 @@ pub struct ResubmittedView {
     event: MeteredEventView,
 }
 
-fn resubmit_error(e: ResubmitError) -> ApiError {
-    match e {
-        ResubmitError::NotOpen => ApiError::conflict("not_open", e.to_string()),
-        ResubmitError::Truncated => ApiError::conflict("truncated", e.to_string()),
-        ResubmitError::StillRejected(rejection) => rejection.into(),
-        ResubmitError::Store(e) => e.into(),
-    }
-}
-
 /// Re-submit a rejected event once its cause is fixed (a meter created, a customer's
 /// reference set): judged again and counted if it now counts.
 #[utoipa::path(post, path = "/v1/usage/rejected/{rejected_id}/resubmit", tag = "usage", security(("bearer" = [])),
@@ -765,21 +636,14 @@ async fn resubmit(
     Caller(caller): Caller,
     Path(rejected_id): Path<String>,
 ) -> ApiResult<Json<ResubmittedView>> {
-    caller.require_scope(Scope::UsageWrite)?;
-    let rejected = rejected_event(&state, &rejected_id).await?;
-    let ingestor = Ingestor::new(state.store.clone(), state.usage_grace, state.calendar);
-    let outcome = ingestor
-        .resubmit(&rejected, state.clock.now())
-        .await
-        .map_err(resubmit_error)?;
-    let (status, event) = match outcome {
-        Resubmitted::Counted(event) => ("resolved", event),
-        Resubmitted::AlreadyCounted(event) => ("duplicate", event),
-    };
-    tracing::info!(rejected = %rejected.id, status, "rejected usage event re-submitted");
+    let outcome = state
+        .services
+        .usage()
+        .resubmit(&caller, &rejected_id)
+        .await?;
     Ok(Json(ResubmittedView {
-        status: status.to_owned(),
-        event: event.into(),
+        status: outcome.status().to_owned(),
+        event: outcome.event().clone().into(),
     }))
 }
 
@@ -813,37 +677,20 @@ async fn add_external_ref(
     Caller(caller): Caller,
     JsonBody(body): JsonBody<ExternalRefRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    caller.require_scope(Scope::AccountsWrite)?;
-    caller.require_role(&[Role::Admin, Role::Manager])?;
-    let org: OrgId = body
-        .org_id
-        .parse()
-        .map_err(|e: kopek_domain::ids::InvalidId| ApiError::validation("org_id", e.to_string()))?;
-    let reference = match CustomerRef::parse(&body.external_ref) {
-        Ok(CustomerRef::External(reference)) => reference,
-        Ok(CustomerRef::Org(_)) => {
-            return Err(ApiError::validation(
-                "external_ref",
-                "an organisation id is not an external reference",
-            ));
-        }
-        Err(reason) => return Err(ApiError::validation("external_ref", reason)),
+    let command = AddExternalRefCommand {
+        org_id: body.org_id,
+        external_ref: body.external_ref,
     };
-    state
-        .store
-        .organisation(org)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    state
-        .store
-        .set_external_ref(org, reference.as_str())
+    let added = state
+        .services
+        .usage()
+        .add_external_ref(&caller, command)
         .await?;
-    tracing::info!(%org, "external reference set");
     Ok((
         StatusCode::CREATED,
         Json(ExternalRefView {
-            org_id: org.to_string(),
-            external_ref: reference.to_string(),
+            org_id: added.org.to_string(),
+            external_ref: added.reference.to_string(),
         }),
     ))
 }
@@ -851,25 +698,6 @@ async fn add_external_ref(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_rejection_is_named_by_the_events_place_and_field() {
-        let rejection = |field: &str, detail: &str| {
-            Rejection::new(usage::RejectReason::BadQuantity, field, detail)
-        };
-        let err = at("events[3]", rejection("quantity", "negative"));
-        assert_eq!(
-            (err.status.as_u16(), err.code, err.field.as_deref()),
-            (422, "bad_quantity", Some("events[3].quantity"))
-        );
-        let err = at("rows[1]", rejection("", "missing field `meter`"));
-        assert_eq!(err.field.as_deref(), Some("rows[1].meter"));
-        let err = at(
-            "events[0]",
-            rejection("", "invalid type: string, expected a map"),
-        );
-        assert_eq!(err.field.as_deref(), Some("events[0]"));
-    }
 
     #[test]
     fn a_csv_is_read_whole_with_rows_numbered_from_the_first_after_the_header() {

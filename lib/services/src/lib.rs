@@ -316,11 +316,7 @@ impl Services {
 
     /// Usage ingestion, as the `usage-ingest` function runs it.
     pub fn ingestor(&self) -> usage::ingest::Ingestor {
-        usage::ingest::Ingestor::new(
-            self.ctx.store.clone(),
-            self.ctx.settings.usage_grace,
-            self.ctx.calendar,
-        )
+        usage::ingest::Ingestor::of(&self.ctx)
     }
 
     /// The period close (starting and running one needs the close queue).

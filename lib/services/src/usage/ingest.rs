@@ -38,6 +38,8 @@ use kopek_domain::usage::{
 };
 use serde_json::Value;
 
+use crate::Context;
+
 /// Conditional puts in flight at once within one batch.
 pub const CONCURRENCY: usize = 32;
 /// The most events one message may carry (a 256 KiB message holds about 1,500 small ones).
@@ -100,6 +102,11 @@ impl Ingestor {
             grace,
             calendar,
         }
+    }
+
+    /// The ingestor of the services' store, grace window and calendar.
+    pub(crate) fn of(ctx: &Context) -> Self {
+        Self::new(ctx.store.clone(), ctx.settings.usage_grace, ctx.calendar)
     }
 
     pub fn store(&self) -> &Store {
@@ -359,18 +366,13 @@ impl Ingestor {
                 )));
             }
         };
-        let (org, meter, billed_in) = match &outcome {
-            Resubmitted::Counted(e) | Resubmitted::AlreadyCounted(e) => {
-                (e.org, e.meter.clone(), e.billed_in)
-            }
+        let (org, meter, billed_in) = {
+            let e = outcome.event();
+            (e.org, e.meter.clone(), e.billed_in)
         };
         self.store.mark_meter_used(org, &meter, billed_in).await?;
-        let status = match outcome {
-            Resubmitted::Counted(_) => "resolved",
-            Resubmitted::AlreadyCounted(_) => "duplicate",
-        };
         self.store
-            .resolve_rejected(&rejected.id, status, now)
+            .resolve_rejected(&rejected.id, outcome.status(), now)
             .await?;
         let mut counts = HealthCounts::default();
         match &outcome {
@@ -396,6 +398,24 @@ impl Ingestor {
 pub enum Resubmitted {
     Counted(MeteredEvent),
     AlreadyCounted(MeteredEvent),
+}
+
+impl Resubmitted {
+    /// The rejected record's status after it: `resolved` (counted now) or `duplicate` (it
+    /// had been counted meanwhile).
+    pub fn status(&self) -> &'static str {
+        match self {
+            Resubmitted::Counted(_) => "resolved",
+            Resubmitted::AlreadyCounted(_) => "duplicate",
+        }
+    }
+
+    /// The event as counted.
+    pub fn event(&self) -> &MeteredEvent {
+        match self {
+            Resubmitted::Counted(event) | Resubmitted::AlreadyCounted(event) => event,
+        }
+    }
 }
 
 /// Why a re-submission did not count.
