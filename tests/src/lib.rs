@@ -25,6 +25,7 @@ use kopek_events::usage::poller::Poller;
 use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
 use kopek_local::provision::Provisioned;
+use kopek_services::accounts::NewAdmin;
 use kopek_services::usage::ingest::BatchReport;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -306,7 +307,14 @@ impl TestApp {
         let n = unique();
         let admin_email = format!("admin{n}@kopek.test");
         let password = format!("Admin-password-{n}");
-        kopek_api::accounts::bootstrap_admin(&self.state, &admin_email, "Admin", &password)
+        self.state
+            .services
+            .accounts()
+            .bootstrap_admin(NewAdmin {
+                email: admin_email.clone(),
+                name: "Admin".to_owned(),
+                password: password.clone(),
+            })
             .await
             .expect("bootstrap admin");
         let token = self.sign_in(&admin_email, &password).await;

@@ -1,30 +1,31 @@
 //! The `accounts-api` function: registration, sign-in and sessions, organisations and their
 //! users, staff, API keys.
 //!
-//! Handlers only translate: wire types in, domain commands through the domain's rules, the
-//! store, views out. Passwords are hashed on the blocking pool (Argon2id takes tens of
-//! milliseconds of CPU).
+//! Handlers only translate: wire types in, one call of `kopek_services::accounts::Accounts`
+//! with the caller and a typed command, views out. Access tokens are signed here
+//! ([`kopek_http::auth::TokenSigner`]) for the sessions the service starts.
 
 use crate::paging::{ListQuery, Paged};
+use crate::params::{id_path, org_query};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use kopek_aws::dynamo::throttle::Subject as ThrottleSubject;
 use kopek_domain::accounts::{
-    AccessError, AccountsError, ApiKey, ApiKeyName, DocumentLanguage, Email, Invitation, NewApiKey,
-    Organisation, Password, PasswordHash, PaymentTerms, PersonName, Principal, Registration,
-    RegistrationForm, Role, Scope, ScopeSet, SecretToken, Subject, ThrottleDecision, User,
-    UserStatus,
+    ApiKey, DocumentLanguage, Organisation, PaymentTerms, RegistrationForm, Role, Scope, ScopeSet,
+    Subject, User, UserStatus,
 };
-use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
+use kopek_domain::ids::{ApiKeyId, OrgId, UserId};
 use kopek_domain::money::Currency;
 use kopek_http::auth::Caller;
 use kopek_http::json::{JsonBody, QueryParams};
 use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
 use kopek_http::{ApiError, ApiResult};
+use kopek_services::accounts::{
+    AcceptInvitation, ChangePassword, CreateApiKey, Invite, Invited, NewAdmin, Session, SignIn,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -318,100 +319,42 @@ pub struct MeView {
 // ---------------------------------------------------------------------------------------
 // Bootstrap
 
-/// Creates an active admin with a password: how the first admin comes to be (the setup
-/// step passes a generated or operator-chosen password; none is written in code).
+/// Creates an active admin with a password: `kopek_services::accounts::Accounts::bootstrap_admin`
+/// with the HTTP error, for the benchmarks (`xtask bench`) until they call the service.
 pub async fn bootstrap_admin(
     state: &AppState,
     email: &str,
     name: &str,
     password: &str,
 ) -> ApiResult<User> {
-    let email = Email::parse(email)?;
-    let password = Password::new(password, &email)?;
-    let name = PersonName::parse(name).map_err(|e| e.in_field("name"))?;
-    let user = User::new(
-        UserId::new(),
-        None,
-        email,
-        name,
-        Role::Admin,
-        UserStatus::Active,
-        state.clock.now(),
-    )?;
-    let hash = blocking(move || password.hash()).await?;
-    state.store.create_user(&user, &hash).await?;
-    Ok(user)
+    Ok(state
+        .services
+        .accounts()
+        .bootstrap_admin(NewAdmin {
+            email: email.to_owned(),
+            name: name.to_owned(),
+            password: password.to_owned(),
+        })
+        .await?)
 }
 
 // ---------------------------------------------------------------------------------------
 // Sessions
 
-/// A refresh token names its session: `{user}.{session}.{secret}`.
-fn refresh_token(user: UserId, session: SessionId, secret: &SecretToken) -> String {
-    format!("{user}.{session}.{}", secret.expose_secret())
-}
-
-fn parse_refresh_token(token: &str) -> Result<(UserId, SessionId, SecretToken), ApiError> {
-    let refused = || ApiError::from(AccountsError::InvalidCredentials);
-    let mut parts = token.split('.');
-    let (Some(user), Some(session), Some(secret), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(refused());
-    };
-    Ok((
-        user.parse().map_err(|_| refused())?,
-        session.parse().map_err(|_| refused())?,
-        SecretToken::parse(secret).map_err(|_| refused())?,
-    ))
-}
-
-async fn start_session(state: &AppState, user: &User) -> ApiResult<SessionView> {
-    let now = state.clock.now();
-    let session = SessionId::new();
-    let secret = SecretToken::generate();
-    let expires =
-        now + chrono::Duration::from_std(state.session_ttl).unwrap_or(chrono::Duration::days(30));
-    state
-        .store
-        .start_session(user.id(), session, &secret.sha256_hex(), now, expires)
-        .await?;
-    Ok(session_view(state, user, session, &secret, now))
-}
-
-fn session_view(
-    state: &AppState,
-    user: &User,
-    session: SessionId,
-    secret: &SecretToken,
-    now: DateTime<Utc>,
-) -> SessionView {
+/// A session's tokens: its refresh token, and an access token signed here as of when the
+/// session started or was refreshed.
+fn session_view(state: &AppState, session: Session) -> SessionView {
+    let user = &session.user;
     let access = state
         .tokens
-        .issue(user.id(), user.role(), user.org(), session, now);
+        .issue(user.id(), user.role(), user.org(), session.id, session.at);
     SessionView {
         access_token: access.token,
         token_type: "Bearer",
         expires_in: state.tokens.ttl().as_secs(),
         expires_at: access.expires_at,
-        refresh_token: refresh_token(user.id(), session, secret),
         user: UserView::from(user),
-    }
-}
-
-/// Argon2id on the blocking pool, so a hash does not stall other requests on the runtime.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(&e))
-}
-
-fn user_id(caller: &Principal) -> ApiResult<UserId> {
-    match caller.subject() {
-        Subject::User(id) => Ok(id),
-        Subject::ApiKey(_) => Err(ApiError::forbidden(
-            "this needs a signed-in user, not an API key",
-        )),
+        refresh_token: session.refresh_token,
     }
 }
 
@@ -440,30 +383,31 @@ async fn register(
         user_email: body.user.email,
         password: body.user.password,
     };
-    let registration =
-        Registration::try_from(form).map_err(|e| prefix_field(e.into(), "organisation", "user"))?;
-    let now = state.clock.now();
-    let account = blocking(move || registration.open(now)).await?;
-    state
-        .store
-        .register(&account)
+    let registered = state
+        .services
+        .accounts()
+        .register(form)
         .await
-        .map_err(|e| match ApiError::from(e) {
-            e if e.code == "email_taken" => e.with_field("user.email"),
-            e => e,
-        })?;
-    tracing::info!(org = %account.organisation.id, user = %account.owner.id(), "organisation registered");
-    let session = start_session(&state, &account.owner).await?;
+        .map_err(|e| registration_field(e.into()))?;
     Ok((
         StatusCode::CREATED,
         Json(RegistrationView {
-            organisation: OrganisationView::from(&account.organisation),
-            session,
+            organisation: OrganisationView::from(&registered.organisation),
+            session: session_view(&state, registered.session),
         }),
     ))
 }
 
-/// The registration form is nested on the wire: name fields by their JSON path.
+/// The registration form is nested on the wire: name fields by their JSON path (an e-mail
+/// in use is the user's).
+fn registration_field(e: ApiError) -> ApiError {
+    if e.code == "email_taken" {
+        e.with_field("user.email")
+    } else {
+        prefix_field(e, "organisation", "user")
+    }
+}
+
 fn prefix_field(mut e: ApiError, org: &str, user: &str) -> ApiError {
     if let Some(field) = e.field.take() {
         e.field = Some(match field.strip_prefix("user_") {
@@ -487,59 +431,13 @@ async fn sign_in(
     addr: Option<Extension<ClientAddr>>,
     JsonBody(body): JsonBody<SignInRequest>,
 ) -> ApiResult<Json<SessionView>> {
-    let email = Email::parse(&body.email)?;
-    let address = addr
-        .map(|Extension(ClientAddr(ip))| ip.to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let now = state.clock.now();
-    let policy = state.throttle;
-    let window = policy.window_start(now);
-    let subjects = [
-        ThrottleSubject::Account(email.normalized()),
-        ThrottleSubject::Address(&address),
-    ];
-    let failures = state.store.failed_sign_ins(&subjects, window).await?;
-    if let ThrottleDecision::Deny { .. } = policy.decide(failures[0], failures[1], now) {
-        return Err(AccountsError::Throttled {
-            retry_after_secs: policy.retry_after(now),
-        }
-        .into());
-    }
-    let stored = state.store.user_by_email(&email).await?;
-    let candidate = body.password;
-    let (user, hash) = match stored {
-        Some(s) if s.user.status() == UserStatus::Active => (Some(s.user), s.password_hash),
-        _ => (None, None),
+    let attempt = SignIn {
+        email: body.email,
+        password: body.password,
+        client: addr.map(|Extension(ClientAddr(ip))| ip),
     };
-    let verified = blocking(move || match hash {
-        Some(hash) => hash.verify(&candidate),
-        None => {
-            // Unknown e-mail: spend the same time as a wrong password.
-            PasswordHash::dummy().verify(&candidate);
-            false
-        }
-    })
-    .await?;
-    let window_end = window + policy.window();
-    match user {
-        Some(user) if verified => {
-            state
-                .store
-                .clear_failed_sign_ins(subjects[0], window)
-                .await?;
-            tracing::info!(user = %user.id(), "signed in");
-            Ok(Json(start_session(&state, &user).await?))
-        }
-        _ => {
-            for subject in subjects {
-                state
-                    .store
-                    .record_failed_sign_in(subject, window, window_end)
-                    .await?;
-            }
-            Err(AccountsError::InvalidCredentials.into())
-        }
-    }
+    let session = state.services.accounts().sign_in(attempt).await?;
+    Ok(Json(session_view(&state, session)))
 }
 
 /// Exchange a refresh token for new tokens. Refresh tokens are single use: presenting an old
@@ -550,49 +448,19 @@ async fn refresh(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> ApiResult<Json<SessionView>> {
-    let (user_id, session, secret) = parse_refresh_token(&body.refresh_token)?;
-    let now = state.clock.now();
-    let refused = || ApiError::from(AccountsError::InvalidCredentials);
-    let record = state
-        .store
-        .session(user_id, session, now)
-        .await?
-        .ok_or_else(refused)?;
-    if !secret.matches(&record.refresh_hash) {
-        tracing::warn!(user = %user_id, session = %session, "refresh token reused; ending the session");
-        state.store.end_session(user_id, session).await?;
-        return Err(refused());
-    }
-    let stored = state.store.user(user_id).await?.ok_or_else(refused)?;
-    if stored.user.status() != UserStatus::Active {
-        return Err(refused());
-    }
-    let next = SecretToken::generate();
-    state
-        .store
-        .rotate_session(user_id, session, &record.refresh_hash, &next.sha256_hex())
-        .await
-        .map_err(|e| match e {
-            kopek_aws::dynamo::StoreError::Conflict(_) => refused(),
-            other => other.into(),
-        })?;
-    Ok(Json(session_view(
-        &state,
-        &stored.user,
-        session,
-        &next,
-        now,
-    )))
+    let session = state
+        .services
+        .accounts()
+        .refresh(&body.refresh_token)
+        .await?;
+    Ok(Json(session_view(&state, session)))
 }
 
 /// End the caller's session: its access and refresh tokens stop working at once.
 #[utoipa::path(post, path = "/v1/auth/sign-out", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = kopek_http::problem::Problem)))]
 async fn sign_out(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult<StatusCode> {
-    let user = user_id(&caller)?;
-    if let Some(session) = caller.session() {
-        state.store.end_session(user, session).await?;
-    }
+    state.services.accounts().sign_out(&caller).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -604,27 +472,15 @@ async fn change_password(
     Caller(caller): Caller,
     JsonBody(body): JsonBody<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    let id = user_id(&caller)?;
-    let stored = state
-        .store
-        .user(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let password = Password::new(&body.new_password, stored.user.email())
-        .map_err(|e| e.in_field("new_password"))?;
-    let hash = stored
-        .password_hash
-        .ok_or_else(|| ApiError::from(AccountsError::InvalidCredentials))?;
-    let current = body.current_password;
-    let (ok, new_hash) = blocking(move || (hash.verify(&current), password.hash())).await?;
-    if !ok {
-        return Err(
-            ApiError::from(AccountsError::InvalidCredentials).with_field("current_password")
-        );
-    }
-    state.store.set_password(id, &new_hash).await?;
-    let ended = state.store.end_sessions(id, caller.session()).await?;
-    tracing::info!(user = %id, other_sessions_ended = ended, "password changed");
+    let change = ChangePassword {
+        current: body.current_password,
+        new: body.new_password,
+    };
+    state
+        .services
+        .accounts()
+        .change_password(&caller, change)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -635,76 +491,39 @@ async fn accept_invitation(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<AcceptInvitationRequest>,
 ) -> ApiResult<Json<SessionView>> {
-    let refused = || ApiError::from(AccountsError::InvalidCredentials).with_field("token");
-    let token = SecretToken::parse(&body.token).map_err(|_| refused())?;
-    let now = state.clock.now();
-    let (user_id, record) = state
-        .store
-        .invitation(&token.sha256_hex())
-        .await?
-        .ok_or_else(refused)?;
-    record.accept(&token, now)?;
-    let stored = state.store.user(user_id).await?.ok_or_else(refused)?;
-    let password = Password::new(&body.password, stored.user.email())?;
-    let hash = blocking(move || password.hash()).await?;
-    state
-        .store
-        .accept_invitation(&record.token_hash, user_id, &hash)
-        .await
-        .map_err(|e| match e {
-            kopek_aws::dynamo::StoreError::Conflict(_) => refused(),
-            other => other.into(),
-        })?;
-    let mut user = stored.user;
-    user.activate()?;
-    Ok(Json(start_session(&state, &user).await?))
+    let acceptance = AcceptInvitation {
+        token: body.token,
+        password: body.password,
+    };
+    let session = state
+        .services
+        .accounts()
+        .accept_invitation(acceptance)
+        .await?;
+    Ok(Json(session_view(&state, session)))
 }
 
 /// Who am I: the caller's user or key, role, scopes and organisation.
 #[utoipa::path(get, path = "/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = MeView), (status = 401, body = kopek_http::problem::Problem)))]
 async fn me(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult<Json<MeView>> {
-    let organisation = match caller.org() {
-        Some(org) => state
-            .store
-            .organisation(org)
-            .await?
-            .as_ref()
-            .map(OrganisationView::from),
-        None => None,
-    };
-    let (kind, user, api_key) = match caller.subject() {
-        Subject::User(id) => (
-            "user",
-            state.store.user(id).await?.map(|s| UserView::from(&s.user)),
-            None,
-        ),
-        Subject::ApiKey(id) => (
-            "api_key",
-            None,
-            state
-                .store
-                .api_key(id)
-                .await?
-                .map(|(k, _)| ApiKeyView::from(&k)),
-        ),
+    let me = state.services.accounts().me(&caller).await?;
+    let kind = match caller.subject() {
+        Subject::User(_) => "user",
+        Subject::ApiKey(_) => "api_key",
     };
     Ok(Json(MeView {
         kind,
         role: caller.role(),
         scopes: caller.scopes().clone(),
-        user,
-        api_key,
-        organisation,
+        user: me.user.as_ref().map(UserView::from),
+        api_key: me.api_key.as_ref().map(ApiKeyView::from),
+        organisation: me.organisation.as_ref().map(OrganisationView::from),
     }))
 }
 
 // ---------------------------------------------------------------------------------------
 // Handlers: organisations and users
-
-fn require(caller: &Principal, scope: kopek_domain::accounts::Scope) -> ApiResult<()> {
-    caller.require_scope(scope).map_err(ApiError::from)
-}
 
 /// List customer organisations (staff only).
 #[utoipa::path(get, path = "/v1/organisations", tag = "organisations", security(("bearer" = [])), params(ListQuery),
@@ -714,33 +533,15 @@ async fn list_organisations(
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Paged<OrganisationView>>> {
-    caller.require_role(&[Role::Admin, Role::Manager, Role::Accountant, Role::Engineer])?;
-    require(&caller, Scope::AccountsRead)?;
-    let (limit, start) = query.parse(&state)?;
-    let page = state.store.list_organisations(limit, start).await?;
+    let paging = query.paging(&state)?;
+    let page = state
+        .services
+        .accounts()
+        .organisations(&caller, paging)
+        .await?;
     Ok(Json(Paged::from_page(&state, page, |o| {
         OrganisationView::from(&o)
     })))
-}
-
-fn parse_org(text: &str) -> ApiResult<OrgId> {
-    // A malformed id cannot name anything: the same 404 as someone else's id.
-    text.parse().map_err(|_| ApiError::not_found())
-}
-
-async fn reachable_org(
-    state: &AppState,
-    caller: &Principal,
-    org_id: &str,
-) -> ApiResult<Organisation> {
-    let org = parse_org(org_id)?;
-    caller.can_access_org(org)?;
-    require(caller, Scope::AccountsRead)?;
-    state
-        .store
-        .organisation(org)
-        .await?
-        .ok_or_else(ApiError::not_found)
 }
 
 /// An organisation: customers see only their own (any other id is 404).
@@ -752,7 +553,11 @@ async fn get_organisation(
     Caller(caller): Caller,
     Path(org_id): Path<String>,
 ) -> ApiResult<Json<OrganisationView>> {
-    let org = reachable_org(&state, &caller, &org_id).await?;
+    let org = state
+        .services
+        .accounts()
+        .organisation(&caller, id_path(&org_id)?)
+        .await?;
     Ok(Json(OrganisationView::from(&org)))
 }
 
@@ -767,7 +572,12 @@ async fn block_organisation(
     Caller(caller): Caller,
     Path(org_id): Path<String>,
 ) -> ApiResult<Json<OrganisationView>> {
-    set_org_status(&state, &caller, &org_id, true).await
+    let org = state
+        .services
+        .accounts()
+        .block(&caller, id_path(&org_id)?)
+        .await?;
+    Ok(Json(OrganisationView::from(&org)))
 }
 
 /// Unblock an organisation (admins, managers).
@@ -780,28 +590,13 @@ async fn unblock_organisation(
     Caller(caller): Caller,
     Path(org_id): Path<String>,
 ) -> ApiResult<Json<OrganisationView>> {
-    set_org_status(&state, &caller, &org_id, false).await
-}
-
-async fn set_org_status(
-    state: &AppState,
-    caller: &Principal,
-    org_id: &str,
-    block: bool,
-) -> ApiResult<Json<OrganisationView>> {
-    let mut org = reachable_org(state, caller, org_id).await?;
-    caller.require_role(&[Role::Admin, Role::Manager])?;
-    let from = org.status;
-    if block {
-        org.block()?;
-    } else {
-        org.unblock()?;
-    }
-    state.store.set_org_status(org.id, from, org.status).await?;
-    tracing::info!(org = %org.id, blocked = block, "organisation status changed");
+    let org = state
+        .services
+        .accounts()
+        .unblock(&caller, id_path(&org_id)?)
+        .await?;
     Ok(Json(OrganisationView::from(&org)))
 }
-
 /// A customer's own payment terms.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -825,17 +620,11 @@ async fn set_payment_terms(
     Path(org_id): Path<String>,
     JsonBody(body): JsonBody<PaymentTermsRequest>,
 ) -> ApiResult<Json<OrganisationView>> {
-    let mut org = reachable_org(&state, &caller, &org_id).await?;
-    caller.require_role(&[Role::Admin, Role::Manager, Role::Accountant])?;
-    org.payment_terms = body
-        .payment_terms_days
-        .map(PaymentTerms::days)
-        .transpose()?;
-    state
-        .store
-        .set_payment_terms(org.id, org.payment_terms)
+    let org = state
+        .services
+        .accounts()
+        .set_payment_terms(&caller, id_path(&org_id)?, body.payment_terms_days)
         .await?;
-    tracing::info!(org = %org.id, terms = ?body.payment_terms_days, "payment terms set");
     Ok(Json(OrganisationView::from(&org)))
 }
 
@@ -849,39 +638,22 @@ async fn list_users(
     Path(org_id): Path<String>,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Paged<UserView>>> {
-    let org = reachable_org(&state, &caller, &org_id).await?;
-    let (limit, start) = query.parse(&state)?;
-    let page = state.store.list_users(Some(org.id), limit, start).await?;
+    let org = id_path(&org_id)?;
+    let paging = query.paging(&state)?;
+    let page = state
+        .services
+        .accounts()
+        .users(&caller, org, paging)
+        .await?;
     Ok(Json(Paged::from_page(&state, page, |u| UserView::from(&u))))
 }
 
-async fn invite(
-    state: &AppState,
-    name: &str,
-    email: &str,
-    role: Role,
-    org: Option<OrgId>,
-) -> ApiResult<InvitationView> {
-    let email = Email::parse(email)?;
-    let name = PersonName::parse(name).map_err(|e| e.in_field("name"))?;
-    let now = state.clock.now();
-    let user = User::new(
-        UserId::new(),
-        org,
-        email,
-        name,
-        role,
-        UserStatus::Invited,
-        now,
-    )?;
-    let (token, record) = Invitation::issue(now);
-    state.store.invite_user(&user, &record).await?;
-    tracing::info!(user = %user.id(), role = %role, "user invited");
-    Ok(InvitationView {
-        user: UserView::from(&user),
-        invitation_token: token.expose_secret().to_owned(),
-        expires_at: record.expires_at,
-    })
+fn invitation_view(invited: Invited) -> InvitationView {
+    InvitationView {
+        user: UserView::from(&invited.user),
+        invitation_token: invited.token.expose_secret().to_owned(),
+        expires_at: invited.expires_at,
+    }
 }
 
 /// Add a colleague to an organisation: the response carries an invitation token (shown once)
@@ -895,20 +667,16 @@ async fn invite_user(
     Path(org_id): Path<String>,
     JsonBody(body): JsonBody<InviteUserRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let org = reachable_org(&state, &caller, &org_id).await?;
-    require(&caller, Scope::AccountsWrite)?;
-    if caller.role().is_staff() {
-        caller.require_role(&[Role::Admin])?;
-    }
-    let view = invite(
-        &state,
-        &body.name,
-        &body.email,
-        Role::Customer,
-        Some(org.id),
-    )
-    .await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    let invite = Invite {
+        name: body.name,
+        email: body.email,
+    };
+    let invited = state
+        .services
+        .accounts()
+        .invite_user(&caller, id_path(&org_id)?, invite)
+        .await?;
+    Ok((StatusCode::CREATED, Json(invitation_view(invited))))
 }
 
 /// The provider's staff (admins only).
@@ -919,9 +687,8 @@ async fn list_staff(
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Paged<UserView>>> {
-    caller.require_role(&[Role::Admin])?;
-    let (limit, start) = query.parse(&state)?;
-    let page = state.store.list_users(None, limit, start).await?;
+    let paging = query.paging(&state)?;
+    let page = state.services.accounts().staff(&caller, paging).await?;
     Ok(Json(Paged::from_page(&state, page, |u| UserView::from(&u))))
 }
 
@@ -933,16 +700,16 @@ async fn invite_staff(
     Caller(caller): Caller,
     JsonBody(body): JsonBody<InviteStaffRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    caller.require_role(&[Role::Admin])?;
-    require(&caller, Scope::AccountsWrite)?;
-    if !body.role.is_staff() {
-        return Err(ApiError::validation(
-            "role",
-            "staff roles are engineer, manager, accountant and admin; customers are invited by their organisation",
-        ));
-    }
-    let view = invite(&state, &body.name, &body.email, body.role, None).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    let invite = Invite {
+        name: body.name,
+        email: body.email,
+    };
+    let invited = state
+        .services
+        .accounts()
+        .invite_staff(&caller, body.role, invite)
+        .await?;
+    Ok((StatusCode::CREATED, Json(invitation_view(invited))))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -966,26 +733,17 @@ async fn list_api_keys(
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ApiKeyListQuery>,
 ) -> ApiResult<Json<Paged<ApiKeyView>>> {
-    require(&caller, Scope::AccountsRead)?;
-    let owner = match (&caller.org(), query.org_id.as_deref()) {
-        (Some(own), None) => Some(*own),
-        (own, Some(requested)) => {
-            let org = parse_org(requested)?;
-            caller.can_access_org(org)?;
-            debug_assert!(own.is_none() || *own == Some(org));
-            Some(org)
-        }
-        (None, None) => {
-            caller.require_role(&[Role::Admin])?;
-            None
-        }
-    };
-    let (limit, start) = ListQuery {
+    let org = org_query(query.org_id.as_deref())?;
+    let paging = ListQuery {
         limit: query.limit,
         cursor: query.cursor,
     }
-    .parse(&state)?;
-    let page = state.store.list_api_keys(owner, limit, start).await?;
+    .paging(&state)?;
+    let page = state
+        .services
+        .accounts()
+        .api_keys(&caller, org, paging)
+        .await?;
     Ok(Json(Paged::from_page(&state, page, |k| {
         ApiKeyView::from(&k)
     })))
@@ -999,12 +757,6 @@ async fn create_api_key(
     Caller(caller): Caller,
     JsonBody(body): JsonBody<CreateApiKeyRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let role = body.role.unwrap_or(Role::Customer);
-    let org = match (caller.org(), body.org_id) {
-        (Some(own), None) => Some(own),
-        (_, Some(requested)) => Some(requested),
-        (None, None) => None,
-    };
     let scopes = body
         .scopes
         .iter()
@@ -1015,15 +767,17 @@ async fn create_api_key(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let scopes = ScopeSet::for_role(role, scopes)?;
-    let name = ApiKeyName::parse(&body.name).map_err(|e| e.in_field("name"))?;
-    let command = NewApiKey::new(&caller, org, name, role, scopes)?;
-    let issued = command.issue(state.clock.now());
-    state
-        .store
-        .create_api_key(&issued.key, &issued.secret_hash)
+    let create = CreateApiKey {
+        name: body.name,
+        role: body.role,
+        scopes,
+        org: body.org_id,
+    };
+    let issued = state
+        .services
+        .accounts()
+        .create_api_key(&caller, create)
         .await?;
-    tracing::info!(api_key = %issued.key.id(), role = %role, "API key created");
     Ok((
         StatusCode::CREATED,
         Json(IssuedApiKeyView {
@@ -1042,25 +796,10 @@ async fn revoke_api_key(
     Caller(caller): Caller,
     Path(key_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    require(&caller, Scope::AccountsWrite)?;
-    let id: ApiKeyId = key_id.parse().map_err(|_| ApiError::not_found())?;
-    let (key, _) = state
-        .store
-        .api_key(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    match key.org() {
-        Some(org) => caller.can_access_org(org)?,
-        None => caller
-            .require_role(&[Role::Admin])
-            .map_err(|_| AccessError::NotFound)?,
-    }
-    if !key.is_active() {
-        return Err(ApiError::conflict(
-            "invalid_state",
-            "the key is already revoked",
-        ));
-    }
-    state.store.revoke_api_key(id, state.clock.now()).await?;
+    state
+        .services
+        .accounts()
+        .revoke_api_key(&caller, id_path(&key_id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,6 +7,9 @@
 //! - An **API key** (`kpk_…`) is looked up by its id and its secret compared by SHA-256 hash
 //!   in constant time; a revoked key stops working at once.
 //!
+//! Both lookups are `kopek_services::accounts::Accounts`'s; tokens are signed and verified
+//! here.
+//!
 //! The middleware puts the [`Principal`] into the request's extensions; handlers take it with
 //! the [`Caller`] extractor (401 when absent). A malformed, tampered or expired credential is a
 //! 401 before any handler runs.
@@ -20,8 +23,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeZone, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use kopek_domain::accounts::{AccessError, ApiKeyToken, Principal, Role, Subject};
+use kopek_domain::accounts::{AccessError, ApiKeyToken, Principal, Role};
 use kopek_domain::ids::{OrgId, SessionId, UserId};
+use kopek_services::access::subject_text;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -182,13 +186,8 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeCaller {
 /// Who a request's idempotency keys belong to: the principal, or for an anonymous request
 /// (registration, sign-in) its client address, so strangers never share a key space.
 pub fn caller_scope(request: &Request) -> String {
-    match request
-        .extensions()
-        .get::<Principal>()
-        .map(Principal::subject)
-    {
-        Some(Subject::User(id)) => id.to_string(),
-        Some(Subject::ApiKey(id)) => id.to_string(),
+    match request.extensions().get::<Principal>() {
+        Some(principal) => subject_text(principal),
         None => match request.extensions().get::<crate::layers::ClientAddr>() {
             Some(addr) => format!("anonymous@{}", addr.0),
             None => "anonymous".to_owned(),
@@ -232,33 +231,19 @@ fn bearer_token(header: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("Bearer").then(|| token.trim())
 }
 
-fn subject_text(principal: &Principal) -> String {
-    match principal.subject() {
-        Subject::User(id) => id.to_string(),
-        Subject::ApiKey(id) => id.to_string(),
-    }
-}
-
 async fn authenticate(state: &AppState, presented: &str) -> Result<Principal, ApiError> {
-    let now = state.clock.now();
+    let accounts = state.services.accounts();
     if presented.starts_with(ApiKeyToken::PREFIX) {
-        let refused = || ApiError::unauthenticated("the API key is not valid");
-        let (id, secret) = ApiKeyToken::parse(presented).map_err(|_| refused())?;
-        let (key, hash) = state.store.api_key(id).await?.ok_or_else(refused)?;
-        if !secret.matches(&hash) {
-            return Err(refused());
-        }
-        return Principal::from_api_key(&key).map_err(|_| refused());
+        return accounts
+            .authenticate_key(presented)
+            .await?
+            .ok_or_else(|| ApiError::unauthenticated("the API key is not valid"));
     }
     let token = state
         .tokens
-        .verify(presented, now)
+        .verify(presented, state.services.now())
         .map_err(|e| ApiError::unauthenticated(e.to_string()))?;
-    if !state
-        .store
-        .session_exists(token.user, token.session, now)
-        .await?
-    {
+    if !accounts.session_active(token.user, token.session).await? {
         return Err(ApiError::unauthenticated(
             "the session has ended; sign in again",
         ));

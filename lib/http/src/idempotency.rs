@@ -19,7 +19,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use kopek_aws::dynamo::idempotency::{Claim, MAX_STORED_BODY, StoredResponse};
+use kopek_services::idempotency::{Claim, MAX_STORED_BODY, StoredResponse};
 use sha2::{Digest, Sha256};
 
 pub const HEADER: &str = "idempotency-key";
@@ -83,10 +83,10 @@ async fn handle(
         .map(|p| p.as_str())
         .unwrap_or("/");
     let print = fingerprint(&parts.method, path, &bytes);
-    let now = state.clock.now();
     let claim = state
-        .store
-        .claim_idempotency_key(&scope, &key, &print, now)
+        .services
+        .idempotency()
+        .claim(&scope, &key, &print)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     match claim {
@@ -114,13 +114,14 @@ async fn handle(
 
 /// Stores a finished response (or releases the key after a server error) and passes it on.
 async fn remember(state: &AppState, scope: &str, key: &str, response: Response) -> Response {
+    let records = state.services.idempotency();
     let (parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        let _ = state.store.release_idempotency_key(scope, key).await;
+        let _ = records.release(scope, key).await;
         return ApiError::internal(&"response body could not be read").into_response();
     };
     if parts.status.is_server_error() || bytes.len() > MAX_STORED_BODY {
-        if let Err(e) = state.store.release_idempotency_key(scope, key).await {
+        if let Err(e) = records.release(scope, key).await {
             tracing::warn!(error = %e, "could not release an idempotency key");
         }
     } else {
@@ -136,11 +137,7 @@ async fn remember(state: &AppState, scope: &str, key: &str, response: Response) 
                 .sealer
                 .seal(seal_context(scope, key).as_bytes(), &bytes),
         };
-        if let Err(e) = state
-            .store
-            .complete_idempotency_key(scope, key, &stored)
-            .await
-        {
+        if let Err(e) = records.complete(scope, key, &stored).await {
             // The work is done; a retry will see the claim in progress until it goes stale.
             tracing::warn!(error = %e, "could not store an idempotent response");
         }

@@ -427,6 +427,9 @@ impl From<kopek_services::Error> for ApiError {
             } => ApiError::bad_request(code, reason).with_field(field),
             E::NotFound => ApiError::not_found(),
             E::Forbidden { code, reason } => ApiError::forbidden(reason).with_code(code),
+            E::CredentialsRefused { field } => {
+                ApiError::from(AccountsError::InvalidCredentials).with_field(field)
+            }
             E::Conflict {
                 code,
                 field,

@@ -72,6 +72,10 @@ pub enum Error {
     /// The caller may not do this (403).
     #[error("{reason}")]
     Forbidden { code: &'static str, reason: String },
+    /// The credentials presented in `field` (a password, a token) were refused; as
+    /// [`AccountsError::InvalidCredentials`], it says no more, but names the field.
+    #[error("{field}: invalid credentials")]
+    CredentialsRefused { field: &'static str },
     /// The state refuses it (409), optionally naming the field.
     #[error("{reason}")]
     Conflict {
@@ -137,6 +141,11 @@ impl Error {
             code,
             reason: reason.into(),
         }
+    }
+
+    /// The credentials in `field` were refused (401 `invalid_credentials`).
+    pub fn credentials_refused(field: &'static str) -> Self {
+        Self::CredentialsRefused { field }
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {

@@ -2,8 +2,8 @@
 //! Lambda functions run), so the demo exercises exactly the code paths a client does.
 //!
 //! - the first admin, created the way the setup step creates it in AWS
-//!   ([`kopek_api::accounts::bootstrap_admin`]), and an engineer, a manager and an accountant
-//!   it invites;
+//!   ([`kopek_services::accounts::Accounts::bootstrap_admin`]), and an engineer, a manager
+//!   and an accountant it invites;
 //! - the catalog in `lib/xtask/demo/catalog.json`: every kind of service and every price
 //!   model, one scheduled price change and one retired service;
 //! - two customer organisations, each with its owner and an invited colleague;
@@ -28,6 +28,7 @@ use kopek_domain::usage::{RawQuantity, RawUsageEvent};
 use kopek_events::usage::poller::Poller;
 use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
+use kopek_services::accounts::NewAdmin;
 use kopek_services::close::Trigger;
 use kopek_services::usage::ingest::BatchReport;
 use rand::distributions::Alphanumeric;
@@ -211,9 +212,19 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
     // The first admin, as the setup step creates it, then the staff it invites.
     let admin_email = "admin@kopek.test";
     let admin_password = password();
-    kopek_api::accounts::bootstrap_admin(state, admin_email, "Анна Админова", &admin_password)
+    state
+        .services
+        .accounts()
+        .bootstrap_admin(NewAdmin {
+            email: admin_email.to_owned(),
+            name: "Анна Админова".to_owned(),
+            password: admin_password.clone(),
+        })
         .await
-        .map_err(|e| anyhow::anyhow!("cannot create the admin: {} ({})", e.detail, e.code))?;
+        .map_err(|e| {
+            let e = kopek_http::ApiError::from(e);
+            anyhow::anyhow!("cannot create the admin: {} ({})", e.detail, e.code)
+        })?;
     let session = api
         .post(
             "/v1/auth/sign-in",
