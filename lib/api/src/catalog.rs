@@ -1,4 +1,5 @@
-//! The `catalog-api` function: the service catalog, price versions and the price calculator.
+//! The `catalog-api` function: the service catalog, price versions and the price calculator
+//! (`kopek_services::catalog::Catalog`).
 //!
 //! Anyone (signed in or not) browses the active catalog and asks the calculator; holders of
 //! `catalog:write` (admins, managers) create services, add price versions and retire
@@ -6,22 +7,19 @@
 //! invoice can always show the price that was in force on its date.
 
 use crate::paging::{ListQuery, Paged};
+use crate::params::id_path;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
-use kopek_aws::dynamo::catalog::StoredService;
-use kopek_domain::accounts::{Principal, Scope};
-use kopek_domain::catalog::{
-    NewService, PriceVersion, Service, ServiceCode, ServiceStatus, price_in_force,
-};
-use kopek_domain::pricing::{Price, Quantity, Quote};
+use kopek_domain::catalog::{NewService, PriceVersion, Service};
+use kopek_domain::pricing::{Price, Quote};
+use kopek_http::ApiResult;
 use kopek_http::auth::{Caller, MaybeCaller};
 use kopek_http::json::{JsonBody, QueryParams};
 use kopek_http::state::AppState;
-use kopek_http::{ApiError, ApiResult};
-use kopek_services::catalog::Taxed;
+use kopek_services::catalog::{self, AddPrice, Offer};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -131,51 +129,16 @@ pub struct ServiceView {
     pub next_price: Option<PriceVersionView>,
 }
 
-fn service_view(stored: &StoredService, now: DateTime<Utc>) -> ServiceView {
-    let current = price_in_force(&stored.versions, now);
-    let next = stored
-        .versions
-        .iter()
-        .filter(|v| v.effective_from > now)
-        .min_by_key(|v| v.effective_from);
-    ServiceView {
-        service: stored.service.clone(),
-        unit_okei_code: stored.service.unit().okei_code(),
-        unit_is_whole: stored.service.unit().is_whole(),
-        current_price: current.map(PriceVersionView::from),
-        next_price: next.map(PriceVersionView::from),
+impl From<Offer> for ServiceView {
+    fn from(offer: Offer) -> Self {
+        Self {
+            unit_okei_code: offer.service.unit().okei_code(),
+            unit_is_whole: offer.service.unit().is_whole(),
+            current_price: offer.current.as_ref().map(PriceVersionView::from),
+            next_price: offer.next.as_ref().map(PriceVersionView::from),
+            service: offer.service,
+        }
     }
-}
-
-fn is_staff(caller: Option<&Principal>) -> bool {
-    caller.is_some_and(|c| c.role().is_staff())
-}
-
-fn parse_code(text: &str) -> ApiResult<ServiceCode> {
-    text.parse().map_err(|_| ApiError::not_found())
-}
-
-/// A service the caller may see: retired ones only for staff.
-async fn visible_service(
-    state: &AppState,
-    caller: Option<&Principal>,
-    code: &str,
-) -> ApiResult<StoredService> {
-    let stored = state
-        .store
-        .service(&parse_code(code)?)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    if stored.service.status() == ServiceStatus::Retired && !is_staff(caller) {
-        return Err(ApiError::not_found());
-    }
-    Ok(stored)
-}
-
-fn require_writer(caller: &Principal) -> ApiResult<()> {
-    caller
-        .require_scope(Scope::CatalogWrite)
-        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -196,27 +159,18 @@ async fn list_services(
     MaybeCaller(caller): MaybeCaller,
     QueryParams(query): QueryParams<CatalogQuery>,
 ) -> ApiResult<Json<Paged<ServiceView>>> {
-    let status = match query.status.as_deref() {
-        None | Some("active") => ServiceStatus::Active,
-        Some("retired") if is_staff(caller.as_ref()) => ServiceStatus::Retired,
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("status `{other}` is not one you can list"),
-            )
-            .with_field("status"));
-        }
-    };
-    let (limit, start) = ListQuery {
+    let status = catalog::listed_status(caller.as_ref(), query.status.as_deref())?;
+    let paging = ListQuery {
         limit: query.limit,
         cursor: query.cursor,
     }
-    .parse(&state)?;
-    let page = state.store.list_services(status, limit, start).await?;
-    let now = state.clock.now();
-    Ok(Json(Paged::from_page(&state, page, |s| {
-        service_view(&s, now)
-    })))
+    .paging(&state)?;
+    let page = state
+        .services
+        .catalog()
+        .list(caller.as_ref(), status, paging)
+        .await?;
+    Ok(Json(Paged::from_page(&state, page, ServiceView::from)))
 }
 
 /// Create a service with its first price (in force from now).
@@ -228,17 +182,8 @@ async fn create_service(
     Caller(caller): Caller,
     JsonBody(command): JsonBody<NewService>,
 ) -> ApiResult<impl IntoResponse> {
-    require_writer(&caller)?;
-    let now = state.clock.now();
-    let (service, first) = Service::create(command, now)?;
-    state.store.create_service(&service, &first).await?;
-    tracing::info!(service = %service.code().as_str(), "service created");
-    let stored = StoredService {
-        service,
-        versions: vec![first],
-        rev: 1,
-    };
-    Ok((StatusCode::CREATED, Json(service_view(&stored, now))))
+    let offer = state.services.catalog().create(&caller, command).await?;
+    Ok((StatusCode::CREATED, Json(ServiceView::from(offer))))
 }
 
 /// A service with its current and next price. Retired services are visible to staff only.
@@ -249,8 +194,12 @@ async fn get_service(
     MaybeCaller(caller): MaybeCaller,
     Path(code): Path<String>,
 ) -> ApiResult<Json<ServiceView>> {
-    let stored = visible_service(&state, caller.as_ref(), &code).await?;
-    Ok(Json(service_view(&stored, state.clock.now())))
+    let offer = state
+        .services
+        .catalog()
+        .get(caller.as_ref(), &id_path(&code)?)
+        .await?;
+    Ok(Json(ServiceView::from(offer)))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -270,15 +219,12 @@ async fn list_prices(
     Path(code): Path<String>,
     QueryParams(query): QueryParams<PricesQuery>,
 ) -> ApiResult<Json<Vec<PriceVersionView>>> {
-    let stored = visible_service(&state, caller.as_ref(), &code).await?;
-    let mut versions: Vec<&PriceVersion> = match query.at {
-        Some(at) => price_in_force(&stored.versions, at).into_iter().collect(),
-        None => stored.versions.iter().collect(),
-    };
-    versions.sort_by_key(|v| v.effective_from);
-    Ok(Json(
-        versions.into_iter().map(PriceVersionView::from).collect(),
-    ))
+    let versions = state
+        .services
+        .catalog()
+        .prices(caller.as_ref(), &id_path(&code)?, query.at)
+        .await?;
+    Ok(Json(versions.iter().map(PriceVersionView::from).collect()))
 }
 
 /// Add a price version, in force from `effective_from` (now or later). Earlier versions stay
@@ -293,23 +239,15 @@ async fn add_price(
     Path(code): Path<String>,
     JsonBody(body): JsonBody<AddPriceRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    require_writer(&caller)?;
-    let stored = visible_service(&state, Some(&caller), &code).await?;
-    let now = state.clock.now();
-    let effective_from = body.effective_from.unwrap_or(now);
-    // The domain names fields by their place in this very body (`price.currency`,
-    // `effective_from`); the price's own rules were checked when the body was read.
-    let version =
-        stored
-            .service
-            .plan_new_version(&stored.versions, body.price, effective_from, now)?;
-    let mut versions = stored.versions.clone();
-    versions.push(version.clone());
-    state
-        .store
-        .save_service(&stored.service, &versions, stored.rev)
+    let command = AddPrice {
+        price: body.price,
+        effective_from: body.effective_from,
+    };
+    let version = state
+        .services
+        .catalog()
+        .add_price(&caller, &id_path(&code)?, command)
         .await?;
-    tracing::info!(service = %stored.service.code().as_str(), version = version.version, "price version added");
     Ok((StatusCode::CREATED, Json(PriceVersionView::from(&version))))
 }
 
@@ -322,16 +260,12 @@ async fn retire_service(
     Caller(caller): Caller,
     Path(code): Path<String>,
 ) -> ApiResult<Json<ServiceView>> {
-    require_writer(&caller)?;
-    let mut stored = visible_service(&state, Some(&caller), &code).await?;
-    let now = state.clock.now();
-    stored.service.retire(now)?;
-    stored.rev = state
-        .store
-        .save_service(&stored.service, &stored.versions, stored.rev)
+    let offer = state
+        .services
+        .catalog()
+        .retire(&caller, &id_path(&code)?)
         .await?;
-    tracing::info!(service = %stored.service.code().as_str(), "service retired");
-    Ok(Json(service_view(&stored, now)))
+    Ok(Json(ServiceView::from(offer)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -371,29 +305,18 @@ async fn quote(
     Path(code): Path<String>,
     QueryParams(query): QueryParams<QuoteQuery>,
 ) -> ApiResult<Json<QuoteView>> {
-    let stored = visible_service(&state, caller.as_ref(), &code).await?;
-    let quantity = Quantity::new(query.quantity).map_err(|e| match ApiError::from(e) {
-        e if e.status == StatusCode::UNPROCESSABLE_ENTITY => e.with_field("quantity"),
-        e => e,
-    })?;
-    if stored.service.unit().is_whole() && !quantity.is_whole() {
-        return Err(ApiError::validation(
-            "quantity",
-            "this service is sold in whole units",
-        ));
-    }
-    let at = query.at.unwrap_or_else(|| state.clock.now());
-    let version = price_in_force(&stored.versions, at)
-        .ok_or_else(|| ApiError::validation("at", "no price was in force at that time"))?;
-    let quote = version.price.quote(quantity)?;
-    let taxed = Taxed::of(&stored.service, quote.total())?;
+    let quoted = state
+        .services
+        .catalog()
+        .quote(caller.as_ref(), &id_path(&code)?, query.quantity, query.at)
+        .await?;
     Ok(Json(QuoteView {
-        service: stored.service.code().as_str().to_owned(),
-        price_version: version.version,
-        at,
-        tax_rate: taxed.tax_rate,
-        tax: taxed.tax.amount().to_string(),
-        total_with_tax: taxed.total_with_tax.amount().to_string(),
-        quote,
+        service: quoted.service.as_str().to_owned(),
+        price_version: quoted.price_version,
+        at: quoted.at,
+        tax_rate: quoted.taxed.tax_rate,
+        tax: quoted.taxed.tax.amount().to_string(),
+        total_with_tax: quoted.taxed.total_with_tax.amount().to_string(),
+        quote: quoted.quote,
     }))
 }

@@ -3,28 +3,28 @@
 //!
 //! Customers (and their API keys, e.g. a CRM acting for the customer) reach only their own
 //! organisation's orders: another organisation's order id is 404. Staff open any order.
+//! The use cases are `kopek_services::orders::Orders`; these handlers only translate.
 
 use crate::paging::{ListQuery, Paged};
+use crate::params::{id_path, org_query, period_query};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
-use kopek_aws::dynamo::orders::{StoredLine, StoredOrder};
-use kopek_domain::accounts::{Principal, Scope, Subject};
+use kopek_domain::accounts::Principal;
 use kopek_domain::catalog::{LocalizedText, ServiceCode, UnitOfMeasure};
 use kopek_domain::charges::{Charge, ChargeSource, DomainEvent, EventKind};
-use kopek_domain::ids::{OrderId, OrgId};
+use kopek_domain::ids::OrgId;
 use kopek_domain::money::Money;
-use kopek_domain::orders::{
-    LineRequest, LineState, Orderer, Site, Status, UserOrKey, order_status, plan_order,
-};
+use kopek_domain::orders::{LineRequest, LineState, Site, Status, UserOrKey, order_status};
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::pricing::Quantity;
 use kopek_http::auth::Caller;
 use kopek_http::json::{JsonBody, QueryParams};
 use kopek_http::state::AppState;
 use kopek_http::{ApiError, ApiResult};
+use kopek_services::orders::{ChargesRequest, PlaceOrder, StoredLine, StoredOrder};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -205,22 +205,6 @@ fn order_view(stored: &StoredOrder) -> OrderView {
     }
 }
 
-/// Who acted, as events record it.
-pub(crate) fn actor(caller: &Principal) -> UserOrKey {
-    match caller.subject() {
-        Subject::User(id) => UserOrKey::User(id),
-        Subject::ApiKey(id) => UserOrKey::ApiKey(id),
-    }
-}
-
-/// The caller's own organisation: only customers (and their keys) order for themselves.
-pub(crate) fn customer_org(caller: &Principal) -> ApiResult<OrgId> {
-    caller.org().ok_or_else(|| {
-        ApiError::forbidden("only a customer's users and keys act for a customer")
-            .with_code("customer_only")
-    })
-}
-
 /// Place an order of one or more one-off services. Each line keeps the price version in
 /// force now and shows its expected price; each becomes a work order in the queue of its
 /// work type.
@@ -232,79 +216,22 @@ async fn place_order(
     Caller(caller): Caller,
     JsonBody(body): JsonBody<PlaceOrderRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    caller.require_scope(Scope::OrdersWrite)?;
-    let org_id = customer_org(&caller)?;
-    let org = state
-        .store
-        .organisation(org_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let requests: Vec<LineRequest> = body
-        .lines
-        .into_iter()
-        .map(|l| LineRequest {
-            service: l.service,
-            quantity: l.quantity,
-            requested_date: l.requested_date,
-            note: l.note,
-            address: l.site.address,
-            area: l.site.area,
-        })
-        .collect();
-    // Every distinct service once, with all its price versions.
-    let mut services = Vec::new();
-    for request in &requests {
-        if services
-            .iter()
-            .any(|s: &kopek_aws::dynamo::catalog::StoredService| {
-                s.service.code() == &request.service
-            })
-        {
-            continue;
-        }
-        if let Some(found) = state.store.service(&request.service).await? {
-            services.push(found);
-        }
-    }
-    let now = state.clock.now();
-    let placed = plan_order(
-        Orderer {
-            org: org_id,
-            currency: org.currency,
-            active: org.is_active(),
-        },
-        actor(&caller),
-        body.reference.as_deref(),
-        &requests,
-        |code| {
-            services
-                .iter()
-                .find(|s| s.service.code() == code)
-                .map(|s| (&s.service, s.versions.as_slice()))
-        },
-        now,
-        state.calendar,
-    )?;
-    let event = DomainEvent::new(
-        org_id,
-        actor(&caller),
-        now,
-        EventKind::OrderPlaced {
-            order: placed.order.id,
-            lines: placed.order.line_count,
-            expected_total: placed.order.expected_total,
-        },
-    );
-    state.store.place_order(&placed, &event).await?;
-    tracing::info!(order = %placed.order.id, lines = placed.lines.len(), "order placed");
-    let stored = StoredOrder {
-        order: placed.order,
-        lines: placed
+    let command = PlaceOrder {
+        reference: body.reference,
+        lines: body
             .lines
             .into_iter()
-            .map(|line| StoredLine { line, rev: 1 })
+            .map(|l| LineRequest {
+                service: l.service,
+                quantity: l.quantity,
+                requested_date: l.requested_date,
+                note: l.note,
+                address: l.site.address,
+                area: l.site.area,
+            })
             .collect(),
     };
+    let stored = state.services.orders().place(&caller, command).await?;
     Ok((StatusCode::CREATED, Json(order_view(&stored))))
 }
 
@@ -316,38 +243,9 @@ async fn list_orders(
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Paged<OrderView>>> {
-    caller.require_scope(Scope::OrdersRead)?;
-    let org = customer_org(&caller)?;
-    let (limit, start) = query.parse(&state)?;
-    let page = state
-        .store
-        .list_orders(org, usize::try_from(limit).unwrap_or(1), start)
-        .await?;
+    let paging = query.paging(&state)?;
+    let page = state.services.orders().list(&caller, paging).await?;
     Ok(Json(Paged::from_page(&state, page, |o| order_view(&o))))
-}
-
-/// An order the caller may see: its own organisation's, or any for staff.
-pub(crate) async fn visible_order(
-    state: &AppState,
-    caller: &Principal,
-    id: &str,
-) -> ApiResult<StoredOrder> {
-    caller.require_scope(Scope::OrdersRead)?;
-    let id: OrderId = id.parse().map_err(|_| ApiError::not_found())?;
-    let org = match caller.org() {
-        Some(own) => own,
-        None => state
-            .store
-            .order_owner(id)
-            .await?
-            .ok_or_else(ApiError::not_found)?,
-    };
-    caller.can_access_org(org)?;
-    state
-        .store
-        .order(org, id)
-        .await?
-        .ok_or_else(ApiError::not_found)
 }
 
 /// An order with every line and its live status.
@@ -358,7 +256,11 @@ async fn get_order(
     Caller(caller): Caller,
     Path(order_id): Path<String>,
 ) -> ApiResult<Json<OrderView>> {
-    let stored = visible_order(&state, &caller, &order_id).await?;
+    let stored = state
+        .services
+        .orders()
+        .get(&caller, id_path(&order_id)?)
+        .await?;
     Ok(Json(order_view(&stored)))
 }
 
@@ -372,34 +274,11 @@ async fn cancel_line(
     Caller(caller): Caller,
     Path((order_id, line_no)): Path<(String, String)>,
 ) -> ApiResult<Json<OrderView>> {
-    caller.require_scope(Scope::OrdersWrite)?;
-    customer_org(&caller)?;
-    let mut stored = visible_order(&state, &caller, &order_id).await?;
-    let Some(line) = line_no
-        .parse::<u16>()
-        .ok()
-        .and_then(|n| stored.lines.iter_mut().find(|l| l.line.line_no == n))
-    else {
-        return Err(ApiError::not_found());
-    };
-    let now = state.clock.now();
-    let mut changed = line.clone();
-    changed.line.cancel(actor(&caller), now)?;
-    let event = DomainEvent::new(
-        changed.line.org,
-        actor(&caller),
-        now,
-        EventKind::OrderLineCancelled {
-            order: changed.line.order,
-            line_no: changed.line.line_no,
-            work_order: changed.line.work_order,
-        },
-    );
-    state.store.save_line_with_event(&changed, &event).await?;
-    *line = StoredLine {
-        rev: changed.rev + 1,
-        line: changed.line,
-    };
+    let stored = state
+        .services
+        .orders()
+        .cancel_line(&caller, id_path(&order_id)?, id_path(&line_no)?)
+        .await?;
     Ok(Json(order_view(&stored)))
 }
 
@@ -436,10 +315,10 @@ async fn order_history(
     Caller(caller): Caller,
     Path(order_id): Path<String>,
 ) -> ApiResult<Json<Vec<EventView>>> {
-    let stored = visible_order(&state, &caller, &order_id).await?;
     let events = state
-        .store
-        .history(stored.order.org, &stored.order.id.to_string())
+        .services
+        .orders()
+        .history(&caller, id_path(&order_id)?)
         .await?;
     Ok(Json(events.into_iter().map(EventView::from).collect()))
 }
@@ -498,39 +377,15 @@ impl From<Charge> for ChargeView {
     }
 }
 
-/// `?period=` (`YYYY-MM`, or the provider's longer period's form), or the current period by
-/// the clock.
+/// `?period=`, or the current period by the clock (for `usage`, until it moves to
+/// [`crate::params::period_query`]).
 pub(crate) fn period_param(state: &AppState, period: Option<&str>) -> ApiResult<BillingPeriod> {
-    match period {
-        None => Ok(state.current_period()),
-        Some(p) => parse_period(state, p, "invalid_query"),
-    }
-}
-
-/// A period given as input (`code` says where: `invalid_path` or `invalid_query`): one of the
-/// provider's periods, written as its length is (`2026-11` for a month, `2026-Q4` for a
-/// quarter), else 400 naming `period`. A well-formed period of another length is refused too:
-/// a quarterly provider has no period `2026-11`.
-pub(crate) fn parse_period(
-    state: &AppState,
-    text: &str,
-    code: &'static str,
-) -> ApiResult<BillingPeriod> {
-    let length = state.calendar.period_length();
-    text.parse()
-        .ok()
-        .and_then(|p| state.calendar.check(p).ok())
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                code,
-                format!("period must be a {length} as {}", length.text_form()),
-            )
-            .with_field("period")
-        })
+    period_query(state, period)
 }
 
 /// `?org_id=`: the organisation a read is about. Customers default to (and may name only)
-/// their own — another organisation's id is 404, as is a malformed one; staff must name one.
+/// their own — another organisation's id is 404, as is a malformed one; staff must name one
+/// (for `usage`, until it moves to `kopek_services::access::org_of`).
 pub(crate) fn org_param(caller: &Principal, org_id: Option<&str>) -> ApiResult<OrgId> {
     let org = match (caller.org(), org_id) {
         (Some(own), None) => own,
@@ -565,23 +420,14 @@ async fn list_charges(
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ChargesQuery>,
 ) -> ApiResult<Json<ChargesView>> {
-    caller.require_scope(Scope::OrdersRead)?;
-    let period = period_param(&state, query.period.as_deref())?;
-    let org = org_param(&caller, query.org_id.as_deref())?;
-    let charges = state.store.charges(org, period).await?;
-    let mut totals: Vec<Money> = Vec::new();
-    for c in &charges {
-        match totals
-            .iter_mut()
-            .find(|t| t.currency() == c.amount.currency())
-        {
-            Some(t) => *t = t.checked_add(c.amount)?,
-            None => totals.push(c.amount),
-        }
-    }
+    let request = ChargesRequest {
+        period: period_query(&state, query.period.as_deref())?,
+        org: org_query(query.org_id.as_deref())?,
+    };
+    let of = state.services.orders().charges(&caller, request).await?;
     Ok(Json(ChargesView {
-        period,
-        items: charges.into_iter().map(ChargeView::from).collect(),
-        totals,
+        period: of.period,
+        items: of.charges.into_iter().map(ChargeView::from).collect(),
+        totals: of.totals,
     }))
 }

@@ -2,30 +2,26 @@
 //! (from a date, with a quantity), changes the quantity or switches to another service of the
 //! same work type, and cancels (at the period's end or at once, as the service's policy
 //! says). Every change mid-period is prorated by day under the one rule of
-//! [`kopek_domain::proration`]; the view shows the current period's prorated charges.
+//! [`kopek_domain::proration`]; the view shows the current period's prorated charges. The use
+//! cases are `kopek_services::subscriptions::Subscriptions`; these handlers only translate.
 
-use crate::orders::{actor, customer_org};
 use crate::paging::{ListQuery, Paged};
+use crate::params::{id_path, parse_period};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::NaiveDate;
-use kopek_aws::dynamo::catalog::StoredService;
-use kopek_aws::dynamo::subscriptions::StoredSubscription;
-use kopek_domain::accounts::{Principal, Scope};
-use kopek_domain::catalog::{CancellationPolicy, ServiceCode, price_in_force};
-use kopek_domain::charges::{DomainEvent, EventKind};
-use kopek_domain::ids::{OrgId, SubscriptionId};
+use kopek_domain::catalog::{CancellationPolicy, ServiceCode};
 use kopek_domain::money::Money;
-use kopek_domain::orders::OrderError;
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::pricing::Quantity;
-use kopek_domain::subscriptions::{Segment, Subscription, SubscriptionStatus};
+use kopek_domain::subscriptions::{Segment, SubscriptionStatus};
+use kopek_http::ApiResult;
 use kopek_http::auth::Caller;
 use kopek_http::json::{JsonBody, QueryParams};
 use kopek_http::state::AppState;
-use kopek_http::{ApiError, ApiResult};
+use kopek_services::subscriptions::{ChangeSubscription, StartSubscription, SubscriptionFees};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -147,129 +143,39 @@ struct PeriodQuery {
     period: Option<String>,
 }
 
-/// The services a subscription's segments name, with every price version.
-async fn services_of(state: &AppState, sub: &Subscription) -> ApiResult<Vec<StoredService>> {
-    let mut services: Vec<StoredService> = Vec::new();
-    for segment in sub.segments() {
-        if services
-            .iter()
-            .any(|s| s.service.code() == &segment.service)
-        {
-            continue;
+impl From<SubscriptionFees> for SubscriptionView {
+    fn from(of: SubscriptionFees) -> Self {
+        let sub = &of.subscription;
+        Self {
+            id: sub.id().to_string(),
+            org_id: sub.org().to_string(),
+            status: of.status,
+            starts_on: sub.starts_on(),
+            ends_on: sub.ends_on(),
+            cancellation: sub.cancellation(),
+            segments: sub.segments().iter().map(SegmentView::from).collect(),
+            current_period: PeriodFeesView {
+                period: of.fees.period,
+                parts: of
+                    .fees
+                    .parts
+                    .into_iter()
+                    .map(|p| ProratedView {
+                        service: p.service,
+                        quantity: p.quantity,
+                        price_version: p.price_version,
+                        from: p.from,
+                        until: p.until_exclusive,
+                        days: p.days,
+                        period_days: p.period_days,
+                        full_period: p.full_period,
+                        amount: p.amount,
+                    })
+                    .collect(),
+                total: of.fees.total,
+            },
         }
-        if let Some(found) = state.store.service(&segment.service).await? {
-            services.push(found);
-        }
     }
-    Ok(services)
-}
-
-async fn view(state: &AppState, sub: &Subscription) -> ApiResult<SubscriptionView> {
-    view_for(state, sub, None).await
-}
-
-async fn view_for(
-    state: &AppState,
-    sub: &Subscription,
-    period: Option<BillingPeriod>,
-) -> ApiResult<SubscriptionView> {
-    let period = period.unwrap_or_else(|| state.current_period());
-    let services = services_of(state, sub).await?;
-    let parts = sub.charges_for(period, |code, version| {
-        services
-            .iter()
-            .find(|s| s.service.code() == code)
-            .and_then(|s| s.versions.iter().find(|v| v.version == version))
-            .map(|v| v.price.clone())
-    })?;
-    let mut total = Money::zero(sub.currency());
-    for part in &parts {
-        total = total.checked_add(part.amount)?;
-    }
-    Ok(SubscriptionView {
-        id: sub.id().to_string(),
-        org_id: sub.org().to_string(),
-        status: sub.status_on(state.today()),
-        starts_on: sub.starts_on(),
-        ends_on: sub.ends_on(),
-        cancellation: sub.cancellation(),
-        segments: sub.segments().iter().map(SegmentView::from).collect(),
-        current_period: PeriodFeesView {
-            period,
-            parts: parts
-                .into_iter()
-                .map(|p| ProratedView {
-                    service: p.service,
-                    quantity: p.quantity,
-                    price_version: p.price_version,
-                    from: p.from,
-                    until: p.until_exclusive,
-                    days: p.days,
-                    period_days: p.period_days,
-                    full_period: p.full_period,
-                    amount: p.amount,
-                })
-                .collect(),
-            total,
-        },
-    })
-}
-
-/// The ordering customer, refused if blocked.
-async fn active_customer(
-    state: &AppState,
-    caller: &Principal,
-) -> ApiResult<(OrgId, kopek_domain::money::Currency)> {
-    caller.require_scope(Scope::OrdersWrite)?;
-    let org_id = customer_org(caller)?;
-    let org = state
-        .store
-        .organisation(org_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    if !org.is_active() {
-        return Err(OrderError::CustomerBlocked.into());
-    }
-    Ok((org_id, org.currency))
-}
-
-/// A recurring service to subscribe to, in the customer's currency, with its price now.
-async fn subscribable(
-    state: &AppState,
-    code: &ServiceCode,
-    currency: kopek_domain::money::Currency,
-) -> ApiResult<(StoredService, u32)> {
-    let Some(stored) = state.store.service(code).await? else {
-        return Err(ApiError::validation(
-            "service",
-            format!("there is no service `{code}` in the catalog"),
-        ));
-    };
-    if stored.service.currency() != currency {
-        return Err(ApiError::validation(
-            "service",
-            format!(
-                "`{code}` is priced in {} but your account is billed in {currency}",
-                stored.service.currency()
-            ),
-        ));
-    }
-    let version = price_in_force(&stored.versions, state.clock.now())
-        .map(|v| v.version)
-        .ok_or_else(|| {
-            ApiError::validation("service", format!("`{code}` has no price in force yet"))
-        })?;
-    Ok((stored, version))
-}
-
-fn quantity(value: Decimal) -> ApiResult<Quantity> {
-    if value <= Decimal::ZERO {
-        return Err(ApiError::validation(
-            "quantity",
-            "must be greater than zero",
-        ));
-    }
-    Quantity::new(value).map_err(|e| ApiError::validation("quantity", e.to_string()))
 }
 
 /// Subscribe to a recurring service from a date.
@@ -281,35 +187,17 @@ async fn start_subscription(
     Caller(caller): Caller,
     JsonBody(body): JsonBody<StartRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let (org, currency) = active_customer(&state, &caller).await?;
-    let quantity = quantity(body.quantity)?;
-    let (stored, version) = subscribable(&state, &body.service, currency).await?;
-    let now = state.clock.now();
-    let today = state.calendar.date_of(now);
-    let sub = Subscription::start(
-        SubscriptionId::new(),
-        org,
-        &stored.service,
-        version,
-        quantity,
-        body.start_date.unwrap_or(today),
-        today,
-        now,
-    )?;
-    let event = DomainEvent::new(
-        org,
-        actor(&caller),
-        now,
-        EventKind::SubscriptionStarted {
-            subscription: sub.id(),
-            service: stored.service.code().clone(),
-            quantity,
-            from: sub.starts_on(),
-        },
-    );
-    state.store.create_subscription(&sub, &event).await?;
-    tracing::info!(subscription = %sub.id(), "subscription started");
-    Ok((StatusCode::CREATED, Json(view(&state, &sub).await?)))
+    let command = StartSubscription {
+        service: body.service,
+        quantity: body.quantity,
+        start_date: body.start_date,
+    };
+    let started = state
+        .services
+        .subscriptions()
+        .start(&caller, command)
+        .await?;
+    Ok((StatusCode::CREATED, Json(SubscriptionView::from(started))))
 }
 
 /// The caller's organisation's subscriptions.
@@ -320,35 +208,9 @@ async fn list_subscriptions(
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Paged<SubscriptionView>>> {
-    caller.require_scope(Scope::OrdersRead)?;
-    let org = customer_org(&caller)?;
-    let (limit, start) = query.parse(&state)?;
-    let page = state.store.list_subscriptions(org, limit, start).await?;
-    let mut views = Vec::with_capacity(page.items.len());
-    for stored in &page.items {
-        views.push(view(&state, &stored.subscription).await?);
-    }
-    let next = page.next.clone();
-    Ok(Json(Paged::from_page(
-        &state,
-        kopek_aws::dynamo::Page { items: views, next },
-        |v| v,
-    )))
-}
-
-async fn own_subscription(
-    state: &AppState,
-    caller: &Principal,
-    id: &str,
-) -> ApiResult<StoredSubscription> {
-    caller.require_scope(Scope::OrdersRead)?;
-    let org = customer_org(caller)?;
-    let id: SubscriptionId = id.parse().map_err(|_| ApiError::not_found())?;
-    state
-        .store
-        .subscription(org, id)
-        .await?
-        .ok_or_else(ApiError::not_found)
+    let paging = query.paging(&state)?;
+    let page = state.services.subscriptions().list(&caller, paging).await?;
+    Ok(Json(Paged::from_page(&state, page, SubscriptionView::from)))
 }
 
 /// A subscription with its segments and the current period's prorated fees.
@@ -365,10 +227,14 @@ async fn get_subscription(
     let period = query
         .period
         .as_deref()
-        .map(|p| crate::orders::parse_period(&state, p, "invalid_query"))
+        .map(|p| parse_period(&state, p, "invalid_query"))
         .transpose()?;
-    let stored = own_subscription(&state, &caller, &subscription_id).await?;
-    Ok(Json(view_for(&state, &stored.subscription, period).await?))
+    let found = state
+        .services
+        .subscriptions()
+        .get(&caller, id_path(&subscription_id)?, period)
+        .await?;
+    Ok(Json(SubscriptionView::from(found)))
 }
 
 /// Change the quantity, or switch to another service of the same work type, from a date.
@@ -382,42 +248,17 @@ async fn change_subscription(
     Path(subscription_id): Path<String>,
     JsonBody(body): JsonBody<ChangeRequest>,
 ) -> ApiResult<Json<SubscriptionView>> {
-    let stored = own_subscription(&state, &caller, &subscription_id).await?;
-    let (_, currency) = active_customer(&state, &caller).await?;
-    if body.quantity.is_none() && body.service.is_none() {
-        return Err(ApiError::validation(
-            "quantity",
-            "name a new quantity, a new service or both",
-        ));
-    }
-    let now = state.clock.now();
-    let today = state.calendar.date_of(now);
-    let effective = body.effective_date.unwrap_or(today);
-    let mut sub = stored.subscription.clone();
-    if let Some(code) = &body.service {
-        let (target, version) = subscribable(&state, code, currency).await?;
-        sub.switch_service(&target.service, version, effective, today)?;
-    }
-    if let Some(q) = body.quantity {
-        sub.change_quantity(quantity(q)?, effective, today)?;
-    }
-    let last = sub.last_segment().clone();
-    let event = DomainEvent::new(
-        sub.org(),
-        actor(&caller),
-        now,
-        EventKind::SubscriptionChanged {
-            subscription: sub.id(),
-            service: last.service.clone(),
-            quantity: last.quantity,
-            from: last.from,
-        },
-    );
-    state
-        .store
-        .save_subscription(&sub, stored.rev, &event)
+    let command = ChangeSubscription {
+        quantity: body.quantity,
+        service: body.service,
+        effective_date: body.effective_date,
+    };
+    let changed = state
+        .services
+        .subscriptions()
+        .change(&caller, id_path(&subscription_id)?, command)
         .await?;
-    Ok(Json(view(&state, &sub).await?))
+    Ok(Json(SubscriptionView::from(changed)))
 }
 
 /// Cancel: billed to the period's end, or up to and including today, as the service says.
@@ -430,23 +271,10 @@ async fn cancel_subscription(
     Caller(caller): Caller,
     Path(subscription_id): Path<String>,
 ) -> ApiResult<Json<SubscriptionView>> {
-    caller.require_scope(Scope::OrdersWrite)?;
-    let stored = own_subscription(&state, &caller, &subscription_id).await?;
-    let now = state.clock.now();
-    let mut sub = stored.subscription.clone();
-    let ends_on = sub.cancel(state.calendar.date_of(now), state.calendar.period_length())?;
-    let event = DomainEvent::new(
-        sub.org(),
-        actor(&caller),
-        now,
-        EventKind::SubscriptionCancelled {
-            subscription: sub.id(),
-            ends_on,
-        },
-    );
-    state
-        .store
-        .save_subscription(&sub, stored.rev, &event)
+    let cancelled = state
+        .services
+        .subscriptions()
+        .cancel(&caller, id_path(&subscription_id)?)
         .await?;
-    Ok(Json(view(&state, &sub).await?))
+    Ok(Json(SubscriptionView::from(cancelled)))
 }

@@ -4,30 +4,26 @@
 //! Engineers, managers and admins work here (role check plus `orders:write`); an engineer
 //! acts only on their own batches. Batches left untouched past the configured time go back to
 //! the queue: every queue view and every take sweeps the stale ones first, so nobody ever sees
-//! or takes around them.
-
-use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
+//! or takes around them. The use cases, the work sheet's rows included, are
+//! `kopek_services::work::Work`; these handlers only translate and render (CSV, PDF).
 
 use crate::paging::{ListQuery, Paged};
+use crate::params::id_path;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use kopek_aws::dynamo::orders::StoredLine;
-use kopek_aws::dynamo::work::{QueueFilter, StoredBatch, TakeOutcome};
-use kopek_documents::{SheetRow, WorkSheet};
-use kopek_domain::accounts::{Principal, Role, Scope, Subject};
-use kopek_domain::catalog::{Lang, ServiceStatus, WorkType};
-use kopek_domain::ids::{BatchId, OrgId, UserId, WorkOrderId};
-use kopek_domain::orders::{LineState, Site, Status, parse_area};
+use chrono::{DateTime, NaiveDate, Utc};
+use kopek_domain::catalog::WorkType;
+use kopek_domain::ids::WorkOrderId;
+use kopek_domain::orders::{LineState, OrderLine, Site, Status};
 use kopek_domain::pricing::Quantity;
-use kopek_domain::work::{Batch, BatchStatus, EntryState, MAX_BATCH, Outcome, plan_completion};
+use kopek_domain::work::{BatchStatus, EntryState, Outcome};
 use kopek_http::auth::Caller;
 use kopek_http::json::{JsonBody, QueryParams};
 use kopek_http::state::AppState;
 use kopek_http::{ApiError, ApiResult};
+use kopek_services::work::{BatchDetail, PeekQueue, TakeBatch, WorkQueue, wire_name};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -47,77 +43,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(work_sheet_pdf))
 }
 
-/// How many stale batches one request returns to the queue at most.
-const SWEEP_LIMIT: i32 = 10;
-/// How many times a take retries after losing work orders to another taker.
-const TAKE_ATTEMPTS: usize = 12;
-
-fn require_worker(caller: &Principal) -> ApiResult<UserId> {
-    caller.require_role(&[Role::Engineer, Role::Manager, Role::Admin])?;
-    caller.require_scope(Scope::OrdersWrite)?;
-    match caller.subject() {
-        Subject::User(id) => Ok(id),
-        Subject::ApiKey(_) => Err(ApiError::forbidden("work is taken by a person, not a key")),
-    }
-}
-
-fn timeout(state: &AppState) -> TimeDelta {
-    TimeDelta::from_std(state.batch_timeout).unwrap_or(TimeDelta::hours(8))
-}
-
-/// Returns the work of stale batches to the queue. Conflicts (someone else sweeping or the
-/// engineer acting at the same moment) are left for the next sweep.
-pub(crate) async fn sweep_stale(state: &AppState) -> ApiResult<()> {
-    let now = state.clock.now();
-    for stored in state.store.stale_batches(now, SWEEP_LIMIT).await? {
-        if let Err(e) = release(state, &stored, None, None, now).await {
-            tracing::warn!(batch = %stored.batch.id, error = ?e.code, "stale batch not released yet");
-        } else {
-            tracing::info!(batch = %stored.batch.id, "stale batch returned to the queue");
-        }
-    }
-    Ok(())
-}
-
-/// The current lines of a batch's entries.
-async fn batch_lines(state: &AppState, batch: &Batch) -> ApiResult<Vec<StoredLine>> {
-    let refs: Vec<(OrgId, kopek_domain::ids::OrderId, u16)> = batch
-        .entries
-        .iter()
-        .map(|e| (e.org, e.order, e.line_no))
-        .collect();
-    Ok(state.store.lines(&refs).await?)
-}
-
-/// Releases `which` (or every open) work order of a batch; `by` is `None` for a stale batch.
-async fn release(
-    state: &AppState,
-    stored: &StoredBatch,
-    by: Option<UserId>,
-    which: Option<&[WorkOrderId]>,
-    now: DateTime<Utc>,
-) -> ApiResult<Batch> {
-    let lines = batch_lines(state, &stored.batch).await?;
-    let mut next = stored.batch.clone();
-    next.reconcile(&lines.iter().map(|l| l.line.clone()).collect::<Vec<_>>());
-    let mut changed: Vec<_> = lines.iter().map(|l| l.line.clone()).collect();
-    next.release(by, which, &mut changed, now)?;
-    let writes: Vec<StoredLine> = lines
-        .iter()
-        .zip(changed)
-        .filter(|(before, after)| before.line != *after)
-        .map(|(before, after)| StoredLine {
-            line: after,
-            rev: before.rev,
-        })
-        .collect();
-    state
-        .store
-        .save_batch_work(stored, &next, &writes, &[], &[])
-        .await?;
-    Ok(next)
-}
-
 /// One queue.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueView {
@@ -132,6 +57,17 @@ pub struct QueueView {
     oldest_age_secs: Option<i64>,
 }
 
+impl From<WorkQueue> for QueueView {
+    fn from(q: WorkQueue) -> Self {
+        Self {
+            work_type: q.work_type,
+            waiting: q.waiting,
+            oldest_placed_at: q.oldest_placed_at,
+            oldest_age_secs: q.oldest_age_secs,
+        }
+    }
+}
+
 /// The work queues, one per work type in the catalog, with counts and the oldest's age.
 #[utoipa::path(get, path = "/v1/work/queues", tag = "work", security(("bearer" = [])),
     responses((status = 200, body = Vec<QueueView>), (status = 403, body = kopek_http::problem::Problem)))]
@@ -139,38 +75,8 @@ async fn list_queues(
     State(state): State<AppState>,
     Caller(caller): Caller,
 ) -> ApiResult<Json<Vec<QueueView>>> {
-    require_worker(&caller)?;
-    sweep_stale(&state).await?;
-    let mut work_types = std::collections::BTreeSet::new();
-    for status in [ServiceStatus::Active, ServiceStatus::Retired] {
-        let mut start = None;
-        loop {
-            let page = state.store.list_services(status, 100, start).await?;
-            work_types.extend(
-                page.items
-                    .iter()
-                    .filter_map(|s| s.service.work_type().cloned()),
-            );
-            match page.next {
-                Some(next) => start = Some(next),
-                None => break,
-            }
-        }
-    }
-    let now = state.clock.now();
-    let mut queues = Vec::with_capacity(work_types.len());
-    for work_type in work_types {
-        let stats = state.store.queue_stats(work_type.as_str()).await?;
-        queues.push(QueueView {
-            work_type,
-            waiting: stats.waiting,
-            oldest_placed_at: stats.oldest_placed_at,
-            oldest_age_secs: stats
-                .oldest_placed_at
-                .map(|at| (now - at).num_seconds().max(0)),
-        });
-    }
-    Ok(Json(queues))
+    let queues = state.services.work().queues(&caller).await?;
+    Ok(Json(queues.into_iter().map(QueueView::from).collect()))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -216,16 +122,7 @@ pub struct WorkOrderView {
     failure_reason: Option<String>,
 }
 
-/// How a unit-like enum is named on the wire (`piece`, `released`, …).
-fn wire_name(value: &impl Serialize) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-fn work_order_view(stored: &StoredLine, customer: Option<String>) -> WorkOrderView {
-    let l = &stored.line;
+fn work_order_view(l: &OrderLine, customer: Option<String>) -> WorkOrderView {
     let (actual, reason) = match &l.state {
         LineState::Done {
             actual_quantity, ..
@@ -253,25 +150,6 @@ fn work_order_view(stored: &StoredLine, customer: Option<String>) -> WorkOrderVi
     }
 }
 
-fn work_type_of(path: &str) -> ApiResult<WorkType> {
-    path.parse().map_err(|_| ApiError::not_found())
-}
-
-fn queue_filter(
-    requested_by: Option<NaiveDate>,
-    area: Option<String>,
-    field: &str,
-) -> ApiResult<QueueFilter> {
-    let area = area
-        .map(|a| {
-            parse_area(&a).map_err(|reason| {
-                ApiError::bad_request("invalid_query", reason).with_field(field.to_owned())
-            })
-        })
-        .transpose()?;
-    Ok(QueueFilter { requested_by, area })
-}
-
 /// The waiting work orders of one work type, oldest first.
 #[utoipa::path(get, path = "/v1/work/queues/{work_type}", tag = "work", security(("bearer" = [])),
     params(("work_type" = String, Path), QueueQuery),
@@ -282,24 +160,17 @@ async fn peek_queue(
     Path(work_type): Path<String>,
     QueryParams(query): QueryParams<QueueQuery>,
 ) -> ApiResult<Json<Paged<WorkOrderView>>> {
-    require_worker(&caller)?;
-    sweep_stale(&state).await?;
-    let work_type = work_type_of(&work_type)?;
-    let (limit, start) = ListQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .parse(&state)?;
-    let filter = queue_filter(query.requested_by, query.area, "area")?;
-    let page = state
-        .store
-        .queue(
-            work_type.as_str(),
-            &filter,
-            usize::try_from(limit).unwrap_or(1),
-            start,
-        )
-        .await?;
+    let query = PeekQueue {
+        work_type: id_path(&work_type)?,
+        paging: ListQuery {
+            limit: query.limit,
+            cursor: query.cursor,
+        }
+        .paging(&state)?,
+        requested_by: query.requested_by,
+        area: query.area,
+    };
+    let page = state.services.work().peek(&caller, query).await?;
     Ok(Json(Paged::from_page(&state, page, |l| {
         work_order_view(&l, None)
     })))
@@ -346,53 +217,27 @@ pub struct BatchEntryView {
     work_order: WorkOrderView,
 }
 
-async fn customer_names(
-    state: &AppState,
-    lines: &[StoredLine],
-) -> ApiResult<BTreeMap<OrgId, String>> {
-    let mut names = BTreeMap::new();
-    for line in lines {
-        if names.contains_key(&line.line.org) {
-            continue;
-        }
-        if let Some(org) = state.store.organisation(line.line.org).await? {
-            names.insert(line.line.org, org.legal_name.to_string());
+impl From<BatchDetail> for BatchView {
+    fn from(detail: BatchDetail) -> Self {
+        let batch = detail.batch;
+        Self {
+            id: batch.id.to_string(),
+            engineer: batch.engineer.to_string(),
+            open: batch.open_entries().count(),
+            work_type: batch.work_type,
+            status: batch.status,
+            taken_at: batch.taken_at,
+            stale_at: batch.stale_at,
+            work_orders: detail
+                .work_orders
+                .into_iter()
+                .map(|w| BatchEntryView {
+                    entry: w.entry,
+                    work_order: work_order_view(&w.line, w.customer),
+                })
+                .collect(),
         }
     }
-    Ok(names)
-}
-
-/// A batch's entries with their current lines, in the batch's order.
-fn entry_lines<'a>(
-    batch: &'a Batch,
-    lines: &'a [StoredLine],
-) -> impl Iterator<Item = (EntryState, &'a StoredLine)> + 'a {
-    batch.entries.iter().filter_map(|e| {
-        lines
-            .iter()
-            .find(|l| l.line.work_order == e.work_order)
-            .map(|l| (e.state, l))
-    })
-}
-
-async fn batch_view(state: &AppState, batch: &Batch, lines: &[StoredLine]) -> ApiResult<BatchView> {
-    let names = customer_names(state, lines).await?;
-    let work_orders = entry_lines(batch, lines)
-        .map(|(entry, l)| BatchEntryView {
-            entry,
-            work_order: work_order_view(l, names.get(&l.line.org).cloned()),
-        })
-        .collect();
-    Ok(BatchView {
-        id: batch.id.to_string(),
-        engineer: batch.engineer.to_string(),
-        work_type: batch.work_type.clone(),
-        status: batch.status,
-        taken_at: batch.taken_at,
-        stale_at: batch.stale_at,
-        open: batch.open_entries().count(),
-        work_orders,
-    })
 }
 
 /// Take the next work orders of one work type (oldest first, optionally narrowed) as your
@@ -405,73 +250,14 @@ async fn take_batch(
     Caller(caller): Caller,
     JsonBody(body): JsonBody<TakeRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let engineer = require_worker(&caller)?;
-    let size = usize::from(body.size.unwrap_or(10));
-    if !(1..=MAX_BATCH).contains(&size) {
-        return Err(ApiError::validation(
-            "size",
-            format!("must be between 1 and {MAX_BATCH}"),
-        ));
-    }
-    let filter = queue_filter(body.requested_by, body.area, "area")
-        .map_err(|_| ApiError::validation("area", "must be 1–64 of a-z, 0-9 and '-'"))?;
-    sweep_stale(&state).await?;
-    let mut lost: HashSet<WorkOrderId> = HashSet::new();
-    for attempt in 0..TAKE_ATTEMPTS {
-        let page = state
-            .store
-            .queue(body.work_type.as_str(), &filter, size + lost.len(), None)
-            .await?;
-        let candidates: Vec<StoredLine> = page
-            .items
-            .into_iter()
-            .filter(|l| l.line.state == LineState::Placed && !lost.contains(&l.line.work_order))
-            .take(size)
-            .collect();
-        if candidates.is_empty() {
-            return Err(ApiError::conflict(
-                "nothing_waiting",
-                format!("no work orders of type `{}` are waiting", body.work_type),
-            ));
-        }
-        let now = state.clock.now();
-        let mut lines: Vec<_> = candidates.iter().map(|c| c.line.clone()).collect();
-        let batch = Batch::take(
-            engineer,
-            body.work_type.clone(),
-            &mut lines,
-            now,
-            timeout(&state),
-        );
-        let taken: Vec<StoredLine> = lines
-            .into_iter()
-            .zip(&candidates)
-            .map(|(line, c)| StoredLine { line, rev: c.rev })
-            .collect();
-        match state.store.take_batch(&batch, &taken).await? {
-            TakeOutcome::Taken => {
-                tracing::info!(batch = %batch.id, size = taken.len(), attempt, "batch taken");
-                let stored: Vec<StoredLine> = taken
-                    .into_iter()
-                    .map(|l| StoredLine {
-                        rev: l.rev + 1,
-                        line: l.line,
-                    })
-                    .collect();
-                return Ok((
-                    StatusCode::CREATED,
-                    Json(batch_view(&state, &batch, &stored).await?),
-                ));
-            }
-            TakeOutcome::Lost(indexes) => {
-                lost.extend(indexes.into_iter().map(|i| candidates[i].line.work_order));
-                // Spread the retries of racing takers apart.
-                let jitter = rand::random::<u64>() % (10 * (attempt as u64 + 1));
-                tokio::time::sleep(Duration::from_millis(5 + jitter)).await;
-            }
-        }
-    }
-    Err(ApiError::unavailable())
+    let command = TakeBatch {
+        work_type: body.work_type,
+        size: body.size,
+        requested_by: body.requested_by,
+        area: body.area,
+    };
+    let taken = state.services.work().take_batch(&caller, command).await?;
+    Ok((StatusCode::CREATED, Json(BatchView::from(taken))))
 }
 
 /// Your batches, newest first.
@@ -482,25 +268,9 @@ async fn list_batches(
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Paged<BatchView>>> {
-    let engineer = require_worker(&caller)?;
-    let (limit, start) = query.parse(&state)?;
-    let page = state.store.list_batches(engineer, limit, start).await?;
-    let mut views = Vec::with_capacity(page.items.len());
-    for stored in &page.items {
-        let lines = batch_lines(&state, &stored.batch).await?;
-        views.push(batch_view(&state, &stored.batch, &lines).await?);
-    }
-    let next = page.next.clone();
-    Ok(Json(Paged::from_page(
-        &state,
-        kopek_aws::dynamo::Page { items: views, next },
-        |v| v,
-    )))
-}
-
-async fn find_batch(state: &AppState, id: &str) -> ApiResult<StoredBatch> {
-    let id: BatchId = id.parse().map_err(|_| ApiError::not_found())?;
-    state.store.batch(id).await?.ok_or_else(ApiError::not_found)
+    let paging = query.paging(&state)?;
+    let page = state.services.work().batches(&caller, paging).await?;
+    Ok(Json(Paged::from_page(&state, page, BatchView::from)))
 }
 
 /// A batch with its work orders (staff see every batch; only its engineer acts on it).
@@ -511,20 +281,12 @@ async fn get_batch(
     Caller(caller): Caller,
     Path(batch_id): Path<String>,
 ) -> ApiResult<Json<BatchView>> {
-    require_worker(&caller)?;
-    let stored = find_batch(&state, &batch_id).await?;
-    let lines = batch_lines(&state, &stored.batch).await?;
-    let mut batch = stored.batch.clone();
-    batch.reconcile(&lines.iter().map(|l| l.line.clone()).collect::<Vec<_>>());
-    Ok(Json(batch_view(&state, &batch, &lines).await?))
-}
-
-/// A stale batch is swept before the refusal, so its work is back in the queue at once.
-async fn refuse_if_stale(state: &AppState, stored: &StoredBatch) -> ApiResult<()> {
-    if stored.batch.is_stale(state.clock.now()) {
-        sweep_stale(state).await?;
-    }
-    Ok(())
+    let detail = state
+        .services
+        .work()
+        .batch(&caller, id_path(&batch_id)?)
+        .await?;
+    Ok(Json(BatchView::from(detail)))
 }
 
 /// Start a batch: its open work orders go `in_progress` (customers can no longer cancel them).
@@ -536,29 +298,12 @@ async fn start_batch(
     Caller(caller): Caller,
     Path(batch_id): Path<String>,
 ) -> ApiResult<Json<BatchView>> {
-    let engineer = require_worker(&caller)?;
-    let stored = find_batch(&state, &batch_id).await?;
-    refuse_if_stale(&state, &stored).await?;
-    let lines = batch_lines(&state, &stored.batch).await?;
-    let mut next = stored.batch.clone();
-    let mut changed: Vec<_> = lines.iter().map(|l| l.line.clone()).collect();
-    next.reconcile(&changed);
-    next.start(engineer, &mut changed, state.clock.now(), timeout(&state))?;
-    let writes: Vec<StoredLine> = lines
-        .iter()
-        .zip(&changed)
-        .filter(|(before, after)| before.line != **after)
-        .map(|(before, after)| StoredLine {
-            line: after.clone(),
-            rev: before.rev,
-        })
-        .collect();
-    state
-        .store
-        .save_batch_work(&stored, &next, &writes, &[], &[])
+    let detail = state
+        .services
+        .work()
+        .start(&caller, id_path(&batch_id)?)
         .await?;
-    let lines = batch_lines(&state, &next).await?;
-    Ok(Json(batch_view(&state, &next, &lines).await?))
+    Ok(Json(BatchView::from(detail)))
 }
 
 /// What happened to one work order.
@@ -603,20 +348,7 @@ async fn complete_batch(
     Path(batch_id): Path<String>,
     JsonBody(body): JsonBody<CompleteRequest>,
 ) -> ApiResult<Json<BatchView>> {
-    let engineer = require_worker(&caller)?;
-    if body.outcomes.len() > MAX_BATCH {
-        return Err(ApiError::validation(
-            "outcomes",
-            format!("at most {MAX_BATCH} outcomes"),
-        ));
-    }
-    let stored = find_batch(&state, &batch_id).await?;
-    refuse_if_stale(&state, &stored).await?;
-    let lines = batch_lines(&state, &stored.batch).await?;
-    let plain: Vec<_> = lines.iter().map(|l| l.line.clone()).collect();
-    let mut batch = stored.batch.clone();
-    batch.reconcile(&plain);
-    let outcomes: Vec<Outcome> = body
+    let outcomes = body
         .outcomes
         .into_iter()
         .map(|o| match o {
@@ -630,33 +362,12 @@ async fn complete_batch(
             OutcomeRequest::Failed { work_order, reason } => Outcome::Failed { work_order, reason },
         })
         .collect();
-    let now = state.clock.now();
-    let (next, completions) = plan_completion(
-        &batch,
-        engineer,
-        &outcomes,
-        &plain,
-        now,
-        state.calendar,
-        timeout(&state),
-    )?;
-    let with_revs: Vec<(u64, _)> = completions
-        .into_iter()
-        .map(|c| {
-            let rev = lines
-                .iter()
-                .find(|l| l.line.work_order == c.line.work_order)
-                .map_or(0, |l| l.rev);
-            (rev, c)
-        })
-        .collect();
-    state
-        .store
-        .save_batch_work(&stored, &next, &[], &with_revs, &[])
+    let detail = state
+        .services
+        .work()
+        .complete(&caller, id_path(&batch_id)?, outcomes)
         .await?;
-    tracing::info!(batch = %next.id, completed = with_revs.len(), "batch work completed");
-    let lines = batch_lines(&state, &next).await?;
-    Ok(Json(batch_view(&state, &next, &lines).await?))
+    Ok(Json(BatchView::from(detail)))
 }
 
 /// Which work orders to give back.
@@ -680,62 +391,12 @@ async fn release_batch(
     Path(batch_id): Path<String>,
     JsonBody(body): JsonBody<ReleaseRequest>,
 ) -> ApiResult<Json<BatchView>> {
-    let engineer = require_worker(&caller)?;
-    let stored = find_batch(&state, &batch_id).await?;
-    refuse_if_stale(&state, &stored).await?;
-    let next = release(
-        &state,
-        &stored,
-        Some(engineer),
-        body.work_orders.as_deref(),
-        state.clock.now(),
-    )
-    .await?;
-    let lines = batch_lines(&state, &next).await?;
-    Ok(Json(batch_view(&state, &next, &lines).await?))
-}
-
-/// A batch's work sheet, the same for every format: staff see every batch's sheet (as they
-/// see every batch); customers and keys none.
-async fn work_sheet_of(
-    state: &AppState,
-    caller: &Principal,
-    batch_id: &str,
-) -> ApiResult<WorkSheet> {
-    require_worker(caller)?;
-    let batch = find_batch(state, batch_id).await?.batch;
-    let lines = batch_lines(state, &batch).await?;
-    let names = customer_names(state, &lines).await?;
-    let engineer = match state.store.user(batch.engineer).await? {
-        Some(stored) => stored.user.name().as_str().to_owned(),
-        None => batch.engineer.to_string(),
-    };
-    let rows = entry_lines(&batch, &lines)
-        .map(|(entry, l)| {
-            let w = work_order_view(l, names.get(&l.line.org).cloned());
-            SheetRow {
-                work_order: w.work_order,
-                customer: w.customer.unwrap_or_default(),
-                address: w.site.address,
-                area: w.site.area,
-                service: w.service,
-                service_name: w.service_name,
-                quantity: w.quantity.to_string(),
-                unit: w.unit,
-                unit_label: l.line.unit.short_name(Lang::Ru).to_owned(),
-                requested_date: w.requested_date,
-                note: w.note,
-                status: wire_name(&entry),
-            }
-        })
-        .collect();
-    Ok(WorkSheet {
-        batch_id: batch.id.to_string(),
-        work_type: batch.work_type.to_string(),
-        engineer,
-        taken_at: batch.taken_at,
-        rows,
-    })
+    let detail = state
+        .services
+        .work()
+        .release(&caller, id_path(&batch_id)?, body.work_orders)
+        .await?;
+    Ok(Json(BatchView::from(detail)))
 }
 
 /// A file to download.
@@ -762,7 +423,11 @@ async fn work_sheet(
     Caller(caller): Caller,
     Path(batch_id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let sheet = work_sheet_of(&state, &caller, &batch_id).await?;
+    let sheet = state
+        .services
+        .work()
+        .work_sheet(&caller, id_path(&batch_id)?)
+        .await?;
     let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     let header_row = [
         "#",
@@ -831,7 +496,11 @@ async fn work_sheet_pdf(
     Caller(caller): Caller,
     Path(batch_id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let sheet = work_sheet_of(&state, &caller, &batch_id).await?;
+    let sheet = state
+        .services
+        .work()
+        .work_sheet(&caller, id_path(&batch_id)?)
+        .await?;
     let file_name = format!("work-sheet-{}.pdf", sheet.batch_id);
     // Tens of milliseconds of CPU for a full batch: off the async workers.
     let bytes = tokio::task::spawn_blocking(move || sheet.to_pdf())

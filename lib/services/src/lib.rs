@@ -137,7 +137,6 @@ impl Contention {
         self.numbers_lost.fetch_add(1, Ordering::Relaxed);
     }
 
-    #[allow(dead_code)] // the work service's batch take counts its losses here
     pub(crate) fn batch_lines_lost(&self, n: usize) {
         self.batch_lines_lost.fetch_add(n as u64, Ordering::Relaxed);
     }
