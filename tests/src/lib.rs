@@ -19,12 +19,14 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use kopek_aws::clients::Clients;
 use kopek_aws::config::Config;
+use kopek_aws::dynamo::Store;
 use kopek_aws::queue::Queue;
 use kopek_domain::clock::{Clock, SystemClock};
 use kopek_events::usage::poller::Poller;
 use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
 use kopek_local::provision::Provisioned;
+use kopek_services::Services;
 use kopek_services::accounts::NewAdmin;
 use kopek_services::usage::ingest::BatchReport;
 use serde_json::{Value, json};
@@ -38,6 +40,9 @@ use tower::ServiceExt;
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
+    /// The store under the application's services (the same handle, one capacity meter),
+    /// for tests that read or arrange what the API does not show.
+    pub store: Store,
     pub sdk: aws_config::SdkConfig,
     pub provisioned: Provisioned,
     pub env: std::collections::BTreeMap<String, String>,
@@ -167,15 +172,17 @@ impl TestApp {
         let config = Config::from_lookup(|name| env.get(name).cloned())
             .expect("the template's environment is complete");
         let clients = Clients::new(&sdk);
-        let mut state = AppState::from_config(&config, &clients)
+        let store = Store::new(clients.dynamodb.clone(), config.table_name.clone());
+        let (services, key) = Services::load(&config, &clients)
             .await
-            .expect("state builds from the emulator");
-        state.services = state.services.with_clock(clock.clone());
-        state.clock = clock;
+            .expect("the services build from the emulator");
+        let services = services.with_store(store.clone()).with_clock(clock);
+        let state = AppState::new(services, key.expose(), config.access_token_ttl);
         let router = kopek_api::local_app(state.clone());
         Self {
             router,
             state,
+            store,
             sdk,
             provisioned,
             env,
@@ -192,8 +199,9 @@ impl TestApp {
     /// The usage queue the application posts to.
     pub fn usage_queue(&self) -> Queue {
         self.state
-            .usage_queue
-            .clone()
+            .services
+            .usage_queue()
+            .cloned()
             .expect("the usage-api environment names the usage queue")
     }
 
@@ -202,7 +210,7 @@ impl TestApp {
         let mut poller = Poller::new(self.usage_queue(), self.state.services.ingestor());
         poller.wait_secs = 0;
         poller
-            .drain(self.state.clock.as_ref(), 2)
+            .drain(self.state.services.clock().as_ref(), 2)
             .await
             .expect("the usage queue drains")
     }
@@ -366,7 +374,7 @@ impl TestApp {
         loop {
             let out = client
                 .scan()
-                .table_name(self.state.store.table())
+                .table_name(self.store.table())
                 .set_exclusive_start_key(start)
                 .send()
                 .await

@@ -5,12 +5,14 @@
 
 use kopek_aws::{clients, config::Config, telemetry};
 use kopek_http::state::AppState;
+use kopek_services::Services;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let sdk = clients::sdk_config().await;
-    let state = AppState::from_config(&config, &clients::Clients::new(&sdk)).await?;
+    let clients = clients::Clients::new(&clients::sdk_config().await);
+    let (services, key) = Services::load(&config, &clients).await?;
+    let state = AppState::new(services, key.expose(), config.access_token_ttl);
     kopek_http::layers::run_lambda(kopek_api::usage_app(state)).await
 }

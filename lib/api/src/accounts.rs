@@ -24,7 +24,7 @@ use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
 use kopek_http::{ApiError, ApiResult};
 use kopek_services::accounts::{
-    AcceptInvitation, ChangePassword, CreateApiKey, Invite, Invited, NewAdmin, Session, SignIn,
+    AcceptInvitation, ChangePassword, CreateApiKey, Invite, Invited, Session, SignIn,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -314,28 +314,6 @@ pub struct MeView {
     pub api_key: Option<ApiKeyView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organisation: Option<OrganisationView>,
-}
-
-// ---------------------------------------------------------------------------------------
-// Bootstrap
-
-/// Creates an active admin with a password: `kopek_services::accounts::Accounts::bootstrap_admin`
-/// with the HTTP error, for the benchmarks (`xtask bench`) until they call the service.
-pub async fn bootstrap_admin(
-    state: &AppState,
-    email: &str,
-    name: &str,
-    password: &str,
-) -> ApiResult<User> {
-    Ok(state
-        .services
-        .accounts()
-        .bootstrap_admin(NewAdmin {
-            email: email.to_owned(),
-            name: name.to_owned(),
-            password: password.to_owned(),
-        })
-        .await?)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -12,18 +12,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
-use kopek_domain::accounts::Principal;
 use kopek_domain::catalog::{LocalizedText, ServiceCode, UnitOfMeasure};
 use kopek_domain::charges::{Charge, ChargeSource, DomainEvent, EventKind};
-use kopek_domain::ids::OrgId;
 use kopek_domain::money::Money;
 use kopek_domain::orders::{LineRequest, LineState, Site, Status, UserOrKey, order_status};
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::pricing::Quantity;
+use kopek_http::ApiResult;
 use kopek_http::auth::Caller;
 use kopek_http::json::{JsonBody, QueryParams};
 use kopek_http::state::AppState;
-use kopek_http::{ApiError, ApiResult};
 use kopek_services::orders::{ChargesRequest, PlaceOrder, StoredLine, StoredOrder};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -375,30 +373,6 @@ impl From<Charge> for ChargeView {
             rendered_on: c.rendered_on,
         }
     }
-}
-
-/// `?period=`, or the current period by the clock (for `usage`, until it moves to
-/// [`crate::params::period_query`]).
-pub(crate) fn period_param(state: &AppState, period: Option<&str>) -> ApiResult<BillingPeriod> {
-    period_query(state, period)
-}
-
-/// `?org_id=`: the organisation a read is about. Customers default to (and may name only)
-/// their own — another organisation's id is 404, as is a malformed one; staff must name one
-/// (for `usage`, until it moves to `kopek_services::access::org_of`).
-pub(crate) fn org_param(caller: &Principal, org_id: Option<&str>) -> ApiResult<OrgId> {
-    let org = match (caller.org(), org_id) {
-        (Some(own), None) => own,
-        (_, Some(id)) => id.parse().map_err(|_| ApiError::not_found())?,
-        (None, None) => {
-            return Err(
-                ApiError::bad_request("invalid_query", "staff name the organisation")
-                    .with_field("org_id"),
-            );
-        }
-    };
-    caller.can_access_org(org)?;
-    Ok(org)
 }
 
 /// The charges of a period with their total.

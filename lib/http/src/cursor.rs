@@ -8,7 +8,7 @@ use crate::problem::ApiError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use kopek_aws::dynamo::PageKey;
+use kopek_services::PageKey;
 use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;

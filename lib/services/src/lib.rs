@@ -60,7 +60,7 @@ use kopek_domain::period::BillingPeriod;
 
 pub use error::{Error, Result};
 /// Listings come in pages; the HTTP layer turns a [`PageKey`] into a signed, opaque cursor.
-pub use kopek_aws::dynamo::{Page, PageKey, StoreError};
+pub use kopek_aws::dynamo::{CapacitySnapshot, Page, PageKey, StoreError};
 /// The master key the HTTP layer derives its token, cursor and sealing keys from.
 pub use kopek_aws::secrets::Secret;
 
@@ -375,6 +375,12 @@ impl Services {
 
     pub fn settings(&self) -> &Settings {
         &self.ctx.settings
+    }
+
+    /// DynamoDB requests and capacity units spent through these services so far (the
+    /// benchmarks' figures).
+    pub fn capacity(&self) -> CapacitySnapshot {
+        self.ctx.store.capacity()
     }
 
     /// The races lost and retried so far.

@@ -144,6 +144,23 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     }
 }
 
+/// The benchmarks' admin, created as the setup step creates the first one.
+async fn bootstrap_admin(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<kopek_domain::accounts::User, kopek_services::Error> {
+    state
+        .services
+        .accounts()
+        .bootstrap_admin(kopek_services::accounts::NewAdmin {
+            email: email.to_owned(),
+            name: "Bench".to_owned(),
+            password: password.to_owned(),
+        })
+        .await
+}
+
 /// Median and 95th percentile of `samples` (sorted in place).
 fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
     samples.sort();
@@ -288,13 +305,13 @@ async fn sign_in(root: &Path, tools: &tools::Tools, runs: usize) -> anyhow::Resu
     let router = kopek_api::local_app(stack.state.clone());
     let email = "bench@kopek.test";
     let password = "Signal-lamp-over-the-river-77";
-    kopek_api::accounts::bootstrap_admin(&stack.state, email, "Bench", password)
+    bootstrap_admin(&stack.state, email, password)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let body = serde_json::to_vec(&serde_json::json!({"email": email, "password": password}))?;
 
     let mut through_api = Vec::with_capacity(runs);
-    let before = stack.state.store.capacity();
+    let before = stack.state.services.capacity();
     for _ in 0..runs {
         let mut request = Request::post("/v1/auth/sign-in")
             .header("content-type", "application/json")
@@ -311,7 +328,7 @@ async fn sign_in(root: &Path, tools: &tools::Tools, runs: usize) -> anyhow::Resu
             bail!("sign-in answered {status}");
         }
     }
-    let after = stack.state.store.capacity();
+    let after = stack.state.services.capacity();
 
     let hash = kopek_domain::accounts::Password::new(
         password,
@@ -454,7 +471,7 @@ async fn measured(
     expect: u16,
 ) -> anyhow::Result<(Sample, Value)> {
     let what = format!("{} {}", request.method(), request.uri());
-    let usage_before = state.store.capacity();
+    let usage_before = state.services.capacity();
     let ticks_before = process_cpu_ticks();
     let cpu_before = process_cpu_ns();
     let started = Instant::now();
@@ -464,7 +481,7 @@ async fn measured(
     let wall = started.elapsed();
     let cpu_after = process_cpu_ns();
     let ticks_after = process_cpu_ticks();
-    let usage_after = state.store.capacity();
+    let usage_after = state.services.capacity();
     if status.as_u16() != expect {
         bail!(
             "{what} answered {status}, not {expect}: {}",
@@ -557,9 +574,9 @@ async fn order_intake_setup(
 ) -> anyhow::Result<(Account, Account)> {
     let admin_email = "bench-admin@kopek.test";
     let admin_password = "Correct-horse-battery-staple-41";
-    kopek_api::accounts::bootstrap_admin(state, admin_email, "Bench", admin_password)
+    bootstrap_admin(state, admin_email, admin_password)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let signed_in = setup_call(
         state,
         router,
@@ -648,22 +665,26 @@ async fn order_intake_setup(
 
 /// The emulator's round trip: `n` strongly consistent `GetItem`s of one service item through
 /// the store, each timed; also the process's CPU time per call (the SDK's own work).
-async fn round_trips(state: &AppState, n: usize) -> anyhow::Result<(Vec<Duration>, Duration)> {
+async fn round_trips(
+    state: &AppState,
+    store: &Store,
+    n: usize,
+) -> anyhow::Result<(Vec<Duration>, Duration)> {
     let code: kopek_domain::catalog::ServiceCode =
         ORDER_SERVICE.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut samples = Vec::with_capacity(n);
-    let usage_before = state.store.capacity();
+    let usage_before = state.services.capacity();
     let cpu_before = process_cpu_ns();
     for _ in 0..n {
         let started = Instant::now();
-        let found = state.store.service(&code).await?;
+        let found = store.service(&code).await?;
         samples.push(started.elapsed());
         if found.is_none() {
             bail!("the service {ORDER_SERVICE} is missing");
         }
     }
     let cpu_after = process_cpu_ns();
-    let requests = state.store.capacity().requests - usage_before.requests;
+    let requests = state.services.capacity().requests - usage_before.requests;
     if requests != n as u64 {
         bail!("{n} service reads made {requests} DynamoDB requests, not one each");
     }
@@ -754,7 +775,7 @@ async fn order_intake(root: &Path, tools: &tools::Tools, runs: usize) -> anyhow:
     }
 
     eprintln!("kopek: timing the emulator's round trip …");
-    let (mut trips, trip_cpu) = round_trips(&state, (runs * 10).max(50)).await?;
+    let (mut trips, trip_cpu) = round_trips(&state, &stack.store, (runs * 10).max(50)).await?;
     let trip_mean = trips.iter().sum::<Duration>() / trips.len() as u32;
     let trip_count = trips.len();
     let (trip_median, trip_p95) = percentiles(&mut trips);
@@ -903,7 +924,7 @@ const MESSAGES_PER_BATCH: usize = 10;
 type Expected = BTreeMap<(OrgId, ServiceCode, BillingPeriod), (Decimal, u64)>;
 
 /// The metered services, straight into the store (the catalog API is measured elsewhere).
-async fn usage_meters(state: &AppState) -> anyhow::Result<Vec<ServiceCode>> {
+async fn usage_meters(store: &Store) -> anyhow::Result<Vec<ServiceCode>> {
     let now = chrono::Utc::now();
     let mut codes = Vec::new();
     for (code, unit) in USAGE_METERS {
@@ -931,7 +952,7 @@ async fn usage_meters(state: &AppState) -> anyhow::Result<Vec<ServiceCode>> {
             price,
         };
         let (service, first) = Service::create(command, now).map_err(|e| anyhow::anyhow!("{e}"))?;
-        state.store.create_service(&service, &first).await?;
+        store.create_service(&service, &first).await?;
         codes.push(service.code().clone());
     }
     Ok(codes)
@@ -939,7 +960,7 @@ async fn usage_meters(state: &AppState) -> anyhow::Result<Vec<ServiceCode>> {
 
 /// `USAGE_CUSTOMERS` organisations registered straight into the store; `tag` keeps their
 /// e-mail addresses apart, `seed` their tax ids.
-async fn usage_customers(state: &AppState, tag: &str, seed: u64) -> anyhow::Result<Vec<OrgId>> {
+async fn usage_customers(store: &Store, tag: &str, seed: u64) -> anyhow::Result<Vec<OrgId>> {
     let mut orgs = Vec::with_capacity(USAGE_CUSTOMERS);
     for i in 0..USAGE_CUSTOMERS {
         let form = RegistrationForm {
@@ -957,7 +978,7 @@ async fn usage_customers(state: &AppState, tag: &str, seed: u64) -> anyhow::Resu
         // Argon2id: tens of milliseconds of CPU, kept off the runtime's threads.
         let account =
             tokio::task::spawn_blocking(move || registration.open(chrono::Utc::now())).await?;
-        state.store.register(&account).await?;
+        store.register(&account).await?;
         orgs.push(account.organisation.id);
     }
     Ok(orgs)
@@ -1200,16 +1221,16 @@ async fn usage(
     let load_before = load_average();
     let stack = Stack::start(root, tools, "bench").await?;
     let state = stack.state.clone();
-    let store = &state.store;
+    let store = &stack.store;
     let ingestor = stack.usage_poller.ingestor.clone();
-    let meters = usage_meters(&state).await?;
+    let meters = usage_meters(store).await?;
 
     // (a) One SQS-shaped batch of 1,000 fresh events, then the same batch again.
     eprintln!("kopek: ingesting 1,000 events twice …");
     let batch_events = EVENTS_PER_MESSAGE * MESSAGES_PER_BATCH;
-    let customers = usage_customers(&state, "cost", 5_100).await?;
+    let customers = usage_customers(store, "cost", 5_100).await?;
     let (texts, expected) =
-        usage_events(&customers, &meters, "cost", batch_events, state.calendar)?;
+        usage_events(&customers, &meters, "cost", batch_events, state.calendar())?;
     let messages = usage_messages(&texts)?;
     println!(
         "| batch of {batch_events} events ({MESSAGES_PER_BATCH} messages × {EVENTS_PER_MESSAGE}) | counted | duplicates | DynamoDB requests | read units | write units | requests whose units the store computed | wall time (ms) |"
@@ -1277,8 +1298,8 @@ async fn usage(
 
     // (b) End to end through the queue.
     let queue = stack.usage_poller.queue.clone();
-    let customers = usage_customers(&state, "e2e", 5_200).await?;
-    let (texts, expected) = usage_events(&customers, &meters, "e2e", events, state.calendar)?;
+    let customers = usage_customers(store, "e2e", 5_200).await?;
+    let (texts, expected) = usage_events(&customers, &meters, "e2e", events, state.calendar())?;
     let moto = moto_pid(stack.emulator.endpoint());
     eprintln!(
         "kopek: sending {events} events through the queue, then draining it with {pollers} poller(s) (moto: pid {}) …",
@@ -1896,9 +1917,9 @@ async fn close(
     let load_before = load_average();
     let stack = Stack::start(root, tools, "bench").await?;
     let state = stack.state.clone();
-    let store = state.store.clone();
+    let store = stack.store.clone();
     let now = chrono::Utc::now();
-    let calendar = state.calendar;
+    let calendar = state.calendar();
     let period = calendar.period_of(now).previous();
     let history = crate::demo::history_clock(now, calendar);
     let dates = CloseDates {
@@ -2176,7 +2197,7 @@ async fn close(
     println!(
         "invoice check: ok ({customers} invoices, numbers 1–{customers}, {CLOSE_LINES} lines each)"
     );
-    pay_after_close(&state, &orgs, period).await
+    pay_after_close(&state, &store, &orgs, period).await
 }
 
 /// After the close, each customer pays its invoice and 100.00 more, recorded one by one
@@ -2185,6 +2206,7 @@ async fn close(
 /// per payment, and checks every answer.
 async fn pay_after_close(
     state: &AppState,
+    store: &Store,
     orgs: &[OrgId],
     period: kopek_domain::period::BillingPeriod,
 ) -> anyhow::Result<()> {
@@ -2193,9 +2215,9 @@ async fn pay_after_close(
         "bench-payments@kopek.test",
         "Every-kopek-counted-twice-never-9",
     );
-    kopek_api::accounts::bootstrap_admin(state, email, "Bench", password)
+    bootstrap_admin(state, email, password)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let signed_in = setup_call(
         state,
         &router,
@@ -2209,8 +2231,7 @@ async fn pay_after_close(
     let today = state.today().to_string();
     let mut samples = Vec::with_capacity(orgs.len());
     for (i, org) in orgs.iter().enumerate() {
-        let invoice = state
-            .store
+        let invoice = store
             .invoice_of(*org, period)
             .await?
             .with_context(|| format!("{org} has no invoice of {period}"))?

@@ -20,6 +20,7 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use chrono::{DateTime, TimeDelta, Utc};
 use http_body_util::BodyExt;
+use kopek_domain::accounts::Principal;
 use kopek_domain::calendar::Calendar;
 use kopek_domain::clock::FixedClock;
 use kopek_domain::ids::OrgId;
@@ -30,6 +31,7 @@ use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
 use kopek_services::accounts::NewAdmin;
 use kopek_services::close::Trigger;
+use kopek_services::usage::AddExternalRefCommand;
 use kopek_services::usage::ingest::BatchReport;
 use rand::distributions::Alphanumeric;
 use rand::rngs::StdRng;
@@ -54,6 +56,8 @@ pub struct Login {
 /// What the demo created.
 #[derive(Debug, Default)]
 pub struct Demo {
+    /// The first admin, as the services know a caller.
+    pub admin: Option<Principal>,
     pub logins: Vec<Login>,
     pub services: Vec<String>,
     pub organisations: Vec<(String, String)>,
@@ -90,6 +94,7 @@ pub fn history_clock(now: DateTime<Utc>, calendar: Calendar) -> FixedClock {
 /// would, and reads back the invoices it issued.
 pub async fn close_period(
     state: &AppState,
+    admin: &Principal,
     period: BillingPeriod,
     organisations: &[(String, String)],
 ) -> anyhow::Result<ClosedDemo> {
@@ -109,8 +114,13 @@ pub async fn close_period(
         let org: OrgId = id
             .parse()
             .with_context(|| format!("organisation id {id}"))?;
-        if let Some(stored) = state.store.invoice_of(org, period).await? {
-            let invoice = stored.invoice;
+        if let Ok(found) = state
+            .services
+            .invoices()
+            .of_period(admin, Some(org), period)
+            .await
+        {
+            let invoice = found.invoice;
             closed.invoices.push((
                 invoice.number.to_string(),
                 name.clone(),
@@ -212,7 +222,7 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
     // The first admin, as the setup step creates it, then the staff it invites.
     let admin_email = "admin@kopek.test";
     let admin_password = password();
-    state
+    let admin = state
         .services
         .accounts()
         .bootstrap_admin(NewAdmin {
@@ -225,6 +235,7 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
             let e = kopek_http::ApiError::from(e);
             anyhow::anyhow!("cannot create the admin: {} ({})", e.detail, e.code)
         })?;
+    demo.admin = Some(Principal::from_user(&admin, None).map_err(|e| anyhow::anyhow!("{e}"))?);
     let session = api
         .post(
             "/v1/auth/sign-in",
@@ -533,7 +544,7 @@ async fn accept(
 /// price change applies.
 fn next_month_start(state: &AppState) -> String {
     state
-        .calendar
+        .calendar()
         .period_end(state.current_period())
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -545,6 +556,7 @@ fn next_month_start(state: &AppState) -> String {
 /// is sent twice, so the back office has rejected events and a duplicate to show.
 pub async fn load_usage(
     state: &AppState,
+    admin: &Principal,
     poller: &Poller,
     organisations: &[(String, String)],
 ) -> anyhow::Result<UsageDemo> {
@@ -556,10 +568,21 @@ pub async fn load_usage(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let first = *orgs.first().context("the demo has no organisation")?;
-    state.store.set_external_ref(first, EXTERNAL_REF).await?;
+    state
+        .services
+        .usage()
+        .add_external_ref(
+            admin,
+            AddExternalRefCommand {
+                org_id: first.to_string(),
+                external_ref: EXTERNAL_REF.to_owned(),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("the demo's external reference: {e}"))?;
 
-    let now = state.clock.now();
-    let mut events = usage_events(&orgs, now, state.calendar);
+    let now = state.services.now();
+    let mut events = usage_events(&orgs, now, state.calendar());
     let duplicate = events.first().context("no usage events")?.clone();
     let invalid = |id: &str, org: OrgId, meter: &str, quantity: Decimal| RawUsageEvent {
         id: id.into(),
@@ -590,7 +613,7 @@ pub async fn load_usage(
         demo.messages += poller.queue.send_events(&bodies).await?.messages;
         demo.events += bodies.len();
     }
-    demo.report = poller.drain(state.clock.as_ref(), 2).await?;
+    demo.report = poller.drain(state.services.clock().as_ref(), 2).await?;
     if !demo.report.failed.is_empty() {
         tracing::warn!(
             failed = demo.report.failed.len(),

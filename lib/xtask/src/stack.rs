@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use kopek_aws::clients::Clients;
 use kopek_aws::config::Config;
+use kopek_aws::dynamo::Store;
 use kopek_aws::queue::Queue;
 use kopek_events::usage::poller::Poller;
 use kopek_http::state::AppState;
@@ -16,6 +17,7 @@ use kopek_local::emulator::Emulator;
 use kopek_local::provision;
 use kopek_local::template::Template;
 use kopek_local::tools::Tools;
+use kopek_services::Services;
 
 /// A provisioned emulator and the state of the HTTP functions on top of it.
 pub struct Stack {
@@ -23,6 +25,8 @@ pub struct Stack {
     /// Every function's environment, by binary name, as the template gives it in AWS.
     pub function_env: BTreeMap<String, BTreeMap<String, String>>,
     pub state: AppState,
+    /// The store the services write to, for the demo's and benchmarks' own reads and setup.
+    pub store: Store,
     /// Receives from `UsageQueue` and ingests as `usage-ingest` does in AWS.
     pub usage_poller: Poller,
 }
@@ -48,7 +52,12 @@ impl Stack {
         anyhow::ensure!(!env.is_empty(), "the template defines no function");
         let config = Config::from_lookup(|name| env.get(name).cloned())?;
         let clients = Clients::new(&sdk);
-        let state = AppState::from_config(&config, &clients).await?;
+        // One store handle for the services and the stack's own reads, so their capacity is
+        // counted on one meter.
+        let store = Store::new(clients.dynamodb.clone(), config.table_name.clone());
+        let (services, key) = Services::load(&config, &clients).await?;
+        let services = services.with_store(store.clone());
+        let state = AppState::new(services, key.expose(), config.access_token_ttl);
         let queue_url = config
             .usage_queue_url
             .clone()
@@ -64,6 +73,7 @@ impl Stack {
             emulator,
             function_env,
             state,
+            store,
             usage_poller,
         })
     }

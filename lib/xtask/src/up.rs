@@ -66,21 +66,29 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
     let router = kopek_api::local_app(stack.state.clone());
     // The demo's history happens last month, through the same routes on a clock set then.
     let mut history = stack.state.clone();
-    let history_clock = demo::history_clock(stack.state.clock.now(), stack.state.calendar);
-    let last_month = stack.state.calendar.period_of(history_clock.now());
-    history.clock = Arc::new(history_clock);
+    let history_clock = demo::history_clock(stack.state.services.now(), stack.state.calendar());
+    let last_month = stack.state.calendar().period_of(history_clock.now());
+    history.services = history.services.with_clock(Arc::new(history_clock));
     eprintln!("kopek: loading the demo data (dated {last_month}) through the API …");
     let mut demo = demo::load(&history, &kopek_api::local_app(history.clone())).await?;
     eprintln!("kopek: sending {last_month}'s usage through the usage queue …");
-    demo::load_usage(&history, &stack.usage_poller, &demo.organisations).await?;
+    let admin = demo.admin.clone().context("the demo has its admin")?;
+    demo::load_usage(&history, &admin, &stack.usage_poller, &demo.organisations).await?;
     eprintln!("kopek: closing {last_month} through the close queue …");
-    demo.closed = Some(demo::close_period(&stack.state, last_month, &demo.organisations).await?);
+    demo.closed =
+        Some(demo::close_period(&stack.state, &admin, last_month, &demo.organisations).await?);
     eprintln!("kopek: sending this month's usage through the usage queue …");
-    demo.usage = demo::load_usage(&stack.state, &stack.usage_poller, &demo.organisations).await?;
+    demo.usage = demo::load_usage(
+        &stack.state,
+        &admin,
+        &stack.usage_poller,
+        &demo.organisations,
+    )
+    .await?;
     let (stop_ingesting, stopped) = oneshot::channel::<()>();
     let ingesting = tokio::spawn(ingest_usage(
         stack.usage_poller.clone(),
-        stack.state.clock.clone(),
+        stack.state.services.clock().clone(),
         stopped,
     ));
     let env_dir = root.join(".local").join("up");

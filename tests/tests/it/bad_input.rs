@@ -1331,7 +1331,6 @@ async fn a_retry_while_the_first_request_runs_is_a_409_until_its_claim_goes_stal
     let mut request = b"POST\0/v1/auth/register\0".to_vec();
     request.extend_from_slice(&bytes);
     let claim = app
-        .state
         .store
         // An anonymous caller's keys are scoped by its address; `send` comes from 127.0.0.1.
         .claim_idempotency_key(

@@ -36,9 +36,10 @@ async fn app() -> TestApp {
         .clone();
     let sqs = Clients::new(&app.sdk).sqs;
     app.with_state(|state| {
-        let queue = Queue::new(sqs, url);
-        state.services = state.services.clone().with_close_queue(queue.clone());
-        state.close_queue = Some(queue);
+        state.services = state
+            .services
+            .clone()
+            .with_close_queue(Queue::new(sqs, url));
     })
 }
 
@@ -387,7 +388,12 @@ async fn closing_a_period_twice_or_out_of_order_is_a_409_that_changes_nothing() 
         started.body
     );
     // The planning is queued.
-    let queue = app.state.close_queue.clone().expect("the close queue");
+    let queue = app
+        .state
+        .services
+        .close_queue()
+        .cloned()
+        .expect("the close queue");
     let messages = queue.receive(10, 1, None).await.expect("received");
     assert_eq!(messages.len(), 1);
     let message: Value = serde_json::from_str(&messages[0].body).expect("json");

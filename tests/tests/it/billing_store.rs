@@ -150,7 +150,7 @@ async fn org(app: &TestApp) -> OrgId {
 #[tokio::test]
 async fn a_close_is_planned_sealed_issued_and_closed() {
     let app = TestApp::start().await;
-    let store = app.state.store.clone();
+    let store = app.store.clone();
     let (a, b) = (org(&app).await, org(&app).await);
     let nov = BillingPeriod::new(2026, 11).unwrap();
     let at = Utc.with_ymd_and_hms(2026, 12, 1, 0, 5, 0).unwrap();
@@ -423,7 +423,7 @@ async fn a_close_is_planned_sealed_issued_and_closed() {
 #[tokio::test]
 async fn failed_and_skipped_jobs_are_counted_once() {
     let app = TestApp::start().await;
-    let store = app.state.store.clone();
+    let store = app.store.clone();
     let c = OrgId::new();
     let dec = BillingPeriod::new(2026, 12).unwrap();
     let at = Utc::now();
@@ -476,7 +476,7 @@ async fn failed_and_skipped_jobs_are_counted_once() {
 async fn settings_move_by_revision_and_faults_stop_a_write() {
     let app = TestApp::start().await;
     let faults = Faults::new();
-    let store = app.state.store.clone().with_faults(faults.clone());
+    let store = app.store.clone().with_faults(faults.clone());
     let settings = BillingSettings {
         series: InvoiceSeries::new("KPK").unwrap(),
         tax_mode: TaxMode::Exclusive,
@@ -567,7 +567,7 @@ async fn record(store: &Store, payment: &Payment, read: &StoredCredit) -> Paymen
 #[tokio::test]
 async fn an_invoice_and_a_payment_that_read_the_same_credit_never_both_write() {
     let app = TestApp::start().await;
-    let store = app.state.store.clone();
+    let store = app.store.clone();
     let a = org(&app).await;
     let nov = BillingPeriod::new(2026, 11).unwrap();
     let at = Utc.with_ymd_and_hms(2026, 12, 1, 0, 5, 0).unwrap();

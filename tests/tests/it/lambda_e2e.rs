@@ -623,7 +623,7 @@ async fn the_usage_ingest_function_counts_the_sample_batches_once_and_keeps_what
     create_services(&app, usage_catalog()).await;
     let customer = app.register("Ромашка").await;
     let org: OrgId = customer.org_id.parse().expect("an organisation id");
-    let store = &app.state.store;
+    let store = &app.store;
     store
         .set_external_ref(org, "crm:romashka")
         .await
@@ -954,7 +954,6 @@ async fn last_month_subscriber() -> (
     let gross = net.checked_add(tax).expect("a sum");
     let app = app.with_state(|s| {
         s.services = s.services.clone().with_clock(Arc::new(SystemClock));
-        s.clock = Arc::new(SystemClock);
     });
     (app, customer, period, gross)
 }
@@ -993,7 +992,7 @@ async fn the_period_close_functions_close_last_month_from_the_sample_events() {
         )
         .await;
     assert_eq!(batch_item_failures(&planned), Vec::<String>::new());
-    let store = &app.state.store;
+    let store = &app.store;
     let job = store
         .job(period, org)
         .await

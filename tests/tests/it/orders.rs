@@ -657,7 +657,6 @@ async fn a_batch_left_untouched_returns_to_the_queue_by_itself() {
     let clock = Arc::new(FixedClock::at(future_hour()));
     // A short timeout, so the access tokens (15 minutes) outlive it.
     let app = TestApp::with_clock(clock.clone()).await.with_state(|s| {
-        s.batch_timeout = std::time::Duration::from_secs(600);
         s.services = s
             .services
             .clone()

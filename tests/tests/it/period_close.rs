@@ -344,7 +344,7 @@ impl World {
     }
 
     fn store(&self) -> &kopek_aws::dynamo::Store {
-        &self.app.state.store
+        &self.app.store
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -1073,7 +1073,7 @@ async fn close_with_fault(fail_at: u64) -> (Outcome, u64) {
     let mut s = standard_with(8, 8).await;
     let faults = Faults::new();
     s.world.close = worker(&s.world.app, s.world.clock.clone())
-        .with_store(s.world.app.state.store.clone().with_faults(faults.clone()))
+        .with_store(s.world.app.store.clone().with_faults(faults.clone()))
         .closer();
     let (w, period) = (&s.world, s.world.period);
     faults.fail_write(fail_at);
@@ -1608,7 +1608,7 @@ async fn a_customer_that_cannot_be_invoiced_fails_alone_and_is_listed() {
             meter: foreign_code.clone(),
             quantity: Quantity::new(event.quantity).expect("a quantity"),
             timestamp: event.at,
-            day: w.app.state.calendar.date_of(event.at),
+            day: w.app.state.calendar().date_of(event.at),
             period,
             billed_in: period,
             properties: BTreeMap::new(),

@@ -74,7 +74,7 @@ fn closer(app: &TestApp, faults: Option<Arc<Faults>>) -> Closer {
         .provisioned
         .function_env(&template, "PeriodCloseWorkerFunction")
         .expect("env");
-    let store = app.state.store.clone();
+    let store = app.store.clone();
     app.state
         .services
         .clone()
@@ -126,7 +126,7 @@ async fn outcome(
     orgs: &[OrgId],
     period: BillingPeriod,
 ) -> (Vec<serde_json::Value>, Vec<u64>, serde_json::Value) {
-    let store = &app.state.store;
+    let store = &app.store;
     let mut customers = Vec::new();
     let mut numbers = Vec::new();
     for org in orgs {
@@ -173,7 +173,7 @@ async fn a_close_stopped_between_any_two_writes_and_run_again_equals_a_clean_run
     let (clean_app, clean_orgs, period) = world(&QUANTITIES).await;
     let faults = Faults::new();
     let clean = closer(&clean_app, Some(faults.clone()));
-    run_to_the_end(&clean, &clean_app.state.store, period).await;
+    run_to_the_end(&clean, &clean_app.store, period).await;
     let writes = faults.writes();
     let expected = outcome(&clean_app, &clean_orgs, period).await;
     let invoiced = QUANTITIES.iter().filter(|q| **q > 0).count() as u64;
@@ -189,7 +189,7 @@ async fn a_close_stopped_between_any_two_writes_and_run_again_equals_a_clean_run
             let faults = Faults::new();
             let faulty = closer(&app, Some(faults.clone()));
             faults.fail_write(n);
-            run_to_the_end(&faulty, &app.state.store, period).await;
+            run_to_the_end(&faulty, &app.store, period).await;
             assert!(
                 faults.writes() > n,
                 "write {n} was never reached: the fault did not fire"
@@ -251,8 +251,7 @@ async fn many_workers_at_once_number_invoices_without_a_gap_or_a_repeat() {
     let year = chrono::Datelike::year(&kopek_tests::emulator::today());
     let series = InvoiceSeries::new("KPK").expect("a series");
     assert_eq!(
-        app.state
-            .store
+        app.store
             .sequence_last(
                 &series,
                 kopek_domain::invoicing::DocumentKind::Invoice,

@@ -196,8 +196,7 @@ async fn posted_events_are_queued_counted_once_and_shown_per_meter_and_day_with_
     // Last period is invoiced for A: an event of it is billed in this one, marked late.
     let last_period = w.period.previous();
     let a_id: OrgId = a.parse().expect("an org id");
-    app.state
-        .store
+    app.store
         .close_through(a_id, last_period)
         .await
         .expect("close the last period");
@@ -391,7 +390,8 @@ async fn a_bad_event_anywhere_refuses_the_whole_request_naming_it_and_nothing_is
             // A day past the grace window (45 days for monthly periods).
             json!(
                 (w.now
-                    - Duration::from_std(app.state.usage_grace).expect("a grace window")
+                    - Duration::from_std(app.state.services.settings().usage_grace)
+                        .expect("a grace window")
                     - Duration::days(1))
                 .to_rfc3339()
             ),

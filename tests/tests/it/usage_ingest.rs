@@ -73,8 +73,12 @@ async fn rig() -> Rig {
     let graduated = json!({"type": "graduated", "tiers": [
         {"up_to": "100", "unit_price": "0.00"}, {"up_to": null, "unit_price": "1.50"}]});
     let per_unit = json!({"type": "per_unit", "unit_price": "2.50"});
-    let rig_store = app.state.store.clone();
-    let ingestor = Ingestor::new(rig_store.clone(), app.state.usage_grace, app.state.calendar);
+    let rig_store = app.store.clone();
+    let ingestor = Ingestor::new(
+        rig_store.clone(),
+        app.state.services.settings().usage_grace,
+        app.state.calendar(),
+    );
     let rig = Rig {
         app,
         admin,
@@ -141,7 +145,7 @@ impl Rig {
     }
 
     fn grace(&self) -> TimeDelta {
-        TimeDelta::from_std(self.app.state.usage_grace).expect("a grace window")
+        TimeDelta::from_std(self.app.state.services.settings().usage_grace).expect("a grace window")
     }
 
     fn sqs(&self) -> aws_sdk_sqs::Client {
@@ -180,7 +184,11 @@ impl Rig {
     }
 
     fn ingestor_on(&self, store: Store) -> Ingestor {
-        Ingestor::new(store, self.app.state.usage_grace, self.app.state.calendar)
+        Ingestor::new(
+            store,
+            self.app.state.services.settings().usage_grace,
+            self.app.state.calendar(),
+        )
     }
 
     /// Stores that fail every call: the table does not exist; the store is unreachable.

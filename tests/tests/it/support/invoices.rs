@@ -23,9 +23,9 @@ use kopek_tests::TestApp;
 /// Issues today an invoice of `period` to each of `orgs` (which must have something to bill
 /// in it: a subscription, say), numbered in the series `KPK`; returns their ids.
 pub async fn issue_invoices(app: &TestApp, period: BillingPeriod, orgs: &[&str]) -> Vec<String> {
-    let store = &app.state.store;
-    let now = app.state.clock.now();
-    let today = app.state.calendar.date_of(now);
+    let store = &app.store;
+    let now = app.state.services.now();
+    let today = app.state.calendar().date_of(now);
     let orgs: Vec<OrgId> = orgs.iter().map(|o| o.parse().expect("an org id")).collect();
     store
         .start_period_close(period, "test", now)
@@ -61,7 +61,7 @@ pub async fn issue_invoices(app: &TestApp, period: BillingPeriod, orgs: &[&str])
         let input = CloseInput {
             org,
             period,
-            calendar: app.state.calendar,
+            calendar: app.state.calendar(),
             currency: organisation.currency,
             charges: &charges,
             subscriptions: &subscriptions,
