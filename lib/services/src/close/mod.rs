@@ -51,10 +51,9 @@ use kopek_aws::dynamo::billing::{
 };
 /// A period's close and a customer's job in it, as stored.
 pub use kopek_aws::dynamo::billing::{StoredJob, StoredPeriod};
-use kopek_aws::dynamo::{Page, Store, StoreError};
+use kopek_aws::dynamo::{Store, StoreError};
 use kopek_aws::queue::Queue;
-use kopek_domain::accounts::{Principal, Role, Scope};
-use kopek_domain::calendar::{Calendar, ZoneError};
+use kopek_domain::calendar::Calendar;
 use kopek_domain::catalog::{PriceVersion, Service, ServiceCode, ServiceStatus};
 use kopek_domain::charges::{DomainEvent, EventKind};
 use kopek_domain::close::JobStatus;
@@ -69,9 +68,13 @@ use kopek_domain::period::BillingPeriod;
 use kopek_domain::usage::MeterUsage;
 use serde::{Deserialize, Serialize};
 
-use crate::access::{BILLING_STAFF, subject_text};
 use crate::numbering::Numbering;
-use crate::{Context, Error, Paging, Result};
+
+mod schedule;
+mod staff;
+
+use crate::{Context, Result};
+pub use schedule::scheduled_period;
 
 /// Customers per planning transaction: two actions each (job, seal) and the period's update
 /// stay within DynamoDB's 100 actions per transaction (the store's own limit).
@@ -181,20 +184,6 @@ impl std::fmt::Debug for Closer {
     }
 }
 
-/// Billing staff: `invoices:read` and a billing role.
-fn require_billing_staff(caller: &Principal) -> Result<()> {
-    caller.require_role(BILLING_STAFF)?;
-    caller.require_scope(Scope::InvoicesRead)?;
-    Ok(())
-}
-
-/// Admins with `invoices:read`.
-fn require_admin(caller: &Principal) -> Result<()> {
-    caller.require_role(&[Role::Admin])?;
-    caller.require_scope(Scope::InvoicesRead)?;
-    Ok(())
-}
-
 impl Closer {
     /// The close over `ctx`'s store and close queue (`KOPEK_CLOSE_QUEUE_URL`), if any.
     pub(crate) fn new(ctx: Context) -> Self {
@@ -238,99 +227,6 @@ impl Closer {
     /// The billing settings in force (see [`crate::billing::Billing::settings`]).
     pub async fn settings(&self) -> Result<BillingSettings, StoreError> {
         crate::billing::settings_in_force(&self.ctx).await
-    }
-
-    // -- Staff -------------------------------------------------------------------------------
-
-    /// The closes started so far, newest period first (billing staff).
-    pub async fn list_as(&self, caller: &Principal, paging: Paging) -> Result<Page<StoredPeriod>> {
-        require_billing_staff(caller)?;
-        Ok(self
-            .store()
-            .list_periods(paging.limit, paging.start)
-            .await?)
-    }
-
-    /// A period's close, `None` while none was started (billing staff).
-    pub async fn status_as(
-        &self,
-        caller: &Principal,
-        period: BillingPeriod,
-    ) -> Result<Option<StoredPeriod>> {
-        require_billing_staff(caller)?;
-        Ok(self.store().period(period).await?)
-    }
-
-    /// Starts the close of `period` for an admin; a close already started is refused
-    /// (`close_already_started`) and changes nothing.
-    pub async fn start_as(
-        &self,
-        caller: &Principal,
-        period: BillingPeriod,
-    ) -> Result<StoredPeriod> {
-        require_admin(caller)?;
-        let started = self
-            .start(period, Trigger::Admin(subject_text(caller)))
-            .await?;
-        if !started.started {
-            return Err(Error::conflict_on(
-                "close_already_started",
-                "period",
-                format!(
-                    "the close of {period} was started at {} and is {}",
-                    started.period.started_at,
-                    started.period.status.as_str()
-                ),
-            ));
-        }
-        Ok(started.period)
-    }
-
-    /// Re-queues what a close still has to do, for an admin: how many customers were queued,
-    /// and the close as it is now.
-    pub async fn resume_as(
-        &self,
-        caller: &Principal,
-        period: BillingPeriod,
-    ) -> Result<(usize, Option<StoredPeriod>)> {
-        require_admin(caller)?;
-        let queued = self.resume(period).await?;
-        tracing::info!(%period, queued, "period close resumed");
-        Ok((queued, self.store().period(period).await?))
-    }
-
-    /// A period's jobs by customer id, all or those of one `status` (billing staff).
-    pub async fn jobs_as(
-        &self,
-        caller: &Principal,
-        period: BillingPeriod,
-        status: Option<JobStatus>,
-        paging: Paging,
-    ) -> Result<Page<StoredJob>> {
-        require_billing_staff(caller)?;
-        Ok(self
-            .store()
-            .list_jobs(period, status, paging.limit, paging.start)
-            .await?)
-    }
-
-    /// A dry run over a page of customers, for billing staff (see [`Closer::preview`]).
-    pub async fn preview_as(
-        &self,
-        caller: &Principal,
-        period: BillingPeriod,
-        limit: usize,
-        cursor: Option<&str>,
-    ) -> Result<Preview> {
-        require_billing_staff(caller)?;
-        if !(1..=ORGS_PER_PAGE).contains(&limit) {
-            return Err(Error::bad_input(
-                "invalid_query",
-                "limit",
-                format!("limit must be between 1 and {ORGS_PER_PAGE}"),
-            ));
-        }
-        Ok(self.preview(period, limit, cursor).await?)
     }
 
     // -- The close itself --------------------------------------------------------------------
@@ -826,94 +722,9 @@ pub struct Preview {
     pub next: Option<String>,
 }
 
-/// The period the scheduler closes when it fires at `at`: the period before the one `at`
-/// falls in, in the provider's `calendar` (a month, or its longer period: the template's
-/// schedule fires on the 1st after each period ends). The schedule's event names the zone it fires in
-/// (`time_zone`, the template's `ProviderTimeZone` for both): a schedule in another zone than
-/// the provider's periods would fire hours before or after the month ends, so it is refused.
-pub fn scheduled_period(
-    at: DateTime<Utc>,
-    time_zone: &str,
-    calendar: Calendar,
-) -> Result<BillingPeriod, CloseError> {
-    let schedule: Calendar = time_zone
-        .parse()
-        .map_err(|e: ZoneError| CloseError::Invalid {
-            field: "time_zone".into(),
-            reason: e.to_string(),
-        })?;
-    if schedule.zone() != calendar.zone() {
-        return Err(CloseError::Invalid {
-            field: "time_zone".into(),
-            reason: format!(
-                "the schedule runs in {schedule}, the provider's periods are {}s in {calendar}",
-                calendar.period_length()
-            ),
-        });
-    }
-    BillingPeriod::try_of(calendar.date_of(at), calendar.period_length())
-        .ok()
-        .and_then(BillingPeriod::checked_previous)
-        .ok_or_else(|| CloseError::Invalid {
-            field: "scheduled_time".into(),
-            reason: format!("{at} has no previous billing period"),
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    fn zone(name: &str) -> Calendar {
-        name.parse().unwrap()
-    }
-
-    #[test]
-    fn the_schedule_closes_the_month_that_just_ended_in_the_providers_zone() {
-        // 00:05 on 1 December in Moscow is 21:05 UTC on 30 November.
-        let moscow = zone("Europe/Moscow");
-        let p = scheduled_period(at("2026-11-30T21:05:00Z"), "Europe/Moscow", moscow).unwrap();
-        assert_eq!(p.to_string(), "2026-11");
-        let p = scheduled_period(at("2026-12-01T00:05:00Z"), "UTC", Calendar::UTC).unwrap();
-        assert_eq!(p.to_string(), "2026-11");
-        let ny = zone("America/New_York");
-        let p = scheduled_period(at("2027-01-01T05:05:00Z"), "America/New_York", ny).unwrap();
-        assert_eq!(p.to_string(), "2026-12");
-    }
-
-    #[test]
-    fn the_schedule_closes_the_quarter_that_just_ended_when_periods_are_quarters() {
-        use kopek_domain::period::PeriodLength;
-        let quarterly = zone("Europe/Moscow").with_period_length(PeriodLength::Quarter);
-        // 00:05 on 1 January 2027 in Moscow.
-        let p = scheduled_period(at("2026-12-31T21:05:00Z"), "Europe/Moscow", quarterly).unwrap();
-        assert_eq!(p.to_string(), "2026-Q4");
-        let yearly = Calendar::UTC.with_period_length(PeriodLength::Year);
-        let p = scheduled_period(at("2027-01-01T00:05:00Z"), "UTC", yearly).unwrap();
-        assert_eq!(p.to_string(), "2026");
-    }
-
-    #[test]
-    fn a_schedule_in_another_zone_than_the_periods_is_refused() {
-        let err = scheduled_period(at("2026-11-30T21:05:00Z"), "Europe/Moscow", Calendar::UTC)
-            .unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("time_zone: the schedule runs in Europe/Moscow"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn an_unknown_zone_is_named() {
-        let err = scheduled_period(at("2026-12-01T00:05:00Z"), "Mars/Olympus", Calendar::UTC)
-            .unwrap_err();
-        assert!(err.to_string().starts_with("time_zone:"));
-    }
 
     #[test]
     fn messages_have_a_stable_wire_form() {

@@ -1,0 +1,284 @@
+//! The close under failure and contention, recovered only the way AWS recovers it.
+//!
+//! **Stopped at any write, before or after it.** Every write the close sends — each store
+//! write (a put, an update, a transaction) and each `SendMessageBatch` to `CloseQueue` — is
+//! counted by one [`Faults`] shared by the close's store and queue. A clean close is run
+//! first; then, in a world of its own each, the close is run with the n-th of those writes
+//! failing, for every n, once *before* it is sent (nothing written, as a throttled request
+//! or a crash) and once *after* it succeeded (written, but the caller told it failed, as a
+//! Lambda that timed out before it heard the answer). The only recovery is production's:
+//! EventBridge Scheduler invokes `period-close` again when an invocation fails, and SQS
+//! delivers a message again when its handler failed (`kopek_events::close::poller::drain`,
+//! the stand-in for the worker's event source mapping). Nobody resumes the close or sends
+//! anything by hand. Every run must end `closed`, with the clean run's invoices, numbers,
+//! ledger and counters, and an empty queue.
+//!
+//! **Many workers number at once.** After planning, every customer is closed by a task of its
+//! own, all started together: the tasks read the same last number and race for it. The
+//! numbers come out 1..N without a gap or a repeat, several tasks issue invoices, and the
+//! losers are counted (`Services::contention`), which shows that the retry path ran.
+
+use std::sync::Arc;
+
+use chrono::Datelike;
+use kopek_aws::faults::Faults;
+use kopek_domain::clock::FixedClock;
+use kopek_domain::close::JobStatus;
+use kopek_domain::ids::OrgId;
+use kopek_domain::period::BillingPeriod;
+use kopek_events::close::{ScheduledClose, handle_schedule, poller};
+use kopek_services::Services;
+use kopek_services::close::{CloseMessage, Closer, CustomerOutcome, Trigger};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use super::month::*;
+use super::world::*;
+
+/// The customers of a fault world: the [`FEE`] quantity each subscribes to on the 10th
+/// (0: none, nothing to bill — its job is skipped).
+const QUANTITIES: [u32; 3] = [1, 0, 3];
+
+/// A month of [`QUANTITIES`], ended; the worker's services on the world's clock.
+async fn fault_world() -> (World, Vec<OrgId>) {
+    let w = World::new().await;
+    let mut orgs = Vec::new();
+    for (i, quantity) in QUANTITIES.iter().enumerate() {
+        let party = w.party(&format!("Клиент {i}")).await;
+        if *quantity > 0 {
+            w.subscribe(&party, *quantity).await;
+        }
+        orgs.push(party.org);
+    }
+    w.month_ended();
+    (w, orgs)
+}
+
+/// The worker's close with every store write and every send to `CloseQueue` counted (and
+/// failed as armed) by `faults`.
+fn faulty_closer(w: &World, clock: Arc<FixedClock>, faults: &Arc<Faults>) -> Closer {
+    let services = worker(&w.app, clock);
+    let queue = services
+        .close_queue()
+        .cloned()
+        .expect("the worker's close queue");
+    services
+        .with_store(w.store().clone().with_faults(faults.clone()))
+        .with_close_queue(queue.with_faults(faults.clone()))
+        .closer()
+}
+
+/// The close as AWS runs it: the schedule's invocation of `period-close`, invoked again while
+/// it fails (EventBridge Scheduler's retries), then `CloseQueue` drained as the worker's event
+/// source mapping feeds it, a failed message delivered again (here at once).
+async fn run_as_aws(close: &Closer, period: BillingPeriod) {
+    let event = ScheduledClose {
+        period: Some(period),
+        scheduled_time: None,
+        time_zone: close.calendar().to_string(),
+    };
+    for attempt in 0.. {
+        assert!(attempt < 10, "the scheduled start kept failing");
+        match handle_schedule(close, event.clone()).await {
+            Ok(_) => break,
+            Err(e) if e.is_transient() => continue,
+            Err(e) => panic!("the scheduled start failed for good: {e}"),
+        }
+    }
+    poller::drain(close, 2, 0).await.expect("CloseQueue drains");
+}
+
+/// Runs the fault world's close with write `n` failing (`after`: once it succeeded), and
+/// returns what it left and how many writes it made; `n = 0` is the clean run.
+async fn close_with_fault(n: u64, after: bool) -> (Outcome, u64) {
+    let (w, orgs) = fault_world().await;
+    let faults = Faults::new();
+    let close = faulty_closer(&w, w.clock.clone(), &faults);
+    if after {
+        faults.fail_after_write(n);
+    } else {
+        faults.fail_write(n);
+    }
+    run_as_aws(&close, w.period).await;
+    let how = if after { "after" } else { "before" };
+    let status = w.status(w.period).await.expect("the close started");
+    assert_eq!(
+        status.status.as_str(),
+        "closed",
+        "stopped {how} write {n}: recovered by redelivery alone, the close must end closed: {status:?}"
+    );
+    assert_eq!(w.queue_depth().await, (0, 0), "write {n} ({how})");
+    (outcome(&w, &orgs, w.period).await, faults.writes())
+}
+
+#[tokio::test]
+async fn a_close_stopped_before_or_after_any_write_ends_closed_by_redelivery_alone() {
+    let (clean, writes) = close_with_fault(0, false).await;
+    // The start (the period, the planning message), one planning page (the page, its
+    // customers' messages, the completion check), and per customer its issue or skip and
+    // the completion check.
+    assert_eq!(
+        writes,
+        2 + 3 + 2 * QUANTITIES.len() as u64,
+        "the clean run's writes"
+    );
+    let invoiced = QUANTITIES.iter().filter(|q| **q > 0).count() as u64;
+    assert_eq!(
+        clean.numbers,
+        (1..=invoiced).collect::<std::collections::BTreeSet<_>>()
+    );
+    assert_eq!(
+        clean.counters,
+        json!({"status": "closed", "planned": QUANTITIES.len(), "remaining": 0,
+               "done": invoiced, "skipped": QUANTITIES.len() as u64 - invoiced,
+               "failed": 0, "plan_complete": true})
+    );
+
+    // Each write failed once before and once after it, each in a world of its own, side by
+    // side; and one past the last write, where nothing fails.
+    let runs = futures::future::join_all(
+        (1..=writes + 1).flat_map(|n| [close_with_fault(n, false), close_with_fault(n, true)]),
+    )
+    .await;
+    for (i, (faulty, made)) in runs.iter().enumerate() {
+        let (n, how) = (i as u64 / 2 + 1, ["before", "after"][i % 2]);
+        if n <= writes {
+            // The failed write was made again (or its message handled again) after the fault.
+            assert!(
+                *made > n,
+                "write {n} ({how}) was never reached: the fault did not fire"
+            );
+        } else {
+            assert_eq!(*made, writes, "past the last write, the close runs clean");
+        }
+        assert_eq!(faulty, &clean, "stopped {how} write {n}, then redelivered");
+    }
+}
+
+#[tokio::test]
+async fn a_clean_close_of_the_fault_world_bills_the_fees_it_was_given() {
+    let (w, orgs) = fault_world().await;
+    let faults = Faults::new();
+    run_as_aws(&faulty_closer(&w, w.clock.clone(), &faults), w.period).await;
+    for (org, quantity) in orgs.iter().zip(QUANTITIES) {
+        let invoice = w.invoice(*org, w.period).await;
+        if quantity == 0 {
+            assert!(invoice.is_none(), "nothing to bill, no invoice");
+            continue;
+        }
+        let quantity = Decimal::from(quantity);
+        let fee = prorated(dec(FEE_PRICE) * quantity, w.period, day(w.period, 10));
+        assert_invoice(
+            &invoice.expect("invoiced"),
+            &[Line::new("subscription", FEE, quantity, fee)],
+            &org.to_string(),
+        );
+    }
+}
+
+#[tokio::test]
+async fn workers_closing_at_once_race_for_numbers_and_leave_no_gap_or_repeat() {
+    const CUSTOMERS: usize = 12;
+    let w = World::new().await;
+    let period = w.period;
+    let mut parties = Vec::new();
+    for i in 0..CUSTOMERS {
+        let party = w.party(&format!("Клиент {i}")).await;
+        if i % 2 == 0 {
+            w.subscribe(&party, 1).await;
+        }
+        parties.push(party);
+    }
+    w.set_clock(at(day(period, 20), 12));
+    for (i, party) in parties.iter().enumerate().filter(|(i, _)| i % 2 == 1) {
+        // Over the free tier, so that every customer has something to pay.
+        let event = Usage {
+            id: format!("c{i}"),
+            meter: METER,
+            quantity: Decimal::from(150 + i),
+            at: at(day(period, 18), 8),
+        };
+        assert_eq!(w.send_usage(party, &[event]).await.counted, 1);
+    }
+    w.month_ended();
+
+    // Started and planned; then every customer closed by a task of its own, all at once.
+    let services: Services = worker(&w.app, w.clock.clone());
+    let close = services.closer();
+    assert!(
+        close
+            .start(period, Trigger::Schedule)
+            .await
+            .expect("started")
+            .started
+    );
+    close
+        .handle(&CloseMessage::Plan {
+            period,
+            cursor: None,
+        })
+        .await
+        .expect("planned");
+    let before = services.contention();
+    let outcomes = futures::future::join_all(parties.iter().map(|party| {
+        let (close, org) = (close.clone(), party.org);
+        async move {
+            for _ in 0..20 {
+                match close.close_customer(period, org).await {
+                    Ok(outcome) => return outcome,
+                    Err(e) if e.is_transient() => continue,
+                    Err(e) => panic!("{org}: {e}"),
+                }
+            }
+            panic!("{org}: the close kept failing")
+        }
+    }))
+    .await;
+    let lost = services.contention().numbers_lost - before.numbers_lost;
+    let issued = outcomes
+        .iter()
+        .filter(|o| matches!(o, CustomerOutcome::Issued { .. }))
+        .count();
+    assert!(
+        issued > 1,
+        "several tasks issued invoices, not one after another's: {outcomes:?}"
+    );
+    assert!(
+        outcomes.iter().all(|o| matches!(
+            o,
+            CustomerOutcome::Issued { .. } | CustomerOutcome::AlreadyDone
+        )),
+        "{outcomes:?}"
+    );
+    assert!(
+        lost >= 1,
+        "tasks that read the same last number raced for it: at least one lost and took the next"
+    );
+    // The start's planning message and the customer messages find everything done, and the
+    // period closes.
+    poller::drain(&close, 1, 0).await.expect("drained");
+
+    let mut numbers = Vec::new();
+    for party in &parties {
+        let invoice = w.invoice(party.org, period).await.expect("invoiced");
+        assert_eq!(
+            invoice.number.year,
+            kopek_tests::emulator::calendar().date_of(w.now()).year()
+        );
+        numbers.push(invoice.number.seq);
+        assert_eq!(w.entries(party.org).await.len(), 1);
+        let job = w.store().job(period, party.org).await.expect("read");
+        assert_eq!(job.map(|j| j.status), Some(JobStatus::Done));
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=CUSTOMERS as u64).collect::<Vec<_>>());
+    let listed = w
+        .store()
+        .list_invoices_of_period(period, 100, None)
+        .await
+        .expect("the period's invoices");
+    assert_eq!(listed.items.len(), CUSTOMERS, "one invoice per customer");
+    assert_eq!(w.sequence_last().await, CUSTOMERS as u64);
+    let status = w.status(period).await.expect("the close");
+    assert_counters(&status, "closed", CUSTOMERS as u64, CUSTOMERS as u64, 0);
+}

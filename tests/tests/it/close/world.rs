@@ -1,0 +1,363 @@
+//! An application with the catalog, and the close on the same table, queue and clock, driven
+//! as the worker function drives it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Datelike, SecondsFormat, TimeDelta, Utc};
+use kopek_aws::clients::Clients;
+use kopek_aws::config::Config;
+use kopek_aws::dynamo::billing::StoredPeriod;
+use kopek_aws::dynamo::keys;
+use kopek_domain::clock::{Clock, FixedClock};
+use kopek_domain::ids::OrgId;
+use kopek_domain::invoicing::{DocumentKind, Invoice, InvoiceSeries};
+use kopek_domain::ledger::Entry;
+use kopek_domain::period::BillingPeriod;
+use kopek_events::close::poller;
+use kopek_local::template::Template;
+use kopek_local::tools;
+use kopek_services::Services;
+use kopek_services::close::{CloseMessage, Closer, Started, Trigger};
+use kopek_services::usage::ingest::BatchReport;
+use kopek_tests::{Customer, TestApp};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use super::month::*;
+
+// --- the world ------------------------------------------------------------------------------
+
+/// An application with the catalog, and the close on the same table, queue and clock.
+pub(super) struct World {
+    pub(super) app: TestApp,
+    pub(super) clock: Arc<FixedClock>,
+    pub(super) close: Closer,
+    pub(super) period: BillingPeriod,
+}
+
+/// A customer: its signed-in user and its organisation.
+#[derive(Debug, Clone)]
+pub(super) struct Party {
+    pub(super) customer: Customer,
+    pub(super) org: OrgId,
+    /// When its user's access token was issued.
+    pub(super) signed_in_at: DateTime<Utc>,
+}
+
+/// One usage event as a producer sends it.
+#[derive(Debug, Clone)]
+pub(super) struct Usage {
+    pub(super) id: String,
+    pub(super) meter: &'static str,
+    pub(super) quantity: Decimal,
+    pub(super) at: DateTime<Utc>,
+}
+
+/// `n` events of [`METER`] from the 10th to the 28th of `period`, `low..high` gigabytes each
+/// (to the megabyte), spread over days and hours.
+pub(super) fn usage_events(
+    tag: &str,
+    period: BillingPeriod,
+    n: u64,
+    low: u64,
+    high: u64,
+) -> Vec<Usage> {
+    (0..n)
+        .map(|k| Usage {
+            id: format!("{tag}-{k:03}"),
+            meter: METER,
+            quantity: Decimal::new((low * 1000 + k * 7_919 % ((high - low) * 1000)) as i64, 3),
+            at: at(day(period, 10 + (k % 19) as u32), 10 + (k % 12) as u32),
+        })
+        .collect()
+}
+
+pub(super) fn total(events: &[Usage]) -> Decimal {
+    events.iter().map(|e| e.quantity).sum()
+}
+
+/// The services the worker function builds from its environment in the template, on the
+/// test's clock and without the seal wait (nothing ingests while a test closes).
+pub(super) fn worker(app: &TestApp, clock: Arc<FixedClock>) -> Services {
+    let template = Template::load_project(&tools::project_root()).expect("the template loads");
+    let env = app
+        .provisioned
+        .function_env(&template, "PeriodCloseWorkerFunction")
+        .expect("the worker's environment");
+    let config = Config::from_lookup(|name| env.get(name).cloned()).expect("a configuration");
+    Services::from_config(&config, &Clients::new(&app.sdk))
+        .expect("the worker's services")
+        .with_clock(clock)
+        .with_settings(|s| s.close_seal_wait = Duration::ZERO)
+}
+
+pub(super) fn closer(app: &TestApp, clock: Arc<FixedClock>) -> Closer {
+    worker(app, clock).closer()
+}
+
+impl World {
+    /// The catalog, created on the 10th of [`month`] at 09:00, where the clock stays.
+    pub(super) async fn new() -> Self {
+        let period = month();
+        let clock = Arc::new(FixedClock::at(at(day(period, 10), 9)));
+        let app = TestApp::with_clock(clock.clone()).await;
+        let admin = app.admin().await;
+        for service in catalog() {
+            app.post("/v1/catalog/services", Some(&admin), &service)
+                .await
+                .assert_status(201);
+        }
+        let close = closer(&app, clock.clone());
+        World {
+            app,
+            clock,
+            close,
+            period,
+        }
+    }
+
+    pub(super) fn store(&self) -> &kopek_aws::dynamo::Store {
+        &self.app.store
+    }
+
+    pub(super) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub(super) fn set_clock(&self, to: DateTime<Utc>) {
+        self.clock.advance(to - self.clock.now());
+    }
+
+    pub(super) async fn party(&self, name: &str) -> Party {
+        let customer = self.app.register(name).await;
+        let org = customer.org_id.parse().expect("an organisation id");
+        Party {
+            customer,
+            org,
+            signed_in_at: self.now(),
+        }
+    }
+
+    /// An access token of `party`'s user valid now: the one from its registration while it
+    /// lives (15 minutes of the clock), else a fresh sign-in.
+    pub(super) async fn token(&self, party: &Party) -> String {
+        if self.now() - party.signed_in_at < TimeDelta::minutes(10) {
+            return party.customer.token.clone();
+        }
+        self.app
+            .sign_in(&party.customer.email, &party.customer.password)
+            .await
+    }
+
+    /// `party` subscribes to `quantity` of [`FEE`] from today.
+    pub(super) async fn subscribe(&self, party: &Party, quantity: u32) {
+        let token = self.token(party).await;
+        self.app
+            .post(
+                "/v1/subscriptions",
+                Some(&token),
+                &json!({"service": FEE, "quantity": quantity.to_string()}),
+            )
+            .await
+            .assert_status(201);
+    }
+
+    /// `party` orders `quantity` pieces of [`JOB`] for today.
+    pub(super) async fn order(&self, party: &Party, quantity: u32) {
+        let token = self.token(party).await;
+        self.app
+            .post(
+                "/v1/orders",
+                Some(&token),
+                &json!({"lines": [{
+                    "service": JOB, "quantity": quantity.to_string(),
+                    "site": {"address": "Москва, ул. Тверская, 7", "area": "moscow-centre"}
+                }]}),
+            )
+            .await
+            .assert_status(201);
+    }
+
+    /// An engineer takes every waiting [`JOB`], starts the batch and completes each work
+    /// order done with `actual` pieces.
+    pub(super) async fn complete_waiting_jobs(&self, actual: u32) {
+        let engineer = self.app.staff_with_role("engineer").await;
+        let batch = self
+            .app
+            .post(
+                "/v1/work/batches",
+                Some(&engineer),
+                &json!({"work_type": WORK_TYPE, "size": 10}),
+            )
+            .await;
+        batch.assert_status(201);
+        let id = batch.body["id"].as_str().expect("a batch id");
+        let outcomes: Vec<Value> = batch.body["work_orders"]
+            .as_array()
+            .expect("work orders")
+            .iter()
+            .map(|w| {
+                json!({"work_order": w["work_order"], "outcome": "done",
+                       "actual_quantity": actual.to_string()})
+            })
+            .collect();
+        self.app
+            .post(
+                &format!("/v1/work/batches/{id}/start"),
+                Some(&engineer),
+                &json!({}),
+            )
+            .await
+            .assert_status(200);
+        self.app
+            .post(
+                &format!("/v1/work/batches/{id}/complete"),
+                Some(&engineer),
+                &json!({ "outcomes": outcomes }),
+            )
+            .await
+            .assert_status(200);
+    }
+
+    /// Sends `party`'s events to `UsageQueue` and ingests them at the clock's time.
+    pub(super) async fn send_usage(&self, party: &Party, events: &[Usage]) -> BatchReport {
+        let bodies: Vec<String> = events
+            .iter()
+            .map(|e| {
+                json!({
+                    "id": e.id, "customer": party.org.to_string(), "meter": e.meter,
+                    "quantity": e.quantity.to_string(),
+                    "timestamp": e.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+                })
+                .to_string()
+            })
+            .collect();
+        self.app
+            .usage_queue()
+            .send_events(&bodies)
+            .await
+            .expect("the events are queued");
+        self.app.drain_usage().await
+    }
+
+    /// The month ended: the clock at 06:00 on the 1st of the next.
+    pub(super) fn month_ended(&self) {
+        self.set_clock(at(self.period.end_exclusive(), 6));
+    }
+
+    /// Handles the first planning message of `period`'s close (as a worker would).
+    pub(super) async fn plan(&self, period: BillingPeriod) {
+        self.close
+            .handle(&CloseMessage::Plan {
+                period,
+                cursor: None,
+            })
+            .await
+            .expect("planned");
+    }
+
+    /// Starts the close of `period` as the scheduler does, then drains `CloseQueue`.
+    pub(super) async fn close(&self, period: BillingPeriod) -> Started {
+        let started = self
+            .close
+            .start(period, Trigger::Schedule)
+            .await
+            .expect("the close starts");
+        self.drain().await;
+        started
+    }
+
+    /// Handles `CloseQueue` as [`poller::drain`] does (batches of up to 10, each message
+    /// deleted once handled, a failed one visible again at once) until it is empty — without
+    /// its long polls: a long poll of an empty queue holds the serialised emulator, and so
+    /// every other test, for its whole wait.
+    pub(super) async fn drain(&self) -> poller::Drained {
+        let mut drained = poller::Drained::default();
+        for _ in 0..100 {
+            let received = self
+                .close
+                .queue()
+                .receive(10, 0, Some(0))
+                .await
+                .expect("CloseQueue answers");
+            if received.is_empty() {
+                return drained;
+            }
+            let mut done = Vec::new();
+            for message in &received {
+                match kopek_events::close::handle_body(&self.close, &message.body).await {
+                    Ok(()) => {
+                        drained.handled += 1;
+                        done.push(message.receipt_handle.as_str());
+                    }
+                    Err(_) => drained.failed += 1,
+                }
+            }
+            self.close.queue().delete(&done).await.expect("deleted");
+        }
+        panic!("CloseQueue never ran empty: {drained:?}")
+    }
+
+    pub(super) async fn status(&self, period: BillingPeriod) -> Option<StoredPeriod> {
+        self.store().period(period).await.expect("the period")
+    }
+
+    pub(super) async fn invoice(&self, org: OrgId, period: BillingPeriod) -> Option<Invoice> {
+        self.store()
+            .invoice_of(org, period)
+            .await
+            .expect("an invoice read")
+            .map(|stored| stored.invoice)
+    }
+
+    pub(super) async fn entries(&self, org: OrgId) -> Vec<Entry> {
+        self.store()
+            .ledger_entries(org)
+            .await
+            .expect("ledger entries")
+    }
+
+    pub(super) async fn sequence_last(&self) -> u64 {
+        self.store()
+            .sequence_last(
+                &InvoiceSeries::new(SERIES).expect("a series"),
+                DocumentKind::Invoice,
+                // The provider's year: numbers restart on its 1 January, not UTC's.
+                kopek_tests::emulator::calendar().date_of(self.now()).year(),
+            )
+            .await
+            .expect("the sequence")
+    }
+
+    pub(super) async fn queue_depth(&self) -> (u64, u64) {
+        self.close.queue().depth().await.expect("the queue's depth")
+    }
+
+    /// The raw items of `org`'s invoices and ledger entries, in key order: a byte-for-byte
+    /// image of what it was billed.
+    pub(super) async fn billed_items(&self, org: OrgId) -> Vec<HashMap<String, AttributeValue>> {
+        let pk = format!("ORG#{org}");
+        let text = |item: &HashMap<String, AttributeValue>, name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let mut items: Vec<_> = self
+            .app
+            .scan_all()
+            .await
+            .into_iter()
+            .filter(|i| {
+                let sk = text(i, "SK");
+                text(i, "PK") == pk
+                    && (sk.starts_with(keys::INVOICES) || sk.starts_with(keys::LEDGER))
+            })
+            .collect();
+        items.sort_by_key(|i| text(i, "SK"));
+        items
+    }
+}
