@@ -13,4 +13,5 @@
 //! | [`usage`] | `usage-ingest` | SQS batches of `UsageQueue` | [`kopek_services::usage::ingest::Ingestor::ingest`] |
 
 pub mod close;
+pub mod poll;
 pub mod usage;

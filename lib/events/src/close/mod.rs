@@ -57,11 +57,15 @@ pub async fn handle_schedule(
 /// One message's body, handled; `Err` means "retry it" (SQS redelivers it, and after the
 /// queue's `maxReceiveCount` moves it to the dead-letter queue).
 pub async fn handle_body(closer: &Closer, body: &str) -> Result<(), CloseError> {
-    let message: CloseMessage = serde_json::from_str(body).map_err(|e| CloseError::Invalid {
+    closer.handle(&parse_body(body)?).await
+}
+
+/// One message's body, read; `Err` when it is no close message (retried, as a failed one).
+pub fn parse_body(body: &str) -> Result<CloseMessage, CloseError> {
+    serde_json::from_str(body).map_err(|e| CloseError::Invalid {
         field: "message".into(),
         reason: format!("not a close message: {e}"),
-    })?;
-    closer.handle(&message).await
+    })
 }
 
 /// One invocation of the worker: every message of the batch, one after another.

@@ -1,9 +1,11 @@
 //! The local stand-in for Lambda's SQS event source mapping: receive a batch, ingest it,
 //! delete what succeeded, leave what failed for SQS to redeliver (and, after the queue's
 //! `maxReceiveCount`, to move to the dead-letter queue). `cargo xtask up` runs one in the
-//! background; tests and benchmarks call [`Poller::poll_once`].
+//! background; tests and benchmarks call [`Poller::poll_once`], [`Poller::drain`] or
+//! [`Poller::drain_until`].
 
 use std::future::Future;
+use std::ops::AddAssign;
 use std::time::Duration;
 
 use kopek_aws::dynamo::StoreError;
@@ -11,6 +13,8 @@ use kopek_aws::queue::Queue;
 use kopek_domain::clock::Clock;
 
 use kopek_services::usage::ingest::{BatchReport, Ingestor, Message};
+
+use crate::poll::{Stopping, Until};
 
 /// Polls one queue into one ingestor.
 #[derive(Debug, Clone)]
@@ -30,6 +34,35 @@ pub struct PollReport {
     pub received: usize,
     pub deleted: usize,
     pub batch: BatchReport,
+}
+
+/// What draining did: [`Poller::drain_until`] of one poller, or of several summed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Messages received (a redelivered one each time it is).
+    pub messages: u64,
+    /// SQS requests: receives, deletes (one `DeleteMessageBatch` per receive that ingested
+    /// something) and, under [`Until::QueueEmpty`], queue-depth reads.
+    pub sqs_requests: u64,
+    /// The batches' reports, summed.
+    pub batch: BatchReport,
+}
+
+impl AddAssign for Drained {
+    fn add_assign(&mut self, other: Drained) {
+        self.messages += other.messages;
+        self.sqs_requests += other.sqs_requests;
+        add_batch(&mut self.batch, other.batch);
+    }
+}
+
+/// Adds `batch` to `total`.
+fn add_batch(total: &mut BatchReport, batch: BatchReport) {
+    total.counted += batch.counted;
+    total.duplicates += batch.duplicates;
+    total.rejected += batch.rejected;
+    total.late += batch.late;
+    total.failed.extend(batch.failed);
 }
 
 impl Poller {
@@ -78,22 +111,36 @@ impl Poller {
         clock: &dyn Clock,
         empty_polls: usize,
     ) -> Result<BatchReport, StoreError> {
-        let mut total = BatchReport::default();
-        let mut empty = 0;
-        while empty < empty_polls {
+        let drained = self
+            .drain_until(clock, Until::EmptyReceives(empty_polls))
+            .await?;
+        Ok(drained.batch)
+    }
+
+    /// Polls until `until` says the queue is drained; returns what the polls came to, with
+    /// the SQS requests they took.
+    pub async fn drain_until(
+        &self,
+        clock: &dyn Clock,
+        until: Until,
+    ) -> Result<Drained, StoreError> {
+        let mut drained = Drained::default();
+        let mut stopping = Stopping::new(until);
+        while !stopping.done() {
             let report = self.poll_once(clock).await?;
+            drained.sqs_requests += 1;
             if report.received == 0 {
-                empty += 1;
+                stopping
+                    .received_nothing(&self.queue, &mut drained.sqs_requests)
+                    .await?;
                 continue;
             }
-            empty = 0;
-            total.counted += report.batch.counted;
-            total.duplicates += report.batch.duplicates;
-            total.rejected += report.batch.rejected;
-            total.late += report.batch.late;
-            total.failed.extend(report.batch.failed);
+            stopping.received();
+            drained.sqs_requests += u64::from(report.deleted > 0);
+            drained.messages += report.received as u64;
+            add_batch(&mut drained.batch, report.batch);
         }
-        Ok(total)
+        Ok(drained)
     }
 
     /// Polls until `shutdown` completes; errors are logged and polling goes on after a pause.
