@@ -270,35 +270,19 @@ impl World {
         started
     }
 
-    /// Handles `CloseQueue` as [`poller::drain`] does (batches of up to 10, each message
-    /// deleted once handled, a failed one visible again at once) until it is empty — without
-    /// its long polls: a long poll of an empty queue holds the serialised emulator, and so
-    /// every other test, for its whole wait.
-    pub(super) async fn drain(&self) -> poller::Drained {
-        let mut drained = poller::Drained::default();
-        for _ in 0..100 {
-            let received = self
-                .close
-                .queue()
-                .receive(10, 0, Some(0))
-                .await
-                .expect("CloseQueue answers");
-            if received.is_empty() {
-                return drained;
-            }
-            let mut done = Vec::new();
-            for message in &received {
-                match kopek_events::close::handle_body(&self.close, &message.body).await {
-                    Ok(()) => {
-                        drained.handled += 1;
-                        done.push(message.receipt_handle.as_str());
-                    }
-                    Err(_) => drained.failed += 1,
-                }
-            }
-            self.close.queue().delete(&done).await.expect("deleted");
+    /// Handles `CloseQueue` as the worker's event source mapping does (batches of up to 10,
+    /// each message deleted once handled, a failed one visible again at once) until a
+    /// receive finds it empty — without long polls: a long poll of an empty queue holds the
+    /// serialised emulator, and so every other test, for its whole wait.
+    pub(super) async fn drain(&self) -> poller::Report {
+        poller::Poller {
+            wait_secs: 0,
+            visibility_secs: Some(0),
+            until: kopek_events::poll::Until::EmptyReceives(1),
         }
-        panic!("CloseQueue never ran empty: {drained:?}")
+        .drain(&self.close)
+        .await
+        .expect("CloseQueue drains")
     }
 
     pub(super) async fn status(&self, period: BillingPeriod) -> Option<StoredPeriod> {
