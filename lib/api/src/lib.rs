@@ -1,5 +1,8 @@
 //! Kopek's HTTP API: one axum router per HTTP Lambda function, and the OpenAPI document of
-//! the whole API.
+//! the whole API. Handlers only translate: they read the request (wire types, `params`,
+//! `paging`), call one method of a service of `kopek_services` with the caller, and render
+//! the result as a view. This crate does not depend on the AWS adapters: no handler can reach
+//! the store.
 //!
 //! | module | function (`functions/…`) | paths |
 //! |--------|--------------------------|-------|
@@ -7,7 +10,7 @@
 //! | [`catalog`] | `catalog-api` | `/v1/catalog/*`, `/v1/openapi.json` |
 //! | [`orders`], [`subscriptions`], [`work`] | `order-intake` | `/v1/orders*`, `/v1/charges`, `/v1/subscriptions*`, `/v1/work/*` |
 //! | [`usage`] | `usage-api` | `/v1/usage*` |
-//! | [`billing`], [`payments`] | `billing-api` | `/v1/periods*`, `/v1/invoices*`, `/v1/credit-notes/*`, `/v1/billing/*` (payments: `/v1/billing/payments`) |
+//! | [`billing`] | `billing-api` | `/v1/periods*`, `/v1/invoices*`, `/v1/credit-notes/*`, `/v1/billing/*` (payments: `/v1/billing/payments`) |
 //!
 //! Routes and their OpenAPI operations are registered together (`utoipa_axum::routes!`), so
 //! the document cannot list a route the router does not serve, nor miss one it does.

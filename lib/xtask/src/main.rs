@@ -3,8 +3,8 @@
 //! | command | what it does |
 //! |---------|--------------|
 //! | `up`    | the whole system locally with demo data, until Ctrl-C ([`up`]) |
-//! | `test`  | every check and test CI runs, on its own emulator ([`test`]) |
-//! | `bench` | the scripted measurements behind BENCHMARKS.md ([`bench`]) |
+//! | `test`  | every check and test CI runs, on its own emulator ([`test`](mod@test)) |
+//! | `bench` | the scripted measurements behind BENCHMARKS.md ([`bench`](mod@bench)) |
 //!
 //! Both install what they need (moto, cfn-lint, cargo-lambda, openapi-spec-validator) into
 //! the project's `.venv` on first use; nothing outside the project directory is touched and

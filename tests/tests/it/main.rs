@@ -7,6 +7,7 @@
 
 mod access;
 mod accounts;
+mod architecture;
 mod bad_input;
 mod billing_api;
 mod billing_store;

@@ -83,7 +83,7 @@ pub fn sum(units: impl IntoIterator<Item = Units>) -> Units {
     })
 }
 
-/// Requests and capacity units spent through one [`Store`], for benchmarks and logs.
+/// Requests and capacity units spent through one [`Store`](super::Store), for benchmarks and logs.
 ///
 /// Units are what DynamoDB reports (`ReturnConsumedCapacity`). Where the service reports none
 /// (the local emulator never does), the store computes them itself from the items it wrote or

@@ -27,11 +27,16 @@
 //! | A16 | Create a service, code unique | conditional `PutItem` | `attribute_not_exists(PK)` |
 //! | A17 | New price version / retire | `UpdateItem` with `rev = :expected` | |
 //! | A18 | Browse the catalog by status | `Query GSI1` | `GSI1PK = CATALOG#{active|retired}`, `GSI1SK = SERVICE#{code}` |
-//!
 //! | A19–A27 | Orders, their lines (the work orders), charges, history and the outbox | see [`orders`] | `ORG#{org}` / `ORDER#…`, `CHARGE#…`, `HISTORY#…`; GSI1 `QUEUE#{work type}`, `ORDERS#{month}`, `OUTBOX` |
 //! | A28–A34 | Work queues and batches: take (one transaction), complete (≤ 100 actions each), stale sweep | see [`work`] | `BATCH#{bat}`; GSI1 `ENGINEER#{usr}`; GSI2 `OPENBATCHES` |
 //! | A35–A37 | Subscriptions | see [`subscriptions`] | `ORG#{org}` / `SUB#{sub}` |
-//! | A46–A60 | Period close (status, customer jobs), invoice numbering, invoices, credit notes, the ledger | see [`billing`] | `PERIOD#{yyyy-mm}`, `SEQ#…`, `SETTINGS`; `ORG#{org}` / `INVOICE#…`, `CREDIT#…`, `LEDGER#…`; GSI1 `PERIODS`, `INVOICE#{inv}`, `CREDIT#{crn}`; GSI2 `INVOICES#{yyyy-mm}` |
+//! | A38–A45 | Usage events (sharded), meters used, rejected events, ingestion health, closed periods, external references | see [`usage`] | `USAGE#…`, `USAGEREJ#…`, `USAGEHEALTH#…`, `EXTREF#…`; `ORG#{org}` / `USAGEMETER#…`, `BILLING` |
+//! | A46–A63 | Period close (status, customer jobs), invoice numbering, invoices, credit notes, the ledger, credit and payments | see [`billing`] (one module per aggregate) | `PERIOD#{yyyy-mm}`, `SEQ#…`, `SETTINGS`; `ORG#{org}` / `INVOICE#…`, `CREDIT#…`, `LEDGER#…`, `CREDITBALANCE`, `PAYMENT#…`; GSI1 `PERIODS`, `INVOICE#{inv}`, `CREDIT#{crn}`; GSI2 `INVOICES#{yyyy-mm}` |
+//!
+//! Every key is built in [`keys`] (each asserted by a unit test); the write helpers —
+//! conditions, the `UpdateItem` builder, conditional puts — are in `expr`. With the `faults`
+//! feature (tests only), every write primitive here can be failed before or after it is sent
+//! (`kopek_aws::faults`).
 //!
 //! The outbox is one GSI1 partition (`OUTBOX`): one index write per event, far below a
 //! partition's 1,000 writes per second at the order rates Kopek serves; shard it

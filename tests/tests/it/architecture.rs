@@ -1,0 +1,150 @@
+//! ARCHITECTURE.md draws the crate graph; this test holds it to what Cargo builds. The
+//! ```` ```deps ```` block of ARCHITECTURE.md must name every workspace crate with exactly its
+//! normal dependencies on other workspace crates, as `cargo metadata` reads them from the
+//! manifests — so the page cannot drift from the code, and a layer cannot quietly reach past
+//! another (`kopek-api` into the store, say). The rules the graph stands for are checked in so
+//! many words too.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use kopek_local::tools;
+use serde_json::Value;
+
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
+/// The graph as ARCHITECTURE.md draws it: `crate -> dep, dep` lines in the `deps` block.
+fn drawn() -> Graph {
+    let path = tools::project_root().join("ARCHITECTURE.md");
+    let text = std::fs::read_to_string(&path).expect("ARCHITECTURE.md reads");
+    let block = text
+        .split("```deps\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("ARCHITECTURE.md has a ```deps block");
+    block
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let (name, deps) = line
+                .split_once("->")
+                .unwrap_or_else(|| panic!("`{line}` is not `crate -> deps`"));
+            let deps = deps
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned)
+                .collect();
+            (name.trim().to_owned(), deps)
+        })
+        .collect()
+}
+
+/// Every workspace crate's manifest, from `cargo metadata`.
+fn packages() -> Vec<Value> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(tools::project_root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata is JSON");
+    metadata["packages"].as_array().expect("packages").clone()
+}
+
+/// A package's normal (not dev, not build) dependencies, by name; with `workspace`, only
+/// those on other crates of the workspace (path dependencies).
+fn dependencies(package: &Value, workspace: bool) -> BTreeSet<String> {
+    package["dependencies"]
+        .as_array()
+        .expect("dependencies")
+        .iter()
+        .filter(|d| d["kind"].is_null() && (!workspace || d["path"].is_string()))
+        .map(|d| d["name"].as_str().expect("a name").to_owned())
+        .collect()
+}
+
+#[test]
+fn architecture_md_draws_the_crate_graph_cargo_builds() {
+    let built: Graph = packages()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().expect("a name").to_owned(),
+                dependencies(p, true),
+            )
+        })
+        .collect();
+    let drawn = drawn();
+    for (name, deps) in &built {
+        match drawn.get(name) {
+            None => panic!("ARCHITECTURE.md does not draw `{name}` (it depends on {deps:?})"),
+            Some(drawn_deps) => assert_eq!(
+                drawn_deps, deps,
+                "ARCHITECTURE.md draws `{name}`'s dependencies otherwise than its Cargo.toml"
+            ),
+        }
+    }
+    let gone: Vec<_> = drawn.keys().filter(|n| !built.contains_key(*n)).collect();
+    assert!(
+        gone.is_empty(),
+        "ARCHITECTURE.md draws crates that do not exist: {gone:?}"
+    );
+}
+
+#[test]
+fn the_layers_point_one_way() {
+    let packages = packages();
+    let deps = |name: &str| {
+        let package = packages
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no crate `{name}`"));
+        dependencies(package, false)
+    };
+    // The rules of billing know nothing of AWS, Lambda or HTTP.
+    let domain = deps("kopek-domain");
+    let foreign: Vec<_> = domain
+        .iter()
+        .filter(|d| {
+            d.starts_with("aws")
+                || d.starts_with("lambda")
+                || ["axum", "tower", "hyper", "http", "kopek-aws"].contains(&d.as_str())
+        })
+        .collect();
+    assert!(foreign.is_empty(), "kopek-domain depends on {foreign:?}");
+    // Handlers cannot reach the store: neither the API nor its plumbing depends on the AWS
+    // adapters, so every use case goes through the services.
+    for name in ["kopek-api", "kopek-http"] {
+        let deps = deps(name);
+        assert!(
+            !deps
+                .iter()
+                .any(|d| d == "kopek-aws" || d.starts_with("aws-")),
+            "{name} depends on the AWS adapters: {deps:?}"
+        );
+        assert!(
+            deps.contains("kopek-services"),
+            "{name} works through the services"
+        );
+    }
+    // The services do not know HTTP.
+    let services = deps("kopek-services");
+    assert!(
+        !services
+            .iter()
+            .any(|d| ["axum", "kopek-http", "kopek-api", "lambda_http"].contains(&d.as_str())),
+        "kopek-services depends on HTTP: {services:?}"
+    );
+}
