@@ -1,12 +1,14 @@
 //! Order intake and batch fulfilment through the HTTP API against the emulator: placing
 //! orders, work queues, taking/starting/completing/releasing batches, charges, history,
-//! cancellation, stale batches, and the race between engineers taking batches at once.
+//! cancellation, stale batches, the race between engineers taking batches at once, and
+//! completions too large for one transaction, crashed between their transactions.
 
 use kopek_tests::{Customer, TestApp, TestResponse, future_hour, unique};
 use serde_json::{Value, json};
 
 mod batches;
 mod intake;
+mod large_batch;
 mod race;
 
 /// A world with a catalog, two customers and an engineer.

@@ -5,9 +5,13 @@ use axum::http::Method;
 use kopek_tests::{TestApp, send_to};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use tokio::sync::Barrier;
 
 /// Many engineers take batches of the same queue at the same moment: every work order ends
-/// in exactly one batch, and the line agrees with the batch that holds it.
+/// in exactly one batch, and the line agrees with the batch that holds it. The race is real:
+/// the engineers start together, several of them get batches, and takes lose work orders to
+/// each other and take again (the services count every work order lost so).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_engineers_never_receive_the_same_work_order() {
     let w = world().await;
@@ -26,11 +30,15 @@ async fn racing_engineers_never_receive_the_same_work_order() {
     for _ in 0..5 {
         engineers.push(app.staff_with_role("engineer").await);
     }
+    let lost_before = app.state.services.contention().batch_lines_lost;
+    let start = Arc::new(Barrier::new(engineers.len()));
     let mut tasks = Vec::new();
     for token in engineers {
         let router = app.router.clone();
+        let start = start.clone();
         tasks.push(tokio::spawn(async move {
             let mut mine: Vec<(String, Vec<String>)> = Vec::new();
+            start.wait().await;
             loop {
                 let request = TestApp::request(
                     Method::POST,
@@ -53,8 +61,11 @@ async fn racing_engineers_never_receive_the_same_work_order() {
     }
     let mut owner: HashMap<String, String> = HashMap::new();
     let mut batches = 0;
+    let mut served = 0;
     for task in tasks {
-        for (batch, wos) in task.await.unwrap() {
+        let mine = task.await.unwrap();
+        served += usize::from(!mine.is_empty());
+        for (batch, wos) in mine {
             batches += 1;
             for wo in wos {
                 if let Some(previous) = owner.insert(wo.clone(), batch.clone()) {
@@ -69,6 +80,12 @@ async fn racing_engineers_never_receive_the_same_work_order() {
         "every work order was taken exactly once"
     );
     assert!(batches >= total / 4);
+    let lost = app.state.services.contention().batch_lines_lost - lost_before;
+    assert!(
+        lost > 0,
+        "no take lost a work order to another: there was no race"
+    );
+    assert!(served >= 3, "only {served} engineers got batches");
     // Every line says it is in the batch that claims it.
     let lines: Vec<Value> = app
         .table_items()
