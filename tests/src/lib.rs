@@ -484,3 +484,13 @@ pub fn flip_char(text: &str, index: usize) -> String {
         })
         .collect()
 }
+
+/// The string at `pointer` in `value` (a JSON pointer: `/lines/0/id`); panics naming both
+/// when there is none.
+#[track_caller]
+pub fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no string at {pointer} in {value}"))
+}

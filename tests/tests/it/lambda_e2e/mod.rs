@@ -16,6 +16,7 @@
 use kopek_local::template::Template;
 use kopek_local::tools;
 use kopek_tests::TestApp;
+use kopek_tests::str_at;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -294,13 +295,6 @@ fn order_intake_catalog() -> Vec<Value> {
     ]
 }
 
-fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no string at {pointer} in {value}"))
-}
-
 /// The message ids a partial batch response asks SQS to redeliver; panics unless `response`
 /// is an `SqsBatchResponse` and nothing else.
 #[track_caller]
@@ -317,6 +311,6 @@ fn batch_item_failures(response: &Value) -> Vec<String> {
         .as_array()
         .unwrap_or_else(|| panic!("batchItemFailures is not an array: {response}"))
         .iter()
-        .map(|f| text(f, "/itemIdentifier").to_owned())
+        .map(|f| str_at(f, "/itemIdentifier").to_owned())
         .collect()
 }

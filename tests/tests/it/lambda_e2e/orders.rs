@@ -1,7 +1,8 @@
 //! The `order-intake` function with its sample events: an order taken to done and a charge.
 
-use super::{LambdaUnderTest, create_services, order_intake_catalog, text};
+use super::{LambdaUnderTest, create_services, order_intake_catalog};
 use kopek_tests::TestApp;
+use kopek_tests::str_at;
 
 #[tokio::test]
 async fn the_order_intake_function_takes_an_order_to_done_and_a_charge_from_the_sample_events() {
@@ -33,9 +34,9 @@ async fn the_order_intake_function_takes_an_order_to_done_and_a_charge_from_the_
         "1.5 h × 1800.00"
     );
     assert_eq!(order["expected_total"]["amount"], "6200.00");
-    let order_id = text(&order, "/id").to_owned();
-    let wo1 = text(&order, "/lines/0/work_order").to_owned();
-    let wo2 = text(&order, "/lines/1/work_order").to_owned();
+    let order_id = str_at(&order, "/id").to_owned();
+    let wo1 = str_at(&order, "/lines/0/work_order").to_owned();
+    let wo2 = str_at(&order, "/lines/1/work_order").to_owned();
 
     // The sample's Idempotency-Key: the same request again is the same order, replayed.
     let again = lambda
@@ -96,7 +97,7 @@ async fn the_order_intake_function_takes_an_order_to_done_and_a_charge_from_the_
     let mut ordered = vec![wo1.as_str(), wo2.as_str()];
     ordered.sort_unstable();
     assert_eq!(in_batch, ordered);
-    let batch_id = text(&batch, "/id").to_owned();
+    let batch_id = str_at(&batch, "/id").to_owned();
     let read = lambda
         .invoke_with(FUNCTION, "order-intake/get-order.json", &with_order)
         .await;

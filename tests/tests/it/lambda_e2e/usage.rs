@@ -1,8 +1,9 @@
 //! The `usage-ingest` and `usage-api` functions with their sample events.
 
-use super::{LambdaUnderTest, batch_item_failures, create_services, text};
+use super::{LambdaUnderTest, batch_item_failures, create_services};
 use kopek_local::tools;
 use kopek_tests::TestApp;
+use kopek_tests::str_at;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -133,7 +134,7 @@ fn sample_usage(event: &str) -> BTreeMap<String, (rust_decimal::Decimal, u64)> {
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_else(|| panic!("{} is not a JSON event", path.display()));
-    let body = text(&sample, "/body");
+    let body = str_at(&sample, "/body");
     let events: Vec<(String, String)> = if sample["headers"]["content-type"] == "text/csv" {
         let mut rows = body.lines().map(|row| row.split(',').collect::<Vec<_>>());
         let header = rows.next().expect("a header row");
@@ -154,8 +155,8 @@ fn sample_usage(event: &str) -> BTreeMap<String, (rust_decimal::Decimal, u64)> {
             .iter()
             .map(|e| {
                 (
-                    text(e, "/meter").to_owned(),
-                    text(e, "/quantity").to_owned(),
+                    str_at(e, "/meter").to_owned(),
+                    str_at(e, "/quantity").to_owned(),
                 )
             })
             .collect()
@@ -205,7 +206,7 @@ async fn the_usage_api_function_queues_the_sample_usage_and_shows_it_once_counte
             .iter()
             .find(|s| s["code"] == meter)
             .unwrap_or_else(|| panic!("no service {meter}"));
-        text(service, "/price/model/unit_price")
+        str_at(service, "/price/model/unit_price")
             .parse()
             .expect("a price")
     };
@@ -223,22 +224,22 @@ async fn the_usage_api_function_queues_the_sample_usage_and_shows_it_once_counte
             let shown: BTreeMap<String, (Decimal, u64)> = meters
                 .iter()
                 .map(|m| {
-                    let total: Decimal = text(m, "/total").parse().expect("a decimal total");
+                    let total: Decimal = str_at(m, "/total").parse().expect("a decimal total");
                     let events = m["events"].as_u64().expect("an event count");
-                    (text(m, "/meter").to_owned(), (total, events))
+                    (str_at(m, "/meter").to_owned(), (total, events))
                 })
                 .collect();
             assert_eq!(shown, expected, "{view}");
             for m in meters {
-                let total: Decimal = text(m, "/total").parse().expect("a decimal");
+                let total: Decimal = str_at(m, "/total").parse().expect("a decimal");
                 // All of it happened early today.
                 assert_eq!(
                     m["by_day"],
                     json!([{"day": day, "quantity": total.normalize().to_string()}]),
                     "{m}"
                 );
-                let subtotal: Decimal = text(m, "/estimate/subtotal").parse().expect("a decimal");
-                assert_eq!(subtotal, total * unit_price(text(m, "/meter")), "{m}");
+                let subtotal: Decimal = str_at(m, "/estimate/subtotal").parse().expect("a decimal");
+                assert_eq!(subtotal, total * unit_price(str_at(m, "/meter")), "{m}");
             }
         }
     };

@@ -1,9 +1,10 @@
 //! Batches: cancelled and started lines, completing twice or another's batch, releasing, stale
 //! batches, the work sheet, narrowing by area and date.
 
-use super::{line, place, str_at, take, today, work_orders, world, world_at};
+use super::{line, place, take, today, work_orders, world, world_at};
 use chrono::Duration;
 use kopek_domain::clock::FixedClock;
+use kopek_tests::str_at;
 use kopek_tests::{TestApp, future_hour};
 use serde_json::json;
 use std::sync::Arc;

@@ -1,10 +1,11 @@
 //! Placing orders: the whole way to a charge, refusals that store nothing, a retried order,
 //! another customer's order.
 
-use super::{line, place, str_at, take, work_orders, world};
+use super::{line, place, take, work_orders, world};
 use axum::http::Method;
 use chrono::{Duration, Utc};
 use kopek_tests::TestApp;
+use kopek_tests::str_at;
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -12,6 +12,7 @@
 //! transaction but before the batch's write leaves the batch finished by its lines: the
 //! repeat is refused as closed, and the batch reads closed and complete.
 
+use kopek_tests::str_at;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use kopek_aws::faults::Faults;
 use kopek_tests::{TestApp, TestResponse};
 use serde_json::{Value, json};
 
-use super::{World, line, place, str_at, take, work_orders, world_at};
+use super::{World, line, place, take, work_orders, world_at};
 
 /// Work orders in the batch: more than the 33 one transaction holds, fewer than 66.
 const WORK_ORDERS: usize = 45;

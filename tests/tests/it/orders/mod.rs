@@ -116,12 +116,6 @@ async fn take(app: &TestApp, engineer: &str, work_type: &str, size: u16) -> Test
     .await
 }
 
-fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no string at {pointer} in {v}"))
-}
-
 fn work_orders(batch: &Value) -> Vec<String> {
     batch["work_orders"]
         .as_array()

@@ -158,12 +158,6 @@ async fn depth(app: &TestApp) -> (u64, u64) {
     app.usage_queue().depth().await.expect("queue depth")
 }
 
-fn str_of<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no string at {pointer} in {v}"))
-}
-
 fn meter<'a>(view: &'a Value, code: &str) -> &'a Value {
     view["meters"]
         .as_array()

@@ -1,6 +1,7 @@
 //! Rejected events: listed, and counted once when re-submitted after the catalog is fixed.
 
-use super::{assert_refused, create_service, event, meter, metered, post_events, str_of, world};
+use super::{assert_refused, create_service, event, meter, metered, post_events, world};
+use kopek_tests::str_at;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -28,7 +29,7 @@ async fn a_rejected_event_is_listed_and_counts_once_resubmitted_after_the_catalo
         .await;
     page.assert_status(200);
     assert_eq!(page.body["items"].as_array().map(Vec::len), Some(1));
-    let cursor = str_of(&page.body, "/next_cursor").to_owned();
+    let cursor = str_at(&page.body, "/next_cursor").to_owned();
     let next = app
         .get(
             &format!("/v1/usage/rejected?limit=1&cursor={cursor}"),
@@ -51,10 +52,10 @@ async fn a_rejected_event_is_listed_and_counts_once_resubmitted_after_the_catalo
     assert_eq!(unknown["field"], "meter");
     assert_eq!(unknown["status"], "open");
     assert_eq!(unknown["meter"], "NEW-METER");
-    let raw: Value = serde_json::from_str(str_of(unknown, "/raw")).expect("the event as sent");
+    let raw: Value = serde_json::from_str(str_at(unknown, "/raw")).expect("the event as sent");
     assert_eq!(raw["quantity"], "4");
     assert_eq!(items[1]["reason"], "bad_quantity");
-    let id = str_of(unknown, "/id").to_owned();
+    let id = str_at(unknown, "/id").to_owned();
     let one = app
         .get(&format!("/v1/usage/rejected/{id}"), Some(&w.engineer))
         .await;
@@ -133,7 +134,7 @@ async fn a_rejected_event_is_listed_and_counts_once_resubmitted_after_the_catalo
     }
     let negative = app
         .post(
-            &format!("/v1/usage/rejected/{}/resubmit", str_of(&items[1], "/id")),
+            &format!("/v1/usage/rejected/{}/resubmit", str_at(&items[1], "/id")),
             Some(&w.admin),
             &json!({}),
         )

@@ -1,7 +1,8 @@
 //! Who may post usage and read it, and who gives external references.
 
-use super::{assert_refused, depth, event, meter, post_csv, post_events, str_of, world};
+use super::{assert_refused, depth, event, meter, post_csv, post_events, world};
 use kopek_domain::ids::OrgId;
+use kopek_tests::str_at;
 use kopek_tests::unique;
 use serde_json::json;
 
@@ -21,7 +22,7 @@ async fn only_usage_writers_post_usage_and_customers_read_only_their_own() {
         )
         .await;
     customer_key.assert_status(201);
-    let customer_key = str_of(&customer_key.body, "/token").to_owned();
+    let customer_key = str_at(&customer_key.body, "/token").to_owned();
     let manager = app.staff_with_role("manager").await;
     for token in [&w.a.token, &customer_key, &manager] {
         post_events(app, token, &events)
@@ -50,7 +51,7 @@ async fn only_usage_writers_post_usage_and_customers_read_only_their_own() {
         )
         .await;
     key.assert_status(201);
-    let producer = str_of(&key.body, "/token").to_owned();
+    let producer = str_at(&key.body, "/token").to_owned();
     post_events(app, &producer, &events)
         .await
         .assert_status(202);
