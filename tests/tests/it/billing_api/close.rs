@@ -4,8 +4,16 @@
 use super::{app, assert_field, current, decimal, service, subscribed};
 use kopek_domain::period::{BillingPeriod, PeriodLength};
 use kopek_tests::flip_char;
+use kopek_tests::str_at;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use kopek_domain::clock::FixedClock;
+use kopek_events::close::poller;
 
 #[tokio::test]
 async fn only_admins_start_and_resume_closes_and_only_billing_staff_read_them() {
@@ -257,6 +265,7 @@ async fn a_preview_shows_what_the_close_would_issue_and_writes_nothing() {
 
     // This month so far: the subscriber's fee, a page of one customer at a time.
     let mut drafts = Vec::new();
+    let mut failures = BTreeSet::new();
     let mut cursor: Option<String> = None;
     for _ in 0..5 {
         let uri = match &cursor {
@@ -270,6 +279,13 @@ async fn a_preview_shows_what_the_close_would_issue_and_writes_nothing() {
             page.body["failures"],
             json!([]),
             "every customer can be invoiced"
+        );
+        failures.extend(
+            page.body["failures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["org_id"].as_str().expect("an org id").to_owned()),
         );
         cursor = page.body["next_cursor"].as_str().map(str::to_owned);
         if cursor.is_none() {
@@ -315,4 +331,73 @@ async fn a_preview_shows_what_the_close_would_issue_and_writes_nothing() {
         .await;
     assert_field(&tampered, 400, "invalid_cursor", "cursor");
     assert_eq!(app.table_items().await, before, "a preview writes nothing");
+
+    // The month closed once it has ended (the services' clock an hour into the next period,
+    // and a new admin's token of that time), its queue drained as the close worker does: it
+    // issues exactly the drafts previewed, and fails exactly the customers the preview could
+    // not invoice.
+    let calendar = kopek_tests::emulator::calendar();
+    let ended = FixedClock::at(calendar.start_of(current().end_exclusive()) + TimeDelta::hours(1));
+    let app = app.with_state(|s| {
+        s.services = s
+            .services
+            .clone()
+            .with_clock(Arc::new(ended))
+            .with_settings(|settings| settings.close_seal_wait = Duration::ZERO);
+    });
+    let admin = app.admin().await;
+    app.post(
+        &format!("/v1/periods/{}/close", current()),
+        Some(&admin),
+        &json!({}),
+    )
+    .await
+    .assert_status(202);
+    poller::drain(&app.state.services.closer(), 2, 1)
+        .await
+        .expect("the close queue drains");
+    let status = app
+        .get(&format!("/v1/periods/{}", current()), Some(&admin))
+        .await;
+    assert_eq!(status.body["status"], "closed", "{}", status.body);
+
+    let issued = app
+        .get(&format!("/v1/invoices?period={}", current()), Some(&admin))
+        .await;
+    issued.assert_status(200);
+    let issued = issued.body["items"].as_array().expect("invoices");
+    assert_eq!(issued.len(), drafts.len(), "{issued:?}");
+    const DRAFTED: [&str; 9] = [
+        "org_id", "period", "currency", "tax_mode", "lines", "taxes", "net", "tax", "gross",
+    ];
+    for summary in issued {
+        let invoice = app
+            .get(
+                &format!("/v1/invoices/{}", str_at(summary, "/id")),
+                Some(&admin),
+            )
+            .await;
+        invoice.assert_status(200);
+        let draft = drafts
+            .iter()
+            .find(|d| d["org_id"] == invoice.body["org_id"])
+            .unwrap_or_else(|| panic!("an invoice nobody previewed: {}", invoice.body));
+        for field in DRAFTED {
+            assert_eq!(invoice.body[field], draft[field], "{field}");
+        }
+    }
+    let failed = app
+        .get(
+            &format!("/v1/periods/{}/jobs?status=failed", current()),
+            Some(&admin),
+        )
+        .await;
+    failed.assert_status(200);
+    let failed: BTreeSet<String> = failed.body["items"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|job| str_at(job, "/org_id").to_owned())
+        .collect();
+    assert_eq!(failed, failures, "the close fails whom the preview foresaw");
 }

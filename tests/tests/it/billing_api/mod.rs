@@ -1,11 +1,11 @@
-//! The billing API against the emulator, where no full close is needed: who may start, read
-//! and resume closes; periods refused (not ended, malformed, out of order, twice) with
-//! nothing changed; a dry run; invoices and credit notes of one customer out of another's
-//! reach; credit notes refused naming the field, and written whole when granted; balances
-//! from the ledger; the billing settings.
+//! The billing API against the emulator: who may start, read and resume closes; periods
+//! refused (not ended, malformed, out of order, twice) with nothing changed; a dry run, and
+//! the close it foresees issuing exactly its drafts; invoices and credit notes of one customer
+//! out of another's reach; credit notes refused naming the field, and written whole when
+//! granted; balances from the ledger; the billing settings.
 //!
-//! Invoices are issued through the store the way the close issues them
-//! (`support/invoices.rs`); the close's fan-out has tests of its own.
+//! Apart from the dry run's close, invoices are issued through the store the way the close
+//! issues them (`support/invoices.rs`); the close's fan-out has tests of its own.
 
 use crate::support::invoices;
 
