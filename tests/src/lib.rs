@@ -484,3 +484,100 @@ pub fn flip_char(text: &str, index: usize) -> String {
         })
         .collect()
 }
+
+/// The string at `pointer` in `value` (a JSON pointer: `/lines/0/id`); panics naming both
+/// when there is none.
+#[track_caller]
+pub fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no string at {pointer} in {value}"))
+}
+
+/// Expected amounts worked out from the rules as `lib/domain/src/money.rs` and
+/// `proration.rs` state them, in plain decimal arithmetic, so that a test compares what the
+/// code computed with the rule rather than with the code itself.
+pub mod expected {
+    use chrono::NaiveDate;
+    use kopek_domain::period::BillingPeriod;
+    use rust_decimal::{Decimal, RoundingStrategy};
+
+    /// `amount` rounded to kopecks, half away from zero (the rounding policy).
+    pub fn kopecks(amount: Decimal) -> Decimal {
+        amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+    }
+
+    /// The tax at `rate_percent` on `net` (in kopecks already), rounded once to kopecks.
+    pub fn tax(net: Decimal, rate_percent: Decimal) -> Decimal {
+        kopecks(net * rate_percent / Decimal::ONE_HUNDRED)
+    }
+
+    /// The price of the days `[from, until_exclusive)` of `period` when the whole period
+    /// costs `full` (not negative): the full price in kopecks split into one share per day,
+    /// the kopecks left over one each to the earliest days, and the shares of those days
+    /// added up.
+    pub fn prorated(
+        full: Decimal,
+        period: BillingPeriod,
+        from: NaiveDate,
+        until_exclusive: NaiveDate,
+    ) -> Decimal {
+        assert!(full >= Decimal::ZERO, "a price, not a credit: {full}");
+        let kopecks: i64 = (kopecks(full) * Decimal::ONE_HUNDRED)
+            .try_into()
+            .expect("a price in range");
+        let days = i64::from(period.days());
+        let (share, extra) = (kopecks / days, kopecks % days);
+        let index = |date: NaiveDate| (date - period.first_day()).num_days().clamp(0, days);
+        Decimal::new(
+            (index(from)..index(until_exclusive))
+                .map(|day| share + i64::from(day < extra))
+                .sum(),
+            2,
+        )
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn dec(text: &str) -> Decimal {
+            text.parse().unwrap()
+        }
+
+        fn period(text: &str) -> BillingPeriod {
+            text.parse().unwrap()
+        }
+
+        fn day(text: &str) -> NaiveDate {
+            text.parse().unwrap()
+        }
+
+        /// The worked examples of the proration rule's documentation.
+        #[test]
+        fn the_proration_model_gives_the_documented_examples() {
+            for (full, period_, from, until, price) in [
+                ("990.00", "2026-11", "2026-11-15", "2026-12-01", "528.00"),
+                ("1000.00", "2026-12", "2026-12-01", "2026-12-11", "322.60"),
+                ("1000.00", "2026-12", "2026-12-26", "2027-01-01", "193.50"),
+                ("0.10", "2026-11", "2026-11-11", "2026-12-01", "0.00"),
+                ("0.10", "2026-11", "2026-11-01", "2026-11-11", "0.10"),
+            ] {
+                assert_eq!(
+                    prorated(dec(full), period(period_), day(from), day(until)),
+                    dec(price),
+                    "{full} over {period_}, {from} to {until}"
+                );
+            }
+        }
+
+        #[test]
+        fn tax_rounds_half_away_from_zero() {
+            assert_eq!(tax(dec("0.05"), dec("10")), dec("0.01"));
+            assert_eq!(tax(dec("0.62"), dec("20")), dec("0.12"));
+            assert_eq!(kopecks(dec("0.125")), dec("0.13"));
+            assert_eq!(kopecks(dec("-0.125")), dec("-0.13"));
+        }
+    }
+}

@@ -288,7 +288,7 @@ pub fn release_by_credit(invoice: &mut Invoice) -> Result<Money, MoneyError> {
 mod tests {
     use super::*;
     use crate::invoicing::fixtures::*;
-    use crate::invoicing::{TaxMode, issue};
+    use crate::invoicing::{CreditNote, CreditRequestLine, TaxMode, credit_note, issue};
     use crate::ledger;
     use proptest::prelude::*;
     use rust_decimal_macros::dec;
@@ -303,8 +303,13 @@ mod tests {
 
     /// An invoice of `gross` (net, no tax) numbered `seq`, issued on `issued_on`.
     fn invoice(seq: u32, gross: Decimal, issued_on: NaiveDate) -> Invoice {
+        taxed_invoice(seq, gross, dec!(0), issued_on)
+    }
+
+    /// An invoice of one line of `net` taxed at `percent` on top, numbered `seq`.
+    fn taxed_invoice(seq: u32, net: Decimal, percent: Decimal, issued_on: NaiveDate) -> Invoice {
         let mut close = Close::new("2026-10", Currency::RUB);
-        close.charge("INSTALL", gross, rate(dec!(0)), day(10, 20));
+        close.charge("INSTALL", net, rate(percent), day(10, 20));
         let draft = close.draft(TaxMode::Exclusive);
         let number: InvoiceNumber = format!("KPK-2026-{seq:06}").parse().unwrap();
         issue(draft, InvoiceId::new(), number, issued_on, 14).unwrap()
@@ -470,9 +475,10 @@ mod tests {
     }
 
     proptest! {
-        /// Over any history of invoices (drawing credit down at issue), payments (settling the
-        /// oldest open invoices) and credit notes (releasing what paid invoices no longer
-        /// owe): the customer's ledger balance equals the sum of the invoices' open amounts
+        /// Over any history of invoices (drawing credit down at issue; every other one taxed),
+        /// payments (settling the oldest open invoices) and credit notes (composed by
+        /// [`credit_note`] and posted by [`ledger::for_credit_note`] as the service does,
+        /// releasing what paid invoices no longer owe): the customer's ledger balance equals the sum of the invoices' open amounts
         /// minus the credit, no invoice is paid beyond what it owes or below zero, and credit
         /// is never negative.
         #[test]
@@ -480,13 +486,17 @@ mod tests {
             let org = OrgId::new();
             let mut invoices: Vec<Invoice> = Vec::new();
             let mut entries = Vec::new();
+            let mut notes: Vec<Vec<CreditNote>> = Vec::new();
             let mut credit = rub(dec!(0));
             let mut seq = 0;
+            let mut notes_seq = 0;
             for step in steps {
                 match step {
                     Step::Invoice(kopeks) => {
                         seq += 1;
-                        let mut inv = invoice(seq, Decimal::new(i64::from(kopeks), 2), day(11, 1));
+                        // Every other invoice taxed, so that credit notes post tax back too.
+                        let percent = if seq % 2 == 0 { dec!(20) } else { dec!(0) };
+                        let mut inv = taxed_invoice(seq, Decimal::new(i64::from(kopeks), 2), percent, day(11, 1));
                         inv.draft.org = org;
                         let drawn = draw_down(&mut inv, credit).unwrap();
                         credit = credit.checked_sub(drawn).unwrap();
@@ -494,6 +504,7 @@ mod tests {
                             entries.push(entry);
                         }
                         invoices.push(inv);
+                        notes.push(Vec::new());
                     }
                     Step::Pay(kopeks) => {
                         let open = invoices.iter().map(OpenInvoice::of).collect();
@@ -513,27 +524,30 @@ mod tests {
                         entries.push(ledger::for_payment(&payment, crate::ids::EntryId::new()).unwrap());
                     }
                     Step::Credit(index, percent) => {
-                        let Some(inv) = (!invoices.is_empty()).then(|| index % invoices.len()).map(|i| &mut invoices[i]) else { continue };
+                        let Some(i) = (!invoices.is_empty()).then(|| index % invoices.len()) else { continue };
+                        let inv = &mut invoices[i];
                         let creditable = inv.draft.gross.checked_sub(inv.credited).unwrap();
                         let share = (creditable.amount() * Decimal::from(percent) / dec!(100)).round_dp(2);
                         if share <= Decimal::ZERO { continue; }
-                        inv.credited = inv.credited.checked_add(rub(share)).unwrap();
+                        // The credit note as the service issues it: composed from the invoice
+                        // and its earlier notes, counted into the invoice, what a paid invoice
+                        // no longer owes released, and its own ledger entry posted.
+                        notes_seq += 1;
+                        let note = credit_note(
+                            inv,
+                            &notes[i],
+                            &[CreditRequestLine { line_no: 1, amount: Some(share) }],
+                            "property",
+                            crate::ids::CreditNoteId::new(),
+                            format!("KPK-CN-2026-{notes_seq:06}").parse().unwrap(),
+                            day(11, 25),
+                        ).unwrap();
+                        prop_assert_eq!(note.gross.amount(), -share);
+                        inv.record_credit_note(&note).unwrap();
                         let released = release_by_credit(inv).unwrap();
                         credit = credit.checked_add(released).unwrap();
-                        // The credit note's entry: Cr Receivable by the credited gross (no tax here).
-                        let postings = vec![
-                            ledger::Posting::debit(ledger::Account::Revenue, rub(share)),
-                            ledger::Posting::credit(ledger::Account::Receivable, rub(share)),
-                        ];
-                        entries.push(ledger::Entry::new(
-                            crate::ids::EntryId::new(), org, day(11, 25),
-                            ledger::DocumentRef::CreditNote {
-                                credit_note: crate::ids::CreditNoteId::new(),
-                                number: "KPK-CN-2026-000001".parse().unwrap(),
-                                invoice: inv.id,
-                            },
-                            postings,
-                        ).unwrap());
+                        entries.push(ledger::for_credit_note(&note, crate::ids::EntryId::new()).unwrap());
+                        notes[i].push(note);
                     }
                 }
                 let open = Money::checked_sum(Currency::RUB, invoices.iter().map(Invoice::open_amount)).unwrap();

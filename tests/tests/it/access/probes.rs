@@ -1,0 +1,415 @@
+//! The probes: every operation that names an id, as a request naming one organisation's ids
+//! (or the catalog's, or staff-only ones).
+
+use super::{Ids, METER, Probe, invoiced_period};
+use axum::http::Method;
+use kopek_domain::ids::OrgId;
+use kopek_tests::unique;
+use serde_json::json;
+
+/// Every operation on data an organisation owns, naming its ids. A caller that may reach
+/// them gets `allowed`.
+pub(super) fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
+    let Ids {
+        org,
+        key,
+        order,
+        sub,
+        invoice,
+        credit_note,
+    } = *ids;
+    let period = invoiced_period();
+    let invite =
+        json!({"name": "Пётр Сидоров", "email": format!("colleague{}@example.ru", unique())});
+    vec![
+        Probe::new(
+            Method::GET,
+            "/v1/orders/{order_id}",
+            "path order_id",
+            format!("/v1/orders/{order}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/orders/{order_id}/history",
+            "path order_id",
+            format!("/v1/orders/{order}/history"),
+            200,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/orders/{order_id}/lines/{line_no}/cancel",
+            "path order_id",
+            format!("/v1/orders/{order}/lines/1/cancel"),
+            200,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/orders/{order_id}/lines/{line_no}/cancel",
+            "path line_no",
+            format!("/v1/orders/{order}/lines/2/cancel"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/subscriptions/{subscription_id}",
+            "path subscription_id",
+            format!("/v1/subscriptions/{sub}"),
+            200,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/subscriptions/{subscription_id}/change",
+            "path subscription_id",
+            format!("/v1/subscriptions/{sub}/change"),
+            200,
+        )
+        .with_body(json!({"quantity": "2"})),
+        Probe::new(
+            Method::POST,
+            "/v1/subscriptions/{subscription_id}/cancel",
+            "path subscription_id",
+            format!("/v1/subscriptions/{sub}/cancel"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/charges",
+            "query org_id",
+            format!("/v1/charges?org_id={org}"),
+            200,
+        ),
+        // Customers may not block anyone, themselves included; another's id is still 404.
+        Probe::new(
+            Method::POST,
+            "/v1/organisations/{org_id}/block",
+            "path org_id",
+            format!("/v1/organisations/{org}/block"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/organisations/{org_id}/unblock",
+            "path org_id",
+            format!("/v1/organisations/{org}/unblock"),
+            403,
+        ),
+        // Nor set their own payment terms.
+        Probe::new(
+            Method::PUT,
+            "/v1/organisations/{org_id}/payment-terms",
+            "path org_id",
+            format!("/v1/organisations/{org}/payment-terms"),
+            403,
+        )
+        .with_body(json!({"payment_terms_days": 90})),
+        Probe::new(
+            Method::GET,
+            "/v1/organisations/{org_id}",
+            "path org_id",
+            format!("/v1/organisations/{org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/organisations/{org_id}/users",
+            "path org_id",
+            format!("/v1/organisations/{org}/users"),
+            200,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/organisations/{org_id}/users",
+            "path org_id",
+            format!("/v1/organisations/{org}/users"),
+            201,
+        )
+        .with_body(invite),
+        Probe::new(
+            Method::GET,
+            "/v1/api-keys",
+            "query org_id",
+            format!("/v1/api-keys?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/api-keys",
+            "body org_id",
+            "/v1/api-keys".to_owned(),
+            201,
+        )
+        .with_body(json!({"name": "CRM", "scopes": ["accounts:read"], "org_id": org})),
+        Probe::new(
+            Method::DELETE,
+            "/v1/api-keys/{key_id}",
+            "path key_id",
+            format!("/v1/api-keys/{key}"),
+            204,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/usage",
+            "query org_id",
+            format!("/v1/usage?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/usage/meters/{meter}",
+            "query org_id",
+            format!("/v1/usage/meters/{METER}?org_id={org}"),
+            200,
+        ),
+        // A meter is the catalog's, its usage the organisation's: the same request.
+        Probe::new(
+            Method::GET,
+            "/v1/usage/meters/{meter}",
+            "path meter",
+            format!("/v1/usage/meters/{METER}?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/invoices",
+            "query org_id",
+            format!("/v1/invoices?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/invoices/{invoice_id}",
+            "path invoice_id",
+            format!("/v1/invoices/{invoice}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/invoices/period/{period}",
+            "query org_id",
+            format!("/v1/invoices/period/{period}?org_id={org}"),
+            200,
+        ),
+        // A period is everyone's, its invoice the organisation's: the same request.
+        Probe::new(
+            Method::GET,
+            "/v1/invoices/period/{period}",
+            "path period",
+            format!("/v1/invoices/period/{period}?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/credit-notes/{credit_note_id}",
+            "path credit_note_id",
+            format!("/v1/credit-notes/{credit_note}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/billing/balance",
+            "query org_id",
+            format!("/v1/billing/balance?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/billing/ledger",
+            "query org_id",
+            format!("/v1/billing/ledger?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/billing/payments",
+            "query org_id",
+            format!("/v1/billing/payments?org_id={org}"),
+            200,
+        ),
+    ]
+}
+
+/// Every operation naming a catalog service by its code. The catalog belongs to no
+/// organisation: every customer reads the same, and no customer writes it (403).
+pub(super) fn catalog_probes(code: &str) -> Vec<Probe> {
+    let price =
+        json!({"price": {"currency": "RUB", "model": {"type": "per_unit", "unit_price": "1.00"}}});
+    let at = "2100-01-01T00:00:00Z";
+    vec![
+        Probe::new(
+            Method::GET,
+            "/v1/catalog/services/{code}",
+            "path code",
+            format!("/v1/catalog/services/{code}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/catalog/services/{code}/prices",
+            "path code",
+            format!("/v1/catalog/services/{code}/prices"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/catalog/services/{code}/quote",
+            "path code",
+            format!("/v1/catalog/services/{code}/quote?quantity=3&at={at}"),
+            200,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/catalog/services/{code}/prices",
+            "path code",
+            format!("/v1/catalog/services/{code}/prices"),
+            403,
+        )
+        .with_body(price),
+        Probe::new(
+            Method::POST,
+            "/v1/catalog/services/{code}/retire",
+            "path code",
+            format!("/v1/catalog/services/{code}/retire"),
+            403,
+        ),
+    ]
+}
+
+/// Every back-office operation naming a work type, a batch, a rejected usage event, a billing
+/// period, an invoice (to credit it) or (to give it an external reference) an organisation:
+/// staff only, so a customer gets 403 whatever the id, its own invoice's included.
+pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
+    let period = invoiced_period().previous();
+    let rejected = format!("rej_{}", "0".repeat(32));
+    let outcomes = json!({"outcomes": [{"work_order": "wo_01ARZ3NDEKTSV4RRFFQ69G5FAV", "outcome": "failed", "reason": "x"}]});
+    let path = |tail: &str| format!("/v1/work/batches/{batch}{tail}");
+    vec![
+        Probe::new(
+            Method::GET,
+            "/v1/work/queues/{work_type}",
+            "path work_type",
+            "/v1/work/queues/install".to_owned(),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/work/batches/{batch_id}",
+            "path batch_id",
+            path(""),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/work/batches/{batch_id}/start",
+            "path batch_id",
+            path("/start"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/work/batches/{batch_id}/complete",
+            "path batch_id",
+            path("/complete"),
+            403,
+        )
+        .with_body(outcomes),
+        Probe::new(
+            Method::POST,
+            "/v1/work/batches/{batch_id}/release",
+            "path batch_id",
+            path("/release"),
+            403,
+        )
+        .with_body(json!({})),
+        Probe::new(
+            Method::GET,
+            "/v1/work/batches/{batch_id}/sheet.csv",
+            "path batch_id",
+            path("/sheet.csv"),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/work/batches/{batch_id}/sheet.pdf",
+            "path batch_id",
+            path("/sheet.pdf"),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/usage/rejected/{rejected_id}",
+            "path rejected_id",
+            format!("/v1/usage/rejected/{rejected}"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/usage/rejected/{rejected_id}/resubmit",
+            "path rejected_id",
+            format!("/v1/usage/rejected/{rejected}/resubmit"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/usage/external-refs",
+            "body org_id",
+            "/v1/usage/external-refs".to_owned(),
+            403,
+        )
+        .with_body(json!({"org_id": OrgId::new().to_string(), "external_ref": "crm:probe"})),
+        Probe::new(
+            Method::POST,
+            "/v1/billing/payments",
+            "body org_id",
+            "/v1/billing/payments".to_owned(),
+            403,
+        )
+        .with_body(
+            json!({"org_id": OrgId::new().to_string(), "amount": "10.00", "currency": "RUB",
+            "received_on": "2026-11-01", "reference": "probe"}),
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/invoices/{invoice_id}/credit-notes",
+            "path invoice_id",
+            format!("/v1/invoices/{invoice}/credit-notes"),
+            403,
+        )
+        .with_body(json!({"reason": "probe"})),
+        Probe::new(
+            Method::GET,
+            "/v1/periods/{period}",
+            "path period",
+            format!("/v1/periods/{period}"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/periods/{period}/close",
+            "path period",
+            format!("/v1/periods/{period}/close"),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/periods/{period}/jobs",
+            "path period",
+            format!("/v1/periods/{period}/jobs"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/periods/{period}/resume",
+            "path period",
+            format!("/v1/periods/{period}/resume"),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/periods/{period}/preview",
+            "path period",
+            format!("/v1/periods/{period}/preview"),
+            403,
+        ),
+    ]
+}

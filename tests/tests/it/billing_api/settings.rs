@@ -1,0 +1,198 @@
+//! The billing settings and a customer's own payment terms.
+
+use super::{app, assert_field};
+use kopek_domain::ids::OrgId;
+use kopek_tests::TestApp;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field() {
+    let app = app().await;
+    let admin = app.admin().await;
+    let manager = app.staff_with_role("manager").await;
+    let customer = app.register("Ромашка").await;
+
+    let defaults = app.get("/v1/billing/settings", Some(&manager)).await;
+    defaults.assert_status(200);
+    assert_eq!(
+        defaults.body,
+        json!({"series": "KPK", "tax_mode": "exclusive", "zero_invoices": "skip", "payment_terms_days": 14, "rev": 0,
+            "time_zone": kopek_tests::emulator::calendar().to_string(),
+            "period_months": kopek_tests::emulator::calendar().period_length().months()})
+    );
+    app.get("/v1/billing/settings", Some(&customer.token))
+        .await
+        .assert_problem(403, "forbidden");
+
+    let put = |token: String, body: Value| {
+        let app = &app;
+        async move {
+            app.send(TestApp::request(
+                axum::http::Method::PUT,
+                "/v1/billing/settings",
+                Some(&token),
+                Some(&body),
+            ))
+            .await
+        }
+    };
+    let wanted = json!({"series": "ROM2", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30});
+    put(manager.clone(), wanted.clone())
+        .await
+        .assert_problem(403, "forbidden");
+
+    let before = app.table_items().await;
+    for (body, field) in [
+        (
+            json!({"series": "kpk", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30}),
+            "series",
+        ),
+        (
+            json!({"series": "K", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30}),
+            "series",
+        ),
+        (
+            json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 366}),
+            "payment_terms_days",
+        ),
+        (
+            json!({"series": "KPK", "tax_mode": "included", "zero_invoices": "issue", "payment_terms_days": 30}),
+            "tax_mode",
+        ),
+        (
+            json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": -1}),
+            "payment_terms_days",
+        ),
+        (
+            json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue"}),
+            "payment_terms_days",
+        ),
+        (
+            json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30, "currency": "RUB"}),
+            "currency",
+        ),
+        (
+            // The zone is the deployment's, not a setting of the API.
+            json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30, "time_zone": "UTC"}),
+            "time_zone",
+        ),
+        (
+            // So is the length of a period.
+            json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30, "period_months": 3}),
+            "period_months",
+        ),
+    ] {
+        let response = put(admin.clone(), body.clone()).await;
+        assert_eq!(response.field(), field, "{body}: {}", response.body);
+        response.assert_problem(422, "validation_failed");
+    }
+    assert_eq!(app.table_items().await, before, "nothing saved");
+
+    let saved = put(admin.clone(), wanted.clone()).await;
+    saved.assert_status(200);
+    assert_eq!(saved.body["rev"], 1);
+    let read = app.get("/v1/billing/settings", Some(&admin)).await;
+    let mut expected = wanted.clone();
+    expected["rev"] = json!(1);
+    expected["time_zone"] = json!(kopek_tests::emulator::calendar().to_string());
+    expected["period_months"] = json!(kopek_tests::emulator::calendar().period_length().months());
+    assert_eq!(read.body, expected);
+
+    // A change over a stale revision (or as if never saved) is refused.
+    for rev in [json!(null), json!(0), json!(7)] {
+        let mut body = wanted.clone();
+        body["payment_terms_days"] = json!(10);
+        body["rev"] = rev;
+        let stale = put(admin.clone(), body).await;
+        assert_field(&stale, 409, "conflict", "rev");
+    }
+    let mut body = wanted.clone();
+    body["payment_terms_days"] = json!(0);
+    body["rev"] = json!(1);
+    let changed = put(admin.clone(), body).await;
+    changed.assert_status(200);
+    assert_eq!(changed.body["rev"], 2);
+    assert_eq!(
+        app.get("/v1/billing/settings", Some(&manager)).await.body["payment_terms_days"],
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_customers_own_payment_terms_are_set_by_staff_and_bad_ones_change_nothing() {
+    let app = app().await;
+    let accountant = app.staff_with_role("accountant").await;
+    let engineer = app.staff_with_role("engineer").await;
+    let customer = app.register("Ромашка").await;
+    let path = format!("/v1/organisations/{}/payment-terms", customer.org_id);
+    let put = |token: String, body: Value| {
+        let (app, path) = (&app, &path);
+        async move {
+            app.send(TestApp::request(
+                axum::http::Method::PUT,
+                path,
+                Some(&token),
+                Some(&body),
+            ))
+            .await
+        }
+    };
+    let terms_of = || async {
+        app.get(
+            &format!("/v1/organisations/{}", customer.org_id),
+            Some(&accountant),
+        )
+        .await
+        .body["payment_terms_days"]
+            .clone()
+    };
+    assert_eq!(
+        terms_of().await,
+        Value::Null,
+        "the provider's terms until set"
+    );
+
+    let before = app.table_items().await;
+    for (body, field) in [
+        (json!({"payment_terms_days": 366}), "payment_terms_days"),
+        (json!({"payment_terms_days": -1}), "payment_terms_days"),
+        (json!({"payment_terms_days": "30"}), "payment_terms_days"),
+        (
+            json!({"payment_terms_days": 30, "currency": "EUR"}),
+            "currency",
+        ),
+    ] {
+        let response = put(accountant.clone(), body.clone()).await;
+        assert_eq!(response.field(), field, "{body}: {}", response.body);
+        assert_eq!(response.status.as_u16(), 422, "{body}: {}", response.body);
+    }
+    // Neither the customer itself nor an engineer may change them.
+    put(customer.token.clone(), json!({"payment_terms_days": 90}))
+        .await
+        .assert_problem(403, "forbidden");
+    put(engineer.clone(), json!({"payment_terms_days": 90}))
+        .await
+        .assert_problem(403, "forbidden");
+    // An organisation that does not exist is 404.
+    app.send(TestApp::request(
+        axum::http::Method::PUT,
+        &format!("/v1/organisations/{}/payment-terms", OrgId::new()),
+        Some(&accountant),
+        Some(&json!({"payment_terms_days": 30})),
+    ))
+    .await
+    .assert_problem(404, "not_found");
+    assert_eq!(app.table_items().await, before, "nothing changed");
+
+    let set = put(accountant.clone(), json!({"payment_terms_days": 45})).await;
+    set.assert_status(200);
+    assert_eq!(set.body["payment_terms_days"], 45);
+    assert_eq!(terms_of().await, json!(45));
+    let cleared = put(accountant.clone(), json!({"payment_terms_days": null})).await;
+    cleared.assert_status(200);
+    assert_eq!(
+        terms_of().await,
+        Value::Null,
+        "back to the provider's terms"
+    );
+}
