@@ -148,3 +148,57 @@ fn the_layers_point_one_way() {
         "kopek-services depends on HTTP: {services:?}"
     );
 }
+
+/// The features a build of `package` alone turns on for `kopek-aws`, as `cargo tree` resolves
+/// them (what `cargo lambda build --release --package <function>` compiles).
+fn aws_features_of(package: &str) -> BTreeSet<String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "tree",
+            "-p",
+            package,
+            "-e",
+            "features",
+            "--prefix",
+            "none",
+            "--offline",
+        ])
+        .current_dir(tools::project_root())
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "cargo tree: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| line.strip_prefix("kopek-aws feature \""))
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn no_function_is_built_with_fault_injection() {
+    let functions: Vec<String> = packages()
+        .iter()
+        .filter(|p| {
+            p["manifest_path"]
+                .as_str()
+                .is_some_and(|m| m.contains("/functions/"))
+        })
+        .map(|p| p["name"].as_str().expect("a name").to_owned())
+        .collect();
+    assert_eq!(functions.len(), 8, "{functions:?}");
+    for function in &functions {
+        let features = aws_features_of(function);
+        assert!(
+            !features.contains("faults"),
+            "{function} would be built with kopek-aws's `faults`: {features:?}"
+        );
+    }
+    // The check can fail: the tests crate, which injects faults, does turn it on.
+    assert!(aws_features_of("kopek-tests").contains("faults"));
+}

@@ -10,7 +10,8 @@ use kopek_domain::ids::OrgId;
 use kopek_domain::invoicing::{Invoice, LineSource};
 use kopek_domain::money::{Currency, Money};
 use kopek_domain::period::BillingPeriod;
-use rust_decimal::{Decimal, RoundingStrategy};
+use kopek_tests::expected;
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::world::*;
@@ -94,11 +95,6 @@ pub(super) fn catalog() -> Vec<Value> {
 
 // --- expectations, from the inputs ---------------------------------------------------------
 
-/// Rounded to kopecks, half away from zero (the rounding policy).
-pub(super) fn kopecks(amount: Decimal) -> Decimal {
-    amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
-}
-
 /// `quantity` cut into the slices of [`TIERS`] it reaches: (gigabytes, unit price) each.
 pub(super) fn slices(quantity: Decimal) -> Vec<(Decimal, Decimal)> {
     let mut lower = Decimal::ZERO;
@@ -117,28 +113,17 @@ pub(super) fn slices(quantity: Decimal) -> Vec<(Decimal, Decimal)> {
 
 /// `quantity` priced on [`TIERS`]: each slice at its tier's unit price, the total rounded once.
 pub(super) fn graduated(quantity: Decimal) -> Decimal {
-    kopecks(slices(quantity).iter().map(|(q, price)| q * price).sum())
+    expected::kopecks(slices(quantity).iter().map(|(q, price)| q * price).sum())
 }
 
-/// The fee of `full` a month for the days from `from` to the period's end: the full price in
-/// kopecks split into one share per day, the remainder one kopeck each to the earliest days.
+/// The fee of `full` a period for the days from `from` to the period's end
+/// ([`expected::prorated`]: one share a day, the left-over kopecks to the earliest days).
 pub(super) fn prorated(full: Decimal, period: BillingPeriod, from: NaiveDate) -> Decimal {
-    let kopecks: i64 = (full * Decimal::ONE_HUNDRED)
-        .try_into()
-        .expect("whole kopecks");
-    let days = i64::from(period.days());
-    let (share, extra) = (kopecks / days, kopecks % days);
-    let first = (from - period.first_day()).num_days();
-    Decimal::new(
-        (first..days)
-            .map(|day| share + i64::from(day < extra))
-            .sum(),
-        2,
-    )
+    expected::prorated(full, period, from, period.end_exclusive())
 }
 
 pub(super) fn vat(net: Decimal) -> Decimal {
-    kopecks(net * dec(VAT) / Decimal::ONE_HUNDRED)
+    expected::tax(net, dec(VAT))
 }
 
 /// One line an invoice must have.
