@@ -1,8 +1,11 @@
-//! One AWS emulator per test binary, and a fresh copy of the template's resources per test.
+//! The AWS emulators of a test run, and a fresh copy of the template's resources per test.
 //!
-//! [`endpoint`] is where the tests' AWS SDK clients go:
-//! - if `KOPEK_TEST_AWS_ENDPOINT` is set — `cargo xtask test` starts one moto server for the
-//!   whole run and sets it — that endpoint;
+//! [`endpoint`] is where a test's AWS SDK clients go:
+//! - if `KOPEK_TEST_AWS_ENDPOINT` is set — `cargo xtask test` starts its moto servers for the
+//!   whole run (one per core: moto serves one request at a time, so one server would be the
+//!   suite's bottleneck) and sets their endpoints, comma-separated — the next of them, round
+//!   robin; each test's resources and clients stay on the one it was given (its `SdkConfig`
+//!   carries the endpoint);
 //! - otherwise (a plain `cargo test`) one [`Emulator`] started on first use and kept in a
 //!   `static` for the rest of the process.
 //!
@@ -17,6 +20,7 @@
 //! random prefix, so every test has resources of its own and tests run in parallel.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_config::SdkConfig;
 use chrono::{NaiveDate, Utc};
@@ -27,7 +31,8 @@ use kopek_local::provision::{Provisioned, provision, random_prefix};
 use kopek_local::template::Template;
 use kopek_local::tools;
 
-/// Set by `cargo xtask test` to the endpoint of the emulator it runs for the whole test run.
+/// Set by `cargo xtask test` to the endpoints of the emulators it runs for the whole test run,
+/// separated by commas (each test's resources live in one of them).
 pub const ENDPOINT_VAR: &str = "KOPEK_TEST_AWS_ENDPOINT";
 
 /// Runs the tests in another provider time zone than the template's default, e.g.
@@ -88,13 +93,16 @@ pub fn current_period() -> BillingPeriod {
 /// every test that asks reports it.
 static SHARED: OnceLock<Result<Emulator, String>> = OnceLock::new();
 
-/// The endpoint URL of the emulator the tests use (see the module docs).
+/// The endpoint URL of an emulator for the next test's resources (see the module docs): with
+/// several in [`ENDPOINT_VAR`], each call takes the next, so the tests spread over them.
 ///
 /// # Panics
 /// If the emulator cannot be started; the message says why.
 pub async fn endpoint() -> String {
-    if let Some(endpoint) = std::env::var(ENDPOINT_VAR).ok().filter(|e| !e.is_empty()) {
-        return endpoint;
+    if let Some(list) = std::env::var(ENDPOINT_VAR).ok().filter(|e| !e.is_empty()) {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let endpoints: Vec<&str> = list.split(',').map(str::trim).collect();
+        return endpoints[NEXT.fetch_add(1, Ordering::Relaxed) % endpoints.len()].to_owned();
     }
     // Starting moto blocks for a second or two: keep it off the test's runtime.
     let shared = tokio::task::spawn_blocking(|| {
@@ -126,8 +134,15 @@ fn start() -> anyhow::Result<Emulator> {
 /// # Panics
 /// If the emulator cannot be started, or the template cannot be read or provisioned.
 pub async fn provisioned() -> (SdkConfig, Provisioned, Template) {
-    let endpoint = endpoint().await;
-    let sdk = kopek_local::sdk_config(&endpoint).await;
+    provisioned_on(&endpoint().await).await
+}
+
+/// [`provisioned`] in the emulator at `endpoint` (tests that need two provisions in one).
+///
+/// # Panics
+/// If the template cannot be read or provisioned.
+pub async fn provisioned_on(endpoint: &str) -> (SdkConfig, Provisioned, Template) {
+    let sdk = kopek_local::sdk_config(endpoint).await;
     let template = Template::load_project(&tools::project_root())
         .unwrap_or_else(|e| panic!("cannot load the template: {e:#}"));
     let prefix = random_prefix("t");

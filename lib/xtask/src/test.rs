@@ -4,8 +4,10 @@
 //!    openapi-spec-validator);
 //! 2. `cargo fmt --check` and `cargo clippy -D warnings` on the whole workspace;
 //! 3. builds every target, so the end-to-end tests find the function binaries;
-//! 4. starts one moto server for the whole run (tests take fresh resource names in it, so
-//!    they run in parallel) and runs `cargo test --workspace`; moto stops when this ends.
+//! 4. starts one moto server per core for the whole run (`KOPEK_TEST_EMULATORS` to choose:
+//!    moto serves one request at a time, so the tests spread over several; each test takes
+//!    fresh resource names in one of them, so they run in parallel) and runs
+//!    `cargo test --workspace`; the servers stop when this ends.
 //!
 //! Arguments after `--` go to `cargo test` (e.g. `cargo xtask test -- --test it catalog::`).
 
@@ -55,17 +57,29 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         )
     })?;
 
-    let emulator = Emulator::start(&tools)?;
-    eprintln!("kopek: AWS emulator at {}", emulator.endpoint());
+    let emulators = (0..emulator_count())
+        .map(|_| Emulator::start(&tools))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let endpoints: Vec<&str> = emulators.iter().map(Emulator::endpoint).collect();
+    eprintln!("kopek: AWS emulators at {}", endpoints.join(", "));
+    let endpoints = endpoints.join(",");
     let mut test_args = vec!["test", "--workspace", "--locked"];
     test_args.extend(passthrough.iter().map(String::as_str));
-    let tested = step("tests", || {
-        cargo(&root, &test_args, Some(emulator.endpoint()))
-    });
-    drop(emulator);
+    let tested = step("tests", || cargo(&root, &test_args, Some(&endpoints)));
+    drop(emulators);
     tested?;
     eprintln!("kopek: every check passed in {:.0?}", started.elapsed());
     Ok(())
+}
+
+/// How many emulators the tests spread over: one per core (moto serves one request at a
+/// time, so with one the suite waits on it), or `KOPEK_TEST_EMULATORS`.
+fn emulator_count() -> usize {
+    std::env::var("KOPEK_TEST_EMULATORS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
 }
 
 fn step(name: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {

@@ -296,8 +296,12 @@ async fn the_accounts_function_gets_the_provisioned_table_and_a_64_character_tok
 
 #[tokio::test]
 async fn two_provisions_in_parallel_get_separate_resources() {
-    let ((sdk, first, _), (_, second, _)) =
-        tokio::join!(emulator::provisioned(), emulator::provisioned());
+    // Both in one emulator: their names keep them apart, not separate servers.
+    let endpoint = emulator::endpoint().await;
+    let ((sdk, first, _), (_, second, _)) = tokio::join!(
+        emulator::provisioned_on(&endpoint),
+        emulator::provisioned_on(&endpoint)
+    );
     assert_ne!(first.prefix, second.prefix);
     let physical = |p: &Provisioned| -> BTreeMap<String, String> {
         p.resources

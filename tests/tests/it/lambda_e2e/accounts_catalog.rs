@@ -5,11 +5,14 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn the_accounts_function_registers_and_signs_in_from_the_sample_events() {
-    let (_sdk, provisioned, template) = kopek_tests::emulator::provisioned().await;
+    let (sdk, provisioned, template) = kopek_tests::emulator::provisioned().await;
     let env = provisioned
         .function_env(&template, "AccountsApiFunction")
         .expect("env");
-    let endpoint = kopek_tests::emulator::endpoint().await;
+    let endpoint = sdk
+        .endpoint_url()
+        .expect("the emulator's endpoint")
+        .to_owned();
     let lambda = LambdaUnderTest::start("accounts-api", &env, &endpoint).await;
 
     let (status, body) = lambda
@@ -67,11 +70,14 @@ async fn the_accounts_function_registers_and_signs_in_from_the_sample_events() {
 
 #[tokio::test]
 async fn the_catalog_function_answers_the_sample_events() {
-    let (_sdk, provisioned, template) = kopek_tests::emulator::provisioned().await;
+    let (sdk, provisioned, template) = kopek_tests::emulator::provisioned().await;
     let env = provisioned
         .function_env(&template, "CatalogApiFunction")
         .expect("env");
-    let endpoint = kopek_tests::emulator::endpoint().await;
+    let endpoint = sdk
+        .endpoint_url()
+        .expect("the emulator's endpoint")
+        .to_owned();
     let lambda = LambdaUnderTest::start("catalog-api", &env, &endpoint).await;
 
     let (status, body) = lambda

@@ -134,8 +134,8 @@ impl LambdaUnderTest {
             .provisioned
             .function_env(&template, logical_id)
             .expect("env");
-        let endpoint = kopek_tests::emulator::endpoint().await;
-        Self::start(binary, &env, &endpoint).await
+        let endpoint = app.sdk.endpoint_url().expect("the app's emulator endpoint");
+        Self::start(binary, &env, endpoint).await
     }
 
     /// `cargo lambda invoke <function> --data-file events/<event>`; the API Gateway response.
