@@ -4,10 +4,25 @@
 //! environment: in AWS it finds the real endpoints, locally it finds the moto emulator.
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_smithy_http_client::Builder;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 /// The shared SDK configuration from the environment.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .load()
+        .await
+}
+
+/// The HTTP client of every SDK client: hyper with rustls over ring (the SDK's default clients
+/// are turned off in the workspace's manifest, so only this TLS stack is compiled). It speaks
+/// plain HTTP too, to the local emulator.
+pub fn http_client() -> SharedHttpClient {
+    Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// The clients the HTTP functions use.

@@ -56,6 +56,7 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         "kopek-local",
     );
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(kopek_aws::clients::http_client())
         .region(Region::new(REGION))
         .credentials_provider(credentials)
         .endpoint_url(endpoint)
