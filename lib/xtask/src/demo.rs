@@ -105,7 +105,7 @@ pub async fn close_period(
         .with_settings(|s| s.close_seal_wait = std::time::Duration::ZERO)
         .closer();
     closer.start(period, Trigger::Admin("demo".into())).await?;
-    kopek_events::close::poller::drain(&closer, 2, 1).await?;
+    kopek_events::close::poller::drain(&closer, 1).await?;
     let mut closed = ClosedDemo {
         period: period.to_string(),
         ..ClosedDemo::default()

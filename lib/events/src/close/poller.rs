@@ -3,6 +3,7 @@
 //! benchmark runs several [`Poller`]s without long polling, counting what they did.
 
 use std::ops::AddAssign;
+use std::time::Duration;
 
 use kopek_aws::dynamo::StoreError;
 
@@ -18,17 +19,20 @@ pub struct Drained {
     pub failed: usize,
 }
 
-/// Handles messages until the queue has been empty `empty_polls` times in a row; failed
-/// messages become visible again after `retry_after_secs`.
-pub async fn drain(
-    closer: &Closer,
-    empty_polls: usize,
-    retry_after_secs: i32,
-) -> Result<Drained, StoreError> {
+/// Handles messages until the queue holds none, visible or in flight; a failed message is
+/// received again once `retry_after_secs` have passed (its visibility timeout), as SQS
+/// redelivers it to the worker in AWS.
+///
+/// No long polls: the local emulator serves one request at a time, and a long poll of an
+/// empty queue would hold it — and every other caller of it — for the poll's whole wait.
+pub async fn drain(closer: &Closer, retry_after_secs: i32) -> Result<Drained, StoreError> {
     let poller = Poller {
-        wait_secs: 1,
+        wait_secs: 0,
         visibility_secs: Some(retry_after_secs),
-        until: Until::EmptyReceives(empty_polls),
+        until: Until::QueueEmpty {
+            pause: Duration::from_millis(50),
+            max_pause: Duration::from_millis(500),
+        },
     };
     Ok(poller.drain(closer).await?.into())
 }

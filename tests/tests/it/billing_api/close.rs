@@ -353,7 +353,7 @@ async fn a_preview_shows_what_the_close_would_issue_and_writes_nothing() {
     )
     .await
     .assert_status(202);
-    poller::drain(&app.state.services.closer(), 2, 1)
+    poller::drain(&app.state.services.closer(), 1)
         .await
         .expect("the close queue drains");
     let status = app

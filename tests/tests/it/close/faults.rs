@@ -85,7 +85,7 @@ async fn run_as_aws(close: &Closer, period: BillingPeriod) {
             Err(e) => panic!("the scheduled start failed for good: {e}"),
         }
     }
-    poller::drain(close, 2, 0).await.expect("CloseQueue drains");
+    poller::drain(close, 0).await.expect("CloseQueue drains");
 }
 
 /// Runs the fault world's close with write `n` failing (`after`: once it succeeded), and
@@ -256,7 +256,7 @@ async fn workers_closing_at_once_race_for_numbers_and_leave_no_gap_or_repeat() {
     );
     // The start's planning message and the customer messages find everything done, and the
     // period closes.
-    poller::drain(&close, 1, 0).await.expect("drained");
+    poller::drain(&close, 0).await.expect("drained");
 
     let mut numbers = Vec::new();
     for party in &parties {

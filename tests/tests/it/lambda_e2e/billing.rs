@@ -208,7 +208,7 @@ async fn the_billing_api_function_closes_a_period_and_shows_the_invoice_from_the
         .with_clock(Arc::new(kopek_domain::clock::SystemClock))
         .with_settings(|s| s.close_seal_wait = Duration::ZERO)
         .closer();
-    poller::drain(&closer, 2, 1)
+    poller::drain(&closer, 1)
         .await
         .expect("the close queue drains");
 
