@@ -126,13 +126,9 @@ pub fn unique() -> u64 {
 /// A valid 10-digit Russian INN (legal entity) derived from `seed`, checksum included.
 pub fn inn(seed: u64) -> String {
     let body = format!("{:09}", 770_000_000 + seed % 100_000_000);
-    let weights = [2u32, 4, 10, 3, 5, 9, 4, 6, 8];
-    let sum: u32 = body
-        .bytes()
-        .zip(weights)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    format!("{body}{}", sum % 11 % 10)
+    kopek_domain::accounts::TaxId::inn_completing(&body)
+        .expect("nine digits")
+        .to_string()
 }
 
 /// A registration body with unique e-mails.

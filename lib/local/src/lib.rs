@@ -22,18 +22,28 @@
 //! and the tests follow.
 //!
 //! The SDK crates are re-exported so callers use the same versions as the clients built here.
+//!
+//! What talks to AWS (the SDK configuration, provisioning) is behind the default feature `aws`:
+//! `cargo xtask test` needs only the tools and the emulator, and builds without the AWS SDK.
 
 pub mod emulator;
+#[cfg(feature = "aws")]
 pub mod provision;
 pub mod template;
 pub mod tools;
 
+#[cfg(feature = "aws")]
 pub use aws_config;
+#[cfg(feature = "aws")]
 pub use aws_sdk_dynamodb;
+#[cfg(feature = "aws")]
 pub use aws_sdk_s3;
+#[cfg(feature = "aws")]
 pub use aws_sdk_secretsmanager;
+#[cfg(feature = "aws")]
 pub use aws_sdk_sqs;
 
+#[cfg(feature = "aws")]
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 /// The template's path relative to the project root.
@@ -47,6 +57,7 @@ pub const REGION: &str = "eu-central-1";
 ///
 /// Production code uses `aws_config::load_defaults`, which honours `AWS_ENDPOINT_URL`; this is
 /// for tests and the local stack. Build S3 clients with [`s3_client`] (path-style addressing).
+#[cfg(feature = "aws")]
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     let credentials = aws_sdk_dynamodb::config::Credentials::new(
         "kopek-local",
@@ -65,6 +76,7 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
 }
 
 /// An S3 client for the emulator: path-style addressing, as `bucket.127.0.0.1` cannot resolve.
+#[cfg(feature = "aws")]
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(true)

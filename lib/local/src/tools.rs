@@ -205,6 +205,40 @@ fn install(
     Ok(())
 }
 
+/// A `cargo` command for the workspace, as if typed in a shell. `cargo run` (the `xtask`
+/// alias) gives the running process its package's `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, …; a
+/// nested cargo that inherited them would rebuild every build script that watches one (`ring`
+/// watches `CARGO_MANIFEST_DIR`, and the whole AWS SDK depends on it) — once for the nested
+/// build, and once more for the next plain `cargo` command.
+pub fn cargo_command() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_by_cargo_run = name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                name.as_ref(),
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_by_cargo_run {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
+}
+
+/// The exit of a command: success, or its error with every cause on stderr, prefixed
+/// `kopek:` (the same for `cargo xtask` and the `kopek-stack` it hands over to).
+pub fn exit(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kopek: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,43 +2,26 @@
 //!
 //! | command | what it does |
 //! |---------|--------------|
-//! | `up`    | the whole system locally with demo data, until Ctrl-C ([`up`]) |
-//! | `test`  | every check and test CI runs, on its own emulator ([`test`](mod@test)) |
-//! | `bench` | the scripted measurements behind BENCHMARKS.md ([`bench`](mod@bench)) |
+//! | `up`    | the whole system locally with demo data, until Ctrl-C (runs `kopek-stack up`) |
+//! | `test`  | every check and test CI runs, on its own emulators ([`test`](mod@test)) |
+//! | `bench` | the scripted measurements behind BENCHMARKS.md (runs `kopek-stack bench`) |
 //!
-//! Both install what they need (moto, cfn-lint, cargo-lambda, openapi-spec-validator) into
+//! They install what they need (moto, cfn-lint, cargo-lambda, openapi-spec-validator) into
 //! the project's `.venv` on first use; nothing outside the project directory is touched and
 //! nothing listens beyond 127.0.0.1.
+//!
+//! This binary is light on purpose: it depends on the tools and the emulator only, not on the
+//! AWS SDK or Kopek's crates. `test` builds the workspace itself (clippy, build, tests); were
+//! `xtask` linking all of Kopek, `cargo xtask` would first build it once more with this
+//! package's own feature resolution, which differs from the workspace's. `up` and `bench` hand
+//! over to the `kopek-stack` binary (`lib/stack`), built with the workspace.
 
-mod bench;
-mod demo;
-mod stack;
 mod test;
-mod up;
 
-use std::process::{Command, ExitCode};
+use std::os::unix::process::CommandExt;
+use std::process::ExitCode;
 
-/// A `cargo` command for the workspace, as if typed in a shell. `cargo run` (the `xtask`
-/// alias) gives this process the package's `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, …; a nested
-/// cargo that inherited them would rebuild every build script that watches one (`ring` watches
-/// `CARGO_MANIFEST_DIR`, and the whole AWS SDK depends on it) — once for the nested build, and
-/// once more for the next plain `cargo` command.
-fn cargo_command() -> Command {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        let set_by_cargo_run = name.starts_with("CARGO_PKG_")
-            || name.starts_with("CARGO_MANIFEST_")
-            || matches!(
-                name.as_ref(),
-                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
-            );
-        if set_by_cargo_run {
-            command.env_remove(name.as_ref());
-        }
-    }
-    command
-}
+use kopek_local::tools::cargo_command;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -57,9 +40,8 @@ commands:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("up") => up::run(&args[1..]),
+        Some("up" | "bench") => stack(&args),
         Some("test") => test::run(&args[1..]),
-        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -69,11 +51,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kopek: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    kopek_local::tools::exit(result)
+}
+
+/// Runs `kopek-stack` with `args` in place of this process (so Ctrl-C reaches it alone and it
+/// stops the emulator itself); returns only if it cannot be started.
+fn stack(args: &[String]) -> anyhow::Result<()> {
+    let error = cargo_command()
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "kopek-stack",
+            "--bin",
+            "kopek-stack",
+            "--",
+        ])
+        .args(args)
+        .exec();
+    Err(anyhow::Error::new(error).context("cannot run kopek-stack through cargo"))
 }

@@ -91,7 +91,7 @@ fn step(name: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()
 }
 
 fn cargo(root: &Path, args: &[&str], endpoint: Option<&str>) -> anyhow::Result<()> {
-    let mut command = crate::cargo_command();
+    let mut command = kopek_local::tools::cargo_command();
     command.args(args).current_dir(root);
     if let Some(endpoint) = endpoint {
         command.env(ENDPOINT_VAR, endpoint);

@@ -149,9 +149,9 @@ fn the_layers_point_one_way() {
     );
 }
 
-/// The features a build of `package` alone turns on for `kopek-aws`, as `cargo tree` resolves
-/// them (what `cargo lambda build --release --package <function>` compiles).
-fn aws_features_of(package: &str) -> BTreeSet<String> {
+/// `cargo tree` of `package` alone (as `cargo run -p`/`cargo lambda build -p` resolves it),
+/// one line per crate or feature, without the tree's drawing.
+fn tree_of(package: &str, edges: &str) -> String {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .args([
@@ -159,7 +159,7 @@ fn aws_features_of(package: &str) -> BTreeSet<String> {
             "-p",
             package,
             "-e",
-            "features",
+            edges,
             "--prefix",
             "none",
             "--offline",
@@ -172,7 +172,13 @@ fn aws_features_of(package: &str) -> BTreeSet<String> {
         "cargo tree: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The features a build of `package` alone turns on for `kopek-aws`, as `cargo tree` resolves
+/// them (what `cargo lambda build --release --package <function>` compiles).
+fn aws_features_of(package: &str) -> BTreeSet<String> {
+    tree_of(package, "features")
         .lines()
         .filter_map(|line| line.strip_prefix("kopek-aws feature \""))
         .filter_map(|rest| rest.split('"').next())
@@ -201,4 +207,24 @@ fn no_function_is_built_with_fault_injection() {
     }
     // The check can fail: the tests crate, which injects faults, does turn it on.
     assert!(aws_features_of("kopek-tests").contains("faults"));
+}
+
+/// `cargo xtask` compiles `xtask` alone before it runs anything. Were the AWS SDK in its tree,
+/// it would be built once with `xtask`'s feature resolution and again with the workspace's
+/// (CI paid about two minutes for that); `kopek-local` without its `aws` feature keeps it out.
+#[test]
+fn xtask_is_built_without_the_aws_sdk() {
+    let crates: BTreeSet<String> = tree_of("xtask", "normal")
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    assert!(crates.contains("kopek-local"), "{crates:?}");
+    let heavy: Vec<_> = crates
+        .iter()
+        .filter(|c| c.starts_with("aws-") || c.starts_with("kopek-") && *c != "kopek-local")
+        .collect();
+    assert!(heavy.is_empty(), "xtask's build pulls in {heavy:?}");
+    // The check can fail: the stack it hands `up` and `bench` to does link the SDK.
+    assert!(tree_of("kopek-stack", "normal").contains("aws-sdk-dynamodb"));
 }

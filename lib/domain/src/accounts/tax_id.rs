@@ -71,6 +71,24 @@ impl TaxId {
         }
     }
 
+    /// The INN whose body (before the check digits) is `body`: 9 digits for a legal entity,
+    /// 10 for an individual; the check digits are computed and appended. For demo and test
+    /// data that must pass [`TaxId::parse`].
+    pub fn inn_completing(body: &str) -> Result<Self, AccountsError> {
+        if !(body.len() == 9 || body.len() == 10) || !body.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(AccountsError::invalid(
+                FIELD,
+                "an INN body has 9 or 10 digits",
+            ));
+        }
+        let digits: Vec<u32> = body.chars().filter_map(|c| c.to_digit(10)).collect();
+        let check: String = inn_check_digits(&digits)
+            .iter()
+            .filter_map(|d| char::from_digit(*d, 10))
+            .collect();
+        Self::parse_inn(format!("{body}{check}"))
+    }
+
     fn parse_inn(digits_text: String) -> Result<Self, AccountsError> {
         let (kind, body_len) = match digits_text.len() {
             10 => (TaxIdKind::InnLegalEntity, 9),
@@ -274,6 +292,20 @@ mod tests {
                 .filter_map(|d| char::from_digit(*d, 10))
                 .collect()
         })
+    }
+
+    #[test]
+    fn an_inn_is_completed_with_its_check_digits() {
+        // 7707083893 is a published legal-entity INN; 500100732259 an individual's.
+        assert_eq!(
+            TaxId::inn_completing("770708389").unwrap().as_str(),
+            "7707083893"
+        );
+        let person = TaxId::inn_completing("5001007322").unwrap();
+        assert_eq!(person.as_str(), "500100732259");
+        assert_eq!(person.kind(), TaxIdKind::InnIndividual);
+        assert!(TaxId::inn_completing("77070838").is_err());
+        assert!(TaxId::inn_completing("77070838x").is_err());
     }
 
     proptest! {

@@ -4,7 +4,7 @@
 //! - the first admin, created the way the setup step creates it in AWS
 //!   ([`kopek_services::accounts::Accounts::bootstrap_admin`]), and an engineer, a manager
 //!   and an accountant it invites;
-//! - the catalog in `lib/xtask/demo/catalog.json`: every kind of service and every price
+//! - the catalog in `lib/stack/demo/catalog.json`: every kind of service and every price
 //!   model, one scheduled price change and one retired service;
 //! - two customer organisations, each with its owner and an invited colleague;
 //! - a month of metered usage for both ([`load_usage`]), sent through the real `UsageQueue`
@@ -268,7 +268,7 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
     }
 
     // The catalog.
-    let catalog: Value = serde_json::from_str(CATALOG).context("lib/xtask/demo/catalog.json")?;
+    let catalog: Value = serde_json::from_str(CATALOG).context("lib/stack/demo/catalog.json")?;
     let services = catalog["services"]
         .as_array()
         .context("catalog.json has no services")?;

@@ -19,13 +19,13 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, runs: usize) -> anyho
     let stack = Stack::start(root, tools, "bench").await?;
     eprintln!("kopek: building the release binaries …");
     // Every function the template defines, so the table cannot miss a new one.
-    let mut build = crate::cargo_command();
+    let mut build = kopek_local::tools::cargo_command();
     build.args([
         "build",
         "--release",
         "--locked",
         "-p",
-        "xtask",
+        "kopek-stack",
         "--bin",
         "hello-lambda",
     ]);
