@@ -468,7 +468,8 @@ mod tests {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            (0u32..500_000).prop_map(Step::Invoice),
+            // From one kopek: a close issues no invoice for nothing.
+            (1u32..500_000).prop_map(Step::Invoice),
             (1u32..500_000).prop_map(Step::Pay),
             (0usize..8, 1u32..=100).prop_map(|(i, p)| Step::Credit(i, p)),
         ]
