@@ -39,7 +39,7 @@ use kopek_domain::ledger;
 use kopek_domain::money::{Currency, Money};
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::pricing::{PercentTier, Price, PriceModel, Quantity, Tier};
-use kopek_domain::subscriptions::Subscription;
+use kopek_domain::subscriptions::{NewSubscription, Subscription};
 use kopek_domain::usage::MeterUsage;
 use rust_decimal::Decimal;
 
@@ -263,11 +263,13 @@ fn subscriptions(org: OrgId, catalog: &Catalog) -> Vec<Subscription> {
     let start = |service: &str, quantity: i64| {
         Subscription::start(
             SubscriptionId::new(),
-            org,
-            &catalog[&code(service)].0,
-            1,
-            Quantity::new(d(quantity, 0)).expect("a valid quantity"),
-            day(9, 15),
+            NewSubscription {
+                org,
+                service: &catalog[&code(service)].0,
+                price_version: 1,
+                quantity: Quantity::new(d(quantity, 0)).expect("a valid quantity"),
+                from: day(9, 15),
+            },
             day(9, 15),
             catalog_time(),
         )

@@ -196,29 +196,39 @@ pub struct Subscription {
     created_at: DateTime<Utc>,
 }
 
+/// What a new subscription is: `org` subscribes to `quantity` of `service` at its price
+/// version `price_version`, from the day `from`.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSubscription<'a> {
+    pub org: OrgId,
+    pub service: &'a Service,
+    pub price_version: u32,
+    pub quantity: Quantity,
+    pub from: NaiveDate,
+}
+
 impl Subscription {
-    /// A new subscription of `org` to `quantity` of `service` at its price version
-    /// `price_version`, from the day `from` (today or later).
+    /// The subscription `id` as `new` describes it, started on `today` at `now`; `from` must
+    /// be today or later.
     ///
     /// Refused if the service is not recurring (`service`) or is retired (`service`, a
     /// conflict), the price version is 0 (`price_version`), the quantity is zero or not whole
     /// for a unit counted whole (`quantity`), or `from` is in the past or out of range
     /// (`from`). Which price version is in force is the caller's to find
     /// ([`crate::catalog::price_in_force`]).
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "a start names every fact it records; a command struct would only rename them"
-    )]
     pub fn start(
         id: SubscriptionId,
-        org: OrgId,
-        service: &Service,
-        price_version: u32,
-        quantity: Quantity,
-        from: NaiveDate,
+        new: NewSubscription<'_>,
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<Self, SubscriptionError> {
+        let NewSubscription {
+            org,
+            service,
+            price_version,
+            quantity,
+            from,
+        } = new;
         check_subscribable(service)?;
         check_price_version("price_version", price_version)?;
         check_quantity("quantity", quantity, service.unit())?;

@@ -19,7 +19,9 @@ use kopek_domain::money::{Currency, Money};
 use kopek_domain::orders::OrderError;
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::pricing::Quantity;
-use kopek_domain::subscriptions::{ProratedCharge, Subscription, SubscriptionStatus};
+use kopek_domain::subscriptions::{
+    NewSubscription, ProratedCharge, Subscription, SubscriptionStatus,
+};
 use rust_decimal::Decimal;
 
 use crate::access::{actor, customer_org};
@@ -90,11 +92,13 @@ impl Subscriptions {
         let today = self.ctx.calendar.date_of(now);
         let sub = Subscription::start(
             SubscriptionId::new(),
-            org,
-            &stored.service,
-            version,
-            quantity,
-            command.start_date.unwrap_or(today),
+            NewSubscription {
+                org,
+                service: &stored.service,
+                price_version: version,
+                quantity,
+                from: command.start_date.unwrap_or(today),
+            },
             today,
             now,
         )?;

@@ -21,7 +21,7 @@ use crate::ids::{ChargeId, CreditNoteId, InvoiceId, OrderId, OrgId, Subscription
 use crate::money::{Currency, Money};
 use crate::period::BillingPeriod;
 use crate::pricing::{Price, PriceModel, Quantity, Tier};
-use crate::subscriptions::Subscription;
+use crate::subscriptions::{NewSubscription, Subscription};
 use crate::usage::MeterUsage;
 
 pub fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -278,11 +278,13 @@ impl Close {
         let today = from.min(self.period.first_day());
         let subscription = Subscription::start(
             id,
-            self.org,
-            &self.catalog[&code(service)].0,
-            1,
-            Quantity::new(quantity).unwrap(),
-            from,
+            NewSubscription {
+                org: self.org,
+                service: &self.catalog[&code(service)].0,
+                price_version: 1,
+                quantity: Quantity::new(quantity).unwrap(),
+                from,
+            },
             today,
             catalog_time(),
         )

@@ -127,7 +127,7 @@ pub(super) async fn close_customer_setup(
     use kopek_domain::charges::{DomainEvent, EventKind};
     use kopek_domain::orders::{LineRequest, Orderer, UserOrKey, plan_order};
     use kopek_domain::pricing::Quantity;
-    use kopek_domain::subscriptions::Subscription;
+    use kopek_domain::subscriptions::{NewSubscription, Subscription};
     use kopek_domain::work::{Batch, Outcome, plan_completion};
 
     // The customer and its owner.
@@ -159,11 +159,13 @@ pub(super) async fn close_customer_setup(
     let quantity = |n: i64| Quantity::new(Decimal::from(n)).map_err(err);
     let mut subscription = Subscription::start(
         kopek_domain::ids::SubscriptionId::new(),
-        org,
-        &catalog.link,
-        1,
-        quantity(2)?,
-        first_day,
+        NewSubscription {
+            org,
+            service: &catalog.link,
+            price_version: 1,
+            quantity: quantity(2)?,
+            from: first_day,
+        },
         first_day,
         dates.opened,
     )
