@@ -314,16 +314,9 @@ impl Store {
             limit,
             forward: true,
         };
-        let page = self.query_page::<OrgItem>(q, start).await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(OrgItem::into_domain)
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            next: page.next,
-        })
+        self.query_page::<OrgItem>(q, start)
+            .await?
+            .try_map(OrgItem::into_domain)
     }
 
     /// A4: the user who has this e-mail (compared lowercased).
@@ -425,16 +418,9 @@ impl Store {
             limit,
             forward: true,
         };
-        let page = self.query_page::<UserItem>(q, start).await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(|i| i.into_domain().map(|s| s.user))
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            next: page.next,
-        })
+        self.query_page::<UserItem>(q, start)
+            .await?
+            .try_map(|i| i.into_domain().map(|s| s.user))
     }
 
     /// A7: an invited user, its e-mail guard and the invitation.
@@ -769,16 +755,9 @@ impl Store {
             limit,
             forward: true,
         };
-        let page = self.query_page::<ApiKeyItem>(q, start).await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(|i| i.into_domain().map(|(k, _)| k))
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            next: page.next,
-        })
+        self.query_page::<ApiKeyItem>(q, start)
+            .await?
+            .try_map(|i| i.into_domain().map(|(k, _)| k))
     }
 
     /// Revokes a key once; a second revocation is a conflict.

@@ -169,6 +169,15 @@ impl<T> Page<T> {
             next: self.next,
         }
     }
+
+    /// [`map`](Self::map) with a conversion that can fail (a stored item that does not
+    /// parse): the first failure fails the page.
+    pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            items: self.items.into_iter().map(f).collect::<Result<_, _>>()?,
+            next: self.next,
+        })
+    }
 }
 
 /// The store: a DynamoDB client bound to the main table.
