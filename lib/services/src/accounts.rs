@@ -16,8 +16,7 @@ use kopek_aws::dynamo::throttle::Subject as ThrottleSubject;
 use kopek_domain::accounts::{
     AccessError, AccountsError, ApiKey, ApiKeyName, ApiKeyToken, Email, Invitation, IssuedApiKey,
     NewApiKey, Organisation, Password, PasswordHash, PaymentTerms, PersonName, Principal,
-    Registration, RegistrationForm, Role, Scope, ScopeSet, SecretToken, Subject, ThrottleDecision,
-    User, UserStatus,
+    Registration, RegistrationForm, Role, Scope, ScopeSet, SecretToken, Subject, User, UserStatus,
 };
 use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
 
@@ -227,9 +226,12 @@ impl Accounts {
         })
     }
 
-    /// Signs in with e-mail and password. Failed attempts are counted per account and per
-    /// client address; over either limit, attempts are refused without checking the
-    /// password until the window ends. An unknown e-mail takes as long as a wrong password.
+    /// Signs in with e-mail and password. Every attempt first takes a place under the limits
+    /// of its account and its client address (one conditional write each, so parallel
+    /// attempts cannot all pass); over either limit it is refused without checking the
+    /// password until the window ends. A success gives its places back (and forgets the
+    /// account's failures); a failure keeps them. An unknown e-mail takes as long as a wrong
+    /// password.
     pub async fn sign_in(&self, attempt: SignIn) -> Result<Session> {
         let store = &self.ctx.store;
         let email = Email::parse(&attempt.email)?;
@@ -240,16 +242,27 @@ impl Accounts {
         let now = self.ctx.now();
         let policy = self.ctx.settings.throttle;
         let window = policy.window_start(now);
-        let subjects = [
-            ThrottleSubject::Account(email.normalized()),
-            ThrottleSubject::Address(&address),
-        ];
-        let failures = store.failed_sign_ins(&subjects, window).await?;
-        if let ThrottleDecision::Deny { .. } = policy.decide(failures[0], failures[1], now) {
-            return Err(AccountsError::Throttled {
-                retry_after_secs: policy.retry_after(now),
-            }
-            .into());
+        let window_end = window + policy.window();
+        let account = ThrottleSubject::Account(email.normalized());
+        let from = ThrottleSubject::Address(&address);
+        let throttled = || Error::from(policy.refusal(now));
+        if !store
+            .take_sign_in_attempt(
+                account,
+                window,
+                window_end,
+                policy.max_failures_per_account(),
+            )
+            .await?
+        {
+            return Err(throttled());
+        }
+        if !store
+            .take_sign_in_attempt(from, window, window_end, policy.max_failures_per_address())
+            .await?
+        {
+            store.give_back_sign_in_attempt(account, window).await?;
+            return Err(throttled());
         }
         let stored = store.user_by_email(&email).await?;
         let candidate = attempt.password;
@@ -266,21 +279,15 @@ impl Accounts {
             }
         })
         .await?;
-        let window_end = window + policy.window();
         match user {
             Some(user) if verified => {
-                store.clear_failed_sign_ins(subjects[0], window).await?;
+                store.clear_failed_sign_ins(account, window).await?;
+                store.give_back_sign_in_attempt(from, window).await?;
                 tracing::info!(user = %user.id(), "signed in");
                 self.start_session(user).await
             }
-            _ => {
-                for subject in subjects {
-                    store
-                        .record_failed_sign_in(subject, window, window_end)
-                        .await?;
-                }
-                Err(AccountsError::InvalidCredentials.into())
-            }
+            // The places taken stay: they are the failures counted.
+            _ => Err(AccountsError::InvalidCredentials.into()),
         }
     }
 

@@ -231,6 +231,41 @@ async fn the_sixth_sign_in_after_five_failures_is_throttled_even_with_the_right_
         .assert_status(200);
 }
 
+/// Ten wrong passwords sent at once: each attempt takes its place under the limit in the same
+/// write that checks it, so at most five are verified (answered 401) and the rest are refused
+/// unverified (429), and the account stays locked for the right password too.
+#[tokio::test]
+async fn ten_wrong_passwords_at_once_are_verified_at_most_five_times() {
+    let (app, _clock) = app_at(future_hour() + Duration::minutes(2)).await;
+    let customer = app.register("Ромашка").await;
+
+    let attempts = (0..10).map(|n| {
+        let (app, email) = (&app, customer.email.clone());
+        async move { sign_in(app, &email, &format!("Wrong-password-{n}")).await }
+    });
+    let responses = futures::future::join_all(attempts).await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status.as_u16()).collect();
+    let verified = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(verified + refused, 10, "only 401 or 429: {statuses:?}");
+    assert!(verified <= 5, "{verified} passwords verified: {statuses:?}");
+    assert_eq!(
+        verified, 5,
+        "the limit's five places are all used: {statuses:?}"
+    );
+
+    sign_in(&app, &customer.email, &customer.password)
+        .await
+        .assert_problem(429, "too_many_attempts");
+    let counted: Vec<Value> = table(&app)
+        .await
+        .into_iter()
+        .filter(|i| i["PK"].to_string().contains("THROTTLE#ACCOUNT#"))
+        .collect();
+    assert_eq!(counted.len(), 1, "{counted:#?}");
+    assert_eq!(counted[0]["failures"], "N(\"5\")", "{counted:#?}");
+}
+
 #[tokio::test]
 async fn twenty_failures_from_one_address_throttle_that_address_but_not_another() {
     let (app, _clock) = app_at(future_hour() + Duration::minutes(1)).await;

@@ -21,7 +21,7 @@
 //! | A10 | End every session of a user (password change) | `Query` + `BatchWriteItem` deletes (≤ 25 per batch) | `USER#{usr}`, `SK begins_with SESSION#` |
 //! | A11 | API key by id (every machine request) | `GetItem` | `APIKEY#{key}` / `APIKEY` |
 //! | A12 | List API keys of an owner | `Query GSI1` | `GSI1PK = ORG#{org}` or `STAFF`, `GSI1SK begins_with APIKEY#` |
-//! | A13 | Count failed sign-ins per account and per address | `UpdateItem ADD` / `BatchGetItem` | `THROTTLE#{ACCOUNT|ADDRESS}#{subject}` / `WINDOW#{start}` (TTL = window end) |
+//! | A13 | Take a sign-in attempt under a limit, per account and per address; give it back on success | `UpdateItem ADD` with `failures < :max` (the check and the count in one write) / `DeleteItem` | `THROTTLE#{ACCOUNT|ADDRESS}#{subject}` / `WINDOW#{start}` (TTL = window end) |
 //! | A14 | Idempotent POST | conditional `PutItem`, `UpdateItem`, `GetItem` | `IDEM#{caller}#{key}` / `IDEM` (TTL 24 h) |
 //! | A15 | Service by code with every price version (a price in force on any date) | `GetItem` | `SERVICE#{code}` / `SERVICE` |
 //! | A16 | Create a service, code unique | conditional `PutItem` | `attribute_not_exists(PK)` |

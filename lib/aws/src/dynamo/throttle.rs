@@ -1,8 +1,10 @@
 //! Failed sign-in counters (access pattern A13), one item per subject and fixed window.
-//! The policy (how many failures, how long a window) is the domain's; this only counts.
+//! The policy (how many failures, how long a window) is the domain's; this only counts, and
+//! checks a limit in the same conditional write that counts an attempt.
 
-use super::{Store, StoreError, epoch, key, keys};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
+use super::{Store, StoreError, capacity, epoch, key, keys};
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use chrono::{DateTime, Utc};
 
 /// Whose failures are counted.
@@ -24,75 +26,73 @@ impl Subject<'_> {
 }
 
 impl Store {
-    /// The failures counted for each subject in the window that starts at `window_start`.
-    pub async fn failed_sign_ins(
-        &self,
-        subjects: &[Subject<'_>],
-        window_start: DateTime<Utc>,
-    ) -> Result<Vec<u32>, StoreError> {
-        let sk = keys::window(epoch(window_start));
-        let pks: Vec<String> = subjects.iter().map(Subject::pk).collect();
-        let mut unique = pks.clone();
-        unique.sort();
-        unique.dedup();
-        let request = KeysAndAttributes::builder()
-            .set_keys(Some(unique.iter().map(|pk| key(pk, &sk)).collect()))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
-        let out = self
-            .client()
-            .batch_get_item()
-            .request_items(self.table(), request)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        self.record_many(out.consumed_capacity());
-        let found = out
-            .responses
-            .and_then(|mut r| r.remove(self.table()))
-            .unwrap_or_default();
-        let count_of = |pk: &str| {
-            found
-                .iter()
-                .find(|item| {
-                    item.get("PK")
-                        .and_then(|v| v.as_s().ok())
-                        .map(String::as_str)
-                        == Some(pk)
-                })
-                .and_then(|item| item.get("failures"))
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0)
-        };
-        Ok(pks.iter().map(|pk| count_of(pk)).collect())
-    }
-
-    /// Counts one more failure for `subject` in the window, which expires at `window_end`.
-    pub async fn record_failed_sign_in(
+    /// Takes one sign-in attempt for `subject` in the window that starts at `window_start`,
+    /// if fewer than `max` are counted there; `false` if the limit is reached. The check and
+    /// the count are one conditional write, so attempts made in parallel cannot all pass a
+    /// limit read before any of them was counted. The counter expires at `window_end`.
+    pub async fn take_sign_in_attempt(
         &self,
         subject: Subject<'_>,
         window_start: DateTime<Utc>,
         window_end: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let out = self
+        max: u32,
+    ) -> Result<bool, StoreError> {
+        let update = self
             .client()
             .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(&subject.pk(), &keys::window(epoch(window_start)))))
             .update_expression("ADD failures :one SET expires_at = :exp, #type = :type")
+            .condition_expression("attribute_not_exists(failures) OR failures < :max")
             .expression_attribute_names("#type", "type")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":max", AttributeValue::N(max.to_string()))
             .expression_attribute_values(":exp", AttributeValue::N(epoch(window_end).to_string()))
-            .expression_attribute_values(":type", AttributeValue::S("throttle".into()))
+            .expression_attribute_values(":type", AttributeValue::S("throttle".into()));
+        self.count_if(update, subject, window_start).await
+    }
+
+    /// Gives back an attempt taken with [`Store::take_sign_in_attempt`]: it succeeded, or
+    /// another subject's limit refused it. Never counts below zero, and writes nothing when
+    /// the counter is gone (cleared, or expired).
+    pub async fn give_back_sign_in_attempt(
+        &self,
+        subject: Subject<'_>,
+        window_start: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let update = self
+            .client()
+            .update_item()
+            .update_expression("ADD failures :minus_one")
+            .condition_expression("failures > :zero")
+            .expression_attribute_values(":minus_one", AttributeValue::N("-1".into()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()));
+        self.count_if(update, subject, window_start).await.map(drop)
+    }
+
+    /// Sends a conditional counter update to `subject`'s counter: `true` if it was written,
+    /// `false` if its condition refused it (which still costs a write unit).
+    async fn count_if(
+        &self,
+        update: UpdateItemFluentBuilder,
+        subject: Subject<'_>,
+        window_start: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let sent = update
+            .table_name(self.table())
+            .set_key(Some(key(&subject.pk(), &keys::window(epoch(window_start)))))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        self.record(out.consumed_capacity());
-        Ok(())
+            .await;
+        match sent.map_err(StoreError::from_sdk) {
+            Ok(out) => {
+                self.record(out.consumed_capacity());
+                Ok(true)
+            }
+            Err(StoreError::Conflict(_)) => {
+                self.record_computed(None, capacity::write(0, false));
+                Ok(false)
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// Forgets an account's failures after a successful sign-in.

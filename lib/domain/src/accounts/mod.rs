@@ -45,8 +45,9 @@
 //!   `Debug` impls and no `Serialize`; a token is revealed only through an explicitly named
 //!   `expose_secret` call, made once, when the token is shown to its owner.
 //! - **Sign-in is throttled per account and per address** in fixed, epoch-aligned windows
-//!   ([`ThrottlePolicy`]), so the adapter can count failures with one atomic counter per
-//!   window and the limit holds however many Lambda instances run.
+//!   ([`ThrottlePolicy`]), so the adapter checks the limit and counts the attempt in one
+//!   conditional write per counter, and the limit holds however many attempts run at once on
+//!   however many Lambda instances.
 
 /// `Serialize` as the type's string form, `Deserialize` through its fallible `parse`, so a
 /// value read from JSON has passed the same rules as one built in code.
@@ -91,5 +92,5 @@ pub use principal::{Principal, Subject};
 pub use profile::{ApiKeyName, BillingAddress, DocumentLanguage, Email, LegalName, PersonName};
 pub use roles::{Role, Scope, ScopeSet};
 pub use tax_id::{TaxId, TaxIdKind};
-pub use throttle::{ThrottleDecision, ThrottlePolicy};
+pub use throttle::ThrottlePolicy;
 pub use users::{Invitation, InvitationRecord, User, UserStatus};

@@ -1,33 +1,20 @@
-//! Sign-in throttling as a pure policy: the adapter counts failures, this decides.
+//! Sign-in throttling as a pure policy: the limits, the windows and the refusal. The adapter
+//! checks a limit in the same conditional write that counts an attempt, so attempts made in
+//! parallel cannot all pass a count read before any of them was recorded.
 //!
 //! Failures are counted per account (normalized e-mail) and per client address in fixed
 //! windows aligned to the Unix epoch, so every Lambda instance computes the same window (and
-//! the same counter key) from the timestamp alone. A fixed window lets an attacker make up to
-//! twice the limit across a window boundary; that is the price of one atomic counter per key.
+//! the same counter key) from the timestamp alone. **A lock ends with its window**, not a fixed
+//! time after the last failure. Chosen because it bounds what matters, the guessing rate (at
+//! most twice the limit per window, across a window boundary), with one counter per key and
+//! no read; and because a colleague who mistyped five times is never locked out for longer
+//! than one window, and is told exactly when it ends (`Retry-After`). A lock counted from the
+//! last failure would let every further attempt, including an attacker's, extend a real user's
+//! lock indefinitely.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::AccountsError;
-
-/// Whether a sign-in attempt may go ahead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ThrottleDecision {
-    Allow,
-    /// Refused without checking the password; try again after this many seconds.
-    Deny {
-        retry_after_secs: u64,
-    },
-}
-
-impl ThrottleDecision {
-    /// `Allow` as `Ok`, `Deny` as [`AccountsError::Throttled`].
-    pub fn into_result(self) -> Result<(), AccountsError> {
-        match self {
-            Self::Allow => Ok(()),
-            Self::Deny { retry_after_secs } => Err(AccountsError::Throttled { retry_after_secs }),
-        }
-    }
-}
 
 /// How many failed sign-ins a window allows, per account and per address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,22 +71,10 @@ impl ThrottlePolicy {
         self.window
     }
 
-    /// Decides on an attempt given the failures already counted in the current window: once
-    /// either limit is reached, attempts are denied until the window ends.
-    pub fn decide(
-        &self,
-        failures_account: u32,
-        failures_address: u32,
-        now: DateTime<Utc>,
-    ) -> ThrottleDecision {
-        if failures_account >= self.max_failures_per_account
-            || failures_address >= self.max_failures_per_address
-        {
-            ThrottleDecision::Deny {
-                retry_after_secs: self.retry_after(now),
-            }
-        } else {
-            ThrottleDecision::Allow
+    /// The refusal of an attempt over a limit at `now`: retry when the window ends.
+    pub fn refusal(&self, now: DateTime<Utc>) -> AccountsError {
+        AccountsError::Throttled {
+            retry_after_secs: self.retry_after(now),
         }
     }
 
@@ -142,38 +117,14 @@ mod tests {
     }
 
     #[test]
-    fn attempts_are_allowed_below_both_limits() {
+    fn an_attempt_over_a_limit_is_refused_until_the_window_ends() {
         let policy = ThrottlePolicy::default();
-        assert_eq!(policy.decide(0, 0, at(9, 0, 0)), ThrottleDecision::Allow);
-        assert_eq!(policy.decide(4, 19, at(9, 0, 0)), ThrottleDecision::Allow);
-        assert_eq!(policy.decide(4, 19, at(9, 0, 0)).into_result(), Ok(()));
-    }
-
-    #[test]
-    fn the_sixth_attempt_on_an_account_is_denied_until_the_window_ends() {
-        let policy = ThrottlePolicy::default();
-        let decision = policy.decide(5, 0, at(9, 7, 30));
         assert_eq!(
-            decision,
-            ThrottleDecision::Deny {
+            policy.refusal(at(9, 7, 30)),
+            AccountsError::Throttled {
                 retry_after_secs: 450
             }
         );
-        assert_eq!(
-            decision.into_result(),
-            Err(AccountsError::Throttled {
-                retry_after_secs: 450
-            })
-        );
-    }
-
-    #[test]
-    fn an_address_over_its_limit_is_denied_whatever_the_account() {
-        let policy = ThrottlePolicy::default();
-        assert!(matches!(
-            policy.decide(0, 20, at(9, 0, 0)),
-            ThrottleDecision::Deny { .. }
-        ));
     }
 
     #[test]
