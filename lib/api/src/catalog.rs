@@ -273,6 +273,7 @@ async fn retire_service(
 #[into_params(parameter_in = Query)]
 struct QuoteQuery {
     /// How many units (or, for percentage prices, the amount), e.g. `1250` or `12.5`.
+    #[serde(with = "kopek_domain::wire::decimal")]
     #[param(value_type = String, example = "1250")]
     quantity: Decimal,
     /// Price the quantity as of this instant (default: now).

@@ -56,10 +56,11 @@ pub struct LineRequestBody {
     #[schema(value_type = String, example = "ROUTER-SETUP")]
     service: ServiceCode,
     /// A decimal string; whole where the unit counts whole things.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kopek_domain::wire::decimal")]
     #[schema(value_type = String, example = "2")]
     quantity: Decimal,
     /// The day the job should be done (default: today). Never in the past.
+    #[serde(default, with = "kopek_domain::wire::date_option")]
     requested_date: Option<NaiveDate>,
     note: Option<String>,
     site: SiteRequest,

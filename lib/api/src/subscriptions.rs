@@ -43,10 +43,11 @@ pub struct StartRequest {
     /// A recurring service's code.
     #[schema(value_type = String, example = "VPS-S")]
     service: ServiceCode,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kopek_domain::wire::decimal")]
     #[schema(value_type = String, example = "1")]
     quantity: Decimal,
     /// The first day billed (default: today). Never in the past.
+    #[serde(default, with = "kopek_domain::wire::date_option")]
     start_date: Option<NaiveDate>,
 }
 
@@ -54,12 +55,13 @@ pub struct StartRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRequest {
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "kopek_domain::wire::decimal_option")]
     #[schema(value_type = Option<String>, example = "3")]
     quantity: Option<Decimal>,
     #[schema(value_type = Option<String>, example = "VPS-M")]
     service: Option<ServiceCode>,
     /// The first day the change applies (default: today). Never in the past.
+    #[serde(default, with = "kopek_domain::wire::date_option")]
     effective_date: Option<NaiveDate>,
 }
 

@@ -84,6 +84,7 @@ async fn list_queues(
 #[into_params(parameter_in = Query)]
 struct QueueQuery {
     /// Only work requested on or before this date.
+    #[serde(default, with = "kopek_domain::wire::date_option")]
     requested_by: Option<NaiveDate>,
     /// Only work in this area.
     area: Option<String>,
@@ -185,6 +186,7 @@ pub struct TakeRequest {
     /// How many work orders at most (1 to 99, default 10).
     size: Option<u16>,
     /// Only work requested on or before this date.
+    #[serde(default, with = "kopek_domain::wire::date_option")]
     requested_by: Option<NaiveDate>,
     /// Only work in this area.
     area: Option<String>,
@@ -314,7 +316,7 @@ pub enum OutcomeRequest {
     Done {
         #[schema(value_type = String)]
         work_order: WorkOrderId,
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "kopek_domain::wire::decimal")]
         #[schema(value_type = String, example = "2")]
         actual_quantity: Decimal,
     },

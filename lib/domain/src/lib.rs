@@ -25,6 +25,7 @@
 //! - [`ledger`]: the double-entry ledger and balances.
 //! - [`payments`]: payments received, the invoices they settle, and credit drawn down.
 //! - [`clock`]: the injected notion of "now".
+//! - [`wire`]: decimals and dates as text, read strictly (one grammar for all input).
 
 pub mod accounts;
 pub mod calendar;
@@ -43,4 +44,5 @@ pub mod pricing;
 pub mod proration;
 pub mod subscriptions;
 pub mod usage;
+pub mod wire;
 pub mod work;

@@ -93,11 +93,12 @@ impl fmt::Display for Currency {
 impl FromStr for Currency {
     type Err = MoneyError;
 
-    /// Parses an ISO 4217 code; letter case is ignored (`"rub"` is RUB).
+    /// Parses an ISO 4217 code exactly as the standard writes it (`"RUB"`; `"rub"` is refused,
+    /// as every other code the standard does not have).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Currency::ALL
             .into_iter()
-            .find(|c| c.code().eq_ignore_ascii_case(s))
+            .find(|c| c.code() == s)
             .ok_or_else(|| MoneyError::UnknownCurrency { code: s.to_owned() })
     }
 }
@@ -122,7 +123,7 @@ impl<'de> Deserialize<'de> for Currency {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Money {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::wire::decimal")]
     amount: Decimal,
     currency: Currency,
 }
@@ -348,9 +349,12 @@ mod tests {
     }
 
     #[test]
-    fn a_currency_parses_from_its_code_in_any_case_and_prints_its_code() {
+    fn a_currency_parses_from_its_exact_code_and_prints_its_code() {
         assert_eq!("RUB".parse::<Currency>(), Ok(Currency::RUB));
-        assert_eq!("usd".parse::<Currency>(), Ok(Currency::USD));
+        assert_eq!("USD".parse::<Currency>(), Ok(Currency::USD));
+        for loose in ["rub", "Rub", " RUB", "RUB "] {
+            assert!(loose.parse::<Currency>().is_err(), "{loose}");
+        }
         assert_eq!(Currency::EUR.to_string(), "EUR");
         assert_eq!(Currency::RUB.minor_units(), 2);
     }

@@ -546,7 +546,13 @@ pub fn plan_order<'s>(
     })
 }
 
-/// A quantity for `unit`: positive, and whole where the unit counts whole things.
+/// The most of a service one order line, one work order's outcome or one subscription can
+/// carry: a million units. More is a typing error, not an order (metered usage has its own,
+/// far larger bound, [`Quantity::MAX`]).
+pub const MAX_ORDERED_QUANTITY: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
+/// A quantity for `unit`: positive, at most [`MAX_ORDERED_QUANTITY`], and whole where the unit
+/// counts whole things.
 pub fn check_quantity(
     field: &str,
     value: Decimal,
@@ -554,6 +560,12 @@ pub fn check_quantity(
 ) -> Result<Quantity, OrderError> {
     if value <= Decimal::ZERO {
         return Err(OrderError::invalid(field, "must be greater than zero"));
+    }
+    if value > MAX_ORDERED_QUANTITY {
+        return Err(OrderError::invalid(
+            field,
+            format!("must be at most {MAX_ORDERED_QUANTITY}"),
+        ));
     }
     let quantity = Quantity::new(value).map_err(|e| OrderError::invalid(field, e.to_string()))?;
     if unit.is_whole() && !quantity.is_whole() {

@@ -43,6 +43,11 @@ use crate::money::{Currency, Money, MoneyError};
 /// customer's credit. Further open invoices stay open and the rest of the payment is credit.
 pub const MAX_SETTLED: usize = 90;
 
+/// The largest payment recorded in one go: a billion in the currency (1 000 000 000.00). A
+/// customer of small services never pays more at once; a larger figure is a typing error, and
+/// refusing it keeps every balance far inside `Decimal`'s range however many payments add up.
+pub const MAX_PAYMENT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
 /// Why a payment was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentError {
@@ -183,6 +188,12 @@ impl Payment {
         }
         if amount.amount() <= Decimal::ZERO {
             return Err(PaymentError::invalid("amount", "must be more than zero"));
+        }
+        if amount.amount() > MAX_PAYMENT {
+            return Err(PaymentError::invalid(
+                "amount",
+                format!("must be at most {MAX_PAYMENT}.00 in one payment"),
+            ));
         }
         if !amount.is_in_minor_units() {
             return Err(PaymentError::invalid(
@@ -383,6 +394,11 @@ mod tests {
             field(record(new_payment(dec!(1.005), "1"), vec![])),
             "amount"
         );
+        assert_eq!(
+            field(record(new_payment(dec!(1000000000.01), "1"), vec![])),
+            "amount"
+        );
+        assert!(record(new_payment(dec!(1000000000.00), "1"), vec![]).is_ok());
         let mut dollars = new_payment(dec!(10), "1");
         dollars.amount = Money::new(dec!(10), Currency::USD);
         assert_eq!(field(record(dollars, vec![])), "currency");

@@ -76,24 +76,6 @@ pub enum PricingError {
     Overflow,
 }
 
-/// Serde for `Option<Decimal>` as a decimal string or `null`. (`rust_decimal::serde::str_option`
-/// cannot read a `null` that serde has buffered, as it does inside the tagged [`PriceModel`].)
-mod optional_decimal {
-    use rust_decimal::Decimal;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    #[derive(Deserialize)]
-    struct Text(#[serde(with = "rust_decimal::serde::str")] Decimal);
-
-    pub fn serialize<S: Serializer>(value: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
-        rust_decimal::serde::str_option::serialize(value, s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
-        Ok(Option::<Text>::deserialize(d)?.map(|Text(value)| value))
-    }
-}
-
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> PricingError {
     PricingError::Invalid {
         field: field.into(),
@@ -142,13 +124,13 @@ impl TryFrom<Decimal> for Quantity {
 
 impl Serialize for Quantity {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        rust_decimal::serde::str::serialize(&self.0, s)
+        crate::wire::decimal::serialize(&self.0, s)
     }
 }
 
 impl<'de> Deserialize<'de> for Quantity {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = rust_decimal::serde::str::deserialize(d)?;
+        let value = crate::wire::decimal::deserialize(d)?;
         Self::new(value).map_err(serde::de::Error::custom)
     }
 }
@@ -158,13 +140,13 @@ impl<'de> Deserialize<'de> for Quantity {
 #[serde(deny_unknown_fields)]
 pub struct Tier {
     /// Inclusive upper bound of the tier; `None` (JSON `null` or absent) for the last tier.
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     pub up_to: Option<Decimal>,
     /// Price of each unit in the tier.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::wire::decimal")]
     pub unit_price: Decimal,
     /// Charged once when the tier is reached; zero if absent.
-    #[serde(default, with = "rust_decimal::serde::str")]
+    #[serde(default, with = "crate::wire::decimal")]
     pub flat_fee: Decimal,
 }
 
@@ -197,13 +179,13 @@ impl Tier {
 #[serde(deny_unknown_fields)]
 pub struct PercentTier {
     /// Inclusive upper bound of the tier; `None` for the last tier.
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     pub up_to: Option<Decimal>,
     /// Per cent of the slice of the amount in this tier, 0..=100.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::wire::decimal")]
     pub percent: Decimal,
     /// Charged once when the tier is reached; zero if absent.
-    #[serde(default, with = "rust_decimal::serde::str")]
+    #[serde(default, with = "crate::wire::decimal")]
     pub fixed_fee: Decimal,
 }
 
@@ -246,12 +228,12 @@ impl PercentTier {
 pub enum PriceModel {
     /// The amount, for any quantity including zero.
     Flat {
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::wire::decimal")]
         amount: Decimal,
     },
     /// Quantity × unit price.
     PerUnit {
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::wire::decimal")]
         unit_price: Decimal,
     },
     /// Each slice of the quantity at its tier's unit price.
@@ -260,11 +242,11 @@ pub enum PriceModel {
     Volume { tiers: Vec<Tier> },
     /// Whole blocks of `block_size` units at `block_price`, after `free_units`.
     Package {
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::wire::decimal")]
         block_size: Decimal,
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::wire::decimal")]
         block_price: Decimal,
-        #[serde(default, with = "rust_decimal::serde::str")]
+        #[serde(default, with = "crate::wire::decimal")]
         free_units: Decimal,
     },
     /// A graduated percentage of an amount of money.
@@ -287,15 +269,15 @@ enum ModelKind {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTier {
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     up_to: Option<Decimal>,
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     unit_price: Option<Decimal>,
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     flat_fee: Option<Decimal>,
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     percent: Option<Decimal>,
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     fixed_fee: Option<Decimal>,
 }
 
@@ -308,16 +290,16 @@ struct RawTier {
 struct RawModel {
     #[serde(rename = "type")]
     kind: ModelKind,
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     amount: Option<Decimal>,
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     unit_price: Option<Decimal>,
     tiers: Option<Vec<RawTier>>,
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     block_size: Option<Decimal>,
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     block_price: Option<Decimal>,
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     free_units: Option<Decimal>,
 }
 
@@ -435,9 +417,9 @@ impl TryFrom<RawModel> for PriceModel {
 pub struct PriceSpec {
     pub currency: Currency,
     pub model: PriceModel,
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     pub minimum: Option<Decimal>,
-    #[serde(default, with = "optional_decimal")]
+    #[serde(default, with = "crate::wire::decimal_option")]
     pub flat_fee: Option<Decimal>,
 }
 
@@ -619,11 +601,11 @@ pub struct Quote {
     currency: Currency,
     quantity: Quantity,
     lines: Vec<QuoteLine>,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::wire::decimal")]
     subtotal: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::wire::decimal")]
     minimum_adjustment: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::wire::decimal")]
     flat_fee: Decimal,
     total: Money,
 }
@@ -669,11 +651,11 @@ impl Quote {
 #[serde(deny_unknown_fields)]
 pub struct QuoteLine {
     description: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::wire::decimal")]
     quantity: Decimal,
-    #[serde(with = "optional_decimal")]
+    #[serde(with = "crate::wire::decimal_option")]
     unit_price: Option<Decimal>,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::wire::decimal")]
     amount: Decimal,
 }
 

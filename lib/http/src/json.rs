@@ -4,13 +4,16 @@
 //! only `application/json`, refuses unknown fields (wire types carry
 //! `#[serde(deny_unknown_fields)]`) and names the field in every error, using the JSON path
 //! where deserialisation stopped. Well-formed JSON that breaks a rule is a 422; something
-//! that is not JSON at all is a 400; too big is a 413.
+//! that is not JSON at all is a 400; too big is a 413. A struct is read only from a JSON
+//! object, never from an array of its field values ([`strict`]).
 
 use crate::problem::ApiError;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
+
+mod strict;
 
 /// The largest request body an endpoint reads, unless its route has a [`BodyLimit`].
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -93,7 +96,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(strict::Strict(&mut de)).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -163,7 +166,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
-        serde_path_to_error::deserialize(de)
+        serde_path_to_error::deserialize(strict::Strict(de))
             .map(QueryParams)
             .map_err(|e| {
                 let path = e.path().to_string();
@@ -230,6 +233,20 @@ mod tests {
         let err =
             parse_json::<Outer>(br#"{"name":"a","tiers":[{"up_to":1,"up_to":2}]}"#).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("tiers[0].up_to"));
+    }
+
+    #[test]
+    fn an_array_in_place_of_an_object_is_refused_naming_where() {
+        let err = parse_json::<Outer>(br#"["a",[]]"#).unwrap_err();
+        assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.field.as_deref(), Some("body"));
+        assert!(
+            err.detail.contains("expected struct Outer"),
+            "{}",
+            err.detail
+        );
+        let err = parse_json::<Outer>(br#"{"name":"a","tiers":[[1]]}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("tiers[0]"));
     }
 
     #[test]

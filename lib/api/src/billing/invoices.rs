@@ -156,7 +156,7 @@ pub struct CreditLineRequest {
     line_no: u16,
     /// The gross amount to credit, a decimal string in whole minor units; leave it out to
     /// credit all that is left of the line.
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "kopek_domain::wire::decimal_option")]
     #[schema(value_type = Option<String>, example = "100.00")]
     amount: Option<Decimal>,
 }

@@ -22,6 +22,7 @@ pub(super) struct BalanceQuery {
     org_id: Option<String>,
     /// `YYYY-MM-DD`: the balance at the end of that day (default: today).
     #[param(value_type = Option<String>, format = Date)]
+    #[serde(default, with = "kopek_domain::wire::date_option")]
     on: Option<NaiveDate>,
 }
 

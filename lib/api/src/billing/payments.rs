@@ -28,13 +28,14 @@ pub struct PaymentRequest {
     /// The paying organisation.
     org_id: String,
     /// A decimal string in whole minor units, more than zero.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kopek_domain::wire::decimal")]
     #[schema(value_type = String, example = "12000.00")]
     amount: Decimal,
     /// The customer's currency.
     #[schema(value_type = String, example = "RUB")]
     currency: Currency,
     /// The day the money arrived (not after today).
+    #[serde(with = "kopek_domain::wire::date")]
     #[schema(value_type = String, format = Date, example = "2026-11-20")]
     received_on: NaiveDate,
     /// The bank document or receipt number, 1–64 characters; one payment per reference and

@@ -179,6 +179,7 @@ fn refusals_name_the_line_and_field() {
         (vec![line("INSTALL", dec!(0))], "lines[0].quantity"),
         (vec![line("INSTALL", dec!(-2))], "lines[0].quantity"),
         (vec![line("INSTALL", dec!(1.5))], "lines[0].quantity"),
+        (vec![line("INSTALL", dec!(1000001))], "lines[0].quantity"),
         (vec![line("CLEAN", dec!(0.0000001))], "lines[0].quantity"),
         (
             vec![LineRequest {

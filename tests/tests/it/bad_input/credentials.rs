@@ -157,9 +157,10 @@ async fn bad_credentials_are_refused_with_401_and_change_nothing() {
     let after = f.app.table_items().await;
     let written: Vec<&Value> = after.iter().filter(|i| !before.contains(i)).collect();
     let gone: Vec<&Value> = before.iter().filter(|i| !after.contains(i)).collect();
-    assert!(gone.is_empty(), "items changed or removed: {gone:#?}");
     assert!(!written.is_empty(), "the failed attempts are counted");
-    for item in written {
+    // Only throttle counters were written or moved on (a counter that the earlier successful
+    // sign-ins left at zero counts again); nothing else changed.
+    for item in written.iter().chain(&gone) {
         assert_eq!(item["type"], "S(\"throttle\")", "{item}");
     }
 }

@@ -5,7 +5,7 @@
 //! (external references, the usage views, health, the rejected events; the refusal of usage
 //! events themselves is in `usage_api/`), the credentials a request carries, query strings
 //! and cursors, and the `Idempotency-Key` rules: one file each ([`json`], [`credentials`],
-//! [`queries`], [`idempotency`]), on the fixture and request helpers here.
+//! [`queries`], [`idempotency`]; strictness and bounds in [`strict`]), on the fixture and request helpers here.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request};
@@ -16,6 +16,7 @@ mod credentials;
 mod idempotency;
 mod json;
 mod queries;
+mod strict;
 
 /// A request with exactly these headers and body bytes.
 fn raw_request(
