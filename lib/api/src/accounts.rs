@@ -436,7 +436,8 @@ async fn refresh(
 
 /// End the caller's session: its access and refresh tokens stop working at once.
 #[utoipa::path(post, path = "/v1/auth/sign-out", tag = "auth", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = kopek_http::problem::Problem)))]
+    responses((status = 204), (status = 401, body = kopek_http::problem::Problem),
+        (status = 403, description = "an API key has no session to end", body = kopek_http::problem::Problem)))]
 async fn sign_out(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult<StatusCode> {
     state.services.accounts().sign_out(&caller).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -444,7 +445,9 @@ async fn sign_out(State(state): State<AppState>, Caller(caller): Caller) -> ApiR
 
 /// Change the caller's password; every other session of the user ends.
 #[utoipa::path(post, path = "/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
-    responses((status = 204), (status = 401, body = kopek_http::problem::Problem), (status = 422, body = kopek_http::problem::Problem)))]
+    responses((status = 204), (status = 401, body = kopek_http::problem::Problem),
+        (status = 403, description = "an API key has no password", body = kopek_http::problem::Problem),
+        (status = 422, body = kopek_http::problem::Problem)))]
 async fn change_password(
     State(state): State<AppState>,
     Caller(caller): Caller,

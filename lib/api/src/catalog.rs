@@ -13,7 +13,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
-use kopek_domain::catalog::{NewService, PriceVersion, Service};
+use kopek_domain::catalog::{
+    CancellationPolicy, LocalizedText, NewService, PriceVersion, ServiceCode, ServiceKind,
+    ServiceStatus, TaxRate, UnitOfMeasure, WorkType,
+};
+use kopek_domain::money::Currency;
 use kopek_domain::pricing::{Price, Quote};
 use kopek_http::ApiResult;
 use kopek_http::auth::{Caller, MaybeCaller};
@@ -116,9 +120,34 @@ impl From<&PriceVersion> for PriceVersionView {
 /// A service with the price in force now and the next scheduled one.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceView {
-    #[serde(flatten)]
-    #[schema(value_type = NewServiceDoc)]
-    pub service: Service,
+    #[schema(value_type = String, example = "VPS-S")]
+    pub code: ServiceCode,
+    /// `{"ru": "…", "en": "…"}`
+    #[schema(value_type = Object)]
+    pub name: LocalizedText,
+    #[schema(value_type = Option<Object>)]
+    pub description: Option<LocalizedText>,
+    /// As on creation: `piece`, `hour`, `month`, `gigabyte`, …
+    #[schema(value_type = String, example = "month")]
+    pub unit: UnitOfMeasure,
+    /// `one_off`, `recurring` or `metered`.
+    #[schema(value_type = String, example = "recurring")]
+    pub kind: ServiceKind,
+    #[schema(value_type = Option<String>, example = "install")]
+    pub work_type: Option<WorkType>,
+    /// `end_of_period` or `immediately`.
+    #[schema(value_type = String)]
+    pub cancellation: CancellationPolicy,
+    /// `"exempt"` or a percentage such as `"20"`.
+    #[schema(value_type = String, example = "20")]
+    pub tax_rate: TaxRate,
+    #[schema(value_type = String, example = "RUB")]
+    pub currency: Currency,
+    /// `active` or `retired`.
+    #[schema(value_type = String)]
+    pub status: ServiceStatus,
+    pub created_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
     /// The OKEI code of the unit, as the closing documents print it.
     pub unit_okei_code: u16,
     /// Whether quantities must be whole numbers.
@@ -131,12 +160,24 @@ pub struct ServiceView {
 
 impl From<Offer> for ServiceView {
     fn from(offer: Offer) -> Self {
+        let s = &offer.service;
         Self {
-            unit_okei_code: offer.service.unit().okei_code(),
-            unit_is_whole: offer.service.unit().is_whole(),
+            code: s.code().clone(),
+            name: s.name().clone(),
+            description: s.description().cloned(),
+            unit: s.unit(),
+            kind: s.kind(),
+            work_type: s.work_type().cloned(),
+            cancellation: s.cancellation(),
+            tax_rate: s.tax_rate(),
+            currency: s.currency(),
+            status: s.status(),
+            created_at: s.created_at(),
+            retired_at: s.retired_at(),
+            unit_okei_code: s.unit().okei_code(),
+            unit_is_whole: s.unit().is_whole(),
             current_price: offer.current.as_ref().map(PriceVersionView::from),
             next_price: offer.next.as_ref().map(PriceVersionView::from),
-            service: offer.service,
         }
     }
 }

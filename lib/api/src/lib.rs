@@ -81,15 +81,18 @@ fn base() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
 }
 
-/// The OpenAPI document of the whole API (every function's routes).
+/// The OpenAPI document of the whole API (every function's routes), with the answers of the
+/// shared layers ([`kopek_http::openapi::CommonAnswers`]) on every operation.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, doc) = base()
+    let (_, mut doc) = base()
         .merge(accounts::routes())
         .merge(catalog::routes())
         .merge(order_intake_routes())
         .merge(usage::routes())
         .merge(billing::routes())
         .split_for_parts();
+    kopek_http::openapi::CommonAnswers.modify(&mut doc);
+    params::ReadingAnswers.modify(&mut doc);
     doc
 }
 

@@ -88,7 +88,7 @@ pub struct LineChargeView {
 
 /// One line of an order, with where it stands.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LineView {
+pub struct OrderLineView {
     line_no: u16,
     /// The work order the line became.
     work_order: String,
@@ -125,7 +125,7 @@ pub struct LineView {
     failure_reason: Option<String>,
 }
 
-impl From<&StoredLine> for LineView {
+impl From<&StoredLine> for OrderLineView {
     fn from(stored: &StoredLine) -> Self {
         let l = &stored.line;
         let (changed, actual, charge, reason) = match &l.state {
@@ -189,7 +189,7 @@ pub struct OrderView {
     /// The lines' expected amounts, before tax.
     #[schema(value_type = Object)]
     expected_total: Money,
-    lines: Vec<LineView>,
+    lines: Vec<OrderLineView>,
 }
 
 fn order_view(stored: &StoredOrder) -> OrderView {
@@ -200,7 +200,7 @@ fn order_view(stored: &StoredOrder) -> OrderView {
         placed_at: stored.order.placed_at,
         reference: stored.order.reference.clone(),
         expected_total: stored.order.expected_total,
-        lines: stored.lines.iter().map(LineView::from).collect(),
+        lines: stored.lines.iter().map(OrderLineView::from).collect(),
     }
 }
 

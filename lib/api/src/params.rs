@@ -8,6 +8,8 @@ use kopek_domain::ids::OrgId;
 use kopek_domain::period::BillingPeriod;
 use kopek_http::state::AppState;
 use kopek_http::{ApiError, ApiResult};
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::ParameterIn;
 
 /// An id in a path: not found unless it parses.
 pub(crate) fn id_path<T: FromStr>(text: &str) -> ApiResult<T> {
@@ -52,5 +54,53 @@ pub(crate) fn period_query(state: &AppState, period: Option<&str>) -> ApiResult<
     match period {
         None => Ok(state.services.current_period()),
         Some(p) => parse_period(state, p, "invalid_query"),
+    }
+}
+
+/// Writes the answers of this module's readers into the document, on every operation that
+/// uses them: a path parameter answers 404 when it names nothing the caller can see (a
+/// `period` in the path: 400 when it is not one of the provider's periods), and an `org_id`
+/// filter answers 404 for an organisation the caller cannot see.
+pub(crate) struct ReadingAnswers;
+
+impl utoipa::Modify for ReadingAnswers {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                let params: Vec<(ParameterIn, String)> = op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .map(|p| (p.parameter_in.clone(), p.name.clone()))
+                    .collect();
+                for (place, name) in params {
+                    match (place, name.as_str()) {
+                        (ParameterIn::Path, "period") => kopek_http::openapi::answer(
+                            op,
+                            400,
+                            "`invalid_path`: `period` is not one of the provider's periods",
+                        ),
+                        (ParameterIn::Path, _) => kopek_http::openapi::answer(
+                            op,
+                            404,
+                            "`not_found`: nothing the caller can see has this id",
+                        ),
+                        (ParameterIn::Query, "org_id") => kopek_http::openapi::answer(
+                            op,
+                            404,
+                            "`not_found`: no organisation the caller can see has this `org_id`",
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+        }
     }
 }

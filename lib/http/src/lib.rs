@@ -8,6 +8,7 @@
 //! - [`idempotency`]: the `Idempotency-Key` middleware every POST goes through;
 //! - [`cursor`]: opaque, signed page cursors;
 //! - [`seal`]: AES-256-GCM sealing of what is kept at rest (responses kept for replay);
+//! - [`openapi`]: the answers of these layers, written into the OpenAPI document once;
 //! - [`state`]: what handlers share ([`state::AppState`]);
 //! - [`layers`]: the stack of middleware every router gets (request ids, tracing, auth,
 //!   idempotency) and [`layers::run_lambda`], which runs a router in AWS Lambda.
@@ -17,6 +18,7 @@ pub mod cursor;
 pub mod idempotency;
 pub mod json;
 pub mod layers;
+pub mod openapi;
 pub mod problem;
 pub mod seal;
 pub mod state;

@@ -1,7 +1,7 @@
 //! The Python-packaged tools of the local stack, kept in a project-local virtualenv.
 //!
 //! `infra/local-tools.txt` pins them (moto's server, cfn-lint, cargo-lambda,
-//! openapi-spec-validator). [`ensure`] creates `<root>/.venv` with `python3 -m venv` when it
+//! openapi-spec-validator, schemathesis). [`ensure`] creates `<root>/.venv` with `python3 -m venv` when it
 //! is missing and installs the requirements file into it whenever the venv's stamp file does
 //! not hold exactly that file's content, so bumping a pin reinstalls on the next run and an
 //! unchanged file costs one file read. Concurrent callers (two test binaries, `cargo xtask`)
@@ -36,6 +36,8 @@ pub struct Tools {
     pub cargo_lambda: PathBuf,
     /// Validator for the OpenAPI document.
     pub openapi_spec_validator: PathBuf,
+    /// Property-based tests of the API against its OpenAPI document.
+    pub schemathesis: PathBuf,
 }
 
 impl Tools {
@@ -50,6 +52,7 @@ impl Tools {
             cfn_lint: exe("cfn-lint"),
             cargo_lambda: exe("cargo-lambda"),
             openapi_spec_validator: exe("openapi-spec-validator"),
+            schemathesis: exe("schemathesis"),
         }
     }
 
@@ -60,6 +63,7 @@ impl Tools {
             &self.cfn_lint,
             &self.cargo_lambda,
             &self.openapi_spec_validator,
+            &self.schemathesis,
         ]
         .into_iter()
         .filter(|p| !p.is_file())

@@ -6,7 +6,7 @@
 //! | `test`  | every check and test CI runs, on its own emulators ([`test`](mod@test)) |
 //! | `bench` | the scripted measurements behind BENCHMARKS.md (runs `kopek-stack bench`) |
 //!
-//! They install what they need (moto, cfn-lint, cargo-lambda, openapi-spec-validator) into
+//! They install what they need (moto, cfn-lint, cargo-lambda, openapi-spec-validator, schemathesis) into
 //! the project's `.venv` on first use; nothing outside the project directory is touched and
 //! nothing listens beyond 127.0.0.1.
 //!

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check and test, as CI runs it (`.ci/run` calls exactly this).
 //!
 //! 1. installs the tools into `.venv` if they are missing (moto, cfn-lint, cargo-lambda,
-//!    openapi-spec-validator);
+//!    openapi-spec-validator, schemathesis);
 //! 2. `cargo fmt --check` and `cargo clippy -D warnings` on the whole workspace;
 //! 3. builds every target, so the end-to-end tests find the function binaries;
 //! 4. starts one moto server per core for the whole run (`KOPEK_TEST_EMULATORS` to choose:

@@ -17,6 +17,7 @@ mod lambda_e2e;
 mod openapi;
 mod orders;
 mod provisioning;
+mod schemathesis;
 mod smoke;
 mod subscriptions;
 mod support;

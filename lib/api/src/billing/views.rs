@@ -22,7 +22,7 @@ fn decimal(value: Decimal) -> String {
 /// One line of an invoice or a credit note. Amounts are decimal strings in the document's
 /// currency (negative on a credit note).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LineView {
+pub struct InvoiceLineView {
     /// 1-based; a credit note's line has the number of the invoice line it corrects.
     no: u16,
     /// What the line bills: `{"type": "subscription", …}`, `{"type": "charge", "charge": …}`
@@ -56,7 +56,7 @@ pub struct LineView {
     gross: String,
 }
 
-impl From<&InvoiceLine> for LineView {
+impl From<&InvoiceLine> for InvoiceLineView {
     fn from(l: &InvoiceLine) -> Self {
         Self {
             no: l.no,
@@ -114,7 +114,7 @@ pub struct DraftView {
     /// `exclusive` (prices are net) or `inclusive` (prices include tax).
     #[schema(value_type = String)]
     tax_mode: TaxMode,
-    lines: Vec<LineView>,
+    lines: Vec<InvoiceLineView>,
     /// Per tax rate: exempt first, then by increasing rate.
     taxes: Vec<TaxSummaryView>,
     net: String,
@@ -130,7 +130,7 @@ impl From<&InvoiceDraft> for DraftView {
             status: InvoiceStatus::Draft,
             currency: d.currency,
             tax_mode: d.tax_mode,
-            lines: d.lines.iter().map(LineView::from).collect(),
+            lines: d.lines.iter().map(InvoiceLineView::from).collect(),
             taxes: d.taxes.iter().map(TaxSummaryView::from).collect(),
             net: d.net.amount_text(),
             tax: d.tax.amount_text(),
@@ -205,7 +205,7 @@ pub struct InvoiceView {
     summary: InvoiceSummaryView,
     #[schema(value_type = String)]
     tax_mode: TaxMode,
-    lines: Vec<LineView>,
+    lines: Vec<InvoiceLineView>,
     taxes: Vec<TaxSummaryView>,
     /// Oldest first.
     credit_notes: Vec<CreditNoteRefView>,
@@ -216,7 +216,12 @@ impl InvoiceView {
         Self {
             summary: InvoiceSummaryView::of(invoice, today),
             tax_mode: invoice.draft.tax_mode,
-            lines: invoice.draft.lines.iter().map(LineView::from).collect(),
+            lines: invoice
+                .draft
+                .lines
+                .iter()
+                .map(InvoiceLineView::from)
+                .collect(),
             taxes: invoice
                 .draft
                 .taxes
@@ -249,7 +254,7 @@ pub struct CreditNoteView {
     reason: String,
     #[schema(value_type = String, example = "RUB")]
     currency: Currency,
-    lines: Vec<LineView>,
+    lines: Vec<InvoiceLineView>,
     net: String,
     tax: String,
     gross: String,
@@ -266,7 +271,7 @@ impl From<&CreditNote> for CreditNoteView {
             issued_on: n.issued_on,
             reason: n.reason.clone(),
             currency: n.gross.currency(),
-            lines: n.lines.iter().map(LineView::from).collect(),
+            lines: n.lines.iter().map(InvoiceLineView::from).collect(),
             net: n.net.amount_text(),
             tax: n.tax.amount_text(),
             gross: n.gross.amount_text(),

@@ -21,4 +21,4 @@ mod faults;
 mod invoices;
 mod month;
 mod runs;
-mod world;
+pub(crate) mod world;

@@ -31,34 +31,34 @@ use super::month::*;
 // --- the world ------------------------------------------------------------------------------
 
 /// An application with the catalog, and the close on the same table, queue and clock.
-pub(super) struct World {
-    pub(super) app: TestApp,
-    pub(super) clock: Arc<FixedClock>,
-    pub(super) close: Closer,
-    pub(super) period: BillingPeriod,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
+    pub(crate) clock: Arc<FixedClock>,
+    pub(crate) close: Closer,
+    pub(crate) period: BillingPeriod,
 }
 
 /// A customer: its signed-in user and its organisation.
 #[derive(Debug, Clone)]
-pub(super) struct Party {
-    pub(super) customer: Customer,
-    pub(super) org: OrgId,
+pub(crate) struct Party {
+    pub(crate) customer: Customer,
+    pub(crate) org: OrgId,
     /// When its user's access token was issued.
-    pub(super) signed_in_at: DateTime<Utc>,
+    pub(crate) signed_in_at: DateTime<Utc>,
 }
 
 /// One usage event as a producer sends it.
 #[derive(Debug, Clone)]
-pub(super) struct Usage {
-    pub(super) id: String,
-    pub(super) meter: &'static str,
-    pub(super) quantity: Decimal,
-    pub(super) at: DateTime<Utc>,
+pub(crate) struct Usage {
+    pub(crate) id: String,
+    pub(crate) meter: &'static str,
+    pub(crate) quantity: Decimal,
+    pub(crate) at: DateTime<Utc>,
 }
 
 /// `n` events of [`METER`] from the 10th to the 28th of `period`, `low..high` gigabytes each
 /// (to the megabyte), spread over days and hours.
-pub(super) fn usage_events(
+pub(crate) fn usage_events(
     tag: &str,
     period: BillingPeriod,
     n: u64,
@@ -100,7 +100,7 @@ pub(super) fn closer(app: &TestApp, clock: Arc<FixedClock>) -> Closer {
 
 impl World {
     /// The catalog, created on the 10th of [`month`] at 09:00, where the clock stays.
-    pub(super) async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let period = month();
         let clock = Arc::new(FixedClock::at(at(day(period, 10), 9)));
         let app = TestApp::with_clock(clock.clone()).await;
@@ -119,19 +119,19 @@ impl World {
         }
     }
 
-    pub(super) fn store(&self) -> &kopek_aws::dynamo::Store {
+    pub(crate) fn store(&self) -> &kopek_aws::dynamo::Store {
         &self.app.store
     }
 
-    pub(super) fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
-    pub(super) fn set_clock(&self, to: DateTime<Utc>) {
+    pub(crate) fn set_clock(&self, to: DateTime<Utc>) {
         self.clock.advance(to - self.clock.now());
     }
 
-    pub(super) async fn party(&self, name: &str) -> Party {
+    pub(crate) async fn party(&self, name: &str) -> Party {
         let customer = self.app.register(name).await;
         let org = customer.org_id.parse().expect("an organisation id");
         Party {
@@ -143,7 +143,7 @@ impl World {
 
     /// An access token of `party`'s user valid now: the one from its registration while it
     /// lives (15 minutes of the clock), else a fresh sign-in.
-    pub(super) async fn token(&self, party: &Party) -> String {
+    pub(crate) async fn token(&self, party: &Party) -> String {
         if self.now() - party.signed_in_at < TimeDelta::minutes(10) {
             return party.customer.token.clone();
         }
@@ -153,7 +153,7 @@ impl World {
     }
 
     /// `party` subscribes to `quantity` of [`FEE`] from today.
-    pub(super) async fn subscribe(&self, party: &Party, quantity: u32) {
+    pub(crate) async fn subscribe(&self, party: &Party, quantity: u32) {
         let token = self.token(party).await;
         self.app
             .post(
@@ -166,7 +166,7 @@ impl World {
     }
 
     /// `party` orders `quantity` pieces of [`JOB`] for today.
-    pub(super) async fn order(&self, party: &Party, quantity: u32) {
+    pub(crate) async fn order(&self, party: &Party, quantity: u32) {
         let token = self.token(party).await;
         self.app
             .post(
@@ -183,7 +183,7 @@ impl World {
 
     /// An engineer takes every waiting [`JOB`], starts the batch and completes each work
     /// order done with `actual` pieces.
-    pub(super) async fn complete_waiting_jobs(&self, actual: u32) {
+    pub(crate) async fn complete_waiting_jobs(&self, actual: u32) {
         let engineer = self.app.staff_with_role("engineer").await;
         let batch = self
             .app
@@ -223,7 +223,7 @@ impl World {
     }
 
     /// Sends `party`'s events to `UsageQueue` and ingests them at the clock's time.
-    pub(super) async fn send_usage(&self, party: &Party, events: &[Usage]) -> BatchReport {
+    pub(crate) async fn send_usage(&self, party: &Party, events: &[Usage]) -> BatchReport {
         let bodies: Vec<String> = events
             .iter()
             .map(|e| {
@@ -244,12 +244,12 @@ impl World {
     }
 
     /// The month ended: the clock at 06:00 on the 1st of the next.
-    pub(super) fn month_ended(&self) {
+    pub(crate) fn month_ended(&self) {
         self.set_clock(at(self.period.end_exclusive(), 6));
     }
 
     /// Handles the first planning message of `period`'s close (as a worker would).
-    pub(super) async fn plan(&self, period: BillingPeriod) {
+    pub(crate) async fn plan(&self, period: BillingPeriod) {
         self.close
             .handle(&CloseMessage::Plan {
                 period,
@@ -260,7 +260,7 @@ impl World {
     }
 
     /// Starts the close of `period` as the scheduler does, then drains `CloseQueue`.
-    pub(super) async fn close(&self, period: BillingPeriod) -> Started {
+    pub(crate) async fn close(&self, period: BillingPeriod) -> Started {
         let started = self
             .close
             .start(period, Trigger::Schedule)
@@ -274,7 +274,7 @@ impl World {
     /// each message deleted once handled, a failed one visible again at once) until a
     /// receive finds it empty — without long polls: a long poll of an empty queue holds the
     /// serialised emulator, and so every other test, for its whole wait.
-    pub(super) async fn drain(&self) -> poller::Report {
+    pub(crate) async fn drain(&self) -> poller::Report {
         poller::Poller {
             wait_secs: 0,
             visibility_secs: Some(0),
@@ -285,11 +285,11 @@ impl World {
         .expect("CloseQueue drains")
     }
 
-    pub(super) async fn status(&self, period: BillingPeriod) -> Option<StoredPeriod> {
+    pub(crate) async fn status(&self, period: BillingPeriod) -> Option<StoredPeriod> {
         self.store().period(period).await.expect("the period")
     }
 
-    pub(super) async fn invoice(&self, org: OrgId, period: BillingPeriod) -> Option<Invoice> {
+    pub(crate) async fn invoice(&self, org: OrgId, period: BillingPeriod) -> Option<Invoice> {
         self.store()
             .invoice_of(org, period)
             .await
@@ -297,14 +297,14 @@ impl World {
             .map(|stored| stored.invoice)
     }
 
-    pub(super) async fn entries(&self, org: OrgId) -> Vec<Entry> {
+    pub(crate) async fn entries(&self, org: OrgId) -> Vec<Entry> {
         self.store()
             .ledger_entries(org)
             .await
             .expect("ledger entries")
     }
 
-    pub(super) async fn sequence_last(&self) -> u64 {
+    pub(crate) async fn sequence_last(&self) -> u64 {
         self.store()
             .sequence_last(
                 &InvoiceSeries::new(SERIES).expect("a series"),
@@ -316,13 +316,13 @@ impl World {
             .expect("the sequence")
     }
 
-    pub(super) async fn queue_depth(&self) -> (u64, u64) {
+    pub(crate) async fn queue_depth(&self) -> (u64, u64) {
         self.close.queue().depth().await.expect("the queue's depth")
     }
 
     /// The raw items of `org`'s invoices and ledger entries, in key order: a byte-for-byte
     /// image of what it was billed.
-    pub(super) async fn billed_items(&self, org: OrgId) -> Vec<HashMap<String, AttributeValue>> {
+    pub(crate) async fn billed_items(&self, org: OrgId) -> Vec<HashMap<String, AttributeValue>> {
         let pk = format!("ORG#{org}");
         let text = |item: &HashMap<String, AttributeValue>, name: &str| {
             item.get(name)
