@@ -18,7 +18,10 @@ use kopek_domain::catalog::{
     ServiceStatus, TaxRate, UnitOfMeasure, WorkType,
 };
 use kopek_domain::money::Currency;
-use kopek_domain::pricing::{Price, Quote};
+use kopek_domain::pricing::Price;
+use kopek_http::wire::{Amount, UnitPrice};
+
+use crate::money::QuoteLineView;
 use kopek_http::ApiResult;
 use kopek_http::auth::{Caller, MaybeCaller};
 use kopek_http::json::{JsonBody, QueryParams};
@@ -39,7 +42,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(quote))
 }
 
-/// How a price is written (documentation of the `price` object; amounts are decimal strings).
+/// How a price is written (documentation of the `price` object). Its amounts and unit prices
+/// are decimal strings without VAT; answers write them with at least two places (`"990.00"`)
+/// and unit prices with up to four (`"2.0005"`), the `UnitPrice` form.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 #[schema(example = json!({"currency": "RUB", "model": {"type": "graduated", "tiers": [
@@ -55,10 +60,10 @@ pub struct PriceDoc {
     /// `{"type":"percentage","tiers":[{"up_to","percent","fixed_fee"}]}` (of an amount).
     /// The last tier has `"up_to": null`.
     model: serde_json::Value,
-    /// The least the charge can be.
-    minimum: Option<String>,
-    /// Added to every charge.
-    flat_fee: Option<String>,
+    /// The least the charge can be, without VAT (answered with two places).
+    minimum: Option<Amount>,
+    /// Added to every charge, without VAT (answered with two places).
+    flat_fee: Option<Amount>,
 }
 
 /// Documentation of the create-service body (parsed by the domain's `NewService`).
@@ -321,20 +326,33 @@ struct QuoteQuery {
     at: Option<DateTime<Utc>>,
 }
 
+/// What a quantity of a service costs, in `currency`: the priced steps at full precision,
+/// the total rounded once to minor units (`net`), the tax on it and the total with it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuoteView {
     pub service: String,
     pub price_version: u32,
     pub at: DateTime<Utc>,
-    /// Lines, subtotal, minimum adjustment, flat fee and the rounded total (net of tax).
-    #[schema(value_type = Object)]
-    pub quote: Quote,
+    #[schema(value_type = String, example = "RUB")]
+    pub currency: Currency,
+    /// The quantity priced, a decimal string.
+    pub quantity: String,
+    /// The model's steps, then the minimum adjustment and the flat fee, if any.
+    pub lines: Vec<QuoteLineView>,
+    /// What the model charges, at full precision, without VAT.
+    pub subtotal_net: UnitPrice,
+    /// What the price's minimum adds, without VAT.
+    pub minimum_adjustment_net: UnitPrice,
+    /// The flat fee added to every charge, without VAT.
+    pub flat_fee_net: UnitPrice,
+    /// The steps summed and rounded half away from zero to minor units, without VAT.
+    pub net: Amount,
     /// `"exempt"` or the percentage.
     pub tax_rate: String,
-    /// Tax on the total, rounded half away from zero to minor units.
-    pub tax: String,
-    /// Total with tax.
-    pub total_with_tax: String,
+    /// VAT on `net`, rounded half away from zero to minor units.
+    pub tax: Amount,
+    /// With VAT.
+    pub gross: Amount,
 }
 
 /// The price calculator: what would this quantity cost.
@@ -352,13 +370,25 @@ async fn quote(
         .catalog()
         .quote(caller.as_ref(), &id_path(&code)?, query.quantity, query.at)
         .await?;
+    let q = &quoted.quote;
+    let currency = q.currency();
     Ok(Json(QuoteView {
         service: quoted.service.as_str().to_owned(),
         price_version: quoted.price_version,
         at: quoted.at,
+        currency,
+        quantity: q.quantity().to_string(),
+        lines: q
+            .lines()
+            .iter()
+            .map(|l| QuoteLineView::of(l, currency))
+            .collect(),
+        subtotal_net: UnitPrice::new(q.subtotal(), currency),
+        minimum_adjustment_net: UnitPrice::new(q.minimum_adjustment(), currency),
+        flat_fee_net: UnitPrice::new(q.flat_fee(), currency),
+        net: Amount::of(q.total()),
         tax_rate: quoted.taxed.tax_rate,
-        tax: quoted.taxed.tax.amount().to_string(),
-        total_with_tax: quoted.taxed.total_with_tax.amount().to_string(),
-        quote: quoted.quote,
+        tax: Amount::of(quoted.taxed.tax),
+        gross: Amount::of(quoted.taxed.total_with_tax),
     }))
 }

@@ -23,6 +23,7 @@
 pub mod accounts;
 pub mod billing;
 pub mod catalog;
+pub mod money;
 pub mod orders;
 mod paging;
 mod params;

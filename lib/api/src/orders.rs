@@ -14,7 +14,7 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use kopek_domain::catalog::{LocalizedText, ServiceCode, UnitOfMeasure};
 use kopek_domain::charges::{Charge, ChargeSource, DomainEvent, EventKind};
-use kopek_domain::money::Money;
+use kopek_domain::money::Currency;
 use kopek_domain::orders::{LineRequest, LineState, Site, Status, UserOrKey, order_status};
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::pricing::Quantity;
@@ -22,6 +22,7 @@ use kopek_http::ApiResult;
 use kopek_http::auth::Caller;
 use kopek_http::json::{JsonBody, QueryParams};
 use kopek_http::state::AppState;
+use kopek_http::wire::Amount;
 use kopek_services::orders::{ChargesRequest, PlaceOrder, StoredLine, StoredOrder};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -79,8 +80,8 @@ pub struct PlaceOrderRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LineChargeView {
     id: String,
-    #[schema(value_type = Object)]
-    amount: Money,
+    /// Without VAT, in the order's `currency`.
+    net: Amount,
     /// The billing period it is billed in, `YYYY-MM` (or `YYYY-Qn`, `YYYY-Hn`, `YYYY`).
     #[schema(value_type = String)]
     period: BillingPeriod,
@@ -107,9 +108,8 @@ pub struct OrderLineView {
     site: Site,
     /// The price version in force when the order was placed; the line is billed at it.
     price_version: u32,
-    /// Expected at the ordered quantity, before tax.
-    #[schema(value_type = Object)]
-    expected: Money,
+    /// Expected at the ordered quantity, without VAT, in the order's `currency`.
+    expected_net: Amount,
     /// `placed`, `accepted`, `in_progress`, `done`, `failed` or `cancelled`.
     #[schema(value_type = String)]
     status: Status,
@@ -145,7 +145,7 @@ impl From<&StoredLine> for OrderLineView {
                 Some(*actual_quantity),
                 Some(LineChargeView {
                     id: charge.to_string(),
-                    amount: *amount,
+                    net: Amount::of(*amount),
                     period: *period,
                 }),
                 None,
@@ -164,7 +164,7 @@ impl From<&StoredLine> for OrderLineView {
             note: l.note.clone(),
             site: l.site.clone(),
             price_version: l.price_version,
-            expected: l.expected,
+            expected_net: Amount::of(l.expected),
             status: l.state.status(),
             status_changed_at: changed,
             actual_quantity: actual,
@@ -186,9 +186,11 @@ pub struct OrderView {
     placed_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reference: Option<String>,
-    /// The lines' expected amounts, before tax.
-    #[schema(value_type = Object)]
-    expected_total: Money,
+    /// Every amount of the order is in this currency.
+    #[schema(value_type = String, example = "RUB")]
+    currency: Currency,
+    /// The lines' expected amounts, without VAT.
+    expected_total_net: Amount,
     lines: Vec<OrderLineView>,
 }
 
@@ -199,7 +201,8 @@ fn order_view(stored: &StoredOrder) -> OrderView {
         status: order_status(stored.lines.iter().map(|l| &l.line.state)),
         placed_at: stored.order.placed_at,
         reference: stored.order.reference.clone(),
-        expected_total: stored.order.expected_total,
+        currency: stored.order.expected_total.currency(),
+        expected_total_net: Amount::of(stored.order.expected_total),
         lines: stored.lines.iter().map(OrderLineView::from).collect(),
     }
 }
@@ -350,9 +353,10 @@ pub struct ChargeView {
     #[schema(value_type = String)]
     unit: UnitOfMeasure,
     price_version: u32,
-    /// Before tax.
-    #[schema(value_type = Object)]
-    amount: Money,
+    #[schema(value_type = String, example = "RUB")]
+    currency: Currency,
+    /// Without VAT.
+    net: Amount,
     /// The tax rate the invoice will apply.
     tax_rate: String,
     rendered_on: NaiveDate,
@@ -369,7 +373,8 @@ impl From<Charge> for ChargeView {
             quantity: c.quantity,
             unit: c.unit,
             price_version: c.price_version,
-            amount: c.amount,
+            currency: c.amount.currency(),
+            net: Amount::of(c.amount),
             tax_rate: c.tax_rate.to_string(),
             rendered_on: c.rendered_on,
         }
@@ -382,9 +387,17 @@ pub struct ChargesView {
     #[schema(value_type = String)]
     period: BillingPeriod,
     items: Vec<ChargeView>,
-    /// The sum of the charges per currency, before tax.
-    #[schema(value_type = Vec<Object>)]
-    totals: Vec<Money>,
+    /// The sum of the charges per currency, without VAT.
+    totals: Vec<CurrencyTotalView>,
+}
+
+/// A sum in one currency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CurrencyTotalView {
+    #[schema(value_type = String, example = "RUB")]
+    currency: Currency,
+    /// Without VAT.
+    net: Amount,
 }
 
 /// The charges of a billing period so far (the caller's organisation; staff name one).
@@ -403,6 +416,13 @@ async fn list_charges(
     Ok(Json(ChargesView {
         period: of.period,
         items: of.charges.into_iter().map(ChargeView::from).collect(),
-        totals: of.totals,
+        totals: of
+            .totals
+            .into_iter()
+            .map(|t| CurrencyTotalView {
+                currency: t.currency(),
+                net: Amount::of(t),
+            })
+            .collect(),
     }))
 }

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::NaiveDate;
 use kopek_domain::catalog::{CancellationPolicy, ServiceCode};
-use kopek_domain::money::Money;
+use kopek_domain::money::Currency;
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::pricing::Quantity;
 use kopek_domain::subscriptions::{Segment, SubscriptionStatus};
@@ -21,6 +21,7 @@ use kopek_http::ApiResult;
 use kopek_http::auth::Caller;
 use kopek_http::json::{JsonBody, QueryParams};
 use kopek_http::state::AppState;
+use kopek_http::wire::Amount;
 use kopek_services::subscriptions::{ChangeSubscription, StartSubscription, SubscriptionFees};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -99,12 +100,10 @@ pub struct ProratedView {
     until: NaiveDate,
     days: u32,
     period_days: u32,
-    /// The price of the whole period at this quantity.
-    #[schema(value_type = Object)]
-    full_period: Money,
-    /// This part's share: the sum of its days' shares of `full_period`.
-    #[schema(value_type = Object)]
-    amount: Money,
+    /// The price of the whole period at this quantity, without VAT.
+    full_period_net: Amount,
+    /// This part's share, without VAT: the sum of its days' shares of `full_period_net`.
+    net: Amount,
 }
 
 /// The fees of one period so far.
@@ -112,9 +111,11 @@ pub struct ProratedView {
 pub struct PeriodFeesView {
     #[schema(value_type = String)]
     period: BillingPeriod,
+    #[schema(value_type = String, example = "RUB")]
+    currency: Currency,
     parts: Vec<ProratedView>,
-    #[schema(value_type = Object)]
-    total: Money,
+    /// The parts summed, without VAT.
+    total_net: Amount,
 }
 
 /// A subscription with its segments and the current period's prorated fees.
@@ -158,6 +159,7 @@ impl From<SubscriptionFees> for SubscriptionView {
             segments: sub.segments().iter().map(SegmentView::from).collect(),
             current_period: PeriodFeesView {
                 period: of.fees.period,
+                currency: of.fees.total.currency(),
                 parts: of
                     .fees
                     .parts
@@ -170,11 +172,11 @@ impl From<SubscriptionFees> for SubscriptionView {
                         until: p.until_exclusive,
                         days: p.days,
                         period_days: p.period_days,
-                        full_period: p.full_period,
-                        amount: p.amount,
+                        full_period_net: Amount::of(p.full_period),
+                        net: Amount::of(p.amount),
                     })
                     .collect(),
-                total: of.fees.total,
+                total_net: Amount::of(of.fees.total),
             },
         }
     }

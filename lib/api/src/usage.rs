@@ -33,12 +33,13 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use kopek_domain::catalog::{LocalizedText, ServiceCode, UnitOfMeasure};
-use kopek_domain::money::{Currency, Money};
+use kopek_domain::money::Currency;
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::usage::MeteredEvent;
 use kopek_http::auth::Caller;
 use kopek_http::json::{JsonBody, QueryParams, has_media_type, read_body, unsupported_media_type};
 use kopek_http::state::AppState;
+use kopek_http::wire::{Amount, UnitPrice};
 use kopek_http::{ApiError, ApiResult};
 use kopek_services::usage::{
     AddExternalRefCommand, MeterUsed, RejectedEvent, UsageQuery as UsageOf,
@@ -265,20 +266,21 @@ pub struct DayUsageView {
 }
 
 /// What a period's usage of a meter would cost, priced once for the whole period with the
-/// version in force at the period's start. Amounts are decimal strings.
+/// version in force at the period's start, in `currency`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EstimateView {
     price_version: u32,
-    /// What the price model charges, at full precision.
-    subtotal: String,
-    /// Rounded to minor units, before tax.
-    total: String,
-    /// `"exempt"` or the percentage.
-    tax_rate: String,
-    tax: String,
-    total_with_tax: String,
     #[schema(value_type = String, example = "RUB")]
     currency: Currency,
+    /// What the price model charges, at full precision, without VAT.
+    subtotal_net: UnitPrice,
+    /// Rounded once to minor units, without VAT.
+    net: Amount,
+    /// `"exempt"` or the percentage.
+    tax_rate: String,
+    tax: Amount,
+    /// With VAT.
+    gross: Amount,
 }
 
 /// A meter's usage of a period.
@@ -290,8 +292,8 @@ pub struct MeterUsageView {
     name: LocalizedText,
     #[schema(value_type = String)]
     unit: UnitOfMeasure,
-    /// The period's total, a decimal string.
-    total: String,
+    /// The period's total quantity, a decimal string in `unit`s.
+    quantity: String,
     /// Events counted.
     events: u64,
     /// Of them, events of an earlier, already invoiced period, billed in this one.
@@ -311,12 +313,13 @@ pub struct UsageView {
     #[schema(value_type = String)]
     period: BillingPeriod,
     meters: Vec<MeterUsageView>,
-    /// The meters' estimates summed, before tax, in the organisation's currency.
-    #[schema(value_type = Object)]
-    estimated_total: Money,
-    /// The same with tax.
-    #[schema(value_type = Object)]
-    estimated_total_with_tax: Money,
+    /// The organisation's currency: the estimates' sums are in it.
+    #[schema(value_type = String, example = "RUB")]
+    currency: Currency,
+    /// The meters' estimates summed, without VAT.
+    estimated_net: Amount,
+    /// The same with VAT.
+    estimated_gross: Amount,
 }
 
 /// One meter's usage of a period.
@@ -337,12 +340,12 @@ impl From<MeterUsed> for MeterUsageView {
             Ok(e) => (
                 Some(EstimateView {
                     price_version: e.price_version,
-                    subtotal: e.quote.subtotal().normalize().to_string(),
-                    total: e.quote.total().amount().to_string(),
-                    tax_rate: e.taxed.tax_rate,
-                    tax: e.taxed.tax.amount().to_string(),
-                    total_with_tax: e.taxed.total_with_tax.amount().to_string(),
                     currency,
+                    subtotal_net: UnitPrice::new(e.quote.subtotal(), currency),
+                    net: Amount::of(e.quote.total()),
+                    tax_rate: e.taxed.tax_rate,
+                    tax: Amount::of(e.taxed.tax),
+                    gross: Amount::of(e.taxed.total_with_tax),
                 }),
                 None,
             ),
@@ -352,7 +355,7 @@ impl From<MeterUsed> for MeterUsageView {
             meter: m.service.code().clone(),
             name: m.service.name().clone(),
             unit: m.service.unit(),
-            total: m.usage.total.normalize().to_string(),
+            quantity: m.usage.total.normalize().to_string(),
             events: m.usage.events,
             late_events: m.usage.late_events,
             by_day: m
@@ -399,8 +402,9 @@ async fn usage_view(
         org_id: usage.org.to_string(),
         period: usage.period,
         meters: usage.meters.into_iter().map(MeterUsageView::from).collect(),
-        estimated_total: usage.estimated_total,
-        estimated_total_with_tax: usage.estimated_total_with_tax,
+        currency: usage.estimated_total.currency(),
+        estimated_net: Amount::of(usage.estimated_total),
+        estimated_gross: Amount::of(usage.estimated_total_with_tax),
     }))
 }
 

@@ -143,10 +143,10 @@ pub struct Tier {
     #[serde(default, with = "crate::wire::decimal_option")]
     pub up_to: Option<Decimal>,
     /// Price of each unit in the tier.
-    #[serde(with = "crate::wire::decimal")]
+    #[serde(with = "crate::wire::price")]
     pub unit_price: Decimal,
     /// Charged once when the tier is reached; zero if absent.
-    #[serde(default, with = "crate::wire::decimal")]
+    #[serde(default, with = "crate::wire::price")]
     pub flat_fee: Decimal,
 }
 
@@ -185,7 +185,7 @@ pub struct PercentTier {
     #[serde(with = "crate::wire::decimal")]
     pub percent: Decimal,
     /// Charged once when the tier is reached; zero if absent.
-    #[serde(default, with = "crate::wire::decimal")]
+    #[serde(default, with = "crate::wire::price")]
     pub fixed_fee: Decimal,
 }
 
@@ -228,12 +228,12 @@ impl PercentTier {
 pub enum PriceModel {
     /// The amount, for any quantity including zero.
     Flat {
-        #[serde(with = "crate::wire::decimal")]
+        #[serde(with = "crate::wire::price")]
         amount: Decimal,
     },
     /// Quantity × unit price.
     PerUnit {
-        #[serde(with = "crate::wire::decimal")]
+        #[serde(with = "crate::wire::price")]
         unit_price: Decimal,
     },
     /// Each slice of the quantity at its tier's unit price.
@@ -244,7 +244,7 @@ pub enum PriceModel {
     Package {
         #[serde(with = "crate::wire::decimal")]
         block_size: Decimal,
-        #[serde(with = "crate::wire::decimal")]
+        #[serde(with = "crate::wire::price")]
         block_price: Decimal,
         #[serde(default, with = "crate::wire::decimal")]
         free_units: Decimal,
@@ -271,13 +271,13 @@ enum ModelKind {
 struct RawTier {
     #[serde(default, with = "crate::wire::decimal_option")]
     up_to: Option<Decimal>,
-    #[serde(default, with = "crate::wire::decimal_option")]
+    #[serde(default, with = "crate::wire::price_option")]
     unit_price: Option<Decimal>,
-    #[serde(default, with = "crate::wire::decimal_option")]
+    #[serde(default, with = "crate::wire::price_option")]
     flat_fee: Option<Decimal>,
     #[serde(default, with = "crate::wire::decimal_option")]
     percent: Option<Decimal>,
-    #[serde(default, with = "crate::wire::decimal_option")]
+    #[serde(default, with = "crate::wire::price_option")]
     fixed_fee: Option<Decimal>,
 }
 
@@ -290,14 +290,14 @@ struct RawTier {
 struct RawModel {
     #[serde(rename = "type")]
     kind: ModelKind,
-    #[serde(default, with = "crate::wire::decimal_option")]
+    #[serde(default, with = "crate::wire::price_option")]
     amount: Option<Decimal>,
-    #[serde(default, with = "crate::wire::decimal_option")]
+    #[serde(default, with = "crate::wire::price_option")]
     unit_price: Option<Decimal>,
     tiers: Option<Vec<RawTier>>,
     #[serde(default, with = "crate::wire::decimal_option")]
     block_size: Option<Decimal>,
-    #[serde(default, with = "crate::wire::decimal_option")]
+    #[serde(default, with = "crate::wire::price_option")]
     block_price: Option<Decimal>,
     #[serde(default, with = "crate::wire::decimal_option")]
     free_units: Option<Decimal>,
@@ -417,9 +417,9 @@ impl TryFrom<RawModel> for PriceModel {
 pub struct PriceSpec {
     pub currency: Currency,
     pub model: PriceModel,
-    #[serde(default, with = "crate::wire::decimal_option")]
+    #[serde(default, with = "crate::wire::price_option")]
     pub minimum: Option<Decimal>,
-    #[serde(default, with = "crate::wire::decimal_option")]
+    #[serde(default, with = "crate::wire::price_option")]
     pub flat_fee: Option<Decimal>,
 }
 

@@ -7,8 +7,8 @@
 //! - A **date** is `YYYY-MM-DD`, ten characters, a real calendar day: not `2026-12-6`,
 //!   `+002026-12-31` or `"2026-12-31 "`.
 //!
-//! Use the serde modules with `#[serde(with = "…")]`: [`decimal`], [`decimal_option`], [`date`],
-//! [`date_option`] (the `_option` ones with `#[serde(default)]` where the field may be absent).
+//! Use the serde modules with `#[serde(with = "…")]`: [`decimal`], [`decimal_option`],
+//! [`price`], [`price_option`] (amounts of a price definition), [`date`], [`date_option`] (the `_option` ones with `#[serde(default)]` where the field may be absent).
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -87,6 +87,47 @@ pub mod decimal_option {
     }
 }
 
+/// An amount or a unit price of a price definition: read as a [`decimal`], written with at
+/// least the two places of a minor unit (the currencies billed in all have two) and no
+/// trailing zero past them: `"2900"` and `"2900.00000"` are both written `"2900.00"`.
+pub mod price {
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer};
+
+    pub fn text(value: &Decimal) -> String {
+        let mut value = value.normalize();
+        if value.scale() < 2 {
+            value.rescale(2);
+        }
+        value.to_string()
+    }
+
+    pub fn serialize<S: Serializer>(value: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&text(value))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        super::decimal::deserialize(d)
+    }
+}
+
+/// An optional [`price`] amount, or `null`.
+pub mod price_option {
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => s.serialize_str(&super::price::text(v)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        super::decimal_option::deserialize(d)
+    }
+}
+
 /// A `YYYY-MM-DD` string (`#[serde(with = "kopek_domain::wire::date")]`).
 pub mod date {
     use chrono::NaiveDate;
@@ -160,6 +201,19 @@ mod tests {
                 .unwrap_err()
                 .contains("too many digits")
         );
+    }
+
+    #[test]
+    fn price_amounts_are_written_with_at_least_two_places() {
+        for (value, text) in [
+            (dec!(2900), "2900.00"),
+            (dec!(2900.00000), "2900.00"),
+            (dec!(7.5), "7.50"),
+            (dec!(2.0005), "2.0005"),
+            (dec!(0), "0.00"),
+        ] {
+            assert_eq!(price::text(&value), text, "{value}");
+        }
     }
 
     #[test]

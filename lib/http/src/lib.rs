@@ -9,6 +9,7 @@
 //! - [`cursor`]: opaque, signed page cursors;
 //! - [`seal`]: AES-256-GCM sealing of what is kept at rest (responses kept for replay);
 //! - [`openapi`]: the answers of these layers, written into the OpenAPI document once;
+//! - [`wire`]: money on the wire, one form for every amount ([`wire::Amount`]);
 //! - [`state`]: what handlers share ([`state::AppState`]);
 //! - [`layers`]: the stack of middleware every router gets (request ids, tracing, auth,
 //!   idempotency) and [`layers::run_lambda`], which runs a router in AWS Lambda.
@@ -22,5 +23,6 @@ pub mod openapi;
 pub mod problem;
 pub mod seal;
 pub mod state;
+pub mod wire;
 
 pub use problem::{ApiError, ApiResult};

@@ -155,21 +155,30 @@ fn assert_quote(response: &TestResponse, total: &str, tax: &str, with_tax: &str)
     response.assert_status(200);
     let body = &response.body;
     assert_eq!(
-        dec(&body["quote"]["total"]["amount"]),
+        dec(&body["net"]),
         Decimal::from_str(total).expect("total"),
         "total; {body}"
     );
-    assert_eq!(body["quote"]["total"]["currency"], "RUB", "{body}");
+    assert_eq!(body["currency"], "RUB", "{body}");
     assert_eq!(
         dec(&body["tax"]),
         Decimal::from_str(tax).expect("tax"),
         "tax; {body}"
     );
     assert_eq!(
-        dec(&body["total_with_tax"]),
+        dec(&body["gross"]),
         Decimal::from_str(with_tax).expect("with tax"),
         "total with tax; {body}"
     );
+    // Every amount in the one wire form: exactly two places.
+    for field in ["net", "tax", "gross"] {
+        let text = body[field].as_str().unwrap_or_default();
+        assert!(
+            text.split_once('.')
+                .is_some_and(|(_, places)| places.len() == 2),
+            "{field} = {text:?} is not in minor units; {body}"
+        );
+    }
 }
 
 /// Every item of an anonymous browse with `limit`, following `next_cursor` to the end.
@@ -306,8 +315,8 @@ async fn the_calculator_reproduces_the_worked_tiered_example_with_tax() {
     assert_eq!(graduated.body["service"], "TRAFFIC-G");
     assert_eq!(graduated.body["price_version"], 1);
     assert_eq!(graduated.body["tax_rate"], "20");
-    let lines = graduated.body["quote"]["lines"].as_array().expect("lines");
-    let amounts: Vec<Decimal> = lines.iter().map(|l| dec(&l["amount"])).collect();
+    let lines = graduated.body["lines"].as_array().expect("lines");
+    let amounts: Vec<Decimal> = lines.iter().map(|l| dec(&l["net"])).collect();
     assert_eq!(
         amounts,
         [
@@ -345,10 +354,7 @@ async fn the_calculator_reproduces_the_worked_tiered_example_with_tax() {
     // Per unit, with the minimum: one month at 990.00 is brought up to 1,000.00.
     let vps = quote(&app, "VPS-S", "quantity=1").await;
     assert_quote(&vps, "1000.00", "200.00", "1200.00");
-    assert_eq!(
-        dec(&vps.body["quote"]["minimum_adjustment"]),
-        Decimal::from(10)
-    );
+    assert_eq!(dec(&vps.body["minimum_adjustment_net"]), Decimal::from(10));
     assert_quote(
         &quote(&app, "VPS-S", "quantity=2").await,
         "1980.00",

@@ -23,4 +23,5 @@ mod subscriptions;
 mod support;
 mod usage_api;
 mod usage_ingest;
+mod wire_money;
 mod work_sheet_pdf;

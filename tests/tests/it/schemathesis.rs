@@ -65,7 +65,7 @@ async fn closed_month() -> (World, String) {
         .post("/v1/billing/payments", Some(&accountant), &payment)
         .await
         .assert_status(201);
-    let credit = json!({"reason": "Простой", "lines": [{"line_no": 1, "amount": "10.00"}]});
+    let credit = json!({"reason": "Простой", "lines": [{"line_no": 1, "gross": "10.00"}]});
     w.app
         .post(
             &format!("/v1/invoices/{invoice}/credit-notes"),

@@ -55,8 +55,15 @@ async fn world() -> World {
     }
 }
 
+/// An amount in the one wire form: a string with exactly two places.
 fn money(v: &Value) -> Decimal {
-    Decimal::from_str(v["amount"].as_str().expect("an amount")).expect("a decimal")
+    let text = v.as_str().expect("an amount");
+    assert!(
+        text.split_once('.')
+            .is_some_and(|(_, places)| places.len() == 2),
+        "{text:?} is not in minor units"
+    );
+    Decimal::from_str(text).expect("a decimal")
 }
 
 fn next_period() -> BillingPeriod {
@@ -90,7 +97,7 @@ async fn a_mid_period_change_is_prorated_by_day_and_the_parts_follow_the_rule() 
         .await;
     whole.assert_status(200);
     assert_eq!(
-        money(&whole.body["current_period"]["total"]),
+        money(&whole.body["current_period"]["total_net"]),
         Decimal::from_str("990.00").unwrap()
     );
 
@@ -117,12 +124,12 @@ async fn a_mid_period_change_is_prorated_by_day_and_the_parts_follow_the_rule() 
         day(period, 11),
         period.end_exclusive(),
     );
-    assert_eq!(money(&parts[0]["amount"]), first);
+    assert_eq!(money(&parts[0]["net"]), first);
     assert_eq!(parts[0]["days"], 10);
-    assert_eq!(money(&parts[1]["amount"]), rest);
+    assert_eq!(money(&parts[1]["net"]), rest);
     assert_eq!(parts[1]["days"], period.days() - 10);
     assert_eq!(
-        money(&changed.body["current_period"]["total"]),
+        money(&changed.body["current_period"]["total_net"]),
         first + rest
     );
     // The same split of one price adds up to the whole month the API priced above.
@@ -134,7 +141,7 @@ async fn a_mid_period_change_is_prorated_by_day_and_the_parts_follow_the_rule() 
     );
     assert_eq!(
         first + other_part,
-        money(&whole.body["current_period"]["total"])
+        money(&whole.body["current_period"]["total_net"])
     );
 
     // Switch to the bigger server of the same work type from the 21st.

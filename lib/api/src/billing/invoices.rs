@@ -154,11 +154,11 @@ pub(super) async fn invoice_of_period(
 pub struct CreditLineRequest {
     /// The invoice line's number.
     line_no: u16,
-    /// The gross amount to credit, a decimal string in whole minor units; leave it out to
-    /// credit all that is left of the line.
+    /// How much to credit, with VAT (gross): a decimal string in whole minor units; leave it
+    /// out to credit all that is left of the line.
     #[serde(default, with = "kopek_domain::wire::decimal_option")]
     #[schema(value_type = Option<String>, example = "100.00")]
-    amount: Option<Decimal>,
+    gross: Option<Decimal>,
 }
 
 /// A credit note to issue.
@@ -180,8 +180,8 @@ pub struct CreditNoteRequest {
     params(("invoice_id" = String, Path)), request_body = CreditNoteRequest,
     responses((status = 201, body = CreditNoteView), (status = 403, body = kopek_http::problem::Problem),
         (status = 404, body = kopek_http::problem::Problem),
-        (status = 409, description = "`conflict`: nothing left to credit (`invoice`), more than is left of a line (`lines[i].amount`), more than the invoice (`invoice`)", body = kopek_http::problem::Problem),
-        (status = 422, description = "`field`: `reason`, `lines[i].line_no`, `lines[i].amount`", body = kopek_http::problem::Problem),
+        (status = 409, description = "`conflict`: nothing left to credit (`invoice`), more than is left of a line (`lines[i].gross`), more than the invoice (`invoice`)", body = kopek_http::problem::Problem),
+        (status = 422, description = "`field`: `reason`, `lines[i].line_no`, `lines[i].gross`", body = kopek_http::problem::Problem),
         (status = 503, description = "too many concurrent credit notes; retry", body = kopek_http::problem::Problem)))]
 pub(super) async fn issue_credit_note(
     State(state): State<AppState>,
@@ -197,7 +197,7 @@ pub(super) async fn issue_credit_note(
             .iter()
             .map(|l| CreditRequestLine {
                 line_no: l.line_no,
-                amount: l.amount,
+                amount: l.gross,
             })
             .collect(),
     };

@@ -9,6 +9,7 @@ use kopek_http::ApiResult;
 use kopek_http::auth::Caller;
 use kopek_http::json::QueryParams;
 use kopek_http::state::AppState;
+use kopek_http::wire::Amount;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -34,12 +35,12 @@ pub struct BalanceView {
     #[schema(value_type = String, example = "RUB")]
     currency: Currency,
     /// Positive: the customer owes it; negative: the provider owes the customer (a credit).
-    balance: String,
+    balance: Amount,
     /// The ledger entries booked on or before `on`.
     entries: usize,
     /// Now (whatever `on` says): credit from payments and credit notes that no invoice has
     /// drawn down yet; the next invoices will.
-    credit: String,
+    credit: Amount,
 }
 
 /// A customer's balance on a day (what it owes: invoices less credit notes and payments),
@@ -62,9 +63,9 @@ pub(super) async fn balance(
         org_id: b.org.to_string(),
         on: b.on,
         currency: b.currency,
-        balance: b.balance.amount_text(),
+        balance: b.balance.into(),
         entries: b.entries,
-        credit: b.credit.amount_text(),
+        credit: b.credit.into(),
     }))
 }
 
@@ -74,16 +75,16 @@ pub struct PostingView {
     /// `receivable` (the customer's), `revenue`, `tax_payable` or `cash`.
     #[schema(value_type = String)]
     account: Account,
-    debit: String,
-    credit: String,
+    debit: Amount,
+    credit: Amount,
 }
 
 impl From<&Posting> for PostingView {
     fn from(p: &Posting) -> Self {
         Self {
             account: p.account,
-            debit: p.debit.amount_text(),
-            credit: p.credit.amount_text(),
+            debit: p.debit.into(),
+            credit: p.credit.into(),
         }
     }
 }

@@ -13,6 +13,7 @@ use kopek_domain::payments::{Payment, Settlement};
 use kopek_http::auth::Caller;
 use kopek_http::json::{JsonBody, QueryParams};
 use kopek_http::state::AppState;
+use kopek_http::wire::Amount;
 use kopek_http::{ApiError, ApiResult};
 use kopek_services::payments::{RecordPaymentCommand, Recorded};
 use rust_decimal::Decimal;
@@ -49,7 +50,7 @@ pub struct PaymentRequest {
 pub struct SettlementView {
     invoice_id: String,
     number: String,
-    amount: String,
+    amount: Amount,
 }
 
 /// A recorded payment.
@@ -57,7 +58,7 @@ pub struct SettlementView {
 pub struct PaymentView {
     id: String,
     org_id: String,
-    amount: String,
+    amount: Amount,
     #[schema(value_type = String, example = "RUB")]
     currency: Currency,
     received_on: NaiveDate,
@@ -66,7 +67,7 @@ pub struct PaymentView {
     /// The open invoices it paid, oldest first.
     settled: Vec<SettlementView>,
     /// What was left after settling: the customer's credit, drawn down by its next invoices.
-    to_credit: String,
+    to_credit: Amount,
 }
 
 impl From<&Payment> for PaymentView {
@@ -74,7 +75,7 @@ impl From<&Payment> for PaymentView {
         Self {
             id: p.id.to_string(),
             org_id: p.org.to_string(),
-            amount: p.amount.amount_text(),
+            amount: p.amount.into(),
             currency: p.amount.currency(),
             received_on: p.received_on,
             reference: p.reference.to_string(),
@@ -85,10 +86,10 @@ impl From<&Payment> for PaymentView {
                 .map(|s: &Settlement| SettlementView {
                     invoice_id: s.invoice.to_string(),
                     number: s.number.to_string(),
-                    amount: s.amount.amount_text(),
+                    amount: s.amount.into(),
                 })
                 .collect(),
-            to_credit: p.to_credit.amount_text(),
+            to_credit: p.to_credit.into(),
         }
     }
 }
@@ -142,7 +143,7 @@ pub struct PaymentsView {
     /// Oldest received first.
     items: Vec<PaymentView>,
     /// Credit not yet drawn down by an invoice (prepaid or overpaid).
-    credit: String,
+    credit: Amount,
     #[schema(value_type = String, example = "RUB")]
     currency: Currency,
 }
@@ -161,7 +162,7 @@ pub(super) async fn list_payments(
     Ok(Json(PaymentsView {
         org_id: of.org.to_string(),
         items: of.payments.iter().map(PaymentView::from).collect(),
-        credit: of.credit.amount_text(),
+        credit: of.credit.into(),
         currency: of.currency,
     }))
 }

@@ -1,6 +1,6 @@
 //! The views of billing documents: invoices, their lines and taxes, drafts of the close's
-//! preview, credit notes. Amounts are decimal strings in the document's currency's minor
-//! units (negative on a credit note).
+//! preview, credit notes. Every amount is an [`Amount`] in the document's `currency`
+//! (negative on a credit note); unit prices and priced steps are [`UnitPrice`]s.
 
 use chrono::NaiveDate;
 use kopek_domain::catalog::{LocalizedText, ServiceCode, UnitOfMeasure};
@@ -9,18 +9,14 @@ use kopek_domain::invoicing::{
 };
 use kopek_domain::money::Currency;
 use kopek_domain::period::BillingPeriod;
-use kopek_domain::pricing::QuoteLine;
-use rust_decimal::Decimal;
+use kopek_http::wire::{Amount, UnitPrice};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// A quantity or a unit price as a plain decimal string.
-fn decimal(value: Decimal) -> String {
-    value.normalize().to_string()
-}
+use crate::money::QuoteLineView;
 
-/// One line of an invoice or a credit note. Amounts are decimal strings in the document's
-/// currency (negative on a credit note).
+/// One line of an invoice or a credit note, in the document's currency (negative on a credit
+/// note).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvoiceLineView {
     /// 1-based; a credit note's line has the number of the invoice line it corrects.
@@ -33,48 +29,57 @@ pub struct InvoiceLineView {
     service: ServiceCode,
     #[schema(value_type = Object)]
     description: LocalizedText,
+    /// A decimal string.
     quantity: String,
     #[schema(value_type = String)]
     unit: UnitOfMeasure,
-    /// The price of one unit, when one price applies to the whole quantity.
+    /// The price of one unit, when one price applies to the whole quantity: net under
+    /// `tax_mode` `exclusive`, with VAT under `inclusive`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    unit_price: Option<String>,
+    unit_price: Option<UnitPrice>,
     /// The priced steps of a tiered or usage line.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
-    tiers: Vec<QuoteLine>,
+    tiers: Vec<QuoteLineView>,
     price_version: u32,
     /// The days the line covers.
     from: NaiveDate,
     until_exclusive: NaiveDate,
     /// `"exempt"` or the percentage.
     tax_rate: String,
-    /// As priced (net when prices exclude tax, gross when they include it).
-    amount: String,
-    net: String,
-    tax: String,
-    gross: String,
+    /// The line as priced: equal to `net` under `tax_mode` `exclusive` (prices without VAT),
+    /// to `gross` under `inclusive`.
+    priced: Amount,
+    /// Without VAT.
+    net: Amount,
+    tax: Amount,
+    /// With VAT.
+    gross: Amount,
 }
 
 impl From<&InvoiceLine> for InvoiceLineView {
     fn from(l: &InvoiceLine) -> Self {
+        let currency = l.net.currency();
         Self {
             no: l.no,
             source: l.source.clone(),
             service: l.service.clone(),
             description: l.description.clone(),
-            quantity: decimal(l.quantity),
+            quantity: l.quantity.normalize().to_string(),
             unit: l.unit,
-            unit_price: l.unit_price.map(decimal),
-            tiers: l.tiers.clone(),
+            unit_price: l.unit_price.map(|p| UnitPrice::new(p, currency)),
+            tiers: l
+                .tiers
+                .iter()
+                .map(|t| QuoteLineView::of(t, currency))
+                .collect(),
             price_version: l.price_version,
             from: l.from,
             until_exclusive: l.until_exclusive,
             tax_rate: l.tax_rate.to_string(),
-            amount: l.amount.amount_text(),
-            net: l.net.amount_text(),
-            tax: l.tax.amount_text(),
-            gross: l.gross.amount_text(),
+            priced: l.amount.into(),
+            net: l.net.into(),
+            tax: l.tax.into(),
+            gross: l.gross.into(),
         }
     }
 }
@@ -84,18 +89,18 @@ impl From<&InvoiceLine> for InvoiceLineView {
 pub struct TaxSummaryView {
     /// `"exempt"` or the percentage.
     rate: String,
-    net: String,
-    tax: String,
-    gross: String,
+    net: Amount,
+    tax: Amount,
+    gross: Amount,
 }
 
 impl From<&TaxSummary> for TaxSummaryView {
     fn from(t: &TaxSummary) -> Self {
         Self {
             rate: t.rate.to_string(),
-            net: t.net.amount_text(),
-            tax: t.tax.amount_text(),
-            gross: t.gross.amount_text(),
+            net: t.net.into(),
+            tax: t.tax.into(),
+            gross: t.gross.into(),
         }
     }
 }
@@ -117,9 +122,9 @@ pub struct DraftView {
     lines: Vec<InvoiceLineView>,
     /// Per tax rate: exempt first, then by increasing rate.
     taxes: Vec<TaxSummaryView>,
-    net: String,
-    tax: String,
-    gross: String,
+    net: Amount,
+    tax: Amount,
+    gross: Amount,
 }
 
 impl From<&InvoiceDraft> for DraftView {
@@ -132,9 +137,9 @@ impl From<&InvoiceDraft> for DraftView {
             tax_mode: d.tax_mode,
             lines: d.lines.iter().map(InvoiceLineView::from).collect(),
             taxes: d.taxes.iter().map(TaxSummaryView::from).collect(),
-            net: d.net.amount_text(),
-            tax: d.tax.amount_text(),
-            gross: d.gross.amount_text(),
+            net: d.net.into(),
+            tax: d.tax.into(),
+            gross: d.gross.into(),
         }
     }
 }
@@ -155,14 +160,14 @@ pub struct InvoiceSummaryView {
     due_on: NaiveDate,
     #[schema(value_type = String, example = "RUB")]
     currency: Currency,
-    net: String,
-    tax: String,
-    gross: String,
+    net: Amount,
+    tax: Amount,
+    gross: Amount,
     /// Credited by credit notes so far (gross).
-    credited: String,
-    paid: String,
+    credited: Amount,
+    paid: Amount,
     /// Left to pay: gross − credited − paid, never below zero.
-    open: String,
+    open: Amount,
 }
 
 impl InvoiceSummaryView {
@@ -177,12 +182,12 @@ impl InvoiceSummaryView {
             issued_on: invoice.issued_on,
             due_on: invoice.due_on,
             currency: d.currency,
-            net: d.net.amount_text(),
-            tax: d.tax.amount_text(),
-            gross: d.gross.amount_text(),
-            credited: invoice.credited.amount_text(),
-            paid: invoice.paid.amount_text(),
-            open: invoice.open_amount().amount_text(),
+            net: d.net.into(),
+            tax: d.tax.into(),
+            gross: d.gross.into(),
+            credited: invoice.credited.into(),
+            paid: invoice.paid.into(),
+            open: invoice.open_amount().into(),
         }
     }
 }
@@ -195,7 +200,7 @@ pub struct CreditNoteRefView {
     number: String,
     issued_on: NaiveDate,
     /// Negative: what it took back.
-    gross: String,
+    gross: Amount,
 }
 
 /// An issued invoice with its lines, taxes and credit notes.
@@ -234,7 +239,7 @@ impl InvoiceView {
                     id: n.id.to_string(),
                     number: n.number.to_string(),
                     issued_on: n.issued_on,
-                    gross: n.gross.amount_text(),
+                    gross: n.gross.into(),
                 })
                 .collect(),
         }
@@ -255,9 +260,9 @@ pub struct CreditNoteView {
     #[schema(value_type = String, example = "RUB")]
     currency: Currency,
     lines: Vec<InvoiceLineView>,
-    net: String,
-    tax: String,
-    gross: String,
+    net: Amount,
+    tax: Amount,
+    gross: Amount,
 }
 
 impl From<&CreditNote> for CreditNoteView {
@@ -272,9 +277,9 @@ impl From<&CreditNote> for CreditNoteView {
             reason: n.reason.clone(),
             currency: n.gross.currency(),
             lines: n.lines.iter().map(InvoiceLineView::from).collect(),
-            net: n.net.amount_text(),
-            tax: n.tax.amount_text(),
-            gross: n.gross.amount_text(),
+            net: n.net.into(),
+            tax: n.tax.into(),
+            gross: n.gross.into(),
         }
     }
 }

@@ -38,7 +38,7 @@ pub fn credited_per_line(earlier: &[CreditNote]) -> Result<BTreeMap<u16, Amounts
 /// - `invoice`: an earlier note of another invoice (invalid); nothing left to credit on the
 ///   whole invoice, or more credited in all than the invoice's gross total (conflict);
 /// - `lines[i].line_no` (invalid): no such line, or the line requested twice;
-/// - `lines[i].amount`: not more than zero or not in whole minor units (invalid); more than
+/// - `lines[i].gross`: not more than zero or not in whole minor units (invalid); more than
 ///   is left of the line, or nothing left of it (conflict);
 /// - `lines` (conflict): the lines chosen would raise what is owed (a credit note's gross
 ///   total is never more than zero).
@@ -121,7 +121,7 @@ pub fn credit_note(
                     format!("line {} is requested more than once", wanted.line_no),
                 ));
             }
-            let field = || format!("lines[{i}].amount");
+            let field = || format!("lines[{i}].gross");
             let nothing_left = || {
                 InvoicingError::conflict(
                     field(),
@@ -492,7 +492,7 @@ mod tests {
             refused_on(
                 credit(&invoice, &[], &[take(1, Some(bad))]),
                 false,
-                "lines[0].amount",
+                "lines[0].gross",
             );
         }
         assert!(credit(&invoice, &[], &[take(1, Some(dec!(1.500)))]).is_ok());
@@ -504,7 +504,7 @@ mod tests {
         refused_on(
             credit(&invoice, &[], &[take(1, Some(dec!(120.01)))]),
             true,
-            "lines[0].amount",
+            "lines[0].gross",
         );
         assert!(credit(&invoice, &[], &[take(1, Some(dec!(120.00)))]).is_ok());
         let part = credit(&invoice, &[], &[take(1, Some(dec!(100)))]).unwrap();
@@ -515,18 +515,18 @@ mod tests {
                 &[take(2, None), take(1, Some(dec!(20.01)))],
             ),
             true,
-            "lines[1].amount",
+            "lines[1].gross",
         );
         let rest = credit(&invoice, std::slice::from_ref(&part), &[take(1, None)]).unwrap();
         refused_on(
             credit(&invoice, &[part.clone(), rest.clone()], &[take(1, None)]),
             true,
-            "lines[0].amount",
+            "lines[0].gross",
         );
         refused_on(
             credit(&invoice, &[part, rest], &[take(1, Some(dec!(0.01)))]),
             true,
-            "lines[0].amount",
+            "lines[0].gross",
         );
     }
 
@@ -630,7 +630,7 @@ mod tests {
         refused_on(
             credit(&invoice, &[], &[take(2, Some(dec!(1)))]),
             true,
-            "lines[0].amount",
+            "lines[0].gross",
         );
         refused_on(credit(&invoice, &[], &[take(2, None)]), true, "lines");
         // The first line alone would credit 120.00 of an 84.00 invoice.

@@ -572,10 +572,10 @@ fn a_price_round_trips_through_its_wire_form() {
                 "type": "graduated",
                 "tiers": [
                     {"up_to": "5", "unit_price": "7.00", "flat_fee": "1.50"},
-                    {"up_to": null, "unit_price": "6.00", "flat_fee": "0"}
+                    {"up_to": null, "unit_price": "6.00", "flat_fee": "0.00"}
                 ]
             },
-            "minimum": "100",
+            "minimum": "100.00",
             "flat_fee": null
         })
     );

@@ -145,7 +145,7 @@ async fn world(app: &TestApp) -> World {
                 .post(
                     &format!("/v1/invoices/{invoice}/credit-notes"),
                     Some(&admin),
-                    &json!({"reason": "Скидка", "lines": [{"line_no": 1, "amount": "1.00"}]}),
+                    &json!({"reason": "Скидка", "lines": [{"line_no": 1, "gross": "1.00"}]}),
                 )
                 .await;
             note.assert_status(201);

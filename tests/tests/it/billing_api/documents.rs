@@ -17,7 +17,7 @@ async fn a_customer_reaches_its_own_invoices_credit_notes_and_balance_and_no_one
                 app,
                 &admin,
                 &invoice,
-                json!({"reason": "Скидка", "lines": [{"line_no": 1, "amount": "1.00"}]}),
+                json!({"reason": "Скидка", "lines": [{"line_no": 1, "gross": "1.00"}]}),
             )
             .await;
             issued.assert_status(201);
@@ -142,10 +142,10 @@ async fn a_credit_note_takes_back_only_what_is_left_and_a_refusal_writes_nothing
     let before = app.table_items().await;
     let refused = [
         (
-            json!({"reason": "x", "lines": [{"line_no": 1, "amount": over}]}),
+            json!({"reason": "x", "lines": [{"line_no": 1, "gross": over}]}),
             409,
             "conflict",
-            "lines[0].amount",
+            "lines[0].gross",
         ),
         (
             json!({"reason": "x", "lines": [{"line_no": 7}]}),
@@ -154,28 +154,28 @@ async fn a_credit_note_takes_back_only_what_is_left_and_a_refusal_writes_nothing
             "lines[0].line_no",
         ),
         (
-            json!({"reason": "x", "lines": [{"line_no": 1, "amount": "1.00"}, {"line_no": 1}]}),
+            json!({"reason": "x", "lines": [{"line_no": 1, "gross": "1.00"}, {"line_no": 1}]}),
             422,
             "validation_failed",
             "lines[1].line_no",
         ),
         (
-            json!({"reason": "x", "lines": [{"line_no": 1, "amount": "0"}]}),
+            json!({"reason": "x", "lines": [{"line_no": 1, "gross": "0"}]}),
             422,
             "validation_failed",
-            "lines[0].amount",
+            "lines[0].gross",
         ),
         (
-            json!({"reason": "x", "lines": [{"line_no": 1, "amount": "1.001"}]}),
+            json!({"reason": "x", "lines": [{"line_no": 1, "gross": "1.001"}]}),
             422,
             "validation_failed",
-            "lines[0].amount",
+            "lines[0].gross",
         ),
         (
-            json!({"reason": "x", "lines": [{"line_no": 1, "amount": "много"}]}),
+            json!({"reason": "x", "lines": [{"line_no": 1, "gross": "много"}]}),
             422,
             "validation_failed",
-            "lines[0].amount",
+            "lines[0].gross",
         ),
         (json!({"reason": "  "}), 422, "validation_failed", "reason"),
         (json!({"lines": []}), 422, "validation_failed", "reason"),
@@ -212,7 +212,7 @@ async fn a_credit_note_takes_back_only_what_is_left_and_a_refusal_writes_nothing
         app,
         &accountant,
         &w.a_invoice,
-        json!({"reason": "Простой сервера", "lines": [{"line_no": 1, "amount": "10.00"}]}),
+        json!({"reason": "Простой сервера", "lines": [{"line_no": 1, "gross": "10.00"}]}),
     )
     .await;
     part.assert_status(201);

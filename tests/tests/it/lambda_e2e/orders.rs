@@ -27,13 +27,13 @@ async fn the_order_intake_function_takes_an_order_to_done_and_a_charge_from_the_
     assert_eq!(order["org_id"], customer.org_id.as_str());
     assert_eq!(order["reference"], "CRM-2026-0412");
     assert_eq!(order["lines"][0]["service"], "ROUTER-INSTALL");
-    assert_eq!(order["lines"][0]["expected"]["amount"], "3500.00", "flat");
+    assert_eq!(order["lines"][0]["expected_net"], "3500.00", "flat");
     assert_eq!(order["lines"][1]["service"], "CABLING");
     assert_eq!(
-        order["lines"][1]["expected"]["amount"], "2700.00",
+        order["lines"][1]["expected_net"], "2700.00",
         "1.5 h × 1800.00"
     );
-    assert_eq!(order["expected_total"]["amount"], "6200.00");
+    assert_eq!(order["expected_total_net"], "6200.00");
     let order_id = str_at(&order, "/id").to_owned();
     let wo1 = str_at(&order, "/lines/0/work_order").to_owned();
     let wo2 = str_at(&order, "/lines/1/work_order").to_owned();
@@ -126,11 +126,11 @@ async fn the_order_intake_function_takes_an_order_to_done_and_a_charge_from_the_
     let done = read.expect(200);
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(done["lines"][0]["status"], "done");
-    assert_eq!(done["lines"][0]["charge"]["amount"]["amount"], "3500.00");
+    assert_eq!(done["lines"][0]["charge"]["net"], "3500.00");
     assert_eq!(done["lines"][1]["status"], "done");
     assert_eq!(done["lines"][1]["actual_quantity"], "2");
     assert_eq!(
-        done["lines"][1]["charge"]["amount"]["amount"], "3600.00",
+        done["lines"][1]["charge"]["net"], "3600.00",
         "2 h × 1800.00"
     );
     let charges = lambda
@@ -142,7 +142,7 @@ async fn the_order_intake_function_takes_an_order_to_done_and_a_charge_from_the_
         Some(2),
         "{charges}"
     );
-    assert_eq!(charges["totals"][0]["amount"], "7100.00", "{charges}");
+    assert_eq!(charges["totals"][0]["net"], "7100.00", "{charges}");
 
     // A subscription from today, with this month's prorated fee.
     let subscribed = lambda
@@ -156,7 +156,7 @@ async fn the_order_intake_function_takes_an_order_to_done_and_a_charge_from_the_
     assert_eq!(subscription["status"], "active", "{subscription}");
     assert_eq!(subscription["segments"][0]["service"], "VPS-S");
     assert_eq!(
-        subscription["current_period"]["parts"][0]["full_period"]["amount"], "990.00",
+        subscription["current_period"]["parts"][0]["full_period_net"], "990.00",
         "{subscription}"
     );
 

@@ -224,21 +224,23 @@ async fn the_usage_api_function_queues_the_sample_usage_and_shows_it_once_counte
             let shown: BTreeMap<String, (Decimal, u64)> = meters
                 .iter()
                 .map(|m| {
-                    let total: Decimal = str_at(m, "/total").parse().expect("a decimal total");
+                    let total: Decimal = str_at(m, "/quantity").parse().expect("a decimal total");
                     let events = m["events"].as_u64().expect("an event count");
                     (str_at(m, "/meter").to_owned(), (total, events))
                 })
                 .collect();
             assert_eq!(shown, expected, "{view}");
             for m in meters {
-                let total: Decimal = str_at(m, "/total").parse().expect("a decimal");
+                let total: Decimal = str_at(m, "/quantity").parse().expect("a decimal");
                 // All of it happened early today.
                 assert_eq!(
                     m["by_day"],
                     json!([{"day": day, "quantity": total.normalize().to_string()}]),
                     "{m}"
                 );
-                let subtotal: Decimal = str_at(m, "/estimate/subtotal").parse().expect("a decimal");
+                let subtotal: Decimal = str_at(m, "/estimate/subtotal_net")
+                    .parse()
+                    .expect("a decimal");
                 assert_eq!(subtotal, total * unit_price(str_at(m, "/meter")), "{m}");
             }
         }

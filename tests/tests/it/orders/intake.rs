@@ -24,11 +24,11 @@ async fn a_customer_orders_an_engineer_completes_a_batch_and_the_customer_sees_s
     let order = &placed.body;
     assert_eq!(order["status"], "placed");
     assert_eq!(
-        order["lines"][0]["expected"]["amount"], "150.00",
+        order["lines"][0]["expected_net"], "150.00",
         "volume: 25 × 6.00"
     );
-    assert_eq!(order["lines"][1]["expected"]["amount"], "2250.00");
-    assert_eq!(order["expected_total"]["amount"], "2400.00");
+    assert_eq!(order["lines"][1]["expected_net"], "2250.00");
+    assert_eq!(order["expected_total_net"], "2400.00");
     assert_eq!(order["lines"][0]["price_version"], 1);
     let order_id = str_at(order, "/id").to_owned();
 
@@ -117,7 +117,7 @@ async fn a_customer_orders_an_engineer_completes_a_batch_and_the_customer_sees_s
     assert_eq!(router_line["status"], "done");
     assert_eq!(router_line["actual_quantity"], "8");
     assert_eq!(
-        router_line["charge"]["amount"]["amount"], "52.00",
+        router_line["charge"]["net"], "52.00",
         "8 × 6.50 (volume tier 6–10)"
     );
     assert_eq!(seen.body["lines"][1]["status"], "failed");
@@ -130,9 +130,9 @@ async fn a_customer_orders_an_engineer_completes_a_batch_and_the_customer_sees_s
     let charges = app.get("/v1/charges", Some(&w.customer.token)).await;
     charges.assert_status(200);
     assert_eq!(charges.body["items"].as_array().unwrap().len(), 1);
-    assert_eq!(charges.body["items"][0]["amount"]["amount"], "52.00");
+    assert_eq!(charges.body["items"][0]["net"], "52.00");
     assert_eq!(charges.body["items"][0]["price_version"], 1);
-    assert_eq!(charges.body["totals"][0]["amount"], "52.00");
+    assert_eq!(charges.body["totals"][0]["net"], "52.00");
     let theirs = app.get("/v1/charges", Some(&w.other.token)).await;
     assert_eq!(theirs.body["items"].as_array().unwrap().len(), 0);
 

@@ -110,8 +110,8 @@ async fn a_csv_is_judged_whole_then_queued_and_its_errors_name_row_and_column() 
         meter(&view.body, "TRAFFIC")["by_day"],
         json!([{"day": w.day(2), "quantity": "20"}])
     );
-    assert_eq!(meter(&view.body, "TRAFFIC")["estimate"]["total"], "40.00");
-    assert_eq!(meter(&view.body, "SMS")["estimate"]["total"], "2.00");
+    assert_eq!(meter(&view.body, "TRAFFIC")["estimate"]["net"], "40.00");
+    assert_eq!(meter(&view.body, "SMS")["estimate"]["net"], "2.00");
 }
 
 #[tokio::test]
@@ -234,6 +234,6 @@ async fn the_uploads_take_larger_bodies_than_other_routes_with_or_without_an_ide
     assert_eq!(report.counted, 650);
     let view = app.get("/v1/usage", Some(&w.a.token)).await;
     // 200 × 0.125 + 450 × 0.5 = 250 GB: 100 × 2.00 + 150 × 1.50 = 425.00.
-    assert_eq!(meter(&view.body, "TRAFFIC")["total"], "250");
-    assert_eq!(meter(&view.body, "TRAFFIC")["estimate"]["total"], "425.00");
+    assert_eq!(meter(&view.body, "TRAFFIC")["quantity"], "250");
+    assert_eq!(meter(&view.body, "TRAFFIC")["estimate"]["net"], "425.00");
 }

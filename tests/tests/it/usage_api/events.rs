@@ -83,7 +83,7 @@ async fn posted_events_are_queued_counted_once_and_shown_per_meter_and_day_with_
     let traffic = meter(body, "TRAFFIC");
     assert_eq!(traffic["name"]["en"], "Meter TRAFFIC");
     assert_eq!(traffic["unit"], "gigabyte");
-    assert_eq!(traffic["total"], "260.005");
+    assert_eq!(traffic["quantity"], "260.005");
     assert_eq!(traffic["events"], 4);
     assert_eq!(traffic["late_events"], 1);
     assert_eq!(
@@ -96,27 +96,22 @@ async fn posted_events_are_queued_counted_once_and_shown_per_meter_and_day_with_
     );
     assert_eq!(
         traffic["estimate"],
-        json!({"price_version": 1, "subtotal": "440.0075", "total": "440.01", "tax_rate": "20",
-            "tax": "88.00", "total_with_tax": "528.01", "currency": "RUB"})
+        json!({"price_version": 1, "subtotal_net": "440.0075", "net": "440.01", "tax_rate": "20",
+            "tax": "88.00", "gross": "528.01", "currency": "RUB"})
     );
     // SMS: 1,234 × 0.05 = 61.70, exempt from VAT.
     let sms = meter(body, "SMS");
     assert_eq!(
-        (sms["total"].as_str(), sms["events"].as_u64()),
+        (sms["quantity"].as_str(), sms["events"].as_u64()),
         (Some("1234"), Some(2))
     );
-    assert_eq!(sms["estimate"]["total"], "61.70");
+    assert_eq!(sms["estimate"]["net"], "61.70");
     assert_eq!(sms["estimate"]["tax_rate"], "exempt");
     assert_eq!(dec(&sms["estimate"]["tax"]), Decimal::ZERO);
-    assert_eq!(sms["estimate"]["total_with_tax"], "61.70");
-    assert_eq!(
-        body["estimated_total"],
-        json!({"amount": "501.71", "currency": "RUB"})
-    );
-    assert_eq!(
-        body["estimated_total_with_tax"],
-        json!({"amount": "589.71", "currency": "RUB"})
-    );
+    assert_eq!(sms["estimate"]["gross"], "61.70");
+    assert_eq!(body["currency"], "RUB");
+    assert_eq!(body["estimated_net"], "501.71");
+    assert_eq!(body["estimated_gross"], "589.71");
 
     // One meter alone shows the same; the meter's code is read as codes are.
     let one = app.get("/v1/usage/meters/traffic", Some(&w.a.token)).await;
@@ -138,14 +133,17 @@ async fn posted_events_are_queued_counted_once_and_shown_per_meter_and_day_with_
         .await;
     quiet.assert_status(200);
     assert_eq!(
-        (quiet.body["total"].as_str(), quiet.body["events"].as_u64()),
+        (
+            quiet.body["quantity"].as_str(),
+            quiet.body["events"].as_u64()
+        ),
         (Some("0"), Some(0))
     );
 
     // B sees only its own 7 GB: 7 × 2.00 = 14.00.
     let b_view = app.get("/v1/usage", Some(&w.b.token)).await;
-    assert_eq!(meter(&b_view.body, "TRAFFIC")["total"], "7");
-    assert_eq!(meter(&b_view.body, "TRAFFIC")["estimate"]["total"], "14.00");
+    assert_eq!(meter(&b_view.body, "TRAFFIC")["quantity"], "7");
+    assert_eq!(meter(&b_view.body, "TRAFFIC")["estimate"]["net"], "14.00");
 
     // The same events again (a producer's retry) count nothing more.
     post_events(app, &w.engineer, &events)

@@ -96,10 +96,10 @@ async fn a_rejected_event_is_listed_and_counts_once_resubmitted_after_the_catalo
     let view = app.get("/v1/usage", Some(&w.a.token)).await;
     let counted = meter(&view.body, "NEW-METER");
     assert_eq!(
-        (counted["total"].as_str(), counted["events"].as_u64()),
+        (counted["quantity"].as_str(), counted["events"].as_u64()),
         (Some("4"), Some(1))
     );
-    assert_eq!(counted["estimate"]["total"], "12.00");
+    assert_eq!(counted["estimate"]["net"], "12.00");
     // Health counts the rejection and the re-submission.
     let health = app.get("/v1/usage/health", Some(&w.admin)).await;
     let new_meter = health.body["meters"]

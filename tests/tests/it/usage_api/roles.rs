@@ -61,7 +61,7 @@ async fn only_usage_writers_post_usage_and_customers_read_only_their_own() {
     // exactly as an organisation that does not exist.
     let own = app.get("/v1/usage", Some(&w.a.token)).await;
     own.assert_status(200);
-    assert_eq!(meter(&own.body, "TRAFFIC")["total"], "5");
+    assert_eq!(meter(&own.body, "TRAFFIC")["quantity"], "5");
     let named = app
         .get(&format!("/v1/usage?org_id={a}"), Some(&customer_key))
         .await;
@@ -194,7 +194,7 @@ async fn an_external_reference_is_unique_and_given_by_admins_and_managers_only()
     .assert_status(202);
     app.drain_usage().await;
     let view = app.get("/v1/usage", Some(&w.a.token)).await;
-    assert_eq!(meter(&view.body, "TRAFFIC")["total"], "2");
+    assert_eq!(meter(&view.body, "TRAFFIC")["quantity"], "2");
     let b_view = app.get("/v1/usage", Some(&w.b.token)).await;
     assert_eq!(b_view.body["meters"], json!([]));
 }
