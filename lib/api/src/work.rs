@@ -100,7 +100,7 @@ pub struct WorkOrderView {
     order_id: String,
     line_no: u16,
     org_id: String,
-    /// The customer's legal name (in batch views and sheets).
+    /// The customer's legal name.
     #[serde(skip_serializing_if = "Option::is_none")]
     customer: Option<String>,
     service: String,
@@ -172,8 +172,8 @@ async fn peek_queue(
         area: query.area,
     };
     let page = state.services.work().peek(&caller, query).await?;
-    Ok(Json(Paged::from_page(&state, page, |l| {
-        work_order_view(&l, None)
+    Ok(Json(Paged::from_page(&state, page, |queued| {
+        work_order_view(&queued.item, queued.customer)
     })))
 }
 

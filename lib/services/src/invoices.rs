@@ -28,7 +28,7 @@ use kopek_domain::period::BillingPeriod;
 
 use crate::access::{BILLING_STAFF, actor, org_of};
 use crate::numbering::Numbering;
-use crate::{Context, Error, Paging, Result};
+use crate::{Context, Error, OfCustomer, Paging, Result};
 
 /// How often issuing a credit note takes the next number or rebuilds the note after the
 /// invoice changed, before it answers "busy, retry".
@@ -53,6 +53,8 @@ pub struct InvoiceQuery {
 pub struct InvoiceWithNotes {
     pub invoice: Invoice,
     pub credit_notes: Vec<CreditNote>,
+    /// The customer's legal name.
+    pub customer: Option<String>,
 }
 
 /// A credit note to issue against an invoice.
@@ -79,7 +81,11 @@ impl Invoices {
     /// Invoices: a customer's own, newest period first; staff name a period (by customer)
     /// or an organisation. With `status`, only those of that status today (a page may then
     /// hold fewer and still have a next one).
-    pub async fn list(&self, caller: &Principal, query: InvoiceQuery) -> Result<Page<Invoice>> {
+    pub async fn list(
+        &self,
+        caller: &Principal,
+        query: InvoiceQuery,
+    ) -> Result<Page<OfCustomer<Invoice>>> {
         caller.require_scope(Scope::InvoicesRead)?;
         let org = match (caller.org(), query.org) {
             (None, None) => None,
@@ -125,7 +131,15 @@ impl Invoices {
                 ));
             }
         };
-        Ok(page.map(|s| s.invoice))
+        let invoices: Vec<Invoice> = page.items.into_iter().map(|s| s.invoice).collect();
+        let names = self
+            .ctx
+            .customer_names(invoices.iter().map(|i| i.draft.org))
+            .await?;
+        Ok(Page {
+            items: OfCustomer::name_all(invoices, |i| i.draft.org, &names),
+            next: page.next,
+        })
     }
 
     /// An invoice with its credit notes (a customer's own, or any for staff).
@@ -281,7 +295,9 @@ impl Invoices {
             .store
             .credit_notes_of_invoice(invoice.draft.org, invoice.id)
             .await?;
+        let mut names = self.ctx.customer_names([invoice.draft.org]).await?;
         Ok(InvoiceWithNotes {
+            customer: names.remove(&invoice.draft.org),
             invoice,
             credit_notes,
         })

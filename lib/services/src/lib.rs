@@ -40,6 +40,7 @@ pub mod subscriptions;
 pub mod usage;
 pub mod work;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -55,6 +56,7 @@ use kopek_domain::accounts::Principal;
 use kopek_domain::accounts::ThrottlePolicy;
 use kopek_domain::calendar::Calendar;
 use kopek_domain::clock::{Clock, SystemClock};
+use kopek_domain::ids::OrgId;
 use kopek_domain::invoicing::InvoiceSeries;
 use kopek_domain::period::BillingPeriod;
 
@@ -180,6 +182,47 @@ impl Context {
     /// The billing period it is now.
     pub(crate) fn current_period(&self) -> BillingPeriod {
         self.calendar.period_of(self.clock.now())
+    }
+
+    /// The legal names of the customers `orgs`, for lists staff read (one read per distinct
+    /// organisation). An organisation that is gone has no name.
+    pub(crate) async fn customer_names(
+        &self,
+        orgs: impl IntoIterator<Item = OrgId>,
+    ) -> Result<BTreeMap<OrgId, String>> {
+        let mut names = BTreeMap::new();
+        for org in orgs.into_iter().collect::<BTreeSet<_>>() {
+            if let Some(found) = self.store.organisation(org).await? {
+                names.insert(org, found.legal_name.to_string());
+            }
+        }
+        Ok(names)
+    }
+}
+
+/// An item of a list with the legal name of the customer it belongs to, so that staff see
+/// whose it is without a lookup of their own.
+#[derive(Debug, Clone)]
+pub struct OfCustomer<T> {
+    pub item: T,
+    /// `None` only if the organisation is gone.
+    pub customer: Option<String>,
+}
+
+impl<T> OfCustomer<T> {
+    /// Each of `items` with its customer's name from `names`.
+    pub(crate) fn name_all(
+        items: Vec<T>,
+        org_of: impl Fn(&T) -> OrgId,
+        names: &BTreeMap<OrgId, String>,
+    ) -> Vec<Self> {
+        items
+            .into_iter()
+            .map(|item| {
+                let customer = names.get(&org_of(&item)).cloned();
+                Self { item, customer }
+            })
+            .collect()
     }
 }
 

@@ -46,6 +46,8 @@ pub enum Recorded {
 #[derive(Debug, Clone)]
 pub struct PaymentsOf {
     pub org: OrgId,
+    /// The customer's legal name.
+    pub customer: String,
     pub currency: Currency,
     /// Oldest received first.
     pub payments: Vec<Payment>,
@@ -159,6 +161,7 @@ impl Payments {
         let credit = store.credit(org, organisation.currency).await?;
         Ok(PaymentsOf {
             org,
+            customer: organisation.legal_name.to_string(),
             currency: organisation.currency,
             payments,
             credit: credit.amount,

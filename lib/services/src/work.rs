@@ -8,7 +8,7 @@
 //! queue: every queue view and every take sweeps the stale ones first, so nobody ever sees or
 //! takes around them.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
@@ -22,7 +22,7 @@ use kopek_domain::work::{Batch, EntryState, MAX_BATCH, Outcome, plan_completion}
 use serde::Serialize;
 
 use crate::orders::StoredLine;
-use crate::{Context, Error, Page, Paging, Result};
+use crate::{Context, Error, OfCustomer, Page, Paging, Result};
 
 /// How many stale batches one request returns to the queue at most.
 const SWEEP_LIMIT: i32 = 10;
@@ -159,8 +159,12 @@ impl Work {
         Ok(queues)
     }
 
-    /// The waiting work orders of one work type, oldest first.
-    pub async fn peek(&self, caller: &Principal, query: PeekQueue) -> Result<Page<OrderLine>> {
+    /// The waiting work orders of one work type, oldest first, with their customers' names.
+    pub async fn peek(
+        &self,
+        caller: &Principal,
+        query: PeekQueue,
+    ) -> Result<Page<OfCustomer<OrderLine>>> {
         require_worker(caller)?;
         self.sweep_stale().await?;
         let filter = queue_filter(query.requested_by, query.area)
@@ -175,7 +179,12 @@ impl Work {
                 query.paging.start,
             )
             .await?;
-        Ok(page.map(|l| l.line))
+        let lines: Vec<OrderLine> = page.items.into_iter().map(|l| l.line).collect();
+        let names = self.ctx.customer_names(lines.iter().map(|l| l.org)).await?;
+        Ok(Page {
+            items: OfCustomer::name_all(lines, |l| l.org, &names),
+            next: page.next,
+        })
     }
 
     /// Takes the next work orders of one work type (oldest first, optionally narrowed) as the
@@ -375,7 +384,7 @@ impl Work {
         require_worker(caller)?;
         let batch = self.find(id).await?.batch;
         let lines = self.lines_of(&batch).await?;
-        let names = self.customer_names(&lines).await?;
+        let names = self.ctx.customer_names(lines.iter().map(|l| l.org)).await?;
         let engineer = match self.ctx.store.user(batch.engineer).await? {
             Some(stored) => stored.user.name().as_str().to_owned(),
             None => batch.engineer.to_string(),
@@ -485,7 +494,7 @@ impl Work {
 
     /// `batch` with `lines` in its order and the customers' names.
     async fn detail(&self, batch: Batch, lines: &[OrderLine]) -> Result<BatchDetail> {
-        let names = self.customer_names(lines).await?;
+        let names = self.ctx.customer_names(lines.iter().map(|l| l.org)).await?;
         let work_orders = entry_lines(&batch, lines)
             .map(|(entry, l)| BatchWorkOrder {
                 entry,
@@ -494,20 +503,6 @@ impl Work {
             })
             .collect();
         Ok(BatchDetail { batch, work_orders })
-    }
-
-    /// The legal names of the customers of `lines`.
-    async fn customer_names(&self, lines: &[OrderLine]) -> Result<BTreeMap<OrgId, String>> {
-        let mut names = BTreeMap::new();
-        for line in lines {
-            if names.contains_key(&line.org) {
-                continue;
-            }
-            if let Some(org) = self.ctx.store.organisation(line.org).await? {
-                names.insert(line.org, org.legal_name.to_string());
-            }
-        }
-        Ok(names)
     }
 }
 

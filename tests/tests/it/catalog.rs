@@ -347,6 +347,34 @@ async fn the_calculator_reproduces_the_worked_tiered_example_with_tax() {
         "120.00",
         "720.00",
     );
+    // Within the free units of a package without a minimum: zero blocks, and every amount
+    // still in minor units ("0.00", never "0").
+    let free = service(
+        "SMS-FREE",
+        "metered",
+        "request",
+        "20",
+        price(
+            json!({"type": "package", "block_size": "100", "block_price": "50.00", "free_units": "50"}),
+            None,
+            None,
+        ),
+    );
+    app.post("/v1/catalog/services", Some(&admin), &free)
+        .await
+        .assert_status(201);
+    let nothing = quote(&app, "SMS-FREE", "quantity=40").await;
+    assert_quote(&nothing, "0.00", "0.00", "0.00");
+    assert_eq!(
+        (
+            &nothing.body["net"],
+            &nothing.body["tax"],
+            &nothing.body["gross"]
+        ),
+        (&json!("0.00"), &json!("0.00"), &json!("0.00")),
+        "{}",
+        nothing.body
+    );
     // Percentage of an amount: 2.9 % of 1,250 plus the tier's fixed fee; exempt from VAT.
     let acquiring = quote(&app, "ACQUIRING", "quantity=1250").await;
     assert_quote(&acquiring, "51.25", "0", "51.25");

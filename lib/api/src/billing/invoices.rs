@@ -93,8 +93,8 @@ pub(super) async fn list_invoices(
         )
         .await?;
     let today = invoices.today();
-    Ok(Json(Paged::from_page(&state, page, |invoice| {
-        InvoiceSummaryView::of(&invoice, today)
+    Ok(Json(Paged::from_page(&state, page, |listed| {
+        InvoiceSummaryView::of(&listed.item, listed.customer, today)
     })))
 }
 
@@ -110,11 +110,7 @@ pub(super) async fn get_invoice(
 ) -> ApiResult<Json<InvoiceView>> {
     let invoices = state.services.invoices();
     let found = invoices.get(&caller, id_path(&invoice_id)?).await?;
-    Ok(Json(InvoiceView::of(
-        &found.invoice,
-        &found.credit_notes,
-        invoices.today(),
-    )))
+    Ok(Json(InvoiceView::of(&found, invoices.today())))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -141,11 +137,7 @@ pub(super) async fn invoice_of_period(
     let org = org_query(query.org_id.as_deref())?;
     let invoices = state.services.invoices();
     let found = invoices.of_period(&caller, org, period).await?;
-    Ok(Json(InvoiceView::of(
-        &found.invoice,
-        &found.credit_notes,
-        invoices.today(),
-    )))
+    Ok(Json(InvoiceView::of(&found, invoices.today())))
 }
 
 /// What to credit on one invoice line.

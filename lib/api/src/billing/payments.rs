@@ -140,6 +140,8 @@ pub(super) struct PaymentsQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentsView {
     org_id: String,
+    /// The customer's legal name.
+    customer: String,
     /// Oldest received first.
     items: Vec<PaymentView>,
     /// Credit not yet drawn down by an invoice (prepaid or overpaid).
@@ -161,6 +163,7 @@ pub(super) async fn list_payments(
     let of = state.services.payments().of(&caller, org).await?;
     Ok(Json(PaymentsView {
         org_id: of.org.to_string(),
+        customer: of.customer,
         items: of.payments.iter().map(PaymentView::from).collect(),
         credit: of.credit.into(),
         currency: of.currency,

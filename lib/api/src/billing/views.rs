@@ -10,6 +10,7 @@ use kopek_domain::invoicing::{
 use kopek_domain::money::Currency;
 use kopek_domain::period::BillingPeriod;
 use kopek_http::wire::{Amount, UnitPrice};
+use kopek_services::invoices::InvoiceWithNotes;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -151,6 +152,9 @@ pub struct InvoiceSummaryView {
     #[schema(example = "KPK-2026-000042")]
     number: String,
     org_id: String,
+    /// The customer's legal name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer: Option<String>,
     #[schema(value_type = String, example = "2026-11")]
     period: BillingPeriod,
     /// Today: `issued`, `partly_paid`, `paid`, `overdue` or `void` (credited in full).
@@ -171,12 +175,13 @@ pub struct InvoiceSummaryView {
 }
 
 impl InvoiceSummaryView {
-    pub(crate) fn of(invoice: &Invoice, today: NaiveDate) -> Self {
+    pub(crate) fn of(invoice: &Invoice, customer: Option<String>, today: NaiveDate) -> Self {
         let d = &invoice.draft;
         Self {
             id: invoice.id.to_string(),
             number: invoice.number.to_string(),
             org_id: d.org.to_string(),
+            customer,
             period: d.period,
             status: invoice.status_on(today),
             issued_on: invoice.issued_on,
@@ -217,9 +222,10 @@ pub struct InvoiceView {
 }
 
 impl InvoiceView {
-    pub(crate) fn of(invoice: &Invoice, notes: &[CreditNote], today: NaiveDate) -> Self {
+    pub(crate) fn of(found: &InvoiceWithNotes, today: NaiveDate) -> Self {
+        let (invoice, notes) = (&found.invoice, &found.credit_notes);
         Self {
-            summary: InvoiceSummaryView::of(invoice, today),
+            summary: InvoiceSummaryView::of(invoice, found.customer.clone(), today),
             tax_mode: invoice.draft.tax_mode,
             lines: invoice
                 .draft

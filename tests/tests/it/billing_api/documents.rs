@@ -318,6 +318,22 @@ async fn staff_list_invoices_by_period_or_organisation_and_by_status() {
         .await;
     assert_eq!(of_org.body["items"][0]["id"], w.b_invoice.as_str());
     assert_eq!(of_org.body["items"].as_array().unwrap().len(), 1);
+    // Staff see whose each invoice is, by the customer's legal name.
+    let b_org = app
+        .get(&format!("/v1/organisations/{}", w.b.org_id), Some(&manager))
+        .await;
+    assert_eq!(
+        of_org.body["items"][0]["customer"],
+        b_org.body["legal_name"]
+    );
+    for item in of_period.body["items"].as_array().unwrap() {
+        assert!(
+            item["customer"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("ООО «")),
+            "{item}"
+        );
+    }
 
     // One page at a time.
     let first = app

@@ -461,6 +461,8 @@ async fn a_prepaid_customers_credit_pays_its_invoices_as_they_are_issued_until_i
     own.assert_status(200);
     assert_eq!(own.body["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(own.body["credit"], money_text(credit.amount.amount()));
+    let org = w.app.get("/v1/me", Some(&token)).await;
+    assert_eq!(own.body["customer"], org.body["organisation"]["legal_name"]);
     let theirs = w
         .app
         .get(

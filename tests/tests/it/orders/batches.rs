@@ -187,6 +187,16 @@ async fn released_work_goes_back_in_its_place_and_a_partial_batch_stays_open() {
         .collect();
     assert_eq!(waiting.len(), 3);
     assert_eq!(&waiting[..2], &[wos[1].as_str(), wos[2].as_str()]);
+    // Each waiting job names its customer, as the engineer's sheet will.
+    let org = app
+        .get(
+            &format!("/v1/organisations/{}", w.customer.org_id),
+            Some(&w.admin),
+        )
+        .await;
+    for item in queue.body["items"].as_array().unwrap() {
+        assert_eq!(item["customer"], org.body["legal_name"], "{item}");
+    }
 }
 
 #[tokio::test]
