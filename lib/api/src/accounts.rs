@@ -641,7 +641,8 @@ fn invitation_view(invited: Invited) -> InvitationView {
 /// for the new user to choose a password with.
 #[utoipa::path(post, path = "/v1/organisations/{org_id}/users", tag = "organisations", security(("bearer" = [])),
     params(("org_id" = String, Path)), request_body = InviteUserRequest,
-    responses((status = 201, body = InvitationView), (status = 404, body = kopek_http::problem::Problem), (status = 409, body = kopek_http::problem::Problem)))]
+    responses((status = 201, body = InvitationView), (status = 404, body = kopek_http::problem::Problem),
+        (status = 409, description = "`email_taken`", body = kopek_http::problem::Problem)))]
 async fn invite_user(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -675,7 +676,9 @@ async fn list_staff(
 
 /// Invite a member of staff (admins only).
 #[utoipa::path(post, path = "/v1/staff-users", tag = "staff", security(("bearer" = [])), request_body = InviteStaffRequest,
-    responses((status = 201, body = InvitationView), (status = 403, body = kopek_http::problem::Problem), (status = 422, body = kopek_http::problem::Problem)))]
+    responses((status = 201, body = InvitationView), (status = 403, body = kopek_http::problem::Problem),
+        (status = 409, description = "`email_taken`", body = kopek_http::problem::Problem),
+        (status = 422, body = kopek_http::problem::Problem)))]
 async fn invite_staff(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -269,7 +269,9 @@ async fn get_order(
 /// Cancel one line before work on it starts (while `placed` or `accepted`).
 #[utoipa::path(post, path = "/v1/orders/{order_id}/lines/{line_no}/cancel", tag = "orders", security(("bearer" = [])),
     params(("order_id" = String, Path), ("line_no" = u16, Path)),
-    responses((status = 200, body = OrderView), (status = 404, body = kopek_http::problem::Problem),
+    responses((status = 200, body = OrderView),
+        (status = 403, description = "`customer_only`: staff do not act for a customer", body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem),
         (status = 409, description = "`invalid_state`: work has started or the line is finished", body = kopek_http::problem::Problem)))]
 async fn cancel_line(
     State(state): State<AppState>,

@@ -244,7 +244,9 @@ async fn get_subscription(
 /// Change the quantity, or switch to another service of the same work type, from a date.
 #[utoipa::path(post, path = "/v1/subscriptions/{subscription_id}/change", tag = "subscriptions", security(("bearer" = [])),
     params(("subscription_id" = String, Path)), request_body = ChangeRequest,
-    responses((status = 200, body = SubscriptionView), (status = 404, body = kopek_http::problem::Problem),
+    responses((status = 200, body = SubscriptionView),
+        (status = 403, description = "`customer_only`: staff do not act for a customer", body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem),
         (status = 409, body = kopek_http::problem::Problem), (status = 422, body = kopek_http::problem::Problem)))]
 async fn change_subscription(
     State(state): State<AppState>,
@@ -268,7 +270,9 @@ async fn change_subscription(
 /// Cancel: billed to the period's end, or up to and including today, as the service says.
 #[utoipa::path(post, path = "/v1/subscriptions/{subscription_id}/cancel", tag = "subscriptions", security(("bearer" = [])),
     params(("subscription_id" = String, Path)),
-    responses((status = 200, body = SubscriptionView), (status = 404, body = kopek_http::problem::Problem),
+    responses((status = 200, body = SubscriptionView),
+        (status = 403, description = "`customer_only`: staff do not act for a customer", body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem),
         (status = 409, body = kopek_http::problem::Problem)))]
 async fn cancel_subscription(
     State(state): State<AppState>,
