@@ -22,6 +22,11 @@
 //! hands out the remainder so that the parts add up to the whole exactly; no part is rounded on
 //! its own.
 //!
+//! # In words
+//!
+//! A document's total is also written out in words, in the document's language: [`in_words`]
+//! («Двадцать шесть тысяч девятьсот шестьдесят два рубля 16 копеек»).
+//!
 //! # Wire form
 //!
 //! A currency is its ISO 4217 code (`"RUB"`); a [`Money`] is
@@ -33,6 +38,9 @@ use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
+
+mod words;
+pub use words::in_words;
 
 /// Why an operation on money failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
