@@ -124,6 +124,8 @@ use crate::pricing::QuoteLine;
 
 mod compose;
 mod credit;
+mod requisites;
+pub use requisites::{BankAccount, Kpp, ProviderRequisites, RequisitesForm, Signatory};
 #[cfg(test)]
 pub(crate) mod fixtures;
 

@@ -4,7 +4,10 @@ use chrono::NaiveDate;
 use kopek_aws::dynamo::StoreError;
 use kopek_domain::accounts::{MAX_PAYMENT_TERMS_DAYS, Principal, Role, Scope};
 use kopek_domain::ids::OrgId;
-use kopek_domain::invoicing::{BillingSettings, InvoiceSeries, TaxMode, ZeroInvoicePolicy};
+use kopek_domain::invoicing::{
+    BillingSettings, InvoiceSeries, InvoicingError, ProviderRequisites, RequisitesForm, TaxMode,
+    ZeroInvoicePolicy,
+};
 use kopek_domain::ledger::{self, Entry};
 use kopek_domain::money::{Currency, Money};
 
@@ -45,6 +48,22 @@ pub struct SaveSettings {
     pub tax_mode: TaxMode,
     pub zero_invoices: ZeroInvoicePolicy,
     pub payment_terms_days: u16,
+    /// The `rev` read; `None` (or 0) while never saved.
+    pub rev: Option<u64>,
+}
+
+/// The provider's requisites (`None` until an admin saves them) with the revision to send
+/// with a change (0 while never saved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequisitesRead {
+    pub requisites: Option<ProviderRequisites>,
+    pub rev: u64,
+}
+
+/// New requisites, replacing the old whole, over the revision read.
+#[derive(Debug, Clone)]
+pub struct SaveRequisites {
+    pub requisites: RequisitesForm,
     /// The `rev` read; `None` (or 0) while never saved.
     pub rev: Option<u64>,
 }
@@ -132,6 +151,50 @@ impl Billing {
             })?;
         tracing::info!(rev, "billing settings saved");
         Ok(SettingsRead { settings, rev })
+    }
+
+    /// The provider's requisites, as documents will print them (billing staff).
+    pub async fn requisites(&self, caller: &Principal) -> Result<RequisitesRead> {
+        caller.require_role(BILLING_STAFF)?;
+        caller.require_scope(Scope::InvoicesRead)?;
+        let saved = self.ctx.store.provider_requisites().await?;
+        Ok(RequisitesRead {
+            rev: saved.as_ref().map_or(0, |s| s.rev),
+            requisites: saved.map(|s| s.requisites),
+        })
+    }
+
+    /// Saves the provider's requisites (admins), every field checked (the INN and the bank
+    /// account by their check digits); a wrong field is named under `requisites.`, and a
+    /// change since they were read is refused naming `rev`. Documents made later print them.
+    pub async fn save_requisites(
+        &self,
+        caller: &Principal,
+        save: SaveRequisites,
+    ) -> Result<RequisitesRead> {
+        caller.require_role(&[Role::Admin])?;
+        caller.require_scope(Scope::InvoicesRead)?;
+        let requisites = ProviderRequisites::new(save.requisites).map_err(|e| match e {
+            InvoicingError::Invalid { field, reason } => {
+                Error::invalid(format!("requisites.{field}"), reason)
+            }
+            other => other.into(),
+        })?;
+        let expected = save.rev.filter(|rev| *rev > 0);
+        let rev = self
+            .ctx
+            .store
+            .put_provider_requisites(&requisites, expected)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(what) => Error::conflict_on("conflict", "rev", what),
+                other => other.into(),
+            })?;
+        tracing::info!(rev, "provider requisites saved");
+        Ok(RequisitesRead {
+            requisites: Some(requisites),
+            rev,
+        })
     }
 
     /// A customer's ledger entries (`invoices:read`; customers their own, staff name one).

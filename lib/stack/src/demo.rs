@@ -370,6 +370,29 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
         .await?;
     }
 
+    // The provider's requisites, as its closing documents will print them.
+    api.call(
+        Method::PUT,
+        "/v1/billing/requisites",
+        Some(&admin),
+        Some(&json!({"requisites": {
+            "legal_name": {"ru": "ООО «Копек Сервис»", "en": "Kopek Service LLC"},
+            "tax_id": "7708123450",
+            "kpp": "770801001",
+            "address": {"ru": "101000, Москва, ул. Мясницкая, д. 1, офис 5",
+                        "en": "Office 5, 1 Myasnitskaya St, Moscow 101000, Russia"},
+            "bank": {"bank_name": "ПАО Сбербанк", "bic": "044525225",
+                     "account": "40702810938000000001",
+                     "correspondent_account": "30101810400000000225"},
+            "director": {"name": {"ru": "Смирнов А. В.", "en": "A. Smirnov"},
+                         "position": {"ru": "Генеральный директор", "en": "General Director"}},
+            "chief_accountant": {"name": {"ru": "Кузнецова Е. П.", "en": "E. Kuznetsova"},
+                                 "position": {"ru": "Главный бухгалтер", "en": "Chief Accountant"}},
+            "vat_payer": true
+        }})),
+    )
+    .await?;
+
     // The first customer pays 20,000.00 in advance (a bank transfer, before any invoice): all
     // credit, which its invoices draw down as the close issues them.
     if let Some((org, _)) = demo.organisations.first() {

@@ -57,5 +57,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ledger::balance))
         .routes(routes!(ledger::ledger_entries))
         .routes(routes!(settings::get_settings, settings::put_settings))
+        .routes(routes!(settings::get_requisites, settings::put_requisites))
         .routes(routes!(payments::list_payments, payments::record_payment))
 }

@@ -1,14 +1,15 @@
-//! The provider's billing settings (`kopek_services::billing::Billing`).
+//! The provider's billing settings and requisites (`kopek_services::billing::Billing`).
 
 use axum::Json;
 use axum::extract::State;
 use kopek_domain::calendar::Calendar;
+use kopek_domain::invoicing::RequisitesForm;
 use kopek_domain::invoicing::{TaxMode, ZeroInvoicePolicy};
 use kopek_http::ApiResult;
 use kopek_http::auth::Caller;
 use kopek_http::json::JsonBody;
 use kopek_http::state::AppState;
-use kopek_services::billing::{SaveSettings, SettingsRead};
+use kopek_services::billing::{RequisitesRead, SaveRequisites, SaveSettings, SettingsRead};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -110,4 +111,125 @@ pub(super) async fn put_settings(
         )
         .await?;
     Ok(Json(SettingsView::of(saved, state.services.calendar())))
+}
+
+/// A text in both document languages.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LocalizedDoc {
+    ru: String,
+    en: String,
+}
+
+/// The provider's bank account.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BankAccountDoc {
+    #[schema(example = "ПАО Сбербанк")]
+    bank_name: String,
+    /// 9 digits.
+    #[schema(example = "044525225")]
+    bic: String,
+    /// The settlement account, 20 digits; its control key must match the BIC.
+    #[schema(example = "40702810938000000001")]
+    account: String,
+    /// 20 digits starting `30101`; its control key must match the BIC.
+    #[schema(example = "30101810400000000225")]
+    correspondent_account: String,
+}
+
+/// Someone who signs the provider's documents.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SignatoryDoc {
+    /// As printed beside the signature.
+    name: LocalizedDoc,
+    position: LocalizedDoc,
+}
+
+/// The provider's requisites, as its closing documents print them.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RequisitesDoc {
+    legal_name: LocalizedDoc,
+    /// INN (10 digits for a legal entity, 12 for a sole proprietor; check digits verified)
+    /// or a VAT number.
+    #[schema(example = "7708123450")]
+    tax_id: String,
+    /// Required with a 10-digit INN; none with a 12-digit one.
+    #[schema(example = "770801001")]
+    kpp: Option<String>,
+    address: LocalizedDoc,
+    bank: BankAccountDoc,
+    director: SignatoryDoc,
+    chief_accountant: Option<SignatoryDoc>,
+    /// Whether the provider charges VAT (its documents then include the UPD).
+    vat_payer: bool,
+}
+
+/// The provider's requisites and the revision to send with a change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequisitesView {
+    /// `null` until an admin saves them; documents are refused until then.
+    #[schema(value_type = Option<RequisitesDoc>)]
+    requisites: Option<RequisitesForm>,
+    /// 0 while never saved.
+    rev: u64,
+}
+
+impl From<RequisitesRead> for RequisitesView {
+    fn from(read: RequisitesRead) -> Self {
+        Self {
+            requisites: read.requisites.map(|r| r.form().clone()),
+            rev: read.rev,
+        }
+    }
+}
+
+/// New requisites, replacing the old whole.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequisitesRequest {
+    #[schema(value_type = RequisitesDoc)]
+    requisites: RequisitesForm,
+    /// The `rev` read (0 or absent while never saved): the change is refused if they were
+    /// changed meanwhile.
+    rev: Option<u64>,
+}
+
+/// The provider's requisites: legal name, tax ids, address, bank account and signatories, as
+/// its closing documents print them (billing staff read them).
+#[utoipa::path(get, path = "/v1/billing/requisites", tag = "billing", security(("bearer" = [])),
+    responses((status = 200, body = RequisitesView), (status = 403, body = kopek_http::problem::Problem)))]
+pub(super) async fn get_requisites(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<Json<RequisitesView>> {
+    let read = state.services.billing().requisites(&caller).await?;
+    Ok(Json(RequisitesView::from(read)))
+}
+
+/// Set the provider's requisites (admins). Every field is checked as an accountant would: the
+/// INN and the bank accounts by their check digits, the KPP by its shape.
+#[utoipa::path(put, path = "/v1/billing/requisites", tag = "billing", security(("bearer" = [])), request_body = RequisitesRequest,
+    responses((status = 200, body = RequisitesView), (status = 403, body = kopek_http::problem::Problem),
+        (status = 409, description = "changed meanwhile (`field`: `rev`): read them again", body = kopek_http::problem::Problem),
+        (status = 422, description = "`field` names the wrong one, e.g. `requisites.bank.account`", body = kopek_http::problem::Problem)))]
+pub(super) async fn put_requisites(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<RequisitesRequest>,
+) -> ApiResult<Json<RequisitesView>> {
+    let saved = state
+        .services
+        .billing()
+        .save_requisites(
+            &caller,
+            SaveRequisites {
+                requisites: body.requisites,
+                rev: body.rev,
+            },
+        )
+        .await?;
+    Ok(Json(RequisitesView::from(saved)))
 }

@@ -176,6 +176,8 @@ pub fn external_ref(reference: &str) -> String {
 /// The provider's billing settings: `SETTINGS` / [`SETTINGS_SK`].
 pub const SETTINGS: &str = "SETTINGS";
 pub const SETTINGS_SK: &str = "BILLING";
+/// The provider's requisites: `SETTINGS` / [`REQUISITES_SK`].
+pub const REQUISITES_SK: &str = "REQUISITES";
 /// A period's own item in its partition.
 pub const PERIOD_SK: &str = "PERIOD";
 /// GSI1: every period close, by period.
@@ -399,12 +401,21 @@ mod tests {
             [
                 SETTINGS,
                 SETTINGS_SK,
+                REQUISITES_SK,
                 PERIOD_SK,
                 PERIODS,
                 SEQUENCE_SK,
                 ORG_BILLING
             ],
-            ["SETTINGS", "BILLING", "PERIOD", "PERIODS", "SEQ", "BILLING"]
+            [
+                "SETTINGS",
+                "BILLING",
+                "REQUISITES",
+                "PERIOD",
+                "PERIODS",
+                "SEQ",
+                "BILLING"
+            ]
         );
         assert_eq!(
             [INVOICE_SK, CREDIT_SK, CREDIT_BALANCE],

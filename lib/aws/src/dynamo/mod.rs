@@ -31,7 +31,7 @@
 //! | A28–A34 | Work queues and batches: take (one transaction), complete (≤ 100 actions each), stale sweep | see [`work`] | `BATCH#{bat}`; GSI1 `ENGINEER#{usr}`; GSI2 `OPENBATCHES` |
 //! | A35–A37 | Subscriptions | see [`subscriptions`] | `ORG#{org}` / `SUB#{sub}` |
 //! | A38–A45 | Usage events (sharded), meters used, rejected events, ingestion health, closed periods, external references | see [`usage`] | `USAGE#…`, `USAGEREJ#…`, `USAGEHEALTH#…`, `EXTREF#…`; `ORG#{org}` / `USAGEMETER#…`, `BILLING` |
-//! | A46–A63 | Period close (status, customer jobs), invoice numbering, invoices, credit notes, the ledger, credit and payments | see [`billing`] (one module per aggregate) | `PERIOD#{yyyy-mm}`, `SEQ#…`, `SETTINGS`; `ORG#{org}` / `INVOICE#…`, `CREDIT#…`, `LEDGER#…`, `CREDITBALANCE`, `PAYMENT#…`; GSI1 `PERIODS`, `INVOICE#{inv}`, `CREDIT#{crn}`; GSI2 `INVOICES#{yyyy-mm}` |
+//! | A46–A64 | Billing settings and the provider's requisites, the period close (status, customer jobs), invoice numbering, invoices, credit notes, the ledger, credit and payments | see [`billing`] (one module per aggregate) | `PERIOD#{yyyy-mm}`, `SEQ#…`, `SETTINGS`; `ORG#{org}` / `INVOICE#…`, `CREDIT#…`, `LEDGER#…`, `CREDITBALANCE`, `PAYMENT#…`; GSI1 `PERIODS`, `INVOICE#{inv}`, `CREDIT#{crn}`; GSI2 `INVOICES#{yyyy-mm}` |
 //!
 //! Every key is built in [`keys`] (each asserted by a unit test); the write helpers —
 //! conditions, the `UpdateItem` builder, conditional puts — are in `expr`. With the `faults`

@@ -8,12 +8,20 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// Inputs named `…_id` that name no record of Kopek's, and why.
-const NOT_REFERENCES: &[(&str, &str, &str, &str)] = &[(
-    "POST",
-    "/v1/auth/register",
-    "body organisation.tax_id",
-    "the taxpayer number a new organisation states about itself",
-)];
+const NOT_REFERENCES: &[(&str, &str, &str, &str)] = &[
+    (
+        "POST",
+        "/v1/auth/register",
+        "body organisation.tax_id",
+        "the taxpayer number a new organisation states about itself",
+    ),
+    (
+        "PUT",
+        "/v1/billing/requisites",
+        "body requisites.tax_id",
+        "the provider's own taxpayer number, as its documents print it",
+    ),
+];
 
 /// The id inputs of every operation in the OpenAPI document: path parameters, query
 /// parameters named `…_id`, and request-body properties named `…_id` (at any depth).

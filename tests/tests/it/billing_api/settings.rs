@@ -196,3 +196,101 @@ async fn a_customers_own_payment_terms_are_set_by_staff_and_bad_ones_change_noth
         "back to the provider's terms"
     );
 }
+
+/// Real requisites: Sberbank's BIC and correspondent account, a settlement account whose
+/// control key matches them, and a legal entity's INN with its KPP.
+fn requisites() -> Value {
+    json!({
+        "legal_name": {"ru": "ООО «Копек»", "en": "Kopek LLC"},
+        "tax_id": "7708123450",
+        "kpp": "770801001",
+        "address": {"ru": "101000, Москва, ул. Мясницкая, 1", "en": "1 Myasnitskaya St, Moscow 101000"},
+        "bank": {"bank_name": "ПАО Сбербанк", "bic": "044525225",
+                 "account": "40702810938000000001", "correspondent_account": "30101810400000000225"},
+        "director": {"name": {"ru": "Иванов И. И.", "en": "I. Ivanov"},
+                     "position": {"ru": "Генеральный директор", "en": "General Director"}},
+        "chief_accountant": null,
+        "vat_payer": true
+    })
+}
+
+#[tokio::test]
+async fn the_providers_requisites_are_checked_as_an_accountant_would_and_kept_whole() {
+    let app = app().await;
+    let admin = app.admin().await;
+    let accountant = app.staff_with_role("accountant").await;
+    let manager = app.staff_with_role("manager").await;
+    let customer = app.register("Ромашка").await;
+    let put = |token: &str, body: Value| {
+        let (app, token) = (&app, token.to_owned());
+        async move {
+            app.send(TestApp::request(
+                axum::http::Method::PUT,
+                "/v1/billing/requisites",
+                Some(&token),
+                Some(&body),
+            ))
+            .await
+        }
+    };
+
+    let unset = app.get("/v1/billing/requisites", Some(&accountant)).await;
+    unset.assert_status(200);
+    assert_eq!(unset.body, json!({"requisites": null, "rev": 0}));
+    app.get("/v1/billing/requisites", Some(&customer.token))
+        .await
+        .assert_problem(403, "forbidden");
+    put(&manager, json!({"requisites": requisites()}))
+        .await
+        .assert_problem(403, "forbidden");
+
+    let before = app.table_items().await;
+    let with = |pointer: &str, value: Value| {
+        let mut body = requisites();
+        *body.pointer_mut(pointer).expect("a field") = value;
+        json!({"requisites": body})
+    };
+    for (body, field) in [
+        (with("/tax_id", json!("7708123451")), "requisites.tax_id"),
+        (with("/kpp", Value::Null), "requisites.kpp"),
+        (with("/kpp", json!("77080100")), "requisites.kpp"),
+        (with("/bank/bic", json!("04452522")), "requisites.bank.bic"),
+        (
+            with("/bank/account", json!("40702810938000000002")),
+            "requisites.bank.account",
+        ),
+        (
+            with("/bank/correspondent_account", json!("30101810400000000226")),
+            "requisites.bank.correspondent_account",
+        ),
+        (with("/vat_payer", json!("yes")), "requisites.vat_payer"),
+        (
+            with("/legal_name", json!({"ru": "ООО «Копек»"})),
+            "requisites.legal_name.en",
+        ),
+    ] {
+        let response = put(&admin, body.clone()).await;
+        assert_field(&response, 422, "validation_failed", field);
+    }
+    assert_eq!(app.table_items().await, before, "nothing written");
+
+    let saved = put(&admin, json!({"requisites": requisites()})).await;
+    saved.assert_status(200);
+    assert_eq!(saved.body, json!({"requisites": requisites(), "rev": 1}));
+    let read = app.get("/v1/billing/requisites", Some(&accountant)).await;
+    assert_eq!(read.body, saved.body);
+
+    // Saved over the revision read; a stale one is refused naming `rev`.
+    let mut changed = requisites();
+    changed["chief_accountant"] = json!({"name": {"ru": "Петрова А. А.", "en": "A. Petrova"},
+        "position": {"ru": "Главный бухгалтер", "en": "Chief Accountant"}});
+    let second = put(&admin, json!({"requisites": changed, "rev": 1})).await;
+    second.assert_status(200);
+    assert_eq!(second.body["rev"], 2);
+    let stale = put(&admin, json!({"requisites": requisites(), "rev": 1})).await;
+    assert_field(&stale, 409, "conflict", "rev");
+    assert_eq!(
+        app.get("/v1/billing/requisites", Some(&admin)).await.body,
+        second.body
+    );
+}

@@ -1,9 +1,10 @@
 //! The period close, invoice numbering, invoices, credit notes, the ledger, credit and payments
-//! (access patterns A46–A63).
+//! (access patterns A46–A64).
 //!
 //! | # | Access pattern | Operation | Key | Write cost (WCU; a transaction's actions count twice) |
 //! |---|----------------|-----------|-----|------------|
 //! | A46 | The provider's billing settings | `GetItem` (consistent) / `PutItem` if `rev = :expected` (created: a transaction of one, `attribute_not_exists(PK)`) | `SETTINGS` / `BILLING` | 1 (created: 2) |
+//! | A64 | The provider's requisites (documents print them) | as A46 | `SETTINGS` / `REQUISITES` | 1 (created: 2) |
 //! | A47 | Start a period's close, once | `PutItem` if `attribute_not_exists(PK)`; on refusal a consistent `GetItem` | `PERIOD#{yyyy-mm}` / `PERIOD`; GSI1 `PERIODS` / `{yyyy-mm}` | 1 + 1 (GSI1) |
 //! | A48 | A period's close / the closes, newest first | `GetItem` (consistent) / `Query GSI1` backwards | as A47 | – |
 //! | A49 | Plan a page of ≤ 49 customers: their jobs, their seal, the planning cursor | `TransactWriteItems` (≤ 99 actions): the period (`status = closing AND plan_complete = false AND plan_cursor = :in`), a job per customer (`attribute_not_exists(PK)`), a seal per customer (`closed_through < :p`) | `PERIOD#{p}` / `PERIOD`, `PERIOD#{p}` / `JOB#{org}`, `ORG#{org}` / `BILLING` | 2 + 1 (GSI1) + 4 per customer |
@@ -58,7 +59,7 @@
 //!
 //! ## Modules
 //!
-//! [`settings`] (A46), [`close`] (A47–A53), [`numbering`] (A54 and the sequence move inside
+//! [`settings`] (A46, A64), [`close`] (A47–A53), [`numbering`] (A54 and the sequence move inside
 //! A55, A58), [`invoices`] (A55–A57), [`credit_notes`] (A58–A59), [`ledger`] (A60),
 //! [`payments`] (A61–A63: the credit and payments). The writes of A55, A58 and A62 take a
 //! command ([`IssueInvoice`], [`IssueCreditNote`], [`RecordPayment`]) naming each item as
