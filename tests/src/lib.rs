@@ -131,6 +131,23 @@ pub fn inn(seed: u64) -> String {
         .to_string()
 }
 
+/// Real provider requisites: Sberbank's BIC and correspondent account, a settlement account
+/// whose control key matches them, and a legal entity's INN with its KPP.
+pub fn provider_requisites() -> Value {
+    json!({
+        "legal_name": {"ru": "ООО «Копек»", "en": "Kopek LLC"},
+        "tax_id": "7708123450",
+        "kpp": "770801001",
+        "address": {"ru": "101000, Москва, ул. Мясницкая, 1", "en": "1 Myasnitskaya St, Moscow 101000"},
+        "bank": {"bank_name": "ПАО Сбербанк", "bic": "044525225",
+                 "account": "40702810938000000001", "correspondent_account": "30101810400000000225"},
+        "director": {"name": {"ru": "Иванов И. И.", "en": "I. Ivanov"},
+                     "position": {"ru": "Генеральный директор", "en": "General Director"}},
+        "chief_accountant": null,
+        "vat_payer": true
+    })
+}
+
 /// A registration body with unique e-mails.
 pub fn registration(name: &str) -> (Value, String, String) {
     let n = unique();

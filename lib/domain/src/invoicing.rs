@@ -125,7 +125,9 @@ use crate::pricing::QuoteLine;
 mod compose;
 mod credit;
 mod requisites;
-pub use requisites::{BankAccount, Kpp, ProviderRequisites, RequisitesForm, Signatory};
+pub use requisites::{
+    BankAccount, Buyer, Kpp, Parties, ProviderRequisites, RequisitesForm, Signatory,
+};
 #[cfg(test)]
 pub(crate) mod fixtures;
 
@@ -302,8 +304,12 @@ pub struct Invoice {
     pub draft: InvoiceDraft,
     /// Gross amount credited by credit notes so far.
     pub credited: Money,
-    /// Gross amount paid so far (payments: a later issue).
+    /// Gross amount paid so far.
     pub paid: Money,
+    /// The seller and the buyer as they were when it was issued; `None` on invoices issued
+    /// before invoices carried them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parties: Option<Parties>,
 }
 
 /// What a credit note takes back from one invoice line: its whole gross amount, or part.
@@ -780,6 +786,7 @@ pub fn issue(
         draft,
         credited: zero,
         paid: zero,
+        parties: None,
     })
 }
 

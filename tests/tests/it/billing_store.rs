@@ -89,6 +89,7 @@ fn invoice(org: OrgId, period: BillingPeriod, seq: u64) -> Invoice {
         },
         credited: rub("0.00"),
         paid: rub("0.00"),
+        parties: None,
     }
 }
 

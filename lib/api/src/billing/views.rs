@@ -11,6 +11,10 @@ use kopek_domain::money::Currency;
 use kopek_domain::period::BillingPeriod;
 use kopek_http::wire::{Amount, UnitPrice};
 use kopek_services::invoices::InvoiceWithNotes;
+
+use super::settings::RequisitesDoc;
+use kopek_domain::accounts::DocumentLanguage;
+use kopek_domain::invoicing::RequisitesForm;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -34,6 +38,9 @@ pub struct InvoiceLineView {
     quantity: String,
     #[schema(value_type = String)]
     unit: UnitOfMeasure,
+    /// The unit's code in the All-Russian Classifier of Units of Measure (ОКЕИ), as Russian
+    /// documents print it.
+    unit_okei_code: u16,
     /// The price of one unit, when one price applies to the whole quantity: net under
     /// `tax_mode` `exclusive`, with VAT under `inclusive`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,6 +74,7 @@ impl From<&InvoiceLine> for InvoiceLineView {
             description: l.description.clone(),
             quantity: l.quantity.normalize().to_string(),
             unit: l.unit,
+            unit_okei_code: l.unit.okei_code(),
             unit_price: l.unit_price.map(|p| UnitPrice::new(p, currency)),
             tiers: l
                 .tiers
@@ -208,11 +216,31 @@ pub struct CreditNoteRefView {
     gross: Amount,
 }
 
+/// The customer as an invoice names it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BuyerView {
+    legal_name: String,
+    /// INN or VAT number.
+    tax_id: String,
+    address: String,
+    /// `ru` or `en`: the language of its documents.
+    #[schema(value_type = String, example = "ru")]
+    language: DocumentLanguage,
+}
+
 /// An issued invoice with its lines, taxes and credit notes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvoiceView {
     #[serde(flatten)]
     summary: InvoiceSummaryView,
+    /// The provider as it was when the invoice was issued: legal name, tax ids, address,
+    /// bank account and signatories. `null` if its requisites were not set then (or on an
+    /// invoice issued before invoices carried them).
+    #[schema(value_type = Option<RequisitesDoc>)]
+    seller: Option<RequisitesForm>,
+    /// The customer as it was when the invoice was issued (`null` on invoices issued before
+    /// invoices carried it).
+    buyer: Option<BuyerView>,
     #[schema(value_type = String)]
     tax_mode: TaxMode,
     lines: Vec<InvoiceLineView>,
@@ -226,6 +254,17 @@ impl InvoiceView {
         let (invoice, notes) = (&found.invoice, &found.credit_notes);
         Self {
             summary: InvoiceSummaryView::of(invoice, found.customer.clone(), today),
+            seller: invoice
+                .parties
+                .as_ref()
+                .and_then(|p| p.seller.as_ref())
+                .map(|s| s.form().clone()),
+            buyer: invoice.parties.as_ref().map(|p| BuyerView {
+                legal_name: p.buyer.legal_name.to_string(),
+                tax_id: p.buyer.tax_id.to_string(),
+                address: p.buyer.address.to_string(),
+                language: p.buyer.language,
+            }),
             tax_mode: invoice.draft.tax_mode,
             lines: invoice
                 .draft

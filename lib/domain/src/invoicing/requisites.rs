@@ -15,7 +15,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::InvoicingError;
-use crate::accounts::{TaxId, TaxIdKind};
+use crate::accounts::{
+    BillingAddress, DocumentLanguage, LegalName, Organisation, TaxId, TaxIdKind,
+};
 use crate::catalog::LocalizedText;
 
 /// A KPP (tax registration reason code): 4 digits, 2 digits or capital letters, 3 digits.
@@ -255,6 +257,39 @@ impl ProviderRequisites {
     pub fn form(&self) -> &RequisitesForm {
         &self.form
     }
+}
+
+/// The customer as an invoice names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Buyer {
+    pub legal_name: LegalName,
+    pub tax_id: TaxId,
+    pub address: BillingAddress,
+    /// The language its documents are written in.
+    pub language: DocumentLanguage,
+}
+
+impl Buyer {
+    pub fn of(organisation: &Organisation) -> Self {
+        Self {
+            legal_name: organisation.legal_name.clone(),
+            tax_id: organisation.tax_id.clone(),
+            address: organisation.billing_address.clone(),
+            language: organisation.language,
+        }
+    }
+}
+
+/// Who an invoice is between, as they were on the day it was issued: its documents print
+/// these, never what the settings or the customer's profile say later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parties {
+    /// The provider; `None` when its requisites were not set yet (its documents are then
+    /// refused until they are, see [`ProviderRequisites::for_documents`]).
+    pub seller: Option<ProviderRequisites>,
+    pub buyer: Buyer,
 }
 
 /// A trimmed text of 1 to `max` characters.

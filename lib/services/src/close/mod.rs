@@ -59,7 +59,7 @@ use kopek_domain::charges::{DomainEvent, EventKind};
 use kopek_domain::close::JobStatus;
 use kopek_domain::ids::{EntryId, InvoiceId, OrgId};
 use kopek_domain::invoicing::{
-    self, BillingSettings, CloseInput, DocumentKind, InvoiceDraft, InvoicingError,
+    self, BillingSettings, Buyer, CloseInput, DocumentKind, InvoiceDraft, InvoicingError, Parties,
 };
 use kopek_domain::ledger;
 use kopek_domain::orders::UserOrKey;
@@ -522,6 +522,7 @@ impl Closer {
         Ok(draft.map(|draft| Composed {
             draft,
             payment_terms_days,
+            buyer: Buyer::of(&organisation),
         }))
     }
 
@@ -615,6 +616,7 @@ impl Closer {
         let Some(Composed {
             draft,
             payment_terms_days: payment_terms,
+            buyer,
         }) = self.compose_for(period, org, &catalog, &settings).await?
         else {
             self.store()
@@ -623,6 +625,14 @@ impl Closer {
             return Ok(CustomerOutcome::Skipped);
         };
         let issued_on = self.ctx.today();
+        let parties = Parties {
+            seller: self
+                .store()
+                .provider_requisites()
+                .await?
+                .map(|saved| saved.requisites),
+            buyer,
+        };
         // A prepaid (or overpaid) customer's credit pays the invoice as it is issued; read
         // again only when a payment changed it meanwhile (not when another worker took the
         // number).
@@ -643,6 +653,7 @@ impl Closer {
                 issued_on,
                 payment_terms,
             )?;
+            invoice.parties = Some(parties.clone());
             let drawn =
                 payments::draw_down(&mut invoice, credit.amount).map_err(InvoicingError::from)?;
             let credit_after = credit
@@ -711,6 +722,8 @@ impl Closer {
 pub struct Composed {
     pub draft: InvoiceDraft,
     pub payment_terms_days: u16,
+    /// The customer as its invoice names it.
+    pub buyer: Buyer,
 }
 
 /// A page of a dry run: the invoices the close would issue, the customers it could not

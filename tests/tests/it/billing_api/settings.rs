@@ -2,7 +2,7 @@
 
 use super::{app, assert_field};
 use kopek_domain::ids::OrgId;
-use kopek_tests::TestApp;
+use kopek_tests::{TestApp, provider_requisites as requisites};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -195,23 +195,6 @@ async fn a_customers_own_payment_terms_are_set_by_staff_and_bad_ones_change_noth
         Value::Null,
         "back to the provider's terms"
     );
-}
-
-/// Real requisites: Sberbank's BIC and correspondent account, a settlement account whose
-/// control key matches them, and a legal entity's INN with its KPP.
-fn requisites() -> Value {
-    json!({
-        "legal_name": {"ru": "ООО «Копек»", "en": "Kopek LLC"},
-        "tax_id": "7708123450",
-        "kpp": "770801001",
-        "address": {"ru": "101000, Москва, ул. Мясницкая, 1", "en": "1 Myasnitskaya St, Moscow 101000"},
-        "bank": {"bank_name": "ПАО Сбербанк", "bic": "044525225",
-                 "account": "40702810938000000001", "correspondent_account": "30101810400000000225"},
-        "director": {"name": {"ru": "Иванов И. И.", "en": "I. Ivanov"},
-                     "position": {"ru": "Генеральный директор", "en": "General Director"}},
-        "chief_accountant": null,
-        "vat_payer": true
-    })
 }
 
 #[tokio::test]

@@ -20,5 +20,6 @@
 mod faults;
 mod invoices;
 mod month;
+mod parties;
 mod runs;
 pub(crate) mod world;
