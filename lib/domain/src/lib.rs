@@ -22,6 +22,7 @@
 //! - [`usage`]: metered usage events: parsing, judging, late events, totals and estimates.
 //! - [`close`]: the states of a period's close and of each customer's job in it.
 //! - [`invoicing`]: invoices of a closed period, taxes, numbering, credit notes.
+//! - [`documents`]: what a closing document prints (invoice, act), in the buyer's language.
 //! - [`ledger`]: the double-entry ledger and balances.
 //! - [`payments`]: payments received, the invoices they settle, and credit drawn down.
 //! - [`clock`]: the injected notion of "now".
@@ -33,6 +34,7 @@ pub mod catalog;
 pub mod charges;
 pub mod clock;
 pub mod close;
+pub mod documents;
 pub mod ids;
 pub mod invoicing;
 pub mod ledger;

@@ -309,36 +309,8 @@ fn text(field: &str, value: &str, max: usize) -> Result<String, InvoicingError> 
 mod tests {
     use super::*;
 
-    fn texts(ru: &str, en: &str) -> LocalizedText {
-        LocalizedText::new(ru, en).unwrap()
-    }
-
-    /// A real pair: Sberbank's BIC and correspondent account, and a settlement account whose
-    /// control key matches them.
     fn form() -> RequisitesForm {
-        RequisitesForm {
-            legal_name: texts("ООО «Копек»", "Kopek LLC"),
-            tax_id: crate::accounts::TaxId::inn_completing("770812345")
-                .unwrap()
-                .to_string(),
-            kpp: Some("770801001".into()),
-            address: texts(
-                "101000, Москва, ул. Мясницкая, 1",
-                "1 Myasnitskaya St, Moscow 101000",
-            ),
-            bank: BankAccount {
-                bank_name: "ПАО Сбербанк".into(),
-                bic: "044525225".into(),
-                account: "40702810938000000001".into(),
-                correspondent_account: "30101810400000000225".into(),
-            },
-            director: Signatory {
-                name: texts("Иванов И. И.", "I. Ivanov"),
-                position: texts("Генеральный директор", "General Director"),
-            },
-            chief_accountant: None,
-            vat_payer: true,
-        }
+        super::super::fixtures::requisites_form()
     }
 
     fn refused_on(form: RequisitesForm) -> String {

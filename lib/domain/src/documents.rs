@@ -1,0 +1,577 @@
+//! What a closing document prints, every text ready in the customer's document language: the
+//! print model a typesetting template lays out, and nothing else decides.
+//!
+//! [`InvoiceSheet::of`] turns an issued invoice into the sheet of an **invoice for payment**
+//! («Счёт на оплату») or an **act of services rendered** («Акт оказанных услуг»): title and
+//! number, the seller's and the buyer's requisites as they were when the invoice was issued,
+//! numbered lines (service, the days billed, quantity with its unit and OKEI code, unit price,
+//! amount, VAT rate and VAT), totals, the total in words ([`in_words`]) and who signs. An
+//! invoice issued without the provider's requisites is refused naming `requisites`: a document
+//! is never printed with blanks.
+//!
+//! Numbers are written as each language writes them: `26 962,16` (a no-break space between
+//! thousands, a decimal comma) in Russian, `26,962.16` in English; dates as `1 декабря 2026 г.`
+//! and `1 December 2026`.
+
+use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::accounts::DocumentLanguage;
+use crate::catalog::{Lang, TaxRate};
+use crate::invoicing::{Invoice, InvoiceLine, InvoicingError, ProviderRequisites};
+use crate::money::{Money, in_words};
+
+/// Which document of an invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SheetKind {
+    /// «Счёт на оплату»: what to pay, where to.
+    Invoice,
+    /// «Акт оказанных услуг»: the services were rendered (402-ФЗ art. 9 requisites).
+    Act,
+}
+
+/// A party's block of requisites.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartyBlock {
+    pub name: String,
+    /// `ИНН 7708123450, КПП 770801001` / `Tax ID 7708123450, KPP 770801001`.
+    pub tax_line: String,
+    pub address: String,
+    /// The seller's bank account, one line each; none for the buyer.
+    pub bank: Vec<String>,
+}
+
+/// One numbered line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SheetLine {
+    pub no: u16,
+    pub service: String,
+    /// The days billed: `01.11.2026–30.11.2026`.
+    pub period: String,
+    pub quantity: String,
+    pub unit: String,
+    /// The unit's OKEI code.
+    pub okei: u16,
+    /// The price of one unit, where one applies to the whole quantity.
+    pub unit_price: String,
+    pub net: String,
+    pub vat_rate: String,
+    pub vat: String,
+    pub gross: String,
+}
+
+/// Someone who signs, and for whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignLine {
+    /// `Исполнитель` / `Provider`, or the position.
+    pub role: String,
+    pub position: String,
+    pub name: String,
+}
+
+/// A document's page, as printed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvoiceSheet {
+    pub kind: SheetKind,
+    #[serde(serialize_with = "lang_code")]
+    pub lang: Lang,
+    pub title: String,
+    /// Where it stands against the invoice: `Основание: …` / the due date line.
+    pub subtitle: String,
+    pub seller: PartyBlock,
+    pub buyer: PartyBlock,
+    pub columns: Vec<String>,
+    pub lines: Vec<SheetLine>,
+    /// `Итого без НДС`, `НДС`, `Всего к оплате` with their amounts.
+    pub totals: Vec<(String, String)>,
+    /// `Всего оказано услуг 3, на сумму 26 962,16 руб.` and the amount in words.
+    pub summary: Vec<String>,
+    /// The act's statement that the services were rendered; empty on an invoice.
+    pub statement: String,
+    pub signatures: Vec<SignLine>,
+    /// Labels: `Поставщик`, `Покупатель`, …
+    pub labels: Labels,
+}
+
+/// The fixed texts of a sheet in its language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Labels {
+    pub seller: String,
+    pub buyer: String,
+}
+
+fn lang_code<S: serde::Serializer>(lang: &Lang, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match lang {
+        Lang::Ru => "ru",
+        Lang::En => "en",
+    })
+}
+
+impl InvoiceSheet {
+    /// The sheet of `kind` for `invoice`, in its buyer's document language. Refused naming
+    /// `requisites` when the invoice was issued without the provider's requisites.
+    pub fn of(invoice: &Invoice, kind: SheetKind) -> Result<Self, InvoicingError> {
+        let parties = invoice.parties.as_ref();
+        let seller = ProviderRequisites::for_documents(parties.and_then(|p| p.seller.as_ref()))?;
+        let buyer = parties
+            .map(|p| &p.buyer)
+            .ok_or_else(|| InvoicingError::invalid("buyer", "the invoice names no buyer"))?;
+        let lang = match buyer.language {
+            DocumentLanguage::Ru => Lang::Ru,
+            DocumentLanguage::En => Lang::En,
+        };
+        let t = Texts::of(lang);
+        let number = invoice.number.to_string();
+        let issued = date(invoice.issued_on, lang);
+        let title = match kind {
+            SheetKind::Invoice => format!("{} {number} {} {issued}", t.invoice, t.of),
+            SheetKind::Act => format!("{} {number} {} {issued}", t.act, t.of),
+        };
+        let subtitle = match kind {
+            SheetKind::Invoice => format!("{} {}", t.due, date(invoice.due_on, lang)),
+            SheetKind::Act => format!("{} {number} {} {issued}", t.basis, t.of),
+        };
+        let currency = invoice.draft.currency;
+        let money = |m: Money| amount(m.round_to_minor().amount(), lang);
+        let lines: Vec<SheetLine> = invoice
+            .draft
+            .lines
+            .iter()
+            .map(|l| sheet_line(l, lang, &t))
+            .collect();
+        let d = &invoice.draft;
+        let totals = vec![
+            (t.total_net.to_owned(), money(d.net)),
+            (t.total_vat.to_owned(), money(d.tax)),
+            (t.total_gross.to_owned(), money(d.gross)),
+        ];
+        let summary = vec![
+            format!(
+                "{} {}, {} {} {}",
+                t.rendered_count,
+                lines.len(),
+                t.to_the_sum,
+                money(d.gross),
+                currency_short(currency.code(), lang)
+            ),
+            in_words(d.gross, lang),
+        ];
+        let director = seller.director();
+        let (statement, signatures) = match kind {
+            SheetKind::Invoice => {
+                let mut signatures = vec![SignLine {
+                    role: t.head.to_owned(),
+                    position: director.position.get(lang).to_owned(),
+                    name: director.name.get(lang).to_owned(),
+                }];
+                if let Some(accountant) = seller.chief_accountant() {
+                    signatures.push(SignLine {
+                        role: t.accountant.to_owned(),
+                        position: accountant.position.get(lang).to_owned(),
+                        name: accountant.name.get(lang).to_owned(),
+                    });
+                }
+                (String::new(), signatures)
+            }
+            SheetKind::Act => (
+                t.statement.to_owned(),
+                vec![
+                    SignLine {
+                        role: t.provider.to_owned(),
+                        position: director.position.get(lang).to_owned(),
+                        name: director.name.get(lang).to_owned(),
+                    },
+                    SignLine {
+                        role: t.customer.to_owned(),
+                        position: String::new(),
+                        name: String::new(),
+                    },
+                ],
+            ),
+        };
+        Ok(Self {
+            kind,
+            lang,
+            title,
+            subtitle,
+            seller: PartyBlock {
+                name: seller.legal_name().get(lang).to_owned(),
+                tax_line: match seller.kpp() {
+                    Some(kpp) => format!(
+                        "{} {}, {} {}",
+                        t.tax_id,
+                        seller.tax_id(),
+                        t.kpp,
+                        kpp.as_str()
+                    ),
+                    None => format!("{} {}", t.tax_id, seller.tax_id()),
+                },
+                address: seller.address().get(lang).to_owned(),
+                bank: {
+                    let b = seller.bank();
+                    vec![
+                        format!("{} {}", t.account, b.account),
+                        format!("{} {}", t.bank, b.bank_name),
+                        format!(
+                            "{} {}, {} {}",
+                            t.bic, b.bic, t.correspondent, b.correspondent_account
+                        ),
+                    ]
+                },
+            },
+            buyer: PartyBlock {
+                name: buyer.legal_name.to_string(),
+                tax_line: format!("{} {}", t.tax_id, buyer.tax_id),
+                address: buyer.address.to_string(),
+                bank: Vec::new(),
+            },
+            columns: t.columns.iter().map(|c| (*c).to_owned()).collect(),
+            lines,
+            totals,
+            summary,
+            statement,
+            signatures,
+            labels: Labels {
+                seller: match kind {
+                    SheetKind::Invoice => t.seller.to_owned(),
+                    SheetKind::Act => t.provider.to_owned(),
+                },
+                buyer: match kind {
+                    SheetKind::Invoice => t.buyer.to_owned(),
+                    SheetKind::Act => t.customer.to_owned(),
+                },
+            },
+        })
+    }
+}
+
+fn sheet_line(l: &InvoiceLine, lang: Lang, t: &Texts) -> SheetLine {
+    let last_day = l.until_exclusive.pred_opt().unwrap_or(l.until_exclusive);
+    SheetLine {
+        no: l.no,
+        service: l.description.get(lang).to_owned(),
+        period: format!(
+            "{}–{}",
+            l.from.format("%d.%m.%Y"),
+            last_day.format("%d.%m.%Y")
+        ),
+        quantity: number(l.quantity.normalize(), lang),
+        unit: l.unit.short_name(lang).to_owned(),
+        okei: l.unit.okei_code(),
+        unit_price: l
+            .unit_price
+            .map(|p| amount_at_least_minor(p, lang))
+            .unwrap_or_default(),
+        net: amount(l.net.round_to_minor().amount(), lang),
+        vat_rate: match l.tax_rate {
+            TaxRate::Exempt => t.exempt.to_owned(),
+            TaxRate::Percent(p) => format!("{}%", number(p.normalize(), lang)),
+        },
+        vat: match l.tax_rate {
+            TaxRate::Exempt => "—".to_owned(),
+            TaxRate::Percent(_) => amount(l.tax.round_to_minor().amount(), lang),
+        },
+        gross: amount(l.gross.round_to_minor().amount(), lang),
+    }
+}
+
+/// A decimal as the language writes it: digits grouped by three, the language's separators.
+fn number(value: Decimal, lang: Lang) -> String {
+    let text = value.abs().to_string();
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+    let (group, point) = match lang {
+        Lang::Ru => ('\u{a0}', ','),
+        Lang::En => (',', '.'),
+    };
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(group);
+        }
+        grouped.push(c);
+    }
+    let sign = if value.is_sign_negative() && !value.is_zero() {
+        "-"
+    } else {
+        ""
+    };
+    if fraction.is_empty() {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped}{point}{fraction}")
+    }
+}
+
+/// An amount with exactly two places.
+fn amount(value: Decimal, lang: Lang) -> String {
+    let mut v = value;
+    v.rescale(2);
+    number(v, lang)
+}
+
+/// A unit price with at least two places.
+fn amount_at_least_minor(value: Decimal, lang: Lang) -> String {
+    let mut v = value.normalize();
+    if v.scale() < 2 {
+        v.rescale(2);
+    }
+    number(v, lang)
+}
+
+fn date(day: NaiveDate, lang: Lang) -> String {
+    const RU: [&str; 12] = [
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
+    ];
+    const EN: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let month = day.month0() as usize;
+    match lang {
+        Lang::Ru => format!("{} {} {} г.", day.day(), RU[month], day.year()),
+        Lang::En => format!("{} {} {}", day.day(), EN[month], day.year()),
+    }
+}
+
+fn currency_short(code: &str, lang: Lang) -> &str {
+    match (code, lang) {
+        ("RUB", Lang::Ru) => "руб.",
+        ("USD", Lang::Ru) => "долл. США",
+        ("EUR", Lang::Ru) => "евро",
+        (code, _) => code,
+    }
+}
+
+/// The fixed texts of both documents in one language.
+struct Texts {
+    invoice: &'static str,
+    act: &'static str,
+    of: &'static str,
+    due: &'static str,
+    basis: &'static str,
+    seller: &'static str,
+    buyer: &'static str,
+    provider: &'static str,
+    customer: &'static str,
+    tax_id: &'static str,
+    kpp: &'static str,
+    account: &'static str,
+    bank: &'static str,
+    bic: &'static str,
+    correspondent: &'static str,
+    columns: [&'static str; 10],
+    exempt: &'static str,
+    total_net: &'static str,
+    total_vat: &'static str,
+    total_gross: &'static str,
+    rendered_count: &'static str,
+    to_the_sum: &'static str,
+    statement: &'static str,
+    head: &'static str,
+    accountant: &'static str,
+}
+
+impl Texts {
+    fn of(lang: Lang) -> Self {
+        match lang {
+            Lang::Ru => Self {
+                invoice: "Счёт на оплату №",
+                act: "Акт оказанных услуг №",
+                of: "от",
+                due: "Оплатить до",
+                basis: "Основание: счёт №",
+                seller: "Поставщик",
+                buyer: "Покупатель",
+                provider: "Исполнитель",
+                customer: "Заказчик",
+                tax_id: "ИНН",
+                kpp: "КПП",
+                account: "Р/с",
+                bank: "Банк",
+                bic: "БИК",
+                correspondent: "к/с",
+                columns: [
+                    "№",
+                    "Услуга",
+                    "Период",
+                    "Кол-во",
+                    "Ед.",
+                    "Код ОКЕИ",
+                    "Цена",
+                    "Сумма без НДС",
+                    "Ставка НДС",
+                    "Сумма НДС",
+                ],
+                exempt: "Без НДС",
+                total_net: "Итого без НДС:",
+                total_vat: "НДС:",
+                total_gross: "Всего к оплате:",
+                rendered_count: "Всего наименований",
+                to_the_sum: "на сумму",
+                statement: "Вышеперечисленные услуги оказаны полностью и в срок. Заказчик претензий по объёму, качеству и срокам оказания услуг не имеет.",
+                head: "Руководитель",
+                accountant: "Главный бухгалтер",
+            },
+            Lang::En => Self {
+                invoice: "Invoice No.",
+                act: "Statement of services rendered No.",
+                of: "of",
+                due: "Payable by",
+                basis: "Under invoice No.",
+                seller: "Seller",
+                buyer: "Buyer",
+                provider: "Provider",
+                customer: "Customer",
+                tax_id: "Tax ID",
+                kpp: "KPP",
+                account: "Account",
+                bank: "Bank",
+                bic: "BIC",
+                correspondent: "corr. account",
+                columns: [
+                    "No.",
+                    "Service",
+                    "Period",
+                    "Qty",
+                    "Unit",
+                    "OKEI",
+                    "Unit price",
+                    "Net",
+                    "VAT rate",
+                    "VAT",
+                ],
+                exempt: "VAT exempt",
+                total_net: "Total net:",
+                total_vat: "VAT:",
+                total_gross: "Total due:",
+                rendered_count: "Items",
+                to_the_sum: "amounting to",
+                statement: "The services above were rendered in full and on time. The customer has no claims as to their scope, quality or timing.",
+                head: "Head",
+                accountant: "Chief accountant",
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn numbers_are_written_as_each_language_writes_them() {
+        assert_eq!(amount(dec!(26962.16), Lang::Ru), "26\u{a0}962,16");
+        assert_eq!(amount(dec!(26962.16), Lang::En), "26,962.16");
+        assert_eq!(amount(dec!(1234567), Lang::En), "1,234,567.00");
+        assert_eq!(amount(dec!(0), Lang::Ru), "0,00");
+        assert_eq!(amount(dec!(-150.5), Lang::Ru), "-150,50");
+        assert_eq!(amount(dec!(999), Lang::Ru), "999,00");
+        assert_eq!(amount_at_least_minor(dec!(2.0005), Lang::Ru), "2,0005");
+        assert_eq!(number(dec!(1.5), Lang::Ru), "1,5");
+    }
+
+    fn invoice(language: &str, with_seller: bool) -> Invoice {
+        use crate::invoicing::fixtures;
+        let charges = [
+            (dec!(26962.16), TaxRate::Exempt),
+            (dec!(1000.00), fixtures::rate(dec!(20))),
+        ];
+        let draft =
+            fixtures::close_with_charges(&charges).draft(crate::invoicing::TaxMode::Exclusive);
+        let mut invoice = fixtures::issued(draft);
+        let buyer: crate::invoicing::Buyer = serde_json::from_value(serde_json::json!({
+            "legal_name": "ООО «Ромашка»", "tax_id": "7708123450",
+            "address": "101000, Москва, ул. Мясницкая, 2", "language": language
+        }))
+        .unwrap();
+        invoice.parties = Some(crate::invoicing::Parties {
+            seller: with_seller
+                .then(|| ProviderRequisites::new(fixtures::requisites_form()).unwrap()),
+            buyer,
+        });
+        invoice
+    }
+
+    #[test]
+    fn an_invoice_sheet_carries_every_requisite_in_the_buyers_language() {
+        let sheet = InvoiceSheet::of(&invoice("ru", true), SheetKind::Invoice).unwrap();
+        assert_eq!(
+            sheet.title,
+            "Счёт на оплату № KPK-2026-000001 от 1 декабря 2026 г."
+        );
+        assert_eq!(sheet.seller.name, "ООО «Копек»");
+        assert!(
+            sheet.seller.tax_line.contains("КПП 770801001"),
+            "{}",
+            sheet.seller.tax_line
+        );
+        assert_eq!(sheet.seller.bank.len(), 3);
+        assert!(sheet.seller.bank[0].ends_with("40702810938000000001"));
+        assert_eq!(sheet.buyer.name, "ООО «Ромашка»");
+        assert_eq!(sheet.lines.len(), 2);
+        assert_eq!(sheet.lines[0].vat_rate, "Без НДС");
+        assert_eq!(sheet.lines[1].vat_rate, "20%");
+        assert_eq!(sheet.totals[2].1, "28\u{a0}162,16");
+        assert_eq!(
+            sheet.summary[1],
+            "Двадцать восемь тысяч сто шестьдесят два рубля 16 копеек"
+        );
+        assert_eq!(sheet.signatures[0].name, "Иванов И. И.");
+
+        let act = InvoiceSheet::of(&invoice("en", true), SheetKind::Act).unwrap();
+        assert_eq!(
+            act.title,
+            "Statement of services rendered No. KPK-2026-000001 of 1 December 2026"
+        );
+        assert_eq!(act.labels.seller, "Provider");
+        assert!(act.statement.contains("rendered in full"));
+        assert_eq!(
+            act.summary[1],
+            "Twenty-eight thousand one hundred sixty-two roubles and 16 kopecks"
+        );
+        assert_eq!(
+            act.signatures.len(),
+            2,
+            "the provider and the customer sign"
+        );
+    }
+
+    #[test]
+    fn a_sheet_without_the_providers_requisites_is_refused_naming_them() {
+        match InvoiceSheet::of(&invoice("ru", false), SheetKind::Invoice) {
+            Err(InvoicingError::Invalid { field, .. }) => assert_eq!(field, "requisites"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dates_are_written_out_in_the_language() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert_eq!(date(day, Lang::Ru), "1 декабря 2026 г.");
+        assert_eq!(date(day, Lang::En), "1 December 2026");
+    }
+}
