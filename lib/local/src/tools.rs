@@ -72,6 +72,54 @@ impl Tools {
     }
 }
 
+/// Debian packages the tests need, each by a program it provides: poppler's `pdftotext` reads
+/// rendered documents back as text.
+pub const SYSTEM_PACKAGES: &[(&str, &str)] = &[("pdftotext", "poppler-utils")];
+
+/// Installs the [`SYSTEM_PACKAGES`] whose program is not on `PATH`, with `apt-get` (as root,
+/// as CI and this machine run); elsewhere says what to install.
+pub fn ensure_system_packages() -> anyhow::Result<()> {
+    let missing: Vec<&str> = SYSTEM_PACKAGES
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+    if !root || !on_path("apt-get") {
+        bail!(
+            "the tests need {}: install with `sudo apt-get install -y {}`",
+            missing.join(", "),
+            missing.join(" ")
+        );
+    }
+    eprintln!("kopek: installing {} with apt-get", missing.join(", "));
+    for args in [
+        vec!["update", "-qq"],
+        [vec!["install", "-y", "-qq"], missing.clone()].concat(),
+    ] {
+        let status = Command::new("apt-get")
+            .args(&args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("cannot run apt-get")?;
+        if !status.success() {
+            bail!("apt-get {} failed ({status})", args.join(" "));
+        }
+    }
+    Ok(())
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
 /// Makes sure `<project_root>/.venv` holds the tools pinned in `infra/local-tools.txt`.
 pub fn ensure(project_root: &Path) -> anyhow::Result<Tools> {
     let requirements_path = project_root.join(REQUIREMENTS_PATH);

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: every check and test, as CI runs it (`.ci/run` calls exactly this).
 //!
 //! 1. installs the tools into `.venv` if they are missing (moto, cfn-lint, cargo-lambda,
-//!    openapi-spec-validator, schemathesis);
+//!    openapi-spec-validator, schemathesis), and the Debian packages the tests need
+//!    (`poppler-utils`, with `apt-get`);
 //! 2. `cargo fmt --check` and `cargo clippy -D warnings` on the whole workspace;
 //! 3. builds every target, so the end-to-end tests find the function binaries;
 //! 4. starts one moto server per core for the whole run (`KOPEK_TEST_EMULATORS` to choose:
@@ -30,6 +31,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let started = Instant::now();
     let root = tools::project_root();
     let tools = tools::ensure(&root)?;
+    tools::ensure_system_packages()?;
 
     step("rustfmt", || {
         cargo(&root, &["fmt", "--all", "--check"], None)

@@ -228,3 +228,30 @@ fn xtask_is_built_without_the_aws_sdk() {
     // The check can fail: the stack it hands `up` and `bench` to does link the SDK.
     assert!(tree_of("kopek-stack", "normal").contains("aws-sdk-dynamodb"));
 }
+
+/// Workspace crates allowed to link Typst (minutes to build, tens of megabytes to link): the
+/// renderer itself and, as they come, the documents function and the tests.
+const TYPST_ALLOWED: &[&str] = &["kopek-render"];
+
+#[test]
+fn typst_is_built_only_into_the_renderer() {
+    for package in packages() {
+        let name = package["name"].as_str().expect("a name");
+        if TYPST_ALLOWED.contains(&name) {
+            continue;
+        }
+        let tree = tree_of(name, "normal");
+        assert!(
+            !tree
+                .lines()
+                .any(|l| l.starts_with("typst ") || l.starts_with("kopek-render ")),
+            "{name} links Typst"
+        );
+    }
+    // The check can fail: the renderer does link it.
+    assert!(
+        tree_of("kopek-render", "normal")
+            .lines()
+            .any(|l| l.starts_with("typst "))
+    );
+}
