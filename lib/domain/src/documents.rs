@@ -17,10 +17,15 @@ use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::accounts::DocumentLanguage;
-use crate::catalog::{Lang, TaxRate};
-use crate::invoicing::{Invoice, InvoiceLine, InvoicingError, ProviderRequisites};
-use crate::money::{Money, in_words};
+use crate::accounts::{BillingAddress, DocumentLanguage, LegalName, TaxId};
+use crate::catalog::{Lang, LocalizedText, ServiceCode, TaxRate, UnitOfMeasure};
+use crate::ids::{ChargeId, InvoiceId, OrgId, SubscriptionId};
+use crate::invoicing::{
+    BankAccount, Buyer, DocumentKind, Invoice, InvoiceDraft, InvoiceLine, InvoiceNumber,
+    InvoiceSeries, InvoicingError, LineSource, Parties, ProviderRequisites, RequisitesForm,
+    Signatory, TaxMode, issue, tax_summaries,
+};
+use crate::money::{Currency, Money, in_words};
 
 /// Which document of an invoice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -247,13 +252,151 @@ impl InvoiceSheet {
     }
 }
 
+impl InvoiceSheet {
+    /// A sheet of `kind` in `lang` laid out from sample data (a prorated subscription with
+    /// VAT and an exempt job): what a template is compiled against before it is accepted,
+    /// and what the renderer is tested with.
+    pub fn sample(kind: SheetKind, lang: Lang) -> Self {
+        Self::of(&sample_invoice(lang), kind).expect("the sample invoice has every requisite")
+    }
+}
+
+/// The sample provider's requisites: Sberbank's BIC and correspondent account with a
+/// settlement account whose control key matches them, a legal entity's INN and KPP.
+pub fn sample_requisites() -> RequisitesForm {
+    let text = |ru: &str, en: &str| LocalizedText::new(ru, en).expect("a sample text");
+    RequisitesForm {
+        legal_name: text("ООО «Копек»", "Kopek LLC"),
+        tax_id: "7708123450".into(),
+        kpp: Some("770801001".into()),
+        address: text(
+            "101000, Москва, ул. Мясницкая, 1",
+            "1 Myasnitskaya St, Moscow 101000",
+        ),
+        bank: BankAccount {
+            bank_name: "ПАО Сбербанк".into(),
+            bic: "044525225".into(),
+            account: "40702810938000000001".into(),
+            correspondent_account: "30101810400000000225".into(),
+        },
+        director: Signatory {
+            name: text("Иванов И. И.", "I. Ivanov"),
+            position: text("Генеральный директор", "General Director"),
+        },
+        chief_accountant: Some(Signatory {
+            name: text("Петрова А. А.", "A. Petrova"),
+            position: text("Главный бухгалтер", "Chief Accountant"),
+        }),
+        vat_payer: true,
+    }
+}
+
+fn sample_invoice(lang: Lang) -> Invoice {
+    let rub = |amount: i64| Money::new(Decimal::new(amount, 2), Currency::RUB);
+    let day = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).expect("a day");
+    let text = |ru: &str, en: &str| LocalizedText::new(ru, en).expect("a sample text");
+    let code = |c: &str| c.parse::<ServiceCode>().expect("a code");
+    let lines = vec![
+        InvoiceLine {
+            no: 1,
+            source: LineSource::Subscription {
+                subscription: SubscriptionId::new(),
+                from: day(11, 10),
+                until_exclusive: day(12, 1),
+                days: 21,
+                period_days: 30,
+                full_period: rub(198_000),
+            },
+            service: code("VPS-S"),
+            description: text("Виртуальный сервер VPS-S", "Virtual server VPS-S"),
+            quantity: Decimal::from(2),
+            unit: UnitOfMeasure::Month,
+            unit_price: Some(Decimal::new(99_000, 2)),
+            tiers: Vec::new(),
+            price_version: 1,
+            from: day(11, 10),
+            until_exclusive: day(12, 1),
+            tax_rate: TaxRate::Percent(Decimal::from(20)),
+            amount: rub(138_600),
+            net: rub(138_600),
+            tax: rub(27_720),
+            gross: rub(166_320),
+        },
+        InvoiceLine {
+            no: 2,
+            source: LineSource::Charge {
+                charge: ChargeId::new(),
+            },
+            service: code("ROUTER-SETUP"),
+            description: text("Настройка роутера", "Router setup"),
+            quantity: Decimal::ONE,
+            unit: UnitOfMeasure::Piece,
+            unit_price: Some(Decimal::new(350_000, 2)),
+            tiers: Vec::new(),
+            price_version: 1,
+            from: day(11, 12),
+            until_exclusive: day(11, 13),
+            tax_rate: TaxRate::Exempt,
+            amount: rub(350_000),
+            net: rub(350_000),
+            tax: rub(0),
+            gross: rub(350_000),
+        },
+    ];
+    let taxes = tax_summaries(Currency::RUB, &lines).expect("sample taxes");
+    let draft = InvoiceDraft {
+        org: OrgId::new(),
+        period: "2026-11".parse().expect("a period"),
+        currency: Currency::RUB,
+        tax_mode: TaxMode::Exclusive,
+        lines,
+        taxes,
+        net: rub(488_600),
+        tax: rub(27_720),
+        gross: rub(516_320),
+    };
+    let series = InvoiceSeries::new("KPK").expect("a series");
+    let mut invoice = issue(
+        draft,
+        InvoiceId::new(),
+        InvoiceNumber::first(series, DocumentKind::Invoice, 2026),
+        day(12, 1),
+        14,
+    )
+    .expect("the sample issues");
+    let buyer = Buyer {
+        legal_name: LegalName::parse(match lang {
+            Lang::Ru => "ООО «Ромашка»",
+            Lang::En => "Romashka LLC",
+        })
+        .expect("a name"),
+        tax_id: TaxId::inn_completing("770123456").expect("an INN"),
+        address: BillingAddress::parse("101000, Москва, ул. Мясницкая, 2").expect("an address"),
+        language: match lang {
+            Lang::Ru => DocumentLanguage::Ru,
+            Lang::En => DocumentLanguage::En,
+        },
+    };
+    invoice.parties = Some(Parties {
+        seller: Some(ProviderRequisites::new(sample_requisites()).expect("sample requisites")),
+        buyer,
+    });
+    invoice
+}
+
 fn sheet_line(l: &InvoiceLine, lang: Lang, t: &Texts) -> SheetLine {
     let last_day = l.until_exclusive.pred_opt().unwrap_or(l.until_exclusive);
+    let days = match l.source {
+        LineSource::Subscription {
+            days, period_days, ..
+        } if days < period_days => format!(" ({days} {} {period_days} {})", t.of_days, t.days),
+        _ => String::new(),
+    };
     SheetLine {
         no: l.no,
         service: l.description.get(lang).to_owned(),
         period: format!(
-            "{}–{}",
+            "{}–{}{days}",
             l.from.format("%d.%m.%Y"),
             last_day.format("%d.%m.%Y")
         ),
@@ -392,6 +535,8 @@ struct Texts {
     statement: &'static str,
     head: &'static str,
     accountant: &'static str,
+    of_days: &'static str,
+    days: &'static str,
 }
 
 impl Texts {
@@ -434,6 +579,8 @@ impl Texts {
                 statement: "Вышеперечисленные услуги оказаны полностью и в срок. Заказчик претензий по объёму, качеству и срокам оказания услуг не имеет.",
                 head: "Руководитель",
                 accountant: "Главный бухгалтер",
+                of_days: "из",
+                days: "дн.",
             },
             Lang::En => Self {
                 invoice: "Invoice No.",
@@ -472,6 +619,8 @@ impl Texts {
                 statement: "The services above were rendered in full and on time. The customer has no claims as to their scope, quality or timing.",
                 head: "Head",
                 accountant: "Chief accountant",
+                of_days: "of",
+                days: "days",
             },
         }
     }
@@ -558,6 +707,29 @@ mod tests {
             2,
             "the provider and the customer sign"
         );
+    }
+
+    #[test]
+    fn the_sample_adds_up_and_shows_a_prorated_line_with_its_days() {
+        let sheet = InvoiceSheet::sample(SheetKind::Invoice, Lang::Ru);
+        assert_eq!(
+            sheet.lines[0].period,
+            "10.11.2026–30.11.2026 (21 из 30 дн.)"
+        );
+        assert_eq!(sheet.lines[1].vat_rate, "Без НДС");
+        assert_eq!(sheet.totals[2].1, "5\u{a0}163,20");
+        assert_eq!(
+            sheet.summary[1],
+            "Пять тысяч сто шестьдесят три рубля 20 копеек"
+        );
+        assert_eq!(
+            sheet.signatures.len(),
+            2,
+            "the head and the chief accountant"
+        );
+        let en = InvoiceSheet::sample(SheetKind::Act, Lang::En);
+        assert_eq!(en.lines[0].period, "10.11.2026–30.11.2026 (21 of 30 days)");
+        assert_eq!(en.buyer.name, "Romashka LLC");
     }
 
     #[test]

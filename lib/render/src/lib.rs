@@ -83,91 +83,23 @@ impl Renderer {
 mod tests {
     use super::*;
     use kopek_domain::catalog::Lang;
-    use kopek_domain::documents::{Labels, PartyBlock, SheetKind, SheetLine, SignLine};
+    use kopek_domain::documents::SheetKind;
     use std::process::Command;
 
-    fn sheet(kind: SheetKind) -> InvoiceSheet {
-        InvoiceSheet {
-            kind,
-            lang: Lang::Ru,
-            title: "Счёт на оплату № KPK-2026-000001 от 1 декабря 2026 г.".into(),
-            subtitle: "Оплатить до 15 декабря 2026 г.".into(),
-            seller: PartyBlock {
-                name: "ООО «Копек»".into(),
-                tax_line: "ИНН 7708123450, КПП 770801001".into(),
-                address: "101000, Москва, ул. Мясницкая, 1".into(),
-                bank: vec![
-                    "Р/с 40702810938000000001".into(),
-                    "Банк ПАО Сбербанк".into(),
-                    "БИК 044525225, к/с 30101810400000000225".into(),
-                ],
-            },
-            buyer: PartyBlock {
-                name: "ООО «Ромашка»".into(),
-                tax_line: "ИНН 7701234560".into(),
-                address: "101000, Москва, ул. Мясницкая, 2".into(),
-                bank: Vec::new(),
-            },
-            columns: [
-                "№",
-                "Услуга",
-                "Период",
-                "Кол-во",
-                "Ед.",
-                "Код ОКЕИ",
-                "Цена",
-                "Сумма без НДС",
-                "Ставка НДС",
-                "Сумма НДС",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-            lines: vec![SheetLine {
-                no: 1,
-                service: "Виртуальный сервер VPS-S".into(),
-                period: "01.11.2026–30.11.2026".into(),
-                quantity: "2".into(),
-                unit: "мес.".into(),
-                okei: 362,
-                unit_price: "990,00".into(),
-                net: "1\u{a0}980,00".into(),
-                vat_rate: "20%".into(),
-                vat: "396,00".into(),
-                gross: "2\u{a0}376,00".into(),
-            }],
-            totals: vec![
-                ("Итого без НДС:".into(), "1\u{a0}980,00".into()),
-                ("НДС:".into(), "396,00".into()),
-                ("Всего к оплате:".into(), "2\u{a0}376,00".into()),
-            ],
-            summary: vec![
-                "Всего наименований 1, на сумму 2\u{a0}376,00 руб.".into(),
-                "Две тысячи триста семьдесят шесть рублей 00 копеек".into(),
-            ],
-            statement: match kind {
-                SheetKind::Act => "Вышеперечисленные услуги оказаны полностью и в срок.".into(),
-                SheetKind::Invoice => String::new(),
-            },
-            signatures: vec![SignLine {
-                role: "Руководитель".into(),
-                position: "Генеральный директор".into(),
-                name: "Иванов И. И.".into(),
-            }],
-            labels: Labels {
-                seller: "Поставщик".into(),
-                buyer: "Покупатель".into(),
-            },
-        }
-    }
-
     /// The text of a PDF, by poppler's `pdftotext` (the project's setup installs it).
-    fn text_of(pdf: &[u8]) -> String {
+    fn text_of(pdf: &[u8], name: &str) -> String {
         let dir = std::env::temp_dir().join(format!("kopek-render-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let path = dir.join(format!("{:x}.pdf", pdf.len()));
+        let path = dir.join(format!("{name}.pdf"));
         std::fs::write(&path, pdf).expect("the PDF is written");
+        if let Some(out) = std::env::var_os("KOPEK_RENDER_OUT") {
+            // To look at them as a person would: KOPEK_RENDER_OUT=dir, then pdftoppm -png.
+            std::fs::write(std::path::Path::new(&out).join(format!("{name}.pdf")), pdf)
+                .expect("written");
+        }
         let out = Command::new("pdftotext")
-            .args(["-layout", path.to_str().expect("a path"), "-"])
+            .arg(&path)
+            .arg("-")
             .output()
             .expect("pdftotext runs (poppler-utils)");
         assert!(
@@ -179,45 +111,60 @@ mod tests {
     }
 
     #[test]
-    fn an_invoice_prints_every_requisite_and_line() {
-        let pdf = Renderer::new()
-            .sheet(&sheet(SheetKind::Invoice))
-            .expect("rendered");
-        assert!(pdf.starts_with(b"%PDF-"));
-        let text = text_of(&pdf);
-        for wanted in [
-            "Счёт на оплату № KPK-2026-000001 от 1 декабря 2026 г.",
-            "ООО «Копек»",
-            "ИНН 7708123450, КПП 770801001",
-            "40702810938000000001",
-            "БИК 044525225",
-            "ООО «Ромашка»",
-            "Виртуальный сервер VPS-S",
-            "362",
-            "Две тысячи триста семьдесят шесть рублей 00 копеек",
-            "Иванов И. И.",
-        ] {
-            assert!(text.contains(wanted), "{wanted:?} missing from:\n{text}");
+    fn every_requisite_and_line_of_the_sheet_is_printed_in_both_languages() {
+        let renderer = Renderer::new();
+        for kind in [SheetKind::Invoice, SheetKind::Act] {
+            for lang in [Lang::Ru, Lang::En] {
+                let sheet = InvoiceSheet::sample(kind, lang);
+                let pdf = renderer.sheet(&sheet).expect("rendered");
+                assert!(pdf.starts_with(b"%PDF-"));
+                let text = text_of(&pdf, &format!("{kind:?}-{lang:?}"));
+                // pdftotext breaks lines where the layout does: compare words in order.
+                let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+                let printed = words(&text);
+                let mut wanted = vec![
+                    sheet.title.clone(),
+                    sheet.subtitle.clone(),
+                    sheet.seller.name.clone(),
+                    sheet.seller.tax_line.clone(),
+                    sheet.buyer.name.clone(),
+                    sheet.buyer.tax_line.clone(),
+                ];
+                wanted.extend(sheet.seller.bank.iter().cloned());
+                for line in &sheet.lines {
+                    wanted.extend([
+                        line.service.clone(),
+                        line.okei.to_string(),
+                        line.unit_price.clone(),
+                        line.net.clone(),
+                        line.vat_rate.clone(),
+                    ]);
+                }
+                wanted.extend(sheet.totals.iter().map(|(_, amount)| amount.clone()));
+                wanted.extend(sheet.summary.iter().cloned());
+                wanted.extend(sheet.signatures.iter().map(|s| s.role.clone()));
+                if !sheet.statement.is_empty() {
+                    wanted.push(sheet.statement.clone());
+                }
+                for want in wanted {
+                    assert!(
+                        printed.contains(&words(&want)),
+                        "{kind:?} {lang:?}: {want:?} missing from:\n{text}"
+                    );
+                }
+            }
         }
     }
 
     #[test]
     fn the_same_sheet_always_gives_the_same_bytes() {
-        let renderer = Renderer::new();
-        let act = sheet(SheetKind::Act);
-        let first = renderer.sheet(&act).expect("rendered");
+        let act = InvoiceSheet::sample(SheetKind::Act, Lang::Ru);
+        let first = Renderer::new().sheet(&act).expect("rendered");
         let again = Renderer::new().sheet(&act).expect("rendered again");
         assert_eq!(first, again, "byte-identical");
-        assert!(text_of(&first).contains("оказаны полностью"));
-        let other = renderer
-            .sheet(&sheet(SheetKind::Invoice))
+        let invoice = Renderer::new()
+            .sheet(&InvoiceSheet::sample(SheetKind::Invoice, Lang::Ru))
             .expect("rendered");
-        assert_ne!(first, other);
-        // To look at them as a person would: KOPEK_RENDER_OUT=dir, then pdftoppm -png.
-        if let Some(dir) = std::env::var_os("KOPEK_RENDER_OUT") {
-            std::fs::write(std::path::Path::new(&dir).join("act.pdf"), &first).expect("written");
-            std::fs::write(std::path::Path::new(&dir).join("invoice.pdf"), &other)
-                .expect("written");
-        }
+        assert_ne!(first, invoice);
     }
 }

@@ -390,34 +390,7 @@ pub fn close_with_charges(charges: &[(Decimal, TaxRate)]) -> Close {
     close
 }
 
-fn localized(ru: &str, en: &str) -> crate::catalog::LocalizedText {
-    crate::catalog::LocalizedText::new(ru, en).unwrap()
-}
-
-/// A real pair: Sberbank's BIC and correspondent account, and a settlement account whose
-/// control key matches them.
+/// The sample provider's requisites.
 pub fn requisites_form() -> super::RequisitesForm {
-    super::RequisitesForm {
-        legal_name: localized("ООО «Копек»", "Kopek LLC"),
-        tax_id: crate::accounts::TaxId::inn_completing("770812345")
-            .unwrap()
-            .to_string(),
-        kpp: Some("770801001".into()),
-        address: localized(
-            "101000, Москва, ул. Мясницкая, 1",
-            "1 Myasnitskaya St, Moscow 101000",
-        ),
-        bank: super::BankAccount {
-            bank_name: "ПАО Сбербанк".into(),
-            bic: "044525225".into(),
-            account: "40702810938000000001".into(),
-            correspondent_account: "30101810400000000225".into(),
-        },
-        director: super::Signatory {
-            name: localized("Иванов И. И.", "I. Ivanov"),
-            position: localized("Генеральный директор", "General Director"),
-        },
-        chief_accountant: None,
-        vat_payer: true,
-    }
+    crate::documents::sample_requisites()
 }
