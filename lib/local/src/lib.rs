@@ -5,7 +5,7 @@
 //! stands in for SAM and AWS:
 //!
 //! 1. [`tools::ensure`] installs the pinned Python tools (`infra/local-tools.txt`: moto's
-//!    server, cfn-lint, cargo-lambda, openapi-spec-validator) into `<root>/.venv`.
+//!    server, cfn-lint, cargo-lambda, openapi-spec-validator, schemathesis) into `<root>/.venv`.
 //! 2. [`emulator::Emulator::start`] runs moto's server on a free `127.0.0.1` port; it stops when
 //!    the `Emulator` is dropped or the owning process ends.
 //! 3. [`sdk_config`] points the AWS SDK at it (fixed region and dummy credentials).

@@ -227,7 +227,7 @@ fn install(
     }
 
     eprintln!(
-        "kopek: installing {} into {} (moto, cfn-lint, cargo-lambda, openapi-spec-validator) …",
+        "kopek: installing {} into {} (moto, cfn-lint, cargo-lambda, openapi-spec-validator, schemathesis) …",
         REQUIREMENTS_PATH,
         venv.display()
     );
