@@ -139,7 +139,7 @@ pub fn provider_requisites() -> Value {
         "tax_id": "7708123450",
         "kpp": "770801001",
         "address": {"ru": "101000, Москва, ул. Мясницкая, 1", "en": "1 Myasnitskaya St, Moscow 101000"},
-        "bank": {"bank_name": "ПАО Сбербанк", "bic": "044525225",
+        "bank": {"bank_name": {"ru": "ПАО Сбербанк", "en": "Sberbank"}, "bic": "044525225",
                  "account": "40702810938000000001", "correspondent_account": "30101810400000000225"},
         "director": {"name": {"ru": "Иванов И. И.", "en": "I. Ivanov"},
                      "position": {"ru": "Генеральный директор", "en": "General Director"}},

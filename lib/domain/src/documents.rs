@@ -218,7 +218,7 @@ impl InvoiceSheet {
                     let b = seller.bank();
                     vec![
                         format!("{} {}", t.account, b.account),
-                        format!("{} {}", t.bank, b.bank_name),
+                        format!("{} {}", t.bank, b.bank_name.get(lang)),
                         format!(
                             "{} {}, {} {}",
                             t.bic, b.bic, t.correspondent, b.correspondent_account
@@ -274,7 +274,7 @@ pub fn sample_requisites() -> RequisitesForm {
             "1 Myasnitskaya St, Moscow 101000",
         ),
         bank: BankAccount {
-            bank_name: "ПАО Сбербанк".into(),
+            bank_name: text("ПАО Сбербанк", "Sberbank"),
             bic: "044525225".into(),
             account: "40702810938000000001".into(),
             correspondent_account: "30101810400000000225".into(),

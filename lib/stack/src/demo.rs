@@ -381,7 +381,7 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
             "kpp": "770801001",
             "address": {"ru": "101000, Москва, ул. Мясницкая, д. 1, офис 5",
                         "en": "Office 5, 1 Myasnitskaya St, Moscow 101000, Russia"},
-            "bank": {"bank_name": "ПАО Сбербанк", "bic": "044525225",
+            "bank": {"bank_name": {"ru": "ПАО Сбербанк", "en": "Sberbank"}, "bic": "044525225",
                      "account": "40702810938000000001",
                      "correspondent_account": "30101810400000000225"},
             "director": {"name": {"ru": "Смирнов А. В.", "en": "A. Smirnov"},

@@ -125,8 +125,7 @@ pub struct LocalizedDoc {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct BankAccountDoc {
-    #[schema(example = "ПАО Сбербанк")]
-    bank_name: String,
+    bank_name: LocalizedDoc,
     /// 9 digits.
     #[schema(example = "044525225")]
     bic: String,

@@ -81,8 +81,8 @@ fn digits_of(field: &str, text: &str, len: usize, what: &str) -> Result<String, 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BankAccount {
-    /// The bank's name, e.g. «ПАО Сбербанк».
-    pub bank_name: String,
+    /// The bank's name in both document languages, e.g. «ПАО Сбербанк» / "Sberbank".
+    pub bank_name: LocalizedText,
     /// The bank's BIC: 9 digits.
     pub bic: String,
     /// The settlement account: 20 digits.
@@ -94,7 +94,6 @@ pub struct BankAccount {
 impl BankAccount {
     /// Checks every field; errors name `bank.<field>`.
     pub fn checked(self) -> Result<Self, InvoicingError> {
-        let bank_name = text("bank.bank_name", &self.bank_name, 200)?;
         let bic = digits_of("bank.bic", &self.bic, 9, "a BIC")?;
         let account = digits_of("bank.account", &self.account, 20, "an account")?;
         let correspondent = digits_of(
@@ -118,7 +117,7 @@ impl BankAccount {
             ));
         }
         Ok(Self {
-            bank_name,
+            bank_name: self.bank_name,
             bic,
             account,
             correspondent_account: correspondent,
@@ -292,19 +291,6 @@ pub struct Parties {
     pub buyer: Buyer,
 }
 
-/// A trimmed text of 1 to `max` characters.
-fn text(field: &str, value: &str, max: usize) -> Result<String, InvoicingError> {
-    let value = value.trim();
-    let count = value.chars().count();
-    if count == 0 || count > max {
-        return Err(InvoicingError::invalid(
-            field,
-            format!("must be 1 to {max} characters"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,9 +342,6 @@ mod tests {
             "bank.correspondent_account",
             "not a 30101 account"
         );
-        let mut f = form();
-        f.bank.bank_name = "  ".into();
-        assert_eq!(refused_on(f), "bank.bank_name");
     }
 
     #[test]
