@@ -7,7 +7,7 @@
 //! taller than a page, when it continues there. Every page ends with "Страница N из M"; the
 //! sheet ends with a line for the engineer's signature and the date.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::Error;
 use crate::font::{Font, Style};
@@ -21,7 +21,10 @@ pub struct WorkSheet {
     pub work_type: String,
     /// The engineer as printed (name, id or both).
     pub engineer: String,
-    pub taken_at: DateTime<Utc>,
+    /// When the batch was taken, on the provider's clock.
+    pub taken_at: NaiveDateTime,
+    /// The provider's time zone, printed beside the time (`Europe/Moscow`).
+    pub time_zone: String,
     /// In the batch's order.
     pub rows: Vec<SheetRow>,
 }
@@ -192,11 +195,12 @@ impl<'a> Table<'a> {
             .text(Style::Bold, size, MARGIN, y, "Рабочий лист");
         self.y -= 8.0;
         let facts = format!(
-            "Партия: {} · Вид работ: {} · Инженер: {} · Взята: {} · Работ: {}",
+            "Партия: {} · Вид работ: {} · Инженер: {} · Взята: {} ({}) · Работ: {}",
             sheet.batch_id,
             sheet.work_type,
             sheet.engineer,
-            sheet.taken_at.format("%d.%m.%Y %H:%M UTC"),
+            sheet.taken_at.format("%d.%m.%Y %H:%M"),
+            sheet.time_zone,
             sheet.rows.len()
         );
         let size = 9.5;
@@ -430,7 +434,10 @@ mod tests {
             batch_id: "bat_01JXKQ3S8ZB4Y5V9R7T2W6M1NC".to_owned(),
             work_type: "install".to_owned(),
             engineer: "Иван Петров (usr_01JXKQ3S8ZB4Y5V9R7T2W6M1ND)".to_owned(),
-            taken_at: DateTime::from_timestamp(1_748_851_200, 0).unwrap(),
+            taken_at: chrono::DateTime::from_timestamp(1_748_851_200 + 3 * 3600, 0)
+                .unwrap()
+                .naive_utc(),
+            time_zone: "Europe/Moscow".to_owned(),
             rows: (1..=rows).map(row).collect(),
         }
     }
@@ -455,7 +462,9 @@ mod tests {
             "Рабочий лист",
             "bat_01JXKQ3S8ZB4Y5V9R7T2W6M1NC",
             "Иван Петров",
-            "02.06.2025 08:00 UTC",
+            // The provider's clock, not UTC (08:00 UTC); the zone may wrap to the next line.
+            "Взята: 02.06.2025 11:00",
+            "(Europe/Moscow)",
             "ООО «Ромашка»",
             "Москва, ул. Тверская, 7, офис 12",
             "(moscow-centre)",

@@ -409,7 +409,11 @@ impl Work {
             batch_id: batch.id.to_string(),
             work_type: batch.work_type.to_string(),
             engineer,
-            taken_at: batch.taken_at,
+            taken_at: batch
+                .taken_at
+                .with_timezone(&self.ctx.calendar.zone())
+                .naive_local(),
+            time_zone: self.ctx.calendar.zone().name().to_owned(),
             rows,
         })
     }

@@ -127,6 +127,25 @@ async fn the_pdf_sheet_shows_every_job_in_cyrillic_and_flows_onto_pages() {
     ] {
         assert!(first.contains(expected), "{expected:?} not in {first}");
     }
+    // When it was taken, on the provider's clock and named so (not UTC).
+    let batch = app
+        .get(&format!("/v1/work/batches/{big}"), Some(&w.engineer))
+        .await;
+    let taken: chrono::DateTime<chrono::Utc> = batch.body["taken_at"]
+        .as_str()
+        .expect("taken_at")
+        .parse()
+        .expect("an instant");
+    let zone = kopek_tests::emulator::calendar().zone();
+    let local = taken
+        .with_timezone(&zone)
+        .format("%d.%m.%Y %H:%M")
+        .to_string();
+    assert!(
+        first.contains(&format!("Взята: {local}")),
+        "{local} not in {first}"
+    );
+    assert!(first.contains(&format!("({})", zone.name())), "{first}");
     let all = pages.concat();
     let csv = sheet(app, &big, "csv", Some(&w.engineer)).await;
     let csv = String::from_utf8(csv.raw[3..].to_vec()).unwrap();
