@@ -24,7 +24,8 @@ use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
 use kopek_http::{ApiError, ApiResult};
 use kopek_services::accounts::{
-    AcceptInvitation, ChangePassword, CreateApiKey, Invite, Invited, Session, SignIn,
+    AcceptInvitation, ChangePassword, CreateApiKey, DocumentDetails, Invite, Invited, Session,
+    SignIn,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -45,6 +46,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(block_organisation))
         .routes(routes!(unblock_organisation))
         .routes(routes!(set_payment_terms))
+        .routes(routes!(set_document_details))
         .routes(routes!(list_users, invite_user))
         .routes(routes!(list_staff, invite_staff))
         .routes(routes!(list_api_keys, create_api_key))
@@ -180,6 +182,21 @@ pub struct OrganisationView {
     /// The customer's own payment terms in days (its invoices' due date is that many days
     /// after issue); `null`: the provider's, from the billing settings.
     pub payment_terms_days: Option<u16>,
+    /// A Russian legal entity's KPP, printed beside its INN on documents.
+    pub kpp: Option<String>,
+    /// The contract its documents are issued under.
+    pub contract: Option<ContractView>,
+}
+
+/// A contract: its number and the day it was signed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContractView {
+    #[schema(example = "17/2026")]
+    pub number: String,
+    #[serde(with = "kopek_domain::wire::date")]
+    #[schema(value_type = String, format = Date, example = "2026-01-12")]
+    pub signed_on: chrono::NaiveDate,
 }
 
 impl From<&Organisation> for OrganisationView {
@@ -198,6 +215,11 @@ impl From<&Organisation> for OrganisationView {
                 "blocked".into()
             },
             payment_terms_days: o.payment_terms.map(PaymentTerms::get),
+            kpp: o.kpp.as_ref().map(|k| k.as_str().to_owned()),
+            contract: o.contract.as_ref().map(|c| ContractView {
+                number: c.number.clone(),
+                signed_on: c.signed_on,
+            }),
             created_at: o.created_at,
         }
     }
@@ -578,6 +600,44 @@ async fn unblock_organisation(
         .await?;
     Ok(Json(OrganisationView::from(&org)))
 }
+
+/// What a customer's documents name besides its registration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentDetailsRequest {
+    /// 9 characters (a Russian legal entity's); `null` removes it.
+    #[schema(example = "770101001")]
+    pub kpp: Option<String>,
+    /// `null` removes it.
+    pub contract: Option<ContractView>,
+}
+
+/// Set what a customer's documents name besides its registration: its KPP and the contract
+/// (admins, managers, accountants). Invoices issued from now on carry them; issued invoices
+/// keep what they were issued with.
+#[utoipa::path(put, path = "/v1/organisations/{org_id}/document-details", tag = "organisations", security(("bearer" = [])),
+    params(("org_id" = String, Path)), request_body = DocumentDetailsRequest,
+    responses((status = 200, body = OrganisationView), (status = 403, body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem),
+        (status = 422, description = "`field`: `kpp` or `contract.number`", body = kopek_http::problem::Problem)))]
+async fn set_document_details(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(org_id): Path<String>,
+    JsonBody(body): JsonBody<DocumentDetailsRequest>,
+) -> ApiResult<Json<OrganisationView>> {
+    let details = DocumentDetails {
+        kpp: body.kpp,
+        contract: body.contract.map(|c| (c.number, c.signed_on)),
+    };
+    let org = state
+        .services
+        .accounts()
+        .set_document_details(&caller, id_path(&org_id)?, details)
+        .await?;
+    Ok(Json(OrganisationView::from(&org)))
+}
+
 /// A customer's own payment terms.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

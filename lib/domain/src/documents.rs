@@ -17,7 +17,7 @@ use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::accounts::{BillingAddress, DocumentLanguage, LegalName, TaxId};
+use crate::accounts::{BillingAddress, Contract, DocumentLanguage, Kpp, LegalName, TaxId};
 use crate::catalog::{Lang, LocalizedText, ServiceCode, TaxRate, UnitOfMeasure};
 use crate::ids::{ChargeId, InvoiceId, OrgId, SubscriptionId};
 use crate::invoicing::{
@@ -87,6 +87,8 @@ pub struct InvoiceSheet {
     pub subtitle: String,
     pub seller: PartyBlock,
     pub buyer: PartyBlock,
+    /// `Договор № 17/2026 от 12 января 2026 г.`; empty where no contract is recorded.
+    pub contract: String,
     pub columns: Vec<String>,
     pub lines: Vec<SheetLine>,
     /// `Итого без НДС`, `НДС`, `Всего к оплате` with their amounts.
@@ -228,10 +230,26 @@ impl InvoiceSheet {
             },
             buyer: PartyBlock {
                 name: buyer.legal_name.to_string(),
-                tax_line: format!("{} {}", t.tax_id, buyer.tax_id),
+                tax_line: match &buyer.kpp {
+                    Some(kpp) => format!("{} {}, {} {kpp}", t.tax_id, buyer.tax_id, t.kpp),
+                    None => format!("{} {}", t.tax_id, buyer.tax_id),
+                },
                 address: buyer.address.to_string(),
                 bank: Vec::new(),
             },
+            contract: buyer
+                .contract
+                .as_ref()
+                .map(|c| {
+                    format!(
+                        "{} {} {} {}",
+                        t.contract,
+                        c.number,
+                        t.of,
+                        date(c.signed_on, lang)
+                    )
+                })
+                .unwrap_or_default(),
             columns: t.columns.iter().map(|c| (*c).to_owned()).collect(),
             lines,
             totals,
@@ -371,11 +389,13 @@ fn sample_invoice(lang: Lang) -> Invoice {
         })
         .expect("a name"),
         tax_id: TaxId::inn_completing("770123456").expect("an INN"),
+        kpp: Some(Kpp::parse("770101001").expect("a KPP")),
         address: BillingAddress::parse("101000, Москва, ул. Мясницкая, 2").expect("an address"),
         language: match lang {
             Lang::Ru => DocumentLanguage::Ru,
             Lang::En => DocumentLanguage::En,
         },
+        contract: Some(Contract::new("17/2026", day(1, 12)).expect("a contract")),
     };
     invoice.parties = Some(Parties {
         seller: Some(ProviderRequisites::new(sample_requisites()).expect("sample requisites")),
@@ -535,6 +555,7 @@ struct Texts {
     statement: &'static str,
     head: &'static str,
     accountant: &'static str,
+    contract: &'static str,
     of_days: &'static str,
     days: &'static str,
 }
@@ -579,6 +600,7 @@ impl Texts {
                 statement: "Вышеперечисленные услуги оказаны полностью и в срок. Заказчик претензий по объёму, качеству и срокам оказания услуг не имеет.",
                 head: "Руководитель",
                 accountant: "Главный бухгалтер",
+                contract: "Договор №",
                 of_days: "из",
                 days: "дн.",
             },
@@ -619,6 +641,7 @@ impl Texts {
                 statement: "The services above were rendered in full and on time. The customer has no claims as to their scope, quality or timing.",
                 head: "Head",
                 accountant: "Chief accountant",
+                contract: "Contract No.",
                 of_days: "of",
                 days: "days",
             },
@@ -730,6 +753,12 @@ mod tests {
         let en = InvoiceSheet::sample(SheetKind::Act, Lang::En);
         assert_eq!(en.lines[0].period, "10.11.2026–30.11.2026 (21 of 30 days)");
         assert_eq!(en.buyer.name, "Romashka LLC");
+        assert_eq!(sheet.contract, "Договор № 17/2026 от 12 января 2026 г.");
+        assert!(
+            sheet.buyer.tax_line.ends_with("КПП 770101001"),
+            "{}",
+            sheet.buyer.tax_line
+        );
     }
 
     #[test]

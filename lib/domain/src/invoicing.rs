@@ -125,9 +125,7 @@ use crate::pricing::QuoteLine;
 mod compose;
 mod credit;
 mod requisites;
-pub use requisites::{
-    BankAccount, Buyer, Kpp, Parties, ProviderRequisites, RequisitesForm, Signatory,
-};
+pub use requisites::{BankAccount, Buyer, Parties, ProviderRequisites, RequisitesForm, Signatory};
 #[cfg(test)]
 pub(crate) mod fixtures;
 

@@ -129,6 +129,7 @@ mod tests {
                     sheet.seller.tax_line.clone(),
                     sheet.buyer.name.clone(),
                     sheet.buyer.tax_line.clone(),
+                    sheet.contract.clone(),
                 ];
                 wanted.extend(sheet.seller.bank.iter().cloned());
                 for line in &sheet.lines {

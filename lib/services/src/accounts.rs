@@ -14,9 +14,10 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use kopek_aws::dynamo::throttle::Subject as ThrottleSubject;
 use kopek_domain::accounts::{
-    AccessError, AccountsError, ApiKey, ApiKeyName, ApiKeyToken, Email, Invitation, IssuedApiKey,
-    NewApiKey, Organisation, Password, PasswordHash, PaymentTerms, PersonName, Principal,
-    Registration, RegistrationForm, Role, Scope, ScopeSet, SecretToken, Subject, User, UserStatus,
+    AccessError, AccountsError, ApiKey, ApiKeyName, ApiKeyToken, Contract, Email, Invitation,
+    IssuedApiKey, Kpp, NewApiKey, Organisation, Password, PasswordHash, PaymentTerms, PersonName,
+    Principal, Registration, RegistrationForm, Role, Scope, ScopeSet, SecretToken, Subject,
+    TaxIdKind, User, UserStatus,
 };
 use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
 
@@ -51,6 +52,14 @@ impl fmt::Debug for Session {
 pub struct Registered {
     pub organisation: Organisation,
     pub session: Session,
+}
+
+/// What a customer's documents name besides its registration; `None` removes each.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentDetails {
+    pub kpp: Option<String>,
+    /// The contract's number and the day it was signed.
+    pub contract: Option<(String, chrono::NaiveDate)>,
 }
 
 /// A sign-in attempt.
@@ -500,6 +509,39 @@ impl Accounts {
             .set_payment_terms(org.id, org.payment_terms)
             .await?;
         tracing::info!(org = %org.id, terms = ?days, "payment terms set");
+        Ok(org)
+    }
+
+    /// Sets what a customer's documents name besides its registration (admins, managers,
+    /// accountants): its KPP (a Russian legal entity's; none for a sole proprietor or a
+    /// foreign VAT payer) and the contract its documents are issued under. Invoices issued
+    /// from now on carry them; issued ones keep what they were issued with.
+    pub async fn set_document_details(
+        &self,
+        caller: &Principal,
+        org: OrgId,
+        details: DocumentDetails,
+    ) -> Result<Organisation> {
+        let mut org = self.organisation(caller, org).await?;
+        caller.require_role(&[Role::Admin, Role::Manager, Role::Accountant])?;
+        let kpp = details.kpp.as_deref().map(Kpp::parse).transpose()?;
+        if kpp.is_some() && org.tax_id.kind() != TaxIdKind::InnLegalEntity {
+            return Err(Error::invalid(
+                "kpp",
+                "only a Russian legal entity (10-digit INN) has a KPP",
+            ));
+        }
+        let contract = details
+            .contract
+            .map(|(number, signed_on)| Contract::new(&number, signed_on))
+            .transpose()?;
+        self.ctx
+            .store
+            .set_document_details(org.id, kpp.as_ref(), contract.as_ref())
+            .await?;
+        org.kpp = kpp;
+        org.contract = contract;
+        tracing::info!(org = %org.id, "document details set");
         Ok(org)
     }
 

@@ -222,7 +222,11 @@ pub struct BuyerView {
     legal_name: String,
     /// INN or VAT number.
     tax_id: String,
+    /// A Russian legal entity's KPP.
+    kpp: Option<String>,
     address: String,
+    /// The contract the invoice is issued under.
+    contract: Option<crate::accounts::ContractView>,
     /// `ru` or `en`: the language of its documents.
     #[schema(value_type = String, example = "ru")]
     language: DocumentLanguage,
@@ -262,7 +266,16 @@ impl InvoiceView {
             buyer: invoice.parties.as_ref().map(|p| BuyerView {
                 legal_name: p.buyer.legal_name.to_string(),
                 tax_id: p.buyer.tax_id.to_string(),
+                kpp: p.buyer.kpp.as_ref().map(ToString::to_string),
                 address: p.buyer.address.to_string(),
+                contract: p
+                    .buyer
+                    .contract
+                    .as_ref()
+                    .map(|c| crate::accounts::ContractView {
+                        number: c.number.clone(),
+                        signed_on: c.signed_on,
+                    }),
                 language: p.buyer.language,
             }),
             tax_mode: invoice.draft.tax_mode,

@@ -8,9 +8,9 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, TimeZone, Utc};
 use kopek_domain::accounts::{
-    ApiKey, ApiKeyName, BillingAddress, DocumentLanguage, Email, InvitationRecord, LegalName,
-    NewAccount, OrgStatus, Organisation, PasswordHash, PaymentTerms, PersonName, Role, ScopeSet,
-    TaxId, User, UserStatus,
+    ApiKey, ApiKeyName, BillingAddress, Contract, DocumentLanguage, Email, InvitationRecord, Kpp,
+    LegalName, NewAccount, OrgStatus, Organisation, PasswordHash, PaymentTerms, PersonName, Role,
+    ScopeSet, TaxId, User, UserStatus,
 };
 use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
 use kopek_domain::money::Currency;
@@ -40,6 +40,10 @@ struct OrgItem {
     /// The customer's own payment terms (absent: the provider's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     payment_terms_days: Option<PaymentTerms>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kpp: Option<Kpp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    contract: Option<Contract>,
     rev: u64,
 }
 
@@ -61,6 +65,8 @@ impl OrgItem {
             status: org.status,
             created_at: org.created_at,
             payment_terms_days: org.payment_terms,
+            kpp: org.kpp.clone(),
+            contract: org.contract.clone(),
             rev: 1,
         }
     }
@@ -78,6 +84,8 @@ impl OrgItem {
             status: self.status,
             created_at: self.created_at,
             payment_terms: self.payment_terms_days,
+            kpp: self.kpp,
+            contract: self.contract,
         })
     }
 }
@@ -333,12 +341,42 @@ impl Store {
     /// A2b: changes an organisation's status (block, unblock) if it is still `from`.
     /// Sets (or with `None` removes) an organisation's own payment terms; `NotFound` if it
     /// does not exist. One UpdateItem.
+    /// A2 (the organisation item): sets what a customer's documents name besides its
+    /// registration: its KPP and the contract (`None` removes each).
+    pub async fn set_document_details(
+        &self,
+        id: OrgId,
+        kpp: Option<&Kpp>,
+        contract: Option<&Contract>,
+    ) -> Result<(), StoreError> {
+        let contract = contract
+            .map(serde_dynamo::to_attribute_value)
+            .transpose()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        let kpp = kpp.map(|k| AttributeValue::S(k.as_str().into()));
+        self.set_org_attributes(id, [("kpp", kpp), ("contract", contract)])
+            .await
+    }
+
+    /// A2: sets a customer's own payment terms (`None`: the provider's).
     pub async fn set_payment_terms(
         &self,
         id: OrgId,
         terms: Option<PaymentTerms>,
     ) -> Result<(), StoreError> {
-        let update = self
+        let days = terms.map(|t| AttributeValue::N(t.get().to_string()));
+        self.set_org_attributes(id, [("payment_terms_days", days)])
+            .await
+    }
+
+    /// Sets each named attribute of an organisation to its value, or removes it (`None`), and
+    /// moves its revision on; an organisation that does not exist is not found.
+    async fn set_org_attributes<const N: usize>(
+        &self,
+        id: OrgId,
+        attributes: [(&str, Option<AttributeValue>); N],
+    ) -> Result<(), StoreError> {
+        let mut update = self
             .client()
             .update_item()
             .table_name(self.table())
@@ -346,20 +384,33 @@ impl Store {
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_consumed_capacity(ReturnConsumedCapacity::Total);
-        let update = match terms {
-            Some(terms) => update
-                .update_expression("SET payment_terms_days = :days ADD rev :one")
-                .expression_attribute_values(":days", AttributeValue::N(terms.get().to_string())),
-            None => update.update_expression("REMOVE payment_terms_days ADD rev :one"),
-        };
-        let out = update.send().await.map_err(|e| {
-            let e = StoreError::from_sdk(e);
-            if matches!(e, StoreError::Conflict(_)) {
-                StoreError::NotFound
-            } else {
-                e
+        let (mut set, mut remove) = (Vec::new(), Vec::new());
+        for (i, (name, value)) in attributes.into_iter().enumerate() {
+            update = update.expression_attribute_names(format!("#a{i}"), name);
+            match value {
+                Some(value) => {
+                    set.push(format!("#a{i} = :v{i}"));
+                    update = update.expression_attribute_values(format!(":v{i}"), value);
+                }
+                None => remove.push(format!("#a{i}")),
             }
-        })?;
+        }
+        let mut expression = String::new();
+        if !set.is_empty() {
+            expression.push_str(&format!("SET {} ", set.join(", ")));
+        }
+        if !remove.is_empty() {
+            expression.push_str(&format!("REMOVE {} ", remove.join(", ")));
+        }
+        expression.push_str("ADD rev :one");
+        let out = update
+            .update_expression(expression)
+            .send()
+            .await
+            .map_err(|e| match StoreError::from_sdk(e) {
+                StoreError::Conflict(_) => StoreError::NotFound,
+                other => other,
+            })?;
         self.record(out.consumed_capacity());
         Ok(())
     }

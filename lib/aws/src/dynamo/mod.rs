@@ -10,7 +10,7 @@
 //! | # | Access pattern | Operation | Key |
 //! |---|----------------|-----------|-----|
 //! | A1 | Register an organisation with its first user, e-mail unique regardless of case | `TransactWriteItems`: 3 conditional puts | `ORG#{org}`/`ORG`, `USER#{usr}`/`USER`, `EMAIL#{email lowercased}`/`EMAIL` |
-//! | A2 | Get an organisation | `GetItem` | `ORG#{org}` / `ORG` |
+//! | A2 | Get an organisation; update its payment terms, KPP and contract | `GetItem` / `UpdateItem` if `attribute_exists(PK)` | `ORG#{org}` / `ORG` |
 //! | A3 | List organisations (staff) | `Query GSI1` | `GSI1PK = ORGS`, `GSI1SK = ORG#{org}` |
 //! | A4 | Find a user by e-mail (sign-in) | `GetItem` ×2 | `EMAIL#{email}` / `EMAIL` → `USER#{usr}` / `USER` |
 //! | A5 | Get a user by id | `GetItem` | `USER#{usr}` / `USER` |

@@ -85,12 +85,12 @@ pub use credentials::{
 };
 pub use error::{AccessError, AccountsError};
 pub use organisation::{
-    MAX_PAYMENT_TERMS_DAYS, NewAccount, OrgStatus, Organisation, PaymentTerms, Registration,
-    RegistrationForm,
+    Contract, MAX_PAYMENT_TERMS_DAYS, NewAccount, OrgStatus, Organisation, PaymentTerms,
+    Registration, RegistrationForm,
 };
 pub use principal::{Principal, Subject};
 pub use profile::{ApiKeyName, BillingAddress, DocumentLanguage, Email, LegalName, PersonName};
 pub use roles::{Role, Scope, ScopeSet};
-pub use tax_id::{TaxId, TaxIdKind};
+pub use tax_id::{Kpp, TaxId, TaxIdKind};
 pub use throttle::ThrottlePolicy;
 pub use users::{Invitation, InvitationRecord, User, UserStatus};

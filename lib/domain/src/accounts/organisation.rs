@@ -63,6 +63,33 @@ impl From<PaymentTerms> for u16 {
     }
 }
 
+/// The contract a customer's documents are issued under: its number (1–64 characters) and the
+/// day it was signed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contract {
+    pub number: String,
+    pub signed_on: chrono::NaiveDate,
+}
+
+impl Contract {
+    /// A contract, if its number is 1 to 64 characters on one line (trimmed).
+    pub fn new(number: &str, signed_on: chrono::NaiveDate) -> Result<Self, AccountsError> {
+        let number = number.trim();
+        let count = number.chars().count();
+        if count == 0 || count > 64 || number.chars().any(char::is_control) {
+            return Err(AccountsError::invalid(
+                "contract.number",
+                "must be 1 to 64 characters on one line",
+            ));
+        }
+        Ok(Self {
+            number: number.to_owned(),
+            signed_on,
+        })
+    }
+}
+
 /// A customer organisation: who is billed, where, in what currency and language.
 ///
 /// Fields are public: each is already a validated type and every combination is a valid
@@ -81,6 +108,10 @@ pub struct Organisation {
     /// The customer's own payment terms, agreed in its contract; `None`: the provider's
     /// (billing settings).
     pub payment_terms: Option<PaymentTerms>,
+    /// A Russian legal entity's KPP, which its documents print beside the INN.
+    pub kpp: Option<super::Kpp>,
+    /// The contract its documents are issued under, once staff record it.
+    pub contract: Option<Contract>,
 }
 
 impl Organisation {
@@ -233,6 +264,8 @@ impl Registration {
             status: OrgStatus::Active,
             created_at: now,
             payment_terms: None,
+            kpp: None,
+            contract: None,
         };
         NewAccount {
             organisation,
@@ -343,6 +376,8 @@ mod tests {
             status: OrgStatus::Active,
             created_at: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
             payment_terms: None,
+            kpp: None,
+            contract: None,
         };
         org.block().unwrap();
         assert!(!org.is_active());

@@ -346,3 +346,39 @@ mod tests {
         }
     }
 }
+
+/// A KPP (tax registration reason code) of a Russian legal entity: 4 digits, 2 digits or
+/// capital letters, 3 digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Kpp(String);
+
+impl Kpp {
+    pub fn parse(text: &str) -> Result<Self, AccountsError> {
+        let text = text.trim();
+        let bytes = text.as_bytes();
+        let shaped = bytes.len() == 9
+            && bytes.iter().enumerate().all(|(i, b)| match i {
+                4 | 5 => b.is_ascii_digit() || b.is_ascii_uppercase(),
+                _ => b.is_ascii_digit(),
+            });
+        if !shaped {
+            return Err(AccountsError::invalid(
+                "kpp",
+                "a KPP is 9 characters: 4 digits, 2 digits or capital letters, 3 digits",
+            ));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Kpp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+serde_as_parsed_string!(Kpp);

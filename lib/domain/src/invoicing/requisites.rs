@@ -16,36 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::InvoicingError;
 use crate::accounts::{
-    BillingAddress, DocumentLanguage, LegalName, Organisation, TaxId, TaxIdKind,
+    BillingAddress, Contract, DocumentLanguage, Kpp, LegalName, Organisation, TaxId, TaxIdKind,
 };
 use crate::catalog::LocalizedText;
-
-/// A KPP (tax registration reason code): 4 digits, 2 digits or capital letters, 3 digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Kpp(String);
-
-impl Kpp {
-    pub fn parse(field: &str, text: &str) -> Result<Self, InvoicingError> {
-        let text = text.trim();
-        let bytes = text.as_bytes();
-        let shaped = bytes.len() == 9
-            && bytes.iter().enumerate().all(|(i, b)| match i {
-                4 | 5 => b.is_ascii_digit() || b.is_ascii_uppercase(),
-                _ => b.is_ascii_digit(),
-            });
-        if !shaped {
-            return Err(InvoicingError::invalid(
-                field,
-                "a KPP is 9 characters: 4 digits, 2 digits or capital letters, 3 digits",
-            ));
-        }
-        Ok(Self(text.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// Whether `account` (20 digits) passes the Bank of Russia's control key with `prefix` (3
 /// digits).
@@ -196,7 +169,9 @@ impl ProviderRequisites {
                     "a sole proprietor (12-digit INN) has no KPP",
                 ));
             }
-            (_, Some(kpp)) => Some(Kpp::parse("kpp", kpp)?),
+            (_, Some(kpp)) => {
+                Some(Kpp::parse(kpp).map_err(|e| InvoicingError::invalid("kpp", e.to_string()))?)
+            }
             (_, None) => None,
         };
         let bank = form.bank.clone().checked()?;
@@ -264,9 +239,15 @@ impl ProviderRequisites {
 pub struct Buyer {
     pub legal_name: LegalName,
     pub tax_id: TaxId,
+    /// A Russian legal entity's KPP, where the customer gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kpp: Option<Kpp>,
     pub address: BillingAddress,
     /// The language its documents are written in.
     pub language: DocumentLanguage,
+    /// The contract the invoice is issued under, where one is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<Contract>,
 }
 
 impl Buyer {
@@ -274,8 +255,10 @@ impl Buyer {
         Self {
             legal_name: organisation.legal_name.clone(),
             tax_id: organisation.tax_id.clone(),
+            kpp: organisation.kpp.clone(),
             address: organisation.billing_address.clone(),
             language: organisation.language,
+            contract: organisation.contract.clone(),
         }
     }
 }

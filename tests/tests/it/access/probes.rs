@@ -104,6 +104,14 @@ pub(super) fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
         )
         .with_body(json!({"payment_terms_days": 90})),
         Probe::new(
+            Method::PUT,
+            "/v1/organisations/{org_id}/document-details",
+            "path org_id",
+            format!("/v1/organisations/{org}/document-details"),
+            403,
+        )
+        .with_body(json!({"kpp": "770101001", "contract": null})),
+        Probe::new(
             Method::GET,
             "/v1/organisations/{org_id}",
             "path org_id",

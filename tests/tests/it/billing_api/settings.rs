@@ -277,3 +277,71 @@ async fn the_providers_requisites_are_checked_as_an_accountant_would_and_kept_wh
         second.body
     );
 }
+
+#[tokio::test]
+async fn a_customers_kpp_and_contract_are_set_by_staff_and_bad_ones_change_nothing() {
+    let app = app().await;
+    let accountant = app.staff_with_role("accountant").await;
+    let customer = app.register("Ромашка").await;
+    let path = format!("/v1/organisations/{}/document-details", customer.org_id);
+    let put = |token: &str, body: Value| {
+        let (app, token, path) = (&app, token.to_owned(), path.clone());
+        async move {
+            app.send(TestApp::request(
+                axum::http::Method::PUT,
+                &path,
+                Some(&token),
+                Some(&body),
+            ))
+            .await
+        }
+    };
+    let details =
+        json!({"kpp": "770101001", "contract": {"number": "17/2026", "signed_on": "2026-01-12"}});
+    put(&customer.token, details.clone())
+        .await
+        .assert_problem(403, "forbidden");
+
+    let before = app.table_items().await;
+    for (body, field) in [
+        (json!({"kpp": "77010100", "contract": null}), "kpp"),
+        (json!({"kpp": "77O101001", "contract": null}), "kpp"),
+        (
+            json!({"kpp": null, "contract": {"number": " ", "signed_on": "2026-01-12"}}),
+            "contract.number",
+        ),
+        (
+            json!({"kpp": null, "contract": {"number": "17", "signed_on": "2026-1-12"}}),
+            "contract.signed_on",
+        ),
+        (
+            json!({"kpp": null, "contract": {"number": "17", "signed_on": "2026-01-12", "by": "x"}}),
+            "contract.by",
+        ),
+    ] {
+        let response = put(&accountant, body.clone()).await;
+        assert_field(&response, 422, "validation_failed", field);
+    }
+    assert_eq!(app.table_items().await, before, "nothing written");
+
+    let set = put(&accountant, details.clone()).await;
+    set.assert_status(200);
+    assert_eq!(set.body["kpp"], "770101001");
+    assert_eq!(set.body["contract"], details["contract"]);
+    let read = app
+        .get(
+            &format!("/v1/organisations/{}", customer.org_id),
+            Some(&customer.token),
+        )
+        .await;
+    assert_eq!(
+        (&read.body["kpp"], &read.body["contract"]),
+        (&set.body["kpp"], &set.body["contract"])
+    );
+    let cleared = put(&accountant, json!({"kpp": null, "contract": null})).await;
+    cleared.assert_status(200);
+    assert_eq!(
+        (&cleared.body["kpp"], &cleared.body["contract"]),
+        (&Value::Null, &Value::Null)
+    );
+}

@@ -26,6 +26,17 @@ async fn an_invoice_carries_its_seller_and_buyer_as_they_were_when_it_was_issued
     let a = w.party("Ромашка").await;
     w.subscribe(&a, 1).await;
     put_requisites(&w, json!({"requisites": provider_requisites()})).await;
+    let accountant = w.app.staff_with_role("accountant").await;
+    let contract = json!({"number": "17/2026", "signed_on": "2026-01-12"});
+    w.app
+        .send(TestApp::request(
+            axum::http::Method::PUT,
+            &format!("/v1/organisations/{}/document-details", a.org),
+            Some(&accountant),
+            Some(&json!({"kpp": "770101001", "contract": contract})),
+        ))
+        .await
+        .assert_status(200);
     w.month_ended();
     w.close(w.period).await;
 
@@ -38,8 +49,9 @@ async fn an_invoice_carries_its_seller_and_buyer_as_they_were_when_it_was_issued
     let org = &me.body["organisation"];
     assert_eq!(
         invoice.body["buyer"],
-        json!({"legal_name": org["legal_name"], "tax_id": org["tax_id"],
-               "address": org["billing_address"], "language": org["language"]}),
+        json!({"legal_name": org["legal_name"], "tax_id": org["tax_id"], "kpp": "770101001",
+               "address": org["billing_address"], "language": org["language"],
+               "contract": contract}),
         "{}",
         invoice.body
     );
