@@ -359,6 +359,17 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
         demo.organisations.push((org, legal_name.into()));
         tokens.push(token);
     }
+    // The first customer's KPP and contract, which its documents print.
+    if let Some((org, _)) = demo.organisations.first() {
+        api.call(
+            Method::PUT,
+            &format!("/v1/organisations/{org}/document-details"),
+            Some(&admin),
+            Some(&json!({"kpp": "770401001",
+                         "contract": {"number": "17/2025", "signed_on": "2025-12-01"}})),
+        )
+        .await?;
+    }
     // The second customer's contract gives it 30 days to pay (the provider's terms are 14).
     if let Some((org, _)) = demo.organisations.get(1) {
         api.call(
