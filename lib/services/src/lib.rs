@@ -184,19 +184,27 @@ impl Context {
         self.calendar.period_of(self.clock.now())
     }
 
-    /// The legal names of the customers `orgs`, for lists staff read (one read per distinct
-    /// organisation). An organisation that is gone has no name.
+    /// The legal names of the customers `orgs`, for lists staff read: one batched read for
+    /// up to 100 distinct organisations. An organisation that is gone has no name.
     pub(crate) async fn customer_names(
         &self,
         orgs: impl IntoIterator<Item = OrgId>,
     ) -> Result<BTreeMap<OrgId, String>> {
-        let mut names = BTreeMap::new();
-        for org in orgs.into_iter().collect::<BTreeSet<_>>() {
-            if let Some(found) = self.store.organisation(org).await? {
-                names.insert(org, found.legal_name.to_string());
-            }
+        let ids: Vec<OrgId> = orgs
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if ids.is_empty() {
+            return Ok(BTreeMap::new());
         }
-        Ok(names)
+        Ok(self
+            .store
+            .organisations_by_id(&ids)
+            .await?
+            .into_iter()
+            .map(|org| (org.id, org.legal_name.to_string()))
+            .collect())
     }
 }
 

@@ -10,7 +10,7 @@
 //! | # | Access pattern | Operation | Key |
 //! |---|----------------|-----------|-----|
 //! | A1 | Register an organisation with its first user, e-mail unique regardless of case | `TransactWriteItems`: 3 conditional puts | `ORG#{org}`/`ORG`, `USER#{usr}`/`USER`, `EMAIL#{email lowercased}`/`EMAIL` |
-//! | A2 | Get an organisation; update its payment terms, KPP and contract | `GetItem` / `UpdateItem` if `attribute_exists(PK)` | `ORG#{org}` / `ORG` |
+//! | A2 | Get an organisation (several: their names in staff lists); update its payment terms, KPP and contract | `GetItem` (several: `BatchGetItem` of ≤ 100) / `UpdateItem` if `attribute_exists(PK)` | `ORG#{org}` / `ORG` |
 //! | A3 | List organisations (staff) | `Query GSI1` | `GSI1PK = ORGS`, `GSI1SK = ORG#{org}` |
 //! | A4 | Find a user by e-mail (sign-in) | `GetItem` ×2 | `EMAIL#{email}` / `EMAIL` → `USER#{usr}` / `USER` |
 //! | A5 | Get a user by id | `GetItem` | `USER#{usr}` / `USER` |
@@ -66,7 +66,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConsumedCapacity, ReturnConsumedCapacity, TransactWriteItem,
+    AttributeValue, ConsumedCapacity, KeysAndAttributes, ReturnConsumedCapacity, TransactWriteItem,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -312,6 +312,53 @@ impl Store {
         self.record_computed(out.consumed_capacity(), units);
         self.after_write(write)?;
         Ok(rev + 1)
+    }
+
+    /// The items with `keys` (strongly consistent, duplicates read once), in `BatchGetItem`s
+    /// of at most 100 keys (DynamoDB's limit, which moto does not enforce); keys left
+    /// unprocessed are asked again with backoff. Missing items are left out.
+    pub(crate) async fn batch_get(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        keys.sort_by_key(|k| format!("{:?}{:?}", k.get("PK"), k.get("SK")));
+        keys.dedup();
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut request_keys = chunk.to_vec();
+            let mut attempts = 0;
+            while !request_keys.is_empty() {
+                let ka = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut request_keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&*self.table, ka)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(StoreError::from_sdk)?;
+                self.record_many(out.consumed_capacity());
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&*self.table))
+                        .unwrap_or_default(),
+                );
+                if let Some(left) = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&*self.table))
+                {
+                    attempts += 1;
+                    if attempts > 8 {
+                        return Err(StoreError::Transient("keys left unprocessed".into()));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempts.min(5)))
+                        .await;
+                    request_keys = left.keys;
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Every item of one partition whose sort key starts with `prefix`, in key order.

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use chrono::NaiveDate;
 use kopek_domain::charges::{Charge, DomainEvent};
 use kopek_domain::ids::{OrderId, OrgId};
@@ -342,58 +342,20 @@ impl Store {
         })
     }
 
-    /// A23: lines by key (strongly consistent), at most 100 per call; missing ones are left
-    /// out.
+    /// A23: lines by key (strongly consistent); missing ones are left out.
     pub async fn lines(
         &self,
         refs: &[(OrgId, OrderId, u16)],
     ) -> Result<Vec<StoredLine>, StoreError> {
-        let mut found = Vec::with_capacity(refs.len());
-        for chunk in refs.chunks(100) {
-            let mut request_keys: Vec<Item> = chunk
-                .iter()
-                .map(|(org, order, n)| key(&keys::org(org), &keys::order_line(order, *n)))
-                .collect();
-            request_keys.sort_by_key(|k| format!("{:?}{:?}", k.get("PK"), k.get("SK")));
-            request_keys.dedup();
-            let mut attempts = 0;
-            while !request_keys.is_empty() {
-                let ka = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut request_keys)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Unexpected(e.to_string()))?;
-                let out = self
-                    .client()
-                    .batch_get_item()
-                    .request_items(self.table(), ka)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(StoreError::from_sdk)?;
-                self.record_many(out.consumed_capacity());
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(self.table()))
-                    .unwrap_or_default()
-                {
-                    found.push(StoredLine::from(from_item::<LineItem>(item)?));
-                }
-                if let Some(left) = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(self.table()))
-                {
-                    attempts += 1;
-                    if attempts > 8 {
-                        return Err(StoreError::Transient("keys left unprocessed".into()));
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempts.min(5)))
-                        .await;
-                    request_keys = left.keys;
-                }
-            }
-        }
-        Ok(found)
+        let keys = refs
+            .iter()
+            .map(|(org, order, n)| key(&keys::org(org), &keys::order_line(order, *n)))
+            .collect();
+        self.batch_get(keys)
+            .await?
+            .into_iter()
+            .map(|item| Ok(StoredLine::from(from_item::<LineItem>(item)?)))
+            .collect()
     }
 
     /// A24: a changed line and its event (a cancellation), if the line is still at its
