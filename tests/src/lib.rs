@@ -6,9 +6,11 @@
 //! cold start does (the token key is read from the emulator's Secrets Manager) and serves
 //! [`kopek_api::local_app`] in-process through `tower::ServiceExt::oneshot`.
 //!
-//! The environment is `usage-api`'s (the template's globals and the usage queue), so the
+//! The environment is `usage-api`'s (the template's globals and the usage queue) with
+//! `billing-api`'s (the close's and the documents' queues, the documents bucket), so the
 //! state posts usage to the provisioned `UsageQueue`; [`TestApp::drain_usage`] then does what
-//! `usage-ingest` does in AWS.
+//! `usage-ingest` does in AWS, and [`TestApp::make_documents`] what `outbox-relay` and
+//! `documents` do (with the Typst renderer as typesetter, built once per test binary).
 
 pub mod emulator;
 
@@ -35,6 +37,54 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tower::ServiceExt;
+
+/// GETs `url` (a presigned link to the emulator's S3, say) as any HTTP client would:
+/// the status and the body.
+pub async fn fetch(url: &str) -> (StatusCode, Vec<u8>) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<axum::body::Bytes>>();
+    let response = client
+        .get(url.parse().expect("a URL"))
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the body is read")
+        .to_bytes()
+        .to_vec();
+    (status, body)
+}
+
+/// The text of a PDF, by poppler's `pdftotext` (the project's setup installs it).
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let path =
+        std::env::temp_dir().join(format!("kopek-pdf-{}-{}.pdf", std::process::id(), unique()));
+    std::fs::write(&path, pdf).expect("the PDF is written");
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs (poppler-utils)");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 text")
+}
+
+/// The Typst renderer, built once for the whole test binary.
+pub fn typesetter() -> Arc<dyn kopek_domain::documents::Typesetter> {
+    static RENDERER: std::sync::OnceLock<Arc<kopek_render::Renderer>> = std::sync::OnceLock::new();
+    RENDERER
+        .get_or_init(|| Arc::new(kopek_render::Renderer::new()))
+        .clone()
+}
 
 /// The application under test, on resources of its own.
 pub struct TestApp {
@@ -179,9 +229,14 @@ impl TestApp {
     /// A fresh application on the given clock.
     pub async fn with_clock(clock: Arc<dyn Clock>) -> Self {
         let (sdk, provisioned, template) = emulator::provisioned().await;
-        let env = provisioned
+        let mut env = provisioned
             .function_env(&template, "UsageApiFunction")
             .unwrap_or_else(|e| panic!("cannot derive the function's environment: {e:#}"));
+        env.extend(
+            provisioned
+                .function_env(&template, "BillingApiFunction")
+                .unwrap_or_else(|e| panic!("cannot derive the function's environment: {e:#}")),
+        );
         let config = Config::from_lookup(|name| env.get(name).cloned())
             .expect("the template's environment is complete");
         let clients = Clients::new(&sdk);
@@ -189,7 +244,10 @@ impl TestApp {
         let (services, key) = Services::load(&config, &clients)
             .await
             .expect("the services build from the emulator");
-        let services = services.with_store(store.clone()).with_clock(clock);
+        let services = services
+            .with_store(store.clone())
+            .with_clock(clock)
+            .with_typesetter(typesetter());
         let state = AppState::new(services, key.expose(), config.access_token_ttl);
         let router = kopek_api::local_app(state.clone());
         Self {
@@ -226,6 +284,34 @@ impl TestApp {
             .drain(self.state.services.clock().as_ref(), 2)
             .await
             .expect("the usage queue drains")
+    }
+
+    /// What `outbox-relay` and then `documents` do in AWS: relays the outbox and makes every
+    /// document job queued (a failing job is retried after a second, up to `failures`).
+    pub async fn make_documents(&self) -> kopek_events::documents::Drained {
+        self.state
+            .services
+            .outbox()
+            .relay(100)
+            .await
+            .expect("the outbox relays");
+        self.drain_documents(Some(3)).await
+    }
+
+    /// Makes every document job queued (what `documents` does), giving up after `failures`.
+    pub async fn drain_documents(
+        &self,
+        failures: Option<usize>,
+    ) -> kopek_events::documents::Drained {
+        let queue = self
+            .state
+            .services
+            .documents_queue()
+            .cloned()
+            .expect("the environment names the documents queue");
+        kopek_events::documents::drain(&self.state.services.documents(), &queue, 1, failures)
+            .await
+            .expect("the documents queue drains")
     }
 
     /// POSTs `body` as `content_type`.

@@ -63,6 +63,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "work", description = "Work queues and batches for engineers"),
         (name = "usage", description = "Metered usage: reporting it, the customer's view with estimated prices, ingestion health and rejected events"),
         (name = "billing", description = "The period close, invoices, credit notes, payments received and credit, balances from the ledger, and billing settings"),
+        (name = "documents", description = "Closing documents: invoices for payment and acts as PDF, their signatures, a period's documents"),
     )
 )]
 struct ApiDoc;

@@ -25,12 +25,13 @@ pub fn http_client() -> SharedHttpClient {
         .build_https()
 }
 
-/// The clients the HTTP functions use.
+/// The clients the functions use (each is a handle; building one makes no request).
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl Clients {
@@ -39,6 +40,7 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
+            s3: crate::objects::client(sdk),
         }
     }
 }

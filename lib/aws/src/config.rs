@@ -42,6 +42,11 @@ pub struct Config {
     pub usage_grace: Duration,
     /// The queue of the period close (`CloseQueue`): planning pages and customer jobs.
     pub close_queue_url: Option<String>,
+    /// `KOPEK_DOCUMENTS_QUEUE_URL`: where document jobs go (the outbox relay, the documents
+    /// function).
+    pub documents_queue_url: Option<String>,
+    /// `KOPEK_DOCUMENTS_BUCKET`: where closing documents are filed.
+    pub documents_bucket: Option<String>,
     /// How long a customer's job waits after its usage and charges are sealed before the
     /// close reads them (default 60 s, more than the ingest function's timeout; 0–900).
     pub close_seal_wait: Duration,
@@ -120,6 +125,9 @@ impl Config {
                     * 3600,
             )?,
             close_queue_url: lookup("KOPEK_CLOSE_QUEUE_URL").filter(|v| !v.trim().is_empty()),
+            documents_queue_url: lookup("KOPEK_DOCUMENTS_QUEUE_URL")
+                .filter(|v| !v.trim().is_empty()),
+            documents_bucket: lookup("KOPEK_DOCUMENTS_BUCKET").filter(|v| !v.trim().is_empty()),
             close_seal_wait: match lookup("KOPEK_CLOSE_SEAL_WAIT_SECS") {
                 None => Duration::from_secs(60),
                 Some(v) => v

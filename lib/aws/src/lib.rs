@@ -9,6 +9,7 @@
 //! - [`dynamo`]: the DynamoDB store — the table design and every access pattern are in its
 //!   module docs;
 //! - [`queue`]: the SQS queues: sending in batches, receiving, deleting;
+//! - [`objects`]: the documents bucket: filing bytes once, reading them, presigned downloads;
 //! - [`telemetry`]: JSON logs through `tracing`;
 //! - `faults` (cargo feature `faults`, tests only): injected write failures.
 
@@ -17,6 +18,7 @@ pub mod config;
 pub mod dynamo;
 #[cfg(feature = "faults")]
 pub mod faults;
+pub mod objects;
 pub mod queue;
 pub mod secrets;
 pub mod telemetry;

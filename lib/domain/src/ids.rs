@@ -39,6 +39,11 @@ macro_rules! prefixed_id {
             pub fn from_ulid(ulid: ulid::Ulid) -> Self {
                 Self(ulid)
             }
+
+            /// The ULID behind the prefix.
+            pub fn ulid(&self) -> ulid::Ulid {
+                self.0
+            }
         }
 
         impl Default for $name {
@@ -135,6 +140,15 @@ prefixed_id!(
 prefixed_id!(
     /// A payment received from a customer.
     PaymentId, "pay_", "payment"
+);
+prefixed_id!(
+    /// A closing document (an invoice's printed invoice or act, a credit note's document):
+    /// made from its source's id, so the same job always names the same document.
+    DocumentId, "doc_", "document"
+);
+prefixed_id!(
+    /// A manager's signing of a period's documents, run as a job.
+    SigningId, "sgn_", "signing"
 );
 
 #[cfg(test)]

@@ -11,7 +11,10 @@
 //! | [`close`] | `period-close` | the schedule's `{"scheduled_time", "time_zone"}` (or `{"period"}`) | [`kopek_services::close::Closer::start`] |
 //! | [`close`] | `period-close-worker` | SQS batches of `CloseQueue` | [`kopek_services::close::Closer::handle`] |
 //! | [`usage`] | `usage-ingest` | SQS batches of `UsageQueue` | [`kopek_services::usage::ingest::Ingestor::ingest`] |
+//! | [`documents`] | `documents` | SQS batches of `DocumentsQueue` | [`kopek_services::documents::Documents::generate`] |
+//! | [`documents`] | `outbox-relay` | the schedule (every minute) | [`kopek_services::outbox::Outbox::relay`] |
 
 pub mod close;
+pub mod documents;
 pub mod poll;
 pub mod usage;

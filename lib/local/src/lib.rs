@@ -78,8 +78,5 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
 /// An S3 client for the emulator: path-style addressing, as `bucket.127.0.0.1` cannot resolve.
 #[cfg(feature = "aws")]
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    kopek_aws::objects::client(sdk)
 }

@@ -79,6 +79,12 @@ impl Renderer {
     }
 }
 
+impl kopek_domain::documents::Typesetter for Renderer {
+    fn sheet(&self, sheet: &InvoiceSheet) -> Result<Vec<u8>, String> {
+        Renderer::sheet(self, sheet).map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,8 @@
 //! | [`invoices::Invoices`] | invoices and credit notes |
 //! | [`payments::Payments`] | payments received, settling invoices, the credit |
 //! | [`billing::Billing`] | billing settings, balances and the ledger |
+//! | [`documents::Documents`] | closing documents: made from invoices, filed in S3, listed, downloaded |
+//! | [`outbox::Outbox`] | the outbox relay: events to what reacts to them (document jobs) |
 //! | [`idempotency::Idempotency`] | the records behind `Idempotency-Key` |
 //!
 //! Gapless numbering of invoices and credit notes is [`numbering`], used by both. Errors are
@@ -30,11 +32,13 @@ pub mod accounts;
 pub mod billing;
 pub mod catalog;
 pub mod close;
+pub mod documents;
 mod error;
 pub mod idempotency;
 pub mod invoices;
 pub mod numbering;
 pub mod orders;
+pub mod outbox;
 pub mod payments;
 pub mod subscriptions;
 pub mod usage;
@@ -49,6 +53,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kopek_aws::clients::Clients;
 use kopek_aws::config::{Config, ConfigError};
 use kopek_aws::dynamo::Store;
+use kopek_aws::objects::Objects;
 use kopek_aws::queue::Queue;
 use kopek_aws::secrets::{self, SecretError};
 #[cfg(doc)]
@@ -56,6 +61,7 @@ use kopek_domain::accounts::Principal;
 use kopek_domain::accounts::ThrottlePolicy;
 use kopek_domain::calendar::Calendar;
 use kopek_domain::clock::{Clock, SystemClock};
+use kopek_domain::documents::Typesetter;
 use kopek_domain::ids::OrgId;
 use kopek_domain::invoicing::InvoiceSeries;
 use kopek_domain::period::BillingPeriod;
@@ -63,6 +69,8 @@ use kopek_domain::period::BillingPeriod;
 pub use error::{Error, Result};
 /// Listings come in pages; the HTTP layer turns a [`PageKey`] into a signed, opaque cursor.
 pub use kopek_aws::dynamo::{CapacitySnapshot, Page, PageKey, StoreError};
+/// A presigned download link.
+pub use kopek_aws::objects::Download;
 /// The master key the HTTP layer derives its token, cursor and sealing keys from.
 pub use kopek_aws::secrets::Secret;
 
@@ -166,6 +174,11 @@ pub(crate) struct Context {
     pub(crate) settings: Arc<Settings>,
     pub(crate) usage_queue: Option<Queue>,
     pub(crate) close_queue: Option<Queue>,
+    pub(crate) documents_queue: Option<Queue>,
+    /// The documents bucket, where the function was given one.
+    pub(crate) objects: Option<Objects>,
+    /// The typesetting engine: only the documents function (and the local stack) has one.
+    pub(crate) typesetter: Option<Arc<dyn Typesetter>>,
     pub(crate) contention: Arc<Contention>,
 }
 
@@ -275,6 +288,9 @@ impl Services {
                 settings: Arc::new(Settings::from_config(config)?),
                 usage_queue: None,
                 close_queue: None,
+                documents_queue: None,
+                objects: None,
+                typesetter: None,
                 contention: Arc::default(),
             },
         })
@@ -295,6 +311,14 @@ impl Services {
             .close_queue_url
             .as_ref()
             .map(|url| Queue::new(clients.sqs.clone(), url));
+        services.ctx.documents_queue = config
+            .documents_queue_url
+            .as_ref()
+            .map(|url| Queue::new(clients.sqs.clone(), url));
+        services.ctx.objects = config
+            .documents_bucket
+            .as_ref()
+            .map(|bucket| Objects::new(clients.s3.clone(), bucket));
         Ok(services)
     }
 
@@ -317,6 +341,18 @@ impl Services {
     /// The same services queueing the period close on `queue`.
     pub fn with_close_queue(mut self, queue: Queue) -> Self {
         self.ctx.close_queue = Some(queue);
+        self
+    }
+
+    /// The same services sending document jobs to `queue`.
+    pub fn with_documents_queue(mut self, queue: Queue) -> Self {
+        self.ctx.documents_queue = Some(queue);
+        self
+    }
+
+    /// The same services typesetting documents with `typesetter` (the documents function).
+    pub fn with_typesetter(mut self, typesetter: Arc<dyn Typesetter>) -> Self {
+        self.ctx.typesetter = Some(typesetter);
         self
     }
 
@@ -384,6 +420,19 @@ impl Services {
 
     pub fn billing(&self) -> billing::Billing {
         billing::Billing::new(self.ctx.clone())
+    }
+
+    pub fn documents(&self) -> documents::Documents {
+        documents::Documents::new(self.ctx.clone())
+    }
+
+    pub fn outbox(&self) -> outbox::Outbox {
+        outbox::Outbox::new(self.ctx.clone())
+    }
+
+    /// The documents queue, where the function was given one.
+    pub fn documents_queue(&self) -> Option<&Queue> {
+        self.ctx.documents_queue.as_ref()
     }
 
     pub fn idempotency(&self) -> idempotency::Idempotency {

@@ -68,6 +68,8 @@ pub struct Demo {
     pub usage: UsageDemo,
     /// The period the demo closed and the invoices it issued.
     pub closed: Option<ClosedDemo>,
+    /// Documents filed for the closed period.
+    pub documents: usize,
 }
 
 /// What the demo's period close issued.
@@ -130,6 +132,21 @@ pub async fn close_period(
         }
     }
     Ok(closed)
+}
+
+/// Makes the documents of what the demo closed as AWS does: the outbox relayed (what
+/// `outbox-relay` does every minute), then `DocumentsQueue` drained through the documents
+/// service (what `documents` does). Returns how many documents were filed.
+pub async fn make_documents(state: &AppState) -> anyhow::Result<usize> {
+    state.services.outbox().relay(100).await?;
+    let queue = state
+        .services
+        .documents_queue()
+        .context("no function of the template has KOPEK_DOCUMENTS_QUEUE_URL")?;
+    let drained =
+        kopek_events::documents::drain(&state.services.documents(), queue, 1, Some(1)).await?;
+    anyhow::ensure!(drained.failed == 0, "a document job failed (see the log)");
+    Ok(drained.filed)
 }
 
 /// The usage the demo sent and what ingestion made of it.

@@ -1,6 +1,6 @@
 //! The local stack: the emulator, the template's resources in it, the application state
-//! every HTTP function builds at cold start, and what stands in for Lambda's SQS event source
-//! mapping of `usage-ingest` — on the machine, with nothing hand-written about the resources
+//! every HTTP function builds at cold start (with the documents function's typesetter), and
+//! what stands in for Lambda's SQS event source mapping of `usage-ingest` — on the machine, with nothing hand-written about the resources
 //! (they all come from `infra/template.yaml`).
 
 use std::collections::BTreeMap;
@@ -56,7 +56,10 @@ impl Stack {
         // counted on one meter.
         let store = Store::new(clients.dynamodb.clone(), config.table_name.clone());
         let (services, key) = Services::load(&config, &clients).await?;
-        let services = services.with_store(store.clone());
+        // The documents function's typesetter: the stack makes documents in process.
+        let services = services
+            .with_store(store.clone())
+            .with_typesetter(std::sync::Arc::new(kopek_render::Renderer::new()));
         let state = AppState::new(services, key.expose(), config.access_token_ttl);
         let queue_url = config
             .usage_queue_url

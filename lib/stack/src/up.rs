@@ -6,9 +6,11 @@
 //!    routers the Lambda functions run), at `http://127.0.0.1:3000` unless told otherwise;
 //! 4. loads the demo ([`crate::demo`]) through that API, dated last month, sends its usage
 //!    through `UsageQueue` and waits until it is counted, closes last month through
-//!    `CloseQueue` into invoices, sends this month's usage, and prints how to sign in;
+//!    `CloseQueue` into invoices, makes their documents (the outbox relayed, `DocumentsQueue`
+//!    drained), sends this month's usage, and prints how to sign in;
 //! 5. ingests `UsageQueue` in the background as the `usage-ingest` function's event source
-//!    mapping does in AWS ([`ingest_usage`]);
+//!    mapping does in AWS ([`ingest_usage`]), and relays the outbox and makes documents as
+//!    `outbox-relay` and `documents` do ([`make_documents`]);
 //! 6. writes `.local/up/<function>.env`, the environment to run one function alone against
 //!    this stack with cargo-lambda;
 //! 7. on Ctrl-C stops serving and ingesting, stops moto and removes what it wrote under
@@ -77,6 +79,8 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
     eprintln!("kopek: closing {last_month} through the close queue …");
     demo.closed =
         Some(demo::close_period(&stack.state, &admin, last_month, &demo.organisations).await?);
+    eprintln!("kopek: making {last_month}'s documents (outbox relay, documents queue) …");
+    demo.documents = demo::make_documents(&stack.state).await?;
     eprintln!("kopek: sending this month's usage through the usage queue …");
     demo.usage = demo::load_usage(
         &stack.state,
@@ -91,6 +95,8 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
         stack.state.services.clock().clone(),
         stopped,
     ));
+    let (stop_documents, documents_stopped) = oneshot::channel::<()>();
+    let documenting = tokio::spawn(make_documents(stack.state.clone(), documents_stopped));
     let env_dir = root.join(".local").join("up");
     stack.write_env_files(&env_dir)?;
     let credentials = env_dir.join("demo-logins.txt");
@@ -105,6 +111,8 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
     .await;
     let _ = stop_ingesting.send(());
     let _ = ingesting.await;
+    let _ = stop_documents.send(());
+    let _ = documenting.await;
     drop(stack);
     let _ = std::fs::remove_dir_all(&env_dir);
     eprintln!("kopek: stopped; the emulator and its data are gone");
@@ -125,6 +133,36 @@ async fn ingest_usage(poller: Poller, clock: Arc<dyn Clock>, mut stop: oneshot::
                 Ok(report) if report != BatchReport::default() => kopek_events::usage::log(&report),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "usage poll failed"),
+            },
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            () = tokio::time::sleep(IDLE) => {}
+        }
+    }
+}
+
+/// Relays the outbox and makes the documents it asks for every [`IDLE`] until `stop`, as
+/// `outbox-relay` (every minute) and `documents` (on `DocumentsQueue`) do in AWS. A failing
+/// job is left on the queue, retried after a minute, and dead-lettered after five tries.
+async fn make_documents(state: kopek_http::state::AppState, mut stop: oneshot::Receiver<()>) {
+    let Some(queue) = state.services.documents_queue().cloned() else {
+        return;
+    };
+    let documents = state.services.documents();
+    let outbox = state.services.outbox();
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            done = async {
+                outbox.relay(10).await.map_err(|e| e.to_string())?;
+                kopek_events::documents::drain(&documents, &queue, 60, Some(1))
+                    .await
+                    .map_err(|e| e.to_string())
+            } => match done {
+                Ok(d) if d.filed > 0 => tracing::info!(filed = d.filed, "documents filed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "making documents failed"),
             },
         }
         tokio::select! {
@@ -201,6 +239,10 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
             "  (ООО «Ромашка» paid {} RUB in advance: the close drew that credit down into its invoice)",
             demo::PREPAYMENT
         );
+        println!(
+            "Documents of {}: {} PDFs (an invoice for payment and an act per invoice) filed in the documents bucket.",
+            closed.period, demo.documents
+        );
     }
     println!();
     println!("Try:");
@@ -224,6 +266,15 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
         println!(
             "  curl -s {base}/v1/invoices -H \"authorization: Bearer $TOKEN\" | jq   # last month's invoice, with its lines and taxes"
         );
+        if let Some(closed) = &demo.closed {
+            println!(
+                "  curl -s '{base}/v1/documents?period={}' -H \"authorization: Bearer $TOKEN\" | jq '.[] | {{id, doc_type, number, sha256}}'",
+                closed.period
+            );
+            println!(
+                "  curl -s {base}/v1/documents/$DOC/download -H \"authorization: Bearer $TOKEN\" | jq -r .url | xargs curl -so act.pdf   # DOC: an id from above"
+            );
+        }
     }
     if let Some(e) = demo.logins.iter().find(|l| l.role == "engineer") {
         println!(

@@ -150,6 +150,10 @@ impl Samples {
                 "credit_note_id",
                 kopek_domain::ids::CreditNoteId::new().to_string(),
             ),
+            (
+                "document_id",
+                kopek_domain::ids::DocumentId::new().to_string(),
+            ),
         ]))
     }
 

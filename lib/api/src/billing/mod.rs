@@ -17,6 +17,11 @@
 //! | `GET /v1/billing/balance`, `GET /v1/billing/ledger` | `invoices:read` | what a customer owes on a day, from the ledger; its entries |
 //! | `GET`, `PUT /v1/billing/settings` | billing staff; admins change them | series, tax mode, zero invoices, payment terms |
 //! | `GET`, `POST /v1/billing/payments` | a customer its own; admins and accountants record them | payments received, and the credit they left |
+//! | `GET /v1/documents?period=` | `invoices:read`: a customer its own, staff name `org_id` | a customer's closing documents of a period |
+//! | `GET /v1/documents/{document_id}` | the same | a document: type, number, amounts, status, SHA-256, signature |
+//! | `GET /v1/documents/{document_id}/download`, `…/signature` | the same | a five-minute presigned link to the PDF, or to its detached CMS signature |
+//! | `GET /v1/periods/{period}/documents` | billing staff | a closed period's documents: counts and totals by status, the documents by customer |
+//! | `POST /v1/periods/{period}/documents` | billing staff | queue a closed period's missing documents (202) |
 //!
 //! Every route needs `invoices:read` (engineers do not hold it, nor keys issued without it);
 //! staff routes need a billing role on top. A customer reaches only its own organisation's
@@ -28,6 +33,7 @@
 //! balances and the ledger in `kopek_services::billing`. The handlers here read the request,
 //! call one of them and render the views of [`views`].
 mod close;
+mod documents;
 mod invoices;
 mod ledger;
 mod payments;
@@ -59,4 +65,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(settings::get_settings, settings::put_settings))
         .routes(routes!(settings::get_requisites, settings::put_requisites))
         .routes(routes!(payments::list_payments, payments::record_payment))
+        .routes(routes!(documents::list_documents))
+        .routes(routes!(documents::get_document))
+        .routes(routes!(documents::download_document))
+        .routes(routes!(documents::download_signature))
+        .routes(routes!(
+            documents::period_documents,
+            documents::request_documents
+        ))
 }

@@ -6,9 +6,10 @@
 
 use chrono::NaiveDate;
 use kopek_domain::catalog::ServiceCode;
+use kopek_domain::documents::DocumentType;
 use kopek_domain::ids::{
-    ApiKeyId, BatchId, ChargeId, CreditNoteId, EventId, InvoiceId, OrderId, OrgId, SessionId,
-    SubscriptionId, UserId,
+    ApiKeyId, BatchId, ChargeId, CreditNoteId, DocumentId, EventId, InvoiceId, OrderId, OrgId,
+    SessionId, SubscriptionId, UserId,
 };
 use kopek_domain::invoicing::{DocumentKind, InvoiceSeries};
 use kopek_domain::payments::PaymentReference;
@@ -246,6 +247,26 @@ pub fn payment(reference: &PaymentReference) -> String {
     format!("PAYMENT#{hex}")
 }
 
+/// A customer's document of a period (SK in the customer's partition; A66 lists a period's).
+pub fn document(period: BillingPeriod, doc_type: DocumentType, number: &str) -> String {
+    format!("DOC#{period}#{}#{number}", doc_type.slug())
+}
+pub fn documents_of(period: BillingPeriod) -> String {
+    format!("DOC#{period}#")
+}
+/// GSI1: a document by id.
+pub fn document_id(id: &DocumentId) -> String {
+    format!("DOC#{id}")
+}
+pub const DOCUMENT_SK: &str = "DOC";
+/// GSI2: a period's documents, by customer, type and number.
+pub fn documents_of_period(period: BillingPeriod) -> String {
+    format!("DOCS#{period}")
+}
+pub fn document_in_period(org: &OrgId, doc_type: DocumentType, number: &str) -> String {
+    format!("{org}#{}#{number}", doc_type.slug())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,5 +442,22 @@ mod tests {
             [INVOICE_SK, CREDIT_SK, CREDIT_BALANCE],
             ["INVOICE", "CREDIT", "CREDITBALANCE"]
         );
+    }
+
+    #[test]
+    fn document_keys_are_stable() {
+        let org = org_id();
+        let nov = BillingPeriod::new(2026, 11).unwrap();
+        let doc: DocumentId = "doc_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        let key = document(nov, DocumentType::Act, "KPK-2026-000042");
+        assert_eq!(key, "DOC#2026-11#act#KPK-2026-000042");
+        assert!(key.starts_with(&documents_of(nov)));
+        assert_eq!(document_id(&doc), "DOC#doc_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(documents_of_period(nov), "DOCS#2026-11");
+        assert_eq!(
+            document_in_period(&org, DocumentType::CreditNote, "KPK-CN-2026-000001"),
+            format!("{ORG}#credit_note#KPK-CN-2026-000001")
+        );
+        assert_eq!(DOCUMENT_SK, "DOC");
     }
 }

@@ -32,6 +32,7 @@
 //! | A35–A37 | Subscriptions | see [`subscriptions`] | `ORG#{org}` / `SUB#{sub}` |
 //! | A38–A45 | Usage events (sharded), meters used, rejected events, ingestion health, closed periods, external references | see [`usage`] | `USAGE#…`, `USAGEREJ#…`, `USAGEHEALTH#…`, `EXTREF#…`; `ORG#{org}` / `USAGEMETER#…`, `BILLING` |
 //! | A46–A64 | Billing settings and the provider's requisites, the period close (status, customer jobs), invoice numbering, invoices, credit notes, the ledger, credit and payments | see [`billing`] (one module per aggregate) | `PERIOD#{yyyy-mm}`, `SEQ#…`, `SETTINGS`; `ORG#{org}` / `INVOICE#…`, `CREDIT#…`, `LEDGER#…`, `CREDITBALANCE`, `PAYMENT#…`; GSI1 `PERIODS`, `INVOICE#{inv}`, `CREDIT#{crn}`; GSI2 `INVOICES#{yyyy-mm}` |
+//! | A65–A69 | Closing documents: filed once, a customer's of a period, by id, a period's, signed | see [`documents`] | `ORG#{org}` / `DOC#…`; GSI1 `DOC#{doc}`; GSI2 `DOCS#{yyyy-mm}` |
 //!
 //! Every key is built in [`keys`] (each asserted by a unit test); the write helpers —
 //! conditions, the `UpdateItem` builder, conditional puts — are in `expr`. With the `faults`
@@ -53,6 +54,7 @@ pub mod accounts;
 pub mod billing;
 pub mod capacity;
 pub mod catalog;
+pub mod documents;
 pub(crate) mod expr;
 pub mod idempotency;
 pub mod keys;
@@ -462,6 +464,23 @@ impl Store {
 }
 
 impl Store {
+    /// One page of a GSI2 partition, in sort-key order.
+    pub(crate) async fn gsi2_page<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<T>, StoreError> {
+        let q = QuerySpec {
+            index: Some(keys::GSI2),
+            pk,
+            sk_prefix: None,
+            limit,
+            forward: true,
+        };
+        self.query_page(q, start).await
+    }
+
     /// The one item of a GSI1 partition, if any.
     pub(crate) async fn only_on_gsi1<T: DeserializeOwned>(
         &self,

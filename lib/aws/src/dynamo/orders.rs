@@ -135,11 +135,11 @@ struct EventItem {
     pk: String,
     #[serde(rename = "SK")]
     sk: String,
-    /// In the outbox until published.
-    #[serde(rename = "GSI1PK")]
-    gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    gsi1sk: String,
+    /// In the outbox until relayed (`None` after).
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
     #[serde(rename = "type")]
     kind: String,
     event: DomainEvent,
@@ -186,8 +186,8 @@ pub(crate) fn put_event(
     let item = to_item(&EventItem {
         pk: keys::org(&event.org),
         sk: keys::history(&event.kind.subject(), &event.id),
-        gsi1pk: keys::OUTBOX.into(),
-        gsi1sk: event.id.to_string(),
+        gsi1pk: Some(keys::OUTBOX.into()),
+        gsi1sk: Some(event.id.to_string()),
         kind: "event".into(),
         event: event.clone(),
     })?;
@@ -403,7 +403,7 @@ impl Store {
             .collect())
     }
 
-    /// A27: events waiting in the outbox, oldest first (for the publisher).
+    /// A27: events waiting in the outbox, oldest first (for the relay).
     pub async fn outbox(&self, limit: i32) -> Result<Vec<DomainEvent>, StoreError> {
         let q = QuerySpec {
             index: Some(keys::GSI1),
@@ -419,6 +419,20 @@ impl Store {
             .into_iter()
             .map(|i| i.event)
             .collect())
+    }
+
+    /// A27: takes `event` out of the outbox once it was relayed (its history item stays);
+    /// `false` when another relay took it out first.
+    pub async fn relayed(&self, event: &DomainEvent) -> Result<bool, StoreError> {
+        super::expr::Change::new(
+            keys::org(&event.org),
+            &keys::history(&event.kind.subject(), &event.id),
+        )
+        .remove("GSI1PK")
+        .remove("GSI1SK")
+        .when("attribute_exists(GSI1PK)")
+        .send(self)
+        .await
     }
 }
 

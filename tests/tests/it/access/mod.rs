@@ -79,6 +79,8 @@ struct Ids<'a> {
     /// An invoice of the current period, and a credit note of it.
     invoice: &'a str,
     credit_note: &'a str,
+    /// The act of that invoice.
+    document: &'a str,
 }
 
 /// The period the organisations' invoices are of.

@@ -17,6 +17,7 @@ pub(super) fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
         sub,
         invoice,
         credit_note,
+        document,
     } = *ids;
     let period = invoiced_period();
     let invite =
@@ -215,6 +216,35 @@ pub(super) fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
         ),
         Probe::new(
             Method::GET,
+            "/v1/documents",
+            "query org_id",
+            format!("/v1/documents?period={period}&org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/documents/{document_id}",
+            "path document_id",
+            format!("/v1/documents/{document}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/documents/{document_id}/download",
+            "path document_id",
+            format!("/v1/documents/{document}/download"),
+            200,
+        ),
+        // Not signed (yet): reached, and refused for its state.
+        Probe::new(
+            Method::GET,
+            "/v1/documents/{document_id}/signature",
+            "path document_id",
+            format!("/v1/documents/{document}/signature"),
+            409,
+        ),
+        Probe::new(
+            Method::GET,
             "/v1/billing/balance",
             "query org_id",
             format!("/v1/billing/balance?org_id={org}"),
@@ -410,6 +440,20 @@ pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
             "/v1/periods/{period}/resume",
             "path period",
             format!("/v1/periods/{period}/resume"),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/periods/{period}/documents",
+            "path period",
+            format!("/v1/periods/{period}/documents"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/periods/{period}/documents",
+            "path period",
+            format!("/v1/periods/{period}/documents"),
             403,
         ),
         Probe::new(

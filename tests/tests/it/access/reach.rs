@@ -5,7 +5,10 @@ use super::probes::{catalog_probes, org_probes, staff_probes};
 use super::{Ids, METER, invoiced_period};
 use crate::support::invoices;
 use axum::http::Method;
-use kopek_domain::ids::{ApiKeyId, CreditNoteId, InvoiceId, OrderId, OrgId, SubscriptionId};
+use kopek_domain::documents::{DocumentType, Source};
+use kopek_domain::ids::{
+    ApiKeyId, CreditNoteId, DocumentId, InvoiceId, OrderId, OrgId, SubscriptionId,
+};
 use kopek_tests::{Customer, TestApp, unique};
 use serde_json::{Value, json};
 
@@ -28,6 +31,9 @@ struct World {
     b_invoice_id: String,
     a_credit_note_id: String,
     b_credit_note_id: String,
+    /// The act of each invoice.
+    a_document_id: String,
+    b_document_id: String,
     /// A key of the provider's staff (no organisation).
     staff_key_id: String,
 }
@@ -132,6 +138,14 @@ async fn world(app: &TestApp) -> World {
     .assert_status(201);
     let a_sub_id = subscribe(a.token.clone()).await;
     let b_sub_id = subscribe(b.token.clone()).await;
+    app.send(TestApp::request(
+        Method::PUT,
+        "/v1/billing/requisites",
+        Some(&admin),
+        Some(&json!({"requisites": kopek_tests::provider_requisites()})),
+    ))
+    .await
+    .assert_status(200);
     let invoice_ids = invoices::issue_invoices(
         app,
         invoiced_period(),
@@ -154,6 +168,15 @@ async fn world(app: &TestApp) -> World {
     };
     let a_credit_note_id = credit(invoice_ids[0].clone()).await;
     let b_credit_note_id = credit(invoice_ids[1].clone()).await;
+    assert_eq!(
+        app.make_documents().await.filed,
+        4,
+        "an invoice and an act each"
+    );
+    let act = |invoice: &str| {
+        let invoice: InvoiceId = invoice.parse().expect("an invoice id");
+        DocumentId::of(Source::Invoice(invoice), DocumentType::Act).to_string()
+    };
     World {
         a,
         b,
@@ -166,6 +189,8 @@ async fn world(app: &TestApp) -> World {
         b_sub_id,
         a_invoice_id: invoice_ids[0].clone(),
         b_invoice_id: invoice_ids[1].clone(),
+        a_document_id: act(&invoice_ids[0]),
+        b_document_id: act(&invoice_ids[1]),
         a_credit_note_id,
         b_credit_note_id,
     }
@@ -183,6 +208,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         sub: &world.b_sub_id,
         invoice: &world.b_invoice_id,
         credit_note: &world.b_credit_note_id,
+        document: &world.b_document_id,
     });
     let never_ids = [
         OrgId::new().to_string(),
@@ -191,6 +217,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         SubscriptionId::new().to_string(),
         InvoiceId::new().to_string(),
         CreditNoteId::new().to_string(),
+        DocumentId::new().to_string(),
     ];
     let never = org_probes(&Ids {
         org: &never_ids[0],
@@ -199,6 +226,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         sub: &never_ids[3],
         invoice: &never_ids[4],
         credit_note: &never_ids[5],
+        document: &never_ids[6],
     });
     let malformed = org_probes(&Ids {
         org: "org_nonsense",
@@ -207,6 +235,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         sub: "sub_nonsense",
         invoice: "inv_nonsense",
         credit_note: "crn_nonsense",
+        document: "doc_nonsense",
     });
     for ((probe, never), malformed) in foreign.iter().zip(&never).zip(&malformed) {
         let what = format!("{} {}", probe.method, probe.uri);
@@ -268,6 +297,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         sub: &world.a_sub_id,
         invoice: &world.a_invoice_id,
         credit_note: &world.a_credit_note_id,
+        document: &world.a_document_id,
     }) {
         let what = format!("{} {}", probe.method, probe.uri);
         let response = probe.send(app, caller).await;

@@ -1,5 +1,6 @@
-//! The `period-close`, `period-close-worker` and `billing-api` functions with their sample
-//! events: last month closed, its invoice shown and paid.
+//! The `period-close`, `period-close-worker`, `outbox-relay`, `documents` and `billing-api`
+//! functions with their sample events: last month closed, its documents made, its invoice
+//! shown and paid.
 
 use super::{LambdaUnderTest, batch_item_failures, create_services, order_intake_catalog};
 use kopek_local::template::Template;
@@ -164,6 +165,60 @@ async fn the_period_close_functions_close_last_month_from_the_sample_events() {
         .items;
     assert_eq!(invoices.len(), 1);
     assert_eq!(invoices[0].invoice, invoice);
+
+    // The relay, on its schedule, turns the `invoice_issued` event into a document job; the
+    // documents function makes the invoice for payment and the act — once, though the job
+    // is delivered twice — and files them in the bucket.
+    let admin = app.admin().await;
+    app.send(TestApp::request(
+        axum::http::Method::PUT,
+        "/v1/billing/requisites",
+        Some(&admin),
+        Some(&json!({"requisites": kopek_tests::provider_requisites()})),
+    ))
+    .await
+    .assert_status(200);
+    let relay = LambdaUnderTest::start_on(&app, "OutboxRelayFunction", "outbox-relay").await;
+    let relayed = relay
+        .invoke_json(
+            "outbox-relay",
+            &tools::project_root().join("events/outbox-relay/scheduled.json"),
+        )
+        .await;
+    assert_eq!(relayed["document_jobs"], 1, "{relayed}");
+    assert!(store.outbox(10).await.expect("the outbox").is_empty());
+    let documents = LambdaUnderTest::start_on(&app, "DocumentsFunction", "documents").await;
+    let made = documents
+        .invoke_filled(
+            "documents",
+            "documents/invoice-twice.json",
+            &[
+                ("ORG_ID", &customer.org_id),
+                ("INVOICE_ID", &invoice.id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(batch_item_failures(&made), Vec::<String>::new());
+    let filed = store.documents_of(org, period).await.expect("documents");
+    let types: Vec<&str> = filed.iter().map(|d| d.document.doc_type.slug()).collect();
+    assert_eq!(types, ["act", "invoice"]);
+    let objects = kopek_local::s3_client(&app.sdk)
+        .list_object_versions()
+        .bucket(&app.env["KOPEK_DOCUMENTS_BUCKET"])
+        .send()
+        .await
+        .expect("the bucket lists");
+    assert_eq!(objects.versions().len(), 2, "each PDF written once");
+    let malformed = documents
+        .invoke_json(
+            "documents",
+            &tools::project_root().join("events/documents/malformed.json"),
+        )
+        .await;
+    assert_eq!(
+        batch_item_failures(&malformed),
+        ["d0c00000-0000-4000-8000-000000000003"]
+    );
 }
 
 #[tokio::test]

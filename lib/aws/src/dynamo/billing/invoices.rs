@@ -232,16 +232,8 @@ impl Store {
         limit: i32,
         start: Option<PageKey>,
     ) -> Result<Page<StoredInvoice>, StoreError> {
-        let pk = keys::invoices_of_period(period);
-        let q = QuerySpec {
-            index: Some(keys::GSI2),
-            pk: &pk,
-            sk_prefix: None,
-            limit,
-            forward: true,
-        };
         Ok(self
-            .query_page::<InvoiceItem>(q, start)
+            .gsi2_page::<InvoiceItem>(&keys::invoices_of_period(period), limit, start)
             .await?
             .map(StoredInvoice::from))
     }

@@ -13,6 +13,12 @@
 //! thousands, a decimal comma) in Russian, `26,962.16` in English; dates as `1 декабря 2026 г.`
 //! and `1 December 2026`.
 
+pub mod filed;
+
+pub use filed::{
+    Document, DocumentStatus, DocumentType, FiledObject, SignatureRecord, SigningRefused, Source,
+};
+
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -26,6 +32,14 @@ use crate::invoicing::{
     Signatory, TaxMode, issue, tax_summaries,
 };
 use crate::money::{Currency, Money, in_words};
+
+/// The port through which documents are typeset: a sheet in, PDF bytes out, the same bytes
+/// for the same sheet. The documents function plugs in the Typst renderer (`kopek-render`);
+/// no other crate links a typesetting engine.
+pub trait Typesetter: Send + Sync {
+    /// The PDF of `sheet`; `Err` with the engine's message when its template fails.
+    fn sheet(&self, sheet: &InvoiceSheet) -> Result<Vec<u8>, String>;
+}
 
 /// Which document of an invoice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

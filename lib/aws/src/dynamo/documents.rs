@@ -1,0 +1,126 @@
+//! A65–A69: closing documents as filed — one item per document, in its customer's partition,
+//! found by id on GSI1 and by period on GSI2.
+//!
+//! | # | Access pattern | Operation | Key | Cost |
+//! |---|----------------|-----------|-----|------|
+//! | A65 | File a document's record once (a re-run job finds it) | `PutItem` if `attribute_not_exists(PK)` | `ORG#{org}` / `DOC#{yyyy-mm}#{type}#{number}`; GSI1 `DOC#{doc}` / `DOC`; GSI2 `DOCS#{yyyy-mm}` / `{org}#{type}#{number}` | 1 WCU + 1 per GSI (item ≈ 0.8 KB) |
+//! | A66 | A customer's documents of a period | `Query` | `ORG#{org}`, `SK begins_with DOC#{yyyy-mm}#` | 0.5 RCU per 4 KB |
+//! | A67 | A document by id | `Query GSI1` | `GSI1PK = DOC#{doc}` | 0.5 RCU |
+//! | A68 | A period's documents, by customer (the manager's list; signing) | `Query GSI2`, paged | `GSI2PK = DOCS#{yyyy-mm}` | 0.5 RCU per 4 KB |
+//! | A69 | Record a signature | `PutItem` if `rev = :rev` | the document's key | 1 WCU + 2 GSI |
+
+use kopek_domain::documents::Document;
+use kopek_domain::ids::{DocumentId, OrgId};
+use kopek_domain::period::BillingPeriod;
+use serde::{Deserialize, Serialize};
+
+use crate::dynamo::{Page, PageKey, Store, StoreError, keys, to_item};
+
+/// A document as stored, with its revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDocument {
+    pub document: Document,
+    pub rev: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct DocumentItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(rename = "GSI2PK")]
+    gsi2pk: String,
+    #[serde(rename = "GSI2SK")]
+    gsi2sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    document: Document,
+    rev: u64,
+}
+
+impl DocumentItem {
+    fn new(document: &Document, rev: u64) -> Self {
+        let d = document;
+        Self {
+            pk: keys::org(&d.org),
+            sk: keys::document(d.period, d.doc_type, &d.number),
+            gsi1pk: keys::document_id(&d.id),
+            gsi1sk: keys::DOCUMENT_SK.into(),
+            gsi2pk: keys::documents_of_period(d.period),
+            gsi2sk: keys::document_in_period(&d.org, d.doc_type, &d.number),
+            kind: "document".into(),
+            document: d.clone(),
+            rev,
+        }
+    }
+}
+
+impl From<DocumentItem> for StoredDocument {
+    fn from(i: DocumentItem) -> Self {
+        Self {
+            document: i.document,
+            rev: i.rev,
+        }
+    }
+}
+
+impl Store {
+    /// A65: files a document's record; `false` when it was filed already (nothing changed).
+    pub async fn file_document(&self, document: &Document) -> Result<bool, StoreError> {
+        self.put_new(to_item(&DocumentItem::new(document, 1))?)
+            .await
+    }
+
+    /// A66: a customer's documents of a period, by type and number.
+    pub async fn documents_of(
+        &self,
+        org: OrgId,
+        period: BillingPeriod,
+    ) -> Result<Vec<StoredDocument>, StoreError> {
+        Ok(self
+            .query_all::<DocumentItem>(&keys::org(&org), &keys::documents_of(period))
+            .await?
+            .into_iter()
+            .map(StoredDocument::from)
+            .collect())
+    }
+
+    /// A67: a document by id.
+    pub async fn document_by_id(
+        &self,
+        id: DocumentId,
+    ) -> Result<Option<StoredDocument>, StoreError> {
+        Ok(self
+            .only_on_gsi1::<DocumentItem>(&keys::document_id(&id))
+            .await?
+            .map(StoredDocument::from))
+    }
+
+    /// A68: one page of a period's documents, by customer, type and number.
+    pub async fn documents_of_period(
+        &self,
+        period: BillingPeriod,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<StoredDocument>, StoreError> {
+        Ok(self
+            .gsi2_page::<DocumentItem>(&keys::documents_of_period(period), limit, start)
+            .await?
+            .map(StoredDocument::from))
+    }
+
+    /// A69: saves `document` (signed) over revision `rev`; a conflict when it changed.
+    pub async fn save_document(&self, document: &Document, rev: u64) -> Result<u64, StoreError> {
+        self.put_at_rev(
+            to_item(&DocumentItem::new(document, rev + 1))?,
+            rev,
+            "document",
+        )
+        .await
+    }
+}

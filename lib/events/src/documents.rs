@@ -1,0 +1,168 @@
+//! The documents' events: the `documents` function's SQS batches of `DocumentsQueue` (each
+//! message one [`DocumentJob`] or an array of them, as the outbox relay packs them) handed to
+//! [`Documents::generate`], and the `outbox-relay` function's schedule handed to
+//! [`Outbox::relay`]. A message whose jobs did not all succeed is named in the partial batch
+//! response; SQS redelivers it (its finished jobs find their documents filed) and, after the
+//! queue's `maxReceiveCount`, moves it to the dead-letter queue, from where it is redriven
+//! once its cause (missing requisites, say) is fixed.
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use kopek_aws::dynamo::StoreError;
+use kopek_aws::queue::Queue;
+use kopek_services::Error;
+use kopek_services::documents::{DocumentJob, Documents, Generated};
+use kopek_services::outbox::{Outbox, Relayed};
+use serde::Serialize;
+
+use crate::poll::{Stopping, Until};
+
+/// Relay runs per scheduled invocation (each reads up to 100 events).
+pub const RELAY_RUNS: usize = 20;
+
+/// The jobs of one message body: one job or an array of them.
+pub fn parse_body(body: &str) -> Result<Vec<DocumentJob>, Error> {
+    let value: serde_json::Value = serde_json::from_str(body)
+        .map_err(|e| Error::invalid("message", format!("not JSON: {e}")))?;
+    let jobs = match value {
+        serde_json::Value::Array(items) => items,
+        one => vec![one],
+    };
+    jobs.into_iter()
+        .map(|job| {
+            serde_json::from_value(job)
+                .map_err(|e| Error::invalid("message", format!("not a document job: {e}")))
+        })
+        .collect()
+}
+
+/// One message: every job of it; `Err` (retry the message) when any failed.
+pub async fn handle_body(documents: &Documents, body: &str) -> Result<Generated, Error> {
+    let mut done = Generated::default();
+    for job in parse_body(body)? {
+        let one = documents.generate(&job).await?;
+        done.filed.extend(one.filed);
+        done.already.extend(one.already);
+    }
+    Ok(done)
+}
+
+/// One invocation of the documents function: every message of the batch.
+pub async fn handle_batch(documents: &Documents, event: SqsEvent) -> SqsBatchResponse {
+    let mut failed = Vec::new();
+    for record in event.records {
+        let id = record.message_id.unwrap_or_default();
+        match handle_body(documents, record.body.as_deref().unwrap_or_default()).await {
+            Ok(done) => tracing::info!(
+                message = %id,
+                filed = done.filed.len(),
+                already = done.already.len(),
+                "documents filed"
+            ),
+            Err(e) => {
+                tracing::warn!(message = %id, error = %e, transient = e.is_transient(), "document job failed");
+                failed.push(id);
+            }
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.set_failures(failed);
+    response
+}
+
+/// What a scheduled relay answers (logged by Lambda, read by `cargo lambda invoke`).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RelayResponse {
+    pub events: usize,
+    pub document_jobs: usize,
+}
+
+/// One scheduled invocation of `outbox-relay`.
+pub async fn handle_relay(outbox: &Outbox) -> Result<RelayResponse, Error> {
+    let Relayed {
+        events,
+        document_jobs,
+    } = outbox.relay(RELAY_RUNS).await?;
+    Ok(RelayResponse {
+        events,
+        document_jobs,
+    })
+}
+
+/// What draining the documents queue did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Messages handled and deleted.
+    pub handled: usize,
+    /// Messages that failed (left for SQS to redeliver).
+    pub failed: usize,
+    /// Documents filed now.
+    pub filed: usize,
+}
+
+/// The local stand-in for the event source mapping of `DocumentsQueue`: handles messages
+/// until the queue holds none (a failed one is received again after `retry_after_secs`), or,
+/// with `give_up_after_failures`, stops once that many failures were seen.
+pub async fn drain(
+    documents: &Documents,
+    queue: &Queue,
+    retry_after_secs: i32,
+    give_up_after_failures: Option<usize>,
+) -> Result<Drained, StoreError> {
+    let mut stopping = Stopping::new(Until::QueueEmpty {
+        pause: Duration::from_millis(50),
+        max_pause: Duration::from_millis(500),
+    });
+    let mut drained = Drained::default();
+    let mut requests = 0;
+    while !stopping.done() {
+        if give_up_after_failures.is_some_and(|n| drained.failed >= n) {
+            break;
+        }
+        let received = queue.receive(10, 0, Some(retry_after_secs)).await?;
+        if received.is_empty() {
+            stopping.received_nothing(queue, &mut requests).await?;
+            continue;
+        }
+        stopping.received();
+        let mut done = Vec::new();
+        for message in &received {
+            match handle_body(documents, &message.body).await {
+                Ok(generated) => {
+                    drained.handled += 1;
+                    drained.filed += generated.filed.len();
+                    done.push(message.receipt_handle.as_str());
+                }
+                Err(e) => {
+                    drained.failed += 1;
+                    tracing::warn!(error = %e, "document job failed; SQS will redeliver it");
+                }
+            }
+        }
+        queue.delete(&done).await?;
+    }
+    Ok(drained)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_one_job_or_an_array_of_them() {
+        let job = r#"{"job":"invoice","org":"org_01ARZ3NDEKTSV4RRFFQ69G5FAV","invoice":"inv_01ARZ3NDEKTSV4RRFFQ69G5FAV"}"#;
+        assert_eq!(parse_body(job).expect("one").len(), 1);
+        assert_eq!(parse_body(&format!("[{job},{job}]")).expect("two").len(), 2);
+        for bad in [
+            "",
+            "{}",
+            r#"{"job":"invoice"}"#,
+            r#"[{"job":"receipt"}]"#,
+            "3",
+        ] {
+            let err = parse_body(bad).expect_err(bad);
+            assert!(err.to_string().starts_with("message:"), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! Closing documents: made from every issued invoice (an invoice for payment and an act) and
+//! filed in the documents bucket; listed, opened and downloaded by their customer; counted
+//! and listed by period for the manager.
+//!
+//! **Made once.** A [`DocumentJob`] reaches the documents function through `DocumentsQueue`
+//! (the outbox relay turns each `invoice_issued` event into one; a manager may ask for a
+//! period's again). [`Documents::generate`] makes each of the job's documents that is not
+//! filed yet: the sheet from the invoice as issued (its seller and buyer as of that day), the
+//! PDF through the [`Typesetter`] port (the same sheet always gives the same bytes), the bytes
+//! filed under a key naming period, customer, type and number, then the record with their
+//! SHA-256 and size. A job delivered twice finds the records and renders nothing; a crash
+//! between filing the bytes and the record renders the same bytes again, finds them filed
+//! (same SHA-256) and writes only the record. An invoice issued before the provider's
+//! requisites were set is printed with the requisites in force when its documents are made;
+//! while there are none, it is refused naming `requisites` and nothing is filed (the job is
+//! retried, then dead-lettered; `POST /v1/periods/{p}/documents` asks again).
+//!
+//! **Reading.** A customer reaches only its own documents (another's id is *not found*);
+//! downloads are presigned `GET`s that live [`DOWNLOAD_TTL`]. Staff see a period's documents
+//! with counts and totals by status.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kopek_aws::dynamo::billing::StoredInvoice;
+use kopek_aws::dynamo::documents::StoredDocument;
+use kopek_aws::objects::{Download, Objects, sha256_hex};
+use kopek_domain::accounts::{Principal, Scope};
+use kopek_domain::close::PeriodStatus;
+use kopek_domain::documents::{
+    Document, DocumentStatus, DocumentType, FiledObject, InvoiceSheet, SheetKind, Source,
+    Typesetter, filed::object_key,
+};
+use kopek_domain::ids::{DocumentId, InvoiceId, OrgId};
+use kopek_domain::money::Money;
+use kopek_domain::period::BillingPeriod;
+use serde::{Deserialize, Serialize};
+
+use crate::access::{BILLING_STAFF, org_of};
+use crate::{Context, Error, OfCustomer, Paging, Result};
+
+/// How long a download link lives.
+pub const DOWNLOAD_TTL: Duration = Duration::from_secs(5 * 60);
+/// Documents of a period read per page when counting them.
+const COUNT_PAGE: i32 = 500;
+
+/// One message of `DocumentsQueue`: the documents of one source to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DocumentJob {
+    /// The invoice for payment and the act of an issued invoice.
+    Invoice { org: OrgId, invoice: InvoiceId },
+}
+
+/// What one job did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Generated {
+    /// Documents made and filed now.
+    pub filed: Vec<DocumentId>,
+    /// Documents found filed already (a job delivered again).
+    pub already: Vec<DocumentId>,
+}
+
+/// What a relayed or re-requested period asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requested {
+    /// Invoices whose documents were queued.
+    pub invoices: usize,
+}
+
+/// One status's count and totals in a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusTotals {
+    pub count: u64,
+    /// Gross totals per currency (of invoices for payment and credit notes: an act repeats
+    /// its invoice's amount and is not added twice).
+    pub gross: Vec<Money>,
+}
+
+/// A period's documents as the manager sees them.
+#[derive(Debug, Clone)]
+pub struct PeriodDocuments {
+    pub period: BillingPeriod,
+    /// Customers closed into an invoice in the period (the close's counter).
+    pub invoices: u64,
+    /// Counts and totals by status.
+    pub by_status: BTreeMap<DocumentStatus, StatusTotals>,
+    /// One page of the documents, by customer, type and number.
+    pub documents: Vec<OfCustomer<Document>>,
+    pub next: Option<kopek_aws::dynamo::PageKey>,
+}
+
+/// Closing documents: making, filing, listing, downloading.
+#[derive(Clone)]
+pub struct Documents {
+    ctx: Context,
+}
+
+impl Documents {
+    pub(crate) fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    fn objects(&self) -> Result<&Objects> {
+        self.ctx.objects.as_ref().ok_or_else(|| {
+            Error::Internal("this function has no documents bucket (KOPEK_DOCUMENTS_BUCKET)".into())
+        })
+    }
+
+    fn typesetter(&self) -> Result<&Arc<dyn Typesetter>> {
+        self.ctx
+            .typesetter
+            .as_ref()
+            .ok_or_else(|| Error::Internal("this function cannot typeset documents".into()))
+    }
+
+    /// Makes and files every document of `job` not filed yet (see the module docs).
+    pub async fn generate(&self, job: &DocumentJob) -> Result<Generated> {
+        match *job {
+            DocumentJob::Invoice { org, invoice } => self.of_invoice(org, invoice).await,
+        }
+    }
+
+    async fn of_invoice(&self, org: OrgId, id: InvoiceId) -> Result<Generated> {
+        let StoredInvoice { mut invoice, .. } = self
+            .ctx
+            .store
+            .invoice_by_id(id)
+            .await?
+            .filter(|s| s.invoice.draft.org == org)
+            .ok_or_else(|| Error::invalid("invoice", format!("no invoice {id} of {org}")))?;
+        if let Some(parties) = invoice.parties.as_mut()
+            && parties.seller.is_none()
+        {
+            // Issued before the provider's requisites were set: printed with those in force.
+            parties.seller = self
+                .ctx
+                .store
+                .provider_requisites()
+                .await?
+                .map(|s| s.requisites);
+        }
+        let mut done = Generated::default();
+        for (doc_type, sheet_kind) in [
+            (DocumentType::Invoice, SheetKind::Invoice),
+            (DocumentType::Act, SheetKind::Act),
+        ] {
+            let source = Source::Invoice(invoice.id);
+            let doc_id = DocumentId::of(source, doc_type);
+            if self.ctx.store.document_by_id(doc_id).await?.is_some() {
+                done.already.push(doc_id);
+                continue;
+            }
+            let sheet = InvoiceSheet::of(&invoice, sheet_kind)?;
+            let pdf = self.typeset(&sheet)?;
+            let draft = &invoice.draft;
+            let key = object_key(draft.period, org, doc_type, &invoice.number.to_string());
+            let document = Document {
+                id: doc_id,
+                org,
+                period: draft.period,
+                doc_type,
+                number: invoice.number.to_string(),
+                dated: invoice.issued_on,
+                source,
+                net: draft.net,
+                tax: draft.tax,
+                gross: draft.gross,
+                file: FiledObject {
+                    key: key.clone(),
+                    sha256: sha256_hex(&pdf),
+                    size: pdf.len() as u64,
+                },
+                generated_at: self.ctx.now(),
+                status: DocumentStatus::Generated,
+                signature: None,
+            };
+            self.objects()?.file(&key, pdf, "application/pdf").await?;
+            if self.ctx.store.file_document(&document).await? {
+                done.filed.push(doc_id);
+            } else {
+                done.already.push(doc_id);
+            }
+        }
+        Ok(done)
+    }
+
+    fn typeset(&self, sheet: &InvoiceSheet) -> Result<Vec<u8>> {
+        self.typesetter()?
+            .sheet(sheet)
+            .map_err(|e| Error::Internal(format!("typesetting {}: {e}", sheet.title)))
+    }
+
+    /// Queues the documents of every invoice of a closed period again (billing staff): what
+    /// is filed already is skipped by the jobs, so this makes only what is missing — after
+    /// the provider's requisites were completed, say.
+    pub async fn request_period(
+        &self,
+        caller: &Principal,
+        period: BillingPeriod,
+    ) -> Result<Requested> {
+        caller.require_role(BILLING_STAFF)?;
+        self.closed(period).await?;
+        let queue = self.ctx.documents_queue.as_ref().ok_or_else(|| {
+            Error::Internal(
+                "this function has no documents queue (KOPEK_DOCUMENTS_QUEUE_URL)".into(),
+            )
+        })?;
+        let mut start = None;
+        let mut requested = Requested::default();
+        loop {
+            let page = self
+                .ctx
+                .store
+                .list_invoices_of_period(period, 100, start)
+                .await?;
+            let jobs = page
+                .items
+                .iter()
+                .map(|s| {
+                    serde_json::to_string(&DocumentJob::Invoice {
+                        org: s.invoice.draft.org,
+                        invoice: s.invoice.id,
+                    })
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            queue.send_events(&jobs).await?;
+            requested.invoices += jobs.len();
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(requested),
+            }
+        }
+    }
+
+    /// Refused unless `period`'s close has finished.
+    async fn closed(&self, period: BillingPeriod) -> Result<u64> {
+        let stored = self.ctx.store.period(period).await?;
+        match stored {
+            Some(p) if p.status == PeriodStatus::Closed => Ok(p.done),
+            _ => Err(Error::conflict_on(
+                "period_not_closed",
+                "period",
+                format!("the close of {period} has not finished: its documents are not made yet"),
+            )),
+        }
+    }
+
+    /// A customer's documents of a period (staff name the organisation).
+    pub async fn of_customer(
+        &self,
+        caller: &Principal,
+        org: Option<OrgId>,
+        period: BillingPeriod,
+    ) -> Result<Vec<Document>> {
+        caller.require_scope(Scope::InvoicesRead)?;
+        let org = org_of(caller, org)?;
+        Ok(self
+            .ctx
+            .store
+            .documents_of(org, period)
+            .await?
+            .into_iter()
+            .map(|s| s.document)
+            .collect())
+    }
+
+    /// A document (a customer's own, or any for staff).
+    pub async fn get(&self, caller: &Principal, id: DocumentId) -> Result<Document> {
+        Ok(self.visible(caller, id).await?.document)
+    }
+
+    /// A link that downloads a document's PDF, or its detached signature (`signature`).
+    pub async fn download(
+        &self,
+        caller: &Principal,
+        id: DocumentId,
+        signature: bool,
+    ) -> Result<Download> {
+        let document = self.visible(caller, id).await?.document;
+        let (key, name) = match (signature, &document.signature) {
+            (false, _) => (document.file.key.clone(), document.file_name()),
+            (true, Some(sig)) => (
+                sig.object.key.clone(),
+                format!("{}.p7s", document.file_name()),
+            ),
+            (true, None) => {
+                return Err(Error::conflict_on(
+                    "not_signed",
+                    "signature",
+                    format!("document {id} is not signed yet"),
+                ));
+            }
+        };
+        Ok(self
+            .objects()?
+            .download(&key, &name, self.ctx.now(), DOWNLOAD_TTL)
+            .await?)
+    }
+
+    /// A period's documents (billing staff): counts and totals by status, and one page of
+    /// the documents with their customers' names.
+    pub async fn of_period(
+        &self,
+        caller: &Principal,
+        period: BillingPeriod,
+        paging: Paging,
+    ) -> Result<PeriodDocuments> {
+        caller.require_role(BILLING_STAFF)?;
+        caller.require_scope(Scope::InvoicesRead)?;
+        let invoices = self.closed(period).await?;
+        let by_status = self.count(period).await?;
+        let page = self
+            .ctx
+            .store
+            .documents_of_period(period, paging.limit, paging.start)
+            .await?;
+        let documents: Vec<Document> = page.items.into_iter().map(|s| s.document).collect();
+        let names = self
+            .ctx
+            .customer_names(documents.iter().map(|d| d.org))
+            .await?;
+        Ok(PeriodDocuments {
+            period,
+            invoices,
+            by_status,
+            documents: OfCustomer::name_all(documents, |d| d.org, &names),
+            next: page.next,
+        })
+    }
+
+    /// Counts and totals of a period's documents by status (reads them all, 500 a page).
+    async fn count(&self, period: BillingPeriod) -> Result<BTreeMap<DocumentStatus, StatusTotals>> {
+        let mut totals: BTreeMap<DocumentStatus, (u64, BTreeMap<String, Money>)> = BTreeMap::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .ctx
+                .store
+                .documents_of_period(period, COUNT_PAGE, start)
+                .await?;
+            for StoredDocument { document: d, .. } in page.items {
+                let entry = totals.entry(d.status).or_default();
+                entry.0 += 1;
+                if d.doc_type != DocumentType::Act {
+                    let code = d.gross.currency().to_string();
+                    let sum = entry
+                        .1
+                        .entry(code)
+                        .or_insert(Money::zero(d.gross.currency()));
+                    *sum = sum.checked_add(d.gross)?;
+                }
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+        Ok(totals
+            .into_iter()
+            .map(|(status, (count, gross))| {
+                (
+                    status,
+                    StatusTotals {
+                        count,
+                        gross: gross.into_values().collect(),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// A document the caller may see: its customer's, or any for billing staff.
+    async fn visible(&self, caller: &Principal, id: DocumentId) -> Result<StoredDocument> {
+        caller.require_scope(Scope::InvoicesRead)?;
+        let stored = self
+            .ctx
+            .store
+            .document_by_id(id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        caller.can_access_org(stored.document.org)?;
+        Ok(stored)
+    }
+}

@@ -1,0 +1,287 @@
+//! Closing documents, driven as AWS drives them: a month closed, the outbox relayed (what
+//! `outbox-relay` does every minute), `DocumentsQueue` drained through the documents service
+//! with the Typst renderer (what `documents` does); then read through the HTTP API and
+//! downloaded through the presigned links from the emulator's S3.
+
+use axum::http::Method;
+use kopek_domain::documents::{DocumentType, InvoiceSheet, SheetKind, Source};
+use kopek_domain::ids::DocumentId;
+use kopek_tests::{TestApp, fetch, pdf_text, provider_requisites};
+use serde_json::{Value, json};
+
+use crate::close::world::{Party, World};
+
+async fn put_requisites(w: &World) {
+    let admin = w.app.admin().await;
+    w.app
+        .send(TestApp::request(
+            Method::PUT,
+            "/v1/billing/requisites",
+            Some(&admin),
+            Some(&json!({"requisites": provider_requisites()})),
+        ))
+        .await
+        .assert_status(200);
+}
+
+/// A month of two customers' subscriptions, closed.
+async fn closed_month(requisites: bool) -> (World, Party, Party) {
+    let w = World::new().await;
+    let a = w.party("Ромашка").await;
+    let b = w.party("Лютик").await;
+    w.subscribe(&a, 2).await;
+    w.subscribe(&b, 1).await;
+    if requisites {
+        put_requisites(&w).await;
+    }
+    w.month_ended();
+    w.close(w.period).await;
+    (w, a, b)
+}
+
+/// Every version of every object in the documents bucket.
+async fn object_versions(app: &TestApp) -> Vec<String> {
+    let bucket = &app.env["KOPEK_DOCUMENTS_BUCKET"];
+    let listed = kopek_local::s3_client(&app.sdk)
+        .list_object_versions()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("the bucket lists");
+    let mut versions: Vec<String> = listed
+        .versions()
+        .iter()
+        .map(|v| {
+            format!(
+                "{}@{}",
+                v.key().unwrap_or_default(),
+                v.version_id().unwrap_or_default()
+            )
+        })
+        .collect();
+    versions.sort();
+    versions
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    kopek_aws::objects::sha256_hex(bytes)
+}
+
+#[tokio::test]
+async fn every_issued_invoice_becomes_an_invoice_and_an_act_filed_once() {
+    let (w, a, b) = closed_month(true).await;
+    let made = w.app.make_documents().await;
+    assert_eq!((made.filed, made.failed), (4, 0), "{made:?}");
+
+    let token = w.token(&a).await;
+    let listed = w
+        .app
+        .get(&format!("/v1/documents?period={}", w.period), Some(&token))
+        .await;
+    listed.assert_status(200);
+    let docs = listed.body.as_array().expect("a list").clone();
+    let invoice = w.invoice(a.org, w.period).await.expect("A's invoice");
+    let types: Vec<&str> = docs
+        .iter()
+        .map(|d| d["doc_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["act", "invoice"], "{docs:?}");
+    for doc in &docs {
+        let doc_type: DocumentType = doc["doc_type"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            doc["id"],
+            DocumentId::of(Source::Invoice(invoice.id), doc_type).to_string()
+        );
+        assert_eq!(doc["number"], invoice.number.to_string());
+        assert_eq!(doc["org_id"], a.org.to_string());
+        assert_eq!(doc["status"], "generated");
+        assert_eq!(doc["gross"], invoice.draft.gross.amount_text());
+        assert_eq!(doc["dated"], invoice.issued_on.to_string());
+
+        // The link downloads exactly the bytes whose SHA-256 and size are recorded.
+        let link = w
+            .app
+            .get(
+                &format!("/v1/documents/{}/download", doc["id"].as_str().unwrap()),
+                Some(&token),
+            )
+            .await;
+        link.assert_status(200);
+        let url = link.body["url"].as_str().expect("a URL");
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        assert!(url.contains("X-Amz-Expires=300"), "five minutes: {url}");
+        let (status, pdf) = fetch(url).await;
+        assert_eq!(status, 200);
+        assert_eq!(doc["sha256"], sha256_hex(&pdf));
+        assert_eq!(doc["size"], pdf.len() as u64);
+        assert!(
+            doc["file_name"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("{}.pdf", invoice.number))
+        );
+
+        // It says what it is, whose it is and what it costs.
+        let text = pdf_text(&pdf);
+        let title = match doc_type {
+            DocumentType::Act => "Акт",
+            _ => "Счёт на оплату",
+        };
+        assert!(text.contains(title), "{text}");
+        assert!(text.contains(&invoice.number.to_string()), "{text}");
+        assert!(
+            text.contains("ИНН 7708123450"),
+            "the seller's tax id: {text}"
+        );
+
+        // Reproducible: the same invoice typesets to the same bytes.
+        let kind = match doc_type {
+            DocumentType::Act => SheetKind::Act,
+            _ => SheetKind::Invoice,
+        };
+        let again = kopek_tests::typesetter()
+            .sheet(&InvoiceSheet::of(&invoice, kind).expect("printable"))
+            .expect("typeset");
+        assert_eq!(sha256_hex(&again), sha256_hex(&pdf));
+    }
+
+    // The key names period, customer, type and number.
+    let versions = object_versions(&w.app).await;
+    assert_eq!(versions.len(), 4, "{versions:?}");
+    let key = format!("periods/{}/{}/act/{}.pdf@", w.period, a.org, invoice.number);
+    assert!(versions.iter().any(|v| v.starts_with(&key)), "{versions:?}");
+
+    // Asked again (a redelivered job, a manager's request): nothing is made or written twice.
+    let accountant = w.app.staff_with_role("accountant").await;
+    let requested = w
+        .app
+        .post(
+            &format!("/v1/periods/{}/documents", w.period),
+            Some(&accountant),
+            &json!({}),
+        )
+        .await;
+    requested.assert_status(202);
+    assert_eq!(requested.body["invoices"], 2);
+    let again = w.app.make_documents().await;
+    assert_eq!(
+        (again.filed, again.handled, again.failed),
+        (0, 1, 0),
+        "{again:?}"
+    );
+    assert_eq!(object_versions(&w.app).await, versions);
+
+    // The manager's view: counts and totals by status, every customer's documents.
+    let period = w
+        .app
+        .get(
+            &format!("/v1/periods/{}/documents", w.period),
+            Some(&accountant),
+        )
+        .await;
+    period.assert_status(200);
+    let b_invoice = w.invoice(b.org, w.period).await.expect("B's invoice");
+    let total = invoice
+        .draft
+        .gross
+        .checked_add(b_invoice.draft.gross)
+        .expect("one currency");
+    assert_eq!(period.body["invoices"], 2);
+    assert_eq!(
+        period.body["by_status"],
+        json!([{"status": "generated", "count": 4, "gross": [total.amount_text()]}])
+    );
+    let items = period.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 4);
+    assert!(items.iter().all(|d| d["customer"].is_string()), "{items:?}");
+
+    // B sees only its own.
+    let b_token = w.token(&b).await;
+    let theirs = w
+        .app
+        .get(
+            &format!("/v1/documents?period={}", w.period),
+            Some(&b_token),
+        )
+        .await;
+    let theirs: Vec<&Value> = theirs.body.as_array().unwrap().iter().collect();
+    assert_eq!(theirs.len(), 2);
+    assert!(theirs.iter().all(|d| d["org_id"] == b.org.to_string()));
+}
+
+#[tokio::test]
+async fn without_requisites_nothing_is_filed_until_they_are_set_and_asked_for_again() {
+    let (w, a, _) = closed_month(false).await;
+    let made = w.app.make_documents().await;
+    assert_eq!(made.filed, 0, "{made:?}");
+    assert!(made.failed >= 1, "the jobs fail and are retried: {made:?}");
+    assert!(object_versions(&w.app).await.is_empty());
+
+    // The period's documents are counted as none; the jobs wait for the requisites.
+    let accountant = w.app.staff_with_role("accountant").await;
+    let path = format!("/v1/periods/{}/documents", w.period);
+    let period = w.app.get(&path, Some(&accountant)).await;
+    period.assert_status(200);
+    assert_eq!(period.body["by_status"], json!([]));
+
+    put_requisites(&w).await;
+    w.app
+        .post(&path, Some(&accountant), &json!({}))
+        .await
+        .assert_status(202);
+    let made = w.app.drain_documents(Some(10)).await;
+    assert_eq!(made.filed, 4, "{made:?}");
+    let token = w.token(&a).await;
+    let listed = w
+        .app
+        .get(&format!("/v1/documents?period={}", w.period), Some(&token))
+        .await;
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn documents_refuse_what_they_cannot_do_and_change_nothing() {
+    let w = World::new().await;
+    let a = w.party("Ромашка").await;
+    let accountant = w.app.staff_with_role("accountant").await;
+    let before = w.app.table_items().await;
+    let path = format!("/v1/periods/{}/documents", w.period);
+
+    // The period is not closed: its documents are not made yet.
+    let open = w.app.get(&path, Some(&accountant)).await;
+    open.assert_problem(409, "period_not_closed");
+    assert_eq!(open.field(), "period");
+    w.app
+        .post(&path, Some(&accountant), &json!({}))
+        .await
+        .assert_problem(409, "period_not_closed");
+
+    // Customers do not see the back office; a bad period is named; the current one has
+    // no documents yet.
+    let token = w.token(&a).await;
+    w.app.get(&path, Some(&token)).await.assert_status(403);
+    let current = w.app.get("/v1/documents", Some(&token)).await;
+    current.assert_status(200);
+    assert_eq!(current.body, json!([]));
+    let bad_period = w
+        .app
+        .get("/v1/documents?period=2026-13", Some(&token))
+        .await;
+    bad_period.assert_status(400);
+    assert_eq!(bad_period.field(), "period");
+
+    // Unknown and malformed ids are not found.
+    let unknown = DocumentId::new();
+    for uri in [
+        format!("/v1/documents/{unknown}"),
+        format!("/v1/documents/{unknown}/download"),
+        format!("/v1/documents/{unknown}/signature"),
+        "/v1/documents/doc_nonsense".to_owned(),
+    ] {
+        w.app
+            .get(&uri, Some(&token))
+            .await
+            .assert_problem(404, "not_found");
+    }
+    assert_eq!(w.app.table_items().await, before);
+}
