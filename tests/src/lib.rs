@@ -7,7 +7,8 @@
 //! [`kopek_api::local_app`] in-process through `tower::ServiceExt::oneshot`.
 //!
 //! The environment is `usage-api`'s (the template's globals and the usage queue) with
-//! `billing-api`'s (the close's and the documents' queues, the documents bucket), so the
+//! `billing-api`'s and `documents`' (the close's and the documents' queues, the documents
+//! bucket, the signing key), so the
 //! state posts usage to the provisioned `UsageQueue`; [`TestApp::drain_usage`] then does what
 //! `usage-ingest` does in AWS, and [`TestApp::make_documents`] what `outbox-relay` and
 //! `documents` do (with the Typst renderer as typesetter, built once per test binary).
@@ -232,11 +233,13 @@ impl TestApp {
         let mut env = provisioned
             .function_env(&template, "UsageApiFunction")
             .unwrap_or_else(|e| panic!("cannot derive the function's environment: {e:#}"));
-        env.extend(
-            provisioned
-                .function_env(&template, "BillingApiFunction")
-                .unwrap_or_else(|e| panic!("cannot derive the function's environment: {e:#}")),
-        );
+        for function in ["BillingApiFunction", "DocumentsFunction"] {
+            env.extend(
+                provisioned
+                    .function_env(&template, function)
+                    .unwrap_or_else(|e| panic!("cannot derive the function's environment: {e:#}")),
+            );
+        }
         let config = Config::from_lookup(|name| env.get(name).cloned())
             .expect("the template's environment is complete");
         let clients = Clients::new(&sdk);

@@ -32,6 +32,7 @@ pub struct Clients {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub s3: aws_sdk_s3::Client,
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl Clients {
@@ -41,6 +42,7 @@ impl Clients {
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             s3: crate::objects::client(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
         }
     }
 }

@@ -10,6 +10,7 @@
 //!   module docs;
 //! - [`queue`]: the SQS queues: sending in batches, receiving, deleting;
 //! - [`objects`]: the documents bucket: filing bytes once, reading them, presigned downloads;
+//! - [`signing`]: the documents' KMS key: its self-signed certificate, detached CMS signatures;
 //! - [`telemetry`]: JSON logs through `tracing`;
 //! - `faults` (cargo feature `faults`, tests only): injected write failures.
 
@@ -21,4 +22,5 @@ pub mod faults;
 pub mod objects;
 pub mod queue;
 pub mod secrets;
+pub mod signing;
 pub mod telemetry;

@@ -73,6 +73,8 @@ pub use kopek_aws::dynamo::{CapacitySnapshot, Page, PageKey, StoreError};
 pub use kopek_aws::objects::Download;
 /// The master key the HTTP layer derives its token, cursor and sealing keys from.
 pub use kopek_aws::secrets::Secret;
+/// The signing certificate, and why one could not be read.
+pub use kopek_aws::signing::{SigningCertificate, SigningError};
 
 /// Where a listing starts and how much of it to read.
 #[derive(Debug, Clone, Default)]
@@ -179,6 +181,8 @@ pub(crate) struct Context {
     pub(crate) objects: Option<Objects>,
     /// The typesetting engine: only the documents function (and the local stack) has one.
     pub(crate) typesetter: Option<Arc<dyn Typesetter>>,
+    /// The documents' KMS signing key, where the function was given it.
+    pub(crate) signer: Option<kopek_aws::signing::KmsSigner>,
     pub(crate) contention: Arc<Contention>,
 }
 
@@ -291,6 +295,7 @@ impl Services {
                 documents_queue: None,
                 objects: None,
                 typesetter: None,
+                signer: None,
                 contention: Arc::default(),
             },
         })
@@ -319,6 +324,10 @@ impl Services {
             .documents_bucket
             .as_ref()
             .map(|bucket| Objects::new(clients.s3.clone(), bucket));
+        services.ctx.signer = config
+            .signing_key_id
+            .as_ref()
+            .map(|key| kopek_aws::signing::KmsSigner::new(clients.kms.clone(), key));
         Ok(services)
     }
 

@@ -68,8 +68,8 @@ pub struct Demo {
     pub usage: UsageDemo,
     /// The period the demo closed and the invoices it issued.
     pub closed: Option<ClosedDemo>,
-    /// Documents filed for the closed period.
-    pub documents: usize,
+    /// The demo manager's signing of the closed period's documents.
+    pub signing: Option<Value>,
 }
 
 /// What the demo's period close issued.
@@ -134,19 +134,74 @@ pub async fn close_period(
     Ok(closed)
 }
 
-/// Makes the documents of what the demo closed as AWS does: the outbox relayed (what
+/// The provider's requisites the demo (and the documents benchmark) sets, as its closing
+/// documents print them.
+pub fn provider_requisites() -> Value {
+    json!({
+            "legal_name": {"ru": "ООО «Копек Сервис»", "en": "Kopek Service LLC"},
+            "tax_id": "7708123450",
+            "kpp": "770801001",
+            "address": {"ru": "101000, Москва, ул. Мясницкая, д. 1, офис 5",
+                        "en": "Office 5, 1 Myasnitskaya St, Moscow 101000, Russia"},
+            "bank": {"bank_name": {"ru": "ПАО Сбербанк", "en": "Sberbank"}, "bic": "044525225",
+                     "account": "40702810938000000001",
+                     "correspondent_account": "30101810400000000225"},
+            "director": {"name": {"ru": "Смирнов А. В.", "en": "A. Smirnov"},
+                         "position": {"ru": "Генеральный директор", "en": "General Director"}},
+            "chief_accountant": {"name": {"ru": "Кузнецова Е. П.", "en": "E. Kuznetsova"},
+                                 "position": {"ru": "Главный бухгалтер", "en": "Chief Accountant"}},
+            "vat_payer": true
+    })
+}
+
+/// Makes the documents of what the demo closed as AWS does — the outbox relayed (what
 /// `outbox-relay` does every minute), then `DocumentsQueue` drained through the documents
-/// service (what `documents` does). Returns how many documents were filed.
-pub async fn make_documents(state: &AppState) -> anyhow::Result<usize> {
+/// service (what `documents` does) — and has the demo manager sign them all in one action
+/// through the API, the signing's steps drained the same way. Returns the signing's view.
+pub async fn make_and_sign_documents(
+    state: &AppState,
+    router: &Router,
+    demo: &Demo,
+    period: BillingPeriod,
+) -> anyhow::Result<Value> {
     state.services.outbox().relay(100).await?;
     let queue = state
         .services
         .documents_queue()
         .context("no function of the template has KOPEK_DOCUMENTS_QUEUE_URL")?;
-    let drained =
-        kopek_events::documents::drain(&state.services.documents(), queue, 1, Some(1)).await?;
-    anyhow::ensure!(drained.failed == 0, "a document job failed (see the log)");
-    Ok(drained.filed)
+    let documents = state.services.documents();
+    let made = kopek_events::documents::drain(&documents, queue, 1, Some(1)).await?;
+    anyhow::ensure!(made.failed == 0, "a document job failed (see the log)");
+    let manager = demo
+        .logins
+        .iter()
+        .find(|l| l.role == "manager")
+        .context("the demo has a manager")?;
+    let api = Api { router };
+    let session = api
+        .post(
+            "/v1/auth/sign-in",
+            None,
+            &json!({"email": manager.email, "password": manager.password}),
+        )
+        .await?;
+    let token = str_at(&session, "/access_token")?.to_owned();
+    let started = api
+        .post(
+            &format!("/v1/periods/{period}/signings"),
+            Some(&token),
+            &json!({}),
+        )
+        .await?;
+    let signed = kopek_events::documents::drain(&documents, queue, 1, Some(1)).await?;
+    anyhow::ensure!(signed.failed == 0, "a signing step failed (see the log)");
+    api.call(
+        Method::GET,
+        &format!("/v1/signings/{}", str_at(&started, "/id")?),
+        Some(&token),
+        None,
+    )
+    .await
 }
 
 /// The usage the demo sent and what ingestion made of it.
@@ -403,21 +458,7 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
         Method::PUT,
         "/v1/billing/requisites",
         Some(&admin),
-        Some(&json!({"requisites": {
-            "legal_name": {"ru": "ООО «Копек Сервис»", "en": "Kopek Service LLC"},
-            "tax_id": "7708123450",
-            "kpp": "770801001",
-            "address": {"ru": "101000, Москва, ул. Мясницкая, д. 1, офис 5",
-                        "en": "Office 5, 1 Myasnitskaya St, Moscow 101000, Russia"},
-            "bank": {"bank_name": {"ru": "ПАО Сбербанк", "en": "Sberbank"}, "bic": "044525225",
-                     "account": "40702810938000000001",
-                     "correspondent_account": "30101810400000000225"},
-            "director": {"name": {"ru": "Смирнов А. В.", "en": "A. Smirnov"},
-                         "position": {"ru": "Генеральный директор", "en": "General Director"}},
-            "chief_accountant": {"name": {"ru": "Кузнецова Е. П.", "en": "E. Kuznetsova"},
-                                 "position": {"ru": "Главный бухгалтер", "en": "Chief Accountant"}},
-            "vat_payer": true
-        }})),
+        Some(&json!({"requisites": provider_requisites()})),
     )
     .await?;
 

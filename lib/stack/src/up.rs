@@ -79,8 +79,9 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
     eprintln!("kopek: closing {last_month} through the close queue …");
     demo.closed =
         Some(demo::close_period(&stack.state, &admin, last_month, &demo.organisations).await?);
-    eprintln!("kopek: making {last_month}'s documents (outbox relay, documents queue) …");
-    demo.documents = demo::make_documents(&stack.state).await?;
+    eprintln!("kopek: making {last_month}'s documents and signing them as the demo manager …");
+    demo.signing =
+        Some(demo::make_and_sign_documents(&stack.state, &router, &demo, last_month).await?);
     eprintln!("kopek: sending this month's usage through the usage queue …");
     demo.usage = demo::load_usage(
         &stack.state,
@@ -239,10 +240,14 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
             "  (ООО «Ромашка» paid {} RUB in advance: the close drew that credit down into its invoice)",
             demo::PREPAYMENT
         );
-        println!(
-            "Documents of {}: {} PDFs (an invoice for payment and an act per invoice) filed in the documents bucket.",
-            closed.period, demo.documents
-        );
+        if let Some(signing) = &demo.signing {
+            println!(
+                "Documents of {}: an invoice for payment and an act per invoice, {} of them signed by the demo manager in one action (signing {}).",
+                closed.period,
+                signing["signed"],
+                signing["id"].as_str().unwrap_or("-")
+            );
+        }
     }
     println!();
     println!("Try:");
@@ -272,7 +277,20 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
                 closed.period
             );
             println!(
-                "  curl -s {base}/v1/documents/$DOC/download -H \"authorization: Bearer $TOKEN\" | jq -r .url | xargs curl -so act.pdf   # DOC: an id from above"
+                "  DOC=$(curl -s '{base}/v1/documents?period={}' -H \"authorization: Bearer $TOKEN\" | jq -r '.[] | select(.doc_type==\"act\") | .id')",
+                closed.period
+            );
+            println!(
+                "  curl -s {base}/v1/documents/$DOC/download -H \"authorization: Bearer $TOKEN\" | jq -r .url | xargs curl -so act.pdf"
+            );
+            println!(
+                "  curl -s {base}/v1/documents/$DOC/signature -H \"authorization: Bearer $TOKEN\" | jq -r .url | xargs curl -so act.pdf.p7s"
+            );
+            println!(
+                "  curl -s {base}/v1/billing/signing-certificate -H \"authorization: Bearer $TOKEN\" | jq -r .pem > kopek.pem"
+            );
+            println!(
+                "  openssl cms -verify -binary -inform DER -in act.pdf.p7s -content act.pdf -CAfile kopek.pem -out /dev/null"
             );
         }
     }

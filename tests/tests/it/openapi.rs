@@ -154,6 +154,10 @@ impl Samples {
                 "document_id",
                 kopek_domain::ids::DocumentId::new().to_string(),
             ),
+            (
+                "signing_id",
+                kopek_domain::ids::SigningId::new().to_string(),
+            ),
         ]))
     }
 

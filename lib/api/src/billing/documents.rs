@@ -6,12 +6,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
+use kopek_domain::documents::signing::{Listed, Signing};
 use kopek_domain::documents::{Document, DocumentStatus, DocumentType};
 use kopek_domain::money::Currency;
 use kopek_domain::period::BillingPeriod;
 use kopek_http::ApiResult;
 use kopek_http::auth::Caller;
-use kopek_http::json::QueryParams;
+use kopek_http::json::{JsonBody, QueryParams};
 use kopek_http::state::AppState;
 use kopek_http::wire::Amount;
 use kopek_services::documents::{PeriodDocuments, StatusTotals};
@@ -335,4 +336,176 @@ pub(super) async fn request_documents(
             invoices: requested.invoices,
         }),
     ))
+}
+
+/// A document to sign, as the manager listed it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListedDocument {
+    /// The document's id.
+    id: String,
+    /// Its SHA-256 as listed: a document whose bytes are no longer these is refused.
+    sha256: String,
+}
+
+/// What to sign.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SigningRequest {
+    /// The documents to sign (at most 1,000); absent: every document of the period not
+    /// signed yet.
+    #[serde(default)]
+    documents: Option<Vec<ListedDocument>>,
+}
+
+/// A signing and its progress.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SigningView {
+    id: String,
+    #[schema(value_type = String, example = "2026-11")]
+    period: BillingPeriod,
+    /// `running` or `done`.
+    status: String,
+    /// Who signs (the manager who started it).
+    requested_by: String,
+    requested_at: DateTime<Utc>,
+    /// Documents it covers.
+    total: u64,
+    /// Signed by it so far.
+    signed: u64,
+    /// Found signed by an earlier signing (nothing is signed twice).
+    already: u64,
+    /// Refused, each with the reason (changed since listed, not of the period).
+    refused: Vec<RefusalView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finished_at: Option<DateTime<Utc>>,
+}
+
+/// A document a signing refused.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusalView {
+    document_id: String,
+    reason: String,
+}
+
+impl From<Signing> for SigningView {
+    fn from(s: Signing) -> Self {
+        Self {
+            id: s.id.to_string(),
+            period: s.period,
+            status: s.status.as_str().to_owned(),
+            requested_by: s.requested_by.to_string(),
+            requested_at: s.requested_at,
+            total: s.total,
+            signed: s.signed,
+            already: s.already,
+            refused: s
+                .refused
+                .into_iter()
+                .map(|r| RefusalView {
+                    document_id: r.document.to_string(),
+                    reason: r.reason,
+                })
+                .collect(),
+            finished_at: s.finished_at,
+        }
+    }
+}
+
+/// Sign a closed period's documents in one action (managers and admins, signed in): every
+/// document not signed yet, or the listed ones. Runs as a job: follow it at
+/// `/v1/signings/{signing_id}`. Each document gets a detached CMS signature made with the
+/// provider's KMS key; nothing is signed twice.
+#[utoipa::path(post, path = "/v1/periods/{period}/signings", tag = "documents", security(("bearer" = [])),
+    params(("period" = String, Path, description = "a billing period: `YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` where periods are quarters, half-years or years")),
+    request_body = SigningRequest,
+    responses((status = 202, description = "started", body = SigningView), (status = 400, body = kopek_http::problem::Problem),
+        (status = 403, body = kopek_http::problem::Problem),
+        (status = 409, description = "`period_not_closed`; `no_documents`", body = kopek_http::problem::Problem),
+        (status = 422, description = "`field`: `documents[i]` (twice, not a SHA-256), `documents[i].id`", body = kopek_http::problem::Problem)))]
+pub(super) async fn start_signing(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(period): Path<String>,
+    JsonBody(body): JsonBody<SigningRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let period = period_path(&state, &period)?;
+    let selection = body
+        .documents
+        .map(|listed| {
+            listed
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let id = l.id.parse().map_err(|_| {
+                        kopek_services::Error::invalid(
+                            format!("documents[{i}].id"),
+                            "not a document id",
+                        )
+                    })?;
+                    Ok(Listed {
+                        id,
+                        sha256: l.sha256,
+                    })
+                })
+                .collect::<Result<Vec<_>, kopek_services::Error>>()
+        })
+        .transpose()?;
+    let signing = state
+        .services
+        .documents()
+        .start_signing(&caller, period, selection)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(SigningView::from(signing))))
+}
+
+/// A signing and its progress (billing staff).
+#[utoipa::path(get, path = "/v1/signings/{signing_id}", tag = "documents", security(("bearer" = [])),
+    params(("signing_id" = String, Path)),
+    responses((status = 200, body = SigningView), (status = 403, body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem)))]
+pub(super) async fn get_signing(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(signing_id): Path<String>,
+) -> ApiResult<Json<SigningView>> {
+    let signing = state
+        .services
+        .documents()
+        .signing(&caller, id_path(&signing_id)?)
+        .await?;
+    Ok(Json(signing.into()))
+}
+
+/// The certificate documents are signed under.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateView {
+    /// The X.509 certificate, PEM: `openssl cms -verify … -CAfile` it.
+    pem: String,
+    /// SHA-256 of its DER (lowercase hex), as each signature records it.
+    sha256: String,
+    subject: String,
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+}
+
+/// The certificate of the provider's signing key (anyone who reads documents, to verify
+/// their signatures); 404 until the first signing made it.
+#[utoipa::path(get, path = "/v1/billing/signing-certificate", tag = "documents", security(("bearer" = [])),
+    responses((status = 200, body = CertificateView), (status = 403, body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem)))]
+pub(super) async fn signing_certificate(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<Json<CertificateView>> {
+    let certificate = state.services.documents().certificate(&caller).await?;
+    let internal = |e: kopek_services::SigningError| kopek_services::Error::Internal(e.to_string());
+    let (not_before, not_after) = certificate.validity().map_err(internal)?;
+    Ok(Json(CertificateView {
+        pem: certificate.pem().map_err(internal)?,
+        subject: certificate.subject().map_err(internal)?,
+        sha256: certificate.sha256,
+        not_before,
+        not_after,
+    }))
 }

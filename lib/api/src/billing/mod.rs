@@ -22,6 +22,9 @@
 //! | `GET /v1/documents/{document_id}/download`, `…/signature` | the same | a five-minute presigned link to the PDF, or to its detached CMS signature |
 //! | `GET /v1/periods/{period}/documents` | billing staff | a closed period's documents: counts and totals by status, the documents by customer |
 //! | `POST /v1/periods/{period}/documents` | billing staff | queue a closed period's missing documents (202) |
+//! | `POST /v1/periods/{period}/signings` | managers and admins, signed in | sign the period's documents (or those listed) in one action: a job (202) |
+//! | `GET /v1/signings/{signing_id}` | billing staff | a signing's progress: signed, already signed, refused |
+//! | `GET /v1/billing/signing-certificate` | `invoices:read` | the X.509 certificate signatures are made under (PEM) |
 //!
 //! Every route needs `invoices:read` (engineers do not hold it, nor keys issued without it);
 //! staff routes need a billing role on top. A customer reaches only its own organisation's
@@ -73,4 +76,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
             documents::period_documents,
             documents::request_documents
         ))
+        .routes(routes!(documents::start_signing))
+        .routes(routes!(documents::get_signing))
+        .routes(routes!(documents::signing_certificate))
 }

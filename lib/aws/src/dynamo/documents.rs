@@ -1,4 +1,4 @@
-//! A65–A69: closing documents as filed — one item per document, in its customer's partition,
+//! A65–A71: closing documents as filed — one item per document, in its customer's partition,
 //! found by id on GSI1 and by period on GSI2.
 //!
 //! | # | Access pattern | Operation | Key | Cost |
@@ -8,9 +8,12 @@
 //! | A67 | A document by id | `Query GSI1` | `GSI1PK = DOC#{doc}` | 0.5 RCU |
 //! | A68 | A period's documents, by customer (the manager's list; signing) | `Query GSI2`, paged | `GSI2PK = DOCS#{yyyy-mm}` | 0.5 RCU per 4 KB |
 //! | A69 | Record a signature | `PutItem` if `rev = :rev` | the document's key | 1 WCU + 2 GSI |
+//! | A70 | A signing job: start, read, advance a page | `PutItem` if absent / `GetItem` (consistent) / `PutItem` if `rev = :rev` | `SIGNING#{sgn}` / `SIGNING`; GSI1 `SIGNINGS#{yyyy-mm}` / `{sgn}` | 1 WCU (2 with a selection of 1,000) |
+//! | A71 | The signing certificate: read, file once | `GetItem` / `PutItem` if absent | `SETTINGS` / `SIGNING_CERT` | 1 WCU |
 
 use kopek_domain::documents::Document;
-use kopek_domain::ids::{DocumentId, OrgId};
+use kopek_domain::documents::signing::Signing;
+use kopek_domain::ids::{DocumentId, OrgId, SigningId};
 use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
 
@@ -121,6 +124,124 @@ impl Store {
             rev,
             "document",
         )
+        .await
+    }
+}
+
+/// A signing job as stored, with its revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSigning {
+    pub signing: Signing,
+    pub rev: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SigningItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    signing: Signing,
+    rev: u64,
+}
+
+impl SigningItem {
+    fn new(signing: &Signing, rev: u64) -> Self {
+        Self {
+            pk: keys::signing(&signing.id),
+            sk: keys::SIGNING_SK.into(),
+            gsi1pk: keys::signings_of(signing.period),
+            gsi1sk: signing.id.to_string(),
+            kind: "signing".into(),
+            signing: signing.clone(),
+            rev,
+        }
+    }
+}
+
+/// The certificate documents are signed under, with the KMS key it certifies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCertificate {
+    pub key_id: String,
+    /// The certificate's DER, base64.
+    pub der_base64: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CertificateItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(flatten)]
+    certificate: StoredCertificate,
+}
+
+impl Store {
+    /// A70: files a new signing job.
+    pub async fn start_signing(&self, signing: &Signing) -> Result<(), StoreError> {
+        if self
+            .put_new(to_item(&SigningItem::new(signing, 1))?)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "signing {} exists",
+                signing.id
+            )))
+        }
+    }
+
+    /// A70: a signing job (strongly consistent).
+    pub async fn signing(&self, id: SigningId) -> Result<Option<StoredSigning>, StoreError> {
+        Ok(self
+            .get::<SigningItem>(&keys::signing(&id), keys::SIGNING_SK, true)
+            .await?
+            .map(|i| StoredSigning {
+                signing: i.signing,
+                rev: i.rev,
+            }))
+    }
+
+    /// A70: saves a signing job's progress over revision `rev`.
+    pub async fn save_signing(&self, signing: &Signing, rev: u64) -> Result<u64, StoreError> {
+        self.put_at_rev(
+            to_item(&SigningItem::new(signing, rev + 1))?,
+            rev,
+            "signing",
+        )
+        .await
+    }
+
+    /// A71: the signing certificate, if one was filed.
+    pub async fn signing_certificate(&self) -> Result<Option<StoredCertificate>, StoreError> {
+        Ok(self
+            .get::<CertificateItem>(keys::SETTINGS, keys::SIGNING_CERT_SK, true)
+            .await?
+            .map(|i| i.certificate))
+    }
+
+    /// A71: files the signing certificate unless one is filed; `false` when one was.
+    pub async fn file_signing_certificate(
+        &self,
+        certificate: &StoredCertificate,
+    ) -> Result<bool, StoreError> {
+        self.put_new(to_item(&CertificateItem {
+            pk: keys::SETTINGS.into(),
+            sk: keys::SIGNING_CERT_SK.into(),
+            kind: "signing_certificate".into(),
+            certificate: certificate.clone(),
+        })?)
         .await
     }
 }

@@ -9,7 +9,7 @@ use kopek_domain::catalog::ServiceCode;
 use kopek_domain::documents::DocumentType;
 use kopek_domain::ids::{
     ApiKeyId, BatchId, ChargeId, CreditNoteId, DocumentId, EventId, InvoiceId, OrderId, OrgId,
-    SessionId, SubscriptionId, UserId,
+    SessionId, SigningId, SubscriptionId, UserId,
 };
 use kopek_domain::invoicing::{DocumentKind, InvoiceSeries};
 use kopek_domain::payments::PaymentReference;
@@ -259,6 +259,16 @@ pub fn document_id(id: &DocumentId) -> String {
     format!("DOC#{id}")
 }
 pub const DOCUMENT_SK: &str = "DOC";
+/// A signing job (A70), and GSI1: a period's signings.
+pub fn signing(id: &SigningId) -> String {
+    format!("SIGNING#{id}")
+}
+pub const SIGNING_SK: &str = "SIGNING";
+pub fn signings_of(period: BillingPeriod) -> String {
+    format!("SIGNINGS#{period}")
+}
+/// The signing certificate (A71), under `SETTINGS`.
+pub const SIGNING_CERT_SK: &str = "SIGNING_CERT";
 /// GSI2: a period's documents, by customer, type and number.
 pub fn documents_of_period(period: BillingPeriod) -> String {
     format!("DOCS#{period}")
@@ -459,5 +469,9 @@ mod tests {
             format!("{ORG}#credit_note#KPK-CN-2026-000001")
         );
         assert_eq!(DOCUMENT_SK, "DOC");
+        let sgn: SigningId = "sgn_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        assert_eq!(signing(&sgn), "SIGNING#sgn_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(signings_of(nov), "SIGNINGS#2026-11");
+        assert_eq!([SIGNING_SK, SIGNING_CERT_SK], ["SIGNING", "SIGNING_CERT"]);
     }
 }

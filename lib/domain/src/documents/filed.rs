@@ -12,7 +12,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CreditNoteId, DocumentId, InvoiceId, OrgId, UserId};
+use crate::ids::{CreditNoteId, DocumentId, InvoiceId, OrgId, SigningId, UserId};
 use crate::money::Money;
 use crate::period::BillingPeriod;
 
@@ -128,6 +128,8 @@ pub struct SignatureRecord {
     pub object: FiledObject,
     pub signed_by: UserId,
     pub signed_at: DateTime<Utc>,
+    /// The signing (the manager's one action) that signed it.
+    pub signing: SigningId,
     /// SHA-256 of the signing certificate's DER, lowercase hex.
     pub certificate_sha256: String,
 }
@@ -220,9 +222,10 @@ pub fn object_key(
     format!("periods/{period}/{org}/{}/{number}.pdf", doc_type.slug())
 }
 
-/// The object key of a document's detached signature: its own key with `.p7s` added.
-pub fn signature_key(document_key: &str) -> String {
-    format!("{document_key}.p7s")
+/// The object key of a document's detached signature by `signing`: its own key with the
+/// signing and `.p7s` added (two signings racing never overwrite each other's object).
+pub fn signature_key(document_key: &str, signing: SigningId) -> String {
+    format!("{document_key}.{signing}.p7s")
 }
 
 #[cfg(test)]
@@ -266,6 +269,7 @@ mod tests {
             },
             signed_by: UserId::new(),
             signed_at: Utc::now(),
+            signing: SigningId::new(),
             certificate_sha256: "ef".repeat(32),
         }
     }
@@ -294,9 +298,10 @@ mod tests {
             doc.file.key,
             format!("periods/2026-11/{}/act/KPK-2026-000042.pdf", doc.org)
         );
+        let sgn = SigningId::new();
         assert_eq!(
-            signature_key(&doc.file.key),
-            format!("{}.p7s", doc.file.key)
+            signature_key(&doc.file.key, sgn),
+            format!("{}.{sgn}.p7s", doc.file.key)
         );
         assert_eq!(doc.file_name(), "act-KPK-2026-000042.pdf");
         for t in DocumentType::ALL {

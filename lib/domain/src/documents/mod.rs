@@ -14,6 +14,7 @@
 //! and `1 December 2026`.
 
 pub mod filed;
+pub mod signing;
 
 pub use filed::{
     Document, DocumentStatus, DocumentType, FiledObject, SignatureRecord, SigningRefused, Source,

@@ -9,6 +9,7 @@
 //! | `AWS::SQS::Queue`              | CreateQueue with the template's attributes (RedrivePolicy as JSON with the resolved DLQ ARN) |
 //! | `AWS::S3::Bucket`              | CreateBucket, then encryption, public access block, versioning, ownership controls |
 //! | `AWS::SecretsManager::Secret`  | CreateSecret with `SecretString`, or one generated per `GenerateSecretString` |
+//! | `AWS::KMS::Key`                | CreateKey with its `KeySpec`, `KeyUsage` and description (the key policy is IAM's, not the emulator's) |
 //!
 //! Everything comes from the template — names of attributes, keys, indexes, queue settings —
 //! nothing is hard-coded here. Resources are created in dependency order (a queue's
@@ -21,7 +22,7 @@
 //! [`random_prefix`] and any number of provisions can run in parallel against one emulator.
 //!
 //! One submodule per concern: `props` reads the resolved properties with errors that name the
-//! property; `table`, `queue`, `bucket` and `secret` each create one resource type (`secret`
+//! property; `table`, `queue`, `bucket`, `secret` and `key` each create one resource type (`secret`
 //! also generates secrets per `GenerateSecretString`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,12 +36,14 @@ use serde_json::{Map, Value as Json};
 use crate::template::{self, SubPart, Template, Value};
 
 mod bucket;
+mod key;
 mod props;
 mod queue;
 mod secret;
 mod table;
 
 use bucket::create_bucket;
+use key::create_key;
 use props::yaml_number;
 use queue::create_queue;
 use secret::create_secret;
@@ -50,10 +53,11 @@ const TABLE: &str = "AWS::DynamoDB::Table";
 const QUEUE: &str = "AWS::SQS::Queue";
 const BUCKET: &str = "AWS::S3::Bucket";
 const SECRET: &str = "AWS::SecretsManager::Secret";
+const KEY: &str = "AWS::KMS::Key";
 const FUNCTION: &str = "AWS::Serverless::Function";
 
 /// The resource types [`provision`] creates.
-pub const PROVISIONED_TYPES: [&str; 4] = [TABLE, QUEUE, BUCKET, SECRET];
+pub const PROVISIONED_TYPES: [&str; 5] = [TABLE, QUEUE, BUCKET, SECRET, KEY];
 
 /// What one provisioned resource's `!Ref` and `!GetAtt` resolve to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +168,7 @@ pub async fn provision(
                 create_bucket(&clients.s3, &bucket_name(prefix, &id), &out.region, &props).await
             }
             SECRET => create_secret(&clients.secrets, &out.physical_name(&id), &props).await,
+            KEY => create_key(&clients.kms, &out.physical_name(&id), &props).await,
             other => bail!("internal: `{id}` of type {other} is not provisioned"),
         }
         .with_context(|| format!("cannot create `{id}` ({}) in the emulator", resource.kind))?;
@@ -353,6 +358,7 @@ struct Clients {
     sqs: aws_sdk_sqs::Client,
     s3: aws_sdk_s3::Client,
     secrets: aws_sdk_secretsmanager::Client,
+    kms: aws_sdk_kms::Client,
 }
 
 impl Clients {
@@ -362,6 +368,7 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(sdk),
             s3: crate::s3_client(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
         }
     }
 }

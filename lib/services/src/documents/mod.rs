@@ -32,7 +32,7 @@ use kopek_domain::documents::{
     Document, DocumentStatus, DocumentType, FiledObject, InvoiceSheet, SheetKind, Source,
     Typesetter, filed::object_key,
 };
-use kopek_domain::ids::{DocumentId, InvoiceId, OrgId};
+use kopek_domain::ids::{DocumentId, InvoiceId, OrgId, SigningId};
 use kopek_domain::money::Money;
 use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
@@ -45,12 +45,19 @@ pub const DOWNLOAD_TTL: Duration = Duration::from_secs(5 * 60);
 /// Documents of a period read per page when counting them.
 const COUNT_PAGE: i32 = 500;
 
-/// One message of `DocumentsQueue`: the documents of one source to make.
+mod signing;
+
+pub use signing::SIGN_PAGE;
+
+/// One message of `DocumentsQueue`: the documents of one source to make, or the next step
+/// of a signing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DocumentJob {
     /// The invoice for payment and the act of an issued invoice.
     Invoice { org: OrgId, invoice: InvoiceId },
+    /// The next page of a signing.
+    Sign { signing: SigningId },
 }
 
 /// What one job did.
@@ -119,6 +126,10 @@ impl Documents {
     pub async fn generate(&self, job: &DocumentJob) -> Result<Generated> {
         match *job {
             DocumentJob::Invoice { org, invoice } => self.of_invoice(org, invoice).await,
+            DocumentJob::Sign { signing } => {
+                self.sign_step(signing).await?;
+                Ok(Generated::default())
+            }
         }
     }
 

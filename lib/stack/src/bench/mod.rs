@@ -40,11 +40,18 @@
 //!   SQS requests, moto's CPU time beside this process's, and the sizes of the items written.
 //!   Every invoice is checked afterwards (its lines, numbers without gaps).
 //!
+//! - `documents [--customers N]` (default 100): a closed period's closing documents made and
+//!   signed as in AWS (the outbox relayed, every job made, one signing of all): time,
+//!   DynamoDB requests and write units per document, the render time of each kind (p50, p95)
+//!   apart from the emulator's, S3 and KMS requests per document, and peak memory
+//!   ([`documents`]).
+//!
 //! Figures are printed as a Markdown table, ready for BENCHMARKS.md. Nothing here asserts
 //! on time (the usage benchmark fails only when the totals do not match what was sent).
 
 mod close;
 mod cold_start;
+mod documents;
 mod order_intake;
 mod procfs;
 mod sign_in;
@@ -75,9 +82,9 @@ use tower::ServiceExt;
 use procfs::{cpu_ticks_of, machine_busy_ticks, process_cpu_ns, process_cpu_ticks};
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
-    let (what, rest) = args
-        .split_first()
-        .context("which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage` or `close`")?;
+    let (what, rest) = args.split_first().context(
+        "which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage`, `close` or `documents`",
+    )?;
     let (mut runs, mut events, mut pollers, mut customers) = (None, None, None, None);
     let mut rest = rest.iter();
     while let Some(arg) = rest.next() {
@@ -132,9 +139,14 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             customers.unwrap_or(1_000),
             pollers.unwrap_or(1),
         )),
+        "documents" => tokio::runtime::Runtime::new()?.block_on(documents::run(
+            &root,
+            &tools,
+            customers.unwrap_or(100),
+        )),
         other => {
             bail!(
-                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage` or `close`"
+                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage`, `close` or `documents`"
             )
         }
     }

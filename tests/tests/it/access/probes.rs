@@ -457,6 +457,21 @@ pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
             403,
         ),
         Probe::new(
+            Method::POST,
+            "/v1/periods/{period}/signings",
+            "path period",
+            format!("/v1/periods/{period}/signings"),
+            403,
+        )
+        .with_body(json!({})),
+        Probe::new(
+            Method::GET,
+            "/v1/signings/{signing_id}",
+            "path signing_id",
+            format!("/v1/signings/sgn_{}", "0".repeat(26)),
+            403,
+        ),
+        Probe::new(
             Method::GET,
             "/v1/periods/{period}/preview",
             "path period",

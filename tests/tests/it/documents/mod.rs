@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 
 use crate::close::world::{Party, World};
 
+mod signing;
+
 async fn put_requisites(w: &World) {
     let admin = w.app.admin().await;
     w.app
@@ -25,7 +27,7 @@ async fn put_requisites(w: &World) {
 }
 
 /// A month of two customers' subscriptions, closed.
-async fn closed_month(requisites: bool) -> (World, Party, Party) {
+pub(super) async fn closed_month(requisites: bool) -> (World, Party, Party) {
     let w = World::new().await;
     let a = w.party("Ромашка").await;
     let b = w.party("Лютик").await;
@@ -40,7 +42,7 @@ async fn closed_month(requisites: bool) -> (World, Party, Party) {
 }
 
 /// Every version of every object in the documents bucket.
-async fn object_versions(app: &TestApp) -> Vec<String> {
+pub(super) async fn object_versions(app: &TestApp) -> Vec<String> {
     let bucket = &app.env["KOPEK_DOCUMENTS_BUCKET"];
     let listed = kopek_local::s3_client(&app.sdk)
         .list_object_versions()

@@ -1,0 +1,244 @@
+//! `cargo xtask bench documents [--customers N]` (default 100): a closed period's documents
+//! made and signed as in AWS, against the emulator.
+//!
+//! N customers register and subscribe on the 10th of last month (through the API), the
+//! provider's requisites are set, last month is closed (`Closer`, its queue drained). Then,
+//! measured: the outbox relayed (`Outbox::relay`), every document job made
+//! (`kopek_events::documents::drain`, an invoice for payment and an act per invoice), and a
+//! manager's signing of all of them (`Documents::start_signing`, its steps drained). The
+//! typesetter is the real Typst renderer wrapped in a stopwatch, so the render time of each
+//! document is known apart from the emulator's; the store counts DynamoDB requests and units;
+//! S3 and KMS requests follow from the code's pattern (documented beside each figure) and
+//! the counts are checked against what was filed and signed. Peak resident memory of this
+//! process is read from `/proc`.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::http::Method;
+use kopek_domain::documents::{InvoiceSheet, SheetKind, Typesetter};
+use kopek_local::tools;
+use kopek_render::Renderer;
+use kopek_services::close::Trigger;
+use serde_json::json;
+
+use super::procfs::peak_rss_kib;
+use super::{bench_inn, bench_request, measured, ms, percentiles, profile, signed_in_admin};
+use crate::stack::Stack;
+
+/// The Typst renderer, timing every document it typesets, by kind.
+struct Stopwatch {
+    renderer: Renderer,
+    samples: Mutex<Vec<(SheetKind, Duration, usize)>>,
+}
+
+impl Typesetter for Stopwatch {
+    fn sheet(&self, sheet: &InvoiceSheet) -> Result<Vec<u8>, String> {
+        let started = Instant::now();
+        let pdf = self.renderer.sheet(sheet).map_err(|e| e.to_string())?;
+        let took = started.elapsed();
+        if let Ok(mut samples) = self.samples.lock() {
+            samples.push((sheet.kind, took, pdf.len()));
+        }
+        Ok(pdf)
+    }
+}
+
+pub(super) async fn run(root: &Path, tools: &tools::Tools, customers: usize) -> anyhow::Result<()> {
+    let stack = Stack::start(root, tools, "bench").await?;
+    let stopwatch = Arc::new(Stopwatch {
+        renderer: Renderer::new(),
+        samples: Mutex::new(Vec::new()),
+    });
+    let mut state = stack.state.clone();
+    state.services = state.services.clone().with_typesetter(stopwatch.clone());
+    let router = kopek_api::local_app(state.clone());
+    let admin = signed_in_admin(&state, &router, "admin@bench.test", "bench-password-1").await?;
+    let put = bench_request(
+        Method::PUT,
+        "/v1/billing/requisites",
+        Some(&admin),
+        Some(&json!({"requisites": crate::demo::provider_requisites()})),
+    )?;
+    measured(&state, &router, put, 200).await?;
+
+    // Last month: a catalog, N customers subscribed on its 10th.
+    let now = chrono::Utc::now();
+    let calendar = state.calendar();
+    let period = calendar.period_of(now).previous();
+    let mut history = state.clone();
+    history.services = history
+        .services
+        .clone()
+        .with_clock(Arc::new(crate::demo::history_clock(now, calendar)));
+    let history_router = kopek_api::local_app(history.clone());
+    let service = json!({
+        "code": "BENCH-DOC", "name": {"ru": "Виртуальный сервер", "en": "Virtual server"},
+        "unit": "month", "kind": "recurring", "tax_rate": "20", "currency": "RUB",
+        "price": {"currency": "RUB", "model": {"type": "per_unit", "unit_price": "990.00"}}
+    });
+    let create = bench_request(
+        Method::POST,
+        "/v1/catalog/services",
+        Some(&admin),
+        Some(&service),
+    )?;
+    measured(&history, &history_router, create, 201).await?;
+    eprintln!("kopek: registering {customers} customers and their subscriptions …");
+    for i in 0..customers {
+        let body = json!({
+            "organisation": {"legal_name": format!("ООО «Документ {i}»"), "tax_id": bench_inn(i as u64 + 500),
+                "billing_email": format!("billing{i}@docs.bench"), "billing_address": "101000, Москва, ул. Мясницкая, 1",
+                "currency": "RUB", "language": if i % 2 == 0 { "ru" } else { "en" }},
+            "user": {"name": "Мария Иванова", "email": format!("owner{i}@docs.bench"), "password": "bench-password-1"}
+        });
+        let register = bench_request(Method::POST, "/v1/auth/register", None, Some(&body))?;
+        let (_, registered) = measured(&history, &history_router, register, 201).await?;
+        let token = super::string_at(&registered, "/access_token")?;
+        let subscribe = bench_request(
+            Method::POST,
+            "/v1/subscriptions",
+            Some(&token),
+            Some(&json!({"service": "BENCH-DOC", "quantity": "2"})),
+        )?;
+        measured(&history, &history_router, subscribe, 201).await?;
+    }
+    eprintln!("kopek: closing {period} …");
+    let closer = state
+        .services
+        .clone()
+        .with_settings(|s| s.close_seal_wait = Duration::ZERO)
+        .closer();
+    closer.start(period, Trigger::Admin("bench".into())).await?;
+    kopek_events::close::poller::drain(&closer, 1).await?;
+
+    // Measured: relay, make, sign.
+    let docs = 2 * customers;
+    let services = &state.services;
+    let queue = services
+        .documents_queue()
+        .context("the stack has no documents queue")?
+        .clone();
+    let documents = services.documents();
+    let before = services.capacity();
+    let started = Instant::now();
+    let relayed = services.outbox().relay(1000).await?;
+    let relay_time = started.elapsed();
+    let after_relay = services.capacity();
+    let started = Instant::now();
+    let made = kopek_events::documents::drain(&documents, &queue, 60, Some(1)).await?;
+    let make_time = started.elapsed();
+    let after_make = services.capacity();
+    if made.filed != 2 * customers || made.failed != 0 {
+        bail!("made {made:?}, expected {} documents", 2 * customers);
+    }
+    // The admin signs (managers and admins may): one request, then the steps.
+    let started = Instant::now();
+    let start = bench_request(
+        Method::POST,
+        &format!("/v1/periods/{period}/signings"),
+        Some(&admin),
+        Some(&json!({})),
+    )?;
+    let (_, signing) = measured(&state, &router, start, 202).await?;
+    let signed = kopek_events::documents::drain(&documents, &queue, 60, Some(1)).await?;
+    let sign_time = started.elapsed();
+    let after_sign = services.capacity();
+    let id = super::string_at(&signing, "/id")?;
+    let read = bench_request(
+        Method::GET,
+        &format!("/v1/signings/{id}"),
+        Some(&admin),
+        None,
+    )?;
+    let (_, done) = measured(&state, &router, read, 200).await?;
+    if done["signed"] != json!(docs) || signed.failed != 0 {
+        bail!("signed {} of {docs}", done["signed"]);
+    }
+    let steps = signed.handled;
+    let peak = peak_rss_kib(std::process::id());
+
+    let per_doc = |d: Duration| ms(d / docs as u32);
+    let samples = stopwatch
+        .samples
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default();
+    println!(
+        "Documents of {customers} customers ({docs} documents), {} build:",
+        profile()
+    );
+    println!();
+    println!(
+        "| phase | wall | per document | DynamoDB requests / document | write units / document | S3 requests / document | KMS requests / document |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let requests = |a: &kopek_services::CapacitySnapshot, b: &kopek_services::CapacitySnapshot| {
+        format!("{:.2}", (b.requests - a.requests) as f64 / docs as f64)
+    };
+    let writes = |a: &kopek_services::CapacitySnapshot, b: &kopek_services::CapacitySnapshot| {
+        format!(
+            "{:.2}",
+            (b.write_milli_units - a.write_milli_units) as f64 / 1000.0 / docs as f64
+        )
+    };
+    println!(
+        "| relay ({} events, {} jobs) | {} ms | {} ms | {} | {} | 0 | 0 |",
+        relayed.events,
+        relayed.document_jobs,
+        ms(relay_time),
+        per_doc(relay_time),
+        requests(&before, &after_relay),
+        writes(&before, &after_relay)
+    );
+    println!(
+        "| make (render + file) | {} ms | {} ms | {} | {} | 2 (HEAD, PUT) | 0 |",
+        ms(make_time),
+        per_doc(make_time),
+        requests(&after_relay, &after_make),
+        writes(&after_relay, &after_make)
+    );
+    println!(
+        "| sign (all, one action; {} steps) | {} ms | {} ms | {} | {} | 3 (GET, HEAD, PUT) | 1 Sign (+ GetPublicKey and Sign once for the certificate) |",
+        steps,
+        ms(sign_time),
+        per_doc(sign_time),
+        requests(&after_make, &after_sign),
+        writes(&after_make, &after_sign)
+    );
+    println!();
+    println!("| kind | renders | p50 | p95 | PDF size |");
+    println!("|---|---|---|---|---|");
+    for kind in [SheetKind::Invoice, SheetKind::Act] {
+        let mut times: Vec<Duration> = samples
+            .iter()
+            .filter(|s| s.0 == kind)
+            .map(|s| s.1)
+            .collect();
+        let sizes: Vec<usize> = samples
+            .iter()
+            .filter(|s| s.0 == kind)
+            .map(|s| s.2)
+            .collect();
+        if times.is_empty() {
+            continue;
+        }
+        let (p50, p95) = percentiles(&mut times);
+        println!(
+            "| {kind:?} | {} | {} ms | {} ms | {}–{} KB |",
+            times.len(),
+            ms(p50),
+            ms(p95),
+            sizes.iter().min().copied().unwrap_or(0) / 1024,
+            sizes.iter().max().copied().unwrap_or(0) / 1024
+        );
+    }
+    println!();
+    println!(
+        "Peak resident memory of this process (the stack, the renderer, {docs} documents made and signed): {} MiB",
+        peak / 1024
+    );
+    Ok(())
+}
