@@ -42,12 +42,27 @@ use tower::ServiceExt;
 /// GETs `url` (a presigned link to the emulator's S3, say) as any HTTP client would:
 /// the status and the body.
 pub async fn fetch(url: &str) -> (StatusCode, Vec<u8>) {
+    http(Method::GET, url, None).await
+}
+
+/// Sends `body` (JSON, if any) to `url` with `method`, outside the application: the status
+/// and the body.
+pub async fn http(method: Method, url: &str, body: Option<&Value>) -> (StatusCode, Vec<u8>) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Empty<axum::body::Bytes>>();
+        .build_http::<http_body_util::Full<axum::body::Bytes>>();
+    let bytes = body
+        .map(|b| serde_json::to_vec(b).expect("JSON"))
+        .unwrap_or_default();
+    let request = Request::builder()
+        .method(method)
+        .uri(url)
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(axum::body::Bytes::from(bytes)))
+        .expect("a request");
     let response = client
-        .get(url.parse().expect("a URL"))
+        .request(request)
         .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
     let status = response.status();
     let body = response
         .into_body()

@@ -33,6 +33,7 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     pub s3: aws_sdk_s3::Client,
     pub kms: aws_sdk_kms::Client,
+    pub ses: aws_sdk_sesv2::Client,
 }
 
 impl Clients {
@@ -43,6 +44,7 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(sdk),
             s3: crate::objects::client(sdk),
             kms: aws_sdk_kms::Client::new(sdk),
+            ses: aws_sdk_sesv2::Client::new(sdk),
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct Config {
     pub documents_bucket: Option<String>,
     /// `KOPEK_SIGNING_KEY_ID`: the KMS key documents are signed with.
     pub signing_key_id: Option<String>,
+    /// `KOPEK_MAIL_FROM`: the sender of notifications (a verified SES identity).
+    pub mail_from: Option<String>,
     /// How long a customer's job waits after its usage and charges are sealed before the
     /// close reads them (default 60 s, more than the ingest function's timeout; 0–900).
     pub close_seal_wait: Duration,
@@ -131,6 +133,7 @@ impl Config {
                 .filter(|v| !v.trim().is_empty()),
             documents_bucket: lookup("KOPEK_DOCUMENTS_BUCKET").filter(|v| !v.trim().is_empty()),
             signing_key_id: lookup("KOPEK_SIGNING_KEY_ID").filter(|v| !v.trim().is_empty()),
+            mail_from: lookup("KOPEK_MAIL_FROM").filter(|v| !v.trim().is_empty()),
             close_seal_wait: match lookup("KOPEK_CLOSE_SEAL_WAIT_SECS") {
                 None => Duration::from_secs(60),
                 Some(v) => v

@@ -9,16 +9,20 @@
 //! - [`dynamo`]: the DynamoDB store — the table design and every access pattern are in its
 //!   module docs;
 //! - [`queue`]: the SQS queues: sending in batches, receiving, deleting;
+//! - [`archive`]: ZIPs: a package in memory, a period's archive streamed as a multipart upload;
+//! - [`mail`]: e-mail through SES (package notifications);
 //! - [`objects`]: the documents bucket: filing bytes once, reading them, presigned downloads;
 //! - [`signing`]: the documents' KMS key: its self-signed certificate, detached CMS signatures;
 //! - [`telemetry`]: JSON logs through `tracing`;
 //! - `faults` (cargo feature `faults`, tests only): injected write failures.
 
+pub mod archive;
 pub mod clients;
 pub mod config;
 pub mod dynamo;
 #[cfg(feature = "faults")]
 pub mod faults;
+pub mod mail;
 pub mod objects;
 pub mod queue;
 pub mod secrets;

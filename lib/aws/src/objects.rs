@@ -64,6 +64,10 @@ impl Objects {
         &self.bucket
     }
 
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The SHA-256 recorded on the object at `key`, or `None` when there is no such object.
     pub async fn sha256_of(&self, key: &str) -> Result<Option<String>, StoreError> {
         match self

@@ -150,6 +150,14 @@ prefixed_id!(
     /// A manager's signing of a period's documents, run as a job.
     SigningId, "sgn_", "signing"
 );
+prefixed_id!(
+    /// A customer's package of a period's signed documents.
+    PackageId, "pkg_", "package"
+);
+prefixed_id!(
+    /// An archive of a period's packages for accountants.
+    ArchiveId, "arc_", "archive"
+);
 
 #[cfg(test)]
 mod tests {

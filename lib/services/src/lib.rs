@@ -183,6 +183,8 @@ pub(crate) struct Context {
     pub(crate) typesetter: Option<Arc<dyn Typesetter>>,
     /// The documents' KMS signing key, where the function was given it.
     pub(crate) signer: Option<kopek_aws::signing::KmsSigner>,
+    /// The sender of notifications, where the function was given one.
+    pub(crate) mailer: Option<kopek_aws::mail::Mailer>,
     pub(crate) contention: Arc<Contention>,
 }
 
@@ -296,6 +298,7 @@ impl Services {
                 objects: None,
                 typesetter: None,
                 signer: None,
+                mailer: None,
                 contention: Arc::default(),
             },
         })
@@ -328,6 +331,10 @@ impl Services {
             .signing_key_id
             .as_ref()
             .map(|key| kopek_aws::signing::KmsSigner::new(clients.kms.clone(), key));
+        services.ctx.mailer = config
+            .mail_from
+            .as_ref()
+            .map(|from| kopek_aws::mail::Mailer::new(clients.ses.clone(), from));
         Ok(services)
     }
 

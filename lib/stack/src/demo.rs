@@ -156,8 +156,10 @@ pub fn provider_requisites() -> Value {
 
 /// Makes the documents of what the demo closed as AWS does — the outbox relayed (what
 /// `outbox-relay` does every minute), then `DocumentsQueue` drained through the documents
-/// service (what `documents` does) — and has the demo manager sign them all in one action
-/// through the API, the signing's steps drained the same way. Returns the signing's view.
+/// service (what `documents` does) — has the demo manager sign them all in one action through
+/// the API, the signing's steps drained the same way, and send them: one package per
+/// customer, e-mailed — and the period's archive built. Returns the signing's view, with the
+/// archive's id under `archive_id`.
 pub async fn make_and_sign_documents(
     state: &AppState,
     router: &Router,
@@ -195,13 +197,36 @@ pub async fn make_and_sign_documents(
         .await?;
     let signed = kopek_events::documents::drain(&documents, queue, 1, Some(1)).await?;
     anyhow::ensure!(signed.failed == 0, "a signing step failed (see the log)");
-    api.call(
-        Method::GET,
-        &format!("/v1/signings/{}", str_at(&started, "/id")?),
+    let signing = api
+        .call(
+            Method::GET,
+            &format!("/v1/signings/{}", str_at(&started, "/id")?),
+            Some(&token),
+            None,
+        )
+        .await?;
+    // Signed: one package per customer goes out, each customer's billing e-mail notified.
+    api.post(
+        &format!("/v1/periods/{period}/packages"),
         Some(&token),
-        None,
+        &json!({}),
     )
-    .await
+    .await?;
+    let sent = kopek_events::documents::drain(&documents, queue, 1, Some(1)).await?;
+    anyhow::ensure!(sent.failed == 0, "a package step failed (see the log)");
+    // And the period's archive for the accountants.
+    let archive = api
+        .post(
+            &format!("/v1/periods/{period}/archives"),
+            Some(&token),
+            &json!({}),
+        )
+        .await?;
+    let built = kopek_events::documents::drain(&documents, queue, 1, Some(1)).await?;
+    anyhow::ensure!(built.failed == 0, "the archive failed (see the log)");
+    let mut signing = signing;
+    signing["archive_id"] = archive["id"].clone();
+    Ok(signing)
 }
 
 /// The usage the demo sent and what ingestion made of it.

@@ -242,10 +242,11 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
         );
         if let Some(signing) = &demo.signing {
             println!(
-                "Documents of {}: an invoice for payment and an act per invoice, {} of them signed by the demo manager in one action (signing {}).",
+                "Documents of {}: an invoice for payment and an act per invoice, {} of them signed by the demo manager in one action (signing {}), then sent as one package per customer (the e-mails SES recorded: {}/moto-api/data.json, under \"ses\").",
                 closed.period,
                 signing["signed"],
-                signing["id"].as_str().unwrap_or("-")
+                signing["id"].as_str().unwrap_or("-"),
+                stack.emulator.endpoint()
             );
         }
     }
@@ -292,6 +293,26 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
             println!(
                 "  openssl cms -verify -binary -inform DER -in act.pdf.p7s -content act.pdf -CAfile kopek.pem -out /dev/null"
             );
+            println!(
+                "  PKG=$(curl -s '{base}/v1/packages?period={}' -H \"authorization: Bearer $TOKEN\" | jq -r '.[0].id')",
+                closed.period
+            );
+            println!(
+                "  curl -s {base}/v1/packages/$PKG/download -H \"authorization: Bearer $TOKEN\" | jq -r .url | xargs curl -so package.zip && unzip -l package.zip"
+            );
+            if let (Some(signing), Some(acc)) = (
+                &demo.signing,
+                demo.logins.iter().find(|l| l.role == "accountant"),
+            ) {
+                println!(
+                    "  ACC=$(curl -s {base}/v1/auth/sign-in -H 'content-type: application/json' -d '{{\"email\":\"{}\",\"password\":\"{}\"}}' | jq -r .access_token)",
+                    acc.email, acc.password
+                );
+                println!(
+                    "  curl -s {base}/v1/archives/{} -H \"authorization: Bearer $ACC\" | jq -r .download.url | xargs curl -so archive.zip && unzip -l archive.zip   # the period archive: every package, register.csv, register.xlsx",
+                    signing["archive_id"].as_str().unwrap_or("-")
+                );
+            }
         }
     }
     if let Some(e) = demo.logins.iter().find(|l| l.role == "engineer") {

@@ -158,6 +158,14 @@ impl Samples {
                 "signing_id",
                 kopek_domain::ids::SigningId::new().to_string(),
             ),
+            (
+                "package_id",
+                kopek_domain::ids::PackageId::new().to_string(),
+            ),
+            (
+                "archive_id",
+                kopek_domain::ids::ArchiveId::new().to_string(),
+            ),
         ]))
     }
 

@@ -312,6 +312,11 @@ async fn two_provisions_in_parallel_get_separate_resources() {
     let (a, b) = (physical(&first), physical(&second));
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     for (id, name) in &a {
+        // An SES identity is the sender's address itself: one for every copy, by design.
+        if first.resources[id].kind == "AWS::SES::EmailIdentity" {
+            assert_eq!(Some(name), b.get(id), "{id} names the same sender");
+            continue;
+        }
         assert_ne!(Some(name), b.get(id), "{id} is shared");
     }
 

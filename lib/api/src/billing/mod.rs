@@ -25,6 +25,12 @@
 //! | `POST /v1/periods/{period}/signings` | managers and admins, signed in | sign the period's documents (or those listed) in one action: a job (202) |
 //! | `GET /v1/signings/{signing_id}` | billing staff | a signing's progress: signed, already signed, refused |
 //! | `GET /v1/billing/signing-certificate` | `invoices:read` | the X.509 certificate signatures are made under (PEM) |
+//! | `POST /v1/periods/{period}/packages` | managers and admins | send a signed period: one package per customer, e-mailed (202) |
+//! | `GET /v1/periods/{period}/packages` | billing staff | a period's packages by status (disputes with their reasons) |
+//! | `GET /v1/packages?period=`, `GET /v1/packages/{package_id}` | `invoices:read`: a customer its own | a customer's package |
+//! | `GET /v1/packages/{package_id}/download` | the same | a five-minute link to the ZIP; the customer's first download marks it viewed |
+//! | `POST /v1/packages/{package_id}/accept`, `…/dispute` | the customer (its people or keys) | accept, or dispute with a reason |
+//! | `POST /v1/periods/{period}/archives`, `GET /v1/archives/{archive_id}` | billing staff | a period's archive: every package and the register (CSV, XLSX), built as a job; a link once ready |
 //!
 //! Every route needs `invoices:read` (engineers do not hold it, nor keys issued without it);
 //! staff routes need a billing role on top. A customer reaches only its own organisation's
@@ -39,6 +45,7 @@ mod close;
 mod documents;
 mod invoices;
 mod ledger;
+mod packages;
 mod payments;
 mod settings;
 pub mod views;
@@ -79,4 +86,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(documents::start_signing))
         .routes(routes!(documents::get_signing))
         .routes(routes!(documents::signing_certificate))
+        .routes(routes!(packages::send_packages, packages::period_packages))
+        .routes(routes!(packages::list_packages))
+        .routes(routes!(packages::get_package))
+        .routes(routes!(packages::download_package))
+        .routes(routes!(packages::accept_package))
+        .routes(routes!(packages::dispute_package))
+        .routes(routes!(packages::request_archive))
+        .routes(routes!(packages::get_archive))
 }

@@ -1,4 +1,4 @@
-//! A65–A71: closing documents as filed — one item per document, in its customer's partition,
+//! A65–A74: closing documents as filed — one item per document, in its customer's partition,
 //! found by id on GSI1 and by period on GSI2.
 //!
 //! | # | Access pattern | Operation | Key | Cost |
@@ -10,10 +10,15 @@
 //! | A69 | Record a signature | `PutItem` if `rev = :rev` | the document's key | 1 WCU + 2 GSI |
 //! | A70 | A signing job: start, read, advance a page | `PutItem` if absent / `GetItem` (consistent) / `PutItem` if `rev = :rev` | `SIGNING#{sgn}` / `SIGNING`; GSI1 `SIGNINGS#{yyyy-mm}` / `{sgn}` | 1 WCU (2 with a selection of 1,000) |
 //! | A71 | The signing certificate: read, file once | `GetItem` / `PutItem` if absent | `SETTINGS` / `SIGNING_CERT` | 1 WCU |
+//! | A72 | A customer's package of a period: file once, read, save its status | `PutItem` if absent / `GetItem` / `PutItem` if `rev = :rev` | `ORG#{org}` / `PACKAGE#{yyyy-mm}`; GSI1 `PACKAGE#{pkg}` / `PACKAGE`; GSI2 `PACKAGES#{yyyy-mm}` / `{org}` | 1 WCU + 2 GSI |
+//! | A73 | A package by id; a period's packages, by customer | `Query GSI1`; `Query GSI2`, paged | `GSI1PK = PACKAGE#{pkg}`; `GSI2PK = PACKAGES#{yyyy-mm}` | 0.5 RCU per 4 KB |
+//! | A74 | A period's archive: start, read by id, mark ready | `PutItem` if absent / `Query GSI1` / `PutItem` if `rev = :rev` | `PERIOD#{yyyy-mm}` / `ARCHIVE#{arc}`; GSI1 `ARCHIVE#{arc}` / `ARCHIVE` | 1 WCU + 1 GSI |
 
 use kopek_domain::documents::Document;
+use kopek_domain::documents::archive::Archive;
+use kopek_domain::documents::package::Package;
 use kopek_domain::documents::signing::Signing;
-use kopek_domain::ids::{DocumentId, OrgId, SigningId};
+use kopek_domain::ids::{ArchiveId, DocumentId, OrgId, PackageId, SigningId};
 use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
 
@@ -242,6 +247,183 @@ impl Store {
             kind: "signing_certificate".into(),
             certificate: certificate.clone(),
         })?)
+        .await
+    }
+}
+
+/// A package as stored, with its revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPackage {
+    pub package: Package,
+    pub rev: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PackageItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(rename = "GSI2PK")]
+    gsi2pk: String,
+    #[serde(rename = "GSI2SK")]
+    gsi2sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    package: Package,
+    rev: u64,
+}
+
+impl PackageItem {
+    fn new(package: &Package, rev: u64) -> Self {
+        Self {
+            pk: keys::org(&package.org),
+            sk: keys::package(package.period),
+            gsi1pk: keys::package_id(&package.id),
+            gsi1sk: keys::PACKAGE_SK.into(),
+            gsi2pk: keys::packages_of_period(package.period),
+            gsi2sk: package.org.to_string(),
+            kind: "package".into(),
+            package: package.clone(),
+            rev,
+        }
+    }
+}
+
+impl From<PackageItem> for StoredPackage {
+    fn from(i: PackageItem) -> Self {
+        Self {
+            package: i.package,
+            rev: i.rev,
+        }
+    }
+}
+
+impl Store {
+    /// A72: files a package once; `false` when it was filed already.
+    pub async fn file_package(&self, package: &Package) -> Result<bool, StoreError> {
+        self.put_new(to_item(&PackageItem::new(package, 1))?).await
+    }
+
+    /// A72: a customer's package of a period.
+    pub async fn package_of(
+        &self,
+        org: OrgId,
+        period: BillingPeriod,
+    ) -> Result<Option<StoredPackage>, StoreError> {
+        Ok(self
+            .get::<PackageItem>(&keys::org(&org), &keys::package(period), true)
+            .await?
+            .map(StoredPackage::from))
+    }
+
+    /// A72: saves a package's new status over revision `rev`.
+    pub async fn save_package(&self, package: &Package, rev: u64) -> Result<u64, StoreError> {
+        self.put_at_rev(
+            to_item(&PackageItem::new(package, rev + 1))?,
+            rev,
+            "package",
+        )
+        .await
+    }
+
+    /// A73: a package by id.
+    pub async fn package_by_id(&self, id: PackageId) -> Result<Option<StoredPackage>, StoreError> {
+        Ok(self
+            .only_on_gsi1::<PackageItem>(&keys::package_id(&id))
+            .await?
+            .map(StoredPackage::from))
+    }
+
+    /// A73: one page of a period's packages, by customer.
+    pub async fn packages_of_period(
+        &self,
+        period: BillingPeriod,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<StoredPackage>, StoreError> {
+        Ok(self
+            .gsi2_page::<PackageItem>(&keys::packages_of_period(period), limit, start)
+            .await?
+            .map(StoredPackage::from))
+    }
+}
+
+/// An archive as stored, with its revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredArchive {
+    pub archive: Archive,
+    pub rev: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ArchiveItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    archive: Archive,
+    rev: u64,
+}
+
+impl ArchiveItem {
+    fn new(archive: &Archive, rev: u64) -> Self {
+        Self {
+            pk: keys::period(archive.period),
+            sk: keys::archive(&archive.id),
+            gsi1pk: keys::archive(&archive.id),
+            gsi1sk: keys::ARCHIVE_SK.into(),
+            kind: "archive".into(),
+            archive: archive.clone(),
+            rev,
+        }
+    }
+}
+
+impl Store {
+    /// A74: files a new archive job.
+    pub async fn start_archive(&self, archive: &Archive) -> Result<(), StoreError> {
+        if self
+            .put_new(to_item(&ArchiveItem::new(archive, 1))?)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "archive {} exists",
+                archive.id
+            )))
+        }
+    }
+
+    /// A74: an archive by id.
+    pub async fn archive_by_id(&self, id: ArchiveId) -> Result<Option<StoredArchive>, StoreError> {
+        Ok(self
+            .only_on_gsi1::<ArchiveItem>(&keys::archive(&id))
+            .await?
+            .map(|i| StoredArchive {
+                archive: i.archive,
+                rev: i.rev,
+            }))
+    }
+
+    /// A74: saves an archive over revision `rev`.
+    pub async fn save_archive(&self, archive: &Archive, rev: u64) -> Result<u64, StoreError> {
+        self.put_at_rev(
+            to_item(&ArchiveItem::new(archive, rev + 1))?,
+            rev,
+            "archive",
+        )
         .await
     }
 }

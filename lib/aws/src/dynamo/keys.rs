@@ -8,8 +8,8 @@ use chrono::NaiveDate;
 use kopek_domain::catalog::ServiceCode;
 use kopek_domain::documents::DocumentType;
 use kopek_domain::ids::{
-    ApiKeyId, BatchId, ChargeId, CreditNoteId, DocumentId, EventId, InvoiceId, OrderId, OrgId,
-    SessionId, SigningId, SubscriptionId, UserId,
+    ApiKeyId, ArchiveId, BatchId, ChargeId, CreditNoteId, DocumentId, EventId, InvoiceId, OrderId,
+    OrgId, PackageId, SessionId, SigningId, SubscriptionId, UserId,
 };
 use kopek_domain::invoicing::{DocumentKind, InvoiceSeries};
 use kopek_domain::payments::PaymentReference;
@@ -267,6 +267,22 @@ pub const SIGNING_SK: &str = "SIGNING";
 pub fn signings_of(period: BillingPeriod) -> String {
     format!("SIGNINGS#{period}")
 }
+/// A customer's package of a period (A72), in its partition; GSI1 by id, GSI2 by period.
+pub fn package(period: BillingPeriod) -> String {
+    format!("PACKAGE#{period}")
+}
+pub fn package_id(id: &PackageId) -> String {
+    format!("PACKAGE#{id}")
+}
+pub const PACKAGE_SK: &str = "PACKAGE";
+pub fn packages_of_period(period: BillingPeriod) -> String {
+    format!("PACKAGES#{period}")
+}
+/// A period's archive (A74), under the period; GSI1 by id.
+pub fn archive(id: &ArchiveId) -> String {
+    format!("ARCHIVE#{id}")
+}
+pub const ARCHIVE_SK: &str = "ARCHIVE";
 /// The signing certificate (A71), under `SETTINGS`.
 pub const SIGNING_CERT_SK: &str = "SIGNING_CERT";
 /// GSI2: a period's documents, by customer, type and number.
@@ -473,5 +489,13 @@ mod tests {
         assert_eq!(signing(&sgn), "SIGNING#sgn_01ARZ3NDEKTSV4RRFFQ69G5FAV");
         assert_eq!(signings_of(nov), "SIGNINGS#2026-11");
         assert_eq!([SIGNING_SK, SIGNING_CERT_SK], ["SIGNING", "SIGNING_CERT"]);
+        let pkg: PackageId = "pkg_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        assert_eq!(package(nov), "PACKAGE#2026-11");
+        assert_eq!(package_id(&pkg), "PACKAGE#pkg_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(packages_of_period(nov), "PACKAGES#2026-11");
+        assert_eq!(PACKAGE_SK, "PACKAGE");
+        let arc: ArchiveId = "arc_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        assert_eq!(archive(&arc), "ARCHIVE#arc_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(ARCHIVE_SK, "ARCHIVE");
     }
 }

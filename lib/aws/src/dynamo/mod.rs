@@ -32,7 +32,7 @@
 //! | A35–A37 | Subscriptions | see [`subscriptions`] | `ORG#{org}` / `SUB#{sub}` |
 //! | A38–A45 | Usage events (sharded), meters used, rejected events, ingestion health, closed periods, external references | see [`usage`] | `USAGE#…`, `USAGEREJ#…`, `USAGEHEALTH#…`, `EXTREF#…`; `ORG#{org}` / `USAGEMETER#…`, `BILLING` |
 //! | A46–A64 | Billing settings and the provider's requisites, the period close (status, customer jobs), invoice numbering, invoices, credit notes, the ledger, credit and payments | see [`billing`] (one module per aggregate) | `PERIOD#{yyyy-mm}`, `SEQ#…`, `SETTINGS`; `ORG#{org}` / `INVOICE#…`, `CREDIT#…`, `LEDGER#…`, `CREDITBALANCE`, `PAYMENT#…`; GSI1 `PERIODS`, `INVOICE#{inv}`, `CREDIT#{crn}`; GSI2 `INVOICES#{yyyy-mm}` |
-//! | A65–A71 | Closing documents: filed once, a customer's of a period, by id, a period's, signed; signing jobs; the signing certificate | see [`documents`] | `ORG#{org}` / `DOC#…`, `SIGNING#{sgn}`, `SETTINGS` / `SIGNING_CERT`; GSI1 `DOC#{doc}`, `SIGNINGS#{yyyy-mm}`; GSI2 `DOCS#{yyyy-mm}` |
+//! | A65–A74 | Closing documents: filed once, a customer's of a period, by id, a period's, signed; signing jobs; the signing certificate; packages; archives | see [`documents`] | `ORG#{org}` / `DOC#…`, `PACKAGE#…`, `SIGNING#{sgn}`, `SETTINGS` / `SIGNING_CERT`, `PERIOD#…` / `ARCHIVE#…`; GSI1 `DOC#{doc}`, `PACKAGE#{pkg}`, `ARCHIVE#{arc}`, `SIGNINGS#{yyyy-mm}`; GSI2 `DOCS#{yyyy-mm}`, `PACKAGES#{yyyy-mm}` |
 //!
 //! Every key is built in [`keys`] (each asserted by a unit test); the write helpers —
 //! conditions, the `UpdateItem` builder, conditional puts — are in `expr`. With the `faults`

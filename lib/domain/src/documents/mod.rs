@@ -13,7 +13,9 @@
 //! thousands, a decimal comma) in Russian, `26,962.16` in English; dates as `1 декабря 2026 г.`
 //! and `1 December 2026`.
 
+pub mod archive;
 pub mod filed;
+pub mod package;
 pub mod signing;
 
 pub use filed::{

@@ -1,4 +1,5 @@
-//! KMS keys: CreateKey with the template's key spec, usage and description.
+//! KMS keys (CreateKey with the template's key spec, usage and description) and SES
+//! identities (CreateEmailIdentity): the documents' signing key and the mail sender.
 
 use std::collections::BTreeMap;
 
@@ -50,5 +51,44 @@ pub(super) async fn create_key(
             ("Arn".to_owned(), arn),
             ("KeyId".to_owned(), metadata.key_id),
         ]),
+    })
+}
+
+/// An SES identity (an address or a domain): CreateEmailIdentity. `!Ref` is the identity.
+pub(super) async fn create_mail_identity(
+    client: &aws_sdk_sesv2::Client,
+    props: &Map<String, Json>,
+) -> anyhow::Result<ProvisionedResource> {
+    let p = Props { map: props };
+    let identity = p
+        .str("EmailIdentity")?
+        .context("an EmailIdentity needs `EmailIdentity`")?;
+    p.warn_unhandled(
+        super::MAIL_IDENTITY,
+        identity,
+        &[
+            "EmailIdentity",
+            "DkimSigningAttributes",
+            "ConfigurationSetAttributes",
+            "FeedbackAttributes",
+        ],
+    );
+    // One identity serves every provisioned copy: it may exist already.
+    match client
+        .create_email_identity()
+        .email_identity(identity)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_already_exists_exception()) => {}
+        Err(e) => return Err(sdk_error(e)).context("CreateEmailIdentity"),
+    }
+    Ok(ProvisionedResource {
+        kind: super::MAIL_IDENTITY.to_owned(),
+        reference: identity.to_owned(),
+        attributes: BTreeMap::new(),
     })
 }

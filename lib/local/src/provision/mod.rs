@@ -9,6 +9,7 @@
 //! | `AWS::SQS::Queue`              | CreateQueue with the template's attributes (RedrivePolicy as JSON with the resolved DLQ ARN) |
 //! | `AWS::S3::Bucket`              | CreateBucket, then encryption, public access block, versioning, ownership controls |
 //! | `AWS::SecretsManager::Secret`  | CreateSecret with `SecretString`, or one generated per `GenerateSecretString` |
+//! | `AWS::SES::EmailIdentity`      | CreateEmailIdentity (SES v2) |
 //! | `AWS::KMS::Key`                | CreateKey with its `KeySpec`, `KeyUsage` and description (the key policy is IAM's, not the emulator's) |
 //!
 //! Everything comes from the template — names of attributes, keys, indexes, queue settings —
@@ -43,7 +44,7 @@ mod secret;
 mod table;
 
 use bucket::create_bucket;
-use key::create_key;
+use key::{create_key, create_mail_identity};
 use props::yaml_number;
 use queue::create_queue;
 use secret::create_secret;
@@ -54,10 +55,11 @@ const QUEUE: &str = "AWS::SQS::Queue";
 const BUCKET: &str = "AWS::S3::Bucket";
 const SECRET: &str = "AWS::SecretsManager::Secret";
 const KEY: &str = "AWS::KMS::Key";
+const MAIL_IDENTITY: &str = "AWS::SES::EmailIdentity";
 const FUNCTION: &str = "AWS::Serverless::Function";
 
 /// The resource types [`provision`] creates.
-pub const PROVISIONED_TYPES: [&str; 5] = [TABLE, QUEUE, BUCKET, SECRET, KEY];
+pub const PROVISIONED_TYPES: [&str; 6] = [TABLE, QUEUE, BUCKET, SECRET, KEY, MAIL_IDENTITY];
 
 /// What one provisioned resource's `!Ref` and `!GetAtt` resolve to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +171,7 @@ pub async fn provision(
             }
             SECRET => create_secret(&clients.secrets, &out.physical_name(&id), &props).await,
             KEY => create_key(&clients.kms, &out.physical_name(&id), &props).await,
+            MAIL_IDENTITY => create_mail_identity(&clients.ses, &props).await,
             other => bail!("internal: `{id}` of type {other} is not provisioned"),
         }
         .with_context(|| format!("cannot create `{id}` ({}) in the emulator", resource.kind))?;
@@ -359,6 +362,7 @@ struct Clients {
     s3: aws_sdk_s3::Client,
     secrets: aws_sdk_secretsmanager::Client,
     kms: aws_sdk_kms::Client,
+    ses: aws_sdk_sesv2::Client,
 }
 
 impl Clients {
@@ -369,6 +373,7 @@ impl Clients {
             s3: crate::s3_client(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
             kms: aws_sdk_kms::Client::new(sdk),
+            ses: aws_sdk_sesv2::Client::new(sdk),
         }
     }
 }

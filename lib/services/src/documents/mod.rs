@@ -32,7 +32,7 @@ use kopek_domain::documents::{
     Document, DocumentStatus, DocumentType, FiledObject, InvoiceSheet, SheetKind, Source,
     Typesetter, filed::object_key,
 };
-use kopek_domain::ids::{DocumentId, InvoiceId, OrgId, SigningId};
+use kopek_domain::ids::{ArchiveId, DocumentId, InvoiceId, OrgId, SigningId};
 use kopek_domain::money::Money;
 use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
@@ -45,19 +45,32 @@ pub const DOWNLOAD_TTL: Duration = Duration::from_secs(5 * 60);
 /// Documents of a period read per page when counting them.
 const COUNT_PAGE: i32 = 500;
 
+mod archive;
+mod packages;
 mod signing;
 
+pub use archive::{ArchiveWithLink, Built};
+pub use packages::{PACKAGE_PAGE, PeriodPackages, SentPackages};
 pub use signing::SIGN_PAGE;
 
-/// One message of `DocumentsQueue`: the documents of one source to make, or the next step
-/// of a signing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One message of `DocumentsQueue`: the documents of one source to make, the next step of a
+/// signing, or the next page of a period's packages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DocumentJob {
     /// The invoice for payment and the act of an issued invoice.
     Invoice { org: OrgId, invoice: InvoiceId },
     /// The next page of a signing.
     Sign { signing: SigningId },
+    /// A page of a period's packages: built, filed and sent (from `cursor`, a page key of
+    /// the period's invoices).
+    Packages {
+        period: BillingPeriod,
+        #[serde(default)]
+        cursor: Option<String>,
+    },
+    /// A period's archive to build.
+    Archive { archive: ArchiveId },
 }
 
 /// What one job did.
@@ -124,10 +137,18 @@ impl Documents {
 
     /// Makes and files every document of `job` not filed yet (see the module docs).
     pub async fn generate(&self, job: &DocumentJob) -> Result<Generated> {
-        match *job {
-            DocumentJob::Invoice { org, invoice } => self.of_invoice(org, invoice).await,
+        match job {
+            DocumentJob::Invoice { org, invoice } => self.of_invoice(*org, *invoice).await,
             DocumentJob::Sign { signing } => {
-                self.sign_step(signing).await?;
+                self.sign_step(*signing).await?;
+                Ok(Generated::default())
+            }
+            DocumentJob::Packages { period, cursor } => {
+                self.packages_step(*period, cursor.clone()).await?;
+                Ok(Generated::default())
+            }
+            DocumentJob::Archive { archive } => {
+                self.build_archive(*archive).await?;
                 Ok(Generated::default())
             }
         }
@@ -213,11 +234,6 @@ impl Documents {
     ) -> Result<Requested> {
         caller.require_role(BILLING_STAFF)?;
         self.closed(period).await?;
-        let queue = self.ctx.documents_queue.as_ref().ok_or_else(|| {
-            Error::Internal(
-                "this function has no documents queue (KOPEK_DOCUMENTS_QUEUE_URL)".into(),
-            )
-        })?;
         let mut start = None;
         let mut requested = Requested::default();
         loop {
@@ -226,24 +242,40 @@ impl Documents {
                 .store
                 .list_invoices_of_period(period, 100, start)
                 .await?;
-            let jobs = page
+            let jobs: Vec<DocumentJob> = page
                 .items
                 .iter()
-                .map(|s| {
-                    serde_json::to_string(&DocumentJob::Invoice {
-                        org: s.invoice.draft.org,
-                        invoice: s.invoice.id,
-                    })
+                .map(|s| DocumentJob::Invoice {
+                    org: s.invoice.draft.org,
+                    invoice: s.invoice.id,
                 })
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            queue.send_events(&jobs).await?;
+                .collect();
+            self.queue(&jobs).await?;
             requested.invoices += jobs.len();
             match page.next {
                 Some(next) => start = Some(next),
                 None => return Ok(requested),
             }
         }
+    }
+
+    /// Sends `jobs` to `DocumentsQueue` (packed into as few messages as fit).
+    pub(crate) async fn queue(&self, jobs: &[DocumentJob]) -> Result<()> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let queue = self.ctx.documents_queue.as_ref().ok_or_else(|| {
+            Error::Internal(
+                "this function has no documents queue (KOPEK_DOCUMENTS_QUEUE_URL)".into(),
+            )
+        })?;
+        let bodies = jobs
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        queue.send_events(&bodies).await?;
+        Ok(())
     }
 
     /// Refused unless `period`'s close has finished.

@@ -50,7 +50,7 @@ impl From<SigningError> for Error {
 }
 
 impl Documents {
-    fn signer(&self) -> Result<&KmsSigner> {
+    pub(super) fn signer(&self) -> Result<&KmsSigner> {
         self.ctx.signer.as_ref().ok_or_else(|| {
             Error::Internal("this function has no signing key (KOPEK_SIGNING_KEY_ID)".into())
         })
@@ -90,15 +90,7 @@ impl Documents {
     }
 
     async fn queue_step(&self, signing: SigningId) -> Result<()> {
-        let queue = self.ctx.documents_queue.as_ref().ok_or_else(|| {
-            Error::Internal(
-                "this function has no documents queue (KOPEK_DOCUMENTS_QUEUE_URL)".into(),
-            )
-        })?;
-        let job = serde_json::to_string(&DocumentJob::Sign { signing })
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        queue.send_events(&[job]).await?;
-        Ok(())
+        self.queue(&[DocumentJob::Sign { signing }]).await
     }
 
     /// A signing job and its progress (billing staff).
@@ -127,7 +119,7 @@ impl Documents {
     }
 
     /// The key's certificate: the one filed for it, or a new self-signed one.
-    async fn certificate_for_signing(&self) -> Result<SigningCertificate> {
+    pub(super) async fn certificate_for_signing(&self) -> Result<SigningCertificate> {
         let signer = self.signer()?;
         let store = &self.ctx.store;
         if let Some(stored) = store.signing_certificate().await?

@@ -117,6 +117,7 @@ async fn every_operation_that_takes_an_id_is_covered_here() {
         invoice: "inv_x",
         credit_note: "crn_x",
         document: "doc_x",
+        package: "pkg_x",
     })
     .into_iter()
     .chain(catalog_probes("CODE"))

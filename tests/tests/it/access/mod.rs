@@ -81,6 +81,8 @@ struct Ids<'a> {
     credit_note: &'a str,
     /// The act of that invoice.
     document: &'a str,
+    /// The customer's package of that period.
+    package: &'a str,
 }
 
 /// The period the organisations' invoices are of.

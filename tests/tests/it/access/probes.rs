@@ -18,6 +18,7 @@ pub(super) fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
         invoice,
         credit_note,
         document,
+        package,
     } = *ids;
     let period = invoiced_period();
     let invite =
@@ -235,14 +236,50 @@ pub(super) fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
             format!("/v1/documents/{document}/download"),
             200,
         ),
-        // Not signed (yet): reached, and refused for its state.
         Probe::new(
             Method::GET,
             "/v1/documents/{document_id}/signature",
             "path document_id",
             format!("/v1/documents/{document}/signature"),
-            409,
+            200,
         ),
+        Probe::new(
+            Method::GET,
+            "/v1/packages",
+            "query org_id",
+            format!("/v1/packages?period={period}&org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/packages/{package_id}",
+            "path package_id",
+            format!("/v1/packages/{package}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/packages/{package_id}/download",
+            "path package_id",
+            format!("/v1/packages/{package}/download"),
+            200,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/packages/{package_id}/accept",
+            "path package_id",
+            format!("/v1/packages/{package}/accept"),
+            200,
+        ),
+        // Accepted just before: reached, and refused for its state.
+        Probe::new(
+            Method::POST,
+            "/v1/packages/{package_id}/dispute",
+            "path package_id",
+            format!("/v1/packages/{package}/dispute"),
+            409,
+        )
+        .with_body(json!({"reason": "Услуга не оказана"})),
         Probe::new(
             Method::GET,
             "/v1/billing/balance",
@@ -464,6 +501,34 @@ pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
             403,
         )
         .with_body(json!({})),
+        Probe::new(
+            Method::POST,
+            "/v1/periods/{period}/packages",
+            "path period",
+            format!("/v1/periods/{period}/packages"),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/periods/{period}/packages",
+            "path period",
+            format!("/v1/periods/{period}/packages"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/periods/{period}/archives",
+            "path period",
+            format!("/v1/periods/{period}/archives"),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/archives/{archive_id}",
+            "path archive_id",
+            format!("/v1/archives/arc_{}", "0".repeat(26)),
+            403,
+        ),
         Probe::new(
             Method::GET,
             "/v1/signings/{signing_id}",

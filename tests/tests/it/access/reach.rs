@@ -5,9 +5,11 @@ use super::probes::{catalog_probes, org_probes, staff_probes};
 use super::{Ids, METER, invoiced_period};
 use crate::support::invoices;
 use axum::http::Method;
+use kopek_domain::documents::signing::Signing;
 use kopek_domain::documents::{DocumentType, Source};
 use kopek_domain::ids::{
-    ApiKeyId, CreditNoteId, DocumentId, InvoiceId, OrderId, OrgId, SubscriptionId,
+    ApiKeyId, CreditNoteId, DocumentId, InvoiceId, OrderId, OrgId, PackageId, SigningId,
+    SubscriptionId, UserId,
 };
 use kopek_tests::{Customer, TestApp, unique};
 use serde_json::{Value, json};
@@ -31,9 +33,11 @@ struct World {
     b_invoice_id: String,
     a_credit_note_id: String,
     b_credit_note_id: String,
-    /// The act of each invoice.
+    /// The act of each invoice, and each customer's package of the period.
     a_document_id: String,
     b_document_id: String,
+    a_package_id: String,
+    b_package_id: String,
     /// A key of the provider's staff (no organisation).
     staff_key_id: String,
 }
@@ -177,6 +181,28 @@ async fn world(app: &TestApp) -> World {
         let invoice: InvoiceId = invoice.parse().expect("an invoice id");
         DocumentId::of(Source::Invoice(invoice), DocumentType::Act).to_string()
     };
+    // Signed and packaged as the documents function does it (the world's period is still
+    // open, so through the function's steps rather than a manager's request).
+    let signing = Signing::start(
+        SigningId::new(),
+        invoiced_period(),
+        UserId::new(),
+        app.state.services.now(),
+        None,
+        4,
+    )
+    .expect("a signing");
+    app.store.start_signing(&signing).await.expect("filed");
+    let documents = app.state.services.documents();
+    documents.sign_step(signing.id).await.expect("signed");
+    documents
+        .packages_step(invoiced_period(), None)
+        .await
+        .expect("packaged and sent");
+    let package = |invoice: &str| {
+        let invoice: InvoiceId = invoice.parse().expect("an invoice id");
+        PackageId::of(invoice).to_string()
+    };
     World {
         a,
         b,
@@ -191,6 +217,8 @@ async fn world(app: &TestApp) -> World {
         b_invoice_id: invoice_ids[1].clone(),
         a_document_id: act(&invoice_ids[0]),
         b_document_id: act(&invoice_ids[1]),
+        a_package_id: package(&invoice_ids[0]),
+        b_package_id: package(&invoice_ids[1]),
         a_credit_note_id,
         b_credit_note_id,
     }
@@ -209,6 +237,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         invoice: &world.b_invoice_id,
         credit_note: &world.b_credit_note_id,
         document: &world.b_document_id,
+        package: &world.b_package_id,
     });
     let never_ids = [
         OrgId::new().to_string(),
@@ -218,6 +247,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         InvoiceId::new().to_string(),
         CreditNoteId::new().to_string(),
         DocumentId::new().to_string(),
+        PackageId::new().to_string(),
     ];
     let never = org_probes(&Ids {
         org: &never_ids[0],
@@ -227,6 +257,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         invoice: &never_ids[4],
         credit_note: &never_ids[5],
         document: &never_ids[6],
+        package: &never_ids[7],
     });
     let malformed = org_probes(&Ids {
         org: "org_nonsense",
@@ -236,6 +267,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         invoice: "inv_nonsense",
         credit_note: "crn_nonsense",
         document: "doc_nonsense",
+        package: "pkg_nonsense",
     });
     for ((probe, never), malformed) in foreign.iter().zip(&never).zip(&malformed) {
         let what = format!("{} {}", probe.method, probe.uri);
@@ -298,6 +330,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         invoice: &world.a_invoice_id,
         credit_note: &world.a_credit_note_id,
         document: &world.a_document_id,
+        package: &world.a_package_id,
     }) {
         let what = format!("{} {}", probe.method, probe.uri);
         let response = probe.send(app, caller).await;

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::close::world::{Party, World};
 
+mod packages;
 mod signing;
 
 async fn put_requisites(w: &World) {

@@ -12,7 +12,7 @@ use super::{closed_month, object_versions};
 use crate::close::world::World;
 
 /// Starts a signing as `token` and runs the documents queue until it is done; its view.
-async fn sign(w: &World, token: &str, body: Value) -> Value {
+pub(super) async fn sign(w: &World, token: &str, body: Value) -> Value {
     let started = w
         .app
         .post(
@@ -31,7 +31,7 @@ async fn sign(w: &World, token: &str, body: Value) -> Value {
     done.body
 }
 
-async fn download(app: &TestApp, token: &str, path: &str) -> Vec<u8> {
+pub(super) async fn download(app: &TestApp, token: &str, path: &str) -> Vec<u8> {
     let link = app.get(path, Some(token)).await;
     link.assert_status(200);
     let (status, bytes) = fetch(link.body["url"].as_str().expect("a URL")).await;
@@ -40,7 +40,7 @@ async fn download(app: &TestApp, token: &str, path: &str) -> Vec<u8> {
 }
 
 /// `openssl cms -verify` of `content` against `signature`, trusting `certificate` (PEM).
-fn openssl_verifies(
+pub(super) fn openssl_verifies(
     dir: &Path,
     content: &[u8],
     signature: &[u8],
