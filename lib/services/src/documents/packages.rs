@@ -266,8 +266,7 @@ impl Documents {
         Ok(())
     }
 
-    /// A customer's packages (its own; staff name the organisation), newest period first is
-    /// not needed: one per period, so a period names it.
+    /// A customer's package of a period (its own; staff name the organisation).
     pub async fn package_of(
         &self,
         caller: &Principal,

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::close::world::{Party, World};
 
+mod faults;
 mod packages;
 mod signing;
 
