@@ -1,4 +1,5 @@
-//! Render time per document kind, in process: an invoice for payment and an act (the
+//! Render time per document kind, in process: an invoice for payment, an act and a credit
+//! note (the
 //! domain's sample sheet, three lines, Russian and English), each typeset to PDF by one
 //! long-lived `Renderer` (as the documents function holds one per cold start).
 //!
@@ -35,6 +36,7 @@ fn render(c: &mut Criterion) {
         ("act_ru", SheetKind::Act, Lang::Ru),
         ("invoice_en", SheetKind::Invoice, Lang::En),
         ("act_en", SheetKind::Act, Lang::En),
+        ("credit_note_ru", SheetKind::CreditNote, Lang::Ru),
     ] {
         let sheet = InvoiceSheet::sample(kind, lang);
         let samples: Vec<Duration> = (0..200)

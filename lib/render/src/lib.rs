@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn every_requisite_and_line_of_the_sheet_is_printed_in_both_languages() {
         let renderer = Renderer::new();
-        for kind in [SheetKind::Invoice, SheetKind::Act] {
+        for kind in [SheetKind::Invoice, SheetKind::Act, SheetKind::CreditNote] {
             for lang in [Lang::Ru, Lang::En] {
                 let sheet = InvoiceSheet::sample(kind, lang);
                 let pdf = renderer.sheet(&sheet).expect("rendered");

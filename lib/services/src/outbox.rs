@@ -2,7 +2,8 @@
 //!
 //! Every use case writes its event in the same transaction as its change, into the outbox
 //! (`GSI1 = OUTBOX`). [`Outbox::relay`] reads the oldest events, sends what each one starts
-//! — an `invoice_issued` event becomes a [`DocumentJob`] on `DocumentsQueue` — and only then
+//! — an `invoice_issued` or `credit_note_issued` event becomes a [`DocumentJob`] on
+//! `DocumentsQueue` — and only then
 //! takes each event out of the outbox. A crash between the send and the take-out sends the
 //! job again on the next run: delivery is at least once, and every consumer is idempotent (a
 //! document job finds its documents filed). Events nothing listens to yet are taken out too.
@@ -38,6 +39,10 @@ fn document_job(event: &DomainEvent) -> Option<DocumentJob> {
         EventKind::InvoiceIssued { invoice, .. } => Some(DocumentJob::Invoice {
             org: event.org,
             invoice,
+        }),
+        EventKind::CreditNoteIssued { credit_note, .. } => Some(DocumentJob::CreditNote {
+            org: event.org,
+            credit_note,
         }),
         _ => None,
     }
@@ -97,7 +102,7 @@ mod tests {
     use kopek_domain::period::BillingPeriod;
 
     #[test]
-    fn an_issued_invoice_starts_its_documents_and_a_payment_nothing() {
+    fn issued_invoices_and_credit_notes_start_their_documents_and_a_payment_nothing() {
         let org = OrgId::new();
         let invoice = InvoiceId::new();
         let issued = DomainEvent::new(
@@ -115,6 +120,22 @@ mod tests {
         assert_eq!(
             document_job(&issued),
             Some(DocumentJob::Invoice { org, invoice })
+        );
+        let credit_note = kopek_domain::ids::CreditNoteId::new();
+        let credited = DomainEvent::new(
+            org,
+            UserOrKey::User(UserId::new()),
+            Utc::now(),
+            EventKind::CreditNoteIssued {
+                credit_note,
+                number: "KPK-CN-2026-000001".into(),
+                invoice,
+                gross: Money::zero(Currency::RUB),
+            },
+        );
+        assert_eq!(
+            document_job(&credited),
+            Some(DocumentJob::CreditNote { org, credit_note })
         );
         let paid = DomainEvent::new(
             org,

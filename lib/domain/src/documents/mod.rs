@@ -30,9 +30,9 @@ use crate::accounts::{BillingAddress, Contract, DocumentLanguage, Kpp, LegalName
 use crate::catalog::{Lang, LocalizedText, ServiceCode, TaxRate, UnitOfMeasure};
 use crate::ids::{ChargeId, InvoiceId, OrgId, SubscriptionId};
 use crate::invoicing::{
-    BankAccount, Buyer, DocumentKind, Invoice, InvoiceDraft, InvoiceLine, InvoiceNumber,
-    InvoiceSeries, InvoicingError, LineSource, Parties, ProviderRequisites, RequisitesForm,
-    Signatory, TaxMode, issue, tax_summaries,
+    BankAccount, Buyer, CreditNote, DocumentKind, Invoice, InvoiceDraft, InvoiceLine,
+    InvoiceNumber, InvoiceSeries, InvoicingError, LineSource, Parties, ProviderRequisites,
+    RequisitesForm, Signatory, TaxMode, issue, tax_summaries,
 };
 use crate::money::{Currency, Money, in_words};
 
@@ -52,6 +52,9 @@ pub enum SheetKind {
     Invoice,
     /// «Акт оказанных услуг»: the services were rendered (402-ФЗ art. 9 requisites).
     Act,
+    /// «Корректировочный документ»: a credit note — what an issued invoice no longer
+    /// charges, referring to it.
+    CreditNote,
 }
 
 /// A party's block of requisites.
@@ -137,6 +140,20 @@ impl InvoiceSheet {
     /// The sheet of `kind` for `invoice`, in its buyer's document language. Refused naming
     /// `requisites` when the invoice was issued without the provider's requisites.
     pub fn of(invoice: &Invoice, kind: SheetKind) -> Result<Self, InvoicingError> {
+        Self::build(invoice, kind, None)
+    }
+
+    /// The sheet of credit note `note` of `invoice`: its own number and date, the invoice it
+    /// corrects and why, the lines it takes back (negative), in the buyer's language.
+    pub fn of_credit_note(invoice: &Invoice, note: &CreditNote) -> Result<Self, InvoicingError> {
+        Self::build(invoice, SheetKind::CreditNote, Some(note))
+    }
+
+    fn build(
+        invoice: &Invoice,
+        kind: SheetKind,
+        note: Option<&CreditNote>,
+    ) -> Result<Self, InvoicingError> {
         let parties = invoice.parties.as_ref();
         let seller = ProviderRequisites::for_documents(parties.and_then(|p| p.seller.as_ref()))?;
         let buyer = parties
@@ -149,42 +166,75 @@ impl InvoiceSheet {
         let t = Texts::of(lang);
         let number = invoice.number.to_string();
         let issued = date(invoice.issued_on, lang);
-        let title = match kind {
-            SheetKind::Invoice => format!("{} {number} {} {issued}", t.invoice, t.of),
-            SheetKind::Act => format!("{} {number} {} {issued}", t.act, t.of),
+        let title = match (kind, note) {
+            (SheetKind::Invoice, _) => format!("{} {number} {} {issued}", t.invoice, t.of),
+            (SheetKind::Act, _) => format!("{} {number} {} {issued}", t.act, t.of),
+            (SheetKind::CreditNote, Some(n)) => format!(
+                "{} {} {} {}",
+                t.credit_note,
+                n.number,
+                t.of,
+                date(n.issued_on, lang)
+            ),
+            (SheetKind::CreditNote, None) => {
+                return Err(InvoicingError::invalid(
+                    "credit_note",
+                    "no credit note given",
+                ));
+            }
         };
-        let subtitle = match kind {
-            SheetKind::Invoice => format!("{} {}", t.due, date(invoice.due_on, lang)),
-            SheetKind::Act => format!("{} {number} {} {issued}", t.basis, t.of),
+        let subtitle = match (kind, note) {
+            (SheetKind::Invoice, _) => format!("{} {}", t.due, date(invoice.due_on, lang)),
+            (SheetKind::Act, _) => format!("{} {number} {} {issued}", t.basis, t.of),
+            (SheetKind::CreditNote, Some(n)) => format!(
+                "{} {number} {} {issued}; {} {}",
+                t.corrects, t.of, t.reason, n.reason
+            ),
+            (SheetKind::CreditNote, None) => String::new(),
         };
         let currency = invoice.draft.currency;
         let money = |m: Money| amount(m.round_to_minor().amount(), lang);
-        let lines: Vec<SheetLine> = invoice
-            .draft
-            .lines
+        let (source_lines, net, tax, gross) = match note {
+            Some(n) => (&n.lines, n.net, n.tax, n.gross),
+            None => {
+                let d = &invoice.draft;
+                (&d.lines, d.net, d.tax, d.gross)
+            }
+        };
+        let lines: Vec<SheetLine> = source_lines
             .iter()
             .map(|l| sheet_line(l, lang, &t))
             .collect();
-        let d = &invoice.draft;
         let totals = vec![
-            (t.total_net.to_owned(), money(d.net)),
-            (t.total_vat.to_owned(), money(d.tax)),
-            (t.total_gross.to_owned(), money(d.gross)),
+            (t.total_net.to_owned(), money(net)),
+            (t.total_vat.to_owned(), money(tax)),
+            (
+                match kind {
+                    SheetKind::CreditNote => t.total_decrease,
+                    _ => t.total_gross,
+                }
+                .to_owned(),
+                money(gross),
+            ),
         ];
+        let magnitude = Money::new(gross.amount().abs(), gross.currency());
         let summary = vec![
             format!(
                 "{} {}, {} {} {}",
                 t.rendered_count,
                 lines.len(),
                 t.to_the_sum,
-                money(d.gross),
+                money(magnitude),
                 currency_short(currency.code(), lang)
             ),
-            in_words(d.gross, lang),
+            match kind {
+                SheetKind::CreditNote => format!("{} {}", t.decrease_by, in_words(magnitude, lang)),
+                _ => in_words(gross, lang),
+            },
         ];
         let director = seller.director();
         let (statement, signatures) = match kind {
-            SheetKind::Invoice => {
+            SheetKind::Invoice | SheetKind::CreditNote => {
                 let mut signatures = vec![SignLine {
                     role: t.head.to_owned(),
                     position: director.position.get(lang).to_owned(),
@@ -275,11 +325,11 @@ impl InvoiceSheet {
             signatures,
             labels: Labels {
                 seller: match kind {
-                    SheetKind::Invoice => t.seller.to_owned(),
+                    SheetKind::Invoice | SheetKind::CreditNote => t.seller.to_owned(),
                     SheetKind::Act => t.provider.to_owned(),
                 },
                 buyer: match kind {
-                    SheetKind::Invoice => t.buyer.to_owned(),
+                    SheetKind::Invoice | SheetKind::CreditNote => t.buyer.to_owned(),
                     SheetKind::Act => t.customer.to_owned(),
                 },
             },
@@ -292,7 +342,35 @@ impl InvoiceSheet {
     /// VAT and an exempt job): what a template is compiled against before it is accepted,
     /// and what the renderer is tested with.
     pub fn sample(kind: SheetKind, lang: Lang) -> Self {
-        Self::of(&sample_invoice(lang), kind).expect("the sample invoice has every requisite")
+        let invoice = sample_invoice(lang);
+        match kind {
+            SheetKind::CreditNote => {
+                let number = InvoiceNumber {
+                    series: invoice.number.series.clone(),
+                    kind: DocumentKind::CreditNote,
+                    year: invoice.number.year,
+                    seq: 1,
+                };
+                let note = crate::invoicing::credit_note(
+                    &invoice,
+                    &[],
+                    &[crate::invoicing::CreditRequestLine {
+                        line_no: 1,
+                        amount: None,
+                    }],
+                    match lang {
+                        Lang::Ru => "Перерыв в работе сервиса 2 дня",
+                        Lang::En => "Service outage of 2 days",
+                    },
+                    crate::ids::CreditNoteId::from_ulid(invoice.id.ulid()),
+                    number,
+                    invoice.issued_on,
+                )
+                .expect("the sample credit note");
+                Self::of_credit_note(&invoice, &note).expect("the sample has every requisite")
+            }
+            _ => Self::of(&invoice, kind).expect("the sample invoice has every requisite"),
+        }
     }
 }
 
@@ -549,6 +627,11 @@ fn currency_short(code: &str, lang: Lang) -> &str {
 struct Texts {
     invoice: &'static str,
     act: &'static str,
+    credit_note: &'static str,
+    corrects: &'static str,
+    reason: &'static str,
+    total_decrease: &'static str,
+    decrease_by: &'static str,
     of: &'static str,
     due: &'static str,
     basis: &'static str,
@@ -583,6 +666,11 @@ impl Texts {
             Lang::Ru => Self {
                 invoice: "Счёт на оплату №",
                 act: "Акт оказанных услуг №",
+                credit_note: "Корректировочный документ №",
+                corrects: "К счёту №",
+                reason: "Основание корректировки:",
+                total_decrease: "Всего уменьшение:",
+                decrease_by: "Сумма уменьшения:",
                 of: "от",
                 due: "Оплатить до",
                 basis: "Основание: счёт №",
@@ -624,6 +712,11 @@ impl Texts {
             Lang::En => Self {
                 invoice: "Invoice No.",
                 act: "Statement of services rendered No.",
+                credit_note: "Credit note No.",
+                corrects: "Correcting invoice No.",
+                reason: "Reason:",
+                total_decrease: "Total decrease:",
+                decrease_by: "Decrease:",
                 of: "of",
                 due: "Payable by",
                 basis: "Under invoice No.",
@@ -703,6 +796,72 @@ mod tests {
             buyer,
         });
         invoice
+    }
+
+    #[test]
+    fn a_credit_note_sheet_refers_to_its_invoice_and_takes_back_its_lines() {
+        use crate::ids::CreditNoteId;
+        use crate::invoicing::{CreditRequestLine, credit_note};
+        for (lang, title, words) in [
+            (
+                "ru",
+                "Корректировочный документ № KPK-CN-2026-000001 от 2 декабря 2026 г.",
+                "Сумма уменьшения: ",
+            ),
+            (
+                "en",
+                "Credit note No. KPK-CN-2026-000001 of 2 December 2026",
+                "Decrease: ",
+            ),
+        ] {
+            let invoice = invoice(lang, true);
+            let number = InvoiceNumber {
+                series: invoice.number.series.clone(),
+                kind: DocumentKind::CreditNote,
+                year: 2026,
+                seq: 1,
+            };
+            let note = credit_note(
+                &invoice,
+                &[],
+                &[CreditRequestLine {
+                    line_no: 1,
+                    amount: None,
+                }],
+                "Простой сервиса",
+                CreditNoteId::new(),
+                number,
+                NaiveDate::from_ymd_opt(2026, 12, 2).expect("a day"),
+            )
+            .expect("a credit note");
+            let sheet = InvoiceSheet::of_credit_note(&invoice, &note).expect("a sheet");
+            assert_eq!(sheet.kind, SheetKind::CreditNote);
+            assert_eq!(sheet.title, title);
+            assert!(
+                sheet.subtitle.contains(&invoice.number.to_string()),
+                "{}",
+                sheet.subtitle
+            );
+            assert!(
+                sheet.subtitle.ends_with("Простой сервиса"),
+                "{}",
+                sheet.subtitle
+            );
+            assert_eq!(sheet.lines.len(), note.lines.len());
+            assert!(
+                sheet.lines[0].gross.starts_with('-'),
+                "{:?}",
+                sheet.lines[0]
+            );
+            assert!(sheet.totals[2].1.starts_with('-'), "{:?}", sheet.totals);
+            assert!(sheet.summary[1].starts_with(words), "{:?}", sheet.summary);
+            assert_eq!(
+                sheet.seller,
+                InvoiceSheet::of(&invoice, SheetKind::Invoice)
+                    .unwrap()
+                    .seller
+            );
+        }
     }
 
     #[test]

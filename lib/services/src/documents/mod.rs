@@ -1,5 +1,5 @@
 //! Closing documents: made from every issued invoice (an invoice for payment and an act) and
-//! filed in the documents bucket; listed, opened and downloaded by their customer; counted
+//! every credit note (its correction document), and filed in the documents bucket; listed, opened and downloaded by their customer; counted
 //! and listed by period for the manager.
 //!
 //! **Made once.** A [`DocumentJob`] reaches the documents function through `DocumentsQueue`
@@ -32,7 +32,8 @@ use kopek_domain::documents::{
     Document, DocumentStatus, DocumentType, FiledObject, InvoiceSheet, SheetKind, Source,
     Typesetter, filed::object_key,
 };
-use kopek_domain::ids::{ArchiveId, DocumentId, InvoiceId, OrgId, SigningId};
+use kopek_domain::ids::{ArchiveId, CreditNoteId, DocumentId, InvoiceId, OrgId, SigningId};
+use kopek_domain::invoicing::Invoice;
 use kopek_domain::money::Money;
 use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,17 @@ pub use archive::{ArchiveWithLink, Built};
 pub use packages::{PACKAGE_PAGE, PeriodPackages, SentPackages};
 pub use signing::SIGN_PAGE;
 
+/// What a document is, before it is typeset.
+struct Head {
+    source: Source,
+    doc_type: DocumentType,
+    org: OrgId,
+    period: BillingPeriod,
+    number: String,
+    dated: chrono::NaiveDate,
+    amounts: (Money, Money, Money),
+}
+
 /// One message of `DocumentsQueue`: the documents of one source to make, the next step of a
 /// signing, or the next page of a period's packages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +72,11 @@ pub use signing::SIGN_PAGE;
 pub enum DocumentJob {
     /// The invoice for payment and the act of an issued invoice.
     Invoice { org: OrgId, invoice: InvoiceId },
+    /// The document of a credit note.
+    CreditNote {
+        org: OrgId,
+        credit_note: CreditNoteId,
+    },
     /// The next page of a signing.
     Sign { signing: SigningId },
     /// A page of a period's packages: built, filed and sent (from `cursor`, a page key of
@@ -139,6 +156,9 @@ impl Documents {
     pub async fn generate(&self, job: &DocumentJob) -> Result<Generated> {
         match job {
             DocumentJob::Invoice { org, invoice } => self.of_invoice(*org, *invoice).await,
+            DocumentJob::CreditNote { org, credit_note } => {
+                self.of_credit_note(*org, *credit_note).await
+            }
             DocumentJob::Sign { signing } => {
                 self.sign_step(*signing).await?;
                 Ok(Generated::default())
@@ -155,6 +175,61 @@ impl Documents {
     }
 
     async fn of_invoice(&self, org: OrgId, id: InvoiceId) -> Result<Generated> {
+        let invoice = self.printable_invoice(org, id).await?;
+        let mut done = Generated::default();
+        for (doc_type, sheet_kind) in [
+            (DocumentType::Invoice, SheetKind::Invoice),
+            (DocumentType::Act, SheetKind::Act),
+        ] {
+            let d = &invoice.draft;
+            let head = Head {
+                source: Source::Invoice(invoice.id),
+                doc_type,
+                org,
+                period: d.period,
+                number: invoice.number.to_string(),
+                dated: invoice.issued_on,
+                amounts: (d.net, d.tax, d.gross),
+            };
+            self.file_sheet(head, || InvoiceSheet::of(&invoice, sheet_kind), &mut done)
+                .await?;
+        }
+        Ok(done)
+    }
+
+    async fn of_credit_note(&self, org: OrgId, id: CreditNoteId) -> Result<Generated> {
+        let note = self
+            .ctx
+            .store
+            .credit_note_by_id(id)
+            .await?
+            .filter(|n| n.org == org)
+            .ok_or_else(|| {
+                Error::invalid("credit_note", format!("no credit note {id} of {org}"))
+            })?;
+        let invoice = self.printable_invoice(org, note.invoice).await?;
+        let head = Head {
+            source: Source::CreditNote(note.id),
+            doc_type: DocumentType::CreditNote,
+            org,
+            period: invoice.draft.period,
+            number: note.number.to_string(),
+            dated: note.issued_on,
+            amounts: (note.net, note.tax, note.gross),
+        };
+        let mut done = Generated::default();
+        self.file_sheet(
+            head,
+            || InvoiceSheet::of_credit_note(&invoice, &note),
+            &mut done,
+        )
+        .await?;
+        Ok(done)
+    }
+
+    /// `org`'s invoice `id` as its documents print it: one issued before the provider's
+    /// requisites were set is printed with those in force.
+    async fn printable_invoice(&self, org: OrgId, id: InvoiceId) -> Result<Invoice> {
         let StoredInvoice { mut invoice, .. } = self
             .ctx
             .store
@@ -165,7 +240,6 @@ impl Documents {
         if let Some(parties) = invoice.parties.as_mut()
             && parties.seller.is_none()
         {
-            // Issued before the provider's requisites were set: printed with those in force.
             parties.seller = self
                 .ctx
                 .store
@@ -173,49 +247,53 @@ impl Documents {
                 .await?
                 .map(|s| s.requisites);
         }
-        let mut done = Generated::default();
-        for (doc_type, sheet_kind) in [
-            (DocumentType::Invoice, SheetKind::Invoice),
-            (DocumentType::Act, SheetKind::Act),
-        ] {
-            let source = Source::Invoice(invoice.id);
-            let doc_id = DocumentId::of(source, doc_type);
-            if self.ctx.store.document_by_id(doc_id).await?.is_some() {
-                done.already.push(doc_id);
-                continue;
-            }
-            let sheet = InvoiceSheet::of(&invoice, sheet_kind)?;
-            let pdf = self.typeset(&sheet)?;
-            let draft = &invoice.draft;
-            let key = object_key(draft.period, org, doc_type, &invoice.number.to_string());
-            let document = Document {
-                id: doc_id,
-                org,
-                period: draft.period,
-                doc_type,
-                number: invoice.number.to_string(),
-                dated: invoice.issued_on,
-                source,
-                net: draft.net,
-                tax: draft.tax,
-                gross: draft.gross,
-                file: FiledObject {
-                    key: key.clone(),
-                    sha256: sha256_hex(&pdf),
-                    size: pdf.len() as u64,
-                },
-                generated_at: self.ctx.now(),
-                status: DocumentStatus::Generated,
-                signature: None,
-            };
-            self.objects()?.file(&key, pdf, "application/pdf").await?;
-            if self.ctx.store.file_document(&document).await? {
-                done.filed.push(doc_id);
-            } else {
-                done.already.push(doc_id);
-            }
+        Ok(invoice)
+    }
+
+    /// Files the document `head` describes unless it is filed: its sheet typeset, the PDF
+    /// filed (unless the same bytes are there), then its record.
+    async fn file_sheet(
+        &self,
+        head: Head,
+        sheet: impl FnOnce()
+            -> std::result::Result<InvoiceSheet, kopek_domain::invoicing::InvoicingError>,
+        done: &mut Generated,
+    ) -> Result<()> {
+        let id = DocumentId::of(head.source, head.doc_type);
+        if self.ctx.store.document_by_id(id).await?.is_some() {
+            done.already.push(id);
+            return Ok(());
         }
-        Ok(done)
+        let pdf = self.typeset(&sheet()?)?;
+        let key = object_key(head.period, head.org, head.doc_type, &head.number);
+        let (net, tax, gross) = head.amounts;
+        let document = Document {
+            id,
+            org: head.org,
+            period: head.period,
+            doc_type: head.doc_type,
+            number: head.number,
+            dated: head.dated,
+            source: head.source,
+            net,
+            tax,
+            gross,
+            file: FiledObject {
+                key: key.clone(),
+                sha256: sha256_hex(&pdf),
+                size: pdf.len() as u64,
+            },
+            generated_at: self.ctx.now(),
+            status: DocumentStatus::Generated,
+            signature: None,
+        };
+        self.objects()?.file(&key, pdf, "application/pdf").await?;
+        if self.ctx.store.file_document(&document).await? {
+            done.filed.push(id);
+        } else {
+            done.already.push(id);
+        }
+        Ok(())
     }
 
     fn typeset(&self, sheet: &InvoiceSheet) -> Result<Vec<u8>> {

@@ -289,3 +289,59 @@ async fn documents_refuse_what_they_cannot_do_and_change_nothing() {
     }
     assert_eq!(w.app.table_items().await, before);
 }
+
+#[tokio::test]
+async fn a_credit_note_becomes_its_correction_document_referring_to_the_invoice() {
+    let (w, a, _) = closed_month(true).await;
+    let invoice = w.invoice(a.org, w.period).await.expect("A's invoice");
+    let admin = w.app.admin().await;
+    let note = w
+        .app
+        .post(
+            &format!("/v1/invoices/{}/credit-notes", invoice.id),
+            Some(&admin),
+            &json!({"reason": "Простой сервиса 2 дня", "lines": [{"line_no": 1, "gross": "100.00"}]}),
+        )
+        .await;
+    note.assert_status(201);
+    let made = w.app.make_documents().await;
+    assert_eq!(
+        made.filed, 5,
+        "two invoices' and the credit note's: {made:?}"
+    );
+
+    let token = w.token(&a).await;
+    let docs = w
+        .app
+        .get(&format!("/v1/documents?period={}", w.period), Some(&token))
+        .await;
+    let credit = docs
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["doc_type"] == "credit_note")
+        .expect("the credit note's document")
+        .clone();
+    assert_eq!(credit["number"], note.body["number"]);
+    assert_eq!(credit["gross"], "-100.00");
+    assert_eq!(credit["source_id"], note.body["id"]);
+    let link = w
+        .app
+        .get(
+            &format!("/v1/documents/{}/download", credit["id"].as_str().unwrap()),
+            Some(&token),
+        )
+        .await;
+    let (_, pdf) = fetch(link.body["url"].as_str().unwrap()).await;
+    let text = pdf_text(&pdf);
+    for want in [
+        "Корректировочный документ",
+        note.body["number"].as_str().unwrap(),
+        &invoice.number.to_string(),
+        "Простой сервиса 2 дня",
+        "Сумма уменьшения: Сто рублей 00 копеек",
+    ] {
+        assert!(text.contains(want), "{want:?} missing:\n{text}");
+    }
+}
