@@ -197,6 +197,14 @@ pub fn inn(seed: u64) -> String {
         .to_string()
 }
 
+/// A valid 12-digit INN (an individual, a sole trader), from `seed`.
+pub fn inn_of_person(seed: u64) -> String {
+    let body = format!("{:010}", 7_700_000_000 + seed % 100_000_000);
+    kopek_domain::accounts::TaxId::inn_completing(&body)
+        .expect("ten digits")
+        .to_string()
+}
+
 /// Real provider requisites: Sberbank's BIC and correspondent account, a settlement account
 /// whose control key matches them, and a legal entity's INN with its KPP.
 pub fn provider_requisites() -> Value {

@@ -74,6 +74,11 @@ pub struct OrganisationInput {
     /// Language of the closing documents: `ru` or `en`.
     #[schema(value_type = String, example = "ru")]
     pub language: DocumentLanguage,
+    /// KPP (9 characters), for a Russian legal entity (10-digit INN); printed on its
+    /// documents. Staff can set it later too.
+    #[serde(default)]
+    #[schema(example = "770101001")]
+    pub kpp: Option<String>,
 }
 
 /// The first user of a registration.
@@ -379,6 +384,7 @@ async fn register(
         billing_address: body.organisation.billing_address,
         currency: body.organisation.currency,
         language: body.organisation.language,
+        kpp: body.organisation.kpp,
         user_name: body.user.name,
         user_email: body.user.email,
         password: body.user.password,

@@ -16,8 +16,8 @@ use kopek_aws::dynamo::throttle::Subject as ThrottleSubject;
 use kopek_domain::accounts::{
     AccessError, AccountsError, ApiKey, ApiKeyName, ApiKeyToken, Contract, Email, Invitation,
     IssuedApiKey, Kpp, NewApiKey, Organisation, Password, PasswordHash, PaymentTerms, PersonName,
-    Principal, Registration, RegistrationForm, Role, Scope, ScopeSet, SecretToken, Subject,
-    TaxIdKind, User, UserStatus,
+    Principal, Registration, RegistrationForm, Role, Scope, ScopeSet, SecretToken, Subject, User,
+    UserStatus,
 };
 use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
 
@@ -524,13 +524,11 @@ impl Accounts {
     ) -> Result<Organisation> {
         let mut org = self.organisation(caller, org).await?;
         caller.require_role(&[Role::Admin, Role::Manager, Role::Accountant])?;
-        let kpp = details.kpp.as_deref().map(Kpp::parse).transpose()?;
-        if kpp.is_some() && org.tax_id.kind() != TaxIdKind::InnLegalEntity {
-            return Err(Error::invalid(
-                "kpp",
-                "only a Russian legal entity (10-digit INN) has a KPP",
-            ));
-        }
+        let kpp = details
+            .kpp
+            .as_deref()
+            .map(|k| Kpp::of(k, &org.tax_id))
+            .transpose()?;
         let contract = details
             .contract
             .map(|(number, signed_on)| Contract::new(&number, signed_on))

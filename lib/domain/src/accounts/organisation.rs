@@ -147,6 +147,8 @@ pub struct RegistrationForm {
     pub billing_address: String,
     pub currency: Currency,
     pub language: DocumentLanguage,
+    /// The KPP, for a Russian legal entity that states it (its documents print it).
+    pub kpp: Option<String>,
     pub user_name: String,
     pub user_email: String,
     pub password: String,
@@ -179,6 +181,7 @@ pub struct Registration {
     billing_address: BillingAddress,
     currency: Currency,
     language: DocumentLanguage,
+    kpp: Option<super::Kpp>,
     user_name: PersonName,
     user_email: Email,
     password: Password,
@@ -189,9 +192,15 @@ impl TryFrom<RegistrationForm> for Registration {
 
     fn try_from(form: RegistrationForm) -> Result<Self, Self::Error> {
         let user_email = Email::parse(&form.user_email).map_err(|e| e.in_field("user_email"))?;
+        let tax_id = TaxId::parse(&form.tax_id)?;
         Ok(Self {
             legal_name: LegalName::parse(&form.legal_name)?,
-            tax_id: TaxId::parse(&form.tax_id)?,
+            kpp: form
+                .kpp
+                .as_deref()
+                .map(|k| super::Kpp::of(k, &tax_id))
+                .transpose()?,
+            tax_id,
             billing_email: Email::parse(&form.billing_email)
                 .map_err(|e| e.in_field("billing_email"))?,
             billing_address: BillingAddress::parse(&form.billing_address)?,
@@ -264,7 +273,7 @@ impl Registration {
             status: OrgStatus::Active,
             created_at: now,
             payment_terms: None,
-            kpp: None,
+            kpp: self.kpp,
             contract: None,
         };
         NewAccount {
@@ -289,6 +298,7 @@ mod tests {
             billing_address: "117997, Москва, ул. Вавилова, 19".into(),
             currency: Currency::RUB,
             language: DocumentLanguage::Ru,
+            kpp: None,
             user_name: "Мария Иванова".into(),
             user_email: "Maria.Ivanova@Sberbank.ru".into(),
             password: "correct horse battery staple".into(),

@@ -370,6 +370,19 @@ impl Kpp {
         Ok(Self(text.to_owned()))
     }
 
+    /// `text` as the KPP of an organisation with `tax_id`: only a Russian legal entity (a
+    /// 10-digit INN) has one.
+    pub fn of(text: &str, tax_id: &TaxId) -> Result<Self, AccountsError> {
+        let kpp = Self::parse(text)?;
+        if tax_id.kind() != TaxIdKind::InnLegalEntity {
+            return Err(AccountsError::invalid(
+                "kpp",
+                "only a Russian legal entity (10-digit INN) has a KPP",
+            ));
+        }
+        Ok(kpp)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -460,6 +460,7 @@ fn registration(
         billing_address: "101000, Москва, ул. Мясницкая, 1".into(),
         currency: Currency::RUB,
         language: DocumentLanguage::Ru,
+        kpp: None,
         user_name: "Мария Иванова".into(),
         user_email,
         password: password.into(),

@@ -345,3 +345,38 @@ async fn a_customers_kpp_and_contract_are_set_by_staff_and_bad_ones_change_nothi
         (&Value::Null, &Value::Null)
     );
 }
+
+#[tokio::test]
+async fn a_customer_states_its_kpp_when_it_registers_and_a_wrong_one_registers_nothing() {
+    let app = app().await;
+    let (mut body, _, _) = kopek_tests::registration("Ромашка");
+    body["organisation"]["kpp"] = json!("770101001");
+    let registered = app.post("/v1/auth/register", None, &body).await;
+    registered.assert_status(201);
+    let token = registered.body["session"]["access_token"]
+        .as_str()
+        .expect("a token");
+    assert_eq!(registered.body["organisation"]["kpp"], "770101001");
+    let me = app.get("/v1/me", Some(token)).await;
+    assert_eq!(me.body["organisation"]["kpp"], "770101001");
+
+    let before = app.table_items().await;
+    for (kpp, tax_id) in [
+        // Not a KPP's shape.
+        ("77010100", None),
+        // A sole trader (12-digit INN) has no KPP.
+        (
+            "770101001",
+            Some(kopek_tests::inn_of_person(kopek_tests::unique())),
+        ),
+    ] {
+        let (mut body, _, _) = kopek_tests::registration("Лютик");
+        body["organisation"]["kpp"] = json!(kpp);
+        if let Some(tax_id) = tax_id {
+            body["organisation"]["tax_id"] = json!(tax_id);
+        }
+        let refused = app.post("/v1/auth/register", None, &body).await;
+        assert_field(&refused, 422, "validation_failed", "organisation.kpp");
+    }
+    assert_eq!(app.table_items().await, before, "nothing registered");
+}
