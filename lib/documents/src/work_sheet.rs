@@ -1,9 +1,10 @@
 //! The batch work sheet: what an engineer takes out on a round, one row per job.
 //!
-//! A4 landscape, in Russian. The first page opens with the title (batch, work type, engineer,
-//! when it was taken, how many jobs); then a table — №, customer, address (and area),
-//! service (code and name), quantity with unit, requested date, note — whose header row is
-//! repeated on every page. Long cells wrap; a row goes whole onto the next page unless it is
+//! A4 landscape, in Russian. The first page opens with the title (batch, work type by its
+//! name, engineer, when it was taken, how many jobs); then a table — №, customer, address
+//! (and area), service (code and name), quantity with unit, requested date, note, and two
+//! columns the engineer fills in by hand: the actual quantity, and done or not (with why) —
+//! whose header row is repeated on every page. Long cells wrap; a row goes whole onto the next page unless it is
 //! taller than a page, when it continues there. Every page ends with "Страница N из M"; the
 //! sheet ends with a line for the engineer's signature and the date.
 
@@ -113,14 +114,17 @@ impl Column {
     }
 }
 
-const COLUMNS: [Column; 7] = [
-    Column::new("№", Some(24.0), true),
-    Column::new("Клиент", Some(130.0), false),
-    Column::new("Адрес", Some(165.0), false),
-    Column::new("Услуга", Some(140.0), false),
-    Column::new("Количество", Some(64.0), true),
-    Column::new("Дата", Some(56.0), false),
+const COLUMNS: [Column; 9] = [
+    Column::new("№", Some(22.0), true),
+    Column::new("Клиент", Some(118.0), false),
+    Column::new("Адрес", Some(150.0), false),
+    Column::new("Услуга", Some(128.0), false),
+    Column::new("Количество", Some(60.0), true),
+    Column::new("Дата", Some(52.0), false),
     Column::new("Примечание", None, false),
+    // Filled in by hand on the round: the quantity done, and done or not (with why).
+    Column::new("Факт. кол-во", Some(52.0), true),
+    Column::new("Выполнено: да / нет (причина)", Some(92.0), false),
 ];
 
 /// A line of a cell.
@@ -131,6 +135,19 @@ struct Line {
 }
 
 type Cells = Vec<Vec<Line>>;
+
+/// A work type as the sheet names it: the common ones in Russian, any other by its code.
+pub fn work_type_name(code: &str) -> &str {
+    match code {
+        "installation" | "install" => "Монтаж и подключение",
+        "maintenance" => "Обслуживание",
+        "delivery" => "Доставка",
+        "repair" => "Ремонт",
+        "inspection" => "Осмотр",
+        "cleaning" => "Уборка",
+        other => other,
+    }
+}
 
 fn status_label(status: &str) -> Option<&str> {
     match status {
@@ -148,7 +165,7 @@ struct Table<'a> {
     pages: Vec<Page>,
     y: f32,
     rows_on_page: usize,
-    widths: [f32; 7],
+    widths: [f32; 9],
 }
 
 impl<'a> Table<'a> {
@@ -197,7 +214,7 @@ impl<'a> Table<'a> {
         let facts = format!(
             "Партия: {} · Вид работ: {} · Инженер: {} · Взята: {} ({}) · Работ: {}",
             sheet.batch_id,
-            sheet.work_type,
+            work_type_name(&sheet.work_type),
             sheet.engineer,
             sheet.taken_at.format("%d.%m.%Y %H:%M"),
             sheet.time_zone,
@@ -267,6 +284,8 @@ impl<'a> Table<'a> {
                 0.0,
             ),
             note,
+            Vec::new(),
+            Vec::new(),
         ]
     }
 
@@ -475,8 +494,13 @@ mod tests {
             "Домофон 12, звонить заранее",
             "Работы выполнил:",
             "Страница 1 из 1",
+            "Вид работ: Монтаж и подключение",
+            "Факт. кол-во",
+            "Выполнено: да / нет (причина)",
         ] {
-            assert!(text.contains(expected), "{expected:?} not in {text:?}");
+            // Cells wrap where the layout does: compare the words in order.
+            let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(flat.contains(expected), "{expected:?} not in {text:?}");
         }
     }
 
@@ -547,9 +571,20 @@ mod tests {
         let mut sheet = sheet(2);
         sheet.rows[1].status = "released".to_owned();
         let (_, doc) = pdf(&sheet);
-        assert!(page_text(&doc, 1).contains("Возвращено в очередь"));
+        let flat = page_text(&doc, 1)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(flat.contains("Возвращено в очередь"), "{flat}");
         let (_, empty) = pdf(&super::tests::sheet(0));
         assert_eq!(empty.get_pages().len(), 1);
+    }
+
+    #[test]
+    fn work_types_are_named_in_russian_and_unknown_ones_by_their_code() {
+        assert_eq!(work_type_name("delivery"), "Доставка");
+        assert_eq!(work_type_name("installation"), "Монтаж и подключение");
+        assert_eq!(work_type_name("bench-close"), "bench-close");
     }
 
     #[test]

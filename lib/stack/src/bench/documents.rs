@@ -5,7 +5,9 @@
 //! provider's requisites are set, last month is closed (`Closer`, its queue drained). Then,
 //! measured: the outbox relayed (`Outbox::relay`), every document job made
 //! (`kopek_events::documents::drain`, an invoice for payment and an act per invoice), and a
-//! manager's signing of all of them (`Documents::start_signing`, its steps drained). The
+//! manager's signing of all of them (`Documents::start_signing`, its steps drained), the
+//! packages sent (one per customer) and the period's archive built (`build_archive`, read
+//! for how much it buffered). The
 //! typesetter is the real Typst renderer wrapped in a stopwatch, so the render time of each
 //! document is known apart from the emulator's; the store counts DynamoDB requests and units;
 //! S3 and KMS requests follow from the code's pattern (documented beside each figure) and
@@ -158,6 +160,37 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, customers: usize) -> 
         bail!("signed {} of {docs}", done["signed"]);
     }
     let steps = signed.handled;
+    // Packages (one per customer, e-mailed) and the archive of them all.
+    let started = Instant::now();
+    let send = bench_request(
+        Method::POST,
+        &format!("/v1/periods/{period}/packages"),
+        Some(&admin),
+        Some(&json!({})),
+    )?;
+    measured(&state, &router, send, 202).await?;
+    let packaged = kopek_events::documents::drain(&documents, &queue, 60, Some(1)).await?;
+    let package_time = started.elapsed();
+    let after_packages = services.capacity();
+    if packaged.failed != 0 {
+        bail!("a package step failed");
+    }
+    let peak_before_archive = peak_rss_kib(std::process::id());
+    let started = Instant::now();
+    let ask = bench_request(
+        Method::POST,
+        &format!("/v1/periods/{period}/archives"),
+        Some(&admin),
+        Some(&json!({})),
+    )?;
+    let (_, archive) = measured(&state, &router, ask, 202).await?;
+    let archive_id: kopek_domain::ids::ArchiveId = super::string_at(&archive, "/id")?
+        .parse()
+        .map_err(super::err)?;
+    // Built here directly (what the job does) to read how much it buffered.
+    let built = documents.build_archive(archive_id).await?;
+    let archive_time = started.elapsed();
+    let streamed = built.streamed.context("the archive was built")?;
     let peak = peak_rss_kib(std::process::id());
 
     let per_doc = |d: Duration| ms(d / docs as u32);
@@ -207,6 +240,31 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, customers: usize) -> 
         per_doc(sign_time),
         requests(&after_make, &after_sign),
         writes(&after_make, &after_sign)
+    );
+    println!(
+        "| send packages ({customers}, ZIP + manifest signature + e-mail each) | {} ms | {} ms per customer | {:.2} per customer | {:.2} per customer | 2 GET per document, HEAD + PUT of the ZIP | 1 Sign per customer |",
+        ms(package_time),
+        ms(package_time / customers as u32),
+        (after_packages.requests - after_sign.requests) as f64 / customers as f64,
+        (after_packages.write_milli_units - after_sign.write_milli_units) as f64
+            / 1000.0
+            / customers as f64,
+    );
+    println!(
+        "| archive ({} packages, {} register rows; {} parts) | {} ms | | | | 1 GET per package, multipart upload | 0 |",
+        customers,
+        docs,
+        streamed.parts,
+        ms(archive_time)
+    );
+    println!();
+    println!(
+        "Archive: {} bytes, SHA-256 {}; the most it held at once: {} KiB (the part being filled and the last entry written). Peak resident memory before building it: {} MiB, after: {} MiB.",
+        streamed.size,
+        &streamed.sha256[..16],
+        streamed.peak_buffer / 1024,
+        peak_before_archive / 1024,
+        peak / 1024
     );
     println!();
     println!("| kind | renders | p50 | p95 | PDF size |");
