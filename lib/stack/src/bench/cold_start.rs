@@ -29,7 +29,12 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, runs: usize) -> anyho
         "--bin",
         "hello-lambda",
     ]);
-    for binary in stack.function_env.keys() {
+    // `KOPEK_BENCH_FUNCTIONS=documents,outbox-relay` measures only those (and the floor).
+    let only: Option<Vec<String>> = std::env::var("KOPEK_BENCH_FUNCTIONS")
+        .ok()
+        .map(|list| list.split(',').map(|f| f.trim().to_owned()).collect());
+    let wanted = |binary: &str| only.as_ref().is_none_or(|o| o.iter().any(|f| f == binary));
+    for binary in stack.function_env.keys().filter(|b| wanted(b)) {
         build.args(["-p", binary, "--bin", binary]);
     }
     if !build.current_dir(root).status()?.success() {
@@ -41,7 +46,7 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, runs: usize) -> anyho
         .join("release");
     let mut binaries: Vec<(String, BTreeMap<String, String>)> =
         vec![("hello-lambda".into(), BTreeMap::new())];
-    for (binary, env) in &stack.function_env {
+    for (binary, env) in stack.function_env.iter().filter(|(b, _)| wanted(b)) {
         let mut env = env.clone();
         env.insert("AWS_ENDPOINT_URL".into(), stack.emulator.endpoint().into());
         env.insert("AWS_ACCESS_KEY_ID".into(), "kopek-local".into());
