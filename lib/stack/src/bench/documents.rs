@@ -98,7 +98,7 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, customers: usize) -> 
         });
         let register = bench_request(Method::POST, "/v1/auth/register", None, Some(&body))?;
         let (_, registered) = measured(&history, &history_router, register, 201).await?;
-        let token = super::string_at(&registered, "/access_token")?;
+        let token = super::string_at(&registered, "/session/access_token")?;
         let subscribe = bench_request(
             Method::POST,
             "/v1/subscriptions",
