@@ -174,8 +174,8 @@ async fn world(app: &TestApp) -> World {
     let b_credit_note_id = credit(invoice_ids[1].clone()).await;
     assert_eq!(
         app.make_documents().await.filed,
-        4,
-        "an invoice and an act each"
+        6,
+        "an invoice, an act and the credit note's document each"
     );
     let act = |invoice: &str| {
         let invoice: InvoiceId = invoice.parse().expect("an invoice id");
@@ -189,7 +189,7 @@ async fn world(app: &TestApp) -> World {
         UserId::new(),
         app.state.services.now(),
         None,
-        4,
+        6,
     )
     .expect("a signing");
     app.store.start_signing(&signing).await.expect("filed");
