@@ -238,7 +238,10 @@ fn register_xlsx(rows: &[RegisterRow]) -> Result<Vec<u8>> {
         }
         for (c, amount) in [(5u16, row.net), (6, row.tax), (7, row.gross)] {
             // Two decimal places are exact in a double; the CSV keeps the text.
-            let value = amount.amount().to_f64().unwrap_or_default();
+            let value = amount
+                .amount()
+                .to_f64()
+                .ok_or_else(|| Error::Internal(format!("the register: {amount} is no number")))?;
             sheet
                 .write_number_with_format(r, c, value, &money)
                 .map_err(fail)?;
