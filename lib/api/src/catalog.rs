@@ -89,6 +89,9 @@ pub struct NewServiceDoc {
     cancellation: Option<String>,
     /// `"exempt"` or a percentage such as `"20"`.
     tax_rate: String,
+    /// For an exempt service only: the legal basis documents print beside «Без НДС»,
+    /// `{"ru": "НДС не облагается на основании подп. 26 п. 2 ст. 149 НК РФ", "en": "…"}`.
+    tax_exemption: Option<serde_json::Value>,
     currency: String,
     price: PriceDoc,
 }
@@ -146,6 +149,10 @@ pub struct ServiceView {
     /// `"exempt"` or a percentage such as `"20"`.
     #[schema(value_type = String, example = "20")]
     pub tax_rate: TaxRate,
+    /// For an exempt service: the legal basis of the exemption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub tax_exemption: Option<LocalizedText>,
     #[schema(value_type = String, example = "RUB")]
     pub currency: Currency,
     /// `active` or `retired`.
@@ -175,6 +182,7 @@ impl From<Offer> for ServiceView {
             work_type: s.work_type().cloned(),
             cancellation: s.cancellation(),
             tax_rate: s.tax_rate(),
+            tax_exemption: s.tax_exemption().cloned(),
             currency: s.currency(),
             status: s.status(),
             created_at: s.created_at(),

@@ -47,6 +47,9 @@ pub struct SiteRequest {
     address: String,
     /// A district slug engineers narrow their batches by, e.g. `moscow-centre`.
     area: Option<String>,
+    /// Who lets the engineer in and how to reach them; printed on the work sheet.
+    #[schema(example = "Пётр Иванов, +7 916 000-00-00")]
+    contact: Option<String>,
 }
 
 /// One line of a new order.
@@ -230,6 +233,7 @@ async fn place_order(
                 note: l.note,
                 address: l.site.address,
                 area: l.site.area,
+                contact: l.site.contact,
             })
             .collect(),
     };

@@ -444,6 +444,8 @@ async fn work_sheet(
         "requested date",
         "note",
         "status",
+        // Last, so sheets read by column number before it was added read the same.
+        "contact",
     ];
     out.write_record(header_row)
         .map_err(|e| ApiError::internal(&e))?;
@@ -461,6 +463,7 @@ async fn work_sheet(
             row.requested_date.to_string(),
             row.note.unwrap_or_default(),
             row.status,
+            row.contact.unwrap_or_default(),
         ])
         .map_err(|e| ApiError::internal(&e))?;
     }

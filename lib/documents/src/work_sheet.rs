@@ -2,7 +2,7 @@
 //!
 //! A4 landscape, in Russian. The first page opens with the title (batch, work type by its
 //! name, engineer, when it was taken, how many jobs); then a table — №, customer, address
-//! (and area), service (code and name), quantity with unit, requested date, note, and two
+//! (area and the site's contact), service (code and name), quantity with unit, requested date, note, and two
 //! columns the engineer fills in by hand: the actual quantity, and done or not (with why) —
 //! whose header row is repeated on every page. Long cells wrap; a row goes whole onto the next page unless it is
 //! taller than a page, when it continues there. Every page ends with "Страница N из M"; the
@@ -38,6 +38,8 @@ pub struct SheetRow {
     pub customer: String,
     pub address: String,
     pub area: Option<String>,
+    /// Who lets the engineer in, and how to reach them.
+    pub contact: Option<String>,
     /// The service code.
     pub service: String,
     /// The service name in the sheet's language.
@@ -255,6 +257,9 @@ impl<'a> Table<'a> {
         if let Some(area) = &row.area {
             address.extend(self.lines(2, &format!("({area})"), Style::Regular, SECONDARY_GRAY));
         }
+        if let Some(contact) = &row.contact {
+            address.extend(self.lines(2, &format!("Контакт: {contact}"), Style::Regular, 0.0));
+        }
         let mut service = self.lines(3, &row.service, Style::Bold, 0.0);
         service.extend(self.lines(3, &row.service_name, Style::Regular, 0.0));
         let mut note = self.lines(
@@ -437,6 +442,8 @@ mod tests {
             customer: "ООО «Ромашка»".to_owned(),
             address: "Москва, ул. Тверская, 7, офис 12".to_owned(),
             area: Some("moscow-centre".to_owned()),
+            // Only the first job names a contact: the others keep two lines each.
+            contact: (i == 1).then(|| "Пётр Иванов, +7 916 000-00-00".to_owned()),
             service: "ROUTER-SETUP".to_owned(),
             service_name: "Настройка роутера".to_owned(),
             quantity: "2".to_owned(),
@@ -487,6 +494,7 @@ mod tests {
             "ООО «Ромашка»",
             "Москва, ул. Тверская, 7, офис 12",
             "(moscow-centre)",
+            "Контакт: Пётр Иванов, +7 916 000-00-00",
             "ROUTER-SETUP",
             "Настройка роутера",
             "2 шт",

@@ -209,6 +209,7 @@ fn catalog() -> Catalog {
                 work_type: None,
                 cancellation: CancellationPolicy::EndOfPeriod,
                 tax_rate: rate(),
+                tax_exemption: None,
                 currency: Currency::RUB,
                 price,
             },

@@ -60,6 +60,7 @@ fn metered_service(code: &str, unit: UnitOfMeasure) -> Service {
         work_type: None,
         cancellation: Default::default(),
         tax_rate: TaxRate::from_percent(Decimal::from(20)).expect("a valid rate"),
+        tax_exemption: None,
         currency: Currency::RUB,
         price,
     };

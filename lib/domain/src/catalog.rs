@@ -493,6 +493,10 @@ pub struct NewService {
     #[serde(default)]
     pub cancellation: CancellationPolicy,
     pub tax_rate: TaxRate,
+    /// For an exempt service: the legal basis documents print beside «Без НДС» (e.g. the
+    /// article of the Tax Code). Refused for a taxed service.
+    #[serde(default)]
+    pub tax_exemption: Option<LocalizedText>,
     pub currency: Currency,
     /// The first price, in force from the moment the service is created.
     pub price: Price,
@@ -515,6 +519,8 @@ pub struct ServiceRecord {
     #[serde(default)]
     pub cancellation: CancellationPolicy,
     pub tax_rate: TaxRate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_exemption: Option<LocalizedText>,
     pub currency: Currency,
     pub status: ServiceStatus,
     pub created_at: DateTime<Utc>,
@@ -534,6 +540,7 @@ pub struct Service {
     work_type: Option<WorkType>,
     cancellation: CancellationPolicy,
     tax_rate: TaxRate,
+    tax_exemption: Option<LocalizedText>,
     currency: Currency,
     status: ServiceStatus,
     created_at: DateTime<Utc>,
@@ -558,6 +565,7 @@ impl Service {
             work_type: command.work_type,
             cancellation: command.cancellation,
             tax_rate: command.tax_rate,
+            tax_exemption: command.tax_exemption,
             currency: command.currency,
             status: ServiceStatus::Active,
             created_at: now,
@@ -662,6 +670,11 @@ impl Service {
         self.tax_rate
     }
 
+    /// The legal basis of an exempt rate, if the provider gave one.
+    pub fn tax_exemption(&self) -> Option<&LocalizedText> {
+        self.tax_exemption.as_ref()
+    }
+
     pub fn currency(&self) -> Currency {
         self.currency
     }
@@ -698,6 +711,12 @@ impl TryFrom<ServiceRecord> for Service {
 
     fn try_from(r: ServiceRecord) -> Result<Self, Self::Error> {
         r.tax_rate.check()?;
+        if r.tax_exemption.is_some() && !r.tax_rate.is_exempt() {
+            return Err(invalid(
+                "tax_exemption",
+                "is only for a service whose tax_rate is \"exempt\"",
+            ));
+        }
         if r.kind == ServiceKind::OneOff && r.work_type.is_none() {
             return Err(invalid("work_type", "is required for one_off services"));
         }
@@ -722,6 +741,7 @@ impl TryFrom<ServiceRecord> for Service {
             work_type: r.work_type,
             cancellation: r.cancellation,
             tax_rate: r.tax_rate,
+            tax_exemption: r.tax_exemption,
             currency: r.currency,
             status: r.status,
             created_at: r.created_at,
@@ -741,6 +761,7 @@ impl From<Service> for ServiceRecord {
             work_type: s.work_type,
             cancellation: s.cancellation,
             tax_rate: s.tax_rate,
+            tax_exemption: s.tax_exemption,
             currency: s.currency,
             status: s.status,
             created_at: s.created_at,

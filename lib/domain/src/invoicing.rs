@@ -244,6 +244,9 @@ pub struct InvoiceLine {
     pub from: NaiveDate,
     pub until_exclusive: NaiveDate,
     pub tax_rate: TaxRate,
+    /// For an exempt line: the legal basis of the exemption, as the service gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_exemption: Option<LocalizedText>,
     /// The line's amount as priced (net under `Exclusive`, gross under `Inclusive`).
     pub amount: Money,
     pub net: Money,

@@ -43,6 +43,8 @@ pub const MAX_LINES: usize = 50;
 pub const MAX_NOTE_CHARS: usize = 1000;
 /// The most characters of a site address.
 pub const MAX_ADDRESS_CHARS: usize = 300;
+/// The longest site contact (a name and a phone or two), in characters.
+pub const MAX_CONTACT_CHARS: usize = 200;
 /// How far ahead a job may be requested.
 pub const MAX_DAYS_AHEAD: i64 = 366;
 
@@ -117,19 +119,35 @@ pub struct Site {
     pub address: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub area: Option<String>,
+    /// Who lets the engineer in, and how to reach them (`Пётр, +7 916 000-00-00`): printed
+    /// on the work sheet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
 }
 
 impl Site {
     /// A site, checked: the address is clean text, the area a slug of 1–64 of `a-z`, `0-9`,
-    /// `-`.
-    pub fn new(address: &str, area: Option<&str>, field: &str) -> Result<Self, OrderError> {
+    /// `-`, the contact clean text of at most [`MAX_CONTACT_CHARS`].
+    pub fn new(
+        address: &str,
+        area: Option<&str>,
+        contact: Option<&str>,
+        field: &str,
+    ) -> Result<Self, OrderError> {
         let address = clean_text(&format!("{field}.address"), address, MAX_ADDRESS_CHARS)?;
         let area = area
             .map(|a| {
                 parse_area(a).map_err(|reason| OrderError::invalid(format!("{field}.area"), reason))
             })
             .transpose()?;
-        Ok(Self { address, area })
+        let contact = contact
+            .map(|c| clean_text(&format!("{field}.contact"), c, MAX_CONTACT_CHARS))
+            .transpose()?;
+        Ok(Self {
+            address,
+            area,
+            contact,
+        })
     }
 }
 
@@ -157,6 +175,7 @@ pub struct LineRequest {
     pub note: Option<String>,
     pub address: String,
     pub area: Option<String>,
+    pub contact: Option<String>,
 }
 
 /// The customer as the order sees it.
@@ -394,7 +413,7 @@ pub struct PlacedOrder {
 ///
 /// `services` finds a service with every price version by code (`None`: unknown). Every
 /// refusal names the field at fault: `lines`, `lines[i].service`, `lines[i].quantity`,
-/// `lines[i].requested_date`, `lines[i].note`, `lines[i].site.address`, `lines[i].site.area`,
+/// `lines[i].requested_date`, `lines[i].note`, `lines[i].site.address`, `lines[i].site.area`, `lines[i].site.contact`,
 /// `reference`.
 pub fn plan_order<'s>(
     orderer: Orderer,
@@ -495,7 +514,12 @@ pub fn plan_order<'s>(
             .as_deref()
             .map(|n| clean_text(&field("note"), n, MAX_NOTE_CHARS))
             .transpose()?;
-        let site = Site::new(&request.address, request.area.as_deref(), &field("site"))?;
+        let site = Site::new(
+            &request.address,
+            request.area.as_deref(),
+            request.contact.as_deref(),
+            &field("site"),
+        )?;
         let Some(version) = price_in_force(versions, now) else {
             return Err(OrderError::invalid(
                 field("service"),

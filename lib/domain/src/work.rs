@@ -574,6 +574,7 @@ mod tests {
             site: Site {
                 address: "Тверская, 1".into(),
                 area: None,
+                contact: None,
             },
             price_version: 1,
             price,

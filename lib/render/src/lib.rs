@@ -153,6 +153,11 @@ mod tests {
                 if !sheet.statement.is_empty() {
                     wanted.push(sheet.statement.clone());
                 }
+                // The sample's exempt job names its legal basis.
+                if kind != SheetKind::CreditNote {
+                    assert_eq!(sheet.notes.len(), 1, "{kind:?} {lang:?}");
+                }
+                wanted.extend(sheet.notes.iter().cloned());
                 for want in wanted {
                     assert!(
                         printed.contains(&words(&want)),

@@ -395,6 +395,7 @@ impl Work {
                 customer: names.get(&l.org).cloned().unwrap_or_default(),
                 address: l.site.address.clone(),
                 area: l.site.area.clone(),
+                contact: l.site.contact.clone(),
                 service: l.service.to_string(),
                 service_name: l.service_name.ru().to_owned(),
                 quantity: l.quantity.to_string(),

@@ -502,11 +502,15 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
     // Orders and subscriptions, so the work queues have something in them.
     let today = state.today();
     let soon = (today + chrono::TimeDelta::days(2)).to_string();
-    let line =
-        |service: &str, quantity: &str, date: &str, address: &str, area: &str, note: &str| {
-            json!({"service": service, "quantity": quantity, "requested_date": date, "note": note,
-               "site": {"address": address, "area": area}})
-        };
+    let line = |service: &str,
+                quantity: &str,
+                date: &str,
+                address: &str,
+                area: &str,
+                note: &str| {
+        json!({"service": service, "quantity": quantity, "requested_date": date, "note": note,
+               "site": {"address": address, "area": area, "contact": "Дежурный администратор, +7 495 000-00-00"}})
+    };
     let orders = [
         (
             0,

@@ -57,6 +57,7 @@ fn line() -> InvoiceLine {
         from: day,
         until_exclusive: day.succ_opt().unwrap(),
         tax_rate: TaxRate::from_percent(Decimal::from(20)).unwrap(),
+        tax_exemption: None,
         amount: rub("1500.00"),
         net: rub("1500.00"),
         tax: rub("300.00"),

@@ -425,6 +425,44 @@ async fn a_fractional_quantity_of_a_whole_unit_is_refused_naming_quantity() {
 }
 
 #[tokio::test]
+async fn an_exempt_service_carries_its_legal_basis_and_a_taxed_one_cannot() {
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    let basis = json!({
+        "ru": "НДС не облагается на основании подп. 3 п. 3 ст. 149 НК РФ",
+        "en": "Not subject to VAT under Tax Code art. 149(3)(3)"
+    });
+    let flat = || price(json!({"type": "flat", "amount": "10.00"}), None, None);
+    let mut exempt = service("FEE", "recurring", "month", "exempt", flat());
+    exempt["tax_exemption"] = basis.clone();
+    let created = app
+        .post("/v1/catalog/services", Some(&admin), &exempt)
+        .await;
+    created.assert_status(201);
+    assert_eq!(created.body["tax_exemption"], basis);
+    let read = app.get("/v1/catalog/services/FEE", None).await;
+    assert_eq!(read.body["tax_exemption"], basis, "stored with the service");
+
+    let before = table(&app).await;
+    let mut taxed = service("TAXED", "recurring", "month", "20", flat());
+    taxed["tax_exemption"] = basis.clone();
+    let refused = app.post("/v1/catalog/services", Some(&admin), &taxed).await;
+    refused.assert_problem(422, "validation_failed");
+    assert_eq!(refused.field(), "tax_exemption");
+    let mut blank = service("BLANK", "recurring", "month", "exempt", flat());
+    blank["tax_exemption"] = json!({"ru": " ", "en": "x"});
+    let refused = app.post("/v1/catalog/services", Some(&admin), &blank).await;
+    refused.assert_problem(422, "validation_failed");
+    assert_eq!(refused.field(), "tax_exemption");
+    assert!(
+        refused.body["detail"].as_str().unwrap().starts_with("ru:"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(table(&app).await, before, "nothing stored");
+}
+
+#[tokio::test]
 async fn a_future_price_version_applies_from_its_date_and_the_past_cannot_be_rewritten() {
     let t0 = future_hour();
     let clock = Arc::new(FixedClock::at(t0));

@@ -43,10 +43,13 @@ async fn place(w: &World, count: usize) {
     let today = kopek_tests::emulator::today().to_string();
     let lines: Vec<Value> = (1..=count)
         .map(|n| {
+            // The first job names who lets the engineer in.
+            let contact = (n == 1).then_some("Пётр Иванов, +7 916 000-00-01");
             json!({
                 "service": "ROUTER-SETUP", "quantity": "2", "requested_date": today,
                 "note": format!("Домофон {n}, звонить заранее"),
-                "site": {"address": format!("Москва, ул. Тверская, 7, кв. {n}"), "area": "moscow-centre"}
+                "site": {"address": format!("Москва, ул. Тверская, 7, кв. {n}"),
+                         "area": "moscow-centre", "contact": contact}
             })
         })
         .collect();
@@ -121,6 +124,7 @@ async fn the_pdf_sheet_shows_every_job_in_cyrillic_and_flows_onto_pages() {
         "Ромашка",
         "Москва, ул. Тверская, 7, кв. 1",
         "(moscow-centre)",
+        "Контакт: Пётр Иванов, +7 916 000-00-01",
         "ROUTER-SETUP",
         "Настройка роутера",
         "2 шт",
@@ -157,11 +161,18 @@ async fn the_pdf_sheet_shows_every_job_in_cyrillic_and_flows_onto_pages() {
     let csv = sheet(app, &big, "csv", Some(&w.engineer)).await;
     let csv = String::from_utf8(csv.raw[3..].to_vec()).unwrap();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
-    let notes: Vec<String> = reader
-        .records()
-        .map(|r| r.expect("a CSV row")[10].to_owned())
-        .collect();
+    let headers = reader.headers().expect("a header row").clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).expect(name);
+    let (note_at, contact_at) = (column("note"), column("contact"));
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a CSV row")).collect();
+    let notes: Vec<String> = rows.iter().map(|r| r[note_at].to_owned()).collect();
     assert_eq!(notes.len(), 20);
+    let contacts: Vec<&str> = rows
+        .iter()
+        .map(|r| &r[contact_at])
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(contacts, ["Пётр Иванов, +7 916 000-00-01"]);
     for note in notes {
         assert!(all.contains(&note), "the PDF has the CSV's job {note:?}");
     }

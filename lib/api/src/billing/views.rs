@@ -54,6 +54,11 @@ pub struct InvoiceLineView {
     until_exclusive: NaiveDate,
     /// `"exempt"` or the percentage.
     tax_rate: String,
+    /// For an exempt line: the legal basis of the exemption (`{"ru": "…", "en": "…"}`), as
+    /// the documents print it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    tax_exemption: Option<LocalizedText>,
     /// The line as priced: equal to `net` under `tax_mode` `exclusive` (prices without VAT),
     /// to `gross` under `inclusive`.
     priced: Amount,
@@ -85,6 +90,7 @@ impl From<&InvoiceLine> for InvoiceLineView {
             from: l.from,
             until_exclusive: l.until_exclusive,
             tax_rate: l.tax_rate.to_string(),
+            tax_exemption: l.tax_exemption.clone(),
             priced: l.amount.into(),
             net: l.net.into(),
             tax: l.tax.into(),

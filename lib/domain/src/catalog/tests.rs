@@ -31,6 +31,7 @@ fn new_service() -> NewService {
         work_type: None,
         cancellation: CancellationPolicy::EndOfPeriod,
         tax_rate: TaxRate::from_percent(dec!(20)).unwrap(),
+        tax_exemption: None,
         currency: Currency::RUB,
         price: per_unit(Currency::RUB, dec!(990)),
     }

@@ -115,6 +115,8 @@ pub struct InvoiceSheet {
     pub totals: Vec<(String, String)>,
     /// `Всего оказано услуг 3, на сумму 26 962,16 руб.` and the amount in words.
     pub summary: Vec<String>,
+    /// Why exempt lines carry no VAT: `Без НДС (стр. 2): <the legal basis>`, one per basis.
+    pub notes: Vec<String>,
     /// The act's statement that the services were rendered; empty on an invoice.
     pub statement: String,
     pub signatures: Vec<SignLine>,
@@ -205,6 +207,7 @@ impl InvoiceSheet {
             .iter()
             .map(|l| sheet_line(l, lang, &t))
             .collect();
+        let notes = exemption_notes(source_lines, lang, &t);
         let totals = vec![
             (t.total_net.to_owned(), money(net)),
             (t.total_vat.to_owned(), money(tax)),
@@ -321,6 +324,7 @@ impl InvoiceSheet {
             lines,
             totals,
             summary,
+            notes,
             statement,
             signatures,
             labels: Labels {
@@ -430,6 +434,7 @@ fn sample_invoice(lang: Lang) -> Invoice {
             from: day(11, 10),
             until_exclusive: day(12, 1),
             tax_rate: TaxRate::Percent(Decimal::from(20)),
+            tax_exemption: None,
             amount: rub(138_600),
             net: rub(138_600),
             tax: rub(27_720),
@@ -450,6 +455,10 @@ fn sample_invoice(lang: Lang) -> Invoice {
             from: day(11, 12),
             until_exclusive: day(11, 13),
             tax_rate: TaxRate::Exempt,
+            tax_exemption: Some(text(
+                "НДС не облагается на основании подп. 26 п. 2 ст. 149 НК РФ",
+                "Not subject to VAT under Tax Code of Russia art. 149(2)(26)",
+            )),
             amount: rub(350_000),
             net: rub(350_000),
             tax: rub(0),
@@ -497,6 +506,25 @@ fn sample_invoice(lang: Lang) -> Invoice {
         buyer,
     });
     invoice
+}
+
+/// One note per legal basis of the exempt lines, naming the lines it covers.
+fn exemption_notes(lines: &[InvoiceLine], lang: Lang, t: &Texts) -> Vec<String> {
+    let mut by_basis: Vec<(&str, Vec<String>)> = Vec::new();
+    for line in lines.iter().filter(|l| l.tax_rate.is_exempt()) {
+        let Some(basis) = &line.tax_exemption else {
+            continue;
+        };
+        let basis = basis.get(lang);
+        match by_basis.iter_mut().find(|(b, _)| *b == basis) {
+            Some((_, nos)) => nos.push(line.no.to_string()),
+            None => by_basis.push((basis, vec![line.no.to_string()])),
+        }
+    }
+    by_basis
+        .into_iter()
+        .map(|(basis, nos)| format!("{} ({} {}): {basis}", t.exempt, t.line_no, nos.join(", ")))
+        .collect()
 }
 
 fn sheet_line(l: &InvoiceLine, lang: Lang, t: &Texts) -> SheetLine {
@@ -647,6 +675,7 @@ struct Texts {
     correspondent: &'static str,
     columns: [&'static str; 10],
     exempt: &'static str,
+    line_no: &'static str,
     total_net: &'static str,
     total_vat: &'static str,
     total_gross: &'static str,
@@ -697,6 +726,7 @@ impl Texts {
                     "Сумма НДС",
                 ],
                 exempt: "Без НДС",
+                line_no: "стр.",
                 total_net: "Итого без НДС:",
                 total_vat: "НДС:",
                 total_gross: "Всего к оплате:",
@@ -743,6 +773,7 @@ impl Texts {
                     "VAT",
                 ],
                 exempt: "VAT exempt",
+                line_no: "line",
                 total_net: "Total net:",
                 total_vat: "VAT:",
                 total_gross: "Total due:",
@@ -935,6 +966,53 @@ mod tests {
             "{}",
             sheet.buyer.tax_line
         );
+    }
+
+    #[test]
+    fn exempt_lines_name_the_legal_basis_their_service_gives() {
+        use crate::catalog::{CancellationPolicy, ServiceKind, UnitOfMeasure};
+        use crate::invoicing::{TaxMode, fixtures};
+        let basis = LocalizedText::new("подп. 3 п. 3 ст. 149 НК РФ", "art. 149(3)(3)").unwrap();
+        let (mut service, versions) = fixtures::service(
+            "AGENT",
+            ServiceKind::OneOff,
+            UnitOfMeasure::Piece,
+            TaxRate::Exempt,
+            fixtures::flat(crate::money::Currency::RUB, dec!(10)),
+            CancellationPolicy::EndOfPeriod,
+        );
+        let mut record = crate::catalog::ServiceRecord::from(service);
+        record.tax_exemption = Some(basis.clone());
+        service = record.try_into().unwrap();
+        let mut close =
+            fixtures::Close::new("2026-11", crate::money::Currency::RUB).with((service, versions));
+        close.charge("AGENT", dec!(5), TaxRate::Exempt, fixtures::nov(1));
+        close.charge(
+            "INSTALL",
+            dec!(7),
+            fixtures::rate(dec!(20)),
+            fixtures::nov(2),
+        );
+        close.charge("AGENT", dec!(6), TaxRate::Exempt, fixtures::nov(3));
+        close.charge("OTHER", dec!(8), TaxRate::Exempt, fixtures::nov(4));
+        let draft = close.draft(TaxMode::Exclusive);
+        assert_eq!(draft.lines[0].tax_exemption.as_ref(), Some(&basis));
+        assert_eq!(draft.lines[1].tax_exemption, None, "a taxed line has none");
+        assert_eq!(
+            draft.lines[3].tax_exemption, None,
+            "no basis in the catalog"
+        );
+
+        let mut invoice = invoice("ru", true);
+        invoice.draft = draft;
+        let sheet = InvoiceSheet::of(&invoice, SheetKind::Act).unwrap();
+        assert_eq!(
+            sheet.notes,
+            ["Без НДС (стр. 1, 3): подп. 3 п. 3 ст. 149 НК РФ"]
+        );
+        invoice.parties.as_mut().unwrap().buyer.language = DocumentLanguage::En;
+        let sheet = InvoiceSheet::of(&invoice, SheetKind::Invoice).unwrap();
+        assert_eq!(sheet.notes, ["VAT exempt (line 1, 3): art. 149(3)(3)"]);
     }
 
     #[test]

@@ -81,6 +81,13 @@ pub fn compose(
             ));
         }
         let Amounts { net, tax, gross } = line_amounts(p.amount, p.tax_rate, settings.tax_mode)?;
+        // A charge keeps the rate of its day; the basis of an exemption is the catalog's.
+        let tax_exemption = p
+            .tax_rate
+            .is_exempt()
+            .then(|| input.catalog.get(&p.service))
+            .flatten()
+            .and_then(|(service, _)| service.tax_exemption().cloned());
         lines.push(InvoiceLine {
             no,
             source: p.source,
@@ -94,6 +101,7 @@ pub fn compose(
             from: p.from,
             until_exclusive: p.until_exclusive,
             tax_rate: p.tax_rate,
+            tax_exemption,
             amount: minor_scale(p.amount),
             net,
             tax,

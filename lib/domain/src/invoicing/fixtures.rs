@@ -107,6 +107,7 @@ pub fn service(
             work_type: (kind == ServiceKind::OneOff).then(|| "installation".parse().unwrap()),
             cancellation,
             tax_rate,
+            tax_exemption: None,
             currency: price.currency(),
             price,
         },

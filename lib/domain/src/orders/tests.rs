@@ -40,6 +40,7 @@ fn service(
             },
             cancellation: CancellationPolicy::EndOfPeriod,
             tax_rate: TaxRate::from_percent(dec!(20)).unwrap(),
+            tax_exemption: None,
             currency,
             price,
         },
@@ -64,6 +65,7 @@ fn line(code: &str, quantity: Decimal) -> LineRequest {
         note: Some("  ring twice  ".into()),
         address: "Тверская, 1".into(),
         area: Some("moscow-centre".into()),
+        contact: Some(" Пётр, +7 916 000-00-00 ".into()),
     }
 }
 
@@ -155,6 +157,10 @@ fn a_placed_order_pins_the_price_and_quotes_every_line() {
     assert_eq!(placed.lines[0].line_no, 1);
     assert_eq!(placed.lines[1].line_no, 2);
     assert_eq!(placed.lines[0].note.as_deref(), Some("ring twice"));
+    assert_eq!(
+        placed.lines[0].site.contact.as_deref(),
+        Some("Пётр, +7 916 000-00-00")
+    );
     assert_eq!(placed.lines[0].work_type.as_str(), "install");
     assert_ne!(placed.lines[0].work_order, placed.lines[1].work_order);
     assert_eq!(
@@ -215,6 +221,20 @@ fn refusals_name_the_line_and_field() {
                 ..line("INSTALL", dec!(1))
             }],
             "lines[0].site.area",
+        ),
+        (
+            vec![LineRequest {
+                contact: Some("x".repeat(MAX_CONTACT_CHARS + 1)),
+                ..line("INSTALL", dec!(1))
+            }],
+            "lines[0].site.contact",
+        ),
+        (
+            vec![LineRequest {
+                contact: Some("Пётр\u{7}".into()),
+                ..line("INSTALL", dec!(1))
+            }],
+            "lines[0].site.contact",
         ),
     ];
     for (requests, expected) in cases {

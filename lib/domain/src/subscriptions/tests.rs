@@ -50,6 +50,7 @@ fn service_with(code: &str, adjust: impl FnOnce(&mut NewService)) -> Service {
         work_type: None,
         cancellation: CancellationPolicy::EndOfPeriod,
         tax_rate: TaxRate::from_percent(dec!(20)).unwrap(),
+        tax_exemption: None,
         currency: Currency::RUB,
         price: per_unit(Currency::RUB, dec!(990)),
     };

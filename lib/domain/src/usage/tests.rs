@@ -125,6 +125,7 @@ fn meter(unit: UnitOfMeasure, kind: ServiceKind) -> (Service, PriceVersion) {
             work_type: None,
             cancellation: Default::default(),
             tax_rate: TaxRate::from_percent(dec!(20)).unwrap(),
+            tax_exemption: None,
             currency: Currency::RUB,
             price: graduated(),
         },

@@ -487,6 +487,7 @@ fn rouble_service(
         work_type,
         cancellation: Default::default(),
         tax_rate: TaxRate::from_percent(Decimal::from(20)).map_err(err)?,
+        tax_exemption: None,
         currency: Currency::RUB,
         price,
     })

@@ -196,6 +196,7 @@ pub(super) async fn close_customer_setup(
             note: None,
             address: format!("Москва, ул. Тверская, {}, офис {n}", i % 200 + 1),
             area: Some("moscow-centre".into()),
+            contact: None,
         })
         .collect();
     let placed = plan_order(
