@@ -119,7 +119,12 @@ mod tests {
     #[test]
     fn every_requisite_and_line_of_the_sheet_is_printed_in_both_languages() {
         let renderer = Renderer::new();
-        for kind in [SheetKind::Invoice, SheetKind::Act, SheetKind::CreditNote] {
+        for kind in [
+            SheetKind::Invoice,
+            SheetKind::Act,
+            SheetKind::CreditNote,
+            SheetKind::Upd,
+        ] {
             for lang in [Lang::Ru, Lang::En] {
                 let sheet = InvoiceSheet::sample(kind, lang);
                 let pdf = renderer.sheet(&sheet).expect("rendered");
@@ -132,12 +137,14 @@ mod tests {
                     sheet.title.clone(),
                     sheet.subtitle.clone(),
                     sheet.seller.name.clone(),
-                    sheet.seller.tax_line.clone(),
                     sheet.buyer.name.clone(),
-                    sheet.buyer.tax_line.clone(),
                     sheet.contract.clone(),
                 ];
-                wanted.extend(sheet.seller.bank.iter().cloned());
+                // The UPD prints the parties as its numbered fields (checked below).
+                if kind != SheetKind::Upd {
+                    wanted.extend([sheet.seller.tax_line.clone(), sheet.buyer.tax_line.clone()]);
+                    wanted.extend(sheet.seller.bank.iter().cloned());
+                }
                 for line in &sheet.lines {
                     wanted.extend([
                         line.service.clone(),
@@ -158,6 +165,17 @@ mod tests {
                     assert_eq!(sheet.notes.len(), 1, "{kind:?} {lang:?}");
                 }
                 wanted.extend(sheet.notes.iter().cloned());
+                for (label, value) in sheet.requisites.iter().chain(&sheet.transfer) {
+                    wanted.extend([label.clone(), value.clone()]);
+                }
+                if kind == SheetKind::Upd {
+                    assert_eq!(sheet.requisites.len(), 12, "fields 2 to 8");
+                    assert!(
+                        sheet
+                            .title
+                            .starts_with("Универсальный передаточный документ")
+                    );
+                }
                 for want in wanted {
                     assert!(
                         printed.contains(&words(&want)),

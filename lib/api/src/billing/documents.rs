@@ -27,7 +27,9 @@ use crate::params::{id_path, org_query, period_path, period_query};
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentView {
     id: String,
-    /// `invoice` (invoice for payment), `act` (act of services rendered) or `credit_note`.
+    /// `invoice` (invoice for payment), `act` (act of services rendered), `credit_note`,
+    /// `upd` (the UPD as the tax service's XML, format 5.03, where the provider pays VAT) or
+    /// `upd_print` (the UPD's printable PDF).
     #[schema(value_type = String, example = "act")]
     doc_type: DocumentType,
     /// Its source's number.
@@ -51,11 +53,12 @@ pub struct DocumentView {
     /// `generated` or `signed`.
     #[schema(value_type = String, example = "generated")]
     status: DocumentStatus,
-    /// The PDF's name when downloaded.
+    /// The file's name when downloaded (`act-KPK-2026-000042.pdf`; a UPD's as its format
+    /// names it, `ON_NSCHFDOPPR_….xml`).
     file_name: String,
-    /// SHA-256 of the PDF (lowercase hex): what a signature covers.
+    /// SHA-256 of the file (lowercase hex): what a signature covers.
     sha256: String,
-    /// The PDF's size in bytes.
+    /// The file's size in bytes.
     size: u64,
     generated_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -26,10 +26,20 @@ pub enum DocumentType {
     Act,
     /// The document of a credit note: what an invoice no longer charges.
     CreditNote,
+    /// The UPD as the tax service's XML (format 5.03, СЧФДОП), where the provider pays VAT.
+    Upd,
+    /// The UPD's printable form, beside its XML.
+    UpdPrint,
 }
 
 impl DocumentType {
-    pub const ALL: [DocumentType; 3] = [Self::Invoice, Self::Act, Self::CreditNote];
+    pub const ALL: [DocumentType; 5] = [
+        Self::Invoice,
+        Self::Act,
+        Self::CreditNote,
+        Self::Upd,
+        Self::UpdPrint,
+    ];
 
     /// Its name in keys, file names and the API.
     pub fn slug(self) -> &'static str {
@@ -37,6 +47,24 @@ impl DocumentType {
             Self::Invoice => "invoice",
             Self::Act => "act",
             Self::CreditNote => "credit_note",
+            Self::Upd => "upd",
+            Self::UpdPrint => "upd_print",
+        }
+    }
+
+    /// The file's extension: `xml` for the UPD, `pdf` for the rest.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Upd => "xml",
+            _ => "pdf",
+        }
+    }
+
+    /// The file's media type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Upd => "application/xml",
+            _ => "application/pdf",
         }
     }
 
@@ -46,6 +74,8 @@ impl DocumentType {
             Self::Invoice => 1,
             Self::Act => 2,
             Self::CreditNote => 3,
+            Self::Upd => 4,
+            Self::UpdPrint => 5,
         }
     }
 }
@@ -56,7 +86,9 @@ impl std::str::FromStr for DocumentType {
         Self::ALL
             .into_iter()
             .find(|t| t.slug() == s)
-            .ok_or_else(|| format!("`{s}` is no document type (invoice, act, credit_note)"))
+            .ok_or_else(|| {
+                format!("`{s}` is no document type (invoice, act, credit_note, upd, upd_print)")
+            })
     }
 }
 
@@ -171,9 +203,19 @@ pub enum SigningRefused {
 }
 
 impl Document {
-    /// The file name a person downloads: `act-KPK-2026-000042.pdf`.
+    /// The file name a person downloads: `act-KPK-2026-000042.pdf`; a UPD's is the one the
+    /// format gives it (`ON_NSCHFDOPPR_….xml`), the last part of its key.
     pub fn file_name(&self) -> String {
-        format!("{}-{}.pdf", self.doc_type.slug(), self.number)
+        match self.doc_type {
+            DocumentType::Upd => self
+                .file
+                .key
+                .rsplit('/')
+                .next()
+                .unwrap_or(&self.file.key)
+                .to_owned(),
+            t => format!("{}-{}.{}", t.slug(), self.number, t.extension()),
+        }
     }
 
     /// Refused unless the bytes filed now are the ones listed (`listed`, the SHA-256 the
@@ -212,14 +254,14 @@ impl Document {
     }
 }
 
-/// The object key of a document: `periods/2026-11/org_…/act/KPK-2026-000042.pdf`.
-pub fn object_key(
-    period: BillingPeriod,
-    org: OrgId,
-    doc_type: DocumentType,
-    number: &str,
-) -> String {
-    format!("periods/{period}/{org}/{}/{number}.pdf", doc_type.slug())
+/// The object key of a document: `periods/2026-11/org_…/act/KPK-2026-000042.pdf`, named by
+/// `stem` — its number, or for a UPD the file name its format gives it.
+pub fn object_key(period: BillingPeriod, org: OrgId, doc_type: DocumentType, stem: &str) -> String {
+    format!(
+        "periods/{period}/{org}/{}/{stem}.{}",
+        doc_type.slug(),
+        doc_type.extension()
+    )
 }
 
 /// The object key of a document's detached signature by `signing`: its own key with the

@@ -17,6 +17,7 @@ pub mod archive;
 pub mod filed;
 pub mod package;
 pub mod signing;
+pub mod upd;
 
 pub use filed::{
     Document, DocumentStatus, DocumentType, FiledObject, SignatureRecord, SigningRefused, Source,
@@ -55,6 +56,9 @@ pub enum SheetKind {
     /// «Корректировочный документ»: a credit note — what an issued invoice no longer
     /// charges, referring to it.
     CreditNote,
+    /// The printable form of the UPD («Универсальный передаточный документ», status 1: VAT
+    /// invoice and act in one), always in Russian, with the form's numbered fields.
+    Upd,
 }
 
 /// A party's block of requisites.
@@ -117,6 +121,11 @@ pub struct InvoiceSheet {
     pub summary: Vec<String>,
     /// Why exempt lines carry no VAT: `Без НДС (стр. 2): <the legal basis>`, one per basis.
     pub notes: Vec<String>,
+    /// The UPD's numbered header fields (`Продавец (2)`, …) with their values; empty on
+    /// other kinds, which print the parties' blocks instead.
+    pub requisites: Vec<(String, String)>,
+    /// The UPD's transfer fields under the table (basis, date of transfer); empty on others.
+    pub transfer: Vec<(String, String)>,
     /// The act's statement that the services were rendered; empty on an invoice.
     pub statement: String,
     pub signatures: Vec<SignLine>,
@@ -161,9 +170,9 @@ impl InvoiceSheet {
         let buyer = parties
             .map(|p| &p.buyer)
             .ok_or_else(|| InvoicingError::invalid("buyer", "the invoice names no buyer"))?;
-        let lang = match buyer.language {
-            DocumentLanguage::Ru => Lang::Ru,
-            DocumentLanguage::En => Lang::En,
+        let lang = match (kind, buyer.language) {
+            (SheetKind::Upd, _) | (_, DocumentLanguage::Ru) => Lang::Ru,
+            (_, DocumentLanguage::En) => Lang::En,
         };
         let t = Texts::of(lang);
         let number = invoice.number.to_string();
@@ -171,6 +180,7 @@ impl InvoiceSheet {
         let title = match (kind, note) {
             (SheetKind::Invoice, _) => format!("{} {number} {} {issued}", t.invoice, t.of),
             (SheetKind::Act, _) => format!("{} {number} {} {issued}", t.act, t.of),
+            (SheetKind::Upd, _) => format!("{UPD_TITLE} {number} {} {issued}", t.of),
             (SheetKind::CreditNote, Some(n)) => format!(
                 "{} {} {} {}",
                 t.credit_note,
@@ -188,6 +198,7 @@ impl InvoiceSheet {
         let subtitle = match (kind, note) {
             (SheetKind::Invoice, _) => format!("{} {}", t.due, date(invoice.due_on, lang)),
             (SheetKind::Act, _) => format!("{} {number} {} {issued}", t.basis, t.of),
+            (SheetKind::Upd, _) => UPD_STATUS.to_owned(),
             (SheetKind::CreditNote, Some(n)) => format!(
                 "{} {number} {} {issued}; {} {}",
                 t.corrects, t.of, t.reason, n.reason
@@ -205,7 +216,16 @@ impl InvoiceSheet {
         };
         let lines: Vec<SheetLine> = source_lines
             .iter()
-            .map(|l| sheet_line(l, lang, &t))
+            .map(|l| {
+                let mut line = sheet_line(l, lang, &t);
+                if kind == SheetKind::Upd {
+                    // The UPD's price is the one its XML carries.
+                    line.unit_price = upd::price_of(l, invoice.draft.tax_mode)
+                        .map(|p| amount_at_least_minor(p.round_dp(4), lang))
+                        .unwrap_or_default();
+                }
+                line
+            })
             .collect();
         let notes = exemption_notes(source_lines, lang, &t);
         let totals = vec![
@@ -236,20 +256,39 @@ impl InvoiceSheet {
             },
         ];
         let director = seller.director();
+        let (requisites, transfer) = match kind {
+            SheetKind::Upd => upd_fields(invoice, seller, buyer, &t),
+            _ => (Vec::new(), Vec::new()),
+        };
+        // The head, and the chief accountant where there is one: who sign an invoice.
+        let mut heads = vec![SignLine {
+            role: t.head.to_owned(),
+            position: director.position.get(lang).to_owned(),
+            name: director.name.get(lang).to_owned(),
+        }];
+        if let Some(accountant) = seller.chief_accountant() {
+            heads.push(SignLine {
+                role: t.accountant.to_owned(),
+                position: accountant.position.get(lang).to_owned(),
+                name: accountant.name.get(lang).to_owned(),
+            });
+        }
         let (statement, signatures) = match kind {
-            SheetKind::Invoice | SheetKind::CreditNote => {
-                let mut signatures = vec![SignLine {
-                    role: t.head.to_owned(),
-                    position: director.position.get(lang).to_owned(),
-                    name: director.name.get(lang).to_owned(),
-                }];
-                if let Some(accountant) = seller.chief_accountant() {
-                    signatures.push(SignLine {
-                        role: t.accountant.to_owned(),
-                        position: accountant.position.get(lang).to_owned(),
-                        name: accountant.name.get(lang).to_owned(),
-                    });
-                }
+            SheetKind::Invoice | SheetKind::CreditNote => (String::new(), heads),
+            SheetKind::Upd => {
+                let mut signatures = heads;
+                signatures.extend([
+                    SignLine {
+                        role: UPD_HANDED_OVER.to_owned(),
+                        position: director.position.get(lang).to_owned(),
+                        name: director.name.get(lang).to_owned(),
+                    },
+                    SignLine {
+                        role: UPD_RECEIVED.to_owned(),
+                        position: String::new(),
+                        name: String::new(),
+                    },
+                ]);
                 (String::new(), signatures)
             }
             SheetKind::Act => (
@@ -310,6 +349,7 @@ impl InvoiceSheet {
             contract: buyer
                 .contract
                 .as_ref()
+                .filter(|_| kind != SheetKind::Upd)
                 .map(|c| {
                     format!(
                         "{} {} {} {}",
@@ -320,20 +360,31 @@ impl InvoiceSheet {
                     )
                 })
                 .unwrap_or_default(),
-            columns: t.columns.iter().map(|c| (*c).to_owned()).collect(),
+            columns: match kind {
+                SheetKind::Upd => UPD_COLUMNS.iter(),
+                _ => t.columns.iter(),
+            }
+            .map(|c| (*c).to_owned())
+            .collect(),
             lines,
             totals,
             summary,
             notes,
+            requisites,
+            transfer,
             statement,
             signatures,
             labels: Labels {
                 seller: match kind {
-                    SheetKind::Invoice | SheetKind::CreditNote => t.seller.to_owned(),
+                    SheetKind::Invoice | SheetKind::CreditNote | SheetKind::Upd => {
+                        t.seller.to_owned()
+                    }
                     SheetKind::Act => t.provider.to_owned(),
                 },
                 buyer: match kind {
-                    SheetKind::Invoice | SheetKind::CreditNote => t.buyer.to_owned(),
+                    SheetKind::Invoice | SheetKind::CreditNote | SheetKind::Upd => {
+                        t.buyer.to_owned()
+                    }
                     SheetKind::Act => t.customer.to_owned(),
                 },
             },
@@ -506,6 +557,112 @@ fn sample_invoice(lang: Lang) -> Invoice {
         buyer,
     });
     invoice
+}
+
+/// The printable UPD's fixed texts: the form is Russian whatever the buyer's language.
+const UPD_TITLE: &str = "Универсальный передаточный документ. Счёт-фактура №";
+const UPD_STATUS: &str = "Статус: 1 — счёт-фактура и передаточный документ (акт)";
+const UPD_COLUMNS: [&str; 13] = [
+    "№ п/п",
+    "Наименование товара (описание выполненных работ, оказанных услуг) (1а)",
+    "Код ед. изм. (2)",
+    "Ед. изм. (2а)",
+    "Кол-во (3)",
+    "Цена за ед. (4)",
+    "Стоимость без налога (5)",
+    "Акциз (6)",
+    "Налоговая ставка (7)",
+    "Сумма налога (8)",
+    "Стоимость с налогом (9)",
+    "Страна происхождения (10)",
+    "Рег. номер декларации (11)",
+];
+const UPD_HANDED_OVER: &str = "Товар (груз) передал / услуги, результаты работ сдал [10]";
+const UPD_RECEIVED: &str = "Товар (груз) получил / услуги, результаты работ принял [15]";
+
+/// The UPD's numbered header fields and the transfer fields under its table.
+type Fields = Vec<(String, String)>;
+fn upd_fields(
+    invoice: &Invoice,
+    seller: &ProviderRequisites,
+    buyer: &crate::invoicing::Buyer,
+    t: &Texts,
+) -> (Fields, Fields) {
+    let lang = Lang::Ru;
+    let number = invoice.number.to_string();
+    let issued = date(invoice.issued_on, lang);
+    let field = |label: &str, value: String| (label.to_owned(), value);
+    let tax_ids = |inn: &str, kpp: Option<&str>| match kpp {
+        Some(kpp) => format!("{inn}/{kpp}"),
+        None => inn.to_owned(),
+    };
+    let none = || "—".to_owned();
+    let (code, name) = match invoice.draft.currency {
+        Currency::RUB => ("643", "Российский рубль"),
+        Currency::USD => ("840", "Доллар США"),
+        Currency::EUR => ("978", "Евро"),
+    };
+    let lines = invoice.draft.lines.len();
+    let requisites = vec![
+        field("Продавец (2)", seller.legal_name().get(lang).to_owned()),
+        field("Адрес (2а)", seller.address().get(lang).to_owned()),
+        field(
+            "ИНН/КПП продавца (2б)",
+            tax_ids(seller.tax_id().as_str(), seller.kpp().map(|k| k.as_str())),
+        ),
+        field("Грузоотправитель и его адрес (3)", none()),
+        field("Грузополучатель и его адрес (4)", none()),
+        field("К платёжно-расчётному документу (5)", none()),
+        field(
+            "Документ об отгрузке (5а)",
+            format!("№ п/п 1–{lines} № {number} {} {issued}", t.of),
+        ),
+        field("Покупатель (6)", buyer.legal_name.to_string()),
+        field("Адрес (6а)", buyer.address.to_string()),
+        field(
+            "ИНН/КПП покупателя (6б)",
+            tax_ids(
+                buyer.tax_id.as_str(),
+                buyer.kpp.as_ref().map(|k| k.as_str()),
+            ),
+        ),
+        field("Валюта: наименование, код (7)", format!("{name}, {code}")),
+        field("Идентификатор государственного контракта (8)", none()),
+    ];
+    let period = invoice.draft.period;
+    let last_day = period
+        .end_exclusive()
+        .pred_opt()
+        .unwrap_or(period.end_exclusive());
+    let transfer = vec![
+        field(
+            "Основание передачи (сдачи) / получения (приёмки) [8]",
+            buyer
+                .contract
+                .as_ref()
+                .map(|c| {
+                    format!(
+                        "Договор № {} {} {}",
+                        c.number,
+                        t.of,
+                        date(c.signed_on, lang)
+                    )
+                })
+                .unwrap_or_else(|| "Без документа-основания".to_owned()),
+        ),
+        field("Данные о транспортировке и грузе [9]", none()),
+        field(
+            "Период оказания услуг",
+            format!(
+                "{}–{}",
+                period.first_day().format("%d.%m.%Y"),
+                last_day.format("%d.%m.%Y")
+            ),
+        ),
+        field("Дата отгрузки, передачи (сдачи) [11]", issued),
+        field("Содержание операции [13]", upd::OPERATION.to_owned()),
+    ];
+    (requisites, transfer)
 }
 
 /// One note per legal basis of the exempt lines, naming the lines it covers.

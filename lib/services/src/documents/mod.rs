@@ -1,6 +1,8 @@
-//! Closing documents: made from every issued invoice (an invoice for payment and an act) and
-//! every credit note (its correction document), and filed in the documents bucket; listed, opened and downloaded by their customer; counted
-//! and listed by period for the manager.
+//! Closing documents: made from every issued invoice (an invoice for payment and an act;
+//! where the provider pays VAT and both parties are Russian, also the UPD as the tax
+//! service's XML and its printable form) and every credit note (its correction document),
+//! and filed in the documents bucket; listed, opened and downloaded by their customer;
+//! counted and listed by period for the manager.
 //!
 //! **Made once.** A [`DocumentJob`] reaches the documents function through `DocumentsQueue`
 //! (the outbox relay turns each `invoice_issued` event into one; a manager may ask for a
@@ -30,10 +32,10 @@ use kopek_domain::accounts::{Principal, Scope};
 use kopek_domain::close::PeriodStatus;
 use kopek_domain::documents::{
     Document, DocumentStatus, DocumentType, FiledObject, InvoiceSheet, SheetKind, Source,
-    Typesetter, filed::object_key,
+    Typesetter, filed::object_key, upd,
 };
 use kopek_domain::ids::{ArchiveId, CreditNoteId, DocumentId, InvoiceId, OrgId, SigningId};
-use kopek_domain::invoicing::Invoice;
+use kopek_domain::invoicing::{Invoice, InvoicingError};
 use kopek_domain::money::Money;
 use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
@@ -174,15 +176,14 @@ impl Documents {
         }
     }
 
+    /// The invoice for payment and the act of an invoice; where the provider pays VAT and
+    /// both parties are Russian, also its UPD (the XML and its printable form).
     async fn of_invoice(&self, org: OrgId, id: InvoiceId) -> Result<Generated> {
         let invoice = self.printable_invoice(org, id).await?;
         let mut done = Generated::default();
-        for (doc_type, sheet_kind) in [
-            (DocumentType::Invoice, SheetKind::Invoice),
-            (DocumentType::Act, SheetKind::Act),
-        ] {
+        let head = |doc_type| {
             let d = &invoice.draft;
-            let head = Head {
+            Head {
                 source: Source::Invoice(invoice.id),
                 doc_type,
                 org,
@@ -190,9 +191,39 @@ impl Documents {
                 number: invoice.number.to_string(),
                 dated: invoice.issued_on,
                 amounts: (d.net, d.tax, d.gross),
-            };
-            self.file_sheet(head, || InvoiceSheet::of(&invoice, sheet_kind), &mut done)
-                .await?;
+            }
+        };
+        let mut sheets = vec![
+            (DocumentType::Invoice, SheetKind::Invoice),
+            (DocumentType::Act, SheetKind::Act),
+        ];
+        if upd::applies(&invoice) {
+            let doc = DocumentId::of(Source::Invoice(invoice.id), DocumentType::Upd);
+            // Made when the invoice was issued, on the provider's clock: the same bytes
+            // whenever the job runs.
+            let made_at = invoice
+                .id
+                .created_at()
+                .with_timezone(&self.ctx.calendar.zone())
+                .naive_local();
+            self.file(
+                head(DocumentType::Upd),
+                || {
+                    let file = upd::upd(&invoice, doc, made_at)?;
+                    Ok((file.stem, file.bytes))
+                },
+                &mut done,
+            )
+            .await?;
+            sheets.push((DocumentType::UpdPrint, SheetKind::Upd));
+        }
+        for (doc_type, sheet_kind) in sheets {
+            self.file_sheet(
+                head(doc_type),
+                || InvoiceSheet::of(&invoice, sheet_kind),
+                &mut done,
+            )
+            .await?;
         }
         Ok(done)
     }
@@ -250,13 +281,25 @@ impl Documents {
         Ok(invoice)
     }
 
-    /// Files the document `head` describes unless it is filed: its sheet typeset, the PDF
-    /// filed (unless the same bytes are there), then its record.
+    /// Files the PDF document `head` describes unless it is filed (see [`Self::file`]).
     async fn file_sheet(
         &self,
         head: Head,
-        sheet: impl FnOnce()
-            -> std::result::Result<InvoiceSheet, kopek_domain::invoicing::InvoicingError>,
+        sheet: impl FnOnce() -> std::result::Result<InvoiceSheet, InvoicingError>,
+        done: &mut Generated,
+    ) -> Result<()> {
+        let number = head.number.clone();
+        self.file(head, || Ok((number, self.typeset(&sheet()?)?)), done)
+            .await
+    }
+
+    /// Files the document `head` describes unless it is filed: its bytes made (`make`
+    /// gives the file's stem and bytes), filed in the bucket (unless the same bytes are
+    /// there), then its record.
+    async fn file(
+        &self,
+        head: Head,
+        make: impl FnOnce() -> Result<(String, Vec<u8>)>,
         done: &mut Generated,
     ) -> Result<()> {
         let id = DocumentId::of(head.source, head.doc_type);
@@ -264,8 +307,8 @@ impl Documents {
             done.already.push(id);
             return Ok(());
         }
-        let pdf = self.typeset(&sheet()?)?;
-        let key = object_key(head.period, head.org, head.doc_type, &head.number);
+        let (stem, pdf) = make()?;
+        let key = object_key(head.period, head.org, head.doc_type, &stem);
         let (net, tax, gross) = head.amounts;
         let document = Document {
             id,
@@ -287,7 +330,9 @@ impl Documents {
             status: DocumentStatus::Generated,
             signature: None,
         };
-        self.objects()?.file(&key, pdf, "application/pdf").await?;
+        self.objects()?
+            .file(&key, pdf, head.doc_type.content_type())
+            .await?;
         if self.ctx.store.file_document(&document).await? {
             done.filed.push(id);
         } else {
@@ -465,7 +510,9 @@ impl Documents {
             for StoredDocument { document: d, .. } in page.items {
                 let entry = totals.entry(d.status).or_default();
                 entry.0 += 1;
-                if d.doc_type != DocumentType::Act {
+                // Each invoice's amount once (by its invoice for payment; its act and UPD
+                // repeat it), and each credit note's.
+                if matches!(d.doc_type, DocumentType::Invoice | DocumentType::CreditNote) {
                     let code = d.gross.currency().to_string();
                     let sum = entry
                         .1

@@ -174,8 +174,8 @@ async fn world(app: &TestApp) -> World {
     let b_credit_note_id = credit(invoice_ids[1].clone()).await;
     assert_eq!(
         app.make_documents().await.filed,
-        6,
-        "an invoice, an act and the credit note's document each"
+        10,
+        "an invoice, an act, the UPD's XML and print, and the credit note's document each"
     );
     let act = |invoice: &str| {
         let invoice: InvoiceId = invoice.parse().expect("an invoice id");

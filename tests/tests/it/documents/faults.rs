@@ -19,6 +19,9 @@ async fn a_crash_around_recording_a_document_is_rerun_without_writing_anything_t
         (2, true),
         (3, false),
         (4, true),
+        // The UPD's XML and its printable form.
+        (3, true),
+        (4, false),
     ] {
         let (w, a, b) = closed_month(true).await;
         let services = w.app.state.services.clone();
@@ -46,7 +49,7 @@ async fn a_crash_around_recording_a_document_is_rerun_without_writing_anything_t
         let versions = object_versions(&w.app).await;
         assert_eq!(
             versions.len(),
-            4,
+            8,
             "write {n} (after: {after}): {versions:?}"
         );
         for party in [&a, &b] {
@@ -55,7 +58,7 @@ async fn a_crash_around_recording_a_document_is_rerun_without_writing_anything_t
                 .documents_of(party.org, w.period)
                 .await
                 .expect("read");
-            assert_eq!(filed.len(), 2, "write {n} (after: {after})");
+            assert_eq!(filed.len(), 4, "write {n} (after: {after})");
             for d in filed {
                 assert!(
                     versions

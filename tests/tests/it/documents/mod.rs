@@ -6,6 +6,7 @@
 use axum::http::Method;
 use kopek_domain::documents::{DocumentType, InvoiceSheet, SheetKind, Source};
 use kopek_domain::ids::DocumentId;
+use kopek_domain::invoicing::Invoice;
 use kopek_tests::{TestApp, fetch, pdf_text, provider_requisites};
 use serde_json::{Value, json};
 
@@ -71,11 +72,80 @@ fn sha256_hex(bytes: &[u8]) -> String {
     kopek_aws::objects::sha256_hex(bytes)
 }
 
+/// The UPD's XML as downloaded: windows-1251, named as its `ИдФайл`, the invoice's number,
+/// date, parties and totals, every line adding up.
+fn upd_says_what_the_invoice_says(bytes: &[u8], file_name: &str, invoice: &Invoice) {
+    let (text, _, bad) = encoding_rs::WINDOWS_1251.decode(bytes);
+    assert!(!bad, "windows-1251");
+    assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"windows-1251\"?>"));
+    let xml = roxmltree::Document::parse(&text).expect("well-formed XML");
+    let root = xml.root_element();
+    assert_eq!(
+        root.attribute("ИдФайл")
+            .map(|id| format!("{id}.xml"))
+            .as_deref(),
+        Some(file_name)
+    );
+    assert!(file_name.starts_with("ON_NSCHFDOPPR_"), "{file_name}");
+    let find = |name: &str| {
+        xml.descendants()
+            .find(|n| n.has_tag_name(name))
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert_eq!(find("Документ").attribute("Функция"), Some("СЧФДОП"));
+    let head = find("СвСчФакт");
+    assert_eq!(
+        head.attribute("НомерДок"),
+        Some(invoice.number.to_string().as_str())
+    );
+    assert_eq!(
+        head.attribute("ДатаДок"),
+        Some(invoice.issued_on.format("%d.%m.%Y").to_string().as_str())
+    );
+    let buyer = invoice
+        .parties
+        .as_ref()
+        .expect("parties")
+        .buyer
+        .tax_id
+        .to_string();
+    assert!(
+        xml.descendants()
+            .any(|n| n.has_tag_name("СвЮЛУч") && n.attribute("ИННЮЛ") == Some(buyer.as_str())),
+        "the buyer: {text}"
+    );
+    let amount = |node: roxmltree::Node<'_, '_>, name: &str| -> rust_decimal::Decimal {
+        node.attribute(name)
+            .expect(name)
+            .parse()
+            .expect("a decimal")
+    };
+    let lines: Vec<_> = xml
+        .descendants()
+        .filter(|n| n.has_tag_name("СведТов"))
+        .collect();
+    assert_eq!(lines.len(), invoice.draft.lines.len());
+    let total = find("ВсегоОпл");
+    assert_eq!(
+        amount(total, "СтТовУчНалВсего"),
+        invoice.draft.gross.amount()
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| amount(*l, "СтТовУчНал"))
+            .sum::<rust_decimal::Decimal>(),
+        invoice.draft.gross.amount()
+    );
+}
+
 #[tokio::test]
-async fn every_issued_invoice_becomes_an_invoice_and_an_act_filed_once() {
+async fn every_issued_invoice_becomes_an_invoice_an_act_and_a_upd_filed_once() {
     let (w, a, b) = closed_month(true).await;
     let made = w.app.make_documents().await;
-    assert_eq!((made.filed, made.failed), (4, 0), "{made:?}");
+    // The provider pays VAT and both customers are Russian: each invoice also has its UPD,
+    // the tax service's XML and its printable form.
+    assert_eq!((made.filed, made.failed), (8, 0), "{made:?}");
 
     let token = w.token(&a).await;
     let listed = w
@@ -89,7 +159,7 @@ async fn every_issued_invoice_becomes_an_invoice_and_an_act_filed_once() {
         .iter()
         .map(|d| d["doc_type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["act", "invoice"], "{docs:?}");
+    assert_eq!(types, ["act", "invoice", "upd", "upd_print"], "{docs:?}");
     for doc in &docs {
         let doc_type: DocumentType = doc["doc_type"].as_str().unwrap().parse().unwrap();
         assert_eq!(
@@ -118,29 +188,31 @@ async fn every_issued_invoice_becomes_an_invoice_and_an_act_filed_once() {
         assert_eq!(status, 200);
         assert_eq!(doc["sha256"], sha256_hex(&pdf));
         assert_eq!(doc["size"], pdf.len() as u64);
+        let file_name = doc["file_name"].as_str().unwrap();
+        if doc_type == DocumentType::Upd {
+            upd_says_what_the_invoice_says(&pdf, file_name, &invoice);
+            continue;
+        }
         assert!(
-            doc["file_name"]
-                .as_str()
-                .unwrap()
-                .ends_with(&format!("{}.pdf", invoice.number))
+            file_name.ends_with(&format!("{}.pdf", invoice.number)),
+            "{file_name}"
         );
 
         // It says what it is, whose it is and what it costs.
         let text = pdf_text(&pdf);
         let title = match doc_type {
             DocumentType::Act => "Акт",
+            DocumentType::UpdPrint => "Универсальный передаточный документ",
             _ => "Счёт на оплату",
         };
         assert!(text.contains(title), "{text}");
         assert!(text.contains(&invoice.number.to_string()), "{text}");
-        assert!(
-            text.contains("ИНН 7708123450"),
-            "the seller's tax id: {text}"
-        );
+        assert!(text.contains("7708123450"), "the seller's tax id: {text}");
 
         // Reproducible: the same invoice typesets to the same bytes.
         let kind = match doc_type {
             DocumentType::Act => SheetKind::Act,
+            DocumentType::UpdPrint => SheetKind::Upd,
             _ => SheetKind::Invoice,
         };
         let again = kopek_tests::typesetter()
@@ -151,7 +223,7 @@ async fn every_issued_invoice_becomes_an_invoice_and_an_act_filed_once() {
 
     // The key names period, customer, type and number.
     let versions = object_versions(&w.app).await;
-    assert_eq!(versions.len(), 4, "{versions:?}");
+    assert_eq!(versions.len(), 8, "{versions:?}");
     let key = format!("periods/{}/{}/act/{}.pdf@", w.period, a.org, invoice.number);
     assert!(versions.iter().any(|v| v.starts_with(&key)), "{versions:?}");
 
@@ -193,10 +265,10 @@ async fn every_issued_invoice_becomes_an_invoice_and_an_act_filed_once() {
     assert_eq!(period.body["invoices"], 2);
     assert_eq!(
         period.body["by_status"],
-        json!([{"status": "generated", "count": 4, "gross": [total.amount_text()]}])
+        json!([{"status": "generated", "count": 8, "gross": [total.amount_text()]}])
     );
     let items = period.body["items"].as_array().expect("items");
-    assert_eq!(items.len(), 4);
+    assert_eq!(items.len(), 8);
     assert!(items.iter().all(|d| d["customer"].is_string()), "{items:?}");
 
     // B sees only its own.
@@ -209,7 +281,7 @@ async fn every_issued_invoice_becomes_an_invoice_and_an_act_filed_once() {
         )
         .await;
     let theirs: Vec<&Value> = theirs.body.as_array().unwrap().iter().collect();
-    assert_eq!(theirs.len(), 2);
+    assert_eq!(theirs.len(), 4);
     assert!(theirs.iter().all(|d| d["org_id"] == b.org.to_string()));
 }
 
@@ -234,13 +306,13 @@ async fn without_requisites_nothing_is_filed_until_they_are_set_and_asked_for_ag
         .await
         .assert_status(202);
     let made = w.app.drain_documents(Some(10)).await;
-    assert_eq!(made.filed, 4, "{made:?}");
+    assert_eq!(made.filed, 8, "{made:?}");
     let token = w.token(&a).await;
     let listed = w
         .app
         .get(&format!("/v1/documents?period={}", w.period), Some(&token))
         .await;
-    assert_eq!(listed.body.as_array().map(Vec::len), Some(2));
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(4));
 }
 
 #[tokio::test]
@@ -306,8 +378,8 @@ async fn a_credit_note_becomes_its_correction_document_referring_to_the_invoice(
     note.assert_status(201);
     let made = w.app.make_documents().await;
     assert_eq!(
-        made.filed, 5,
-        "two invoices' and the credit note's: {made:?}"
+        made.filed, 9,
+        "two invoices' four and the credit note's: {made:?}"
     );
 
     let token = w.token(&a).await;

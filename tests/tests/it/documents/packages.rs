@@ -89,7 +89,7 @@ async fn a_signed_period_goes_out_as_one_package_per_customer_which_it_accepts_o
     sign(&w, &manager, json!({})).await;
     let sent = w.app.post(&path, Some(&manager), &json!({})).await;
     sent.assert_status(202);
-    assert_eq!(sent.body["documents"], 4);
+    assert_eq!(sent.body["documents"], 8);
     w.app.drain_documents(Some(3)).await;
 
     // A's package: sent to its billing e-mail, which SES recorded.
@@ -130,7 +130,13 @@ async fn a_signed_period_goes_out_as_one_package_per_customer_which_it_accepts_o
         .expect("A's invoice")
         .number
         .to_string();
-    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    // The UPD's XML goes by the name its format gives it.
+    let (upd, names): (Vec<&str>, Vec<&str>) = files
+        .keys()
+        .map(String::as_str)
+        .partition(|n| n.starts_with("ON_NSCHFDOPPR_"));
+    assert_eq!(upd.len(), 2, "the UPD and its signature: {upd:?}");
+    assert!(upd[0].ends_with(".xml") && upd[1] == format!("{}.p7s", upd[0]));
     assert_eq!(
         names,
         [
@@ -140,6 +146,8 @@ async fn a_signed_period_goes_out_as_one_package_per_customer_which_it_accepts_o
             format!("invoice-{number}.pdf.p7s"),
             "manifest.json".to_owned(),
             "manifest.json.p7s".to_owned(),
+            format!("upd_print-{number}.pdf"),
+            format!("upd_print-{number}.pdf.p7s"),
         ]
     );
     let manifest: Value = serde_json::from_slice(&files["manifest.json"]).expect("JSON");
@@ -279,7 +287,7 @@ async fn accountants_download_the_period_archive_with_every_package_and_the_regi
     assert_eq!(ready.body["status"], "ready", "{}", ready.body);
     assert_eq!(
         (&ready.body["packages"], &ready.body["documents"]),
-        (&json!(2), &json!(4))
+        (&json!(2), &json!(8))
     );
     let (status, zip) = fetch(ready.body["download"]["url"].as_str().unwrap()).await;
     assert_eq!(status, 200);
@@ -333,7 +341,7 @@ async fn accountants_download_the_period_archive_with_every_package_and_the_regi
         invoice.draft.gross.amount_text()
     );
     assert!(csv.lines().any(|l| l == expected), "{expected}\n{csv}");
-    assert_eq!(csv.lines().count(), 1 + 4);
+    assert_eq!(csv.lines().count(), 1 + 8);
     let xlsx = unzip(&files["register.xlsx"]);
     assert!(xlsx.contains_key("xl/workbook.xml"), "an Excel workbook");
     let sheet = String::from_utf8(xlsx["xl/worksheets/sheet1.xml"].clone()).expect("XML");

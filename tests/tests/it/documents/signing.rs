@@ -73,7 +73,7 @@ pub(super) fn openssl_verifies(
 #[tokio::test]
 async fn a_manager_signs_the_period_in_one_action_and_openssl_verifies_every_signature() {
     let (w, a, _) = closed_month(true).await;
-    assert_eq!(w.app.make_documents().await.filed, 4);
+    assert_eq!(w.app.make_documents().await.filed, 8);
     let manager = w.app.staff_with_role("manager").await;
     let before = object_versions(&w.app).await;
 
@@ -85,7 +85,7 @@ async fn a_manager_signs_the_period_in_one_action_and_openssl_verifies_every_sig
             &done["already"],
             &done["refused"]
         ),
-        (&json!(4), &json!(4), &json!(0), &json!([])),
+        (&json!(8), &json!(8), &json!(0), &json!([])),
         "{done}"
     );
 
@@ -143,13 +143,28 @@ async fn a_manager_signs_the_period_in_one_action_and_openssl_verifies_every_sig
         "{why}"
     );
 
+    // The UPD's XML is signed the same way, byte for byte as filed (windows-1251).
+    let upd = docs
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["doc_type"] == "upd")
+        .expect("the UPD")
+        .clone();
+    let id = upd["id"].as_str().unwrap();
+    let xml = download(&w.app, &token, &format!("/v1/documents/{id}/download")).await;
+    let p7s = download(&w.app, &token, &format!("/v1/documents/{id}/signature")).await;
+    let (ok, why) = openssl_verifies(&dir, &xml, &p7s, pem);
+    assert!(ok, "openssl refuses the UPD's signature: {why}");
+
     // Signing again signs nothing twice, writes no new object.
     let after_first = object_versions(&w.app).await;
-    assert_eq!(after_first.len(), before.len() + 4, "one signature each");
+    assert_eq!(after_first.len(), before.len() + 8, "one signature each");
     let again = sign(&w, &manager, json!({})).await;
     assert_eq!(
         (&again["signed"], &again["already"]),
-        (&json!(0), &json!(4)),
+        (&json!(0), &json!(8)),
         "{again}"
     );
     assert_eq!(object_versions(&w.app).await, after_first);

@@ -201,14 +201,14 @@ async fn the_period_close_functions_close_last_month_from_the_sample_events() {
     assert_eq!(batch_item_failures(&made), Vec::<String>::new());
     let filed = store.documents_of(org, period).await.expect("documents");
     let types: Vec<&str> = filed.iter().map(|d| d.document.doc_type.slug()).collect();
-    assert_eq!(types, ["act", "invoice"]);
+    assert_eq!(types, ["act", "invoice", "upd", "upd_print"]);
     let objects = kopek_local::s3_client(&app.sdk)
         .list_object_versions()
         .bucket(&app.env["KOPEK_DOCUMENTS_BUCKET"])
         .send()
         .await
         .expect("the bucket lists");
-    assert_eq!(objects.versions().len(), 2, "each PDF written once");
+    assert_eq!(objects.versions().len(), 4, "each file written once");
     let malformed = documents
         .invoke_json(
             "documents",
