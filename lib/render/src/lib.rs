@@ -13,10 +13,16 @@
 //! Typst is heavy to build (minutes) and to link (tens of megabytes), so only the documents
 //! function and the tests depend on this crate; the services see rendering through a port.
 
+use std::sync::{Arc, Mutex};
+
 use kopek_domain::documents::InvoiceSheet;
+use kopek_domain::documents::template::TemplateError;
+use sha2::{Digest, Sha256};
+use typst::diag::Severity;
 use typst::foundations::{Dict, IntoValue, Smart};
-use typst_as_lib::TypstEngine;
-use typst_as_lib::TypstTemplateMainFile;
+use typst::syntax::{DiagSpan, DiagSpanKind, Source};
+use typst_as_lib::conversions::IntoSource;
+use typst_as_lib::{TypstAsLibError, TypstEngine, TypstTemplateMainFile};
 use typst_layout::PagedDocument;
 
 /// The template of invoices and acts.
@@ -37,6 +43,16 @@ pub enum RenderError {
 /// The typesetting engine with its templates and fonts; build once, render many.
 pub struct Renderer {
     sheet: TypstEngine<TypstTemplateMainFile>,
+    /// The last provider template compiled, by the SHA-256 of its source: a period's
+    /// documents of one kind reuse one engine.
+    custom: Mutex<Option<Custom>>,
+}
+
+/// A provider's template, ready to compile.
+struct Custom {
+    sha256: String,
+    source: Source,
+    engine: Arc<TypstEngine<TypstTemplateMainFile>>,
 }
 
 impl Default for Renderer {
@@ -45,43 +61,149 @@ impl Default for Renderer {
     }
 }
 
+/// The embedded fonts every template may use.
+fn fonts() -> [&'static [u8]; 2] {
+    [dejavu::sans::regular(), dejavu::sans::bold()]
+}
+
 impl Renderer {
     pub fn new() -> Self {
-        let fonts: [&'static [u8]; 2] = [dejavu::sans::regular(), dejavu::sans::bold()];
         Self {
-            sheet: TypstEngine::builder().main_file(SHEET).fonts(fonts).build(),
+            sheet: TypstEngine::builder()
+                .main_file(SHEET)
+                .fonts(fonts())
+                .build(),
+            custom: Mutex::new(None),
         }
     }
 
     /// The PDF of `sheet`.
     pub fn sheet(&self, sheet: &InvoiceSheet) -> Result<Vec<u8>, RenderError> {
-        let json = serde_json::to_string(sheet)?;
-        let mut inputs = Dict::new();
-        inputs.insert("sheet".into(), json.into_value());
-        let document: PagedDocument = self
-            .sheet
-            .compile_with_input(inputs)
-            .output
-            .map_err(|e| RenderError::Template(e.to_string()))?;
-        let options = typst_pdf::PdfOptions {
-            ident: Smart::Custom(format!("kopek:{}", sheet.title)),
-            ..typst_pdf::PdfOptions::default()
-        };
-        typst_pdf::pdf(&document, &options).map_err(|errors| {
-            RenderError::Pdf(
-                errors
-                    .iter()
-                    .map(|e| e.message.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
+        let document =
+            compile(&self.sheet, sheet)?.map_err(|e| RenderError::Template(e.to_string()))?;
+        pdf(&document, sheet)
+    }
+
+    /// The PDF of `sheet` laid out by `template` (a provider's Typst source): refused with
+    /// the compiler's first error and the template's line it points at.
+    pub fn sheet_with(
+        &self,
+        template: &str,
+        sheet: &InvoiceSheet,
+    ) -> Result<Vec<u8>, TemplateError> {
+        let (engine, source) = self.custom(template);
+        let document = compile(&engine, sheet)
+            .map_err(|e| TemplateError {
+                message: e.to_string(),
+                line: None,
+            })?
+            .map_err(|e| template_error(e, &source))?;
+        pdf(&document, sheet).map_err(|e| TemplateError {
+            message: e.to_string(),
+            line: None,
         })
     }
+
+    /// The engine of `template`, built unless it is the last one used.
+    fn custom(&self, template: &str) -> (Arc<TypstEngine<TypstTemplateMainFile>>, Source) {
+        let sha256 = format!("{:x}", Sha256::digest(template.as_bytes()));
+        let mut last = self
+            .custom
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(custom) = last.as_ref().filter(|c| c.sha256 == sha256) {
+            return (custom.engine.clone(), custom.source.clone());
+        }
+        let source = ("/template.typ", template).into_source();
+        let engine = Arc::new(
+            TypstEngine::builder()
+                .main_file(source.clone())
+                .fonts(fonts())
+                .build(),
+        );
+        *last = Some(Custom {
+            sha256,
+            source: source.clone(),
+            engine: engine.clone(),
+        });
+        (engine, source)
+    }
+}
+
+/// `engine`'s template compiled with `sheet` as its input: the outer error is the data's,
+/// the inner the template's.
+fn compile(
+    engine: &TypstEngine<TypstTemplateMainFile>,
+    sheet: &InvoiceSheet,
+) -> Result<Result<PagedDocument, TypstAsLibError>, RenderError> {
+    let json = serde_json::to_string(sheet)?;
+    let mut inputs = Dict::new();
+    inputs.insert("sheet".into(), json.into_value());
+    Ok(engine.compile_with_input(inputs).output)
+}
+
+fn pdf(document: &PagedDocument, sheet: &InvoiceSheet) -> Result<Vec<u8>, RenderError> {
+    let options = typst_pdf::PdfOptions {
+        ident: Smart::Custom(format!("kopek:{}", sheet.title)),
+        ..typst_pdf::PdfOptions::default()
+    };
+    typst_pdf::pdf(document, &options).map_err(|errors| {
+        RenderError::Pdf(
+            errors
+                .iter()
+                .map(|e| e.message.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })
+}
+
+/// The first error of a failed compile, with the line of `source` it points at.
+fn template_error(error: TypstAsLibError, source: &Source) -> TemplateError {
+    match error {
+        TypstAsLibError::TypstSource(diagnostics) => {
+            let first = diagnostics
+                .iter()
+                .find(|d| d.severity == Severity::Error)
+                .or(diagnostics.first());
+            match first {
+                Some(d) => TemplateError {
+                    message: d.message.to_string(),
+                    line: line_of(d.span, source),
+                },
+                None => TemplateError {
+                    message: "the template does not compile".into(),
+                    line: None,
+                },
+            }
+        }
+        other => TemplateError {
+            message: other.to_string(),
+            line: None,
+        },
+    }
+}
+
+/// The 1-based line of `source` a diagnostic points at, if it points into it.
+fn line_of(span: DiagSpan, source: &Source) -> Option<u32> {
+    let range = match span.get() {
+        DiagSpanKind::Number { id, num, sub_range } if id == source.id() => {
+            source.range(num, sub_range)?
+        }
+        DiagSpanKind::Range { id, range } if id == source.id() => range,
+        _ => return None,
+    };
+    let line = source.lines().byte_to_line(range.start)?;
+    u32::try_from(line + 1).ok()
 }
 
 impl kopek_domain::documents::Typesetter for Renderer {
     fn sheet(&self, sheet: &InvoiceSheet) -> Result<Vec<u8>, String> {
         Renderer::sheet(self, sheet).map_err(|e| e.to_string())
+    }
+
+    fn sheet_with(&self, template: &str, sheet: &InvoiceSheet) -> Result<Vec<u8>, TemplateError> {
+        Renderer::sheet_with(self, template, sheet)
     }
 }
 
@@ -184,6 +306,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_providers_template_lays_out_the_same_data_and_a_broken_one_names_its_line() {
+        let renderer = Renderer::new();
+        let sheet = InvoiceSheet::sample(SheetKind::Act, Lang::Ru);
+        let own = "#let d = json(bytes(sys.inputs.sheet))\n\
+                   #set text(font: \"DejaVu Sans\")\n\
+                   = Наш акт: #d.title\n\
+                   #for l in d.lines [ #l.service — #l.net \\ ]\n";
+        let pdf = renderer.sheet_with(own, &sheet).expect("compiles");
+        let text = text_of(&pdf, "custom-act");
+        assert!(text.contains("Наш акт"), "{text}");
+        assert!(text.contains(&sheet.lines[0].service), "{text}");
+        // The same template again: the same bytes (its engine is reused).
+        assert_eq!(renderer.sheet_with(own, &sheet).expect("again"), pdf);
+
+        let missing_key = "#let d = json(bytes(sys.inputs.sheet))\n\n#d.no_such_field\n";
+        let error = renderer.sheet_with(missing_key, &sheet).unwrap_err();
+        assert_eq!(error.line, Some(3), "{error}");
+        assert!(error.message.contains("no_such_field"), "{error}");
+        let unclosed = "= Title\n#let x = (1, 2\n";
+        let error = renderer.sheet_with(unclosed, &sheet).unwrap_err();
+        assert!(error.line.is_some(), "{error}");
+        // The built-in template is untouched.
+        assert_eq!(
+            renderer.sheet(&sheet).expect("built-in"),
+            Renderer::new().sheet(&sheet).unwrap()
+        );
     }
 
     #[test]

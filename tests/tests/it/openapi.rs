@@ -166,6 +166,8 @@ impl Samples {
                 "archive_id",
                 kopek_domain::ids::ArchiveId::new().to_string(),
             ),
+            ("kind", "act".to_owned()),
+            ("sha256", "0".repeat(64)),
         ]))
     }
 

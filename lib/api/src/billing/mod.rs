@@ -31,6 +31,8 @@
 //! | `GET /v1/packages/{package_id}/download` | the same | a five-minute link to the ZIP; the customer's first download marks it viewed |
 //! | `POST /v1/packages/{package_id}/accept`, `…/dispute` | the customer (its people or keys) | accept, or dispute with a reason |
 //! | `POST /v1/periods/{period}/archives`, `GET /v1/archives/{archive_id}` | billing staff | a period's archive: every package and the register (CSV, XLSX), built as a job; a link once ready |
+//! | `PUT`, `GET`, `DELETE /v1/billing/templates/{kind}` | admins upload or remove; billing staff read | the provider's own template of a kind of document: uploaded (202, `checking`), the one in force, back to the built-in one |
+//! | `GET /v1/billing/templates/{kind}/{sha256}` | billing staff | an upload's check: `accepted`, or `refused` with the compiler's message and line |
 //!
 //! Every route needs `invoices:read` (engineers do not hold it, nor keys issued without it);
 //! staff routes need a billing role on top. A customer reaches only its own organisation's
@@ -48,6 +50,7 @@ mod ledger;
 mod packages;
 mod payments;
 mod settings;
+mod templates;
 pub mod views;
 
 use kopek_http::state::AppState;
@@ -94,4 +97,10 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(packages::dispute_package))
         .routes(routes!(packages::request_archive))
         .routes(routes!(packages::get_archive))
+        .routes(routes!(
+            templates::upload_template,
+            templates::active_template,
+            templates::remove_template
+        ))
+        .routes(routes!(templates::get_template))
 }

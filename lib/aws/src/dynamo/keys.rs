@@ -285,6 +285,13 @@ pub fn archive(id: &ArchiveId) -> String {
 pub const ARCHIVE_SK: &str = "ARCHIVE";
 /// The signing certificate (A71), under `SETTINGS`.
 pub const SIGNING_CERT_SK: &str = "SIGNING_CERT";
+/// The active templates of every kind of sheet (A76), under `SETTINGS`.
+pub const TEMPLATES_SK: &str = "TEMPLATES";
+
+/// The sort key of an uploaded template (A75), under `SETTINGS`: `TEMPLATE#{kind}#{sha256}`.
+pub fn template(kind: &str, sha256: &str) -> String {
+    format!("TEMPLATE#{kind}#{sha256}")
+}
 /// GSI2: a period's documents, by customer, type and number.
 pub fn documents_of_period(period: BillingPeriod) -> String {
     format!("DOCS#{period}")

@@ -60,6 +60,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod orders;
 pub mod subscriptions;
+pub mod templates;
 pub mod throttle;
 pub mod usage;
 pub mod work;

@@ -17,6 +17,7 @@ pub mod archive;
 pub mod filed;
 pub mod package;
 pub mod signing;
+pub mod template;
 pub mod upd;
 
 pub use filed::{
@@ -25,7 +26,7 @@ pub use filed::{
 
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::accounts::{BillingAddress, Contract, DocumentLanguage, Kpp, LegalName, TaxId};
 use crate::catalog::{Lang, LocalizedText, ServiceCode, TaxRate, UnitOfMeasure};
@@ -41,12 +42,21 @@ use crate::money::{Currency, Money, in_words};
 /// for the same sheet. The documents function plugs in the Typst renderer (`kopek-render`);
 /// no other crate links a typesetting engine.
 pub trait Typesetter: Send + Sync {
-    /// The PDF of `sheet`; `Err` with the engine's message when its template fails.
+    /// The PDF of `sheet` with the built-in template; `Err` with the engine's message when
+    /// the template fails.
     fn sheet(&self, sheet: &InvoiceSheet) -> Result<Vec<u8>, String>;
+
+    /// The PDF of `sheet` laid out by a provider's template (Typst source); `Err` with the
+    /// compiler's message and the template's line when it does not compile.
+    fn sheet_with(
+        &self,
+        template: &str,
+        sheet: &InvoiceSheet,
+    ) -> Result<Vec<u8>, template::TemplateError>;
 }
 
 /// Which document of an invoice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SheetKind {
     /// «Счёт на оплату»: what to pay, where to.
@@ -59,6 +69,30 @@ pub enum SheetKind {
     /// The printable form of the UPD («Универсальный передаточный документ», status 1: VAT
     /// invoice and act in one), always in Russian, with the form's numbered fields.
     Upd,
+}
+
+impl SheetKind {
+    pub const ALL: [SheetKind; 4] = [Self::Invoice, Self::Act, Self::CreditNote, Self::Upd];
+
+    /// Its name in the API and the template's data (`d.kind`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invoice => "invoice",
+            Self::Act => "act",
+            Self::CreditNote => "credit_note",
+            Self::Upd => "upd",
+        }
+    }
+}
+
+impl std::str::FromStr for SheetKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is no kind of sheet (invoice, act, credit_note, upd)"))
+    }
 }
 
 /// A party's block of requisites.

@@ -32,7 +32,7 @@ use kopek_domain::accounts::{Principal, Scope};
 use kopek_domain::close::PeriodStatus;
 use kopek_domain::documents::{
     Document, DocumentStatus, DocumentType, FiledObject, InvoiceSheet, SheetKind, Source,
-    Typesetter, filed::object_key, upd,
+    Typesetter, filed::object_key, template::ActiveTemplates, upd,
 };
 use kopek_domain::ids::{ArchiveId, CreditNoteId, DocumentId, InvoiceId, OrgId, SigningId};
 use kopek_domain::invoicing::{Invoice, InvoicingError};
@@ -51,6 +51,7 @@ const COUNT_PAGE: i32 = 500;
 mod archive;
 mod packages;
 mod signing;
+mod templates;
 
 pub use archive::{ArchiveWithLink, Built};
 pub use packages::{PACKAGE_PAGE, PeriodPackages, SentPackages};
@@ -90,6 +91,8 @@ pub enum DocumentJob {
     },
     /// A period's archive to build.
     Archive { archive: ArchiveId },
+    /// A provider's template to check against the samples of its kind.
+    Template { kind: SheetKind, sha256: String },
 }
 
 /// What one job did.
@@ -173,6 +176,10 @@ impl Documents {
                 self.build_archive(*archive).await?;
                 Ok(Generated::default())
             }
+            DocumentJob::Template { kind, sha256 } => {
+                self.check_template(*kind, sha256).await?;
+                Ok(Generated::default())
+            }
         }
     }
 
@@ -180,6 +187,7 @@ impl Documents {
     /// both parties are Russian, also its UPD (the XML and its printable form).
     async fn of_invoice(&self, org: OrgId, id: InvoiceId) -> Result<Generated> {
         let invoice = self.printable_invoice(org, id).await?;
+        let templates = self.templates_in_force().await?;
         let mut done = Generated::default();
         let head = |doc_type| {
             let d = &invoice.draft;
@@ -221,6 +229,7 @@ impl Documents {
             self.file_sheet(
                 head(doc_type),
                 || InvoiceSheet::of(&invoice, sheet_kind),
+                &templates,
                 &mut done,
             )
             .await?;
@@ -249,9 +258,11 @@ impl Documents {
             amounts: (note.net, note.tax, note.gross),
         };
         let mut done = Generated::default();
+        let templates = self.templates_in_force().await?;
         self.file_sheet(
             head,
             || InvoiceSheet::of_credit_note(&invoice, &note),
+            &templates,
             &mut done,
         )
         .await?;
@@ -281,16 +292,26 @@ impl Documents {
         Ok(invoice)
     }
 
-    /// Files the PDF document `head` describes unless it is filed (see [`Self::file`]).
+    /// Files the PDF document `head` describes unless it is filed (see [`Self::file`]),
+    /// laid out by the provider's template of its kind where one is active.
     async fn file_sheet(
         &self,
         head: Head,
         sheet: impl FnOnce() -> std::result::Result<InvoiceSheet, InvoicingError>,
+        templates: &ActiveTemplates,
         done: &mut Generated,
     ) -> Result<()> {
         let number = head.number.clone();
-        self.file(head, || Ok((number, self.typeset(&sheet()?)?)), done)
-            .await
+        self.file(
+            head,
+            || {
+                let sheet = sheet()?;
+                let template = templates.of(sheet.kind).map(|t| t.source.as_str());
+                Ok((number, self.typeset(&sheet, template)?))
+            },
+            done,
+        )
+        .await
     }
 
     /// Files the document `head` describes unless it is filed: its bytes made (`make`
@@ -341,10 +362,15 @@ impl Documents {
         Ok(())
     }
 
-    fn typeset(&self, sheet: &InvoiceSheet) -> Result<Vec<u8>> {
-        self.typesetter()?
-            .sheet(sheet)
-            .map_err(|e| Error::Internal(format!("typesetting {}: {e}", sheet.title)))
+    fn typeset(&self, sheet: &InvoiceSheet, template: Option<&str>) -> Result<Vec<u8>> {
+        let typesetter = self.typesetter()?;
+        match template {
+            None => typesetter.sheet(sheet).map_err(|e| e.to_string()),
+            Some(template) => typesetter
+                .sheet_with(template, sheet)
+                .map_err(|e| format!("the provider's template: {e}")),
+        }
+        .map_err(|e| Error::Internal(format!("typesetting {}: {e}", sheet.title)))
     }
 
     /// Queues the documents of every invoice of a closed period again (billing staff): what

@@ -46,6 +46,14 @@ impl Typesetter for Stopwatch {
         }
         Ok(pdf)
     }
+
+    fn sheet_with(
+        &self,
+        template: &str,
+        sheet: &InvoiceSheet,
+    ) -> Result<Vec<u8>, kopek_domain::documents::template::TemplateError> {
+        self.renderer.sheet_with(template, sheet)
+    }
 }
 
 pub(super) async fn run(root: &Path, tools: &tools::Tools, customers: usize) -> anyhow::Result<()> {

@@ -543,5 +543,42 @@ pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
             format!("/v1/periods/{period}/preview"),
             403,
         ),
+        // The provider's templates: staff read them, admins change them.
+        Probe::new(
+            Method::GET,
+            "/v1/billing/templates/{kind}",
+            "path kind",
+            "/v1/billing/templates/act".to_owned(),
+            403,
+        ),
+        Probe::new(
+            Method::PUT,
+            "/v1/billing/templates/{kind}",
+            "path kind",
+            "/v1/billing/templates/act".to_owned(),
+            403,
+        )
+        .with_body(json!({"source": "= A"})),
+        Probe::new(
+            Method::DELETE,
+            "/v1/billing/templates/{kind}",
+            "path kind",
+            "/v1/billing/templates/act".to_owned(),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/billing/templates/{kind}/{sha256}",
+            "path kind",
+            format!("/v1/billing/templates/act/{}", "0".repeat(64)),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/billing/templates/{kind}/{sha256}",
+            "path sha256",
+            format!("/v1/billing/templates/invoice/{}", "1".repeat(64)),
+            403,
+        ),
     ]
 }

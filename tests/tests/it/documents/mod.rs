@@ -15,6 +15,7 @@ use crate::close::world::{Party, World};
 mod faults;
 mod packages;
 mod signing;
+mod templates;
 
 async fn put_requisites(w: &World) {
     let admin = w.app.admin().await;

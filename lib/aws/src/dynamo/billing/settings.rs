@@ -86,7 +86,7 @@ impl Store {
     }
 
     /// Writes a whole settings item: new, or over revision `expected_rev`.
-    async fn put_revision(
+    pub(crate) async fn put_revision(
         &self,
         item: crate::dynamo::Item,
         expected_rev: Option<u64>,
