@@ -25,7 +25,7 @@ use cms::signed_data::{
 };
 use const_oid::db::{rfc5911, rfc5912};
 use der::asn1::{BitString, OctetString, SetOfVec, UtcTime};
-use der::{Any, Decode, Encode, EncodePem};
+use der::{Any, Decode, DecodePem, Encode, EncodePem};
 use sha2::{Digest, Sha256};
 use x509_cert::attr::Attribute;
 use x509_cert::certificate::{Certificate, TbsCertificate, Version};
@@ -82,6 +82,26 @@ impl SigningCertificate {
             sha256: hex(&Sha256::digest(&der)),
             der,
         })
+    }
+
+    /// A certificate from PEM (`-----BEGIN CERTIFICATE-----`), as a provider uploads one;
+    /// `Err` with the parser's reason.
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        let certificate = Certificate::from_pem(pem.trim()).map_err(|e| e.to_string())?;
+        let der = certificate.to_der().map_err(|e| e.to_string())?;
+        Ok(Self {
+            sha256: hex(&Sha256::digest(&der)),
+            der,
+        })
+    }
+
+    /// The public key it certifies (`SubjectPublicKeyInfo`, DER).
+    pub fn public_key(&self) -> Result<Vec<u8>, SigningError> {
+        self.parsed()?
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(encoding("the certificate's public key"))
     }
 
     fn parsed(&self) -> Result<Certificate, SigningError> {

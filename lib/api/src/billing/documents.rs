@@ -502,13 +502,49 @@ pub(super) async fn signing_certificate(
     Caller(caller): Caller,
 ) -> ApiResult<Json<CertificateView>> {
     let certificate = state.services.documents().certificate(&caller).await?;
-    let internal = |e: kopek_services::SigningError| kopek_services::Error::Internal(e.to_string());
-    let (not_before, not_after) = certificate.validity().map_err(internal)?;
-    Ok(Json(CertificateView {
-        pem: certificate.pem().map_err(internal)?,
-        subject: certificate.subject().map_err(internal)?,
-        sha256: certificate.sha256,
-        not_before,
-        not_after,
-    }))
+    Ok(Json(CertificateView::of(certificate)?))
+}
+
+impl CertificateView {
+    fn of(certificate: kopek_services::SigningCertificate) -> ApiResult<Self> {
+        let internal =
+            |e: kopek_services::SigningError| kopek_services::Error::Internal(e.to_string());
+        let (not_before, not_after) = certificate.validity().map_err(internal)?;
+        Ok(Self {
+            pem: certificate.pem().map_err(internal)?,
+            subject: certificate.subject().map_err(internal)?,
+            sha256: certificate.sha256,
+            not_before,
+            not_after,
+        })
+    }
+}
+
+/// A certificate the provider had issued for its signing key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateRequest {
+    /// The X.509 certificate, PEM; it must certify the key of the current certificate.
+    pem: String,
+}
+
+/// Replaces the self-signed certificate by one the provider had issued for the same key, by
+/// its certificate authority (admins): signatures made from then on carry it, and verify
+/// against that authority. 422 naming `pem` when it is no certificate, certifies another key
+/// or is not valid now; 409 before the first signing made the key's own certificate.
+#[utoipa::path(put, path = "/v1/billing/signing-certificate", tag = "documents", security(("bearer" = [])),
+    request_body = CertificateRequest,
+    responses((status = 200, body = CertificateView), (status = 403, body = kopek_http::problem::Problem),
+        (status = 409, body = kopek_http::problem::Problem), (status = 422, body = kopek_http::problem::Problem)))]
+pub(super) async fn upload_signing_certificate(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<CertificateRequest>,
+) -> ApiResult<Json<CertificateView>> {
+    let certificate = state
+        .services
+        .documents()
+        .upload_certificate(&caller, &body.pem)
+        .await?;
+    Ok(Json(CertificateView::of(certificate)?))
 }

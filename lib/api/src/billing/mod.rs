@@ -25,6 +25,7 @@
 //! | `POST /v1/periods/{period}/signings` | managers and admins, signed in | sign the period's documents (or those listed) in one action: a job (202) |
 //! | `GET /v1/signings/{signing_id}` | billing staff | a signing's progress: signed, already signed, refused |
 //! | `GET /v1/billing/signing-certificate` | `invoices:read` | the X.509 certificate signatures are made under (PEM) |
+//! | `PUT /v1/billing/signing-certificate` | admins | replace it by a certificate the provider had issued for the same key |
 //! | `POST /v1/periods/{period}/packages` | managers and admins | send a signed period: one package per customer, e-mailed (202) |
 //! | `GET /v1/periods/{period}/packages` | billing staff | a period's packages by status (disputes with their reasons) |
 //! | `GET /v1/packages?period=`, `GET /v1/packages/{package_id}` | `invoices:read`: a customer its own | a customer's package |
@@ -88,7 +89,10 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(documents::start_signing))
         .routes(routes!(documents::get_signing))
-        .routes(routes!(documents::signing_certificate))
+        .routes(routes!(
+            documents::signing_certificate,
+            documents::upload_signing_certificate
+        ))
         .routes(routes!(packages::send_packages, packages::period_packages))
         .routes(routes!(packages::list_packages))
         .routes(routes!(packages::get_package))

@@ -9,7 +9,7 @@
 //! | A68 | A period's documents, by customer (the manager's list; signing) | `Query GSI2`, paged | `GSI2PK = DOCS#{yyyy-mm}` | 0.5 RCU per 4 KB |
 //! | A69 | Record a signature | `PutItem` if `rev = :rev` | the document's key | 1 WCU + 2 GSI |
 //! | A70 | A signing job: start, read, advance a page | `PutItem` if absent / `GetItem` (consistent) / `PutItem` if `rev = :rev` | `SIGNING#{sgn}` / `SIGNING`; GSI1 `SIGNINGS#{yyyy-mm}` / `{sgn}` | 1 WCU (2 with a selection of 1,000) |
-//! | A71 | The signing certificate: read, file once | `GetItem` / `PutItem` if absent | `SETTINGS` / `SIGNING_CERT` | 1 WCU |
+//! | A71 | The signing certificate: read, file once, replace by the provider's own | `GetItem` / `PutItem` if absent / `UpdateItem` if `sha256 = :old` | `SETTINGS` / `SIGNING_CERT` | 1 WCU |
 //! | A72 | A customer's package of a period: file once, read, save its status | `PutItem` if absent / `GetItem` / `PutItem` if `rev = :rev` | `ORG#{org}` / `PACKAGE#{yyyy-mm}`; GSI1 `PACKAGE#{pkg}` / `PACKAGE`; GSI2 `PACKAGES#{yyyy-mm}` / `{org}` | 1 WCU + 2 GSI |
 //! | A73 | A package by id; a period's packages, by customer | `Query GSI1`; `Query GSI2`, paged | `GSI1PK = PACKAGE#{pkg}`; `GSI2PK = PACKAGES#{yyyy-mm}` | 0.5 RCU per 4 KB |
 //! | A74 | A period's archive: start, read by id, mark ready | `PutItem` if absent / `Query GSI1` / `PutItem` if `rev = :rev` | `PERIOD#{yyyy-mm}` / `ARCHIVE#{arc}`; GSI1 `ARCHIVE#{arc}` / `ARCHIVE` | 1 WCU + 1 GSI |
@@ -22,6 +22,7 @@ use kopek_domain::ids::{ArchiveId, DocumentId, OrgId, PackageId, SigningId};
 use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
 
+use crate::dynamo::expr::{Change, s};
 use crate::dynamo::{Page, PageKey, Store, StoreError, keys, to_item};
 
 /// A document as stored, with its revision.
@@ -234,6 +235,23 @@ impl Store {
             .get::<CertificateItem>(keys::SETTINGS, keys::SIGNING_CERT_SK, true)
             .await?
             .map(|i| i.certificate))
+    }
+
+    /// A71: replaces the filed certificate `old_sha256` by `certificate` (one the provider
+    /// uploaded for the same key); `false` when another was filed meanwhile.
+    pub async fn replace_signing_certificate(
+        &self,
+        old_sha256: &str,
+        certificate: &StoredCertificate,
+    ) -> Result<bool, StoreError> {
+        Change::new(keys::SETTINGS.into(), keys::SIGNING_CERT_SK)
+            .set("der_base64 = :der, sha256 = :sha")
+            .when("sha256 = :old")
+            .value(":der", s(&certificate.der_base64))
+            .value(":sha", s(&certificate.sha256))
+            .value(":old", s(old_sha256))
+            .send(self)
+            .await
     }
 
     /// A71: files the signing certificate unless one is filed; `false` when one was.

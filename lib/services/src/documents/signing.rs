@@ -118,6 +118,62 @@ impl Documents {
         decode_certificate(&stored)
     }
 
+    /// Replaces the key's certificate by one the provider had issued for it (admins): the
+    /// signatures made from then on carry it. Refused naming `pem` when it does not parse,
+    /// certifies another key, or is not valid now; a conflict (`no_certificate`) before the
+    /// first signing made the key's own.
+    pub async fn upload_certificate(
+        &self,
+        caller: &Principal,
+        pem: &str,
+    ) -> Result<SigningCertificate> {
+        caller.require_role(&[kopek_domain::accounts::Role::Admin])?;
+        caller.require_scope(kopek_domain::accounts::Scope::InvoicesRead)?;
+        let uploaded = SigningCertificate::from_pem(pem)
+            .map_err(|e| Error::invalid("pem", format!("is no X.509 certificate in PEM: {e}")))?;
+        let store = &self.ctx.store;
+        let filed = store.signing_certificate().await?.ok_or_else(|| {
+            Error::conflict_on(
+                "no_certificate",
+                "pem",
+                "the key's certificate is made at the first signing: sign once, then replace it",
+            )
+        })?;
+        let current = decode_certificate(&filed)?;
+        if uploaded.public_key()? != current.public_key()? {
+            return Err(Error::invalid(
+                "pem",
+                "certifies another key: it must be issued for the documents' signing key \
+                 (the public key of GET /v1/billing/signing-certificate)",
+            ));
+        }
+        let (not_before, not_after) = uploaded.validity()?;
+        let now = self.ctx.now();
+        if now < not_before || now > not_after {
+            return Err(Error::invalid(
+                "pem",
+                format!("is valid from {not_before} to {not_after}, not now"),
+            ));
+        }
+        let stored = StoredCertificate {
+            key_id: filed.key_id.clone(),
+            der_base64: base64::engine::general_purpose::STANDARD.encode(&uploaded.der),
+            sha256: uploaded.sha256.clone(),
+        };
+        if !store
+            .replace_signing_certificate(&filed.sha256, &stored)
+            .await?
+        {
+            return Err(Error::conflict_on(
+                "conflict",
+                "pem",
+                "the certificate was replaced meanwhile; read it again",
+            ));
+        }
+        tracing::info!(sha256 = %uploaded.sha256, "signing certificate replaced by the provider's");
+        Ok(uploaded)
+    }
+
     /// The key's certificate: the one filed for it, or a new self-signed one.
     pub(super) async fn certificate_for_signing(&self) -> Result<SigningCertificate> {
         let signer = self.signer()?;

@@ -96,14 +96,7 @@ async fn a_manager_signs_the_period_in_one_action_and_openssl_verifies_every_sig
         .app
         .get(&format!("/v1/documents?period={}", w.period), Some(&token))
         .await;
-    let act = docs
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["doc_type"] == "act")
-        .unwrap()
-        .clone();
+    let act = of_type(&docs.body, "act");
     assert_eq!(act["status"], "signed");
     assert_eq!(act["signature"]["signed_by"], done["requested_by"]);
     let id = act["id"].as_str().unwrap();
@@ -144,14 +137,7 @@ async fn a_manager_signs_the_period_in_one_action_and_openssl_verifies_every_sig
     );
 
     // The UPD's XML is signed the same way, byte for byte as filed (windows-1251).
-    let upd = docs
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["doc_type"] == "upd")
-        .expect("the UPD")
-        .clone();
+    let upd = of_type(&docs.body, "upd");
     let id = upd["id"].as_str().unwrap();
     let xml = download(&w.app, &token, &format!("/v1/documents/{id}/download")).await;
     let p7s = download(&w.app, &token, &format!("/v1/documents/{id}/signature")).await;
@@ -298,4 +284,159 @@ async fn only_managers_and_admins_sign_and_bad_requests_change_nothing() {
         .await
         .assert_problem(404, "not_found");
     assert_eq!(w.app.table_items().await, before);
+}
+
+/// The document of `doc_type` in a list of documents.
+fn of_type(docs: &Value, doc_type: &str) -> Value {
+    docs.as_array()
+        .expect("a list")
+        .iter()
+        .find(|d| d["doc_type"] == doc_type)
+        .unwrap_or_else(|| panic!("no {doc_type} in {docs}"))
+        .clone()
+}
+
+/// Runs `openssl` with `args` in `dir`; its stderr when it fails.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_certificate_the_provider_had_issued_for_the_key_replaces_the_self_signed_one() {
+    let (w, a, _) = closed_month(true).await;
+    w.app.make_documents().await;
+    let app = &w.app;
+    let admin = app.admin().await;
+    let manager = app.staff_with_role("manager").await;
+    let put = |token: &str, body: Value| {
+        app.send(TestApp::request(
+            axum::http::Method::PUT,
+            "/v1/billing/signing-certificate",
+            Some(token),
+            Some(&body),
+        ))
+    };
+    let dir = std::env::temp_dir().join(format!("kopek-ca-{}", kopek_tests::unique()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    // A certificate authority of the provider's (here: a test one).
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            "/CN=Test CA",
+            "-days",
+            "30",
+        ],
+    );
+    let ca = std::fs::read_to_string(dir.join("ca.pem")).expect("the CA's certificate");
+
+    // Before the first signing there is no key certificate to replace.
+    put(&admin, json!({"pem": ca.clone()}))
+        .await
+        .assert_problem(409, "no_certificate");
+
+    // The first signing (one document) makes the self-signed certificate.
+    let docs = app
+        .get(
+            &format!("/v1/documents?period={}", w.period),
+            Some(&w.token(&a).await),
+        )
+        .await;
+    let act = of_type(&docs.body, "act");
+    sign(
+        &w,
+        &manager,
+        json!({"documents": [{"id": act["id"], "sha256": act["sha256"]}]}),
+    )
+    .await;
+    let own = app
+        .get("/v1/billing/signing-certificate", Some(&admin))
+        .await;
+    std::fs::write(dir.join("own.pem"), own.body["pem"].as_str().unwrap()).expect("written");
+
+    // The CA issues a certificate for the KMS key: the same subject, key and dates, its own
+    // signature (the dates are the key certificate's, made on the tests' clock).
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-in",
+            "own.pem",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-preserve_dates",
+            "-clrext",
+            "-out",
+            "issued.pem",
+        ],
+    );
+    let issued = std::fs::read_to_string(dir.join("issued.pem")).expect("issued");
+
+    // Refused: not a certificate, another key's, by a manager; nothing changes.
+    for (body, status) in [
+        (
+            json!({"pem": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}),
+            422,
+        ),
+        (json!({"pem": ca.clone()}), 422),
+        (json!({"pem": issued.clone(), "extra": true}), 422),
+    ] {
+        let refused = put(&admin, body).await;
+        refused.assert_status(status);
+        assert!(
+            refused.field().starts_with("pem") || refused.field() == "extra",
+            "{}",
+            refused.body
+        );
+    }
+    put(&manager, json!({"pem": issued.clone()}))
+        .await
+        .assert_status(403);
+    let unchanged = app
+        .get("/v1/billing/signing-certificate", Some(&admin))
+        .await;
+    assert_eq!(unchanged.body["sha256"], own.body["sha256"]);
+
+    let replaced = put(&admin, json!({"pem": issued})).await;
+    replaced.assert_status(200);
+    assert_ne!(replaced.body["sha256"], own.body["sha256"]);
+
+    // What is signed from now on carries it and verifies against the CA.
+    sign(&w, &manager, json!({})).await;
+    let token = w.token(&a).await;
+    let invoice = of_type(&docs.body, "invoice");
+    let id = invoice["id"].as_str().unwrap();
+    let pdf = download(app, &token, &format!("/v1/documents/{id}/download")).await;
+    let p7s = download(app, &token, &format!("/v1/documents/{id}/signature")).await;
+    let (ok, why) = openssl_verifies(&dir, &pdf, &p7s, &ca);
+    assert!(ok, "the CA's certificate verifies the new signature: {why}");
+    let listed = app.get(&format!("/v1/documents/{id}"), Some(&token)).await;
+    assert_eq!(
+        listed.body["signature"]["certificate_sha256"],
+        replaced.body["sha256"]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
