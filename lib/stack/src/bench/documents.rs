@@ -4,7 +4,8 @@
 //! N customers register and subscribe on the 10th of last month (through the API), the
 //! provider's requisites are set, last month is closed (`Closer`, its queue drained). Then,
 //! measured: the outbox relayed (`Outbox::relay`), every document job made
-//! (`kopek_events::documents::drain`, an invoice for payment and an act per invoice), and a
+//! (`kopek_events::documents::drain`, an invoice for payment, an act and the UPD's XML and
+//! printable PDF per invoice), and a
 //! manager's signing of all of them (`Documents::start_signing`, its steps drained), the
 //! packages sent (one per customer) and the period's archive built (`build_archive`, read
 //! for how much it buffered). The
@@ -125,7 +126,8 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, customers: usize) -> 
     kopek_events::close::poller::drain(&closer, 1).await?;
 
     // Measured: relay, make, sign.
-    let docs = 2 * customers;
+    // An invoice for payment, an act, and (the provider pays VAT) the UPD's XML and print.
+    let docs = 4 * customers;
     let services = &state.services;
     let queue = services
         .documents_queue()
@@ -141,8 +143,8 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, customers: usize) -> 
     let made = kopek_events::documents::drain(&documents, &queue, 60, Some(1)).await?;
     let make_time = started.elapsed();
     let after_make = services.capacity();
-    if made.filed != 2 * customers || made.failed != 0 {
-        bail!("made {made:?}, expected {} documents", 2 * customers);
+    if made.filed != docs || made.failed != 0 {
+        bail!("made {made:?}, expected {docs} documents");
     }
     // The admin signs (managers and admins may): one request, then the steps.
     let started = Instant::now();
@@ -235,7 +237,7 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, customers: usize) -> 
         writes(&before, &after_relay)
     );
     println!(
-        "| make (render + file) | {} ms | {} ms | {} | {} | 2 (HEAD, PUT) | 0 |",
+        "| make (render or write the XML + file) | {} ms | {} ms | {} | {} | 2 (HEAD, PUT) | 0 |",
         ms(make_time),
         per_doc(make_time),
         requests(&after_relay, &after_make),
@@ -277,7 +279,7 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, customers: usize) -> 
     println!();
     println!("| kind | renders | p50 | p95 | PDF size |");
     println!("|---|---|---|---|---|");
-    for kind in [SheetKind::Invoice, SheetKind::Act] {
+    for kind in [SheetKind::Invoice, SheetKind::Act, SheetKind::Upd] {
         let mut times: Vec<Duration> = samples
             .iter()
             .filter(|s| s.0 == kind)
