@@ -37,6 +37,7 @@ fn render(c: &mut Criterion) {
         ("invoice_en", SheetKind::Invoice, Lang::En),
         ("act_en", SheetKind::Act, Lang::En),
         ("credit_note_ru", SheetKind::CreditNote, Lang::Ru),
+        ("upd_print_ru", SheetKind::Upd, Lang::Ru),
     ] {
         let sheet = InvoiceSheet::sample(kind, lang);
         let samples: Vec<Duration> = (0..200)

@@ -46,10 +46,14 @@
 //!   DynamoDB requests and write units per document, the render time of each kind (p50, p95)
 //!   apart from the emulator's, S3 and KMS requests per document, and peak memory
 //!   ([`documents`]).
+//! - `archive [--customers N]` (default 1,000): the period archive's writer streaming N
+//!   packages into a multipart upload: the most it held at once and the process's peak
+//!   memory before and after ([`archive`]).
 //!
 //! Figures are printed as a Markdown table, ready for BENCHMARKS.md. Nothing here asserts
 //! on time (the usage benchmark fails only when the totals do not match what was sent).
 
+mod archive;
 mod close;
 mod cold_start;
 mod documents;
@@ -84,7 +88,7 @@ use procfs::{cpu_ticks_of, machine_busy_ticks, process_cpu_ns, process_cpu_ticks
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let (what, rest) = args.split_first().context(
-        "which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage`, `close` or `documents`",
+        "which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents` or `archive`",
     )?;
     let (mut runs, mut events, mut pollers, mut customers) = (None, None, None, None);
     let mut rest = rest.iter();
@@ -145,9 +149,14 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             &tools,
             customers.unwrap_or(100),
         )),
+        "archive" => tokio::runtime::Runtime::new()?.block_on(archive::run(
+            &root,
+            &tools,
+            customers.unwrap_or(1000),
+        )),
         other => {
             bail!(
-                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage`, `close` or `documents`"
+                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents` or `archive`"
             )
         }
     }
