@@ -17,6 +17,10 @@ const FREE_FORM: &[(&str, &str)] = &[
     ("name", "a localized text: {ru, en}"),
     ("service_name", "a localized text"),
     ("description", "a localized text"),
+    (
+        "tax_exemption",
+        "a localized text: the legal basis of an exempt rate",
+    ),
     ("site", "an address and an area"),
     ("source", "what a line bills: ids and counts"),
     ("document", "which document an entry books: ids and numbers"),

@@ -45,12 +45,31 @@ pub struct TemplateView {
     status: String,
     /// Why it was refused: the compiler's message and the template's line.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    error: Option<TemplateError>,
+    error: Option<TemplateErrorView>,
     uploaded_by: String,
     uploaded_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     checked_at: Option<DateTime<Utc>>,
+}
+
+/// Why a template does not compile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateErrorView {
+    /// The compiler's message.
+    #[schema(example = "dictionary does not contain key \"no_such_field\"")]
+    message: String,
+    /// The template's line it points at (1-based), where it points into the template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u32>,
+}
+
+impl From<TemplateError> for TemplateErrorView {
+    fn from(e: TemplateError) -> Self {
+        Self {
+            message: e.message,
+            line: e.line,
+        }
+    }
 }
 
 impl From<Template> for TemplateView {
@@ -59,7 +78,7 @@ impl From<Template> for TemplateView {
             kind: t.kind,
             sha256: t.sha256,
             status: t.status.as_str().to_owned(),
-            error: t.error,
+            error: t.error.map(TemplateErrorView::from),
             uploaded_by: t.uploaded_by,
             uploaded_at: t.uploaded_at,
             checked_at: t.checked_at,
