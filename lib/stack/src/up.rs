@@ -242,7 +242,7 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
         );
         if let Some(signing) = &demo.signing {
             println!(
-                "Documents of {}: an invoice for payment and an act per invoice, {} of them signed by the demo manager in one action (signing {}), then sent as one package per customer (the e-mails SES recorded: {}/moto-api/data.json, under \"ses\").",
+                "Documents of {}: an invoice for payment, an act and the UPD (the tax service's XML and its printable PDF) per invoice, {} of them signed by the demo manager in one action (signing {}), then sent as one package per customer (the e-mails SES recorded: {}/moto-api/data.json, under \"ses\").",
                 closed.period,
                 signing["signed"],
                 signing["id"].as_str().unwrap_or("-"),
@@ -292,6 +292,13 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
             );
             println!(
                 "  openssl cms -verify -binary -inform DER -in act.pdf.p7s -content act.pdf -CAfile kopek.pem -out /dev/null"
+            );
+            println!(
+                "  UPD=$(curl -s '{base}/v1/documents?period={}' -H \"authorization: Bearer $TOKEN\" | jq -r '.[] | select(.doc_type==\"upd\") | .id')",
+                closed.period
+            );
+            println!(
+                "  curl -s {base}/v1/documents/$UPD/download -H \"authorization: Bearer $TOKEN\" | jq -r .url | xargs curl -so upd.xml && iconv -f cp1251 -t utf-8 upd.xml | head -3   # the UPD, format 5.03"
             );
             println!(
                 "  PKG=$(curl -s '{base}/v1/packages?period={}' -H \"authorization: Bearer $TOKEN\" | jq -r '.[0].id')",
