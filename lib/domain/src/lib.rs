@@ -29,6 +29,7 @@
 //! - [`wire`]: decimals and dates as text, read strictly (one grammar for all input).
 
 pub mod accounts;
+pub mod bank;
 pub mod calendar;
 pub mod catalog;
 pub mod charges;
