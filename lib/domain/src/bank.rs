@@ -3,3 +3,4 @@
 //! invoices, and recording them, come on top (issue #14).
 
 pub mod exchange;
+pub mod purpose;
