@@ -631,11 +631,7 @@ fn upd_fields(
         None => inn.to_owned(),
     };
     let none = || "—".to_owned();
-    let (code, name) = match invoice.draft.currency {
-        Currency::RUB => ("643", "Российский рубль"),
-        Currency::USD => ("840", "Доллар США"),
-        Currency::EUR => ("978", "Евро"),
-    };
+    let (code, name) = upd::currency(invoice.draft.currency);
     let lines = invoice.draft.lines.len();
     let requisites = vec![
         field("Продавец (2)", seller.legal_name().get(lang).to_owned()),

@@ -454,8 +454,9 @@ fn guid(id: DocumentId) -> String {
     )
 }
 
-/// ISO 4217 numeric code and Russian name of a currency (`ДенИзм`).
-fn currency(currency: Currency) -> (&'static str, &'static str) {
+/// ISO 4217 numeric code and Russian name of a currency (`ДенИзм`; the printable form's
+/// field 7).
+pub(crate) fn currency(currency: Currency) -> (&'static str, &'static str) {
     match currency {
         Currency::RUB => ("643", "Российский рубль"),
         Currency::USD => ("840", "Доллар США"),
