@@ -256,7 +256,11 @@ impl TestApp {
         let mut env = provisioned
             .function_env(&template, "UsageApiFunction")
             .unwrap_or_else(|e| panic!("cannot derive the function's environment: {e:#}"));
-        for function in ["BillingApiFunction", "DocumentsFunction"] {
+        for function in [
+            "BillingApiFunction",
+            "DocumentsFunction",
+            "BankImportFunction",
+        ] {
             env.extend(
                 provisioned
                     .function_env(&template, function)
@@ -338,6 +342,32 @@ impl TestApp {
         kopek_events::documents::drain(&self.state.services.documents(), &queue, 1, failures)
             .await
             .expect("the documents queue drains")
+    }
+
+    /// Saves [`provider_requisites`] as `admin`.
+    pub async fn save_requisites(&self, admin: &str) {
+        self.send(Self::request(
+            Method::PUT,
+            "/v1/billing/requisites",
+            Some(admin),
+            Some(&json!({"requisites": provider_requisites()})),
+        ))
+        .await
+        .assert_status(200);
+    }
+
+    /// Matches every statement chunk queued (what `bank-import` does); the payments recorded.
+    pub async fn drain_bank(&self) -> usize {
+        let queue = self
+            .state
+            .services
+            .bank_queue()
+            .cloned()
+            .expect("the environment names the bank queue");
+        kopek_events::bank::drain(&self.state.services.bank(), &queue, 1, Some(3))
+            .await
+            .expect("the bank queue drains")
+            .counted
     }
 
     /// POSTs `body` as `content_type`.

@@ -17,7 +17,7 @@
 //! The local stack serves [`local_app`]: every function's routes on one port.
 //!
 //! Every body is limited to 64 KiB ([`kopek_http::json::MAX_BODY_BYTES`]) except the usage
-//! uploads (`usage::body_limit`): `with_upload_limits` marks those requests with their
+//! uploads (`usage::body_limit`) and bank statements (`billing::statements::body_limit`): `with_upload_limits` marks those requests with their
 //! [`BodyLimit`] before any middleware reads a body.
 
 pub mod accounts;
@@ -168,7 +168,10 @@ pub fn local_app(state: AppState) -> Router {
 /// within 64 KiB.
 fn with_upload_limits(router: Router) -> Router {
     router.layer(map_request(|mut request: Request| async move {
-        if let Some(limit) = usage::body_limit(request.method(), request.uri().path()) {
+        let (method, path) = (request.method(), request.uri().path());
+        if let Some(limit) = usage::body_limit(method, path)
+            .or_else(|| billing::statements::body_limit(method, path))
+        {
             request.extensions_mut().insert(BodyLimit(limit));
         }
         request

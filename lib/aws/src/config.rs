@@ -45,6 +45,9 @@ pub struct Config {
     /// `KOPEK_DOCUMENTS_QUEUE_URL`: where document jobs go (the outbox relay, the documents
     /// function).
     pub documents_queue_url: Option<String>,
+    /// `KOPEK_BANK_QUEUE_URL`: where chunks of an uploaded bank statement go (the
+    /// `bank-import` function).
+    pub bank_queue_url: Option<String>,
     /// `KOPEK_DOCUMENTS_BUCKET`: where closing documents are filed.
     pub documents_bucket: Option<String>,
     /// `KOPEK_SIGNING_KEY_ID`: the KMS key documents are signed with.
@@ -131,6 +134,7 @@ impl Config {
             close_queue_url: lookup("KOPEK_CLOSE_QUEUE_URL").filter(|v| !v.trim().is_empty()),
             documents_queue_url: lookup("KOPEK_DOCUMENTS_QUEUE_URL")
                 .filter(|v| !v.trim().is_empty()),
+            bank_queue_url: lookup("KOPEK_BANK_QUEUE_URL").filter(|v| !v.trim().is_empty()),
             documents_bucket: lookup("KOPEK_DOCUMENTS_BUCKET").filter(|v| !v.trim().is_empty()),
             signing_key_id: lookup("KOPEK_SIGNING_KEY_ID").filter(|v| !v.trim().is_empty()),
             mail_from: lookup("KOPEK_MAIL_FROM").filter(|v| !v.trim().is_empty()),

@@ -332,6 +332,7 @@ fn settings() -> BillingSettings {
         tax_mode: TaxMode::Exclusive,
         zero_invoices: ZeroInvoicePolicy::Skip,
         payment_terms_days: 14,
+        bank_accounts: Vec::new(),
     }
 }
 

@@ -158,6 +158,10 @@ prefixed_id!(
     /// An archive of a period's packages for accountants.
     ArchiveId, "arc_", "archive"
 );
+prefixed_id!(
+    /// A bank statement uploaded for import.
+    ImportId, "imp_", "statement import"
+);
 
 #[cfg(test)]
 mod tests {

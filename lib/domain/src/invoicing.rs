@@ -171,6 +171,11 @@ pub struct BillingSettings {
     pub zero_invoices: ZeroInvoicePolicy,
     /// Days from the issue date to the due date, unless the customer has its own terms.
     pub payment_terms_days: u16,
+    /// The provider's further accounts that bank statements may show (20 digits, or an IBAN
+    /// for camt.053), besides the requisites' settlement account: money received on any of
+    /// them is a payment.
+    #[serde(default)]
+    pub bank_accounts: Vec<String>,
 }
 
 impl BillingSettings {

@@ -34,7 +34,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{InvoiceId, OrgId, PaymentId};
+use crate::ids::{ImportId, InvoiceId, OrgId, PaymentId};
 use crate::invoicing::{Invoice, InvoiceNumber};
 use crate::money::{Currency, Money, MoneyError};
 
@@ -143,6 +143,36 @@ pub struct Settlement {
     pub amount: Money,
 }
 
+/// Which open invoices a payment settles first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Allocation {
+    /// The oldest first (see the module docs).
+    #[default]
+    Oldest,
+    /// These first, in this order, each up to its open amount; then the oldest first. An
+    /// invoice that is not open is passed over.
+    First(Vec<InvoiceId>),
+    /// Exactly these amounts of these invoices (an accountant's split); the rest is credit.
+    /// Each must be open for at least its amount, and together at most the payment.
+    Exactly(Vec<(InvoiceId, Decimal)>),
+}
+
+/// Where a payment came from when it was read from a bank statement: the bank's document
+/// and the payer as the statement names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankSource {
+    pub import: ImportId,
+    /// The line of the statement file where the document starts.
+    pub line: usize,
+    /// The bank document's number and date.
+    pub number: String,
+    pub date: NaiveDate,
+    pub payer_name: String,
+    pub payer_account: String,
+    pub purpose: String,
+}
+
 /// A recorded payment: how much, when, and where it went (invoices settled, credit left).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -157,6 +187,9 @@ pub struct Payment {
     pub settled: Vec<Settlement>,
     /// What was left after settling: added to the customer's credit.
     pub to_credit: Money,
+    /// The statement line it was read from; `None` when recorded by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<BankSource>,
 }
 
 /// A payment as asked for: parsed, not yet checked against the customer.
@@ -165,6 +198,8 @@ pub struct NewPayment {
     pub amount: Money,
     pub received_on: NaiveDate,
     pub reference: PaymentReference,
+    pub allocation: Allocation,
+    pub source: Option<BankSource>,
 }
 
 impl Payment {
@@ -225,24 +260,7 @@ impl Payment {
                 b.number.seq,
             ))
         });
-        let mut left = amount;
-        let mut settled = Vec::new();
-        for invoice in open.into_iter().take(MAX_SETTLED) {
-            if left.is_zero() {
-                break;
-            }
-            let pay = if invoice.open.amount() < left.amount() {
-                invoice.open
-            } else {
-                left
-            };
-            left = left.checked_sub(pay)?;
-            settled.push(Settlement {
-                invoice: invoice.id,
-                number: invoice.number,
-                amount: pay,
-            });
-        }
+        let (settled, left) = settle(amount, open, &new.allocation)?;
         Ok(Payment {
             id,
             org,
@@ -252,8 +270,111 @@ impl Payment {
             recorded_at,
             settled,
             to_credit: left,
+            source: new.source,
         })
     }
+}
+
+/// Settles `open` invoices (oldest first) with `amount` as `allocation` says; returns what
+/// each got and what is left for credit.
+fn settle(
+    amount: Money,
+    mut open: Vec<OpenInvoice>,
+    allocation: &Allocation,
+) -> Result<(Vec<Settlement>, Money), PaymentError> {
+    let mut left = amount;
+    let mut settled = Vec::new();
+    // Pays `invoice` up to `most` from what is `left`.
+    fn pay(
+        settled: &mut Vec<Settlement>,
+        invoice: &OpenInvoice,
+        most: Money,
+        left: &mut Money,
+    ) -> Result<(), PaymentError> {
+        let paid = if most.amount() < left.amount() {
+            most
+        } else {
+            *left
+        };
+        if paid.is_zero() {
+            return Ok(());
+        }
+        *left = left.checked_sub(paid)?;
+        settled.push(Settlement {
+            invoice: invoice.id,
+            number: invoice.number.clone(),
+            amount: paid,
+        });
+        Ok(())
+    }
+    match allocation {
+        Allocation::Exactly(split) => {
+            if split.len() > MAX_SETTLED {
+                return Err(PaymentError::invalid(
+                    "split",
+                    format!("at most {MAX_SETTLED} invoices per payment"),
+                ));
+            }
+            for (i, (id, part)) in split.iter().enumerate() {
+                let field = format!("split[{i}].amount");
+                let invoice = open.iter().find(|o| o.id == *id).ok_or_else(|| {
+                    PaymentError::invalid(
+                        &format!("split[{i}].invoice"),
+                        "is not an open invoice of the customer",
+                    )
+                })?;
+                let part = Money::new(*part, amount.currency());
+                if part.amount() <= Decimal::ZERO || !part.is_in_minor_units() {
+                    return Err(PaymentError::invalid(
+                        &field,
+                        "must be above zero, in whole minor units",
+                    ));
+                }
+                if part.amount() > invoice.open.amount() {
+                    return Err(PaymentError::invalid(
+                        &field,
+                        format!(
+                            "is more than the {} open on {}",
+                            invoice.open.amount_text(),
+                            invoice.number
+                        ),
+                    ));
+                }
+                if part.amount() > left.amount() {
+                    return Err(PaymentError::invalid(
+                        &field,
+                        "the parts add up to more than the payment",
+                    ));
+                }
+                if split[..i].iter().any(|(earlier, _)| earlier == id) {
+                    return Err(PaymentError::invalid(
+                        &format!("split[{i}].invoice"),
+                        "is named twice",
+                    ));
+                }
+                pay(&mut settled, invoice, part, &mut left)?;
+            }
+            return Ok((settled, left));
+        }
+        Allocation::First(first) => {
+            for id in first {
+                if let Some(at) = open.iter().position(|o| o.id == *id) {
+                    let invoice = open.remove(at);
+                    if settled.len() < MAX_SETTLED {
+                        pay(&mut settled, &invoice, invoice.open, &mut left)?;
+                    }
+                }
+            }
+        }
+        Allocation::Oldest => {}
+    }
+    for invoice in &open {
+        if left.is_zero() || settled.len() >= MAX_SETTLED {
+            break;
+        }
+        pay(&mut settled, invoice, invoice.open, &mut left)?;
+    }
+    Ok((settled, left))
 }
 
 /// Pays a just-issued `invoice` from the customer's `credit` (see the module docs): its
@@ -331,6 +452,8 @@ mod tests {
             amount: rub(amount),
             received_on: day(11, 20),
             reference: PaymentReference::try_from(reference.to_owned()).unwrap(),
+            allocation: Allocation::Oldest,
+            source: None,
         }
     }
 
@@ -380,6 +503,78 @@ mod tests {
         let payment = record(new_payment(dec!(3000.00), "4713"), vec![]).unwrap();
         assert!(payment.settled.is_empty());
         assert_eq!(payment.to_credit, rub(dec!(3000.00)));
+    }
+
+    #[test]
+    fn a_payment_settles_the_invoices_it_names_first_then_the_oldest() {
+        let (a, b, c) = (
+            invoice(1, dec!(100.00), day(9, 1)),
+            invoice(2, dec!(200.00), day(10, 1)),
+            invoice(3, dec!(300.00), day(11, 1)),
+        );
+        let open = || {
+            vec![
+                OpenInvoice::of(&a),
+                OpenInvoice::of(&b),
+                OpenInvoice::of(&c),
+            ]
+        };
+        let mut new = new_payment(dec!(350.00), "1");
+        new.allocation = Allocation::First(vec![c.id]);
+        let payment = record(new, open()).unwrap();
+        let got: Vec<_> = payment
+            .settled
+            .iter()
+            .map(|s| (s.invoice, s.amount.amount()))
+            .collect();
+        assert_eq!(got, vec![(c.id, dec!(300.00)), (a.id, dec!(50.00))]);
+        assert!(payment.to_credit.is_zero());
+        // A partial payment of the named invoice leaves the rest of it open.
+        let mut new = new_payment(dec!(120.00), "2");
+        new.allocation = Allocation::First(vec![c.id]);
+        let payment = record(new, open()).unwrap();
+        assert_eq!(payment.settled.len(), 1);
+        assert_eq!(payment.settled[0].amount.amount(), dec!(120.00));
+    }
+
+    #[test]
+    fn a_split_pays_exactly_its_parts_and_the_rest_is_credit() {
+        let (a, b) = (
+            invoice(1, dec!(100.00), day(9, 1)),
+            invoice(2, dec!(200.00), day(10, 1)),
+        );
+        let open = || vec![OpenInvoice::of(&a), OpenInvoice::of(&b)];
+        let mut new = new_payment(dec!(500.00), "1");
+        new.allocation = Allocation::Exactly(vec![(b.id, dec!(150.00)), (a.id, dec!(20.00))]);
+        let payment = record(new, open()).unwrap();
+        let got: Vec<_> = payment
+            .settled
+            .iter()
+            .map(|s| (s.invoice, s.amount.amount()))
+            .collect();
+        assert_eq!(got, vec![(b.id, dec!(150.00)), (a.id, dec!(20.00))]);
+        assert_eq!(payment.to_credit.amount(), dec!(330.00));
+        for (split, field) in [
+            (vec![(b.id, dec!(250.00))], "split[0].amount"),
+            (vec![(a.id, dec!(0))], "split[0].amount"),
+            (vec![(a.id, dec!(1.005))], "split[0].amount"),
+            (vec![(InvoiceId::new(), dec!(1))], "split[0].invoice"),
+            (vec![(a.id, dec!(10)), (a.id, dec!(10))], "split[1].invoice"),
+        ] {
+            let mut new = new_payment(dec!(500.00), "1");
+            new.allocation = Allocation::Exactly(split);
+            assert_eq!(field_of(record(new, open())), field);
+        }
+        let mut new = new_payment(dec!(50.00), "1");
+        new.allocation = Allocation::Exactly(vec![(b.id, dec!(40.00)), (a.id, dec!(20.00))]);
+        assert_eq!(field_of(record(new, open())), "split[1].amount");
+    }
+
+    fn field_of(result: Result<Payment, PaymentError>) -> String {
+        match result {
+            Err(PaymentError::Invalid { field, .. }) => field,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
     }
 
     #[test]
@@ -530,6 +725,8 @@ mod tests {
                                 amount: rub(Decimal::new(i64::from(kopeks), 2)),
                                 received_on: day(11, 20),
                                 reference: PaymentReference::try_from(format!("{seq}")).unwrap(),
+                                allocation: Allocation::Oldest,
+                                source: None,
                             },
                             PaymentId::new(), org, Currency::RUB, day(11, 28), Utc::now(), open,
                         ).unwrap();

@@ -6,8 +6,6 @@
 //! queue's `maxReceiveCount`, moves it to the dead-letter queue, from where it is redriven
 //! once its cause (missing requisites, say) is fixed.
 
-use std::time::Duration;
-
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use kopek_aws::dynamo::StoreError;
 use kopek_aws::queue::Queue;
@@ -15,8 +13,6 @@ use kopek_services::Error;
 use kopek_services::documents::{DocumentJob, Documents, Generated};
 use kopek_services::outbox::{Outbox, Relayed};
 use serde::Serialize;
-
-use crate::poll::{Stopping, Until};
 
 /// Relay runs per scheduled invocation (each reads up to 100 events).
 pub const RELAY_RUNS: usize = 20;
@@ -110,39 +106,20 @@ pub async fn drain(
     retry_after_secs: i32,
     give_up_after_failures: Option<usize>,
 ) -> Result<Drained, StoreError> {
-    let mut stopping = Stopping::new(Until::QueueEmpty {
-        pause: Duration::from_millis(50),
-        max_pause: Duration::from_millis(500),
-    });
-    let mut drained = Drained::default();
-    let mut requests = 0;
-    while !stopping.done() {
-        if give_up_after_failures.is_some_and(|n| drained.failed >= n) {
-            break;
+    let drained = crate::poll::drain(queue, retry_after_secs, give_up_after_failures, |body| {
+        let body = body.to_owned();
+        async move {
+            handle_body(documents, &body)
+                .await
+                .map(|generated| generated.filed.len())
         }
-        let received = queue.receive(10, 0, Some(retry_after_secs)).await?;
-        if received.is_empty() {
-            stopping.received_nothing(queue, &mut requests).await?;
-            continue;
-        }
-        stopping.received();
-        let mut done = Vec::new();
-        for message in &received {
-            match handle_body(documents, &message.body).await {
-                Ok(generated) => {
-                    drained.handled += 1;
-                    drained.filed += generated.filed.len();
-                    done.push(message.receipt_handle.as_str());
-                }
-                Err(e) => {
-                    drained.failed += 1;
-                    tracing::warn!(error = %e, "document job failed; SQS will redeliver it");
-                }
-            }
-        }
-        queue.delete(&done).await?;
-    }
-    Ok(drained)
+    })
+    .await?;
+    Ok(Drained {
+        handled: drained.handled,
+        failed: drained.failed,
+        filed: drained.counted,
+    })
 }
 
 #[cfg(test)]

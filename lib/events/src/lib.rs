@@ -13,7 +13,9 @@
 //! | [`usage`] | `usage-ingest` | SQS batches of `UsageQueue` | [`kopek_services::usage::ingest::Ingestor::ingest`] |
 //! | [`documents`] | `documents` | SQS batches of `DocumentsQueue` | [`kopek_services::documents::Documents::generate`] |
 //! | [`documents`] | `outbox-relay` | the schedule (every minute) | [`kopek_services::outbox::Outbox::relay`] |
+//! | [`bank`] | `bank-import` | SQS batches of `BankQueue` | [`kopek_services::bank::Bank::handle`] |
 
+pub mod bank;
 pub mod close;
 pub mod documents;
 pub mod poll;

@@ -1,6 +1,7 @@
 //! When the local pollers ([`crate::close::poller`], [`crate::usage::poller`]) stop draining
 //! their queue.
 
+use std::future::Future;
 use std::time::Duration;
 
 use kopek_aws::dynamo::StoreError;
@@ -82,4 +83,65 @@ impl Stopping {
         }
         Ok(())
     }
+}
+
+/// What [`drain`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Messages handled and deleted.
+    pub handled: usize,
+    /// Messages that failed (left for SQS to redeliver).
+    pub failed: usize,
+    /// What the handler counted (documents filed, payments recorded).
+    pub counted: usize,
+}
+
+/// The local stand-in for an SQS event source mapping without long polling: hands each
+/// message's body to `handle` until the queue holds none (a failed message is received again
+/// after `retry_after_secs`), or, with `give_up_after_failures`, stops once that many
+/// failures were seen. Handled messages are deleted; `handle` answers what to count.
+pub async fn drain<'a, F, Fut, E>(
+    queue: &Queue,
+    retry_after_secs: i32,
+    give_up_after_failures: Option<usize>,
+    handle: F,
+) -> Result<Drained, StoreError>
+where
+    F: Fn(&str) -> Fut,
+    Fut: Future<Output = Result<usize, E>> + 'a,
+    E: std::fmt::Display,
+{
+    let mut stopping = Stopping::new(Until::QueueEmpty {
+        pause: Duration::from_millis(50),
+        max_pause: Duration::from_millis(500),
+    });
+    let mut drained = Drained::default();
+    let mut requests = 0;
+    while !stopping.done() {
+        if give_up_after_failures.is_some_and(|n| drained.failed >= n) {
+            break;
+        }
+        let received = queue.receive(10, 0, Some(retry_after_secs)).await?;
+        if received.is_empty() {
+            stopping.received_nothing(queue, &mut requests).await?;
+            continue;
+        }
+        stopping.received();
+        let mut done = Vec::new();
+        for message in &received {
+            match handle(&message.body).await {
+                Ok(counted) => {
+                    drained.handled += 1;
+                    drained.counted += counted;
+                    done.push(message.receipt_handle.as_str());
+                }
+                Err(e) => {
+                    drained.failed += 1;
+                    tracing::warn!(error = %e, "a message failed; SQS will redeliver it");
+                }
+            }
+        }
+        queue.delete(&done).await?;
+    }
+    Ok(drained)
 }

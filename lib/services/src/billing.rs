@@ -30,6 +30,7 @@ pub(crate) async fn settings_in_force(ctx: &Context) -> Result<BillingSettings, 
             tax_mode: TaxMode::Exclusive,
             zero_invoices: ZeroInvoicePolicy::Skip,
             payment_terms_days: DEFAULT_PAYMENT_TERMS_DAYS,
+            bank_accounts: Vec::new(),
         }))
 }
 
@@ -48,6 +49,8 @@ pub struct SaveSettings {
     pub tax_mode: TaxMode,
     pub zero_invoices: ZeroInvoicePolicy,
     pub payment_terms_days: u16,
+    /// Further own accounts statements may show.
+    pub bank_accounts: Vec<String>,
     /// The `rev` read; `None` (or 0) while never saved.
     pub rev: Option<u64>,
 }
@@ -133,11 +136,13 @@ impl Billing {
                 format!("must be from 0 to {MAX_PAYMENT_TERMS_DAYS} days"),
             ));
         }
+        let bank_accounts = bank_accounts(save.bank_accounts)?;
         let settings = BillingSettings {
             series,
             tax_mode: save.tax_mode,
             zero_invoices: save.zero_invoices,
             payment_terms_days: save.payment_terms_days,
+            bank_accounts,
         };
         let expected = save.rev.filter(|rev| *rev > 0);
         let rev = self
@@ -237,4 +242,37 @@ impl Billing {
             credit: credit.amount,
         })
     }
+}
+
+/// The most further accounts the settings hold.
+pub const MAX_BANK_ACCOUNTS: usize = 20;
+
+/// Further own accounts, checked: 20 digits or an IBAN (2 letters, 2 digits, up to 30 letters
+/// or digits), spaces dropped, each once.
+fn bank_accounts(accounts: Vec<String>) -> Result<Vec<String>> {
+    if accounts.len() > MAX_BANK_ACCOUNTS {
+        return Err(Error::invalid(
+            "bank_accounts",
+            format!("at most {MAX_BANK_ACCOUNTS} accounts"),
+        ));
+    }
+    let mut checked: Vec<String> = Vec::new();
+    for (i, account) in accounts.iter().enumerate() {
+        let key = kopek_domain::bank::matching::account_key(account);
+        let digits = key.len() == 20 && key.chars().all(|c| c.is_ascii_digit());
+        let iban = (15..=34).contains(&key.len())
+            && key.chars().all(|c| c.is_ascii_alphanumeric())
+            && key[..2].chars().all(|c| c.is_ascii_uppercase())
+            && key[2..4].chars().all(|c| c.is_ascii_digit());
+        if !digits && !iban {
+            return Err(Error::invalid(
+                format!("bank_accounts[{i}]"),
+                "must be an account of 20 digits or an IBAN",
+            ));
+        }
+        if !checked.contains(&key) {
+            checked.push(key);
+        }
+    }
+    Ok(checked)
 }

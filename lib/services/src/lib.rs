@@ -29,6 +29,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod bank;
 pub mod billing;
 pub mod catalog;
 pub mod close;
@@ -177,6 +178,8 @@ pub(crate) struct Context {
     pub(crate) usage_queue: Option<Queue>,
     pub(crate) close_queue: Option<Queue>,
     pub(crate) documents_queue: Option<Queue>,
+    /// Chunks of uploaded bank statements (`BankQueue`).
+    pub(crate) bank_queue: Option<Queue>,
     /// The documents bucket, where the function was given one.
     pub(crate) objects: Option<Objects>,
     /// The typesetting engine: only the documents function (and the local stack) has one.
@@ -295,6 +298,7 @@ impl Services {
                 usage_queue: None,
                 close_queue: None,
                 documents_queue: None,
+                bank_queue: None,
                 objects: None,
                 typesetter: None,
                 signer: None,
@@ -321,6 +325,10 @@ impl Services {
             .map(|url| Queue::new(clients.sqs.clone(), url));
         services.ctx.documents_queue = config
             .documents_queue_url
+            .as_ref()
+            .map(|url| Queue::new(clients.sqs.clone(), url));
+        services.ctx.bank_queue = config
+            .bank_queue_url
             .as_ref()
             .map(|url| Queue::new(clients.sqs.clone(), url));
         services.ctx.objects = config
@@ -363,6 +371,12 @@ impl Services {
     /// The same services sending document jobs to `queue`.
     pub fn with_documents_queue(mut self, queue: Queue) -> Self {
         self.ctx.documents_queue = Some(queue);
+        self
+    }
+
+    /// The same services sending statement chunks to `queue`.
+    pub fn with_bank_queue(mut self, queue: Queue) -> Self {
+        self.ctx.bank_queue = Some(queue);
         self
     }
 
@@ -432,6 +446,16 @@ impl Services {
 
     pub fn payments(&self) -> payments::Payments {
         payments::Payments::new(self.ctx.clone())
+    }
+
+    /// Bank statements: upload, import, review.
+    pub fn bank(&self) -> bank::Bank {
+        bank::Bank::new(self.ctx.clone())
+    }
+
+    /// The bank statement queue, where the function was given one.
+    pub fn bank_queue(&self) -> Option<&Queue> {
+        self.ctx.bank_queue.as_ref()
     }
 
     pub fn billing(&self) -> billing::Billing {

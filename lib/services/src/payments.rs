@@ -1,16 +1,19 @@
 //! Payments received: recorded once per customer and bank reference, settling the customer's
 //! open invoices oldest first, the rest credit that its next invoices draw down as they are
 //! issued (the rules are `kopek_domain::payments`). The API's `POST /v1/billing/payments`
-//! and, later, a matched bank statement line record a payment through [`Payments::record`].
+//! records a payment through [`Payments::record`]; a matched bank statement line (`crate::bank`)
+//! through the same recording step, [`Payments::record_as`].
 
 use chrono::NaiveDate;
+use kopek_aws::dynamo::bank::LineWrite;
 use kopek_aws::dynamo::billing::{PaymentOutcome, RecordPayment, StoredInvoice};
 use kopek_domain::accounts::{Principal, Role, Scope};
 use kopek_domain::charges::{DomainEvent, EventKind};
 use kopek_domain::ids::{EntryId, OrgId, PaymentId};
 use kopek_domain::ledger;
 use kopek_domain::money::{Currency, Money};
-use kopek_domain::payments::{NewPayment, OpenInvoice, Payment, PaymentReference};
+use kopek_domain::orders::UserOrKey;
+use kopek_domain::payments::{Allocation, NewPayment, OpenInvoice, Payment, PaymentReference};
 use rust_decimal::Decimal;
 
 use crate::access::{actor, org_of};
@@ -40,6 +43,15 @@ pub enum Recorded {
     New(Payment),
     /// The same payment was recorded before under this reference (same amount and day).
     Before(Payment),
+}
+
+/// What recording a payment read from a statement line came to.
+#[derive(Debug, Clone)]
+pub(crate) enum FromLine {
+    Recorded(Box<Recorded>),
+    /// The line has its outcome already, or another line claimed its bank payment: nothing
+    /// was written.
+    LineTaken,
 }
 
 /// A customer's payments and its credit.
@@ -78,21 +90,46 @@ impl Payments {
     ) -> Result<Recorded> {
         caller.require_role(&[Role::Admin, Role::Accountant])?;
         caller.require_scope(Scope::PaymentsWrite)?;
-        let org = command.org;
+        let new = NewPayment {
+            amount: Money::new(command.amount, command.currency),
+            received_on: command.received_on,
+            reference: PaymentReference::try_from(command.reference)?,
+            allocation: Allocation::Oldest,
+            source: None,
+        };
+        match self
+            .record_as(actor(caller), command.org, new, PaymentId::new(), None)
+            .await?
+        {
+            FromLine::Recorded(recorded) => Ok(*recorded),
+            FromLine::LineTaken => Err(Error::internal(
+                "a payment without a line found its line taken",
+            )),
+        }
+    }
+
+    /// Records `new` for `org` on behalf of `by` (whose right to was checked by the caller),
+    /// writing the statement `line` it was read from in the same transaction. The one place
+    /// a payment is recorded: by hand through [`Payments::record`], from a statement by
+    /// `crate::bank`.
+    pub(crate) async fn record_as(
+        &self,
+        by: UserOrKey,
+        org: OrgId,
+        new: NewPayment,
+        id: PaymentId,
+        line: Option<LineWrite<'_>>,
+    ) -> Result<FromLine> {
         let store = &self.ctx.store;
         let organisation = store
             .organisation(org)
             .await?
             .ok_or_else(|| Error::invalid("org_id", "no such organisation"))?;
-        let new = NewPayment {
-            amount: Money::new(command.amount, command.currency),
-            received_on: command.received_on,
-            reference: PaymentReference::try_from(command.reference)?,
-        };
-        let (id, entry_id) = (PaymentId::new(), EntryId::new());
+        let entry_id = EntryId::new();
         for _ in 0..ATTEMPTS {
             if let Some(earlier) = store.payment_by_reference(org, &new.reference).await? {
-                return same_payment(earlier, &new).map(Recorded::Before);
+                return same_payment(earlier, &new)
+                    .map(|p| FromLine::Recorded(Box::new(Recorded::Before(p))));
             }
             let invoices = store.invoices_of_org_all(org).await?;
             let credit = store.credit(org, organisation.currency).await?;
@@ -114,7 +151,7 @@ impl Payments {
             let entry = ledger::for_payment(&payment, entry_id).map_err(Error::internal)?;
             let event = DomainEvent::new(
                 org,
-                actor(caller),
+                by.clone(),
                 now,
                 EventKind::PaymentReceived {
                     payment: payment.id,
@@ -132,13 +169,15 @@ impl Payments {
                     credit_after,
                     entry: &entry,
                     event: &event,
+                    statement: line,
                 })
                 .await?;
             match outcome {
                 PaymentOutcome::Recorded => {
                     tracing::info!(%org, payment = %payment.id, settled = payment.settled.len(), "payment recorded");
-                    return Ok(Recorded::New(payment));
+                    return Ok(FromLine::Recorded(Box::new(Recorded::New(payment))));
                 }
+                PaymentOutcome::LineTaken => return Ok(FromLine::LineTaken),
                 // Found by reference at the top of the next attempt.
                 PaymentOutcome::AlreadyRecorded => {}
                 PaymentOutcome::Changed => self.ctx.contention.changed_meanwhile(),

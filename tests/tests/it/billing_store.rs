@@ -484,6 +484,7 @@ async fn settings_move_by_revision_and_faults_stop_a_write() {
         tax_mode: TaxMode::Exclusive,
         zero_invoices: ZeroInvoicePolicy::Skip,
         payment_terms_days: 14,
+        bank_accounts: vec!["DE89370400440532013000".into()],
     };
     assert!(store.billing_settings().await.unwrap().is_none());
     assert_eq!(
@@ -527,6 +528,8 @@ fn prepayment(org: OrgId, amount: &str, reference: &str) -> Payment {
             amount: rub(amount),
             received_on: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
             reference: PaymentReference::try_from(reference.to_owned()).unwrap(),
+            allocation: Default::default(),
+            source: None,
         },
         PaymentId::new(),
         org,
@@ -561,6 +564,7 @@ async fn record(store: &Store, payment: &Payment, read: &StoredCredit) -> Paymen
             credit_after: read.amount.checked_add(payment.to_credit).unwrap(),
             entry: &entry,
             event: &event,
+            statement: None,
         })
         .await
         .unwrap()

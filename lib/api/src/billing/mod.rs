@@ -34,6 +34,10 @@
 //! | `POST /v1/periods/{period}/archives`, `GET /v1/archives/{archive_id}` | billing staff | a period's archive: every package and the register (CSV, XLSX), built as a job; a link once ready |
 //! | `PUT`, `GET`, `DELETE /v1/billing/templates/{kind}` | admins upload or remove; billing staff read | the provider's own template of a kind of document: uploaded (202, `checking`), the one in force, back to the built-in one |
 //! | `GET /v1/billing/templates/{kind}/{sha256}` | billing staff | an upload's check: `accepted`, or `refused` with the compiler's message and line |
+//! | `POST /v1/billing/statements` | admins, accountants | upload a bank statement (1CClientBankExchange or camt.053, ≤ 4 MiB): kept in S3, read, its payments matched in the background (202) |
+//! | `GET /v1/billing/statements`, `GET /v1/billing/statements/{import_id}` | billing staff | imports, newest first; an import's report, line by line |
+//! | `GET /v1/billing/statement-review` | billing staff | the payments waiting for review, with candidates and why |
+//! | `POST /v1/billing/statements/{import_id}/lines/{line}/resolve` | admins, accountants | assign a payment under review to a customer (optionally split over its invoices), or dismiss it |
 //!
 //! Every route needs `invoices:read` (engineers do not hold it, nor keys issued without it);
 //! staff routes need a billing role on top. A customer reaches only its own organisation's
@@ -51,6 +55,7 @@ mod ledger;
 mod packages;
 mod payments;
 mod settings;
+pub(crate) mod statements;
 mod templates;
 pub mod views;
 
@@ -107,4 +112,11 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
             templates::remove_template
         ))
         .routes(routes!(templates::get_template))
+        .routes(routes!(
+            statements::upload_statement,
+            statements::list_statements
+        ))
+        .routes(routes!(statements::get_statement))
+        .routes(routes!(statements::review_list))
+        .routes(routes!(statements::resolve_line))
 }

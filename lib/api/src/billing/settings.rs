@@ -27,6 +27,10 @@ pub struct SettingsView {
     zero_invoices: ZeroInvoicePolicy,
     /// Days from the issue date to the due date.
     payment_terms_days: u16,
+    /// The provider's further accounts bank statements may show (the requisites'
+    /// settlement account always counts as its own).
+    #[schema(example = json!(["DE89370400440532013000"]))]
+    bank_accounts: Vec<String>,
     /// The revision to send with a change; 0 while the defaults apply (never saved).
     rev: u64,
     /// Read-only: the provider's time zone, the deployment's `ProviderTimeZone`. Billing
@@ -47,6 +51,7 @@ impl SettingsView {
             tax_mode: settings.tax_mode,
             zero_invoices: settings.zero_invoices,
             payment_terms_days: settings.payment_terms_days,
+            bank_accounts: settings.bank_accounts,
             rev,
             time_zone: calendar.to_string(),
             period_months: calendar.period_length().months(),
@@ -70,6 +75,9 @@ pub struct SettingsRequest {
     /// 0 to 365.
     #[schema(example = 14)]
     payment_terms_days: u16,
+    /// Further own accounts (20 digits or IBANs, at most 20); absent: none.
+    #[serde(default)]
+    bank_accounts: Vec<String>,
     /// The `rev` read (0 or absent while never saved): the change is refused if they were
     /// changed meanwhile.
     rev: Option<u64>,
@@ -106,6 +114,7 @@ pub(super) async fn put_settings(
                 tax_mode: body.tax_mode,
                 zero_invoices: body.zero_invoices,
                 payment_terms_days: body.payment_terms_days,
+                bank_accounts: body.bank_accounts,
                 rev: body.rev,
             },
         )

@@ -26,6 +26,11 @@ struct OrgItem {
     gsi1pk: String,
     #[serde(rename = "GSI1SK")]
     gsi1sk: String,
+    /// `TAXID#{tax id}` (A3b: a bank payment's payer found by INN).
+    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
     #[serde(rename = "type")]
     kind: String,
     id: OrgId,
@@ -54,6 +59,8 @@ impl OrgItem {
             sk: "ORG".into(),
             gsi1pk: keys::ORGS.into(),
             gsi1sk: keys::org(&org.id),
+            gsi2pk: Some(keys::tax_id(org.tax_id.as_str())),
+            gsi2sk: Some(keys::org(&org.id)),
             kind: "organisation".into(),
             id: org.id,
             legal_name: org.legal_name.clone(),
@@ -325,6 +332,19 @@ impl Store {
         self.query_page::<OrgItem>(q, start)
             .await?
             .try_map(OrgItem::into_domain)
+    }
+
+    /// A3b: the organisations registered with a tax id (a head office and its branches
+    /// share one), on GSI2.
+    pub async fn organisations_by_tax_id(
+        &self,
+        tax_id: &str,
+    ) -> Result<Vec<Organisation>, StoreError> {
+        self.query_all_at::<OrgItem>(Some(keys::GSI2), &keys::tax_id(tax_id), None)
+            .await?
+            .into_iter()
+            .map(OrgItem::into_domain)
+            .collect()
     }
 
     /// A4: the user who has this e-mail (compared lowercased).

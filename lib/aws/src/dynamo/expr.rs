@@ -209,7 +209,17 @@ pub(crate) fn failed_conditions(err: &TxError) -> Vec<usize> {
 }
 
 impl Store {
+    /// Puts `item` unless one with its key exists; `false` if one does.
     pub(crate) async fn put_new(&self, item: Item) -> Result<bool, StoreError> {
+        self.put_when(item, Some(ABSENT)).await
+    }
+
+    /// Puts `item`, replacing any with its key.
+    pub(crate) async fn put_replacing(&self, item: Item) -> Result<(), StoreError> {
+        self.put_when(item, None).await.map(|_| ())
+    }
+
+    async fn put_when(&self, item: Item, condition: Option<&str>) -> Result<bool, StoreError> {
         let units = capacity::write(capacity::item_size(&item), false);
         let write = self.before_write()?;
         let result = self
@@ -217,7 +227,7 @@ impl Store {
             .put_item()
             .table_name(self.table())
             .set_item(Some(item))
-            .condition_expression(ABSENT)
+            .set_condition_expression(condition.map(str::to_owned))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;

@@ -8,8 +8,8 @@ use chrono::NaiveDate;
 use kopek_domain::catalog::ServiceCode;
 use kopek_domain::documents::DocumentType;
 use kopek_domain::ids::{
-    ApiKeyId, ArchiveId, BatchId, ChargeId, CreditNoteId, DocumentId, EventId, InvoiceId, OrderId,
-    OrgId, PackageId, SessionId, SigningId, SubscriptionId, UserId,
+    ApiKeyId, ArchiveId, BatchId, ChargeId, CreditNoteId, DocumentId, EventId, ImportId, InvoiceId,
+    OrderId, OrgId, PackageId, SessionId, SigningId, SubscriptionId, UserId,
 };
 use kopek_domain::invoicing::{DocumentKind, InvoiceSeries};
 use kopek_domain::payments::PaymentReference;
@@ -292,6 +292,36 @@ pub const TEMPLATES_SK: &str = "TEMPLATES";
 pub fn template(kind: &str, sha256: &str) -> String {
     format!("TEMPLATE#{kind}#{sha256}")
 }
+/// GSI2 of an organisation (A3b): `TAXID#{tax id}`.
+pub fn tax_id(tax_id: &str) -> String {
+    format!("TAXID#{tax_id}")
+}
+
+/// A statement import (A77) and its lines (A78): `IMPORT#{imp}`.
+pub fn import(id: &ImportId) -> String {
+    format!("IMPORT#{id}")
+}
+pub const IMPORT_SK: &str = "IMPORT";
+/// GSI1: every import, newest last.
+pub const IMPORTS: &str = "IMPORTS";
+/// The sort key of an import's line (A78): the file's line, zero-padded so they sort.
+pub fn import_line(line: usize) -> String {
+    format!("LINE#{line:07}")
+}
+pub const IMPORT_LINES: &str = "LINE#";
+/// GSI1: the lines waiting for review (A78), oldest import first.
+pub const REVIEW: &str = "REVIEW";
+/// A bank payment's claim (A79): `BANKLINE#{fingerprint}`.
+pub fn bank_line(fingerprint: &str) -> String {
+    format!("BANKLINE#{fingerprint}")
+}
+pub const BANK_LINE_SK: &str = "BANKLINE";
+/// A payer account confirmed for a customer (A80): `PAYERACCOUNT#{account}`.
+pub fn payer_account(account: &str) -> String {
+    format!("PAYERACCOUNT#{account}")
+}
+pub const PAYER_ACCOUNT_SK: &str = "PAYERACCOUNT";
+
 /// GSI2: a period's documents, by customer, type and number.
 pub fn documents_of_period(period: BillingPeriod) -> String {
     format!("DOCS#{period}")
@@ -308,6 +338,37 @@ mod tests {
 
     fn org_id() -> OrgId {
         ORG.parse().unwrap()
+    }
+
+    #[test]
+    fn bank_keys_are_stable() {
+        let import: ImportId = "imp_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        assert_eq!(
+            self::import(&import),
+            "IMPORT#imp_01ARZ3NDEKTSV4RRFFQ69G5FAV"
+        );
+        assert_eq!(import_line(42), "LINE#0000042");
+        assert_eq!(bank_line("ab12"), "BANKLINE#ab12");
+        assert_eq!(payer_account("DE89"), "PAYERACCOUNT#DE89");
+        assert_eq!(tax_id("7701234567"), "TAXID#7701234567");
+        assert_eq!(
+            [
+                IMPORT_SK,
+                IMPORTS,
+                IMPORT_LINES,
+                REVIEW,
+                BANK_LINE_SK,
+                PAYER_ACCOUNT_SK
+            ],
+            [
+                "IMPORT",
+                "IMPORTS",
+                "LINE#",
+                "REVIEW",
+                "BANKLINE",
+                "PAYERACCOUNT"
+            ]
+        );
     }
 
     #[test]

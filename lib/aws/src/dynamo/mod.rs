@@ -12,6 +12,7 @@
 //! | A1 | Register an organisation with its first user, e-mail unique regardless of case | `TransactWriteItems`: 3 conditional puts | `ORG#{org}`/`ORG`, `USER#{usr}`/`USER`, `EMAIL#{email lowercased}`/`EMAIL` |
 //! | A2 | Get an organisation (several: their names in staff lists); update its payment terms, KPP and contract | `GetItem` (several: `BatchGetItem` of ≤ 100) / `UpdateItem` if `attribute_exists(PK)` | `ORG#{org}` / `ORG` |
 //! | A3 | List organisations (staff) | `Query GSI1` | `GSI1PK = ORGS`, `GSI1SK = ORG#{org}` |
+//! | A3b | Organisations by tax id (a bank payment's payer) | `Query GSI2` | `GSI2PK = TAXID#{tax id}`, `GSI2SK = ORG#{org}` |
 //! | A4 | Find a user by e-mail (sign-in) | `GetItem` ×2 | `EMAIL#{email}` / `EMAIL` → `USER#{usr}` / `USER` |
 //! | A5 | Get a user by id | `GetItem` | `USER#{usr}` / `USER` |
 //! | A6 | List an organisation's users / the staff | `Query GSI1` | `GSI1PK = ORG#{org}` or `STAFF`, `GSI1SK begins_with USER#` |
@@ -51,6 +52,7 @@
 //! signed, opaque cursor, so clients never see or forge keys.
 
 pub mod accounts;
+pub mod bank;
 pub mod billing;
 pub mod capacity;
 pub mod catalog;
@@ -465,6 +467,24 @@ impl Store {
 }
 
 impl Store {
+    /// One page of a GSI1 partition, in sort-key order (`forward`) or backwards.
+    pub(crate) async fn gsi1_page<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        limit: i32,
+        start: Option<PageKey>,
+        forward: bool,
+    ) -> Result<Page<T>, StoreError> {
+        let q = QuerySpec {
+            index: Some(keys::GSI1),
+            pk,
+            sk_prefix: None,
+            limit,
+            forward,
+        };
+        self.query_page(q, start).await
+    }
+
     /// One page of a GSI2 partition, in sort-key order.
     pub(crate) async fn gsi2_page<T: DeserializeOwned>(
         &self,

@@ -25,14 +25,8 @@ pub const MAX_AMOUNT: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false
 /// The largest file read, in bytes (a year of a busy account is a few megabytes).
 pub const MAX_FILE_BYTES: usize = 32 * 1024 * 1024;
 
-/// Why a file is refused: its 1-based line, the key there (if the line has one) and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}{}: {reason}", key.as_ref().map(|k| format!(", {k}")).unwrap_or_default())]
-pub struct ExchangeError {
-    pub line: usize,
-    pub key: Option<String>,
-    pub reason: String,
-}
+/// Why a file is refused (the statement error of every format).
+pub use super::StatementError as ExchangeError;
 
 /// How the file was encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,25 +37,9 @@ pub enum FileEncoding {
     Dos,
 }
 
-/// The balances of one account over the statement's dates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountSection {
-    pub line: usize,
-    pub account: String,
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-    pub opening: Decimal,
-    pub credited: Decimal,
-    pub debited: Decimal,
-    pub closing: Decimal,
-}
-
-impl AccountSection {
-    /// Whether opening + credited − debited = closing.
-    pub fn balances(&self) -> bool {
-        self.opening + self.credited - self.debited == self.closing
-    }
-}
+/// The balances of one account over the statement's dates (in roubles: the format names no
+/// currency).
+pub use super::Balances as AccountSection;
 
 /// One payment document of the statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +56,7 @@ pub struct ExchangeDocument {
     pub payer_inn: Option<String>,
     pub payer_kpp: Option<String>,
     pub payee_account: String,
+    pub payee_name: String,
     pub payee_inn: Option<String>,
     /// When the money reached the payee's account (a credit of the statement's account).
     pub received_on: Option<NaiveDate>,
@@ -327,6 +306,7 @@ impl Section {
     fn account(&self) -> Result<AccountSection, ExchangeError> {
         Ok(AccountSection {
             line: self.line,
+            currency: None,
             account: self.required("РасчСчет")?,
             from: self.date("ДатаНачала")?,
             to: self.date("ДатаКонца")?,
@@ -361,6 +341,11 @@ impl Section {
             payer_inn: self.text("ПлательщикИНН").map(str::to_owned),
             payer_kpp: self.text("ПлательщикКПП").map(str::to_owned),
             payee_account: account("Получатель")?,
+            payee_name: self
+                .text("Получатель1")
+                .or_else(|| self.text("Получатель"))
+                .unwrap_or_default()
+                .to_owned(),
             payee_inn: self.text("ПолучательИНН").map(str::to_owned),
             received_on: self.date("ДатаПоступило")?,
             written_off_on: self.date("ДатаСписано")?,

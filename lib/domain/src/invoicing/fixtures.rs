@@ -147,6 +147,7 @@ pub fn settings(tax_mode: TaxMode) -> BillingSettings {
         tax_mode,
         zero_invoices: ZeroInvoicePolicy::Skip,
         payment_terms_days: 14,
+        bank_accounts: Vec::new(),
     }
 }
 

@@ -543,6 +543,61 @@ pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
             format!("/v1/periods/{period}/preview"),
             403,
         ),
+        // Bank statements: staff only, whoever's payments they hold.
+        Probe::new(
+            Method::GET,
+            "/v1/billing/statements/{import_id}",
+            "path import_id",
+            format!("/v1/billing/statements/imp_{}", "0".repeat(26)),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/billing/statements/{import_id}/lines/{line}/resolve",
+            "path import_id",
+            format!(
+                "/v1/billing/statements/imp_{}/lines/1/resolve",
+                "0".repeat(26)
+            ),
+            403,
+        )
+        .with_body(json!({"action": "dismiss", "reason": "probe"})),
+        Probe::new(
+            Method::POST,
+            "/v1/billing/statements/{import_id}/lines/{line}/resolve",
+            "path line",
+            format!(
+                "/v1/billing/statements/imp_{}/lines/7/resolve",
+                "1".repeat(26)
+            ),
+            403,
+        )
+        .with_body(json!({"action": "dismiss", "reason": "probe"})),
+        Probe::new(
+            Method::POST,
+            "/v1/billing/statements/{import_id}/lines/{line}/resolve",
+            "body org_id",
+            format!(
+                "/v1/billing/statements/imp_{}/lines/1/resolve",
+                "0".repeat(26)
+            ),
+            403,
+        )
+        .with_body(json!({"action": "assign", "org_id": OrgId::new().to_string()})),
+        Probe::new(
+            Method::POST,
+            "/v1/billing/statements/{import_id}/lines/{line}/resolve",
+            "body split[].invoice_id",
+            format!(
+                "/v1/billing/statements/imp_{}/lines/1/resolve",
+                "0".repeat(26)
+            ),
+            403,
+        )
+        .with_body(
+            json!({"action": "assign", "org_id": OrgId::new().to_string(),
+            "split": [{"invoice_id": invoice, "amount": "1.00"}]}),
+        ),
         // The provider's templates: staff read them, admins change them.
         Probe::new(
             Method::GET,

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 mod close;
 mod documents;
 mod settings;
+pub(crate) mod statements;
 
 /// The application with the billing function's close queue (the harness builds the
 /// `usage-api` environment, which has none).

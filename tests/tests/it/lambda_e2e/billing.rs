@@ -339,3 +339,93 @@ async fn the_billing_api_function_closes_a_period_and_shows_the_invoice_from_the
         .await;
     assert_eq!(list.expect(200)["items"][0]["status"], "paid");
 }
+
+#[tokio::test]
+async fn the_bank_import_function_records_a_statements_payments_from_the_sample_events() {
+    use crate::billing_api::statements::{Doc, OWN, statement};
+
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    app.save_requisites(&admin).await;
+    let customer = app.register("Ромашка").await;
+    let me = app.get("/v1/me", Some(&customer.token)).await;
+    let inn = me.body["organisation"]["tax_id"]
+        .as_str()
+        .expect("an INN")
+        .to_owned();
+    let file = statement(
+        "20.11.2026",
+        &[Doc {
+            number: "12",
+            amount: "300.00",
+            payer_inn: &inn,
+            payer_account: "40702810500000000012",
+            payee_account: OWN,
+            purpose: "Аванс",
+        }],
+        "0.00",
+        "300.00",
+        "0.00",
+        "300.00",
+    );
+    let uploaded = app
+        .post_raw(
+            "/v1/billing/statements",
+            Some(&admin),
+            "application/octet-stream",
+            file,
+        )
+        .await;
+    uploaded.assert_status(202);
+    let import = uploaded.body["id"].as_str().expect("an import").to_owned();
+
+    let lambda = LambdaUnderTest::start_on(&app, "BankImportFunction", "bank-import").await;
+    let handled = lambda
+        .invoke_filled(
+            "bank-import",
+            "bank-import/chunk.json",
+            &[("IMPORT_ID", &import)],
+        )
+        .await;
+    assert_eq!(
+        batch_item_failures(&handled),
+        Vec::<String>::new(),
+        "{handled}"
+    );
+    let report = app
+        .get(&format!("/v1/billing/statements/{import}"), Some(&admin))
+        .await;
+    assert_eq!(
+        report.body["lines"][0]["status"], "recorded",
+        "{}",
+        report.body
+    );
+    assert_eq!(report.body["lines"][0]["org_id"], customer.org_id.as_str());
+    // The same chunk again finds its line done and records nothing more.
+    let again = lambda
+        .invoke_filled(
+            "bank-import",
+            "bank-import/chunk.json",
+            &[("IMPORT_ID", &import)],
+        )
+        .await;
+    assert_eq!(batch_item_failures(&again), Vec::<String>::new());
+    let paid = app
+        .get(
+            &format!("/v1/billing/payments?org_id={}", customer.org_id),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(paid.body["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(paid.body["credit"], "300.00");
+    let malformed = lambda
+        .invoke_json(
+            "bank-import",
+            &tools::project_root().join("events/bank-import/malformed.json"),
+        )
+        .await;
+    assert_eq!(
+        batch_item_failures(&malformed),
+        ["ba000000-0000-4000-8000-000000000002"]
+    );
+}

@@ -245,15 +245,8 @@ impl Store {
         limit: i32,
         start: Option<PageKey>,
     ) -> Result<Page<StoredPeriod>, StoreError> {
-        let q = QuerySpec {
-            index: Some(keys::GSI1),
-            pk: keys::PERIODS,
-            sk_prefix: None,
-            limit,
-            forward: false,
-        };
         Ok(self
-            .query_page::<PeriodItem>(q, start)
+            .gsi1_page::<PeriodItem>(keys::PERIODS, limit, start, false)
             .await?
             .map(|i| i.period))
     }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::invoices::{StoredInvoice, invoice_change};
 use super::ledger::ledger_put;
+use crate::dynamo::bank::LineWrite;
 use crate::dynamo::expr::{ABSENT, Change, SAME_REV, attr, failed_conditions, n, put};
 use crate::dynamo::orders::put_event;
 use crate::dynamo::{Store, StoreError, keys, to_item};
@@ -23,6 +24,9 @@ pub enum PaymentOutcome {
     AlreadyRecorded,
     /// An invoice or the credit changed since they were read: read them again.
     Changed,
+    /// The statement line has its outcome already, or another line claimed its bank
+    /// payment ([`LineWrite`]).
+    LineTaken,
 }
 
 /// A customer's credit (A61) as read: `rev` 0 when it never had any (no item).
@@ -67,6 +71,8 @@ pub struct RecordPayment<'a> {
     pub entry: &'a Entry,
     /// Its `payment_received` event (the outbox).
     pub event: &'a DomainEvent,
+    /// The statement line it is read from, written with it (A78, A79).
+    pub statement: Option<LineWrite<'a>>,
 }
 
 /// The credit moves from what was read to `after` — created at revision 1, or updated if it
@@ -137,6 +143,7 @@ impl Store {
             credit_after,
             entry,
             event,
+            statement,
         } = record;
         let org = payment.org;
         let item = to_item(&PaymentItem {
@@ -166,12 +173,20 @@ impl Store {
                     .action(self)?,
             );
         }
+        let line_actions = match statement {
+            Some(write) => write.actions(self)?,
+            None => Vec::new(),
+        };
+        let lines_from = items.len();
+        items.extend(line_actions);
         let err = match self.transact_raw(items).await {
             Ok(()) => return Ok(PaymentOutcome::Recorded),
             Err(err) => err,
         };
         let failed = failed_conditions(&err);
-        if failed.contains(&0) {
+        if failed.iter().any(|i| *i >= lines_from) {
+            Ok(PaymentOutcome::LineTaken)
+        } else if failed.contains(&0) {
             Ok(PaymentOutcome::AlreadyRecorded)
         } else if failed.iter().any(|i| *i >= 3) {
             Ok(PaymentOutcome::Changed)

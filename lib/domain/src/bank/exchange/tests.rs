@@ -64,7 +64,7 @@ fn a_statement_is_read_in_either_encoding() {
         assert_eq!(read.version, "1.03");
         assert_eq!(read.header["Отправитель"], "Бухгалтерия");
         assert_eq!(read.accounts.len(), 1);
-        assert!(read.accounts[0].balances());
+        assert!(read.accounts[0].add_up());
         let [credit, debit] = read.documents.as_slice() else {
             panic!("two documents: {:?}", read.documents);
         };
@@ -87,7 +87,7 @@ fn a_statement_is_read_in_either_encoding() {
 fn a_balance_that_does_not_add_up_is_reported() {
     let text = sample("Windows").replace("КонечныйОстаток=27462.16", "КонечныйОстаток=27462.17");
     let read = parse(&bytes(&text, WINDOWS_1251)).expect("read");
-    assert!(!read.accounts[0].balances());
+    assert!(!read.accounts[0].add_up());
 }
 
 #[test]

@@ -1,0 +1,310 @@
+//! A77–A80: bank statement imports, the outcome of each payment on them, the claims that
+//! keep a bank payment from being counted twice, and the payer accounts accountants
+//! confirmed. The file itself is in S3 under its SHA-256.
+//!
+//! | # | Access pattern | Operation | Key | Cost |
+//! |---|----------------|-----------|-----|------|
+//! | A77 | An import: file once at upload, read; list them, newest first | `PutItem` if absent / `GetItem` / `Query GSI1` (backwards) | `IMPORT#{imp}` / `IMPORT`; GSI1 `IMPORTS` / `{uploaded at}#{imp}` | 1 WCU + 1 GSI (≈ 1 KB) |
+//! | A78 | A payment's outcome: file once (with its claim, or with its payment: A62); read one; an import's report; resolve a reviewed one; the review list | `PutItem` if absent / `GetItem` (consistent) / `Query` / `PutItem` if `rev = :rev` / `Query GSI1` | `IMPORT#{imp}` / `LINE#{nnnnnnn}`; GSI1 while in review `REVIEW` / `{imp}#{nnnnnnn}` | 1 WCU (+ 1 GSI in review) |
+//! | A79 | A bank payment's claim (number, date, payer account, amount): taken once, read by a later import | `PutItem` if absent, in A78's or A62's transaction / `GetItem` (consistent) | `BANKLINE#{sha256}` / `BANKLINE` | 1 WCU |
+//! | A80 | The customer a payer account was confirmed for | `GetItem` / `PutItem` | `PAYERACCOUNT#{account}` / `PAYERACCOUNT` | 1 WCU |
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use kopek_domain::bank::imports::{ImportLine, StatementImport};
+use kopek_domain::ids::{ImportId, OrgId};
+use serde::{Deserialize, Serialize};
+
+use crate::dynamo::expr::{ABSENT, SAME_REV, conditional_put, failed_conditions, n, put};
+use crate::dynamo::{Page, PageKey, Store, StoreError, keys, to_item};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ImportItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    import: StatementImport,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct LineItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
+    #[serde(rename = "type")]
+    kind: String,
+    line: ImportLine,
+    rev: u64,
+}
+
+impl LineItem {
+    fn new(line: &ImportLine, rev: u64) -> Self {
+        let review = line.in_review();
+        Self {
+            pk: keys::import(&line.import),
+            sk: keys::import_line(line.line),
+            gsi1pk: review.then(|| keys::REVIEW.to_owned()),
+            gsi1sk: review.then(|| format!("{}#{}", line.import, keys::import_line(line.line))),
+            kind: "import_line".into(),
+            line: line.clone(),
+            rev,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ClaimItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    import: ImportId,
+    line: usize,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PayerAccountItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    org: OrgId,
+}
+
+/// An import line as read, with its revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLine {
+    pub line: ImportLine,
+    pub rev: u64,
+}
+
+/// Which import and line claimed a bank payment first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    pub import: ImportId,
+    pub line: usize,
+}
+
+/// How a payment's line is written with the payment that records it (A62).
+#[derive(Debug, Clone, Copy)]
+pub enum LineWrite<'a> {
+    /// Filed now, claiming the bank payment by its fingerprint.
+    New {
+        line: &'a ImportLine,
+        fingerprint: &'a str,
+    },
+    /// A line under review, resolved: still at the revision read.
+    Resolve { line: &'a ImportLine, rev: u64 },
+}
+
+impl LineWrite<'_> {
+    /// The actions: the line, then the claim where there is one.
+    pub(crate) fn actions(&self, store: &Store) -> Result<Vec<TransactWriteItem>, StoreError> {
+        match *self {
+            LineWrite::New { line, fingerprint } => Ok(vec![
+                put(store, to_item(&LineItem::new(line, 1))?, Some(ABSENT))?,
+                claim_put(store, line, fingerprint)?,
+            ]),
+            LineWrite::Resolve { line, rev } => Ok(vec![resolve_put(store, line, rev)?]),
+        }
+    }
+}
+
+fn claim_put(
+    store: &Store,
+    line: &ImportLine,
+    fingerprint: &str,
+) -> Result<TransactWriteItem, StoreError> {
+    let item = to_item(&ClaimItem {
+        pk: keys::bank_line(fingerprint),
+        sk: keys::BANK_LINE_SK.into(),
+        kind: "bank_line".into(),
+        import: line.import,
+        line: line.line,
+    })?;
+    put(store, item, Some(ABSENT))
+}
+
+fn resolve_put(
+    store: &Store,
+    line: &ImportLine,
+    rev: u64,
+) -> Result<TransactWriteItem, StoreError> {
+    let read = i64::try_from(rev).map_err(|_| StoreError::Corrupt("import line: rev".into()))?;
+    conditional_put(
+        store,
+        to_item(&LineItem::new(line, rev + 1))?,
+        Some(SAME_REV),
+        [(":rev".to_owned(), n(read))].into(),
+    )
+}
+
+/// What filing a line without a payment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filed {
+    Filed,
+    /// The line has its outcome already (a chunk handled again).
+    LineExists,
+    /// Another line claimed the bank payment first.
+    Claimed,
+}
+
+impl Store {
+    /// A77: files an import once; `false` if it exists.
+    pub async fn put_import(&self, import: &StatementImport) -> Result<bool, StoreError> {
+        self.put_new(to_item(&ImportItem {
+            pk: keys::import(&import.id),
+            sk: keys::IMPORT_SK.into(),
+            gsi1pk: keys::IMPORTS.into(),
+            gsi1sk: format!("{}#{}", import.uploaded_at.to_rfc3339(), import.id),
+            kind: "statement_import".into(),
+            import: import.clone(),
+        })?)
+        .await
+    }
+
+    /// A77: an import.
+    pub async fn import(&self, id: ImportId) -> Result<Option<StatementImport>, StoreError> {
+        Ok(self
+            .get::<ImportItem>(&keys::import(&id), keys::IMPORT_SK, true)
+            .await?
+            .map(|i| i.import))
+    }
+
+    /// A77: imports, newest first.
+    pub async fn imports(
+        &self,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<StatementImport>, StoreError> {
+        Ok(self
+            .gsi1_page::<ImportItem>(keys::IMPORTS, limit, start, false)
+            .await?
+            .map(|i| i.import))
+    }
+
+    /// A78: every line of an import with its outcome, in file order.
+    pub async fn import_lines(&self, id: ImportId) -> Result<Vec<ImportLine>, StoreError> {
+        Ok(self
+            .query_all::<LineItem>(&keys::import(&id), keys::IMPORT_LINES)
+            .await?
+            .into_iter()
+            .map(|i| i.line)
+            .collect())
+    }
+
+    /// A78: one line (strongly consistent).
+    pub async fn import_line(
+        &self,
+        id: ImportId,
+        line: usize,
+    ) -> Result<Option<StoredLine>, StoreError> {
+        Ok(self
+            .get::<LineItem>(&keys::import(&id), &keys::import_line(line), true)
+            .await?
+            .map(|i| StoredLine {
+                line: i.line,
+                rev: i.rev,
+            }))
+    }
+
+    /// A78: the lines waiting for review, oldest import first.
+    pub async fn review_lines(
+        &self,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<ImportLine>, StoreError> {
+        Ok(self
+            .gsi1_page::<LineItem>(keys::REVIEW, limit, start, true)
+            .await?
+            .map(|i| i.line))
+    }
+
+    /// A78 + A79: files a line without a payment (to review, or a duplicate), claiming the
+    /// bank payment with it when `fingerprint` is given — one transaction.
+    pub async fn file_line(
+        &self,
+        line: &ImportLine,
+        fingerprint: Option<&str>,
+    ) -> Result<Filed, StoreError> {
+        let mut items = vec![put(self, to_item(&LineItem::new(line, 1))?, Some(ABSENT))?];
+        if let Some(fingerprint) = fingerprint {
+            items.push(claim_put(self, line, fingerprint)?);
+        }
+        let err = match self.transact_raw(items).await {
+            Ok(()) => return Ok(Filed::Filed),
+            Err(err) => err,
+        };
+        let failed = failed_conditions(&err);
+        if failed.contains(&0) {
+            Ok(Filed::LineExists)
+        } else if failed.contains(&1) {
+            Ok(Filed::Claimed)
+        } else {
+            Err(err.into_store_error())
+        }
+    }
+
+    /// A78: a reviewed line's new outcome without a payment (dismissed); `false` if it
+    /// changed since it was read.
+    pub async fn resolve_line(&self, line: &ImportLine, rev: u64) -> Result<bool, StoreError> {
+        let err = match self.transact_raw(vec![resolve_put(self, line, rev)?]).await {
+            Ok(()) => return Ok(true),
+            Err(err) => err,
+        };
+        if failed_conditions(&err).contains(&0) {
+            Ok(false)
+        } else {
+            Err(err.into_store_error())
+        }
+    }
+
+    /// A79: which import and line claimed a bank payment (strongly consistent).
+    pub async fn bank_line_claim(&self, fingerprint: &str) -> Result<Option<Claim>, StoreError> {
+        Ok(self
+            .get::<ClaimItem>(&keys::bank_line(fingerprint), keys::BANK_LINE_SK, true)
+            .await?
+            .map(|c| Claim {
+                import: c.import,
+                line: c.line,
+            }))
+    }
+
+    /// A80: the customer a payer account was confirmed for.
+    pub async fn payer_account(&self, account: &str) -> Result<Option<OrgId>, StoreError> {
+        Ok(self
+            .get::<PayerAccountItem>(&keys::payer_account(account), keys::PAYER_ACCOUNT_SK, false)
+            .await?
+            .map(|i| i.org))
+    }
+
+    /// A80: remembers that `account` pays for `org` (the latest confirmation wins).
+    pub async fn remember_payer_account(
+        &self,
+        account: &str,
+        org: OrgId,
+    ) -> Result<(), StoreError> {
+        self.put_replacing(to_item(&PayerAccountItem {
+            pk: keys::payer_account(account),
+            sk: keys::PAYER_ACCOUNT_SK.into(),
+            kind: "payer_account".into(),
+            org,
+        })?)
+        .await
+    }
+}
