@@ -123,6 +123,20 @@ pub enum EventKind {
         settled: Vec<InvoiceId>,
         to_credit: Money,
     },
+    /// A payment taken back: the invoices it settled reopened, the credit it left withdrawn.
+    PaymentReversed {
+        payment: PaymentId,
+        reference: String,
+        amount: Money,
+        reason: String,
+        reopened: Vec<InvoiceId>,
+    },
+    /// Money sent back to the customer from its credit.
+    RefundSent {
+        refund: crate::ids::RefundId,
+        reference: String,
+        amount: Money,
+    },
 }
 
 impl EventKind {
@@ -138,7 +152,9 @@ impl EventKind {
             | EventKind::SubscriptionCancelled { subscription, .. } => subscription.to_string(),
             EventKind::InvoiceIssued { invoice, .. }
             | EventKind::CreditNoteIssued { invoice, .. } => invoice.to_string(),
-            EventKind::PaymentReceived { payment, .. } => payment.to_string(),
+            EventKind::PaymentReceived { payment, .. }
+            | EventKind::PaymentReversed { payment, .. } => payment.to_string(),
+            EventKind::RefundSent { refund, .. } => refund.to_string(),
         }
     }
 }

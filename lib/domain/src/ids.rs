@@ -159,6 +159,10 @@ prefixed_id!(
     ArchiveId, "arc_", "archive"
 );
 prefixed_id!(
+    /// Money sent back to a customer from its credit.
+    RefundId, "rfd_", "refund"
+);
+prefixed_id!(
     /// A bank statement uploaded for import.
     ImportId, "imp_", "statement import"
 );

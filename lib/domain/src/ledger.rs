@@ -31,6 +31,8 @@
 //! - A payment received ([`for_payment`]), on the day received: Dr Cash; Cr Receivable. What
 //!   it settles, and the credit later invoices draw down, move nothing here (see
 //!   [`crate::payments`]): a customer with credit simply has a negative balance.
+//! - A payment reversed ([`for_reversal`]), on the day of the reversal, and a refund
+//!   ([`for_refund`]), on the day paid: Dr Receivable; Cr Cash.
 //!
 //! A leg of zero is left out. An amount below zero posts on the other side (a negative
 //! invoice, which owes the customer, posts Dr Revenue, Cr Receivable: the mirror image). A
@@ -42,7 +44,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CreditNoteId, EntryId, InvoiceId, OrgId, PaymentId};
+use crate::ids::{CreditNoteId, EntryId, InvoiceId, OrgId, PaymentId, RefundId};
 use crate::invoicing::{CreditNote, Invoice, InvoiceNumber, negated};
 use crate::money::{Currency, Money, MoneyError};
 
@@ -173,6 +175,14 @@ pub enum DocumentRef {
         /// The bank document or receipt number.
         reference: String,
     },
+    /// A payment taken back.
+    PaymentReversal {
+        payment: PaymentId,
+        reference: String,
+        reason: String,
+    },
+    /// Money sent back to the customer from its credit.
+    Refund { refund: RefundId, reference: String },
 }
 
 /// A balanced, dated set of postings in one currency, recording one document of one
@@ -348,6 +358,47 @@ pub fn for_payment(payment: &crate::payments::Payment, id: EntryId) -> Result<En
         vec![
             Posting::debit(Account::Cash, payment.amount),
             Posting::credit(Account::Receivable, payment.amount),
+        ],
+    )
+}
+
+/// The entry of a payment taken back, on the day of the reversal: Dr Receivable, Cr Cash by
+/// its amount (the payment's entry mirrored; see [`crate::payments`]).
+pub fn for_reversal(
+    payment: &crate::payments::Payment,
+    reversal: &crate::payments::Reversal,
+    id: EntryId,
+) -> Result<Entry, LedgerError> {
+    Entry::new(
+        id,
+        payment.org,
+        reversal.on,
+        DocumentRef::PaymentReversal {
+            payment: payment.id,
+            reference: payment.reference.to_string(),
+            reason: reversal.reason.clone(),
+        },
+        vec![
+            Posting::debit(Account::Receivable, payment.amount),
+            Posting::credit(Account::Cash, payment.amount),
+        ],
+    )
+}
+
+/// The entry of a refund, on the day it was paid: Dr Receivable (the credit given back), Cr
+/// Cash.
+pub fn for_refund(refund: &crate::payments::Refund, id: EntryId) -> Result<Entry, LedgerError> {
+    Entry::new(
+        id,
+        refund.org,
+        refund.paid_on,
+        DocumentRef::Refund {
+            refund: refund.id,
+            reference: refund.reference.to_string(),
+        },
+        vec![
+            Posting::debit(Account::Receivable, refund.amount),
+            Posting::credit(Account::Cash, refund.amount),
         ],
     )
 }

@@ -24,10 +24,16 @@
 //! - [`invoicing`]: invoices of a closed period, taxes, numbering, credit notes.
 //! - [`documents`]: what a closing document prints (invoice, act), in the buyer's language.
 //! - [`ledger`]: the double-entry ledger and balances.
-//! - [`payments`]: payments received, the invoices they settle, and credit drawn down.
+//! - [`payments`]: payments received, the invoices they settle, credit drawn down; payments
+//!   reversed and refunds.
+//! - [`bank`]: bank statements (1CClientBankExchange, camt.053), matching their payments,
+//!   imports and what became of each line.
+//! - [`account_statement`]: a customer's statement of account for any dates, from the ledger.
+//! - [`dunning`]: the policy that chases what is overdue, and the daily run's decision.
 //! - [`clock`]: the injected notion of "now".
 //! - [`wire`]: decimals and dates as text, read strictly (one grammar for all input).
 
+pub mod account_statement;
 pub mod accounts;
 pub mod bank;
 pub mod calendar;
@@ -36,6 +42,7 @@ pub mod charges;
 pub mod clock;
 pub mod close;
 pub mod documents;
+pub mod dunning;
 pub mod ids;
 pub mod invoicing;
 pub mod ledger;

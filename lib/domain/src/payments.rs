@@ -26,7 +26,21 @@
 //!   (a property test in this module keeps that true over any sequence of invoices, payments
 //!   and credit notes).
 //!
-//! Every refusal names the field at fault: `amount`, `currency`, `received_on`, `reference`.
+//! - **A reversal** ([`Payment::reverse`]) takes a payment back — recorded by mistake, for the
+//!   wrong customer or amount — with a reason, on the day it is made (so reports of earlier
+//!   days never change): each invoice it settled is reopened by what it settled, as far as
+//!   that is still paid (a credit note may have released part of it to credit since); the
+//!   credit it left, and what credit notes released of it, is withdrawn from the customer's
+//!   credit. If the credit has been drawn into later invoices meanwhile, the reversal is
+//!   refused ([`PaymentError::CreditDrawn`]) rather than reopening invoices it never paid.
+//!   The ledger posts the payment's entry reversed: Dr Receivable, Cr Cash
+//!   ([`crate::ledger::for_reversal`]). The payment stays, marked reversed.
+//! - **A refund** ([`Refund::record`]) is money sent back to a customer from its credit: at
+//!   most the credit it has, recorded once per reference; Dr Receivable, Cr Cash on the day
+//!   paid ([`crate::ledger::for_refund`]); the credit shrinks by as much.
+//!
+//! Every refusal names the field at fault: `amount`, `currency`, `received_on`, `paid_on`,
+//! `reference`, `reason`.
 
 use std::fmt;
 
@@ -34,9 +48,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ImportId, InvoiceId, OrgId, PaymentId};
+use crate::ids::{ImportId, InvoiceId, OrgId, PaymentId, RefundId};
 use crate::invoicing::{Invoice, InvoiceNumber};
 use crate::money::{Currency, Money, MoneyError};
+use crate::orders::UserOrKey;
 
 /// The most invoices one payment settles: a DynamoDB transaction holds at most 100 actions,
 /// and recording a payment also writes the payment, its ledger entry, its event and the
@@ -54,6 +69,10 @@ pub enum PaymentError {
     /// A field breaks a rule; `field` is its name, e.g. `amount`.
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
+    /// A reversal would withdraw more credit than is left: the rest was drawn into invoices
+    /// issued since.
+    #[error("the payment's credit of {} was drawn into invoices issued since (only {} is left): credit those invoices first, whose credit notes give the credit back, or record a correcting payment instead", needed.amount_text(), left.amount_text())]
+    CreditDrawn { needed: Money, left: Money },
     #[error(transparent)]
     Money(#[from] MoneyError),
 }
@@ -190,6 +209,197 @@ pub struct Payment {
     /// The statement line it was read from; `None` when recorded by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<BankSource>,
+    /// Taken back, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reversed: Option<Reversal>,
+}
+
+/// How a payment was taken back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reversal {
+    /// The day it is booked on (the day it was made).
+    pub on: NaiveDate,
+    pub at: DateTime<Utc>,
+    pub reason: String,
+    pub by: UserOrKey,
+    /// What each settled invoice was reopened by.
+    pub reopened: Vec<Settlement>,
+    /// What was withdrawn from the customer's credit.
+    pub from_credit: Money,
+}
+
+/// The longest reason of a reversal or refund, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+fn reason_of(reason: &str) -> Result<String, PaymentError> {
+    let reason = reason.trim();
+    let chars = reason.chars().count();
+    if chars == 0 || chars > MAX_REASON_CHARS || reason.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(PaymentError::invalid(
+            "reason",
+            format!("must be 1 to {MAX_REASON_CHARS} characters without control characters"),
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
+impl Payment {
+    /// Plans taking this payment back (see the module docs) on `on`, given what each invoice
+    /// it settled has paid now (`paid_now`, by invoice) and the customer's credit now.
+    pub fn reverse(
+        &self,
+        reason: &str,
+        on: NaiveDate,
+        at: DateTime<Utc>,
+        by: UserOrKey,
+        paid_now: impl Fn(InvoiceId) -> Option<Money>,
+        credit: Money,
+    ) -> Result<Reversal, PaymentError> {
+        if self.reversed.is_some() {
+            return Err(PaymentError::invalid("payment", "is reversed already"));
+        }
+        let reason = reason_of(reason)?;
+        let currency = self.amount.currency();
+        let mut reopened = Vec::new();
+        let mut from_credit = self.to_credit;
+        for s in &self.settled {
+            let paid = paid_now(s.invoice).unwrap_or(Money::zero(currency));
+            let back = if paid.amount() < s.amount.amount() {
+                paid
+            } else {
+                s.amount
+            };
+            if back.amount() > Decimal::ZERO {
+                reopened.push(Settlement {
+                    invoice: s.invoice,
+                    number: s.number.clone(),
+                    amount: back,
+                });
+            }
+            from_credit = from_credit.checked_add(s.amount.checked_sub(back)?)?;
+        }
+        if from_credit.amount() > credit.amount() {
+            return Err(PaymentError::CreditDrawn {
+                needed: from_credit,
+                left: credit,
+            });
+        }
+        Ok(Reversal {
+            on,
+            at,
+            reason,
+            by,
+            reopened,
+            from_credit,
+        })
+    }
+}
+
+/// Money sent back to a customer from its credit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refund {
+    pub id: RefundId,
+    pub org: OrgId,
+    pub amount: Money,
+    /// The day the money left.
+    pub paid_on: NaiveDate,
+    /// The bank document's number.
+    pub reference: PaymentReference,
+    pub reason: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A refund as asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefund {
+    pub amount: Money,
+    pub paid_on: NaiveDate,
+    pub reference: PaymentReference,
+    pub reason: String,
+}
+
+impl Refund {
+    /// Records `new` for `org` (whose currency is `currency` and credit now `credit`) on the
+    /// provider's `today` (see the module docs).
+    pub fn record(
+        new: NewRefund,
+        id: RefundId,
+        org: OrgId,
+        currency: Currency,
+        today: NaiveDate,
+        recorded_at: DateTime<Utc>,
+        credit: Money,
+    ) -> Result<Refund, PaymentError> {
+        check_amount(new.amount, currency)?;
+        check_day("paid_on", new.paid_on, today)?;
+        let reason = reason_of(&new.reason)?;
+        if new.amount.amount() > credit.amount() {
+            return Err(PaymentError::invalid(
+                "amount",
+                format!(
+                    "is more than the customer's credit of {}",
+                    credit.amount_text()
+                ),
+            ));
+        }
+        Ok(Refund {
+            id,
+            org,
+            amount: new.amount,
+            paid_on: new.paid_on,
+            reference: new.reference,
+            reason,
+            recorded_at,
+        })
+    }
+}
+
+/// A payment's or refund's amount: in `currency`, above zero, at most [`MAX_PAYMENT`], in
+/// whole minor units.
+fn check_amount(amount: Money, currency: Currency) -> Result<(), PaymentError> {
+    if amount.currency() != currency {
+        return Err(PaymentError::invalid(
+            "currency",
+            format!("the customer pays in {currency}, not {}", amount.currency()),
+        ));
+    }
+    if amount.amount() <= Decimal::ZERO {
+        return Err(PaymentError::invalid("amount", "must be more than zero"));
+    }
+    if amount.amount() > MAX_PAYMENT {
+        return Err(PaymentError::invalid(
+            "amount",
+            format!("must be at most {MAX_PAYMENT}.00 in one payment"),
+        ));
+    }
+    if !amount.is_in_minor_units() {
+        return Err(PaymentError::invalid(
+            "amount",
+            format!(
+                "must be in whole minor units ({} decimals in {currency})",
+                currency.minor_units()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The day money moved: not after `today`, not before 2000-01-01.
+fn check_day(field: &str, day: NaiveDate, today: NaiveDate) -> Result<(), PaymentError> {
+    let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
+    if day > today {
+        return Err(PaymentError::invalid(
+            field,
+            format!("must not be after today ({today})"),
+        ));
+    }
+    if day < earliest {
+        return Err(PaymentError::invalid(field, "must be 2000-01-01 or later"));
+    }
+    Ok(())
 }
 
 /// A payment as asked for: parsed, not yet checked against the customer.
@@ -215,43 +425,8 @@ impl Payment {
         mut open: Vec<OpenInvoice>,
     ) -> Result<Payment, PaymentError> {
         let amount = new.amount;
-        if amount.currency() != currency {
-            return Err(PaymentError::invalid(
-                "currency",
-                format!("the customer pays in {currency}, not {}", amount.currency()),
-            ));
-        }
-        if amount.amount() <= Decimal::ZERO {
-            return Err(PaymentError::invalid("amount", "must be more than zero"));
-        }
-        if amount.amount() > MAX_PAYMENT {
-            return Err(PaymentError::invalid(
-                "amount",
-                format!("must be at most {MAX_PAYMENT}.00 in one payment"),
-            ));
-        }
-        if !amount.is_in_minor_units() {
-            return Err(PaymentError::invalid(
-                "amount",
-                format!(
-                    "must be in whole minor units ({} decimals in {currency})",
-                    currency.minor_units()
-                ),
-            ));
-        }
-        let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
-        if new.received_on > today {
-            return Err(PaymentError::invalid(
-                "received_on",
-                format!("must not be after today ({today})"),
-            ));
-        }
-        if new.received_on < earliest {
-            return Err(PaymentError::invalid(
-                "received_on",
-                "must be 2000-01-01 or later",
-            ));
-        }
+        check_amount(amount, currency)?;
+        check_day("received_on", new.received_on, today)?;
         open.retain(|i| i.open.amount() > Decimal::ZERO && i.open.currency() == currency);
         open.sort_by(|a, b| {
             (a.issued_on, a.number.year, a.number.seq).cmp(&(
@@ -271,6 +446,7 @@ impl Payment {
             settled,
             to_credit: left,
             source: new.source,
+            reversed: None,
         })
     }
 }
@@ -570,6 +746,125 @@ mod tests {
         assert_eq!(field_of(record(new, open())), "split[1].amount");
     }
 
+    #[test]
+    fn a_reversal_reopens_what_it_paid_and_withdraws_its_credit() {
+        let a = invoice(1, dec!(100.00), day(9, 1));
+        let payment = record(new_payment(dec!(150.00), "1"), vec![OpenInvoice::of(&a)]).unwrap();
+        let paid = |_| Some(rub(dec!(100.00)));
+        let reversal = payment
+            .reverse(
+                "wrong customer",
+                day(11, 21),
+                Utc::now(),
+                UserOrKey::System,
+                paid,
+                rub(dec!(50.00)),
+            )
+            .unwrap();
+        assert_eq!(reversal.reopened[0].amount, rub(dec!(100.00)));
+        assert_eq!(reversal.from_credit, rub(dec!(50.00)));
+        // A credit note released 40.00 of what it paid to credit: that comes from the credit.
+        let released = |_| Some(rub(dec!(60.00)));
+        let reversal = payment
+            .reverse(
+                "wrong amount",
+                day(11, 21),
+                Utc::now(),
+                UserOrKey::System,
+                released,
+                rub(dec!(90.00)),
+            )
+            .unwrap();
+        assert_eq!(reversal.reopened[0].amount, rub(dec!(60.00)));
+        assert_eq!(reversal.from_credit, rub(dec!(90.00)));
+        // The credit was drawn into a later invoice: refused, saying what to do.
+        let drawn = payment.reverse(
+            "x",
+            day(11, 21),
+            Utc::now(),
+            UserOrKey::System,
+            paid,
+            rub(dec!(10.00)),
+        );
+        let Err(err @ PaymentError::CreditDrawn { .. }) = drawn else {
+            panic!("{drawn:?}")
+        };
+        assert!(
+            err.to_string().contains("credit those invoices first"),
+            "{err}"
+        );
+        for reason in ["", "  ", &"x".repeat(501)] {
+            let refused = payment.reverse(
+                reason,
+                day(11, 21),
+                Utc::now(),
+                UserOrKey::System,
+                paid,
+                rub(dec!(50.00)),
+            );
+            assert!(
+                matches!(refused, Err(PaymentError::Invalid { field, .. }) if field == "reason")
+            );
+        }
+        let mut reversed = payment.clone();
+        reversed.reversed = Some(reversal);
+        let again = reversed.reverse(
+            "x",
+            day(11, 21),
+            Utc::now(),
+            UserOrKey::System,
+            paid,
+            rub(dec!(50.00)),
+        );
+        assert!(matches!(again, Err(PaymentError::Invalid { field, .. }) if field == "payment"));
+    }
+
+    #[test]
+    fn a_refund_is_at_most_the_credit() {
+        let new = |amount| NewRefund {
+            amount: rub(amount),
+            paid_on: day(11, 20),
+            reference: PaymentReference::try_from("возврат 1".to_owned()).unwrap(),
+            reason: "закрытие договора".into(),
+        };
+        let refund = |amount, credit| {
+            Refund::record(
+                new(amount),
+                RefundId::new(),
+                OrgId::new(),
+                Currency::RUB,
+                day(11, 28),
+                Utc::now(),
+                rub(credit),
+            )
+        };
+        assert_eq!(
+            refund(dec!(300.00), dec!(300.00)).unwrap().amount,
+            rub(dec!(300.00))
+        );
+        for (amount, credit, field) in [
+            (dec!(300.01), dec!(300.00), "amount"),
+            (dec!(0), dec!(300.00), "amount"),
+            (dec!(1.001), dec!(300.00), "amount"),
+        ] {
+            assert!(
+                matches!(refund(amount, credit), Err(PaymentError::Invalid { field: f, .. }) if f == field)
+            );
+        }
+        let mut late = new(dec!(1.00));
+        late.paid_on = day(11, 29);
+        let refused = Refund::record(
+            late,
+            RefundId::new(),
+            OrgId::new(),
+            Currency::RUB,
+            day(11, 28),
+            Utc::now(),
+            rub(dec!(5)),
+        );
+        assert!(matches!(refused, Err(PaymentError::Invalid { field, .. }) if field == "paid_on"));
+    }
+
     fn field_of(result: Result<Payment, PaymentError>) -> String {
         match result {
             Err(PaymentError::Invalid { field, .. }) => field,
@@ -675,6 +970,10 @@ mod tests {
         Pay(u32),
         /// Credit this share (in percent) of what an invoice (by index) has not been credited.
         Credit(usize, u32),
+        /// Take back a payment (by index), unless it was or its credit is drawn.
+        Reverse(usize),
+        /// Send back this share (in percent) of the credit.
+        Refund(u32),
     }
 
     fn step() -> impl Strategy<Value = Step> {
@@ -683,6 +982,8 @@ mod tests {
             (1u32..500_000).prop_map(Step::Invoice),
             (1u32..500_000).prop_map(Step::Pay),
             (0usize..8, 1u32..=100).prop_map(|(i, p)| Step::Credit(i, p)),
+            (0usize..8).prop_map(Step::Reverse),
+            (1u32..=100).prop_map(Step::Refund),
         ]
     }
 
@@ -702,6 +1003,7 @@ mod tests {
             let mut credit = rub(dec!(0));
             let mut seq = 0;
             let mut notes_seq = 0;
+            let mut payments: Vec<Payment> = Vec::new();
             for step in steps {
                 match step {
                     Step::Invoice(kopeks) => {
@@ -736,6 +1038,34 @@ mod tests {
                         }
                         credit = credit.checked_add(payment.to_credit).unwrap();
                         entries.push(ledger::for_payment(&payment, crate::ids::EntryId::new()).unwrap());
+                        payments.push(payment);
+                    }
+                    Step::Reverse(index) => {
+                        let Some(i) = (!payments.is_empty()).then(|| index % payments.len()) else { continue };
+                        let paid_now = |id| invoices.iter().find(|inv| inv.id == id).map(|inv| inv.paid);
+                        let Ok(reversal) = payments[i].reverse("property", day(11, 30), Utc::now(), UserOrKey::System, paid_now, credit) else { continue };
+                        for r in &reversal.reopened {
+                            let inv = invoices.iter_mut().find(|inv| inv.id == r.invoice).unwrap();
+                            inv.paid = inv.paid.checked_sub(r.amount).unwrap();
+                        }
+                        credit = credit.checked_sub(reversal.from_credit).unwrap();
+                        entries.push(ledger::for_reversal(&payments[i], &reversal, crate::ids::EntryId::new()).unwrap());
+                        payments[i].reversed = Some(reversal);
+                    }
+                    Step::Refund(percent) => {
+                        let amount = (credit.amount() * Decimal::from(percent) / dec!(100)).round_dp(2);
+                        if amount <= Decimal::ZERO { continue; }
+                        let refund = Refund::record(
+                            NewRefund {
+                                amount: rub(amount),
+                                paid_on: day(11, 30),
+                                reference: PaymentReference::try_from(format!("r{seq}")).unwrap(),
+                                reason: "property".into(),
+                            },
+                            RefundId::new(), org, Currency::RUB, day(12, 1), Utc::now(), credit,
+                        ).unwrap();
+                        credit = credit.checked_sub(refund.amount).unwrap();
+                        entries.push(ledger::for_refund(&refund, crate::ids::EntryId::new()).unwrap());
                     }
                     Step::Credit(index, percent) => {
                         let Some(i) = (!invoices.is_empty()).then(|| index % invoices.len()) else { continue };

@@ -371,6 +371,9 @@ impl From<PaymentError> for ApiError {
     fn from(e: PaymentError) -> Self {
         match e {
             PaymentError::Invalid { field, reason } => ApiError::validation(field, reason),
+            e @ PaymentError::CreditDrawn { .. } => {
+                ApiError::conflict("credit_drawn", e.to_string()).with_field("payment")
+            }
             PaymentError::Money(e) => e.into(),
         }
     }

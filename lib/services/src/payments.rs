@@ -6,14 +6,18 @@
 
 use chrono::NaiveDate;
 use kopek_aws::dynamo::bank::LineWrite;
-use kopek_aws::dynamo::billing::{PaymentOutcome, RecordPayment, StoredInvoice};
+use kopek_aws::dynamo::billing::{
+    PaymentOutcome, RecordPayment, RecordRefund, RefundOutcome, ReversePayment, StoredInvoice,
+};
 use kopek_domain::accounts::{Principal, Role, Scope};
 use kopek_domain::charges::{DomainEvent, EventKind};
-use kopek_domain::ids::{EntryId, OrgId, PaymentId};
+use kopek_domain::ids::{EntryId, OrgId, PaymentId, RefundId};
 use kopek_domain::ledger;
 use kopek_domain::money::{Currency, Money};
 use kopek_domain::orders::UserOrKey;
-use kopek_domain::payments::{Allocation, NewPayment, OpenInvoice, Payment, PaymentReference};
+use kopek_domain::payments::{
+    Allocation, NewPayment, NewRefund, OpenInvoice, Payment, PaymentReference, Refund,
+};
 use rust_decimal::Decimal;
 
 use crate::access::{actor, org_of};
@@ -34,6 +38,20 @@ pub struct RecordPaymentCommand {
     pub received_on: NaiveDate,
     /// The bank document or receipt number (checked here: 1–64 characters).
     pub reference: String,
+}
+
+/// A refund to record, as sent.
+#[derive(Debug, Clone)]
+pub struct RefundCommand {
+    pub org: OrgId,
+    pub amount: Decimal,
+    pub currency: Currency,
+    /// The day the money left (not after today).
+    pub paid_on: NaiveDate,
+    /// The bank document's number (1–64 characters).
+    pub reference: String,
+    /// Why (1–500 characters).
+    pub reason: String,
 }
 
 /// What recording came to.
@@ -61,8 +79,10 @@ pub struct PaymentsOf {
     /// The customer's legal name.
     pub customer: String,
     pub currency: Currency,
-    /// Oldest received first.
+    /// Oldest received first (reversed ones too, marked).
     pub payments: Vec<Payment>,
+    /// Money sent back from the credit, oldest first.
+    pub refunds: Vec<Refund>,
     /// Credit not yet drawn down by an invoice.
     pub credit: Money,
 }
@@ -189,6 +209,203 @@ impl Payments {
         ))
     }
 
+    /// Takes a payment back (admins and accountants with `payments:write`) with a reason, on
+    /// today's date: the invoices it settled reopened, the credit it left withdrawn (refused
+    /// naming `payment` when that credit was drawn into later invoices), a reversing ledger
+    /// entry and a `payment_reversed` event in one transaction. A payment read from a bank
+    /// statement goes back to the review list, to be assigned again. The payment stays,
+    /// marked reversed.
+    pub async fn reverse(
+        &self,
+        caller: &Principal,
+        id: PaymentId,
+        reason: &str,
+    ) -> Result<Payment> {
+        caller.require_role(&[Role::Admin, Role::Accountant])?;
+        caller.require_scope(Scope::PaymentsWrite)?;
+        let store = &self.ctx.store;
+        let entry_id = EntryId::new();
+        for _ in 0..ATTEMPTS {
+            let payment = store.payment(id).await?.ok_or(Error::NotFound)?;
+            let org = payment.org;
+            let currency = payment.amount.currency();
+            let invoices = store.invoices_of_org_all(org).await?;
+            let credit = store.credit(org, currency).await?;
+            let now = self.ctx.now();
+            let reversal = payment.reverse(
+                reason,
+                self.ctx.today(),
+                now,
+                actor(caller),
+                |invoice| {
+                    invoices
+                        .iter()
+                        .find(|i| i.invoice.id == invoice)
+                        .map(|i| i.invoice.paid)
+                },
+                credit.amount,
+            )?;
+            let reopened = reversal
+                .reopened
+                .iter()
+                .map(|r| {
+                    let stored = invoices
+                        .iter()
+                        .find(|i| i.invoice.id == r.invoice)
+                        .ok_or_else(|| {
+                            Error::internal("a reversal reopened an invoice it was not given")
+                        })?;
+                    Ok((stored, stored.invoice.paid.checked_sub(r.amount)?))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let credit_after = credit.amount.checked_sub(reversal.from_credit)?;
+            let mut reversed = payment.clone();
+            reversed.reversed = Some(reversal.clone());
+            let entry =
+                ledger::for_reversal(&payment, &reversal, entry_id).map_err(Error::internal)?;
+            let event = DomainEvent::new(
+                org,
+                actor(caller),
+                now,
+                EventKind::PaymentReversed {
+                    payment: payment.id,
+                    reference: payment.reference.to_string(),
+                    amount: payment.amount,
+                    reason: reversal.reason.clone(),
+                    reopened: reversal.reopened.iter().map(|r| r.invoice).collect(),
+                },
+            );
+            let back = match &payment.source {
+                Some(source) => match store.import_line(source.import, source.line).await? {
+                    Some(stored) => Some((
+                        kopek_domain::bank::imports::ImportLine {
+                            outcome: kopek_domain::bank::imports::Outcome::Review {
+                                reason: format!("the payment was reversed: {}", reversal.reason),
+                                candidates: Vec::new(),
+                            },
+                            ..stored.line
+                        },
+                        stored.rev,
+                    )),
+                    None => None,
+                },
+                None => None,
+            };
+            let outcome = store
+                .reverse_payment(ReversePayment {
+                    payment: &reversed,
+                    reopened: &reopened,
+                    credit: &credit,
+                    credit_after,
+                    entry: &entry,
+                    event: &event,
+                    statement: back
+                        .as_ref()
+                        .map(|(line, rev)| LineWrite::Resolve { line, rev: *rev }),
+                })
+                .await?;
+            match outcome {
+                PaymentOutcome::Recorded => {
+                    tracing::info!(%org, payment = %payment.id, "payment reversed");
+                    return Ok(reversed);
+                }
+                // Reversed meanwhile: refused at the top of the next attempt.
+                PaymentOutcome::AlreadyRecorded
+                | PaymentOutcome::Changed
+                | PaymentOutcome::LineTaken => self.ctx.contention.changed_meanwhile(),
+            }
+        }
+        Err(Error::Busy(
+            "the customer's invoices kept changing; retry".into(),
+        ))
+    }
+
+    /// Records a refund (admins and accountants with `payments:write`): money sent back to
+    /// the customer from its credit — at most what the credit is — with its ledger entry
+    /// (Dr Receivable, Cr Cash) and a `refund_sent` event. The same reference again answers
+    /// the refund recorded before when it is the same, and is refused naming `reference`
+    /// when it is not.
+    pub async fn refund(
+        &self,
+        caller: &Principal,
+        command: RefundCommand,
+    ) -> Result<(Refund, bool)> {
+        caller.require_role(&[Role::Admin, Role::Accountant])?;
+        caller.require_scope(Scope::PaymentsWrite)?;
+        let store = &self.ctx.store;
+        let org = command.org;
+        let organisation = store
+            .organisation(org)
+            .await?
+            .ok_or_else(|| Error::invalid("org_id", "no such organisation"))?;
+        let new = NewRefund {
+            amount: Money::new(command.amount, command.currency),
+            paid_on: command.paid_on,
+            reference: PaymentReference::try_from(command.reference)?,
+            reason: command.reason,
+        };
+        let (id, entry_id) = (RefundId::new(), EntryId::new());
+        for _ in 0..ATTEMPTS {
+            if let Some(earlier) = store.refund_by_reference(org, &new.reference).await? {
+                if earlier.amount == new.amount && earlier.paid_on == new.paid_on {
+                    return Ok((earlier, false));
+                }
+                return Err(Error::conflict_on(
+                    "conflict",
+                    "reference",
+                    format!(
+                        "reference {} was recorded as a refund of {} on {}",
+                        earlier.reference,
+                        earlier.amount.amount_text(),
+                        earlier.paid_on
+                    ),
+                ));
+            }
+            let credit = store.credit(org, organisation.currency).await?;
+            let now = self.ctx.now();
+            let refund = Refund::record(
+                new.clone(),
+                id,
+                org,
+                organisation.currency,
+                self.ctx.today(),
+                now,
+                credit.amount,
+            )?;
+            let entry = ledger::for_refund(&refund, entry_id).map_err(Error::internal)?;
+            let event = DomainEvent::new(
+                org,
+                actor(caller),
+                now,
+                EventKind::RefundSent {
+                    refund: refund.id,
+                    reference: refund.reference.to_string(),
+                    amount: refund.amount,
+                },
+            );
+            let outcome = store
+                .record_refund(RecordRefund {
+                    refund: &refund,
+                    credit: &credit,
+                    credit_after: credit.amount.checked_sub(refund.amount)?,
+                    entry: &entry,
+                    event: &event,
+                })
+                .await?;
+            match outcome {
+                RefundOutcome::Recorded => {
+                    tracing::info!(%org, refund = %refund.id, "refund recorded");
+                    return Ok((refund, true));
+                }
+                RefundOutcome::AlreadyRecorded => {}
+                RefundOutcome::Changed => self.ctx.contention.changed_meanwhile(),
+            }
+        }
+        Err(Error::Busy(
+            "the customer's credit kept changing; retry".into(),
+        ))
+    }
+
     /// A customer's payments, oldest first, and the credit its next invoices will draw down
     /// (`invoices:read`; customers their own, staff name one).
     pub async fn of(&self, caller: &Principal, org: Option<OrgId>) -> Result<PaymentsOf> {
@@ -197,12 +414,14 @@ impl Payments {
         let store = &self.ctx.store;
         let organisation = store.organisation(org).await?.ok_or(Error::NotFound)?;
         let payments = store.payments_of(org).await?;
+        let refunds = store.refunds_of(org).await?;
         let credit = store.credit(org, organisation.currency).await?;
         Ok(PaymentsOf {
             org,
             customer: organisation.legal_name.to_string(),
             currency: organisation.currency,
             payments,
+            refunds,
             credit: credit.amount,
         })
     }

@@ -170,6 +170,10 @@ impl Samples {
             ("sha256", "0".repeat(64)),
             ("import_id", kopek_domain::ids::ImportId::new().to_string()),
             ("line", "1".to_owned()),
+            (
+                "payment_id",
+                kopek_domain::ids::PaymentId::new().to_string(),
+            ),
         ]))
     }
 

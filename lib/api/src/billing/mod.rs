@@ -16,7 +16,9 @@
 //! | `GET /v1/credit-notes/{credit_note_id}` | `invoices:read` | a credit note |
 //! | `GET /v1/billing/balance`, `GET /v1/billing/ledger` | `invoices:read` | what a customer owes on a day, from the ledger; its entries |
 //! | `GET`, `PUT /v1/billing/settings` | billing staff; admins change them | series, tax mode, zero invoices, payment terms |
-//! | `GET`, `POST /v1/billing/payments` | a customer its own; admins and accountants record them | payments received, and the credit they left |
+//! | `GET`, `POST /v1/billing/payments` | a customer its own; admins and accountants record them | payments received (reversed ones marked), refunds, and the credit they left |
+//! | `POST /v1/billing/payments/{payment_id}/reverse` | admins, accountants | take a payment back with a reason: invoices reopened, credit withdrawn, a reversing entry |
+//! | `POST /v1/billing/refunds` | admins, accountants | money sent back from a customer's credit |
 //! | `GET /v1/documents?period=` | `invoices:read`: a customer its own, staff name `org_id` | a customer's closing documents of a period |
 //! | `GET /v1/documents/{document_id}` | the same | a document: type, number, amounts, status, SHA-256, signature |
 //! | `GET /v1/documents/{document_id}/download`, `…/signature` | the same | a five-minute presigned link to the PDF, or to its detached CMS signature |
@@ -84,6 +86,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(settings::get_settings, settings::put_settings))
         .routes(routes!(settings::get_requisites, settings::put_requisites))
         .routes(routes!(payments::list_payments, payments::record_payment))
+        .routes(routes!(payments::reverse_payment))
+        .routes(routes!(payments::record_refund))
         .routes(routes!(documents::list_documents))
         .routes(routes!(documents::get_document))
         .routes(routes!(documents::download_document))

@@ -9,7 +9,7 @@ use kopek_domain::catalog::ServiceCode;
 use kopek_domain::documents::DocumentType;
 use kopek_domain::ids::{
     ApiKeyId, ArchiveId, BatchId, ChargeId, CreditNoteId, DocumentId, EventId, ImportId, InvoiceId,
-    OrderId, OrgId, PackageId, SessionId, SigningId, SubscriptionId, UserId,
+    OrderId, OrgId, PackageId, PaymentId, SessionId, SigningId, SubscriptionId, UserId,
 };
 use kopek_domain::invoicing::{DocumentKind, InvoiceSeries};
 use kopek_domain::payments::PaymentReference;
@@ -242,9 +242,24 @@ pub fn ledger_entry(on: NaiveDate, id: &str) -> String {
 /// A customer's payment of a reference: the reference's SHA-256, 32 hex digits (a reference
 /// may hold any character, a key should not).
 pub fn payment(reference: &PaymentReference) -> String {
+    format!("PAYMENT#{}", reference_digest(reference))
+}
+
+/// GSI1 of a payment (A63): `PAYMENT#{pay}`.
+pub fn payment_id(id: &PaymentId) -> String {
+    format!("PAYMENT#{id}")
+}
+
+/// A customer's refund (A82): `REFUND#{sha-256 of the reference, 32 hex}`.
+pub fn refund(reference: &PaymentReference) -> String {
+    format!("REFUND#{}", reference_digest(reference))
+}
+/// The prefix of a customer's refunds.
+pub const REFUNDS: &str = "REFUND#";
+
+fn reference_digest(reference: &PaymentReference) -> String {
     let digest = Sha256::digest(reference.as_str().as_bytes());
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("PAYMENT#{hex}")
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A customer's document of a period (SK in the customer's partition; A66 lists a period's).
@@ -351,6 +366,11 @@ mod tests {
         assert_eq!(bank_line("ab12"), "BANKLINE#ab12");
         assert_eq!(payer_account("DE89"), "PAYERACCOUNT#DE89");
         assert_eq!(tax_id("7701234567"), "TAXID#7701234567");
+        let reference = PaymentReference::try_from("п/п 1".to_owned()).unwrap();
+        assert_eq!(&refund(&reference)[..7], "REFUND#");
+        assert_eq!(refund(&reference)[7..], payment(&reference)[8..]);
+        let pay: PaymentId = "pay_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        assert_eq!(payment_id(&pay), "PAYMENT#pay_01ARZ3NDEKTSV4RRFFQ69G5FAV");
         assert_eq!(
             [
                 IMPORT_SK,

@@ -543,6 +543,25 @@ pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
             format!("/v1/periods/{period}/preview"),
             403,
         ),
+        Probe::new(
+            Method::POST,
+            "/v1/billing/payments/{payment_id}/reverse",
+            "path payment_id",
+            format!("/v1/billing/payments/pay_{}/reverse", "0".repeat(26)),
+            403,
+        )
+        .with_body(json!({"reason": "probe"})),
+        Probe::new(
+            Method::POST,
+            "/v1/billing/refunds",
+            "body org_id",
+            "/v1/billing/refunds".to_owned(),
+            403,
+        )
+        .with_body(
+            json!({"org_id": OrgId::new().to_string(), "amount": "1.00", "currency": "RUB",
+            "paid_on": "2026-11-01", "reference": "probe", "reason": "probe"}),
+        ),
         // Bank statements: staff only, whoever's payments they hold.
         Probe::new(
             Method::GET,

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 mod close;
 mod documents;
+mod reversals;
 mod settings;
 pub(crate) mod statements;
 

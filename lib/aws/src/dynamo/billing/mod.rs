@@ -21,7 +21,9 @@
 //! | A60 | A customer's ledger entries, by date | `Query` `SK begins_with LEDGER#` (every page) | `ORG#{org}` / `LEDGER#…` | – |
 //! | A61 | A customer's credit (prepaid or overpaid, not yet drawn down) | `GetItem` (consistent); written only inside A55, A58, A62 — also when its amount stays, so its `rev` orders every invoice issued and payment recorded: `PutItem` if `attribute_not_exists(PK)` / `UpdateItem` if `rev = :rev` | `ORG#{org}` / `CREDITBALANCE` | 2 in a transaction |
 //! | A62 | Record a payment once per reference, settling open invoices | `TransactWriteItems` of 4 + k (k ≤ 90): payment (`attribute_not_exists(PK)`), ledger entry, event, credit (A61), each settled invoice's `paid` if `rev = :rev` | `ORG#{org}` / `PAYMENT#{sha-256 of the reference, 32 hex}`; ledger, event as A55 | 2 × (3 + P + L + k·I) + k·2I (GSI1, GSI2) + 1 (outbox) |
-//! | A63 | A customer's payments / one by reference | `Query` `SK begins_with PAYMENT#` (every page) / `GetItem` (consistent) | as A62 | – |
+//! | A63 | A customer's payments / one by reference / one by id | `Query` `SK begins_with PAYMENT#` (every page) / `GetItem` (consistent) / `Query GSI1` | as A62; GSI1 `PAYMENT#{pay}` / `PAYMENT` | – |
+//! | A81 | Reverse a payment once: reopen what it settled, withdraw its credit | `TransactWriteItems` of 4 + k: the payment (`attribute_not_exists(payment.reversed)`), the reversing ledger entry, event, credit (A61), each reopened invoice's `paid` if `rev = :rev` (and, for a statement's payment, its line back to review: A78) | as A62 | as A62 |
+//! | A82 | Record a refund once per reference, from the credit; a customer's refunds | `TransactWriteItems` of 4: refund (`attribute_not_exists(PK)`), ledger entry, event, credit (A61) / `Query` `SK begins_with REFUND#` | `ORG#{org}` / `REFUND#{sha-256 of the reference, 32 hex}` | 2 × 4 + 1 (outbox) |
 //!
 //! I, L, C: the size of the invoice, the ledger entry and the credit note in KB, rounded up
 //! (an invoice of many lines is several KB, and every index that projects it costs as much
@@ -81,7 +83,9 @@ pub use close::{
 };
 pub use credit_notes::{CreditOutcome, IssueCreditNote, Released};
 pub use invoices::{IssueInvoice, IssueOutcome, StoredInvoice};
-pub use payments::{PaymentOutcome, RecordPayment, StoredCredit};
+pub use payments::{
+    PaymentOutcome, RecordPayment, RecordRefund, RefundOutcome, ReversePayment, StoredCredit,
+};
 pub use settings::StoredSettings;
 
 #[cfg(doc)]
