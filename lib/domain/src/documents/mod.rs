@@ -16,6 +16,7 @@
 pub mod archive;
 pub mod filed;
 pub mod package;
+pub mod reconciliation;
 pub mod signing;
 pub mod template;
 pub mod upd;
@@ -53,6 +54,10 @@ pub trait Typesetter: Send + Sync {
         template: &str,
         sheet: &InvoiceSheet,
     ) -> Result<Vec<u8>, template::TemplateError>;
+
+    /// The PDF of `report` (a reconciliation act or a statement of account) with the
+    /// built-in template; `Err` with the engine's message when the template fails.
+    fn report(&self, report: &reconciliation::ReportSheet) -> Result<Vec<u8>, String>;
 }
 
 /// Which document of an invoice.

@@ -55,6 +55,13 @@ impl Typesetter for Stopwatch {
     ) -> Result<Vec<u8>, kopek_domain::documents::template::TemplateError> {
         self.renderer.sheet_with(template, sheet)
     }
+
+    fn report(
+        &self,
+        report: &kopek_domain::documents::reconciliation::ReportSheet,
+    ) -> Result<Vec<u8>, String> {
+        self.renderer.report(report).map_err(|e| e.to_string())
+    }
 }
 
 pub(super) async fn run(root: &Path, tools: &tools::Tools, customers: usize) -> anyhow::Result<()> {
