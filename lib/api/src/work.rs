@@ -402,7 +402,11 @@ async fn release_batch(
 }
 
 /// A file to download.
-fn attachment(content_type: &'static str, file_name: String, bytes: Vec<u8>) -> impl IntoResponse {
+pub(crate) fn attachment(
+    content_type: &'static str,
+    file_name: String,
+    bytes: Vec<u8>,
+) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),

@@ -749,14 +749,6 @@ fn words(language: DocumentLanguage) -> Words {
 }
 
 /// An amount as the CSV writes it; zero left empty.
-fn amount_or_empty(money: Money) -> String {
-    if money.is_zero() {
-        String::new()
-    } else {
-        money.amount_text()
-    }
-}
-
 /// A line's description in the CSV: service, description, what it bills, quantity and unit.
 fn line_text(line: &RowLine, language: DocumentLanguage) -> String {
     let lang = match language {
@@ -773,76 +765,108 @@ fn line_text(line: &RowLine, language: DocumentLanguage) -> String {
     )
 }
 
+/// One cell of the statement's table: text, or an amount (which a spreadsheet keeps as a
+/// number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    Text(String),
+    Amount(Money),
+    Empty,
+}
+
+impl Cell {
+    /// The cell as the CSV writes it.
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Text(t) => t.clone(),
+            Cell::Amount(m) => m.amount_text(),
+            Cell::Empty => String::new(),
+        }
+    }
+}
+
+/// The columns of the statement's table.
+pub const COLUMNS: usize = 8;
+
 impl AccountStatement {
-    /// The statement as CSV in `language` (see the module docs): UTF-8 with a byte order
-    /// mark; columns date, document, number, description, debit, credit, balance, line
-    /// amount.
-    pub fn to_csv(&self, language: DocumentLanguage) -> Vec<u8> {
+    /// The statement as a table in `language` (see the module docs): a header, the opening
+    /// balance, each row with its lines under it, the closing balance and what is overdue;
+    /// columns date, document, number, description, debit, credit, balance, line amount.
+    /// The CSV and the spreadsheet are this table.
+    pub fn table(&self, language: DocumentLanguage) -> Vec<[Cell; COLUMNS]> {
+        use Cell::{Amount, Empty, Text};
         let words = words(language);
+        let text = |t: &str| Text(t.to_owned());
+        let money = |m: Money| if m.is_zero() { Empty } else { Amount(m) };
+        let mut table = vec![words.header.map(text)];
+        table.push([
+            Text(self.from.to_string()),
+            text(words.opening),
+            Empty,
+            Empty,
+            Empty,
+            Empty,
+            Amount(self.opening),
+            Empty,
+        ]);
+        for row in &self.rows {
+            table.push([
+                Text(row.on.to_string()),
+                text(row.kind.name(language)),
+                Text(row.number.clone()),
+                text(row.description.get(language)),
+                money(row.debit),
+                money(row.credit),
+                Amount(row.balance),
+                Empty,
+            ]);
+            for line in &row.lines {
+                table.push([
+                    Empty,
+                    text(words.line),
+                    Text(line.no.to_string()),
+                    Text(line_text(line, language)),
+                    Empty,
+                    Empty,
+                    Empty,
+                    Amount(line.gross),
+                ]);
+            }
+        }
+        let to = self.to.to_string();
+        table.push([
+            Text(to.clone()),
+            text(words.closing),
+            Empty,
+            Empty,
+            Amount(self.totals.debit),
+            Amount(self.totals.credit),
+            Amount(self.closing),
+            Empty,
+        ]);
+        table.push([
+            Text(to),
+            text(words.overdue),
+            Empty,
+            Empty,
+            Empty,
+            Empty,
+            Amount(self.overdue),
+            Empty,
+        ]);
+        table
+    }
+
+    /// The statement as CSV in `language`: [`AccountStatement::table`], UTF-8 with a byte
+    /// order mark.
+    pub fn to_csv(&self, language: DocumentLanguage) -> Vec<u8> {
         let mut out = "\u{feff}".as_bytes().to_vec();
         {
             let mut csv = csv::Writer::from_writer(&mut out);
-            let mut record = |fields: [&str; 8]| {
-                csv.write_record(fields)
-                    .expect("writing eight fields to memory cannot fail");
-            };
-            record(words.header);
-            let from = self.from.to_string();
-            record([
-                &from,
-                words.opening,
-                "",
-                "",
-                "",
-                "",
-                &self.opening.amount_text(),
-                "",
-            ]);
-            for row in &self.rows {
-                record([
-                    &row.on.to_string(),
-                    row.kind.name(language),
-                    &row.number,
-                    row.description.get(language),
-                    &amount_or_empty(row.debit),
-                    &amount_or_empty(row.credit),
-                    &row.balance.amount_text(),
-                    "",
-                ]);
-                for line in &row.lines {
-                    record([
-                        "",
-                        words.line,
-                        &line.no.to_string(),
-                        &line_text(line, language),
-                        "",
-                        "",
-                        "",
-                        &line.gross.amount_text(),
-                    ]);
-                }
+            for row in self.table(language) {
+                csv.write_record(row.iter().map(Cell::text))
+                    .expect("writing to memory cannot fail");
             }
-            let to = self.to.to_string();
-            record([
-                &to,
-                words.closing,
-                "",
-                "",
-                &self.totals.debit.amount_text(),
-                &self.totals.credit.amount_text(),
-                &self.closing.amount_text(),
-                "",
-            ]);
-            record([
-                &to,
-                words.overdue,
-                "",
-                "",
-                "",
-                "",
-                &self.overdue.amount_text(),
-                "",
-            ]);
             csv.flush().expect("flushing to memory cannot fail");
         }
         out

@@ -41,6 +41,7 @@ pub mod numbering;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod reports;
 pub mod subscriptions;
 pub mod usage;
 pub mod work;
@@ -456,6 +457,11 @@ impl Services {
     /// The bank statement queue, where the function was given one.
     pub fn bank_queue(&self) -> Option<&Queue> {
         self.ctx.bank_queue.as_ref()
+    }
+
+    /// Reports on customers' accounts (the statement of account).
+    pub fn reports(&self) -> reports::Reports {
+        reports::Reports::new(self.ctx.clone())
     }
 
     pub fn billing(&self) -> billing::Billing {

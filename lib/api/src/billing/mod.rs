@@ -19,6 +19,7 @@
 //! | `GET`, `POST /v1/billing/payments` | a customer its own; admins and accountants record them | payments received (reversed ones marked), refunds, and the credit they left |
 //! | `POST /v1/billing/payments/{payment_id}/reverse` | admins, accountants | take a payment back with a reason: invoices reopened, credit withdrawn, a reversing entry |
 //! | `POST /v1/billing/refunds` | admins, accountants | money sent back from a customer's credit |
+//! | `GET /v1/billing/account-statement?from=&to=&format=` | `invoices:read`: a customer its own, staff any | the statement of account for any dates: every document with a running balance, totals by service, closing balance and overdue; JSON, CSV or XLSX |
 //! | `GET /v1/documents?period=` | `invoices:read`: a customer its own, staff name `org_id` | a customer's closing documents of a period |
 //! | `GET /v1/documents/{document_id}` | the same | a document: type, number, amounts, status, SHA-256, signature |
 //! | `GET /v1/documents/{document_id}/download`, `…/signature` | the same | a five-minute presigned link to the PDF, or to its detached CMS signature |
@@ -56,6 +57,7 @@ mod invoices;
 mod ledger;
 mod packages;
 mod payments;
+mod reports;
 mod settings;
 pub(crate) mod statements;
 mod templates;
@@ -88,6 +90,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::list_payments, payments::record_payment))
         .routes(routes!(payments::reverse_payment))
         .routes(routes!(payments::record_refund))
+        .routes(routes!(reports::account_statement))
         .routes(routes!(documents::list_documents))
         .routes(routes!(documents::get_document))
         .routes(routes!(documents::download_document))

@@ -229,6 +229,8 @@ pub fn invoices_of_period(period: BillingPeriod) -> String {
 pub fn credit_note(invoice: &InvoiceId, id: &CreditNoteId) -> String {
     format!("CREDIT#{invoice}#{id}")
 }
+/// The prefix of a customer's credit notes (`CREDITBALANCE` has no `#`, so it is not one).
+pub const CREDIT_NOTES: &str = "CREDIT#";
 pub fn credit_notes_of(invoice: &InvoiceId) -> String {
     format!("CREDIT#{invoice}#")
 }

@@ -289,6 +289,13 @@ pub(super) fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
         ),
         Probe::new(
             Method::GET,
+            "/v1/billing/account-statement",
+            "query org_id",
+            format!("/v1/billing/account-statement?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
             "/v1/billing/ledger",
             "query org_id",
             format!("/v1/billing/ledger?org_id={org}"),

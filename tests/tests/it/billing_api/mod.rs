@@ -20,6 +20,7 @@ use kopek_tests::{Customer, TestApp, TestResponse};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+mod account_statement;
 mod close;
 mod documents;
 mod reversals;

@@ -156,6 +156,16 @@ impl Store {
             .collect())
     }
 
+    /// A59: every credit note of a customer, by invoice.
+    pub async fn credit_notes_of_org(&self, org: OrgId) -> Result<Vec<CreditNote>, StoreError> {
+        Ok(self
+            .query_all::<CreditNoteItem>(&keys::org(&org), keys::CREDIT_NOTES)
+            .await?
+            .into_iter()
+            .map(|i| i.credit_note)
+            .collect())
+    }
+
     /// A59: a credit note by id (GSI1: a note is never changed, so the index's copy is it).
     pub async fn credit_note_by_id(
         &self,
