@@ -267,14 +267,29 @@ impl Api<'_> {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> anyhow::Result<Value> {
+        let content = body
+            .map(|b| Ok::<_, anyhow::Error>(("application/json", serde_json::to_vec(b)?)))
+            .transpose()?;
+        self.send(method, path, token, content).await
+    }
+
+    /// Sends a request with an optional body of its content type; the answer's JSON, or an
+    /// error naming the request and the answer.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content: Option<(&str, Vec<u8>)>,
+    ) -> anyhow::Result<Value> {
         let mut request = Request::builder().method(method.clone()).uri(path);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
-        let mut request = match body {
-            Some(body) => request
-                .header("content-type", "application/json")
-                .body(Body::from(serde_json::to_vec(body)?))?,
+        let mut request = match content {
+            Some((content_type, body)) => request
+                .header("content-type", content_type)
+                .body(Body::from(body))?,
             None => request.body(Body::empty())?,
         };
         request
@@ -292,6 +307,33 @@ impl Api<'_> {
 
     async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> anyhow::Result<Value> {
         self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> anyhow::Result<Value> {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    /// An access token of the demo's `role` (its first login of that role).
+    async fn token_of(&self, demo: &Demo, role: &str) -> anyhow::Result<String> {
+        let login = demo
+            .logins
+            .iter()
+            .find(|l| l.role == role)
+            .with_context(|| format!("the demo has no {role}"))?;
+        let session = self
+            .post(
+                "/v1/auth/sign-in",
+                None,
+                &json!({"email": login.email, "password": login.password}),
+            )
+            .await?;
+        Ok(str_at(&session, "/access_token")?.to_owned())
+    }
+
+    /// POSTs a file's bytes as they are.
+    async fn upload(&self, path: &str, token: &str, bytes: Vec<u8>) -> anyhow::Result<Value> {
+        let content = Some(("application/octet-stream", bytes));
+        self.send(Method::POST, path, Some(token), content).await
     }
 }
 
@@ -602,19 +644,7 @@ pub async fn load(state: &AppState, router: &Router) -> anyhow::Result<Demo> {
     }
 
     // The engineer works one installation batch: one done, one failed; the rest stays queued.
-    let engineer = demo
-        .logins
-        .iter()
-        .find(|l| l.role == "engineer")
-        .context("the demo has an engineer")?;
-    let session = api
-        .post(
-            "/v1/auth/sign-in",
-            None,
-            &json!({"email": engineer.email, "password": engineer.password}),
-        )
-        .await?;
-    let engineer_token = str_at(&session, "/access_token")?.to_owned();
+    let engineer_token = api.token_of(&demo, "engineer").await?;
     let batch = api
         .post(
             "/v1/work/batches",
@@ -781,4 +811,262 @@ fn usage_events(orgs: &[OrgId], now: DateTime<Utc>, calendar: Calendar) -> Vec<R
 
 fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The provider's settlement account in [`provider_requisites`].
+const OWN_ACCOUNT: &str = "40702810938000000001";
+
+/// A payment document of the demo statement.
+struct StatementDoc {
+    number: String,
+    amount: Decimal,
+    payer: String,
+    payer_inn: String,
+    payer_kpp: String,
+    payer_account: String,
+    payee: String,
+    payee_inn: String,
+    payee_account: String,
+    purpose: String,
+}
+
+/// The demo's bank statement as the bank's client software writes it: 1CClientBankExchange
+/// 1.03, windows-1251, CRLF, dated `day`.
+fn statement_file(day: chrono::NaiveDate, opening: Decimal, docs: &[StatementDoc]) -> Vec<u8> {
+    let d = day.format("%d.%m.%Y").to_string();
+    let (credited, debited) = docs
+        .iter()
+        .fold((Decimal::ZERO, Decimal::ZERO), |(c, d), doc| {
+            if doc.payee_account == OWN_ACCOUNT {
+                (c + doc.amount, d)
+            } else {
+                (c, d + doc.amount)
+            }
+        });
+    let closing = opening + credited - debited;
+    let mut text = format!(
+        "1CClientBankExchange\r\nВерсияФормата=1.03\r\nКодировка=Windows\r\n\
+         Отправитель=СберБизнес\r\nПолучатель=1С:Бухгалтерия предприятия\r\n\
+         ДатаСоздания={d}\r\nВремяСоздания=08:15:02\r\nДатаНачала={d}\r\nДатаКонца={d}\r\n\
+         РасчСчет={OWN_ACCOUNT}\r\nДокумент=Платежное поручение\r\n\
+         СекцияРасчСчет\r\nДатаНачала={d}\r\nДатаКонца={d}\r\nРасчСчет={OWN_ACCOUNT}\r\n\
+         НачальныйОстаток={opening:.2}\r\nВсегоПоступило={credited:.2}\r\nВсегоСписано={debited:.2}\r\n\
+         КонечныйОстаток={closing:.2}\r\nКонецРасчСчет\r\n"
+    );
+    for doc in docs {
+        let (received, written_off) = if doc.payee_account == OWN_ACCOUNT {
+            (format!("ДатаПоступило={d}\r\n"), String::new())
+        } else {
+            (String::new(), format!("ДатаСписано={d}\r\n"))
+        };
+        text.push_str(&format!(
+            "СекцияДокумент=Платежное поручение\r\nНомер={}\r\nДата={d}\r\nСумма={:.2}\r\n\
+             ПлательщикСчет={}\r\n{written_off}Плательщик={}\r\nПлательщикИНН={}\r\n\
+             Плательщик1={}\r\nПлательщикРасчСчет={}\r\nПлательщикБанк1=АО «Альфа-Банк»\r\n\
+             ПлательщикБИК=044525593\r\nПлательщикКорсчет=30101810200000000593\r\n\
+             ПлательщикКПП={}\r\nПолучательСчет={}\r\n{received}Получатель={}\r\n\
+             ПолучательИНН={}\r\nПолучатель1={}\r\nПолучательРасчСчет={}\r\n\
+             ПолучательБанк1=ПАО Сбербанк\r\nПолучательБИК=044525225\r\n\
+             ПолучательКорсчет=30101810400000000225\r\nВидПлатежа=электронно\r\nВидОплаты=01\r\n\
+             Очередность=5\r\nНазначениеПлатежа={}\r\nКонецДокумента\r\n",
+            doc.number,
+            doc.amount,
+            doc.payer_account,
+            doc.payer,
+            doc.payer_inn,
+            doc.payer,
+            doc.payer_account,
+            doc.payer_kpp,
+            doc.payee_account,
+            doc.payee,
+            doc.payee_inn,
+            doc.payee,
+            doc.payee_account,
+            doc.purpose,
+        ));
+    }
+    text.push_str("КонецФайла\r\n");
+    encoding_rs::WINDOWS_1251.encode(&text).0.into_owned()
+}
+
+/// What the demo statement's import came to.
+#[derive(Debug, Default)]
+pub struct StatementDemo {
+    /// Where the file was written.
+    pub file: std::path::PathBuf,
+    /// The import's report (`GET /v1/billing/statements/{id}`).
+    pub report: Value,
+}
+
+/// This morning's bank statement, as the demo accountant imports it: Vasilek's invoice paid
+/// in full naming its number (after 500.00 of it was recorded by hand before the statement came,
+/// and is on it again: a duplicate), Ромашка paying by INN only and, in a second payment,
+/// part of its invoice by number, an unknown sole trader's advance (to review), and the
+/// bank's fee (a debit, skipped). Written to `dir` as the bank sends it (windows-1251),
+/// uploaded through the API and matched through `BankQueue`.
+pub async fn import_statement(
+    state: &AppState,
+    router: &Router,
+    demo: &Demo,
+    dir: &std::path::Path,
+) -> anyhow::Result<StatementDemo> {
+    let api = Api { router };
+    let token = api.token_of(demo, "accountant").await?;
+    let [(romashka, _), (vasilek, _), ..] = demo.organisations.as_slice() else {
+        bail!("the demo has two customers");
+    };
+    let today = state.today();
+    let mut parties = Vec::new();
+    for org in [romashka, vasilek] {
+        let admin = demo.admin.as_ref().context("the demo has its admin")?;
+        let organisation = state
+            .services
+            .accounts()
+            .organisation(admin, org.parse()?)
+            .await
+            .map_err(|e| anyhow::anyhow!("a demo customer: {e}"))?;
+        let invoices = api
+            .get(&format!("/v1/invoices?org_id={org}"), Some(&token))
+            .await?;
+        let invoice = invoices["items"]
+            .as_array()
+            .and_then(|items| items.first())
+            .cloned()
+            .context("the demo customer has an invoice")?;
+        parties.push((organisation, invoice));
+    }
+    let open = |invoice: &Value| -> anyhow::Result<Decimal> {
+        Ok(str_at(invoice, "/open")?.parse::<Decimal>()?)
+    };
+    // Before the statement arrived, the accountant typed in Vasilek's first 500.00 by hand.
+    let (vasilek_org, vasilek_invoice) = &parties[1];
+    let hand = Decimal::new(50_000, 2);
+    api.post(
+        "/v1/billing/payments",
+        Some(&token),
+        &json!({"org_id": vasilek, "amount": "500.00", "currency": "RUB",
+                "received_on": today.to_string(), "reference": "п/п 1042"}),
+    )
+    .await?;
+    let vasilek_rest = (open(vasilek_invoice)? - hand).max(Decimal::new(1, 2));
+    let (romashka_org, romashka_invoice) = &parties[0];
+    let third = (open(romashka_invoice)? / Decimal::from(3))
+        .round_dp(2)
+        .max(Decimal::new(1, 2));
+    let customer = |org: &kopek_domain::accounts::Organisation, number: &str, account: &str| {
+        (
+            org.legal_name.to_string(),
+            org.tax_id.as_str().to_owned(),
+            org.kpp
+                .as_ref()
+                .map(|k| k.as_str().to_owned())
+                .unwrap_or_default(),
+            number.to_owned(),
+            account.to_owned(),
+        )
+    };
+    let r = customer(
+        romashka_org,
+        str_at(romashka_invoice, "/number")?,
+        "40702810400000004411",
+    );
+    let l = customer(
+        vasilek_org,
+        str_at(vasilek_invoice, "/number")?,
+        "40702810700000007733",
+    );
+    let provider = "ООО «Копек Сервис»";
+    let doc = |number: &str,
+               amount: Decimal,
+               payer: &(String, String, String, String, String),
+               purpose: String| StatementDoc {
+        number: number.into(),
+        amount,
+        payer: payer.0.clone(),
+        payer_inn: payer.1.clone(),
+        payer_kpp: payer.2.clone(),
+        payer_account: payer.4.clone(),
+        payee: provider.into(),
+        payee_inn: "7708123450".into(),
+        payee_account: OWN_ACCOUNT.into(),
+        purpose,
+    };
+    let unknown = (
+        "ИП Сидоров Пётр Алексеевич".to_owned(),
+        "772912345678".to_owned(),
+        String::new(),
+        String::new(),
+        "40802810900000001234".to_owned(),
+    );
+    let docs = vec![
+        doc(
+            "1043",
+            vasilek_rest,
+            &l,
+            format!("Оплата по счёту № {} за услуги. В т.ч. НДС 20%", l.3),
+        ),
+        doc(
+            "1042",
+            hand,
+            &l,
+            "Оплата за услуги по договору. В т.ч. НДС 20%".into(),
+        ),
+        doc(
+            "517",
+            third,
+            &r,
+            "Оплата за услуги связи и хостинга. В т.ч. НДС 20%".into(),
+        ),
+        doc(
+            "518",
+            third,
+            &r,
+            format!("Частичная оплата по сч. {} . В т.ч. НДС 20%", r.3),
+        ),
+        doc(
+            "88",
+            Decimal::new(1_200_000, 2),
+            &unknown,
+            "Аванс за обслуживание оборудования, НДС не облагается".into(),
+        ),
+        StatementDoc {
+            number: "7".into(),
+            amount: Decimal::new(49_000, 2),
+            payer: provider.into(),
+            payer_inn: "7708123450".into(),
+            payer_kpp: "770801001".into(),
+            payer_account: OWN_ACCOUNT.into(),
+            payee: "ПАО Сбербанк".into(),
+            payee_inn: "7707083893".into(),
+            payee_account: "70601810038002740201".into(),
+            purpose: "Комиссия за ведение счёта за месяц. НДС не облагается".into(),
+        },
+    ];
+    let file = statement_file(today, Decimal::new(125_000_000, 2), &docs);
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("statement-{today}.txt"));
+    std::fs::write(&path, &file).with_context(|| format!("cannot write {}", path.display()))?;
+    let uploaded = api
+        .upload(
+            &format!("/v1/billing/statements?file_name=statement-{today}.txt"),
+            &token,
+            file,
+        )
+        .await?;
+    let queue = state
+        .services
+        .bank_queue()
+        .context("no function of the template has KOPEK_BANK_QUEUE_URL")?;
+    let drained = kopek_events::bank::drain(&state.services.bank(), queue, 1, Some(1)).await?;
+    anyhow::ensure!(
+        drained.failed == 0,
+        "a statement chunk failed (see the log)"
+    );
+    let report = api
+        .get(
+            &format!("/v1/billing/statements/{}", str_at(&uploaded, "/id")?),
+            Some(&token),
+        )
+        .await?;
+    Ok(StatementDemo { file: path, report })
 }

@@ -8,12 +8,16 @@
 //!    through `UsageQueue` and waits until it is counted, closes last month through
 //!    `CloseQueue` into invoices, makes their documents (the outbox relayed, `DocumentsQueue`
 //!    drained), sends this month's usage, and prints how to sign in;
-//! 5. ingests `UsageQueue` in the background as the `usage-ingest` function's event source
-//!    mapping does in AWS ([`ingest_usage`]), and relays the outbox and makes documents as
-//!    `outbox-relay` and `documents` do ([`make_documents`]);
-//! 6. writes `.local/up/<function>.env`, the environment to run one function alone against
+//! 5. imports this morning's bank statement as the demo accountant
+//!    ([`demo::import_statement`]: the file written to `.local/up`, uploaded, matched through
+//!    `BankQueue`) and prints its report;
+//! 6. ingests `UsageQueue` in the background as the `usage-ingest` function's event source
+//!    mapping does in AWS ([`ingest_usage`]), relays the outbox and makes documents as
+//!    `outbox-relay` and `documents` do, and matches uploaded statements as `bank-import`
+//!    does ([`make_documents`]);
+//! 7. writes `.local/up/<function>.env`, the environment to run one function alone against
 //!    this stack with cargo-lambda;
-//! 7. on Ctrl-C stops serving and ingesting, stops moto and removes what it wrote under
+//! 8. on Ctrl-C stops serving and ingesting, stops moto and removes what it wrote under
 //!    `.local/up`.
 
 use std::path::Path;
@@ -82,6 +86,9 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
     eprintln!("kopek: making {last_month}'s documents and signing them as the demo manager …");
     demo.signing =
         Some(demo::make_and_sign_documents(&stack.state, &router, &demo, last_month).await?);
+    let env_dir = root.join(".local").join("up");
+    eprintln!("kopek: importing this morning's bank statement as the demo accountant …");
+    let statement = demo::import_statement(&stack.state, &router, &demo, &env_dir).await?;
     eprintln!("kopek: sending this month's usage through the usage queue …");
     demo.usage = demo::load_usage(
         &stack.state,
@@ -98,12 +105,12 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
     ));
     let (stop_documents, documents_stopped) = oneshot::channel::<()>();
     let documenting = tokio::spawn(make_documents(stack.state.clone(), documents_stopped));
-    let env_dir = root.join(".local").join("up");
     stack.write_env_files(&env_dir)?;
     let credentials = env_dir.join("demo-logins.txt");
     std::fs::write(&credentials, logins_text(&demo))
         .with_context(|| format!("cannot write {}", credentials.display()))?;
     print_banner(&stack, &demo, port);
+    print_statement(&statement, port);
 
     let served = kopek_http::layers::serve_local(listener, router, async {
         let _ = tokio::signal::ctrl_c().await;
@@ -118,6 +125,49 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
     let _ = std::fs::remove_dir_all(&env_dir);
     eprintln!("kopek: stopped; the emulator and its data are gone");
     served.context("the local HTTP server failed")
+}
+
+/// The demo statement's import report, line by line, and how to work through it.
+fn print_statement(statement: &demo::StatementDemo, port: u16) {
+    let report = &statement.report;
+    let count = |outcome: &str| {
+        report["outcomes"][outcome].as_array().map_or(0, |t| {
+            t.iter().filter_map(|t| t["count"].as_u64()).sum::<u64>()
+        })
+    };
+    println!();
+    println!(
+        "Bank statement {} (1CClientBankExchange, windows-1251) imported as {}: {} lines read, {} payments — {} recorded, {} to review, {} duplicate; {} debit skipped; balances {}.",
+        statement.file.display(),
+        report["id"].as_str().unwrap_or("-"),
+        report["lines_read"],
+        report["payments"][0]["count"],
+        count("recorded"),
+        count("review"),
+        count("duplicate"),
+        report["debits"][0]["count"],
+        if report["balances"]
+            .as_array()
+            .is_some_and(|b| b.iter().all(|b| b["adds_up"] == true))
+        {
+            "add up"
+        } else {
+            "DO NOT add up"
+        }
+    );
+    for line in report["lines"].as_array().into_iter().flatten() {
+        println!(
+            "  п/п {:<5} {:>12} {:<36} {:<10} {}",
+            line["number"].as_str().unwrap_or("-"),
+            line["amount"].as_str().unwrap_or("-"),
+            line["payer"]["name"].as_str().unwrap_or("-"),
+            line["status"].as_str().unwrap_or("-"),
+            line["reason"].as_str().unwrap_or("-")
+        );
+    }
+    println!(
+        "  The accountant's review list: curl -s http://127.0.0.1:{port}/v1/billing/statement-review -H \"authorization: Bearer $ACCOUNTANT\" | jq   (see README: Money in)"
+    );
 }
 
 /// How long the background ingestion rests when the queue is empty.
@@ -144,19 +194,27 @@ async fn ingest_usage(poller: Poller, clock: Arc<dyn Clock>, mut stop: oneshot::
 }
 
 /// Relays the outbox and makes the documents it asks for every [`IDLE`] until `stop`, as
-/// `outbox-relay` (every minute) and `documents` (on `DocumentsQueue`) do in AWS. A failing
-/// job is left on the queue, retried after a minute, and dead-lettered after five tries.
+/// `outbox-relay` (every minute) and `documents` (on `DocumentsQueue`) do in AWS, and matches
+/// uploaded bank statements as `bank-import` (on `BankQueue`) does. A failing job is left on
+/// its queue, retried after a minute, and dead-lettered after five tries.
 async fn make_documents(state: kopek_http::state::AppState, mut stop: oneshot::Receiver<()>) {
     let Some(queue) = state.services.documents_queue().cloned() else {
         return;
     };
     let documents = state.services.documents();
     let outbox = state.services.outbox();
+    let bank = state.services.bank();
+    let bank_queue = state.services.bank_queue().cloned();
     loop {
         tokio::select! {
             _ = &mut stop => return,
             done = async {
                 outbox.relay(10).await.map_err(|e| e.to_string())?;
+                if let Some(bank_queue) = &bank_queue {
+                    kopek_events::bank::drain(&bank, bank_queue, 60, Some(1))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
                 kopek_events::documents::drain(&documents, &queue, 60, Some(1))
                     .await
                     .map_err(|e| e.to_string())
