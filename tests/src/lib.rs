@@ -344,6 +344,45 @@ impl TestApp {
             .expect("the documents queue drains")
     }
 
+    /// The messages the emulator's SES recorded for `to`: `(subject, body)`, from its model
+    /// dump (`/moto-api/data.json`).
+    ///
+    /// The dump reads every tracked object's attributes, and reading the restore status of a
+    /// multipart upload's part (its `s3::keyrestore` state, which advances on every read by
+    /// default) looks up a bucket parts do not have and fails the whole dump. Kopek never
+    /// restores from Glacier: the state is set to advance only by hand first, so the dump stays
+    /// readable whatever other tests uploaded.
+    pub async fn mails_to(&self, to: &str) -> Vec<(String, String)> {
+        let endpoint = self.sdk.endpoint_url().expect("the emulator's endpoint");
+        let (status, _) = http(
+            axum::http::Method::POST,
+            &format!("{endpoint}/moto-api/state-manager/set-transition"),
+            Some(&json!({"model_name": "s3::keyrestore",
+                         "transition": {"progression": "manual", "times": 1_000_000_000u64}})),
+        )
+        .await;
+        assert!(status.is_success(), "{status}");
+        let (status, body) = fetch(&format!("{endpoint}/moto-api/data.json")).await;
+        assert_eq!(status, 200);
+        let data: Value = serde_json::from_slice(&body).expect("JSON");
+        data["ses"]["Message"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| {
+                m["destinations"]["ToAddresses"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|d| d == to))
+            })
+            .map(|m| {
+                (
+                    m["subject"].as_str().unwrap_or_default().to_owned(),
+                    m["body"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
     /// Saves [`provider_requisites`] as `admin`.
     pub async fn save_requisites(&self, admin: &str) {
         self.send(Self::request(

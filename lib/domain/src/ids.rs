@@ -166,6 +166,11 @@ prefixed_id!(
     /// A bank statement uploaded for import.
     ImportId, "imp_", "statement import"
 );
+prefixed_id!(
+    /// A report made as a PDF for a customer and a date range (a reconciliation statement,
+    /// a statement of account).
+    ReportId, "rep_", "report"
+);
 
 #[cfg(test)]
 mod tests {

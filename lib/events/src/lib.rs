@@ -14,9 +14,11 @@
 //! | [`documents`] | `documents` | SQS batches of `DocumentsQueue` | [`kopek_services::documents::Documents::generate`] |
 //! | [`documents`] | `outbox-relay` | the schedule (every minute) | [`kopek_services::outbox::Outbox::relay`] |
 //! | [`bank`] | `bank-import` | SQS batches of `BankQueue` | [`kopek_services::bank::Bank::handle`] |
+//! | [`dunning`] | `dunning` | the daily schedule | [`kopek_services::dunning::Dunning::run_daily`] |
 
 pub mod bank;
 pub mod close;
 pub mod documents;
+pub mod dunning;
 pub mod poll;
 pub mod usage;

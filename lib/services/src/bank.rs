@@ -252,7 +252,10 @@ impl Bank {
                 .review(import, line, "the customer is gone".into(), Vec::new())
                 .await;
         };
-        let payments = store.payments_of(org).await?;
+        let mut payments = store.hand_payments_on(org, line.date).await?;
+        if received_on(line) != line.date {
+            payments.extend(store.hand_payments_on(org, received_on(line)).await?);
+        }
         if let Some(by_hand) = recorded_by_hand(line, &payments) {
             let outcome = Outcome::Duplicate {
                 reason: format!(

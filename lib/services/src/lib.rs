@@ -34,6 +34,7 @@ pub mod billing;
 pub mod catalog;
 pub mod close;
 pub mod documents;
+pub mod dunning;
 mod error;
 pub mod idempotency;
 pub mod invoices;
@@ -457,6 +458,11 @@ impl Services {
     /// The bank statement queue, where the function was given one.
     pub fn bank_queue(&self) -> Option<&Queue> {
         self.ctx.bank_queue.as_ref()
+    }
+
+    /// Dunning: the policy, customers' holds, the daily run.
+    pub fn dunning(&self) -> dunning::Dunning {
+        dunning::Dunning::new(self.ctx.clone())
     }
 
     /// Reports on customers' accounts (the statement of account).

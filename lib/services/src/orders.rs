@@ -65,6 +65,7 @@ impl Orders {
         let org_id = customer_org(caller)?;
         let store = &self.ctx.store;
         let org = store.organisation(org_id).await?.ok_or(Error::NotFound)?;
+        crate::dunning::orders_allowed(&self.ctx, org_id, org.language).await?;
         let codes: Vec<_> = command.lines.iter().map(|l| &l.service).collect();
         let services = services_named(&self.ctx, &codes).await?;
         let now = self.ctx.now();

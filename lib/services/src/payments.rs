@@ -195,6 +195,7 @@ impl Payments {
             match outcome {
                 PaymentOutcome::Recorded => {
                     tracing::info!(%org, payment = %payment.id, settled = payment.settled.len(), "payment recorded");
+                    self.restore_if_paid(org).await;
                     return Ok(FromLine::Recorded(Box::new(Recorded::New(payment))));
                 }
                 PaymentOutcome::LineTaken => return Ok(FromLine::LineTaken),
@@ -424,6 +425,28 @@ impl Payments {
             refunds,
             credit: credit.amount,
         })
+    }
+}
+
+impl Payments {
+    /// After a payment: the customer's dunning run at once, so that paying what is overdue
+    /// restores it without waiting for the next morning. A customer not being chased costs
+    /// one read; a failure is logged and left to the daily run.
+    async fn restore_if_paid(&self, org: OrgId) {
+        match self.ctx.store.dunning(org).await {
+            Ok(stored) if stored.state.episode.is_none() => {}
+            Ok(_) => {
+                if let Err(e) = crate::dunning::Dunning::new(self.ctx.clone())
+                    .run_customer(org)
+                    .await
+                {
+                    tracing::warn!(%org, error = %e, "dunning after a payment failed; the daily run will");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%org, error = %e, "dunning after a payment failed; the daily run will")
+            }
+        }
     }
 }
 

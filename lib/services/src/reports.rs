@@ -7,7 +7,7 @@ use chrono::{Datelike, NaiveDate};
 use kopek_domain::account_statement::{
     self, AccountStatement, Cell, StatementError, StatementInput,
 };
-use kopek_domain::accounts::{DocumentLanguage, Principal, Scope};
+use kopek_domain::accounts::{DocumentLanguage, Organisation, Principal, Scope};
 use kopek_domain::ids::OrgId;
 use kopek_domain::ledger::Entry;
 
@@ -47,8 +47,26 @@ impl Reports {
     ) -> Result<StatementOf> {
         caller.require_scope(Scope::InvoicesRead)?;
         let org = org_of(caller, org)?;
+        let organisation = self
+            .ctx
+            .store
+            .organisation(org)
+            .await?
+            .ok_or(Error::NotFound)?;
+        self.statement_of(&organisation, from, to).await
+    }
+
+    /// The statement of account of `organisation` from `from` to `to` (defaults as
+    /// [`Self::account_statement`]'s), for a use case that checked its caller already (or has
+    /// none: a report the documents function makes).
+    pub(crate) async fn statement_of(
+        &self,
+        organisation: &Organisation,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<StatementOf> {
+        let org = organisation.id;
         let store = &self.ctx.store;
-        let organisation = store.organisation(org).await?.ok_or(Error::NotFound)?;
         let to = to.unwrap_or_else(|| self.ctx.today());
         let from = from
             .or_else(|| NaiveDate::from_ymd_opt(to.year(), 1, 1))

@@ -814,25 +814,29 @@ fn rfc3339(at: DateTime<Utc>) -> String {
 }
 
 /// The provider's settlement account in [`provider_requisites`].
-const OWN_ACCOUNT: &str = "40702810938000000001";
+pub(crate) const OWN_ACCOUNT: &str = "40702810938000000001";
 
 /// A payment document of the demo statement.
-struct StatementDoc {
-    number: String,
-    amount: Decimal,
-    payer: String,
-    payer_inn: String,
-    payer_kpp: String,
-    payer_account: String,
-    payee: String,
-    payee_inn: String,
-    payee_account: String,
-    purpose: String,
+pub(crate) struct StatementDoc {
+    pub number: String,
+    pub amount: Decimal,
+    pub payer: String,
+    pub payer_inn: String,
+    pub payer_kpp: String,
+    pub payer_account: String,
+    pub payee: String,
+    pub payee_inn: String,
+    pub payee_account: String,
+    pub purpose: String,
 }
 
 /// The demo's bank statement as the bank's client software writes it: 1CClientBankExchange
 /// 1.03, windows-1251, CRLF, dated `day`.
-fn statement_file(day: chrono::NaiveDate, opening: Decimal, docs: &[StatementDoc]) -> Vec<u8> {
+pub(crate) fn statement_file(
+    day: chrono::NaiveDate,
+    opening: Decimal,
+    docs: &[StatementDoc],
+) -> Vec<u8> {
     let d = day.format("%d.%m.%Y").to_string();
     let (credited, debited) = docs
         .iter()

@@ -166,6 +166,7 @@ impl Samples {
                 "archive_id",
                 kopek_domain::ids::ArchiveId::new().to_string(),
             ),
+            ("report_id", kopek_domain::ids::ReportId::new().to_string()),
             ("kind", "act".to_owned()),
             ("sha256", "0".repeat(64)),
             ("import_id", kopek_domain::ids::ImportId::new().to_string()),

@@ -31,6 +31,14 @@ const FREE_FORM: &[(&str, &str)] = &[
     ("properties", "a usage event's own properties, as sent"),
     ("event", "a rejected usage event, as sent"),
     ("actor", "who did it: a user's or an API key's id"),
+    (
+        "policy",
+        "the dunning policy: steps in days, a threshold in the customer's currency, percentages",
+    ),
+    (
+        "settings",
+        "a customer's dunning mode: policy, off, or a hold with its reason (and its own policy)",
+    ),
 ];
 
 /// Whether a property's name says it carries money.

@@ -19,6 +19,9 @@
 //! | `GET`, `POST /v1/billing/payments` | a customer its own; admins and accountants record them | payments received (reversed ones marked), refunds, and the credit they left |
 //! | `POST /v1/billing/payments/{payment_id}/reverse` | admins, accountants | take a payment back with a reason: invoices reopened, credit withdrawn, a reversing entry |
 //! | `POST /v1/billing/refunds` | admins, accountants | money sent back from a customer's credit |
+//! | `GET`, `PUT /v1/billing/dunning-policy` | billing staff; admins change it | the dunning policy: reminder, notices, blocked orders, suspension, final step, late fee |
+//! | `GET /v1/billing/dunning`, `PUT /v1/billing/dunning` | `invoices:read` (a customer its own); managers and admins hold a customer or turn it off | where a customer stands in dunning, and why |
+//! | `POST /v1/billing/dunning/run` | admins | today's dunning run now (the `dunning` function runs it every morning) |
 //! | `GET /v1/billing/account-statement?from=&to=&format=` | `invoices:read`: a customer its own, staff any | the statement of account for any dates: every document with a running balance, totals by service, closing balance and overdue; JSON, CSV or XLSX |
 //! | `GET /v1/documents?period=` | `invoices:read`: a customer its own, staff name `org_id` | a customer's closing documents of a period |
 //! | `GET /v1/documents/{document_id}` | the same | a document: type, number, amounts, status, SHA-256, signature |
@@ -34,6 +37,9 @@
 //! | `GET /v1/packages?period=`, `GET /v1/packages/{package_id}` | `invoices:read`: a customer its own | a customer's package |
 //! | `GET /v1/packages/{package_id}/download` | the same | a five-minute link to the ZIP; the customer's first download marks it viewed |
 //! | `POST /v1/packages/{package_id}/accept`, `…/dispute` | the customer (its people or keys) | accept, or dispute with a reason |
+//! | `POST /v1/billing/reports` | `invoices:read`: a customer its own, staff name `org_id` | ask for a customer's reconciliation statement or statement of account for a date range as a PDF, made as a job (202) |
+//! | `GET /v1/billing/reports?org_id=`, `GET /v1/billing/reports/{report_id}` | the same | a customer's reports, newest first; a report: `making`, `ready` (five-minute links to the PDF and, once signed, its `.p7s`) or `failed` with the reason |
+//! | `POST /v1/billing/reports/{report_id}/sign` | managers and admins, signed in | sign a ready report with the provider's key, in the documents function (202) |
 //! | `POST /v1/periods/{period}/archives`, `GET /v1/archives/{archive_id}` | billing staff | a period's archive: every package and the register (CSV, XLSX), built as a job; a link once ready |
 //! | `PUT`, `GET`, `DELETE /v1/billing/templates/{kind}` | admins upload or remove; billing staff read | the provider's own template of a kind of document: uploaded (202, `checking`), the one in force, back to the built-in one |
 //! | `GET /v1/billing/templates/{kind}/{sha256}` | billing staff | an upload's check: `accepted`, or `refused` with the compiler's message and line |
@@ -53,10 +59,12 @@
 //! call one of them and render the views of [`views`].
 mod close;
 mod documents;
+mod dunning;
 mod invoices;
 mod ledger;
 mod packages;
 mod payments;
+mod report_files;
 mod reports;
 mod settings;
 pub(crate) mod statements;
@@ -91,6 +99,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::reverse_payment))
         .routes(routes!(payments::record_refund))
         .routes(routes!(reports::account_statement))
+        .routes(routes!(dunning::get_policy, dunning::put_policy))
+        .routes(routes!(dunning::get_dunning, dunning::put_dunning))
+        .routes(routes!(dunning::run_dunning))
         .routes(routes!(documents::list_documents))
         .routes(routes!(documents::get_document))
         .routes(routes!(documents::download_document))
@@ -113,6 +124,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(packages::dispute_package))
         .routes(routes!(packages::request_archive))
         .routes(routes!(packages::get_archive))
+        .routes(routes!(
+            report_files::request_report,
+            report_files::list_reports
+        ))
+        .routes(routes!(report_files::get_report))
+        .routes(routes!(report_files::sign_report))
         .routes(routes!(
             templates::upload_template,
             templates::active_template,

@@ -55,7 +55,7 @@ fn tallies(t: &[Tally]) -> Vec<TallyView> {
 
 /// An account's balances as the statement states them.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BalanceView {
+pub struct StatementBalanceView {
     account: String,
     #[schema(value_type = String, example = "RUB")]
     currency: Currency,
@@ -71,7 +71,7 @@ pub struct BalanceView {
     own: bool,
 }
 
-impl From<&BalanceCheck> for BalanceView {
+impl From<&BalanceCheck> for StatementBalanceView {
     fn from(b: &BalanceCheck) -> Self {
         let m = |d: Decimal| Amount::from(Money::new(d, b.currency));
         Self {
@@ -109,7 +109,7 @@ pub struct ImportView {
     debits: Vec<TallyView>,
     /// Neither: counted and skipped.
     other: Vec<TallyView>,
-    balances: Vec<BalanceView>,
+    balances: Vec<StatementBalanceView>,
     /// `importing` while payments are still being matched, then `done`.
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<&'static str>,
@@ -137,7 +137,7 @@ impl ImportView {
             payments: tallies(&i.payments),
             debits: tallies(&i.debits),
             other: tallies(&i.other),
-            balances: i.balances.iter().map(BalanceView::from).collect(),
+            balances: i.balances.iter().map(StatementBalanceView::from).collect(),
             status: None,
             outcomes: None,
             lines: None,

@@ -9,7 +9,7 @@ use kopek_domain::catalog::ServiceCode;
 use kopek_domain::documents::DocumentType;
 use kopek_domain::ids::{
     ApiKeyId, ArchiveId, BatchId, ChargeId, CreditNoteId, DocumentId, EventId, ImportId, InvoiceId,
-    OrderId, OrgId, PackageId, PaymentId, SessionId, SigningId, SubscriptionId, UserId,
+    OrderId, OrgId, PackageId, PaymentId, ReportId, SessionId, SigningId, SubscriptionId, UserId,
 };
 use kopek_domain::invoicing::{DocumentKind, InvoiceSeries};
 use kopek_domain::payments::PaymentReference;
@@ -247,6 +247,11 @@ pub fn payment(reference: &PaymentReference) -> String {
     format!("PAYMENT#{}", reference_digest(reference))
 }
 
+/// GSI2 of a payment recorded by hand (A63): `HANDPAID#{org}#{received on}`.
+pub fn hand_paid(org: &OrgId, day: NaiveDate) -> String {
+    format!("HANDPAID#{org}#{day}")
+}
+
 /// GSI1 of a payment (A63): `PAYMENT#{pay}`.
 pub fn payment_id(id: &PaymentId) -> String {
     format!("PAYMENT#{id}")
@@ -309,6 +314,10 @@ pub const TEMPLATES_SK: &str = "TEMPLATES";
 pub fn template(kind: &str, sha256: &str) -> String {
     format!("TEMPLATE#{kind}#{sha256}")
 }
+/// The provider's dunning policy (A85, under `SETTINGS`) and a customer's dunning (A86,
+/// under `ORG#{org}`).
+pub const DUNNING_SK: &str = "DUNNING";
+
 /// GSI2 of an organisation (A3b): `TAXID#{tax id}`.
 pub fn tax_id(tax_id: &str) -> String {
     format!("TAXID#{tax_id}")
@@ -339,6 +348,15 @@ pub fn payer_account(account: &str) -> String {
 }
 pub const PAYER_ACCOUNT_SK: &str = "PAYERACCOUNT";
 
+/// A customer's report file (A83), in its partition, and GSI1: the report by id.
+pub fn report(id: &ReportId) -> String {
+    format!("REPORT#{id}")
+}
+/// The prefix of a customer's report files (A84).
+pub const REPORTS: &str = "REPORT#";
+/// GSI1SK of a report file, alone in its GSI1 partition.
+pub const REPORT_SK: &str = "REPORT";
+
 /// GSI2: a period's documents, by customer, type and number.
 pub fn documents_of_period(period: BillingPeriod) -> String {
     format!("DOCS#{period}")
@@ -368,11 +386,17 @@ mod tests {
         assert_eq!(bank_line("ab12"), "BANKLINE#ab12");
         assert_eq!(payer_account("DE89"), "PAYERACCOUNT#DE89");
         assert_eq!(tax_id("7701234567"), "TAXID#7701234567");
+        assert_eq!(DUNNING_SK, "DUNNING");
         let reference = PaymentReference::try_from("п/п 1".to_owned()).unwrap();
         assert_eq!(&refund(&reference)[..7], "REFUND#");
         assert_eq!(refund(&reference)[7..], payment(&reference)[8..]);
         let pay: PaymentId = "pay_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
         assert_eq!(payment_id(&pay), "PAYMENT#pay_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        let day = NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        assert_eq!(
+            hand_paid(&org_id(), day),
+            format!("HANDPAID#{ORG}#2026-12-06")
+        );
         assert_eq!(
             [
                 IMPORT_SK,
@@ -587,5 +611,24 @@ mod tests {
         let arc: ArchiveId = "arc_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
         assert_eq!(archive(&arc), "ARCHIVE#arc_01ARZ3NDEKTSV4RRFFQ69G5FAV");
         assert_eq!(ARCHIVE_SK, "ARCHIVE");
+    }
+
+    #[test]
+    fn report_keys_are_stable() {
+        let rep: ReportId = "rep_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        assert_eq!(report(&rep), "REPORT#rep_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert!(report(&rep).starts_with(REPORTS));
+        assert_eq!([REPORTS, REPORT_SK], ["REPORT#", "REPORT"]);
+        // No other item of a customer's partition starts as a report does.
+        for other in [
+            INVOICES,
+            LEDGER,
+            PAYMENTS,
+            REFUNDS,
+            CREDIT_NOTES,
+            CREDIT_BALANCE,
+        ] {
+            assert!(!other.starts_with(REPORTS), "{other}");
+        }
     }
 }

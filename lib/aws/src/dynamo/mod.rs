@@ -34,6 +34,7 @@
 //! | A38–A45 | Usage events (sharded), meters used, rejected events, ingestion health, closed periods, external references | see [`usage`] | `USAGE#…`, `USAGEREJ#…`, `USAGEHEALTH#…`, `EXTREF#…`; `ORG#{org}` / `USAGEMETER#…`, `BILLING` |
 //! | A46–A64 | Billing settings and the provider's requisites, the period close (status, customer jobs), invoice numbering, invoices, credit notes, the ledger, credit and payments | see [`billing`] (one module per aggregate) | `PERIOD#{yyyy-mm}`, `SEQ#…`, `SETTINGS`; `ORG#{org}` / `INVOICE#…`, `CREDIT#…`, `LEDGER#…`, `CREDITBALANCE`, `PAYMENT#…`; GSI1 `PERIODS`, `INVOICE#{inv}`, `CREDIT#{crn}`; GSI2 `INVOICES#{yyyy-mm}` |
 //! | A65–A74 | Closing documents: filed once, a customer's of a period, by id, a period's, signed; signing jobs; the signing certificate; packages; archives | see [`documents`] | `ORG#{org}` / `DOC#…`, `PACKAGE#…`, `SIGNING#{sgn}`, `SETTINGS` / `SIGNING_CERT`, `PERIOD#…` / `ARCHIVE#…`; GSI1 `DOC#{doc}`, `PACKAGE#{pkg}`, `ARCHIVE#{arc}`, `SIGNINGS#{yyyy-mm}`; GSI2 `DOCS#{yyyy-mm}`, `PACKAGES#{yyyy-mm}` |
+//! | A83–A84 | Reports filed as PDFs (a customer's reconciliation statement, statement of account): filed once, by id, saved over their revision; a customer's, newest first | see [`reports`] | `ORG#{org}` / `REPORT#{rep}`; GSI1 `REPORT#{rep}` |
 //!
 //! Every key is built in [`keys`] (each asserted by a unit test); the write helpers —
 //! conditions, the `UpdateItem` builder, conditional puts — are in `expr`. With the `faults`
@@ -57,10 +58,12 @@ pub mod billing;
 pub mod capacity;
 pub mod catalog;
 pub mod documents;
+pub mod dunning;
 pub(crate) mod expr;
 pub mod idempotency;
 pub mod keys;
 pub mod orders;
+pub mod reports;
 pub mod subscriptions;
 pub mod templates;
 pub mod throttle;

@@ -17,6 +17,7 @@ pub mod archive;
 pub mod filed;
 pub mod package;
 pub mod reconciliation;
+pub mod report;
 pub mod signing;
 pub mod template;
 pub mod upd;

@@ -60,7 +60,7 @@ use crate::invoicing::{Buyer, ProviderRequisites};
 use crate::money::{Currency, Money, in_words};
 
 /// Which report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportKind {
     /// «Акт сверки взаимных расчётов».

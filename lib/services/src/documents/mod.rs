@@ -34,7 +34,9 @@ use kopek_domain::documents::{
     Document, DocumentStatus, DocumentType, FiledObject, InvoiceSheet, SheetKind, Source,
     Typesetter, filed::object_key, template::ActiveTemplates, upd,
 };
-use kopek_domain::ids::{ArchiveId, CreditNoteId, DocumentId, InvoiceId, OrgId, SigningId};
+use kopek_domain::ids::{
+    ArchiveId, CreditNoteId, DocumentId, InvoiceId, OrgId, ReportId, SigningId, UserId,
+};
 use kopek_domain::invoicing::{Invoice, InvoicingError};
 use kopek_domain::money::Money;
 use kopek_domain::period::BillingPeriod;
@@ -50,11 +52,13 @@ const COUNT_PAGE: i32 = 500;
 
 mod archive;
 mod packages;
+mod reports;
 mod signing;
 mod templates;
 
 pub use archive::{ArchiveWithLink, Built};
 pub use packages::{PACKAGE_PAGE, PeriodPackages, SentPackages};
+pub use reports::ReportWithLinks;
 pub use signing::SIGN_PAGE;
 
 /// What a document is, before it is typeset.
@@ -69,7 +73,8 @@ struct Head {
 }
 
 /// One message of `DocumentsQueue`: the documents of one source to make, the next step of a
-/// signing, or the next page of a period's packages.
+/// signing, the next page of a period's packages, an archive, a template's check, or a report
+/// to make or sign.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DocumentJob {
@@ -93,6 +98,14 @@ pub enum DocumentJob {
     Archive { archive: ArchiveId },
     /// A provider's template to check against the samples of its kind.
     Template { kind: SheetKind, sha256: String },
+    /// A report asked for (a reconciliation statement, a statement of account) to make.
+    Report { org: OrgId, report: ReportId },
+    /// A ready report to sign for the manager `by`.
+    SignReport {
+        org: OrgId,
+        report: ReportId,
+        by: UserId,
+    },
 }
 
 /// What one job did.
@@ -178,6 +191,14 @@ impl Documents {
             }
             DocumentJob::Template { kind, sha256 } => {
                 self.check_template(*kind, sha256).await?;
+                Ok(Generated::default())
+            }
+            DocumentJob::Report { org, report } => {
+                self.make_report(*org, *report).await?;
+                Ok(Generated::default())
+            }
+            DocumentJob::SignReport { org, report, by } => {
+                self.sign_report_job(*org, *report, *by).await?;
                 Ok(Generated::default())
             }
         }

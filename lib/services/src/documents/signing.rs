@@ -38,7 +38,7 @@ use crate::{Error, PageKey, Result};
 pub const SIGN_PAGE: usize = 50;
 
 /// Who may sign.
-const SIGNERS: &[Role] = &[Role::Manager, Role::Admin];
+pub(super) const SIGNERS: &[Role] = &[Role::Manager, Role::Admin];
 
 impl From<SigningError> for Error {
     fn from(e: SigningError) -> Self {

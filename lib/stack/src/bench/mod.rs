@@ -50,10 +50,15 @@
 //!   packages into a multipart upload: the most it held at once and the process's peak
 //!   memory before and after ([`archive`]).
 //!
+//! - `bank [--events N] [--customers K]` (default 10,000 lines, 100 customers): a bank
+//!   statement uploaded and matched through `BankQueue`, then the same file again: requests
+//!   and capacity units per line ([`bank`]).
+//!
 //! Figures are printed as a Markdown table, ready for BENCHMARKS.md. Nothing here asserts
 //! on time (the usage benchmark fails only when the totals do not match what was sent).
 
 mod archive;
+mod bank;
 mod close;
 mod cold_start;
 mod documents;
@@ -154,9 +159,15 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             &tools,
             customers.unwrap_or(1000),
         )),
+        "bank" => tokio::runtime::Runtime::new()?.block_on(bank::run(
+            &root,
+            &tools,
+            events.unwrap_or(10_000),
+            customers.unwrap_or(100),
+        )),
         other => {
             bail!(
-                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents` or `archive`"
+                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive` or `bank`"
             )
         }
     }

@@ -118,6 +118,7 @@ async fn every_operation_that_takes_an_id_is_covered_here() {
         credit_note: "crn_x",
         document: "doc_x",
         package: "pkg_x",
+        report: "rep_x",
     })
     .into_iter()
     .chain(catalog_probes("CODE"))

@@ -83,6 +83,8 @@ struct Ids<'a> {
     document: &'a str,
     /// The customer's package of that period.
     package: &'a str,
+    /// A report of the customer's account, made as a PDF.
+    report: &'a str,
 }
 
 /// The period the organisations' invoices are of.

@@ -19,6 +19,7 @@ pub(super) fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
         credit_note,
         document,
         package,
+        report,
     } = *ids;
     let period = invoiced_period();
     let invite =
@@ -289,9 +290,39 @@ pub(super) fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
         ),
         Probe::new(
             Method::GET,
+            "/v1/billing/dunning",
+            "query org_id",
+            format!("/v1/billing/dunning?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
             "/v1/billing/account-statement",
             "query org_id",
             format!("/v1/billing/account-statement?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/billing/reports",
+            "query org_id",
+            format!("/v1/billing/reports?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/billing/reports",
+            "body org_id",
+            "/v1/billing/reports".to_owned(),
+            202,
+        )
+        .with_body(json!({"kind": "reconciliation", "org_id": org,
+            "from": period.first_day().to_string(), "to": period.last_day().to_string()})),
+        Probe::new(
+            Method::GET,
+            "/v1/billing/reports/{report_id}",
+            "path report_id",
+            format!("/v1/billing/reports/{report}"),
             200,
         ),
         Probe::new(
@@ -536,6 +567,14 @@ pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
             format!("/v1/archives/arc_{}", "0".repeat(26)),
             403,
         ),
+        // Signing a report: managers and admins, whoever's it is.
+        Probe::new(
+            Method::POST,
+            "/v1/billing/reports/{report_id}/sign",
+            "path report_id",
+            format!("/v1/billing/reports/rep_{}/sign", "0".repeat(26)),
+            403,
+        ),
         Probe::new(
             Method::GET,
             "/v1/signings/{signing_id}",
@@ -569,6 +608,14 @@ pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
             json!({"org_id": OrgId::new().to_string(), "amount": "1.00", "currency": "RUB",
             "paid_on": "2026-11-01", "reference": "probe", "reason": "probe"}),
         ),
+        Probe::new(
+            Method::PUT,
+            "/v1/billing/dunning",
+            "body org_id",
+            "/v1/billing/dunning".to_owned(),
+            403,
+        )
+        .with_body(json!({"org_id": OrgId::new().to_string(), "mode": "off", "rev": 0})),
         // Bank statements: staff only, whoever's payments they hold.
         Probe::new(
             Method::GET,

@@ -8,7 +8,7 @@ use axum::http::Method;
 use kopek_domain::documents::signing::Signing;
 use kopek_domain::documents::{DocumentType, Source};
 use kopek_domain::ids::{
-    ApiKeyId, CreditNoteId, DocumentId, InvoiceId, OrderId, OrgId, PackageId, SigningId,
+    ApiKeyId, CreditNoteId, DocumentId, InvoiceId, OrderId, OrgId, PackageId, ReportId, SigningId,
     SubscriptionId, UserId,
 };
 use kopek_tests::{Customer, TestApp, unique};
@@ -38,6 +38,9 @@ struct World {
     b_document_id: String,
     a_package_id: String,
     b_package_id: String,
+    /// A reconciliation statement of each, made as a PDF.
+    a_report_id: String,
+    b_report_id: String,
     /// A key of the provider's staff (no organisation).
     staff_key_id: String,
 }
@@ -203,6 +206,22 @@ async fn world(app: &TestApp) -> World {
         let invoice: InvoiceId = invoice.parse().expect("an invoice id");
         PackageId::of(invoice).to_string()
     };
+    let report = |token: String| async move {
+        let period = invoiced_period();
+        let asked = app
+            .post(
+                "/v1/billing/reports",
+                Some(&token),
+                &json!({"kind": "reconciliation", "from": period.first_day().to_string(),
+                        "to": period.last_day().to_string()}),
+            )
+            .await;
+        asked.assert_status(202);
+        asked.body["id"].as_str().expect("report id").to_owned()
+    };
+    let a_report_id = report(a.token.clone()).await;
+    let b_report_id = report(b.token.clone()).await;
+    assert_eq!(app.drain_documents(Some(3)).await.failed, 0, "both made");
     World {
         a,
         b,
@@ -219,6 +238,8 @@ async fn world(app: &TestApp) -> World {
         b_document_id: act(&invoice_ids[1]),
         a_package_id: package(&invoice_ids[0]),
         b_package_id: package(&invoice_ids[1]),
+        a_report_id,
+        b_report_id,
         a_credit_note_id,
         b_credit_note_id,
     }
@@ -238,6 +259,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         credit_note: &world.b_credit_note_id,
         document: &world.b_document_id,
         package: &world.b_package_id,
+        report: &world.b_report_id,
     });
     let never_ids = [
         OrgId::new().to_string(),
@@ -248,6 +270,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         CreditNoteId::new().to_string(),
         DocumentId::new().to_string(),
         PackageId::new().to_string(),
+        ReportId::new().to_string(),
     ];
     let never = org_probes(&Ids {
         org: &never_ids[0],
@@ -258,6 +281,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         credit_note: &never_ids[5],
         document: &never_ids[6],
         package: &never_ids[7],
+        report: &never_ids[8],
     });
     let malformed = org_probes(&Ids {
         org: "org_nonsense",
@@ -268,6 +292,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         credit_note: "crn_nonsense",
         document: "doc_nonsense",
         package: "pkg_nonsense",
+        report: "rep_nonsense",
     });
     for ((probe, never), malformed) in foreign.iter().zip(&never).zip(&malformed) {
         let what = format!("{} {}", probe.method, probe.uri);
@@ -331,6 +356,7 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         credit_note: &world.a_credit_note_id,
         document: &world.a_document_id,
         package: &world.a_package_id,
+        report: &world.a_report_id,
     }) {
         let what = format!("{} {}", probe.method, probe.uri);
         let response = probe.send(app, caller).await;
@@ -343,6 +369,9 @@ async fn only_its_own_ids_reach(app: &TestApp, world: &World, caller: &str) {
         match probe.input.2.as_str() {
             "path org_id" if probe.method == Method::GET && !probe.uri.ends_with("/users") => {
                 assert_eq!(response.body["id"], world.a.org_id.as_str(), "{what}");
+            }
+            "body org_id" if probe.uri == "/v1/billing/reports" => {
+                assert_eq!(response.body["org_id"], world.a.org_id.as_str(), "{what}");
             }
             "body org_id" => {
                 assert_eq!(

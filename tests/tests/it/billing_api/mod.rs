@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 mod account_statement;
 mod close;
 mod documents;
+mod dunning;
 mod reversals;
 mod settings;
 pub(crate) mod statements;

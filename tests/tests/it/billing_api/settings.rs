@@ -16,7 +16,7 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
     defaults.assert_status(200);
     assert_eq!(
         defaults.body,
-        json!({"series": "KPK", "tax_mode": "exclusive", "zero_invoices": "skip", "payment_terms_days": 14, "rev": 0,
+        json!({"series": "KPK", "tax_mode": "exclusive", "zero_invoices": "skip", "payment_terms_days": 14, "bank_accounts": [], "rev": 0,
             "time_zone": kopek_tests::emulator::calendar().to_string(),
             "period_months": kopek_tests::emulator::calendar().period_length().months()})
     );
@@ -36,7 +36,8 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
             .await
         }
     };
-    let wanted = json!({"series": "ROM2", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30});
+    let wanted = json!({"series": "ROM2", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30,
+        "bank_accounts": ["DE89370400440532013000", "40702810500000000777"]});
     put(manager.clone(), wanted.clone())
         .await
         .assert_problem(403, "forbidden");
@@ -72,6 +73,14 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
             "currency",
         ),
         (
+            json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30, "bank_accounts": ["4070281"]}),
+            "bank_accounts[0]",
+        ),
+        (
+            json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30, "bank_accounts": ["DE89370400440532013000", "XX"]}),
+            "bank_accounts[1]",
+        ),
+        (
             // The zone is the deployment's, not a setting of the API.
             json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30, "time_zone": "UTC"}),
             "time_zone",
@@ -94,6 +103,8 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
     let read = app.get("/v1/billing/settings", Some(&admin)).await;
     let mut expected = wanted.clone();
     expected["rev"] = json!(1);
+    // Spaces go, letters are upper case: accounts as statements compare them.
+    assert_eq!(saved.body["bank_accounts"], wanted["bank_accounts"]);
     expected["time_zone"] = json!(kopek_tests::emulator::calendar().to_string());
     expected["period_months"] = json!(kopek_tests::emulator::calendar().period_length().months());
     assert_eq!(read.body, expected);

@@ -14,6 +14,7 @@ use crate::close::world::{Party, World};
 
 mod faults;
 mod packages;
+mod reports;
 mod signing;
 mod templates;
 

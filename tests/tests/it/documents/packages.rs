@@ -6,51 +6,12 @@
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
 
-use kopek_tests::{TestApp, fetch};
+use kopek_tests::fetch;
 use serde_json::{Value, json};
 
 use super::closed_month;
 use super::signing::{openssl_verifies, sign};
 use crate::close::world::{Party, World};
-
-/// The messages the emulator's SES recorded for `to`: `(subject, body)`, from its model
-/// dump (`/moto-api/data.json`).
-///
-/// The dump reads every tracked object's attributes, and reading the restore status of a
-/// multipart upload's part (its `s3::keyrestore` state, which advances on every read by
-/// default) looks up a bucket parts do not have and fails the whole dump. Kopek never
-/// restores from Glacier: the state is set to advance only by hand first, so the dump stays
-/// readable whatever other tests uploaded.
-async fn mails_to(app: &TestApp, to: &str) -> Vec<(String, String)> {
-    let endpoint = app.sdk.endpoint_url().expect("the emulator's endpoint");
-    let (status, _) = kopek_tests::http(
-        axum::http::Method::POST,
-        &format!("{endpoint}/moto-api/state-manager/set-transition"),
-        Some(&json!({"model_name": "s3::keyrestore",
-                     "transition": {"progression": "manual", "times": 1_000_000_000u64}})),
-    )
-    .await;
-    assert!(status.is_success(), "{status}");
-    let (status, body) = fetch(&format!("{endpoint}/moto-api/data.json")).await;
-    assert_eq!(status, 200);
-    let data: Value = serde_json::from_slice(&body).expect("JSON");
-    data["ses"]["Message"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| {
-            m["destinations"]["ToAddresses"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|d| d == to))
-        })
-        .map(|m| {
-            (
-                m["subject"].as_str().unwrap_or_default().to_owned(),
-                m["body"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
 
 /// Every entry of a ZIP, by name.
 fn unzip(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
@@ -103,7 +64,7 @@ async fn a_signed_period_goes_out_as_one_package_per_customer_which_it_accepts_o
     assert_eq!(package["status"], "sent", "{package}");
     let email = billing_email(&w, &a).await;
     assert_eq!(package["sent_to"], email.as_str());
-    let mails = mails_to(&w.app, &email).await;
+    let mails = w.app.mails_to(&email).await;
     assert_eq!(mails.len(), 1, "one e-mail per package: {mails:?}");
     assert_eq!(mails[0].0, format!("Закрывающие документы за {}", w.period));
     assert!(
@@ -244,7 +205,7 @@ async fn a_signed_period_goes_out_as_one_package_per_customer_which_it_accepts_o
         .await
         .assert_status(202);
     w.app.drain_documents(Some(3)).await;
-    assert_eq!(mails_to(&w.app, &email).await.len(), 1);
+    assert_eq!(w.app.mails_to(&email).await.len(), 1);
     let again = w.app.get(&format!("/v1/packages/{id}"), Some(&token)).await;
     assert_eq!(again.body["status"], "accepted");
 }

@@ -429,3 +429,19 @@ async fn the_bank_import_function_records_a_statements_payments_from_the_sample_
         ["ba000000-0000-4000-8000-000000000002"]
     );
 }
+
+#[tokio::test]
+async fn the_dunning_function_runs_the_day_from_the_sample_event() {
+    let app = TestApp::start().await;
+    app.register("Ромашка").await;
+    let lambda = LambdaUnderTest::start_on(&app, "DunningFunction", "dunning").await;
+    let ran = lambda
+        .invoke_json(
+            "dunning",
+            &tools::project_root().join("events/dunning/scheduled.json"),
+        )
+        .await;
+    assert!(ran["customers"].as_u64().is_some_and(|n| n >= 1), "{ran}");
+    assert_eq!(ran["failed"], 0, "{ran}");
+    assert_eq!(ran["changed"], 0, "nothing is due: {ran}");
+}

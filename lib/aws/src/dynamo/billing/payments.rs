@@ -59,6 +59,12 @@ struct PaymentItem {
     gsi1pk: Option<String>,
     #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
     gsi1sk: Option<String>,
+    /// A payment recorded by hand: `HANDPAID#{org}#{received on}` / `{pay}`, so that a
+    /// statement line finds it by its day (A63).
+    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
     #[serde(rename = "type")]
     kind: String,
     payment: Payment,
@@ -71,6 +77,11 @@ impl PaymentItem {
             sk: keys::payment(&payment.reference),
             gsi1pk: Some(keys::payment_id(&payment.id)),
             gsi1sk: Some("PAYMENT".into()),
+            gsi2pk: payment
+                .source
+                .is_none()
+                .then(|| keys::hand_paid(&payment.org, payment.received_on)),
+            gsi2sk: payment.source.is_none().then(|| payment.id.to_string()),
             kind: "payment".into(),
             payment: payment.clone(),
         }
@@ -295,6 +306,20 @@ impl Store {
 }
 
 impl Store {
+    /// A63: a customer's payments recorded by hand that were received on `day` (GSI2).
+    pub async fn hand_payments_on(
+        &self,
+        org: OrgId,
+        day: chrono::NaiveDate,
+    ) -> Result<Vec<Payment>, StoreError> {
+        Ok(self
+            .query_all_at::<PaymentItem>(Some(keys::GSI2), &keys::hand_paid(&org, day), None)
+            .await?
+            .into_iter()
+            .map(|i| i.payment)
+            .collect())
+    }
+
     /// A63: a payment by id (GSI1).
     pub async fn payment(&self, id: PaymentId) -> Result<Option<Payment>, StoreError> {
         Ok(self
