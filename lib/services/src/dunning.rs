@@ -3,7 +3,9 @@
 //! and restores it when it has paid (the rules and texts are `kopek_domain::dunning`). The
 //! `dunning` function runs [`Dunning::run_daily`] on its schedule; a payment recorded runs
 //! [`Dunning::run_customer`] for its customer at once, so paying restores without waiting for
-//! the next morning. Orders are refused while a customer is blocked ([`orders_allowed`]).
+//! the next morning. Orders are refused while a customer is blocked ([`orders_allowed`]); a
+//! suspended customer's work orders wait in the queues, not taken into batches
+//! ([`suspended`], read by `Work::take_batch`).
 
 use kopek_aws::dynamo::StoreError;
 use kopek_aws::dynamo::dunning::{StoredDunning, StoredPolicy};
@@ -97,6 +99,14 @@ pub(crate) async fn orders_allowed(
         ));
     }
     Ok(())
+}
+
+/// Whether dunning suspended `org`'s service (and no manager's hold or "off" lifts it): its
+/// work orders are held back from the queues.
+pub(crate) async fn suspended(ctx: &Context, org: OrgId) -> Result<bool> {
+    let stored = ctx.store.dunning(org).await?;
+    Ok(stored.state.episode.as_ref().is_some_and(|e| e.suspended)
+        && stored.settings.mode.moves_on(ctx.today()))
 }
 
 impl Dunning {

@@ -8,7 +8,7 @@
 //! queue: every queue view and every take sweeps the stale ones first, so nobody ever sees or
 //! takes around them.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
@@ -206,14 +206,33 @@ impl Work {
         let store = &self.ctx.store;
         let work_type = command.work_type;
         let mut lost: HashSet<WorkOrderId> = HashSet::new();
+        // Customers dunning suspended: their work orders wait in the queue until restored.
+        let mut suspended: HashMap<OrgId, bool> = HashMap::new();
         for attempt in 0..TAKE_ATTEMPTS {
+            let held = suspended.values().filter(|s| **s).count();
             let page = store
-                .queue(work_type.as_str(), &filter, size + lost.len(), None)
+                .queue(
+                    work_type.as_str(),
+                    &filter,
+                    size + lost.len() + held * size,
+                    None,
+                )
                 .await?;
+            for line in &page.items {
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    suspended.entry(line.line.org)
+                {
+                    slot.insert(crate::dunning::suspended(&self.ctx, line.line.org).await?);
+                }
+            }
             let candidates: Vec<StoredLine> = page
                 .items
                 .into_iter()
-                .filter(|l| l.line.state == LineState::Placed && !lost.contains(&l.line.work_order))
+                .filter(|l| {
+                    l.line.state == LineState::Placed
+                        && !lost.contains(&l.line.work_order)
+                        && !suspended.get(&l.line.org).copied().unwrap_or(false)
+                })
                 .take(size)
                 .collect();
             if candidates.is_empty() {

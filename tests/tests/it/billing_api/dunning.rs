@@ -106,11 +106,7 @@ async fn a_customer_is_reminded_chased_blocked_and_restored_by_paying() {
     order(&app, &customer().await).await.assert_status(201);
     // Two weeks late: new orders are refused, saying why.
     advance_to(due + TimeDelta::days(14));
-    let (admin, manager, accountant) = (
-        staff("admin").await,
-        staff("manager").await,
-        staff("accountant").await,
-    );
+    let (admin, manager) = (staff("admin").await, staff("manager").await);
     let token = customer().await;
     let ran = run(&app, &admin).await;
     assert_eq!(ran["blocked"], 1, "{ran}");
@@ -169,6 +165,32 @@ async fn a_customer_is_reminded_chased_blocked_and_restored_by_paying() {
         .await
         .assert_problem(409, "orders_blocked");
 
+    // A month late: service is suspended, and its work orders (two were placed before the
+    // block and during the hold) wait in the queue: no engineer gets them.
+    advance_to(due + TimeDelta::days(30));
+    let ran = run(&app, &staff("admin").await).await;
+    assert_eq!(ran["suspended"], 1, "{ran}");
+    let take = |engineer: String| {
+        let app = &app;
+        async move {
+            app.post(
+                "/v1/work/batches",
+                Some(&engineer),
+                &json!({"work_type": "installation", "size": 10}),
+            )
+            .await
+        }
+    };
+    take(staff("engineer").await)
+        .await
+        .assert_problem(409, "nothing_waiting");
+    let (token, admin, manager, accountant) = (
+        customer().await,
+        staff("admin").await,
+        staff("manager").await,
+        staff("accountant").await,
+    );
+
     // Paying what is overdue restores the customer at once, and tells it.
     let open = issued.body["open"].as_str().unwrap().to_owned();
     app.post(
@@ -181,6 +203,14 @@ async fn a_customer_is_reminded_chased_blocked_and_restored_by_paying() {
     .assert_status(201);
     let after = dunning(token.clone()).await;
     assert!(after["episode"].is_null(), "{after}");
+    let taken = take(staff("engineer").await).await;
+    taken.assert_status(201);
+    assert_eq!(
+        taken.body["work_orders"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        taken.body
+    );
     order(&app, &token).await.assert_status(201);
     let last = app.mails_to(&email).await;
     assert!(
