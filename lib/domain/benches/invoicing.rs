@@ -369,6 +369,7 @@ impl Customer {
             currency: Currency::RUB,
             charges: &self.charges,
             subscriptions: &self.subscriptions,
+            paused: &[],
             usage,
             catalog: &self.catalog,
         };

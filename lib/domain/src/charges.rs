@@ -31,6 +31,9 @@ pub enum ChargeSource {
         line_no: u16,
         work_order: WorkOrderId,
     },
+    /// A late fee dunning charged on overdue invoices ([`crate::dunning`]), the oldest due
+    /// on `oldest_due`.
+    LateFee { oldest_due: NaiveDate },
 }
 
 /// An amount owed for a billing period, before tax (tax is computed on the invoice).

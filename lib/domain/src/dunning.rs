@@ -61,19 +61,34 @@
 //!    money rounding policy ([`Money::round_to_minor`]). The episode keeps what was charged
 //!    (`fee_charged`); [`Action::LateFee`] asks the caller to charge the difference when the
 //!    fee as of today is more. So a fee is charged at most once per step, never twice for the
-//!    same days, never refunded, and stops accruing with the last step.
+//!    same days, never refunded, and stops accruing with the last step. The caller records it
+//!    as a [`Charge`] of the day's period ([`late_fee_charge`]), billed with the next invoice,
+//!    not subject to VAT.
+//! 8. **Suspended days are kept.** Service is suspended while the episode says so and no hold
+//!    or "off" lifts it ([`DunningState::suspended_on`]). Every run (and every change of the
+//!    customer's settings, [`DunningState::track_suspension`]) keeps the days in
+//!    `suspensions`: a [`Pause`] opens on the first day service is suspended and ends on the
+//!    day it is restored, held or turned off. They outlive the episode: the period close
+//!    leaves those days of the customer's subscriptions unbilled.
 //!
 //! A policy is checked when it is saved ([`DunningPolicy::checked`]); every refusal names the
 //! field at fault, e.g. `steps[2].offset_days`, `late_fee.percent_per_day`.
+
+use std::str::FromStr;
 
 use chrono::{NaiveDate, TimeDelta};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::DocumentLanguage;
-use crate::ids::InvoiceId;
+use crate::catalog::{LocalizedText, ServiceCode, TaxRate, UnitOfMeasure};
+use crate::charges::{Charge, ChargeSource};
+use crate::ids::{ChargeId, InvoiceId, OrgId};
 use crate::invoicing::Invoice;
 use crate::money::{Currency, Money};
+use crate::period::BillingPeriod;
+use crate::pricing::Quantity;
+use crate::subscriptions::Pause;
 
 /// Why a dunning policy or a customer's dunning settings were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -517,6 +532,87 @@ impl Episode {
 pub struct DunningState {
     /// The episode in progress; `None` when nothing is being chased.
     pub episode: Option<Episode>,
+    /// The days service was suspended, oldest first; the last one open while it lasts (rule
+    /// 8). Kept after the episode ends: the period close leaves these days unbilled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suspensions: Vec<Pause>,
+}
+
+impl DunningState {
+    /// Whether the customer's service is suspended on `today`: the episode suspended it and
+    /// no manager's hold or "off" lifts it (`settings.mode`).
+    pub fn suspended_on(&self, settings: &CustomerDunning, today: NaiveDate) -> bool {
+        self.episode.as_ref().is_some_and(|e| e.suspended) && settings.mode.moves_on(today)
+    }
+
+    /// Whether new orders are refused on `today`: blocked or suspended, and not lifted.
+    pub fn orders_blocked_on(&self, settings: &CustomerDunning, today: NaiveDate) -> bool {
+        self.episode
+            .as_ref()
+            .is_some_and(|e| e.blocked || e.suspended)
+            && settings.mode.moves_on(today)
+    }
+
+    /// Brings `suspensions` in line with [`Self::suspended_on`] `today` (rule 8): opens a
+    /// pause from today, or ends the open one today — one that would end on the day it began
+    /// covers no day and is dropped. Changes nothing when they already agree.
+    pub fn track_suspension(&mut self, settings: &CustomerDunning, today: NaiveDate) {
+        let suspended = self.suspended_on(settings, today);
+        let open = self.suspensions.last().is_some_and(|p| p.until.is_none());
+        match (suspended, open) {
+            (true, false) => self.suspensions.push(Pause {
+                from: today,
+                until: None,
+            }),
+            (false, true) => {
+                if let Some(pause) = self.suspensions.pop()
+                    && pause.from < today
+                {
+                    self.suspensions.push(Pause {
+                        until: Some(today),
+                        ..pause
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The service code late fees are charged under.
+pub const LATE_FEE_SERVICE: &str = "LATE-FEE";
+
+/// The charge of a late fee of `amount` decided on `today` (rule 7): one of `today`'s
+/// `period`, quantity one, not subject to VAT, described in both languages with the episode's
+/// anchor.
+pub fn late_fee_charge(
+    org: OrgId,
+    amount: Money,
+    oldest_due: NaiveDate,
+    today: NaiveDate,
+    period: BillingPeriod,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Charge {
+    let due = oldest_due.format("%d.%m.%Y");
+    Charge {
+        id: ChargeId::new(),
+        org,
+        period,
+        source: ChargeSource::LateFee { oldest_due },
+        service: ServiceCode::from_str(LATE_FEE_SERVICE).expect("a code that keeps the rule"),
+        description: LocalizedText::new(
+            &format!("Пени за просрочку оплаты (срок оплаты {due})"),
+            &format!("Late payment fee (payment due {oldest_due})"),
+        )
+        .expect("short texts without control characters"),
+        quantity: Quantity::new(Decimal::ONE).expect("one is a quantity"),
+        unit: UnitOfMeasure::Piece,
+        price_version: 0,
+        tax_rate: TaxRate::Exempt,
+        amount,
+        rendered_on: today,
+        created_at: now,
+    }
 }
 
 /// An open invoice as dunning sees it.
@@ -652,10 +748,26 @@ pub fn run(
     state: &DunningState,
     invoices: &[DueInvoice],
 ) -> Decision {
+    let (episode, actions) = decide(today, policy, customer, state.episode.clone(), invoices);
+    let mut state = DunningState {
+        episode,
+        suspensions: state.suspensions.clone(),
+    };
+    state.track_suspension(customer, today);
+    Decision { state, actions }
+}
+
+/// The episode after today's run and the actions (rules 1–7).
+fn decide(
+    today: NaiveDate,
+    policy: &DunningPolicy,
+    customer: &CustomerDunning,
+    mut episode: Option<Episode>,
+    invoices: &[DueInvoice],
+) -> (Option<Episode>, Vec<Action>) {
     let policy = customer.policy_override.as_ref().unwrap_or(policy);
     let horizon = policy.reminder_horizon_days();
     let mut actions = Vec::new();
-    let mut episode = state.episode.clone();
 
     // Rule 5: an episode ends when nothing is overdue and its anchor is past or nothing is
     // counted.
@@ -675,16 +787,10 @@ pub fn run(
 
     let currency = episode.as_ref().map(Episode::currency);
     let Some(outstanding) = Outstanding::of(today, horizon, currency, invoices) else {
-        return Decision {
-            state: DunningState { episode },
-            actions,
-        };
+        return (episode, actions);
     };
     let Some(oldest) = outstanding.counted.first().map(|inv| inv.due_on) else {
-        return Decision {
-            state: DunningState { episode },
-            actions,
-        };
+        return (episode, actions);
     };
     // Rules 3 and 6: start an episode, or keep the anchor (moving it back only).
     let mut ep = episode.unwrap_or_else(|| {
@@ -705,10 +811,7 @@ pub fn run(
     if policy.enabled && customer.mode.moves_on(today) {
         take_steps(today, policy, &outstanding, &mut ep, &mut actions);
     }
-    Decision {
-        state: DunningState { episode: Some(ep) },
-        actions,
-    }
+    (Some(ep), actions)
 }
 
 /// Takes the steps that are due (rules 3 and 7).

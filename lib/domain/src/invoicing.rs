@@ -12,7 +12,10 @@
 //! # Policies (written once, applied everywhere)
 //!
 //! - **Recurring fees are billed in arrears**: the invoice of a period carries the fees of
-//!   the days of that period on which each subscription was in force.
+//!   the days of that period on which each subscription was in force — except the days the
+//!   customer's service was suspended by dunning ([`CloseInput::paused`]): no service, no fee.
+//! - **Late fees** (when a provider's dunning policy charges them, [`crate::dunning`]) are
+//!   charges like any other, recorded on the day of the dunning step, not subject to VAT.
 //! - **A charge belongs to the period in which it was recorded**: work done on the 30th and
 //!   completed in the system on the 2nd is billed in the later period (its `rendered_on` date
 //!   is shown on the line). Late usage is billed in the first open period and marked late
@@ -49,7 +52,8 @@
 //!
 //! 1. **Subscriptions**, by subscription id, then by the first day of each segment: one line
 //!    per [`crate::subscriptions::ProratedCharge`], described by the service's name, covering
-//!    the segment's days of the period, at the price version the segment agreed.
+//!    the segment's days of the period, at the price version the segment agreed (a segment
+//!    split by a suspension is one line per stretch of days it was charged).
 //! 2. **Charges**, by the day rendered, then by charge id: one line per charge, covering the
 //!    day it was rendered (`from` = `rendered_on`, `until_exclusive` the day after), at the
 //!    charge's own tax rate.
@@ -371,6 +375,9 @@ pub struct CloseInput<'a> {
     pub charges: &'a [crate::charges::Charge],
     /// The customer's subscriptions (those not in force in the period add nothing).
     pub subscriptions: &'a [crate::subscriptions::Subscription],
+    /// The days the customer's service was suspended (dunning): its subscriptions are not
+    /// charged for them.
+    pub paused: &'a [crate::subscriptions::Pause],
     /// Usage billed in the period, per meter (late events included).
     pub usage: &'a std::collections::BTreeMap<ServiceCode, crate::usage::MeterUsage>,
     /// The catalog: each service with all its price versions.

@@ -36,6 +36,11 @@
 //!   of [`crate::proration`]. So a segment covering the whole month costs exactly the
 //!   full-period price, and a quantity that changes during the month is billed day by day at
 //!   the price of each day's quantity.
+//! - **Paused days** ([`Subscription::charges_for_paused`]): the days of a [`Pause`] (the
+//!   customer's service suspended by dunning, [`crate::dunning`]) are not charged. A segment
+//!   split by a pause is charged as one [`ProratedCharge`] per stretch of days around it,
+//!   each the sum of its own days' shares — so the paused days' shares are exactly what is
+//!   left out, and a pause of no day in the period changes nothing.
 //! - Dates are the provider's calendar dates (see [`crate::calendar`]) in 2000-01-01 ..=
 //!   9999-12-31 (the days billing periods cover).
 //!
@@ -121,6 +126,43 @@ pub struct Segment {
     pub quantity: Quantity,
     /// The version of the service's price agreed for this segment (1 or more).
     pub price_version: u32,
+}
+
+/// Days on which a customer's subscriptions are not charged: from `from` up to `until`
+/// (exclusive; `None` while it lasts). Dunning's suspension of service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pause {
+    /// The first day not charged.
+    pub from: NaiveDate,
+    /// The first day charged again; `None` while the pause lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
+}
+
+impl Pause {
+    /// Whether `day` is paused.
+    pub fn covers(&self, day: NaiveDate) -> bool {
+        self.from <= day && self.until.is_none_or(|until| day < until)
+    }
+}
+
+/// The stretches of `[from, until)` that no pause covers, in day order.
+fn unpaused(from: NaiveDate, until: NaiveDate, pauses: &[Pause]) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut parts = vec![(from, until)];
+    for pause in pauses {
+        let pause_until = pause.until.unwrap_or(NaiveDate::MAX);
+        if pause_until <= pause.from {
+            continue;
+        }
+        // What is left of each stretch before the pause and after it.
+        parts = parts
+            .into_iter()
+            .flat_map(|(a, b)| [(a, b.min(pause.from)), (a.max(pause_until), b)])
+            .filter(|(a, b)| a < b)
+            .collect();
+    }
+    parts
 }
 
 /// Where a subscription stands on a day.
@@ -404,6 +446,17 @@ impl Subscription {
         period: BillingPeriod,
         price_of: impl Fn(&ServiceCode, u32) -> Option<Price>,
     ) -> Result<Vec<ProratedCharge>, SubscriptionError> {
+        self.charges_for_paused(period, price_of, &[])
+    }
+
+    /// [`Self::charges_for`] without the days of `pauses` (see "Paused days" in the module
+    /// docs): a segment's days around a pause are charged as separate stretches.
+    pub fn charges_for_paused(
+        &self,
+        period: BillingPeriod,
+        price_of: impl Fn(&ServiceCode, u32) -> Option<Price>,
+        pauses: &[Pause],
+    ) -> Result<Vec<ProratedCharge>, SubscriptionError> {
         let mut charges = Vec::new();
         for (i, segment) in self.segments.iter().enumerate() {
             let next = self.segments.get(i + 1).map(|s| s.from);
@@ -429,21 +482,23 @@ impl Subscription {
                 .into());
             }
             let full_period = price.quote(segment.quantity)?.total();
-            let Some(part) = proration::prorate_part(full_period, period, from, until)? else {
-                continue;
-            };
-            charges.push(ProratedCharge {
-                service: segment.service.clone(),
-                unit: segment.unit,
-                quantity: segment.quantity,
-                price_version: segment.price_version,
-                from: part.from,
-                until_exclusive: part.until_exclusive,
-                days: part.days,
-                period_days: period.days(),
-                full_period,
-                amount: part.amount,
-            });
+            for (from, until) in unpaused(from, until, pauses) {
+                let Some(part) = proration::prorate_part(full_period, period, from, until)? else {
+                    continue;
+                };
+                charges.push(ProratedCharge {
+                    service: segment.service.clone(),
+                    unit: segment.unit,
+                    quantity: segment.quantity,
+                    price_version: segment.price_version,
+                    from: part.from,
+                    until_exclusive: part.until_exclusive,
+                    days: part.days,
+                    period_days: period.days(),
+                    full_period,
+                    amount: part.amount,
+                });
+            }
         }
         Ok(charges)
     }

@@ -5,7 +5,9 @@
 //! [`Dunning::run_customer`] for its customer at once, so paying restores without waiting for
 //! the next morning. Orders are refused while a customer is blocked ([`orders_allowed`]); a
 //! suspended customer's work orders wait in the queues, not taken into batches
-//! ([`suspended`], read by `Work::take_batch`).
+//! ([`suspended`], read by `Work::take_batch`), and its subscriptions are not billed for the
+//! days suspended (the state keeps them; the period close reads them). A late
+//! fee, when the policy charges one, is a charge recorded with the step that decided it.
 
 use kopek_aws::dynamo::StoreError;
 use kopek_aws::dynamo::dunning::{StoredDunning, StoredPolicy};
@@ -14,6 +16,7 @@ use kopek_domain::dunning::{
     self, Action, CustomerDunning, DueInvoice, DunningPolicy, DunningState, Mode,
 };
 use kopek_domain::ids::OrgId;
+use kopek_domain::money::Money;
 
 use crate::access::{BILLING_STAFF, org_of, subject_text};
 use crate::{Context, Error, Result};
@@ -58,6 +61,8 @@ pub struct CustomerRun {
     pub suspended: bool,
     pub restored: bool,
     pub handed_to_people: bool,
+    /// The late fee charged, if one was.
+    pub late_fee: Option<Money>,
 }
 
 /// What a daily run did.
@@ -71,6 +76,8 @@ pub struct DailyRun {
     pub suspended: usize,
     pub restored: usize,
     pub handed_to_people: usize,
+    /// Customers charged a late fee.
+    pub late_fees: usize,
     /// Customers whose run failed (logged; the next run tries again).
     pub failed: usize,
 }
@@ -89,10 +96,10 @@ pub(crate) async fn orders_allowed(
     language: DocumentLanguage,
 ) -> Result<()> {
     let stored = ctx.store.dunning(org).await?;
-    let Some(episode) = &stored.state.episode else {
-        return Ok(());
-    };
-    if (episode.blocked || episode.suspended) && stored.settings.mode.moves_on(ctx.today()) {
+    if stored
+        .state
+        .orders_blocked_on(&stored.settings, ctx.today())
+    {
         return Err(Error::conflict(
             "orders_blocked",
             dunning::explain(&stored.state, language),
@@ -105,8 +112,7 @@ pub(crate) async fn orders_allowed(
 /// work orders are held back from the queues.
 pub(crate) async fn suspended(ctx: &Context, org: OrgId) -> Result<bool> {
     let stored = ctx.store.dunning(org).await?;
-    Ok(stored.state.episode.as_ref().is_some_and(|e| e.suspended)
-        && stored.settings.mode.moves_on(ctx.today()))
+    Ok(stored.state.suspended_on(&stored.settings, ctx.today()))
 }
 
 impl Dunning {
@@ -210,6 +216,10 @@ impl Dunning {
         .map_err(|dunning::DunningError::Invalid { field, reason }| {
             Error::invalid(field.strip_prefix("mode.").unwrap_or(&field), reason)
         })?;
+        // A hold or "off" lifts a suspension today; back under the policy, it is back.
+        stored
+            .state
+            .track_suspension(&stored.settings, self.ctx.today());
         store
             .save_dunning(org, &stored)
             .await
@@ -244,6 +254,7 @@ impl Dunning {
                         run.suspended += usize::from(one.suspended);
                         run.restored += usize::from(one.restored);
                         run.handed_to_people += usize::from(one.handed_to_people);
+                        run.late_fees += usize::from(one.late_fee.is_some());
                     }
                     Err(e) => {
                         run.failed += 1;
@@ -313,14 +324,32 @@ impl Dunning {
             ..CustomerRun::default()
         };
         // Notices first, the state after: a crash in between sends a notice again rather
-        // than losing it; each step is recorded once, with its day.
+        // than losing it; each step is recorded once, with its day — and a late fee with it.
+        let today = self.ctx.today();
+        let mut fee = None;
         for action in &decision.actions {
             match action {
                 Action::BlockOrders => run.blocked = true,
                 Action::Suspend => run.suspended = true,
                 Action::Restore { .. } => run.restored = true,
                 Action::HandToPeople => run.handed_to_people = true,
-                Action::Notify { .. } | Action::LateFee { .. } => {}
+                Action::LateFee { amount } => {
+                    let oldest_due = decision
+                        .state
+                        .episode
+                        .as_ref()
+                        .map_or(today, |e| e.oldest_due);
+                    fee = Some(dunning::late_fee_charge(
+                        org,
+                        *amount,
+                        oldest_due,
+                        today,
+                        self.ctx.current_period(),
+                        self.ctx.now(),
+                    ));
+                    run.late_fee = Some(*amount);
+                }
+                Action::Notify { .. } => {}
             }
             let name = organisation.legal_name.to_string();
             if let Some(notice) = dunning::notice(action, &name, organisation.language) {
@@ -343,12 +372,15 @@ impl Dunning {
             state: decision.state,
             ..stored
         };
-        store.save_dunning(org, &saved).await.map_err(|e| match e {
-            StoreError::Conflict(_) => {
-                Error::Busy("the customer's dunning changed meanwhile".into())
-            }
-            other => other.into(),
-        })?;
+        store
+            .save_dunning_charging(org, &saved, fee.as_ref())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    Error::Busy("the customer's dunning changed meanwhile".into())
+                }
+                other => other.into(),
+            })?;
         tracing::info!(%org, notices = run.notices, blocked = run.blocked, suspended = run.suspended, restored = run.restored, "dunning moved a customer");
         Ok(run)
     }

@@ -290,13 +290,19 @@ impl Subscriptions {
         let period = period.unwrap_or_else(|| self.ctx.current_period());
         let codes: Vec<_> = sub.segments().iter().map(|s| &s.service).collect();
         let services = services_named(&self.ctx, &codes).await?;
-        let parts = sub.charges_for(period, |code, version| {
-            services
-                .iter()
-                .find(|s| s.service.code() == code)
-                .and_then(|s| s.versions.iter().find(|v| v.version == version))
-                .map(|v| v.price.clone())
-        })?;
+        // As the close will bill them: without the days dunning suspended service.
+        let paused = self.ctx.store.dunning(sub.org()).await?.state.suspensions;
+        let parts = sub.charges_for_paused(
+            period,
+            |code, version| {
+                services
+                    .iter()
+                    .find(|s| s.service.code() == code)
+                    .and_then(|s| s.versions.iter().find(|v| v.version == version))
+                    .map(|v| v.price.clone())
+            },
+            &paused,
+        )?;
         let mut total = Money::zero(sub.currency());
         for part in &parts {
             total = total.checked_add(part.amount)?;

@@ -93,8 +93,19 @@ pub struct DunningView {
     /// whether orders are blocked and service suspended, the overdue amount.
     #[serde(skip_serializing_if = "Option::is_none")]
     episode: Option<EpisodeView>,
+    /// The stretches of days service was suspended, oldest first (`until`: the first day it
+    /// was back; absent while suspended). Subscriptions are not billed for these days.
+    suspensions: Vec<SuspensionView>,
     /// The revision to send with a change of settings.
     rev: u64,
+}
+
+/// Days service was suspended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuspensionView {
+    from: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    until: Option<NaiveDate>,
 }
 
 /// A step taken in an episode.
@@ -124,8 +135,8 @@ pub struct EpisodeView {
     late_fee: Amount,
 }
 
-fn episode_view(state: DunningState) -> Option<EpisodeView> {
-    state.episode.map(|e| EpisodeView {
+fn episode_view(state: &DunningState) -> Option<EpisodeView> {
+    state.episode.as_ref().map(|e| EpisodeView {
         started_on: e.started_on,
         oldest_due: e.oldest_due,
         done: e
@@ -151,7 +162,16 @@ impl From<DunningOf> for DunningView {
             customer: d.customer,
             explanation: d.explanation,
             settings: d.settings,
-            episode: episode_view(d.state),
+            episode: episode_view(&d.state),
+            suspensions: d
+                .state
+                .suspensions
+                .iter()
+                .map(|p| SuspensionView {
+                    from: p.from,
+                    until: p.until,
+                })
+                .collect(),
             rev: d.rev,
         }
     }
@@ -242,6 +262,8 @@ pub struct RunView {
     suspended: usize,
     restored: usize,
     handed_to_people: usize,
+    /// Customers charged a late fee (billed with their next invoice).
+    late_fees: usize,
     failed: usize,
 }
 
@@ -262,6 +284,7 @@ pub(super) async fn run_dunning(
         suspended: r.suspended,
         restored: r.restored,
         handed_to_people: r.handed_to_people,
+        late_fees: r.late_fees,
         failed: r.failed,
     }))
 }

@@ -3,12 +3,15 @@
 //! | # | Access pattern | Operation | Key | Cost |
 //! |---|----------------|-----------|-----|------|
 //! | A85 | The provider's dunning policy: read by every run and order, saved by admins | `GetItem` / `PutItem` if `rev = :rev` (or absent) | `SETTINGS` / `DUNNING` | 1 WCU |
-//! | A86 | A customer's dunning (settings: policy, off, a manager's hold; state: the episode, steps taken, blocked, suspended): read by the daily run, by every order, by the customer; saved only when it changed | `GetItem` (consistent) / `PutItem` if `rev = :rev` (or absent) | `ORG#{org}` / `DUNNING` | 1 WCU (≈ 1 KB) |
+//! | A86 | A customer's dunning (settings: policy, off, a manager's hold; state: the episode, steps taken, blocked, suspended, the days suspended): read by the daily run, by every order, by the customer, by the period close (its suspended days); saved only when it changed — with a late fee's charge item (`CHARGE#{period}#{chg}`) in one transaction when the step charges one | `GetItem` (consistent) / `PutItem` if `rev = :rev` (or absent); `TransactWriteItems` with the charge | `ORG#{org}` / `DUNNING` | 1 WCU (≈ 1 KB); 4 WCU with a charge |
 
+use kopek_domain::charges::Charge;
 use kopek_domain::dunning::{CustomerDunning, DunningPolicy, DunningState};
 use kopek_domain::ids::OrgId;
 use serde::{Deserialize, Serialize};
 
+use crate::dynamo::expr::put_over_rev;
+use crate::dynamo::orders::put_charge;
 use crate::dynamo::{Store, StoreError, keys, to_item};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -95,6 +98,18 @@ impl Store {
         org: OrgId,
         dunning: &StoredDunning,
     ) -> Result<u64, StoreError> {
+        self.save_dunning_charging(org, dunning, None).await
+    }
+
+    /// A86 with a charge: saves a customer's dunning as [`Self::save_dunning`] and records the
+    /// late fee `charge` in the same transaction — both or neither, so a fee is charged
+    /// exactly once with the step that decided it.
+    pub async fn save_dunning_charging(
+        &self,
+        org: OrgId,
+        dunning: &StoredDunning,
+        charge: Option<&Charge>,
+    ) -> Result<u64, StoreError> {
         let rev = dunning.rev;
         let item = to_item(&CustomerItem {
             pk: keys::org(&org),
@@ -105,7 +120,19 @@ impl Store {
                 ..dunning.clone()
             },
         })?;
-        self.put_over(item, rev, "customer's dunning").await
+        let what = "customer's dunning";
+        let Some(charge) = charge else {
+            return self.put_over(item, rev, what).await;
+        };
+        self.transact(
+            vec![put_over_rev(self, item, rev)?, put_charge(self, charge)?],
+            &[(
+                0,
+                StoreError::Conflict(format!("the {what} changed meanwhile; retry")),
+            )],
+        )
+        .await?;
+        Ok(rev + 1)
     }
 
     /// Puts `item` (carrying `rev + 1`) if the stored one is at `rev`, or absent when `rev`

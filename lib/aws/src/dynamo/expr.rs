@@ -46,6 +46,25 @@ pub(crate) fn conditional_put(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
+/// A put of `item` (carrying `rev + 1`) if the stored one is still at `rev` — or, when `rev`
+/// is 0, absent — as one action of a transaction.
+pub(crate) fn put_over_rev(
+    store: &Store,
+    item: Item,
+    rev: u64,
+) -> Result<TransactWriteItem, StoreError> {
+    if rev == 0 {
+        put(store, item, Some(ABSENT))
+    } else {
+        conditional_put(
+            store,
+            item,
+            Some(SAME_REV),
+            HashMap::from([(":rev".to_owned(), AttributeValue::N(rev.to_string()))]),
+        )
+    }
+}
+
 /// An `UpdateItem` of one item: sent alone, or as one action of a transaction.
 #[derive(Debug)]
 pub(crate) struct Change {

@@ -8,8 +8,6 @@
 //! `GSI1SK = {order id}#L{line}` (order ids sort by age: oldest first); in a batch it carries
 //! `BATCH#{batch}`; finished or cancelled, no queue key at all.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use chrono::NaiveDate;
 use kopek_domain::charges::{Charge, DomainEvent};
@@ -18,7 +16,7 @@ use kopek_domain::orders::{LineState, Order, OrderLine, PlacedOrder};
 use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
 
-use super::expr::{ABSENT, SAME_REV, conditional_put, put};
+use super::expr::{ABSENT, put, put_over_rev};
 use super::{Item, Page, PageKey, QuerySpec, Store, StoreError, from_item, key, keys, to_item};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -151,17 +149,7 @@ pub(crate) fn put_line(
     line: &OrderLine,
     rev: u64,
 ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-    let item = to_item(&LineItem::new(line, rev + 1))?;
-    if rev == 0 {
-        put(store, item, Some(ABSENT))
-    } else {
-        conditional_put(
-            store,
-            item,
-            Some(SAME_REV),
-            HashMap::from([(":rev".to_owned(), AttributeValue::N(rev.to_string()))]),
-        )
-    }
+    put_over_rev(store, to_item(&LineItem::new(line, rev + 1))?, rev)
 }
 
 /// The action that records a charge, once.

@@ -548,6 +548,99 @@ fn a_payment_restores_a_held_customer() {
 }
 
 #[test]
+fn suspended_days_are_kept_through_a_hold_and_after_the_restore() {
+    let mut walk = Walk::new(DunningPolicy::default());
+    walk.days(day(2026, 11, 20), day(2027, 1, 4), &one_invoice());
+    // Suspended on the 30th of December, still suspended.
+    let open = Pause {
+        from: day(2026, 12, 30),
+        until: None,
+    };
+    assert_eq!(walk.state.suspensions, [open]);
+    assert!(walk.state.suspended_on(&walk.customer, day(2027, 1, 4)));
+    // A manager's hold from the 5th to the 9th lifts it for those days…
+    walk.customer.mode = Mode::Hold {
+        until: Some(day(2027, 1, 9)),
+        reason: "promised to pay".to_owned(),
+        by: "usr_anna".to_owned(),
+    };
+    walk.days(day(2027, 1, 5), day(2027, 1, 9), &one_invoice());
+    assert!(!walk.state.suspended_on(&walk.customer, day(2027, 1, 9)));
+    // …it is back when the hold ends, until the payment restores the customer on the 12th.
+    walk.days(day(2027, 1, 10), day(2027, 1, 11), &one_invoice());
+    walk.days(day(2027, 1, 12), day(2027, 1, 20), &[]);
+    assert_eq!(
+        walk.state.suspensions,
+        [
+            Pause {
+                from: day(2026, 12, 30),
+                until: Some(day(2027, 1, 5)),
+            },
+            Pause {
+                from: day(2027, 1, 10),
+                until: Some(day(2027, 1, 12)),
+            },
+        ]
+    );
+    assert!(walk.state.episode.is_none());
+    assert!(
+        !walk
+            .state
+            .orders_blocked_on(&walk.customer, day(2027, 1, 20))
+    );
+}
+
+#[test]
+fn a_setting_changed_on_the_day_of_the_suspension_leaves_no_paused_day() {
+    let mut state = DunningState {
+        episode: None,
+        suspensions: vec![Pause {
+            from: day(2026, 12, 30),
+            until: None,
+        }],
+    };
+    state.track_suspension(&CustomerDunning::default(), day(2026, 12, 30));
+    assert_eq!(state.suspensions, []);
+}
+
+#[test]
+fn a_late_fee_is_a_charge_of_the_days_period_without_vat() {
+    let org = OrgId::new();
+    let period = crate::period::BillingPeriod::new(2026, 12).unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-12-14T06:00:00Z")
+        .unwrap()
+        .to_utc();
+    let charge = late_fee_charge(
+        org,
+        rub(dec!(12.35)),
+        day(2026, 11, 30),
+        day(2026, 12, 14),
+        period,
+        at,
+    );
+    assert_eq!(charge.org, org);
+    assert_eq!(charge.period, period);
+    assert_eq!(charge.amount, rub(dec!(12.35)));
+    assert_eq!(charge.tax_rate, TaxRate::Exempt);
+    assert_eq!(charge.service.as_str(), LATE_FEE_SERVICE);
+    assert_eq!(charge.rendered_on, day(2026, 12, 14));
+    assert_eq!(
+        charge.source,
+        ChargeSource::LateFee {
+            oldest_due: day(2026, 11, 30)
+        }
+    );
+    assert_eq!(
+        charge.description.ru(),
+        "Пени за просрочку оплаты (срок оплаты 30.11.2026)"
+    );
+    assert_eq!(
+        charge.description.en(),
+        "Late payment fee (payment due 2026-11-30)"
+    );
+}
+
+#[test]
 fn dunning_turned_off_takes_no_step_but_a_payment_still_ends_the_episode() {
     for turned_off in [true, false] {
         let mut walk = Walk::new(DunningPolicy::default());
@@ -1130,6 +1223,7 @@ proptest! {
         let mut state = DunningState::default();
         let mut invoices: Vec<DueInvoice> = Vec::new();
         let start = day(2026, 11, 1);
+        let mut suspended_days = Vec::new();
         for (n, event) in events.iter().enumerate() {
             let today = start + chrono::Days::new(n as u64);
             match event {
@@ -1193,7 +1287,18 @@ proptest! {
             if !overdue && let Some(ep) = &decision.state.episode {
                 prop_assert!(!ep.blocked && !ep.suspended, "on {}: {:?}", today, ep);
             }
+            if decision.state.suspended_on(&customer, today) {
+                suspended_days.push(today);
+            }
             state = decision.state;
         }
+        // The pauses cover exactly the days service was suspended, in order, apart.
+        let last = start + chrono::Days::new(events.len() as u64 - 1);
+        for today in days(start, last) {
+            let covered = state.suspensions.iter().filter(|p| p.covers(today)).count();
+            let expected = usize::from(suspended_days.contains(&today));
+            prop_assert_eq!(covered, expected, "on {}: {:?}", today, state.suspensions);
+        }
+        prop_assert!(state.suspensions.windows(2).all(|w| w[0].until.is_some_and(|u| u < w[1].from)));
     }
 }

@@ -144,9 +144,11 @@ fn subscription_lines(input: &CloseInput<'_>) -> Result<Vec<Priced>, InvoicingEr
             ));
         }
         let mut charges = subscription
-            .charges_for(input.period, |code, version| {
-                version_of(input.catalog, code, version).map(|v| v.price.clone())
-            })
+            .charges_for_paused(
+                input.period,
+                |code, version| version_of(input.catalog, code, version).map(|v| v.price.clone()),
+                input.paused,
+            )
             .map_err(|e| from_subscription_error(e, input.catalog))?;
         charges.sort_by_key(|c| c.from);
         for charge in charges {

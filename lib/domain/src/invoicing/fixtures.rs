@@ -21,7 +21,7 @@ use crate::ids::{ChargeId, CreditNoteId, InvoiceId, OrderId, OrgId, Subscription
 use crate::money::{Currency, Money};
 use crate::period::BillingPeriod;
 use crate::pricing::{Price, PriceModel, Quantity, Tier};
-use crate::subscriptions::{NewSubscription, Subscription};
+use crate::subscriptions::{NewSubscription, Pause, Subscription};
 use crate::usage::MeterUsage;
 
 pub fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -162,6 +162,7 @@ pub struct Close {
     pub currency: Currency,
     pub charges: Vec<Charge>,
     pub subscriptions: Vec<Subscription>,
+    pub paused: Vec<Pause>,
     pub usage: BTreeMap<ServiceCode, MeterUsage>,
     pub catalog: BTreeMap<ServiceCode, (Service, Vec<PriceVersion>)>,
 }
@@ -174,6 +175,7 @@ impl Close {
             currency,
             charges: Vec::new(),
             subscriptions: Vec::new(),
+            paused: Vec::new(),
             usage: BTreeMap::new(),
             catalog: BTreeMap::new(),
         }
@@ -192,6 +194,7 @@ impl Close {
             currency: self.currency,
             charges: &self.charges,
             subscriptions: &self.subscriptions,
+            paused: &self.paused,
             usage: &self.usage,
             catalog: &self.catalog,
         }

@@ -18,7 +18,8 @@
 //!    after [`PAGES_PER_MESSAGE`] pages the planner hands the rest to the next `Plan`
 //!    message, so no invocation runs long.
 //! 3. **Close a customer** (a `Customer` message, [`Closer::close_customer`]): reads the
-//!    customer's charges, subscriptions and usage of the period and the catalog, composes
+//!    customer's charges, subscriptions (without the days dunning suspended its service)
+//!    and usage of the period and the catalog, composes
 //!    the invoice ([`kopek_domain::invoicing::compose`]) and issues it in **one transaction**
 //!    with its number (the sequence moves from n−1 to n, conditionally: [`crate::numbering`]),
 //!    its ledger entry, its `invoice_issued` event, the job's `done` and the period's
@@ -505,6 +506,8 @@ impl Closer {
             billed = billed.next();
         }
         let subscriptions = self.store().subscriptions_all(org).await?;
+        // The days dunning suspended the customer's service are not billed.
+        let paused = self.store().dunning(org).await?.state.suspensions;
         let payment_terms_days = settings.payment_terms_for(&organisation);
         let draft = invoicing::compose(
             &CloseInput {
@@ -514,6 +517,7 @@ impl Closer {
                 currency: organisation.currency,
                 charges: &charges,
                 subscriptions: &subscriptions,
+                paused: &paused,
                 usage: &usage,
                 catalog,
             },

@@ -257,3 +257,132 @@ async fn a_customer_is_reminded_chased_blocked_and_restored_by_paying() {
     saved.assert_status(200);
     assert_eq!(saved.body["rev"], 1);
 }
+
+/// Suspension and late fees reach the invoices: a customer a month late under a policy that
+/// charges late fees is suspended and charged the fee at once; paying restores it; the next
+/// invoice bills the late fee and leaves the suspended days of its subscription out.
+#[tokio::test]
+async fn suspended_days_are_not_billed_and_a_late_fee_is_billed_next() {
+    let clock = Arc::new(FixedClock::at(Utc::now()));
+    let app = TestApp::with_clock(clock.clone()).await;
+    let admin = app.admin().await;
+    service(&app, &admin).await;
+    let policy = app.get("/v1/billing/dunning-policy", Some(&admin)).await;
+    let mut with_fee = policy.body["policy"].clone();
+    with_fee["late_fee"] = json!({"enabled": true, "percent_per_day": "0.1", "cap_percent": "10"});
+    app.send(TestApp::request(
+        axum::http::Method::PUT,
+        "/v1/billing/dunning-policy",
+        Some(&admin),
+        Some(&json!({"policy": with_fee, "rev": 0})),
+    ))
+    .await
+    .assert_status(200);
+    let c = super::subscribed(&app, "Колокольчик").await;
+    let invoice = invoices::issue_invoices(&app, current(), &[c.org_id.as_str()]).await;
+    let issued = app
+        .get(&format!("/v1/invoices/{}", invoice[0]), Some(&admin))
+        .await;
+    let due: chrono::NaiveDate = issued.body["due_on"].as_str().unwrap().parse().unwrap();
+    let open = super::decimal(&issued.body["open"]);
+    let calendar = kopek_tests::emulator::calendar();
+    let today = || calendar.date_of(app.state.services.now());
+
+    // The run was down for a month: every step at once, the suspension and a late fee of
+    // 0.1 % a day for 30 days among them.
+    let suspended_on = due + TimeDelta::days(30);
+    clock.advance(suspended_on - today());
+    let admin = app.admin().await;
+    let ran = run(&app, &admin).await;
+    assert_eq!(
+        (ran["suspended"].as_u64(), ran["late_fees"].as_u64()),
+        (Some(1), Some(1)),
+        "{ran}"
+    );
+    let fee = kopek_domain::money::Money::new(
+        open * rust_decimal::Decimal::new(3, 2),
+        kopek_domain::money::Currency::RUB,
+    )
+    .round_to_minor()
+    .amount();
+    let period = calendar.period_of_date(suspended_on);
+    let charges = app
+        .get(
+            &format!("/v1/charges?org_id={}&period={period}", c.org_id),
+            Some(&admin),
+        )
+        .await;
+    charges.assert_status(200);
+    let fees: Vec<&Value> = charges.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|ch| ch["service"] == "LATE-FEE")
+        .collect();
+    assert_eq!(fees.len(), 1, "{}", charges.body);
+    assert_eq!(super::decimal(&fees[0]["net"]), fee);
+    assert_eq!(fees[0]["source"]["type"], "late_fee");
+    assert_eq!(run(&app, &admin).await["late_fees"], 0, "charged once");
+
+    // Five days later the customer pays: restored at once, the five days kept.
+    clock.advance(TimeDelta::days(5));
+    let accountant = app.staff_with_role("accountant").await;
+    app.post(
+        "/v1/billing/payments",
+        Some(&accountant),
+        &json!({"org_id": c.org_id, "amount": open.to_string(), "currency": "RUB",
+                "received_on": today().to_string(), "reference": "п/п 78"}),
+    )
+    .await
+    .assert_status(201);
+    let restored_on = today();
+    let state = app
+        .get(
+            &format!("/v1/billing/dunning?org_id={}", c.org_id),
+            Some(&accountant),
+        )
+        .await;
+    assert_eq!(
+        state.body["suspensions"],
+        json!([{"from": suspended_on.to_string(), "until": restored_on.to_string()}]),
+        "{}",
+        state.body
+    );
+
+    // The invoice of that period: the subscription without the suspended days, the fee.
+    let next = invoices::issue_invoices(&app, period, &[c.org_id.as_str()]).await;
+    let next = app
+        .get(&format!("/v1/invoices/{}", next[0]), Some(&accountant))
+        .await;
+    let lines = next.body["lines"].as_array().unwrap();
+    let full = kopek_domain::money::Money::new(
+        rust_decimal::Decimal::new(99000, 2),
+        kopek_domain::money::Currency::RUB,
+    );
+    let prorate = |from, until| {
+        kopek_domain::proration::prorate(full, period, from, until)
+            .unwrap()
+            .amount()
+    };
+    let expected =
+        prorate(period.first_day(), suspended_on) + prorate(restored_on, period.end_exclusive());
+    let subscription: Vec<&Value> = lines.iter().filter(|l| l["service"] == "VPS-S").collect();
+    let billed: rust_decimal::Decimal =
+        subscription.iter().map(|l| super::decimal(&l["net"])).sum();
+    assert_eq!(billed, expected, "{}", next.body);
+    for line in &subscription {
+        let from: chrono::NaiveDate = line["from"].as_str().unwrap().parse().unwrap();
+        let until: chrono::NaiveDate = line["until_exclusive"].as_str().unwrap().parse().unwrap();
+        assert!(until <= suspended_on || from >= restored_on, "{line}");
+    }
+    let late: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["service"] == "LATE-FEE")
+        .collect();
+    assert_eq!(late.len(), 1, "{}", next.body);
+    assert_eq!(
+        super::decimal(&late[0]["gross"]),
+        fee,
+        "no VAT on a late fee"
+    );
+}

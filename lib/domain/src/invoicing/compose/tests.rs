@@ -75,6 +75,32 @@ fn a_3000_rouble_monthly_subscription_started_on_november_10_bills_21_of_30_days
 }
 
 #[test]
+fn days_of_suspended_service_are_not_billed_and_each_stretch_around_them_is_a_line() {
+    let mut close = Close::new("2026-11", Currency::RUB).with(recurring(
+        "HOSTING",
+        per_unit(Currency::RUB, dec!(3000.00)),
+        rate(dec!(20)),
+    ));
+    close.subscribe("HOSTING", dec!(1), nov(1));
+    // Suspended by dunning from the 11th, restored on the 21st: 20 of 30 days billed.
+    close.paused.push(crate::subscriptions::Pause {
+        from: nov(11),
+        until: Some(nov(21)),
+    });
+    let draft = close.draft(TaxMode::Exclusive);
+    assert_eq!(amounts_of(&draft.lines), [dec!(1000.00), dec!(1000.00)]);
+    assert_eq!(
+        draft
+            .lines
+            .iter()
+            .map(|l| (l.from, l.until_exclusive))
+            .collect::<Vec<_>>(),
+        [(nov(1), nov(11)), (nov(21), day(2026, 12, 1))]
+    );
+    assert_eq!(draft.gross, rub(dec!(2400.00)));
+}
+
+#[test]
 fn a_30_dollar_plan_raised_to_60_dollars_on_the_16th_of_a_30_day_month_bills_15_plus_30() {
     // As a quantity change: one seat at $30 a month, two from the 16th.
     let mut close = Close::new("2026-11", Currency::USD).with(recurring(

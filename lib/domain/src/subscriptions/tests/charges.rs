@@ -57,6 +57,48 @@ fn a_quantity_change_splits_the_month_into_prorated_charges() {
 }
 
 #[test]
+fn paused_days_are_not_charged_and_the_days_around_them_are() {
+    let mut sub = subscription(nov(1), nov(1));
+    sub.change_quantity(qty(dec!(2)), nov(16), nov(5)).unwrap();
+    let pauses = [
+        Pause {
+            from: nov(11),
+            until: Some(nov(21)),
+        },
+        Pause {
+            from: nov(28),
+            until: None,
+        },
+    ];
+    let charges = sub
+        .charges_for_paused(period("2026-11"), prices, &pauses)
+        .unwrap();
+    // 1–10 at 33.00 a day; 11–20 paused; 21–27 at 66.00 a day; 28 onwards paused.
+    assert_eq!(amounts(&charges), [dec!(330.00), dec!(462.00)]);
+    assert_eq!(
+        charges
+            .iter()
+            .map(|c| (c.from, c.until_exclusive, c.days))
+            .collect::<Vec<_>>(),
+        [(nov(1), nov(11), 10), (nov(21), nov(28), 7)]
+    );
+    assert!(charges.iter().all(|c| c.period_days == 30));
+    // A pause still lasting keeps December free; one that ended before it changes nothing.
+    assert_eq!(
+        sub.charges_for_paused(period("2026-12"), prices, &pauses)
+            .unwrap(),
+        []
+    );
+    assert_eq!(
+        sub.charges_for_paused(period("2026-12"), prices, &pauses[..1])
+            .unwrap(),
+        sub.charges_for(period("2026-12"), prices).unwrap()
+    );
+    assert!(pauses[0].covers(nov(20)) && !pauses[0].covers(nov(21)));
+    assert!(pauses[1].covers(day(2030, 1, 1)));
+}
+
+#[test]
 fn a_switch_bills_each_service_for_its_own_days_at_its_own_price() {
     let mut sub = subscription(nov(1), nov(1));
     sub.switch_service(&service_with("VPS-M", |_| {}), 1, nov(16), nov(10))
@@ -322,6 +364,50 @@ proptest! {
         prop_assert_eq!(total(&charges), full);
         prop_assert_eq!(charges.iter().map(|c| c.days).sum::<u32>(), p.days());
         prop_assert!(charges.iter().all(|c| c.full_period == full));
+    }
+
+    /// Pausing leaves out exactly the paused days' shares: what is charged plus the shares of
+    /// the paused days of the subscription's stretch is the unpaused charge.
+    #[test]
+    fn pauses_leave_out_exactly_the_paused_days(
+        p in any_period(),
+        price in unit_price(),
+        start in 0u64..31,
+        pauses in prop::collection::vec((0u64..40, prop::option::of(0u64..15)), 0..4),
+    ) {
+        let days = u64::from(p.days());
+        let service = service_with("VPS-S", |c| c.price = per_unit(Currency::RUB, price));
+        let price = per_unit(Currency::RUB, price);
+        let start = p.first_day() + Days::new(start % days);
+        let sub = start_in(&service, qty(dec!(1)), start, start);
+        let pauses: Vec<Pause> = pauses
+            .into_iter()
+            .map(|(from, len)| {
+                let from = p.first_day() + Days::new(from) - Days::new(5);
+                Pause { from, until: len.map(|len| from + Days::new(len)) }
+            })
+            .collect();
+        let full = price.quote(qty(dec!(1))).unwrap().total();
+        let shares = crate::proration::day_shares(full, p).unwrap();
+        let expected = Money::checked_sum(
+            Currency::RUB,
+            p.first_day()
+                .iter_days()
+                .zip(shares)
+                .filter(|(d, _)| *d >= start && !pauses.iter().any(|pause| pause.covers(*d)))
+                .map(|(_, share)| share),
+        )
+        .unwrap();
+        let charges = sub.charges_for_paused(p, |_, _| Some(price.clone()), &pauses).unwrap();
+        prop_assert_eq!(total(&charges), expected);
+        prop_assert!(charges.windows(2).all(|w| w[0].until_exclusive < w[1].from));
+        for c in &charges {
+            let mut day = c.from;
+            while day < c.until_exclusive {
+                prop_assert!(!pauses.iter().any(|pause| pause.covers(day)));
+                day = day + Days::new(1);
+            }
+        }
     }
 
     /// Every state a subscription reaches survives storage.
