@@ -655,6 +655,9 @@ pub enum Action {
         /// the overdue ones for an overdue step, every counted one for a reminder or due
         /// notice.
         invoices: Vec<(String, Money, NaiveDate)>,
+        /// The late fee charged in the same run, which the notice announces.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        late_fee: Option<Money>,
     },
     /// Refuse the customer's new orders.
     BlockOrders,
@@ -862,6 +865,7 @@ fn take_steps(
         last.skipped_notice = false;
     }
 
+    let mut charged = None;
     if policy.late_fee.enabled
         && taken.iter().any(|(_, kind)| kind.is_overdue_step())
         && let Some(fee) = late_fee(today, &policy.late_fee, outstanding)
@@ -870,6 +874,7 @@ fn take_steps(
     {
         ep.fee_charged = fee;
         actions.push(Action::LateFee { amount });
+        charged = Some(amount);
     }
 
     let about = if kind.is_overdue_step() {
@@ -883,6 +888,7 @@ fn take_steps(
         overdue,
         oldest_due: ep.oldest_due,
         invoices: listed(about),
+        late_fee: charged,
     });
 }
 
@@ -989,6 +995,7 @@ pub fn notice(action: &Action, customer_name: &str, language: DocumentLanguage) 
             overdue,
             oldest_due,
             invoices,
+            late_fee,
             ..
         } => {
             let several = invoices.len() > 1;
@@ -1025,6 +1032,10 @@ pub fn notice(action: &Action, customer_name: &str, language: DocumentLanguage) 
                     texts.final_subject,
                     (texts.final_)(&list, &money(*overdue), &date(*oldest_due)),
                 ),
+            };
+            let text = match late_fee {
+                Some(fee) => format!("{text}\n\n{}", (texts.late_fee)(&money(*fee))),
+                None => text,
             };
             Some(letter(texts, customer_name, subject, &text))
         }
@@ -1078,6 +1089,8 @@ struct Texts {
     restore: &'static str,
     unblock_subject: &'static str,
     unblock: &'static str,
+    /// The late fee charged with the step.
+    late_fee: fn(&str) -> String,
 }
 
 static RU: Texts = Texts {
@@ -1147,6 +1160,12 @@ static RU: Texts = Texts {
               объёме.",
     unblock_subject: "Приём заказов возобновлён",
     unblock: "Благодарим за оплату! Задолженность погашена, приём новых заказов возобновлён.",
+    late_fee: |fee| {
+        format!(
+            "По условиям договора за просрочку оплаты начислены пени: {fee}. Они будут \
+             включены в следующий счёт."
+        )
+    },
 };
 
 static EN: Texts = Texts {
@@ -1213,6 +1232,12 @@ static EN: Texts = Texts {
     unblock_subject: "Orders accepted again",
     unblock: "Thank you for your payment. Your balance is settled and new orders are accepted \
               again.",
+    late_fee: |fee| {
+        format!(
+            "Under your contract, a late payment fee of {fee} has been charged. It will be \
+             included in your next invoice."
+        )
+    },
 };
 
 /// An amount as the language writes it, rounded to minor units: `1 234,56 ₽` (a no-break

@@ -420,6 +420,7 @@ fn a_notice_carries_the_overdue_amount_the_anchor_and_the_invoices() {
                 rub(dec!(1234.56)),
                 day(2026, 11, 30)
             )],
+            late_fee: None,
         }]
     );
     // Before the due date nothing is overdue yet; the reminder lists what is coming due.
@@ -895,6 +896,36 @@ fn the_late_fee_accrues_by_day_and_is_charged_at_each_overdue_step() {
 }
 
 #[test]
+fn the_notice_of_a_step_that_charged_a_late_fee_announces_it() {
+    let mut walk = Walk::new(with_fee(dec!(0.1), dec!(10)));
+    let invoices = [invoice(1, day(2026, 11, 30), dec!(1000))];
+    walk.days(day(2026, 11, 20), day(2026, 12, 6), &invoices);
+    let actions = walk.day(day(2026, 12, 7), &invoices);
+    let notify = actions.last().expect("a notice");
+    assert!(matches!(notify, Action::Notify { late_fee: Some(fee), .. } if *fee == rub(dec!(7))));
+    let ru = notice(notify, "ООО «Ромашка»", DocumentLanguage::Ru).unwrap();
+    assert!(
+        ru.body.contains("начислены пени: 7,00\u{a0}₽"),
+        "{}",
+        ru.body
+    );
+    let en = notice(notify, "Romashka LLC", DocumentLanguage::En).unwrap();
+    assert!(
+        en.body.contains("late payment fee of 7.00 RUB"),
+        "{}",
+        en.body
+    );
+    // Without a fee, no word of one.
+    let plain = notice(
+        &overdue_notify(StepKind::OverdueNotice),
+        "X",
+        DocumentLanguage::Ru,
+    )
+    .unwrap();
+    assert!(!plain.body.contains("пени"));
+}
+
+#[test]
 fn the_late_fee_is_capped_and_rounded_once() {
     let mut walk = Walk::new(with_fee(dec!(1), dec!(10)));
     let invoices = [invoice(1, day(2026, 11, 30), dec!(1000))];
@@ -975,6 +1006,7 @@ fn overdue_notify(kind: StepKind) -> Action {
                 day(2026, 12, 5),
             ),
         ],
+        late_fee: None,
     }
 }
 

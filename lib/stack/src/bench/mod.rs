@@ -53,6 +53,10 @@
 //! - `bank [--events N] [--customers K]` (default 10,000 lines, 100 customers): a bank
 //!   statement uploaded and matched through `BankQueue`, then the same file again: requests
 //!   and capacity units per line ([`bank`]).
+//! - `report [--runs N] [--customers K]` (default 5 runs, 20 customers): a customer's
+//!   statement of account and reconciliation statement over five years of monthly invoices
+//!   and payments (time, requests), and the daily dunning run's requests per customer with K
+//!   customers overdue ([`report`]).
 //!
 //! Figures are printed as a Markdown table, ready for BENCHMARKS.md. Nothing here asserts
 //! on time (the usage benchmark fails only when the totals do not match what was sent).
@@ -64,6 +68,7 @@ mod cold_start;
 mod documents;
 mod order_intake;
 mod procfs;
+mod report;
 mod sign_in;
 mod usage;
 
@@ -93,7 +98,7 @@ use procfs::{cpu_ticks_of, machine_busy_ticks, process_cpu_ns, process_cpu_ticks
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let (what, rest) = args.split_first().context(
-        "which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents` or `archive`",
+        "which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank` or `report`",
     )?;
     let (mut runs, mut events, mut pollers, mut customers) = (None, None, None, None);
     let mut rest = rest.iter();
@@ -165,9 +170,15 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             events.unwrap_or(10_000),
             customers.unwrap_or(100),
         )),
+        "report" => tokio::runtime::Runtime::new()?.block_on(report::run(
+            &root,
+            &tools,
+            runs.unwrap_or(5),
+            customers.unwrap_or(20),
+        )),
         other => {
             bail!(
-                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive` or `bank`"
+                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank` or `report`"
             )
         }
     }
