@@ -21,6 +21,22 @@ pub(crate) fn org_query(org_id: Option<&str>) -> ApiResult<Option<OrgId>> {
     org_id.map(id_path).transpose()
 }
 
+/// The query of a read of one customer's data that takes nothing else.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct OrgQuery {
+    /// Whose: staff name the organisation; a customer may name only its own.
+    org_id: Option<String>,
+}
+
+impl OrgQuery {
+    /// The organisation named, if any ([`org_query`]).
+    pub(crate) fn org(&self) -> ApiResult<Option<OrgId>> {
+        org_query(self.org_id.as_deref())
+    }
+}
+
 /// A period given as input (`code` says where: `invalid_path` or `invalid_query`): one of the
 /// provider's periods, written as its length is (`2026-11` for a month, `2026-Q4` for a
 /// quarter), else 400 naming `period`. A well-formed period of another length is refused too:

@@ -16,7 +16,7 @@ use kopek_domain::bank::imports::{
     recorded_by_hand, reference_of,
 };
 use kopek_domain::bank::matching::{
-    Allocated, Candidate, Customer, Payer, account_key, allocate, who_paid,
+    Allocated, Candidate, Customer, Payer, account_key, allocate, checked_account, who_paid,
 };
 use kopek_domain::bank::{self, StatementLine};
 use kopek_domain::ids::{ImportId, InvoiceId, OrgId};
@@ -69,6 +69,9 @@ pub enum Resolution {
 pub struct Bank {
     ctx: Context,
 }
+
+/// The most payer accounts one customer may have confirmed at once.
+pub const MAX_PAYER_ACCOUNTS: usize = 50;
 
 impl Bank {
     pub(crate) fn new(ctx: Context) -> Self {
@@ -499,6 +502,67 @@ impl Bank {
         caller.require_role(crate::access::BILLING_STAFF)?;
         caller.require_scope(Scope::InvoicesRead)?;
         Ok(self.ctx.store.imports(limit, start).await?)
+    }
+
+    /// The payer accounts confirmed for `org`: payments from them match the customer at once
+    /// (billing staff name any customer; a customer reads its own).
+    pub async fn payer_accounts(
+        &self,
+        caller: &Principal,
+        org: Option<OrgId>,
+    ) -> Result<(OrgId, Vec<String>)> {
+        let org = crate::access::org_of(caller, org)?;
+        if caller.org().is_none() {
+            caller.require_role(crate::access::BILLING_STAFF)?;
+        }
+        caller.require_scope(Scope::InvoicesRead)?;
+        Ok((org, self.ctx.store.payer_accounts_of(org).await?))
+    }
+
+    /// Sets the payer accounts confirmed for `org` to `accounts` (each 20 digits or an IBAN,
+    /// errors naming `accounts[n]`; at most [`MAX_PAYER_ACCOUNTS`]), as resolving a reviewed
+    /// line confirms one: later statement lines from them match the customer without review.
+    /// Accounts left out are forgotten; an account confirmed for another customer moves to
+    /// this one (the latest confirmation wins). Admins and accountants.
+    pub async fn set_payer_accounts(
+        &self,
+        caller: &Principal,
+        org: OrgId,
+        accounts: &[String],
+    ) -> Result<(OrgId, Vec<String>)> {
+        Self::require_accountant(caller)?;
+        if accounts.len() > MAX_PAYER_ACCOUNTS {
+            return Err(Error::invalid(
+                "accounts",
+                format!("at most {MAX_PAYER_ACCOUNTS} accounts"),
+            ));
+        }
+        let mut wanted: Vec<String> = Vec::with_capacity(accounts.len());
+        for (i, account) in accounts.iter().enumerate() {
+            let key = checked_account(account).ok_or_else(|| {
+                Error::invalid(
+                    format!("accounts[{i}]"),
+                    "must be an account of 20 digits or an IBAN",
+                )
+            })?;
+            if !wanted.contains(&key) {
+                wanted.push(key);
+            }
+        }
+        let store = &self.ctx.store;
+        store
+            .organisation(org)
+            .await?
+            .ok_or_else(|| Error::invalid("org_id", "no such organisation"))?;
+        let had = store.payer_accounts_of(org).await?;
+        for account in wanted.iter().filter(|a| !had.contains(a)) {
+            store.remember_payer_account(account, org).await?;
+        }
+        for account in had.iter().filter(|a| !wanted.contains(a)) {
+            store.forget_payer_account(account, org).await?;
+        }
+        tracing::info!(%org, accounts = wanted.len(), "payer accounts set");
+        Ok((org, store.payer_accounts_of(org).await?))
     }
 
     /// The lines waiting for review, oldest import first (billing staff).

@@ -258,18 +258,12 @@ fn bank_accounts(accounts: Vec<String>) -> Result<Vec<String>> {
     }
     let mut checked: Vec<String> = Vec::new();
     for (i, account) in accounts.iter().enumerate() {
-        let key = kopek_domain::bank::matching::account_key(account);
-        let digits = key.len() == 20 && key.chars().all(|c| c.is_ascii_digit());
-        let iban = (15..=34).contains(&key.len())
-            && key.chars().all(|c| c.is_ascii_alphanumeric())
-            && key[..2].chars().all(|c| c.is_ascii_uppercase())
-            && key[2..4].chars().all(|c| c.is_ascii_digit());
-        if !digits && !iban {
+        let Some(key) = kopek_domain::bank::matching::checked_account(account) else {
             return Err(Error::invalid(
                 format!("bank_accounts[{i}]"),
                 "must be an account of 20 digits or an IBAN",
             ));
-        }
+        };
         if !checked.contains(&key) {
             checked.push(key);
         }

@@ -13,9 +13,7 @@ use kopek_http::wire::Amount;
 use kopek_http::{ApiError, ApiResult};
 use kopek_services::dunning::{DunningOf, ModeCommand};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-
-use crate::params::org_query;
+use utoipa::ToSchema;
 
 /// The provider's dunning policy.
 #[derive(Debug, Serialize, ToSchema)]
@@ -177,25 +175,17 @@ impl From<DunningOf> for DunningView {
     }
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(super) struct DunningQuery {
-    /// Whose: staff name the organisation; a customer may name only its own.
-    org_id: Option<String>,
-}
-
 /// Where a customer stands in dunning and why (`invoices:read`: a customer its own, staff
 /// any).
-#[utoipa::path(get, path = "/v1/billing/dunning", tag = "billing", security(("bearer" = [])), params(DunningQuery),
+#[utoipa::path(get, path = "/v1/billing/dunning", tag = "billing", security(("bearer" = [])), params(crate::params::OrgQuery),
     responses((status = 200, body = DunningView), (status = 400, body = kopek_http::problem::Problem),
         (status = 403, body = kopek_http::problem::Problem), (status = 404, body = kopek_http::problem::Problem)))]
 pub(super) async fn get_dunning(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    QueryParams(query): QueryParams<DunningQuery>,
+    QueryParams(query): QueryParams<crate::params::OrgQuery>,
 ) -> ApiResult<Json<DunningView>> {
-    let org = org_query(query.org_id.as_deref())?;
+    let org = query.org()?;
     Ok(Json(
         state.services.dunning().of(&caller, org).await?.into(),
     ))

@@ -13,8 +13,6 @@ use kopek_http::wire::Amount;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::params::org_query;
-
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -53,7 +51,7 @@ pub(super) async fn balance(
     Caller(caller): Caller,
     QueryParams(query): QueryParams<BalanceQuery>,
 ) -> ApiResult<Json<BalanceView>> {
-    let org = org_query(query.org_id.as_deref())?;
+    let org = crate::params::org_query(query.org_id.as_deref())?;
     let b = state
         .services
         .billing()
@@ -124,24 +122,16 @@ pub struct LedgerView {
     items: Vec<EntryView>,
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(super) struct LedgerQuery {
-    /// Whose: staff name the organisation; a customer may name only its own.
-    org_id: Option<String>,
-}
-
 /// A customer's ledger entries, oldest first.
-#[utoipa::path(get, path = "/v1/billing/ledger", tag = "billing", security(("bearer" = [])), params(LedgerQuery),
+#[utoipa::path(get, path = "/v1/billing/ledger", tag = "billing", security(("bearer" = [])), params(crate::params::OrgQuery),
     responses((status = 200, body = LedgerView), (status = 400, body = kopek_http::problem::Problem),
         (status = 403, body = kopek_http::problem::Problem), (status = 404, body = kopek_http::problem::Problem)))]
 pub(super) async fn ledger_entries(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    QueryParams(query): QueryParams<LedgerQuery>,
+    QueryParams(query): QueryParams<crate::params::OrgQuery>,
 ) -> ApiResult<Json<LedgerView>> {
-    let org = org_query(query.org_id.as_deref())?;
+    let org = query.org()?;
     let ledger = state.services.billing().ledger(&caller, org).await?;
     Ok(Json(LedgerView {
         org_id: ledger.org.to_string(),

@@ -46,6 +46,7 @@
 //! | `POST /v1/billing/statements` | admins, accountants | upload a bank statement (1CClientBankExchange or camt.053, ≤ 4 MiB): kept in S3, read, its payments matched in the background (202) |
 //! | `GET /v1/billing/statements`, `GET /v1/billing/statements/{import_id}` | billing staff | imports, newest first; an import's report, line by line |
 //! | `GET /v1/billing/statement-review` | billing staff | the payments waiting for review, with candidates and why |
+//! | `GET`, `PUT /v1/billing/payer-accounts` | read: billing staff, a customer its own; set: admins, accountants | the accounts (20 digits or IBANs) a customer pays from: statement payments from them match it without review |
 //! | `POST /v1/billing/statements/{import_id}/lines/{line}/resolve` | admins, accountants | assign a payment under review to a customer (optionally split over its invoices), or dismiss it |
 //!
 //! Every route needs `invoices:read` (engineers do not hold it, nor keys issued without it);
@@ -142,5 +143,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(statements::get_statement))
         .routes(routes!(statements::review_list))
+        .routes(routes!(
+            statements::get_payer_accounts,
+            statements::put_payer_accounts
+        ))
         .routes(routes!(statements::resolve_line))
 }

@@ -18,9 +18,9 @@ use kopek_http::{ApiError, ApiResult};
 use kopek_services::payments::{RecordPaymentCommand, Recorded, RefundCommand};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use crate::params::{id_path, org_query};
+use crate::params::id_path;
 
 /// A payment to record.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -178,14 +178,6 @@ pub(super) async fn record_payment(
     Ok((status, Json(PaymentView::from(&payment))))
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(super) struct PaymentsQuery {
-    /// Whose: staff name the organisation; a customer may name only its own.
-    org_id: Option<String>,
-}
-
 /// A customer's payments and its credit.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentsView {
@@ -203,15 +195,15 @@ pub struct PaymentsView {
 }
 
 /// A customer's payments, oldest first, and the credit its next invoices will draw down.
-#[utoipa::path(get, path = "/v1/billing/payments", tag = "billing", security(("bearer" = [])), params(PaymentsQuery),
+#[utoipa::path(get, path = "/v1/billing/payments", tag = "billing", security(("bearer" = [])), params(crate::params::OrgQuery),
     responses((status = 200, body = PaymentsView), (status = 400, body = kopek_http::problem::Problem),
         (status = 403, body = kopek_http::problem::Problem), (status = 404, body = kopek_http::problem::Problem)))]
 pub(super) async fn list_payments(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    QueryParams(query): QueryParams<PaymentsQuery>,
+    QueryParams(query): QueryParams<crate::params::OrgQuery>,
 ) -> ApiResult<Json<PaymentsView>> {
-    let org = org_query(query.org_id.as_deref())?;
+    let org = query.org()?;
     let of = state.services.payments().of(&caller, org).await?;
     Ok(Json(PaymentsView {
         org_id: of.org.to_string(),

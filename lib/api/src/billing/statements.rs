@@ -384,6 +384,73 @@ pub(super) async fn review_list(
     Ok(Json(Paged::from_page(&state, page, |l| LineView::from(&l))))
 }
 
+/// The payer accounts confirmed for a customer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayerAccountsView {
+    org_id: String,
+    /// Payments from these accounts (20 digits, or IBANs) match the customer at once.
+    #[schema(example = json!(["40702810900000001234", "DE89370400440532013000"]))]
+    accounts: Vec<String>,
+}
+
+impl PayerAccountsView {
+    fn of((org, accounts): (kopek_domain::ids::OrgId, Vec<String>)) -> Self {
+        Self {
+            org_id: org.to_string(),
+            accounts,
+        }
+    }
+}
+
+/// The accounts confirmed as a customer's (`invoices:read`: billing staff any customer's, a
+/// customer its own): statement payments from them match it without review.
+#[utoipa::path(get, path = "/v1/billing/payer-accounts", tag = "billing", security(("bearer" = [])), params(crate::params::OrgQuery),
+    responses((status = 200, body = PayerAccountsView), (status = 400, body = kopek_http::problem::Problem),
+        (status = 403, body = kopek_http::problem::Problem), (status = 404, body = kopek_http::problem::Problem)))]
+pub(super) async fn get_payer_accounts(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    QueryParams(query): QueryParams<crate::params::OrgQuery>,
+) -> ApiResult<Json<PayerAccountsView>> {
+    let org = query.org()?;
+    let found = state.services.bank().payer_accounts(&caller, org).await?;
+    Ok(Json(PayerAccountsView::of(found)))
+}
+
+/// A customer's payer accounts, all of them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayerAccountsRequest {
+    org_id: String,
+    /// Every account to match the customer by: 20 digits or an IBAN, spaces allowed; those
+    /// left out are forgotten.
+    #[schema(example = json!(["40702810900000001234"]))]
+    accounts: Vec<String>,
+}
+
+/// Set the accounts a customer pays from (admins, accountants), e.g. the IBANs a customer
+/// abroad pays from, so that camt.053 payments from them match it before any was reviewed.
+/// An account confirmed for another customer moves to this one.
+#[utoipa::path(put, path = "/v1/billing/payer-accounts", tag = "billing", security(("bearer" = [])), request_body = PayerAccountsRequest,
+    responses((status = 200, body = PayerAccountsView), (status = 403, body = kopek_http::problem::Problem),
+        (status = 422, description = "`field`: `org_id`, `accounts`, `accounts[n]`", body = kopek_http::problem::Problem)))]
+pub(super) async fn put_payer_accounts(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<PayerAccountsRequest>,
+) -> ApiResult<Json<PayerAccountsView>> {
+    let org = body
+        .org_id
+        .parse()
+        .map_err(|_| ApiError::validation("org_id", "no such organisation"))?;
+    let set = state
+        .services
+        .bank()
+        .set_payer_accounts(&caller, org, &body.accounts)
+        .await?;
+    Ok(Json(PayerAccountsView::of(set)))
+}
+
 /// A part of a split payment.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -7,15 +7,15 @@
 //! | A77 | An import: file once at upload, read; list them, newest first | `PutItem` if absent / `GetItem` / `Query GSI1` (backwards) | `IMPORT#{imp}` / `IMPORT`; GSI1 `IMPORTS` / `{uploaded at}#{imp}` | 1 WCU + 1 GSI (≈ 1 KB) |
 //! | A78 | A payment's outcome: file once (with its claim, or with its payment: A62); read one; an import's report; resolve a reviewed one; the review list | `PutItem` if absent / `GetItem` (consistent) / `Query` / `PutItem` if `rev = :rev` / `Query GSI1` | `IMPORT#{imp}` / `LINE#{nnnnnnn}`; GSI1 while in review `REVIEW` / `{imp}#{nnnnnnn}` | 1 WCU (+ 1 GSI in review) |
 //! | A79 | A bank payment's claim (number, date, payer account, amount): taken once, read by a later import | `PutItem` if absent, in A78's or A62's transaction / `GetItem` (consistent) | `BANKLINE#{sha256}` / `BANKLINE` | 1 WCU |
-//! | A80 | The customer a payer account was confirmed for | `GetItem` / `PutItem` | `PAYERACCOUNT#{account}` / `PAYERACCOUNT` | 1 WCU |
+//! | A80 | The customer a payer account was confirmed for (by resolving a reviewed line, or by staff directly); a customer's accounts; forgetting one | `GetItem` / `PutItem` / `Query GSI1` / `DeleteItem` if `org = :org` | `PAYERACCOUNT#{account}` / `PAYERACCOUNT`; GSI1 `PAYERACCOUNTS#{org}` / `{account}` | 1 WCU + 1 GSI |
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, TransactWriteItem};
 use kopek_domain::bank::imports::{ImportLine, StatementImport};
 use kopek_domain::ids::{ImportId, OrgId};
 use serde::{Deserialize, Serialize};
 
 use crate::dynamo::expr::{ABSENT, SAME_REV, conditional_put, failed_conditions, n, put};
-use crate::dynamo::{Page, PageKey, Store, StoreError, keys, to_item};
+use crate::dynamo::{Page, PageKey, Store, StoreError, key, keys, to_item};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct ImportItem {
@@ -81,6 +81,11 @@ struct PayerAccountItem {
     pk: String,
     #[serde(rename = "SK")]
     sk: String,
+    /// The customer's accounts (absent on items written before they were listed).
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
     #[serde(rename = "type")]
     kind: String,
     org: OrgId,
@@ -302,9 +307,56 @@ impl Store {
         self.put_replacing(to_item(&PayerAccountItem {
             pk: keys::payer_account(account),
             sk: keys::PAYER_ACCOUNT_SK.into(),
+            gsi1pk: Some(keys::payer_accounts_of(&org)),
+            gsi1sk: Some(account.to_owned()),
             kind: "payer_account".into(),
             org,
         })?)
         .await
+    }
+
+    /// A80: the accounts confirmed for `org`, in account order.
+    pub async fn payer_accounts_of(&self, org: OrgId) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .query_all_at::<PayerAccountItem>(
+                Some(keys::GSI1),
+                &keys::payer_accounts_of(&org),
+                None,
+            )
+            .await?
+            .into_iter()
+            .filter_map(|i| i.gsi1sk)
+            .collect())
+    }
+
+    /// A80: forgets that `account` pays for `org`; `false` when it was not `org`'s.
+    pub async fn forget_payer_account(
+        &self,
+        account: &str,
+        org: OrgId,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(key(
+                &keys::payer_account(account),
+                keys::PAYER_ACCOUNT_SK,
+            )))
+            .condition_expression("org = :org")
+            .expression_attribute_values(":org", AttributeValue::S(org.to_string()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                self.record(out.consumed_capacity());
+                Ok(true)
+            }
+            Err(e) => match StoreError::from_sdk(e) {
+                StoreError::Conflict(_) => Ok(false),
+                other => Err(other),
+            },
+        }
     }
 }

@@ -348,6 +348,12 @@ pub fn payer_account(account: &str) -> String {
 }
 pub const PAYER_ACCOUNT_SK: &str = "PAYERACCOUNT";
 
+/// The GSI1 partition of a customer's confirmed payer accounts (A80):
+/// `PAYERACCOUNTS#{org}`.
+pub fn payer_accounts_of(org: &OrgId) -> String {
+    format!("PAYERACCOUNTS#{org}")
+}
+
 /// A customer's report file (A83), in its partition, and GSI1: the report by id.
 pub fn report(id: &ReportId) -> String {
     format!("REPORT#{id}")
@@ -385,6 +391,10 @@ mod tests {
         assert_eq!(import_line(42), "LINE#0000042");
         assert_eq!(bank_line("ab12"), "BANKLINE#ab12");
         assert_eq!(payer_account("DE89"), "PAYERACCOUNT#DE89");
+        assert_eq!(
+            payer_accounts_of(&org_id()),
+            "PAYERACCOUNTS#org_01ARZ3NDEKTSV4RRFFQ69G5FAV"
+        );
         assert_eq!(tax_id("7701234567"), "TAXID#7701234567");
         assert_eq!(DUNNING_SK, "DUNNING");
         let reference = PaymentReference::try_from("п/п 1".to_owned()).unwrap();

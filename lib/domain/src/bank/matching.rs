@@ -67,6 +67,18 @@ pub fn account_key(account: &str) -> String {
         .collect()
 }
 
+/// A bank account as [`account_key`] keys it, if it is one: 20 digits (a Russian account) or
+/// an IBAN (two capital letters, two digits, then letters or digits, 15 to 34 in all).
+pub fn checked_account(account: &str) -> Option<String> {
+    let key = account_key(account);
+    let digits = key.len() == 20 && key.chars().all(|c| c.is_ascii_digit());
+    let iban = (15..=34).contains(&key.len())
+        && key.chars().all(|c| c.is_ascii_alphanumeric())
+        && key[..2].chars().all(|c| c.is_ascii_uppercase())
+        && key[2..4].chars().all(|c| c.is_ascii_digit());
+    (digits || iban).then_some(key)
+}
+
 /// A customer as matching sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customer {

@@ -297,6 +297,13 @@ pub(super) fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
         ),
         Probe::new(
             Method::GET,
+            "/v1/billing/payer-accounts",
+            "query org_id",
+            format!("/v1/billing/payer-accounts?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
             "/v1/billing/account-statement",
             "query org_id",
             format!("/v1/billing/account-statement?org_id={org}"),
@@ -616,6 +623,14 @@ pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
             403,
         )
         .with_body(json!({"org_id": OrgId::new().to_string(), "mode": "off", "rev": 0})),
+        Probe::new(
+            Method::PUT,
+            "/v1/billing/payer-accounts",
+            "body org_id",
+            "/v1/billing/payer-accounts".to_owned(),
+            403,
+        )
+        .with_body(json!({"org_id": OrgId::new().to_string(), "accounts": []})),
         // Bank statements: staff only, whoever's payments they hold.
         Probe::new(
             Method::GET,

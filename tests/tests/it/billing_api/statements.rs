@@ -417,3 +417,101 @@ async fn a_broken_statement_names_its_line_and_key_and_records_nothing() {
     empty.assert_problem(422, "validation_failed");
     assert_eq!(empty.field(), "file");
 }
+
+/// An account staff confirm for a customer — an IBAN abroad, a branch's account with another
+/// INN — matches that customer's payments from the first statement, without review; bad
+/// accounts are refused naming the item and change nothing; customers read their own.
+#[tokio::test]
+async fn payments_from_an_account_confirmed_for_a_customer_are_matched_to_it() {
+    let w = world().await;
+    let app = &w.app;
+    let accountant = app.staff_with_role("accountant").await;
+    app.save_requisites(&w.admin).await;
+    let today = kopek_tests::emulator::calendar().date_of(app.state.services.now());
+    let day = today.format("%d.%m.%Y").to_string();
+    let from = |number: &'static str| Doc {
+        number,
+        amount: "100.00",
+        payer_inn: "7707083893",
+        payer_account: "40702810500000000042",
+        payee_account: OWN,
+        purpose: "Оплата услуг",
+    };
+    let file = |number| statement(&day, &[from(number)], "0.00", "100.00", "0.00", "100.00");
+    let imported = |number| {
+        let accountant = accountant.clone();
+        async move {
+            let uploaded = upload(app, &accountant, file(number)).await;
+            uploaded.assert_status(202);
+            app.drain_bank().await;
+            report(app, &accountant, uploaded.body["id"].as_str().unwrap()).await
+        }
+    };
+    // Unknown: the payer's INN is no customer's.
+    assert_eq!(statuses(&imported("41").await)[0].1, "review");
+
+    let path = |org: &str| format!("/v1/billing/payer-accounts?org_id={org}");
+    let put = |token: String, body: Value| async move {
+        app.send(TestApp::request(
+            axum::http::Method::PUT,
+            "/v1/billing/payer-accounts",
+            Some(&token),
+            Some(&body),
+        ))
+        .await
+    };
+    let set = put(
+        accountant.clone(),
+        json!({"org_id": w.a.org_id, "accounts": ["4070 2810 5000 0000 0042", "de89 3704 0044 0532 0130 00"]}),
+    )
+    .await;
+    set.assert_status(200);
+    assert_eq!(
+        set.body["accounts"],
+        json!(["40702810500000000042", "DE89370400440532013000"])
+    );
+    let own = app.get(&path(&w.a.org_id), Some(&w.a.token)).await;
+    assert_eq!(own.body["accounts"], set.body["accounts"], "{}", own.body);
+    assert_ne!(
+        app.get(&path(&w.a.org_id), Some(&w.b.token)).await.status,
+        200
+    );
+    put(
+        w.a.token.clone(),
+        json!({"org_id": w.a.org_id, "accounts": []}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    for (accounts, field) in [
+        (json!(["4070281050000000004"]), "accounts[0]"),
+        (json!(["40702810500000000042", "XX00"]), "accounts[1]"),
+    ] {
+        let refused = put(
+            accountant.clone(),
+            json!({"org_id": w.a.org_id, "accounts": accounts}),
+        )
+        .await;
+        refused.assert_problem(422, "validation_failed");
+        assert_eq!(refused.field(), field);
+    }
+    let still = app.get(&path(&w.a.org_id), Some(&accountant)).await;
+    assert_eq!(still.body["accounts"], set.body["accounts"]);
+
+    // The next payment from the account is Ромашка's at once.
+    let second = imported("42").await;
+    assert_eq!(statuses(&second)[0].1, "recorded", "{second}");
+    assert_eq!(
+        second["lines"][0]["org_id"],
+        w.a.org_id.as_str(),
+        "{second}"
+    );
+
+    // Forgotten, the account matches nobody again.
+    let cleared = put(
+        accountant.clone(),
+        json!({"org_id": w.a.org_id, "accounts": []}),
+    )
+    .await;
+    assert_eq!(cleared.body["accounts"], json!([]));
+    assert_eq!(statuses(&imported("43").await)[0].1, "review");
+}

@@ -232,3 +232,25 @@ fn another_currency_than_the_customers_goes_to_review() {
     assert!(matches!(allocate(&l, eur, Currency::RUB, &[]),
         Allocated::Review { reason } if reason == "paid in EUR, the customer pays in RUB"));
 }
+
+#[test]
+fn an_account_is_twenty_digits_or_an_iban_keyed_without_spaces() {
+    assert_eq!(
+        checked_account("4070 2810 9000 0000 1234").as_deref(),
+        Some("40702810900000001234")
+    );
+    assert_eq!(
+        checked_account("de89 3704 0044 0532 0130 00").as_deref(),
+        Some("DE89370400440532013000")
+    );
+    for bad in [
+        "",
+        "4070281090000000123",
+        "407028109000000012345",
+        "D89370400440532013000",
+        "DE8937040044053201300!",
+        "DEXX370400440532013000",
+    ] {
+        assert_eq!(checked_account(bad), None, "{bad}");
+    }
+}
