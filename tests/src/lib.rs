@@ -48,15 +48,26 @@ pub async fn fetch(url: &str) -> (StatusCode, Vec<u8>) {
 /// Sends `body` (JSON, if any) to `url` with `method`, outside the application: the status
 /// and the body.
 pub async fn http(method: Method, url: &str, body: Option<&Value>) -> (StatusCode, Vec<u8>) {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<axum::body::Bytes>>();
     let bytes = body
         .map(|b| serde_json::to_vec(b).expect("JSON"))
         .unwrap_or_default();
+    http_bytes(method, url, "application/json", bytes).await
+}
+
+/// Sends `bytes` of `content_type` to `url` with `method`, outside the application (a file
+/// put through a presigned upload link, say): the status and the body.
+pub async fn http_bytes(
+    method: Method,
+    url: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Vec<u8>) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<axum::body::Bytes>>();
     let request = Request::builder()
         .method(method)
         .uri(url)
-        .header("content-type", "application/json")
+        .header("content-type", content_type)
         .body(http_body_util::Full::new(axum::body::Bytes::from(bytes)))
         .expect("a request");
     let response = client

@@ -1,5 +1,6 @@
 //! The documents bucket (`DocumentsBucket`): filing a document's bytes once, reading them
-//! back, and short-lived presigned downloads.
+//! back, short-lived presigned downloads, and presigned uploads (bank statements too large
+//! for a request body).
 //!
 //! Every object carries its SHA-256 as user metadata (`x-amz-meta-sha256`), so filing the same
 //! bytes again finds them with one `HeadObject` and writes nothing (the bucket is versioned: a
@@ -38,7 +39,7 @@ pub enum Filed {
     AlreadyThere,
 }
 
-/// A link that downloads one object until it expires.
+/// A link that downloads (or uploads) one object until it expires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Download {
     pub url: String,
@@ -137,6 +138,64 @@ impl Objects {
         Ok(body.into_bytes().to_vec())
     }
 
+    /// The size and last change of the object at `key`, or `None` when there is none.
+    pub async fn head(&self, key: &str) -> Result<Option<(u64, DateTime<Utc>)>, StoreError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let size = u64::try_from(out.content_length().unwrap_or_default()).unwrap_or(0);
+                let changed = out
+                    .last_modified()
+                    .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+                    .unwrap_or_default();
+                Ok(Some((size, changed)))
+            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(e) => Err(StoreError::from_sdk(e)),
+        }
+    }
+
+    /// Deletes the object at `key` (its latest version; nothing when there is none).
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// A link that uploads the object at `key` with one `PUT` of its bytes for `ttl` (at
+    /// most [`MAX_PRESIGN`]) from `now`.
+    pub async fn upload_link(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<Download, StoreError> {
+        let (config, expires_at) = presigning(now, ttl)?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(Download {
+            url: request.uri().to_owned(),
+            expires_at,
+        })
+    }
+
     /// A link that downloads the object at `key` as `file_name` for `ttl` (at most
     /// [`MAX_PRESIGN`]) from `now`.
     pub async fn download(
@@ -146,12 +205,7 @@ impl Objects {
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<Download, StoreError> {
-        let ttl = ttl.min(MAX_PRESIGN);
-        let config = PresigningConfig::builder()
-            .start_time(now.into())
-            .expires_in(ttl)
-            .build()
-            .map_err(|e| StoreError::Unexpected(format!("presigning: {e}")))?;
+        let (config, expires_at) = presigning(now, ttl)?;
         let request = self
             .client
             .get_object()
@@ -163,9 +217,27 @@ impl Objects {
             .map_err(StoreError::from_sdk)?;
         Ok(Download {
             url: request.uri().to_owned(),
-            expires_at: now + chrono::Duration::from_std(ttl).unwrap_or_default(),
+            expires_at,
         })
     }
+}
+
+/// A presigned link's signing from `now` for `ttl`, at most [`MAX_PRESIGN`], and when it
+/// expires.
+fn presigning(
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<(PresigningConfig, DateTime<Utc>), StoreError> {
+    let ttl = ttl.min(MAX_PRESIGN);
+    let config = PresigningConfig::builder()
+        .start_time(now.into())
+        .expires_in(ttl)
+        .build()
+        .map_err(|e| StoreError::Unexpected(format!("presigning: {e}")))?;
+    Ok((
+        config,
+        now + chrono::Duration::from_std(ttl).unwrap_or_default(),
+    ))
 }
 
 /// An S3 client for `sdk`: path-style addressing where the endpoint is overridden (the local

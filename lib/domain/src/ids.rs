@@ -167,6 +167,10 @@ prefixed_id!(
     ImportId, "imp_", "statement import"
 );
 prefixed_id!(
+    /// A bank statement put into S3 through a presigned link, before it is imported.
+    UploadId, "upl_", "statement upload"
+);
+prefixed_id!(
     /// A report made as a PDF for a customer and a date range (a reconciliation statement,
     /// a statement of account).
     ReportId, "rep_", "report"

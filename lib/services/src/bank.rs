@@ -8,8 +8,10 @@
 //! list: assign a line to a customer (confirming a candidate, or another customer), with
 //! an optional split over its invoices, or dismiss it.
 
+use kopek_aws::dynamo::bank::StatementUpload;
 use kopek_aws::dynamo::bank::{Filed, LineWrite};
 use kopek_aws::dynamo::{Page, PageKey};
+use kopek_aws::objects::Download;
 use kopek_domain::accounts::{Principal, Role, Scope};
 use kopek_domain::bank::imports::{
     ImportLine, Outcome, Report, ReviewCandidate, StatementImport, fingerprint, received_on,
@@ -19,7 +21,7 @@ use kopek_domain::bank::matching::{
     Allocated, Candidate, Customer, Payer, account_key, allocate, checked_account, who_paid,
 };
 use kopek_domain::bank::{self, StatementLine};
-use kopek_domain::ids::{ImportId, InvoiceId, OrgId};
+use kopek_domain::ids::{ImportId, InvoiceId, OrgId, UploadId};
 use kopek_domain::money::{Currency, Money};
 use kopek_domain::orders::UserOrKey;
 use kopek_domain::payments::{Allocation, BankSource, NewPayment, OpenInvoice, PaymentReference};
@@ -69,6 +71,9 @@ pub enum Resolution {
 pub struct Bank {
     ctx: Context,
 }
+
+/// How long after its link expired an upload may still be imported.
+pub const UPLOAD_KEPT: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// The most payer accounts one customer may have confirmed at once.
 pub const MAX_PAYER_ACCOUNTS: usize = 50;
@@ -173,6 +178,85 @@ impl Bank {
             .collect::<Result<Vec<_>>>()?;
         queue.send_messages(&jobs, 0).await?;
         tracing::info!(import = %import.id, lines = import.lines_read, chunks = import.chunks, "statement uploaded");
+        Ok(import)
+    }
+
+    /// A link to put a statement file too large for a request body straight into S3 (one
+    /// `PUT` of its bytes, within 15 minutes), then import it with [`Self::import_upload`]
+    /// (admins, accountants).
+    pub async fn upload_link(
+        &self,
+        caller: &Principal,
+        file_name: &str,
+    ) -> Result<(StatementUpload, Download)> {
+        Self::require_accountant(caller)?;
+        let id = UploadId::new();
+        let key = format!("statements/uploads/{id}");
+        let link = self
+            .objects()?
+            .upload_link(&key, self.ctx.now(), kopek_aws::objects::MAX_PRESIGN)
+            .await?;
+        let upload = StatementUpload {
+            id,
+            by: crate::access::subject_text(caller),
+            file_name: file_name
+                .trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect(),
+            key,
+            link_expires_at: link.expires_at,
+        };
+        if !self.ctx.store.put_upload(&upload).await? {
+            return Err(Error::internal("a new upload id was taken"));
+        }
+        Ok((upload, link))
+    }
+
+    /// Imports a file put through an [`Self::upload_link`] as [`Self::upload`] does
+    /// (admins, accountants). Refused while nothing was put (409 `not_uploaded`), when the
+    /// file was put after the link expired or is asked for over an hour after that (409
+    /// `upload_expired`), or is over [`MAX_FILE_BYTES`]; an upload is imported once.
+    pub async fn import_upload(&self, caller: &Principal, id: UploadId) -> Result<StatementImport> {
+        Self::require_accountant(caller)?;
+        let store = &self.ctx.store;
+        let upload = store.upload(id).await?.ok_or(Error::NotFound)?;
+        let expired = || {
+            Error::conflict_on(
+                "upload_expired",
+                "upload_id",
+                "the upload link expired before the file was put or imported: ask for a new link",
+            )
+        };
+        if self.ctx.now() > upload.link_expires_at + UPLOAD_KEPT {
+            return Err(expired());
+        }
+        let objects = self.objects()?;
+        let Some((size, put_at)) = objects.head(&upload.key).await? else {
+            return Err(Error::conflict_on(
+                "not_uploaded",
+                "upload_id",
+                "nothing was put through the link yet: PUT the file's bytes to its url first",
+            ));
+        };
+        // S3 refuses a PUT through an expired link; the emulator does not, so it is checked
+        // here too.
+        if put_at > upload.link_expires_at {
+            return Err(expired());
+        }
+        if usize::try_from(size).is_ok_and(|size| size > MAX_FILE_BYTES) {
+            return Err(Error::invalid("file", "the file is larger than 32 MiB"));
+        }
+        let bytes = objects.read(&upload.key).await?;
+        let import = self.upload(caller, &upload.file_name, bytes).await?;
+        if !store.take_upload(id).await? {
+            tracing::warn!(%id, "an upload was imported twice at once; its payments count once");
+        }
+        // Kept under its SHA-256 by the import; the upload's own copy goes.
+        if let Err(e) = objects.delete(&upload.key).await {
+            tracing::warn!(%id, error = %e, "the uploaded copy was not deleted");
+        }
         Ok(import)
     }
 

@@ -170,6 +170,7 @@ impl Samples {
             ("kind", "act".to_owned()),
             ("sha256", "0".repeat(64)),
             ("import_id", kopek_domain::ids::ImportId::new().to_string()),
+            ("upload_id", kopek_domain::ids::UploadId::new().to_string()),
             ("line", "1".to_owned()),
             (
                 "payment_id",

@@ -44,6 +44,7 @@
 //! | `PUT`, `GET`, `DELETE /v1/billing/templates/{kind}` | admins upload or remove; billing staff read | the provider's own template of a kind of document: uploaded (202, `checking`), the one in force, back to the built-in one |
 //! | `GET /v1/billing/templates/{kind}/{sha256}` | billing staff | an upload's check: `accepted`, or `refused` with the compiler's message and line |
 //! | `POST /v1/billing/statements` | admins, accountants | upload a bank statement (1CClientBankExchange or camt.053, ≤ 4 MiB): kept in S3, read, its payments matched in the background (202) |
+//! | `POST /v1/billing/statement-uploads`, `POST /v1/billing/statement-uploads/{upload_id}/import` | admins, accountants | a statement over 4 MiB (up to 32): a presigned link to put it into S3, then the same import |
 //! | `GET /v1/billing/statements`, `GET /v1/billing/statements/{import_id}` | billing staff | imports, newest first; an import's report, line by line |
 //! | `GET /v1/billing/statement-review` | billing staff | the payments waiting for review, with candidates and why |
 //! | `GET`, `PUT /v1/billing/payer-accounts` | read: billing staff, a customer its own; set: admins, accountants | the accounts (20 digits or IBANs) a customer pays from: statement payments from them match it without review |
@@ -143,6 +144,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(statements::get_statement))
         .routes(routes!(statements::review_list))
+        .routes(routes!(statements::upload_link))
+        .routes(routes!(statements::import_upload))
         .routes(routes!(
             statements::get_payer_accounts,
             statements::put_payer_accounts

@@ -308,7 +308,8 @@ pub(super) struct UploadQuery {
 }
 
 /// Upload a bank statement (admins, accountants): the file's bytes as they came from the
-/// bank (`application/octet-stream` or `text/plain`, up to 4 MiB) —
+/// bank (`application/octet-stream` or `text/plain`, up to 4 MiB; larger files go through
+/// `POST /v1/billing/statement-uploads`) —
 /// `1CClientBankExchange` 1.02/1.03 (windows-1251 or cp866) or ISO 20022 camt.053. It is
 /// kept unchanged with its SHA-256, read (a broken file is refused naming its line and key,
 /// and nothing is recorded), counted, and its payments matched in the background: read the
@@ -335,6 +336,70 @@ pub(super) async fn upload_statement(
             bytes.to_vec(),
         )
         .await?;
+    Ok((StatusCode::ACCEPTED, Json(ImportView::of(&import))))
+}
+
+/// A statement file too large for a request body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadLinkRequest {
+    /// The file's name, for the report (up to 200 characters).
+    #[serde(default)]
+    file_name: String,
+}
+
+/// Where to put a large statement file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadLinkView {
+    /// Import it with `POST /v1/billing/statement-uploads/{upload_id}/import` once put.
+    upload_id: String,
+    /// `PUT` the file's bytes here, as they came from the bank, before `expires_at`.
+    url: String,
+    expires_at: DateTime<Utc>,
+    /// The largest file taken.
+    max_bytes: usize,
+}
+
+/// Ask for a link to put a statement file larger than a request body takes (admins,
+/// accountants): `PUT` the file's bytes to `url` within 15 minutes, then import it.
+#[utoipa::path(post, path = "/v1/billing/statement-uploads", tag = "billing", security(("bearer" = [])), request_body = UploadLinkRequest,
+    responses((status = 201, body = UploadLinkView), (status = 403, body = kopek_http::problem::Problem)))]
+pub(super) async fn upload_link(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<UploadLinkRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let (upload, link) = state
+        .services
+        .bank()
+        .upload_link(&caller, &body.file_name)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(UploadLinkView {
+            upload_id: upload.id.to_string(),
+            url: link.url,
+            expires_at: link.expires_at,
+            max_bytes: kopek_services::bank::MAX_FILE_BYTES,
+        }),
+    ))
+}
+
+/// Import a statement put through an upload link (admins, accountants), as
+/// `POST /v1/billing/statements` imports one sent in the request: the same checks, report
+/// and matching. An upload is imported once.
+#[utoipa::path(post, path = "/v1/billing/statement-uploads/{upload_id}/import", tag = "billing", security(("bearer" = [])),
+    params(("upload_id" = String, Path)),
+    responses((status = 202, body = ImportView), (status = 403, body = kopek_http::problem::Problem), (status = 404, body = kopek_http::problem::Problem),
+        (status = 409, description = "`not_uploaded`: nothing put yet; `upload_expired`: put after the link expired, or asked over an hour later; `no_own_accounts`", body = kopek_http::problem::Problem),
+        (status = 422, description = "`field`: `file` — which line and key of it is wrong, or over 32 MiB", body = kopek_http::problem::Problem)))]
+pub(super) async fn import_upload(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(upload_id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let id = id_path(&upload_id)?;
+    let import = state.services.bank().import_upload(&caller, id).await?;
     Ok((StatusCode::ACCEPTED, Json(ImportView::of(&import))))
 }
 

@@ -1,4 +1,4 @@
-//! A77–A80: bank statement imports, the outcome of each payment on them, the claims that
+//! A77–A80, A87: bank statement imports, the outcome of each payment on them, the claims that
 //! keep a bank payment from being counted twice, and the payer accounts accountants
 //! confirmed. The file itself is in S3 under its SHA-256.
 //!
@@ -7,15 +7,17 @@
 //! | A77 | An import: file once at upload, read; list them, newest first | `PutItem` if absent / `GetItem` / `Query GSI1` (backwards) | `IMPORT#{imp}` / `IMPORT`; GSI1 `IMPORTS` / `{uploaded at}#{imp}` | 1 WCU + 1 GSI (≈ 1 KB) |
 //! | A78 | A payment's outcome: file once (with its claim, or with its payment: A62); read one; an import's report; resolve a reviewed one; the review list | `PutItem` if absent / `GetItem` (consistent) / `Query` / `PutItem` if `rev = :rev` / `Query GSI1` | `IMPORT#{imp}` / `LINE#{nnnnnnn}`; GSI1 while in review `REVIEW` / `{imp}#{nnnnnnn}` | 1 WCU (+ 1 GSI in review) |
 //! | A79 | A bank payment's claim (number, date, payer account, amount): taken once, read by a later import | `PutItem` if absent, in A78's or A62's transaction / `GetItem` (consistent) | `BANKLINE#{sha256}` / `BANKLINE` | 1 WCU |
+//! | A87 | A statement upload: a presigned link given (who, the file's name, when it expires); taken once when imported | `PutItem` if absent / `GetItem` (consistent) / `DeleteItem` if it exists; TTL `expires_at` a day later | `UPLOAD#{upl}` / `UPLOAD` | 1 WCU |
 //! | A80 | The customer a payer account was confirmed for (by resolving a reviewed line, or by staff directly); a customer's accounts; forgetting one | `GetItem` / `PutItem` / `Query GSI1` / `DeleteItem` if `org = :org` | `PAYERACCOUNT#{account}` / `PAYERACCOUNT`; GSI1 `PAYERACCOUNTS#{org}` / `{account}` | 1 WCU + 1 GSI |
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use chrono::{DateTime, Utc};
 use kopek_domain::bank::imports::{ImportLine, StatementImport};
-use kopek_domain::ids::{ImportId, OrgId};
+use kopek_domain::ids::{ImportId, OrgId, UploadId};
 use serde::{Deserialize, Serialize};
 
-use crate::dynamo::expr::{ABSENT, SAME_REV, conditional_put, failed_conditions, n, put};
-use crate::dynamo::{Page, PageKey, Store, StoreError, key, keys, to_item};
+use crate::dynamo::expr::{ABSENT, EXISTS, SAME_REV, conditional_put, failed_conditions, n, put};
+use crate::dynamo::{Page, PageKey, Store, StoreError, epoch, keys, to_item};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct ImportItem {
@@ -89,6 +91,32 @@ struct PayerAccountItem {
     #[serde(rename = "type")]
     kind: String,
     org: OrgId,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct UploadItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "type")]
+    kind: String,
+    upload: StatementUpload,
+    /// When DynamoDB may forget it (epoch seconds): a day after the link expired.
+    expires_at: i64,
+}
+
+/// A presigned upload of a statement, before it is imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementUpload {
+    pub id: UploadId,
+    /// Who asked for the link.
+    pub by: String,
+    pub file_name: String,
+    /// The object the link writes.
+    pub key: String,
+    /// When the link stops working.
+    pub link_expires_at: DateTime<Utc>,
 }
 
 /// An import line as read, with its revision.
@@ -181,6 +209,32 @@ impl Store {
             import: import.clone(),
         })?)
         .await
+    }
+
+    /// A87: files a statement upload once.
+    pub async fn put_upload(&self, upload: &StatementUpload) -> Result<bool, StoreError> {
+        self.put_new(to_item(&UploadItem {
+            pk: keys::upload(&upload.id),
+            sk: keys::UPLOAD_SK.into(),
+            kind: "statement_upload".into(),
+            upload: upload.clone(),
+            expires_at: epoch(upload.link_expires_at + chrono::TimeDelta::days(1)),
+        })?)
+        .await
+    }
+
+    /// A87: a statement upload not yet imported.
+    pub async fn upload(&self, id: UploadId) -> Result<Option<StatementUpload>, StoreError> {
+        Ok(self
+            .get::<UploadItem>(&keys::upload(&id), keys::UPLOAD_SK, true)
+            .await?
+            .map(|i| i.upload))
+    }
+
+    /// A87: takes an upload to import it: `false` when another request took it first.
+    pub async fn take_upload(&self, id: UploadId) -> Result<bool, StoreError> {
+        self.delete_if(&keys::upload(&id), keys::UPLOAD_SK, EXISTS, None)
+            .await
     }
 
     /// A77: an import.
@@ -335,28 +389,12 @@ impl Store {
         account: &str,
         org: OrgId,
     ) -> Result<bool, StoreError> {
-        let out = self
-            .client()
-            .delete_item()
-            .table_name(self.table())
-            .set_key(Some(key(
-                &keys::payer_account(account),
-                keys::PAYER_ACCOUNT_SK,
-            )))
-            .condition_expression("org = :org")
-            .expression_attribute_values(":org", AttributeValue::S(org.to_string()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match out {
-            Ok(out) => {
-                self.record(out.consumed_capacity());
-                Ok(true)
-            }
-            Err(e) => match StoreError::from_sdk(e) {
-                StoreError::Conflict(_) => Ok(false),
-                other => Err(other),
-            },
-        }
+        self.delete_if(
+            &keys::payer_account(account),
+            keys::PAYER_ACCOUNT_SK,
+            "org = :org",
+            Some((":org", AttributeValue::S(org.to_string()))),
+        )
+        .await
     }
 }

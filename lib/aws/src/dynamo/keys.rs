@@ -9,7 +9,8 @@ use kopek_domain::catalog::ServiceCode;
 use kopek_domain::documents::DocumentType;
 use kopek_domain::ids::{
     ApiKeyId, ArchiveId, BatchId, ChargeId, CreditNoteId, DocumentId, EventId, ImportId, InvoiceId,
-    OrderId, OrgId, PackageId, PaymentId, ReportId, SessionId, SigningId, SubscriptionId, UserId,
+    OrderId, OrgId, PackageId, PaymentId, ReportId, SessionId, SigningId, SubscriptionId, UploadId,
+    UserId,
 };
 use kopek_domain::invoicing::{DocumentKind, InvoiceSeries};
 use kopek_domain::payments::PaymentReference;
@@ -348,6 +349,12 @@ pub fn payer_account(account: &str) -> String {
 }
 pub const PAYER_ACCOUNT_SK: &str = "PAYERACCOUNT";
 
+/// A statement upload (A87): `UPLOAD#{upl}`.
+pub fn upload(id: &UploadId) -> String {
+    format!("UPLOAD#{id}")
+}
+pub const UPLOAD_SK: &str = "UPLOAD";
+
 /// The GSI1 partition of a customer's confirmed payer accounts (A80):
 /// `PAYERACCOUNTS#{org}`.
 pub fn payer_accounts_of(org: &OrgId) -> String {
@@ -391,6 +398,8 @@ mod tests {
         assert_eq!(import_line(42), "LINE#0000042");
         assert_eq!(bank_line("ab12"), "BANKLINE#ab12");
         assert_eq!(payer_account("DE89"), "PAYERACCOUNT#DE89");
+        let upl: UploadId = "upl_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        assert_eq!(upload(&upl), "UPLOAD#upl_01ARZ3NDEKTSV4RRFFQ69G5FAV");
         assert_eq!(
             payer_accounts_of(&org_id()),
             "PAYERACCOUNTS#org_01ARZ3NDEKTSV4RRFFQ69G5FAV"

@@ -488,6 +488,37 @@ impl Store {
         self.query_page(q, start).await
     }
 
+    /// Deletes the item at `pk`/`sk` if `condition` holds (with at most one value): `false`
+    /// when it does not (or the item is gone).
+    pub(crate) async fn delete_if(
+        &self,
+        pk: &str,
+        sk: &str,
+        condition: &str,
+        value: Option<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .set_key(Some(key(pk, sk)))
+            .condition_expression(condition)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        if let Some((name, value)) = value {
+            request = request.expression_attribute_values(name, value);
+        }
+        match request.send().await {
+            Ok(out) => {
+                self.record(out.consumed_capacity());
+                Ok(true)
+            }
+            Err(e) => match StoreError::from_sdk(e) {
+                StoreError::Conflict(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
     /// One page of a GSI2 partition, in sort-key order.
     pub(crate) async fn gsi2_page<T: DeserializeOwned>(
         &self,

@@ -633,6 +633,16 @@ pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
         .with_body(json!({"org_id": OrgId::new().to_string(), "accounts": []})),
         // Bank statements: staff only, whoever's payments they hold.
         Probe::new(
+            Method::POST,
+            "/v1/billing/statement-uploads/{upload_id}/import",
+            "path upload_id",
+            format!(
+                "/v1/billing/statement-uploads/upl_{}/import",
+                "0".repeat(26)
+            ),
+            403,
+        ),
+        Probe::new(
             Method::GET,
             "/v1/billing/statements/{import_id}",
             "path import_id",

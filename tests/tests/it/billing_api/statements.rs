@@ -515,3 +515,122 @@ async fn payments_from_an_account_confirmed_for_a_customer_are_matched_to_it() {
     assert_eq!(cleared.body["accounts"], json!([]));
     assert_eq!(statuses(&imported("43").await)[0].1, "review");
 }
+
+/// A statement too large for a request body goes through a presigned upload link: asked
+/// for by an accountant, the file put straight into S3, then imported like any other —
+/// once; an import before the file is there, or long after the link expired, is refused.
+#[tokio::test]
+async fn a_statement_too_large_for_a_request_goes_through_an_upload_link() {
+    let w = world().await;
+    let app = &w.app;
+    let accountant = app.staff_with_role("accountant").await;
+    app.save_requisites(&w.admin).await;
+    let today = kopek_tests::emulator::calendar().date_of(app.state.services.now());
+    let a_inn = tax_id(app, &w.a.token).await;
+    let file = statement(
+        &today.format("%d.%m.%Y").to_string(),
+        &[Doc {
+            number: "700",
+            amount: "250.00",
+            payer_inn: &a_inn,
+            payer_account: "40702810500000000700",
+            payee_account: OWN,
+            purpose: "Оплата услуг по договору",
+        }],
+        "0.00",
+        "250.00",
+        "0.00",
+        "250.00",
+    );
+    let ask = |token: String| async move {
+        app.post(
+            "/v1/billing/statement-uploads",
+            Some(&token),
+            &json!({"file_name": "выписка за год.txt"}),
+        )
+        .await
+    };
+    ask(app.staff_with_role("manager").await)
+        .await
+        .assert_problem(403, "forbidden");
+    let link = ask(accountant.clone()).await;
+    link.assert_status(201);
+    let id = link.body["upload_id"].as_str().unwrap().to_owned();
+    let url = link.body["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1"), "{url}");
+    let import = |id: String| {
+        let accountant = accountant.clone();
+        async move {
+            app.post(
+                &format!("/v1/billing/statement-uploads/{id}/import"),
+                Some(&accountant),
+                &json!({}),
+            )
+            .await
+        }
+    };
+    import(id.clone()).await.assert_problem(409, "not_uploaded");
+
+    let (status, _) = kopek_tests::http_bytes(
+        axum::http::Method::PUT,
+        &url,
+        "application/octet-stream",
+        file,
+    )
+    .await;
+    assert!(status.is_success(), "{status}");
+    let imported = import(id.clone()).await;
+    imported.assert_status(202);
+    assert_eq!(imported.body["file_name"], "выписка за год.txt");
+    assert_eq!(imported.body["lines_read"], 1);
+    app.drain_bank().await;
+    let done = report(app, &accountant, imported.body["id"].as_str().unwrap()).await;
+    assert_eq!(statuses(&done), [("700".to_owned(), "recorded".to_owned())]);
+    // Once only; an id never given is not found either.
+    import(id).await.assert_status(404);
+    import(format!("upl_{}", "0".repeat(26)))
+        .await
+        .assert_status(404);
+    import("nonsense".into()).await.assert_status(404);
+}
+
+/// An upload link lives 15 minutes, and its upload an hour after that.
+#[tokio::test]
+async fn an_upload_asked_for_too_late_is_refused() {
+    let clock = std::sync::Arc::new(kopek_domain::clock::FixedClock::at(chrono::Utc::now()));
+    let app = TestApp::with_clock(clock.clone()).await;
+    let admin = app.admin().await;
+    app.save_requisites(&admin).await;
+    let link = app
+        .post("/v1/billing/statement-uploads", Some(&admin), &json!({}))
+        .await;
+    link.assert_status(201);
+    let expires: chrono::DateTime<chrono::Utc> =
+        link.body["expires_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        expires - app.state.services.now(),
+        chrono::TimeDelta::minutes(15)
+    );
+    let (status, _) = kopek_tests::http_bytes(
+        axum::http::Method::PUT,
+        link.body["url"].as_str().unwrap(),
+        "application/octet-stream",
+        statement("01.12.2026", &[], "0.00", "0.00", "0.00", "0.00"),
+    )
+    .await;
+    assert!(status.is_success(), "{status}");
+    clock.advance(chrono::TimeDelta::minutes(80));
+    let admin = app.admin().await;
+    let late = app
+        .post(
+            &format!(
+                "/v1/billing/statement-uploads/{}/import",
+                link.body["upload_id"].as_str().unwrap()
+            ),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    late.assert_problem(409, "upload_expired");
+    assert_eq!(late.field(), "upload_id");
+}
