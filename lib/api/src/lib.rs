@@ -121,10 +121,10 @@ fn serve_openapi(router: Router<AppState>) -> Router<AppState> {
     )
 }
 
-/// The `accounts-api` function's router.
+/// The `accounts-api` function's router: the accounts routes and the web portal.
 pub fn accounts_app(state: AppState) -> Router {
     let (router, _) = base().merge(accounts::routes()).split_for_parts();
-    with_common_layers(router, state)
+    with_common_layers(router.merge(kopek_portal::routes()), state)
 }
 
 /// The `catalog-api` function's router (it also serves `/v1/openapi.json`).
@@ -160,7 +160,11 @@ pub fn local_app(state: AppState) -> Router {
         .merge(usage::routes())
         .merge(billing::routes())
         .split_for_parts();
-    with_upload_limits(with_common_layers(serve_openapi(router), state))
+    let router = serve_openapi(router).merge(kopek_portal::routes()).route(
+        "/",
+        get(|| async { axum::response::Redirect::to("/portal") }),
+    );
+    with_upload_limits(with_common_layers(router, state))
 }
 
 /// Gives the upload routes their larger [`BodyLimit`], outside every other layer, so that

@@ -67,6 +67,7 @@ pub struct TokenSigner {
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
+    audience: &'static str,
 }
 
 impl std::fmt::Debug for TokenSigner {
@@ -87,10 +88,17 @@ pub struct VerifiedToken {
 }
 
 impl TokenSigner {
+    /// The API's access tokens, lasting `ttl`.
     pub fn new(key: &[u8], ttl: Duration) -> Self {
+        Self::for_audience(key, ttl, AUDIENCE)
+    }
+
+    /// Tokens for `audience` only (the portal's session cookie is not an API token, nor the
+    /// other way round), lasting `ttl`.
+    pub fn for_audience(key: &[u8], ttl: Duration, audience: &'static str) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
+        validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked against the injected clock below, not the system clock.
         validation.validate_exp = false;
@@ -100,6 +108,7 @@ impl TokenSigner {
             decoding: DecodingKey::from_secret(key),
             validation,
             ttl,
+            audience,
         }
     }
 
@@ -119,7 +128,7 @@ impl TokenSigner {
             now + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::minutes(15));
         let claims = Claims {
             iss: ISSUER.into(),
-            aud: AUDIENCE.into(),
+            aud: self.audience.into(),
             sub: user,
             role,
             org,
@@ -239,8 +248,18 @@ async fn authenticate(state: &AppState, presented: &str) -> Result<Principal, Ap
             .await?
             .ok_or_else(|| ApiError::unauthenticated("the API key is not valid"));
     }
-    let token = state
-        .tokens
+    session_principal(state, &state.tokens, presented).await
+}
+
+/// The person a token of `signer` names, while its session lasts: the API's access tokens,
+/// and the portal's session cookie.
+pub async fn session_principal(
+    state: &AppState,
+    signer: &TokenSigner,
+    presented: &str,
+) -> Result<Principal, ApiError> {
+    let accounts = state.services.accounts();
+    let token = signer
         .verify(presented, state.services.now())
         .map_err(|e| ApiError::unauthenticated(e.to_string()))?;
     if !accounts.session_active(token.user, token.session).await? {

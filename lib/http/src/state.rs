@@ -22,7 +22,20 @@ pub struct AppState {
     pub cursors: Arc<CursorCodec>,
     /// Seals the responses kept for `Idempotency-Key` replays.
     pub sealer: Arc<Sealer>,
+    /// The portal's session cookies and form tokens.
+    pub portal: Arc<PortalKeys>,
 }
+
+/// The keys of the portal: its session cookie (a token for the portal's audience only, for
+/// [`PORTAL_SESSION`]) and the key its forms' CSRF tokens are made with.
+pub struct PortalKeys {
+    pub sessions: TokenSigner,
+    pub csrf: [u8; 32],
+}
+
+/// How long a portal sign-in lasts (the session itself may end sooner: sign-out, a password
+/// change).
+pub const PORTAL_SESSION: Duration = Duration::from_secs(12 * 60 * 60);
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -53,6 +66,14 @@ impl AppState {
             )),
             cursors: Arc::new(CursorCodec::new(&derive(master_key, "kopek-cursor-v1"))),
             sealer: Arc::new(Sealer::new(&derive(master_key, "kopek-idempotency-v1"))),
+            portal: Arc::new(PortalKeys {
+                sessions: TokenSigner::for_audience(
+                    &derive(master_key, "kopek-portal-session-v1"),
+                    PORTAL_SESSION,
+                    "kopek-portal",
+                ),
+                csrf: derive(master_key, "kopek-portal-csrf-v1"),
+            }),
         }
     }
 

@@ -17,6 +17,7 @@ mod documents;
 mod lambda_e2e;
 mod openapi;
 mod orders;
+mod portal;
 mod provisioning;
 mod schemathesis;
 mod smoke;

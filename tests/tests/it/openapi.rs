@@ -30,6 +30,27 @@ const BILLING: &str = "BillingApiFunction";
 /// Served (by the catalog function) but not listed in the document: the document itself.
 const DOCUMENT: &str = "/v1/openapi.json";
 
+/// The web portal's pages (not in the API's document), as a browser requests them.
+const PORTAL: &[(&str, &str)] = &[
+    ("GET", "/portal"),
+    ("GET", "/portal/sign-in"),
+    ("POST", "/portal/sign-in"),
+    ("POST", "/portal/sign-out"),
+    ("GET", "/portal/invoices"),
+    ("GET", "/portal/static/style-1.css"),
+];
+
+/// Every request the functions are there for: the documented operations, the document
+/// itself, the portal's pages.
+fn every_request(doc: &serde_json::Value) -> Vec<(Method, String)> {
+    let mut requests = operations(doc);
+    requests.push((Method::GET, DOCUMENT.to_owned()));
+    for (method, path) in PORTAL {
+        requests.push((method.parse().expect("a method"), (*path).to_owned()));
+    }
+    requests
+}
+
 /// Routes of the template through which no request reaches a handler, known and to be
 /// resolved in `infra/template.yaml` (or by serving something there). An entry fails the
 /// test as soon as its route is gone or serves something: then delete it here.
@@ -402,9 +423,7 @@ async fn api_gateway_sends_every_documented_request_to_the_function_that_serves_
     assert!(!routes.is_empty(), "the template has HTTP API routes");
     let doc = serde_json::to_value(kopek_api::openapi()).expect("the document");
 
-    let mut requests = operations(&doc);
-    requests.push((Method::GET, DOCUMENT.to_owned()));
-    for (method, path) in requests {
+    for (method, path) in every_request(&doc) {
         let uri = samples.concrete(&path);
         let serving = functions.serving(&method, &uri).await;
         let Some((function, route_method, route_path)) = select(&routes, &method, &uri) else {
@@ -426,8 +445,7 @@ async fn every_route_of_the_template_reaches_a_router_that_serves_it() {
     let template = Template::load_project(&tools::project_root()).expect("the template");
     let routes = http_routes(&template);
     let doc = serde_json::to_value(kopek_api::openapi()).expect("the document");
-    let mut requests = operations(&doc);
-    requests.push((Method::GET, DOCUMENT.to_owned()));
+    let requests = every_request(&doc);
 
     for dead in KNOWN_DEAD_ROUTES {
         let (function, method, path) = *dead;

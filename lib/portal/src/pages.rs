@@ -1,0 +1,579 @@
+//! The pages. Each handler reads its input, calls the service method the API's handler for
+//! the same thing calls — with the same caller, so roles, scopes and organisation scoping
+//! are the services' and nothing else's — and renders the result into a template.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kopek_domain::accounts::Principal;
+use kopek_domain::ids::InvoiceId;
+use kopek_domain::invoicing::{Invoice, InvoiceStatus};
+use kopek_http::ApiError;
+use kopek_http::layers::ClientAddr;
+use kopek_http::state::AppState;
+use kopek_services::Paging;
+use kopek_services::accounts::SignIn;
+use kopek_services::invoices::InvoiceQuery;
+use serde::Deserialize;
+
+use crate::i18n::{Lang, Texts};
+use crate::session::{
+    LANG_COOKIE, NONCE_COOKIE, SESSION_COOKIE, Viewer, cookie, csrf_ok, csrf_token, secure,
+    session_cookie, set_cookie,
+};
+
+/// What every page's frame shows: the language, the texts, the person signed in (if any)
+/// with the menu and the sign-out form's token.
+pub struct Frame {
+    pub lang: &'static str,
+    pub t: &'static Texts,
+    /// Where the language switch leads.
+    pub switch: String,
+    /// `None` on the sign-in page.
+    pub who: Option<String>,
+    pub csrf: String,
+    /// The menu: link, label, whether it is this page.
+    pub menu: Vec<(&'static str, &'static str, bool)>,
+}
+
+impl Frame {
+    fn of(viewer: &Viewer, here: &str) -> Frame {
+        let t = viewer.lang.texts();
+        let menu = vec![
+            ("/portal", t.dashboard, here == "/portal"),
+            (
+                "/portal/invoices",
+                t.invoices,
+                here.starts_with("/portal/invoices"),
+            ),
+        ];
+        Frame {
+            lang: viewer.lang.code(),
+            t,
+            switch: switch_link(viewer.lang, here),
+            who: Some(who(&viewer.principal)),
+            csrf: viewer.csrf.clone(),
+            menu,
+        }
+    }
+
+    fn anonymous(lang: Lang, here: &str, csrf: String) -> Frame {
+        Frame {
+            lang: lang.code(),
+            t: lang.texts(),
+            switch: switch_link(lang, here),
+            who: None,
+            csrf,
+            menu: Vec::new(),
+        }
+    }
+}
+
+fn switch_link(lang: Lang, here: &str) -> String {
+    format!("/portal/language?to={}&back={here}", lang.other().code())
+}
+
+fn who(principal: &Principal) -> String {
+    format!("{:?}", principal.role()).to_lowercase()
+}
+
+/// A page that could not be shown: the API's status for the same failure, in words.
+pub struct PageError {
+    pub status: StatusCode,
+    pub lang: Lang,
+    pub detail: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    f: Frame,
+    heading: &'static str,
+    detail: String,
+}
+
+impl PageError {
+    fn of(lang: Lang, e: impl Into<ApiError>) -> Self {
+        let e = e.into();
+        Self {
+            status: e.status,
+            lang,
+            detail: e.detail,
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let t = self.lang.texts();
+        let heading = match self.status {
+            StatusCode::NOT_FOUND => t.not_found,
+            StatusCode::FORBIDDEN => t.forbidden,
+            _ => t.went_wrong,
+        };
+        let detail = if self.status.is_server_error() {
+            String::new()
+        } else {
+            self.detail
+        };
+        let page = ErrorPage {
+            f: Frame::anonymous(self.lang, "/portal", String::new()),
+            heading,
+            detail,
+        };
+        (self.status, page).into_response()
+    }
+}
+
+/// A page not found, as a page.
+pub async fn not_found(headers: HeaderMap) -> PageError {
+    PageError {
+        status: StatusCode::NOT_FOUND,
+        lang: Lang::of(&headers),
+        detail: String::new(),
+    }
+}
+
+// --- Sign-in, sign-out, language ---------------------------------------------------------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    f: Frame,
+    email: String,
+    error: Option<String>,
+}
+
+/// The sign-in form, with a fresh nonce for its CSRF token when the browser has none.
+pub async fn sign_in_form(
+    headers: HeaderMap,
+    extensions: Extensions,
+    State(state): State<AppState>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    let (nonce, fresh) = match cookie(&headers, NONCE_COOKIE) {
+        Some(n) if n.len() >= 16 => (n.to_owned(), false),
+        _ => (new_nonce(), true),
+    };
+    let page = SignInPage {
+        f: Frame::anonymous(lang, "/portal/sign-in", csrf_token(&state, &anon(&nonce))),
+        email: String::new(),
+        error: None,
+    };
+    let mut response = page.into_response();
+    if fresh {
+        response.headers_mut().append(
+            SET_COOKIE,
+            set_cookie(NONCE_COOKIE, &nonce, Some(3600), secure(&extensions)),
+        );
+    }
+    response
+}
+
+fn new_nonce() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 18];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+fn anon(nonce: &str) -> String {
+    format!("anon:{nonce}")
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    email: String,
+    password: String,
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+/// Signs in through the accounts service, as `POST /v1/auth/sign-in` does, and sets the
+/// session cookie; a wrong password shows the form again with why.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    let nonce = cookie(&headers, NONCE_COOKIE)
+        .unwrap_or_default()
+        .to_owned();
+    if nonce.is_empty() || !csrf_ok(&state, &anon(&nonce), &form.csrf) {
+        return csrf_refused(lang);
+    }
+    let secure = secure(&extensions);
+    let attempt = SignIn {
+        email: form.email.clone(),
+        password: form.password,
+        client: extensions.get::<ClientAddr>().map(|ClientAddr(ip)| *ip),
+    };
+    match state.services.accounts().sign_in(attempt).await {
+        Ok(session) => {
+            let mut response = see_other("/portal");
+            let headers = response.headers_mut();
+            headers.append(
+                SET_COOKIE,
+                session_cookie(&state, &session.user, session.id, secure),
+            );
+            headers.append(SET_COOKIE, set_cookie(NONCE_COOKIE, "", None, secure));
+            response
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            let page = SignInPage {
+                f: Frame::anonymous(lang, "/portal/sign-in", form.csrf),
+                email: form.email,
+                error: Some(e.detail),
+            };
+            (e.status, page).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+/// Ends the session (as `POST /v1/auth/sign-out` does) and drops the cookie.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    viewer: Viewer,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !viewer.csrf_ok(&state, &form.csrf) {
+        return csrf_refused(viewer.lang);
+    }
+    if let Err(e) = state.services.accounts().sign_out(&viewer.principal).await {
+        return PageError::of(viewer.lang, e).into_response();
+    }
+    let mut response = see_other("/portal/sign-in");
+    response.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(SESSION_COOKIE, "", None, secure(&extensions)),
+    );
+    response
+}
+
+#[derive(Deserialize)]
+pub struct LanguageQuery {
+    to: String,
+    back: Option<String>,
+}
+
+/// Switches the language (a cookie for a year) and goes back to the page it came from.
+pub async fn language(extensions: Extensions, Query(q): Query<LanguageQuery>) -> Response {
+    let Some(lang) = Lang::parse(&q.to) else {
+        return see_other("/portal");
+    };
+    // Only back into the portal: never an open redirect.
+    let back = q
+        .back
+        .filter(|b| b.starts_with("/portal") && !b.contains("//") && !b.contains('\\'))
+        .unwrap_or_else(|| "/portal".to_owned());
+    let mut response = see_other(&back);
+    response.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(
+            LANG_COOKIE,
+            lang.code(),
+            Some(365 * 24 * 3600),
+            secure(&extensions),
+        ),
+    );
+    response
+}
+
+fn see_other(to: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(
+            LOCATION,
+            HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/portal")),
+        )],
+    )
+        .into_response()
+}
+
+fn csrf_refused(lang: Lang) -> Response {
+    PageError {
+        status: StatusCode::FORBIDDEN,
+        lang,
+        detail: match lang {
+            Lang::Ru => "Форма устарела или отправлена не с этой страницы. Обновите страницу и попробуйте ещё раз.".into(),
+            Lang::En => "The form has expired or was not sent from this page. Reload the page and try again.".into(),
+        },
+    }
+    .into_response()
+}
+
+// --- The dashboard ------------------------------------------------------------------------
+
+/// An invoice as a row of a list.
+pub struct InvoiceRow {
+    pub id: String,
+    pub number: String,
+    pub period: String,
+    pub issued_on: String,
+    pub due_on: String,
+    pub gross: String,
+    pub open: String,
+    pub status: &'static str,
+    /// A CSS class for the status.
+    pub tone: &'static str,
+}
+
+impl InvoiceRow {
+    fn of(invoice: &Invoice, lang: Lang, today: chrono::NaiveDate) -> Self {
+        let status = invoice.status_on(today);
+        Self {
+            id: invoice.id.to_string(),
+            number: invoice.number.to_string(),
+            period: invoice.draft.period.to_string(),
+            issued_on: lang.date(invoice.issued_on),
+            due_on: lang.date(invoice.due_on),
+            gross: lang.money(invoice.draft.gross),
+            open: lang.money(invoice.open_amount()),
+            status: lang.texts().status(status),
+            tone: match status {
+                InvoiceStatus::Overdue => "bad",
+                InvoiceStatus::Paid | InvoiceStatus::Void => "good",
+                _ => "",
+            },
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "dashboard.html")]
+pub struct Dashboard {
+    f: Frame,
+    customer: Option<CustomerSummary>,
+}
+
+struct CustomerSummary {
+    name: String,
+    owed: String,
+    credit: String,
+    overdue: String,
+    open: Vec<InvoiceRow>,
+    dunning: Option<String>,
+}
+
+/// The dashboard: for a customer its balance, credit, open and overdue invoices and where it
+/// stands in dunning; for staff, their workplace.
+pub async fn dashboard(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Dashboard, PageError> {
+    let lang = viewer.lang;
+    let caller = &viewer.principal;
+    let customer = match caller.org() {
+        None => None,
+        Some(_) => {
+            let err = |e| PageError::of(lang, e);
+            let services = &state.services;
+            let me = services.accounts().me(caller).await.map_err(err)?;
+            let balance = services
+                .billing()
+                .balance(caller, None, None)
+                .await
+                .map_err(err)?;
+            let today = state.today();
+            let invoices = services
+                .invoices()
+                .list(
+                    caller,
+                    InvoiceQuery {
+                        period: None,
+                        org: None,
+                        status: None,
+                        paging: Paging::new(100, None),
+                    },
+                )
+                .await
+                .map_err(err)?;
+            let open: Vec<&Invoice> = invoices
+                .items
+                .iter()
+                .map(|i| &i.item)
+                .filter(|i| {
+                    matches!(
+                        i.status_on(today),
+                        InvoiceStatus::Issued | InvoiceStatus::PartlyPaid | InvoiceStatus::Overdue
+                    )
+                })
+                .collect();
+            let overdue = kopek_domain::money::Money::checked_sum(
+                balance.currency,
+                open.iter()
+                    .filter(|i| i.status_on(today) == InvoiceStatus::Overdue)
+                    .map(|i| i.open_amount()),
+            )
+            .map_err(|e| PageError::of(lang, kopek_services::Error::internal(e)))?;
+            let dunning = services.dunning().of(caller, None).await.map_err(err)?;
+            let owed = if balance.balance.is_negative() {
+                kopek_domain::money::Money::zero(balance.currency)
+            } else {
+                balance.balance
+            };
+            Some(CustomerSummary {
+                name: me
+                    .organisation
+                    .map(|o| o.legal_name.to_string())
+                    .unwrap_or_default(),
+                owed: lang.money(owed),
+                credit: lang.money(balance.credit),
+                overdue: lang.money(overdue),
+                open: open
+                    .iter()
+                    .map(|i| InvoiceRow::of(i, lang, today))
+                    .collect(),
+                dunning: dunning
+                    .state
+                    .episode
+                    .is_some()
+                    .then_some(dunning.explanation),
+            })
+        }
+    };
+    Ok(Dashboard {
+        f: Frame::of(&viewer, "/portal"),
+        customer,
+    })
+}
+
+// --- Invoices ----------------------------------------------------------------------------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "invoices.html")]
+pub struct InvoicesPage {
+    f: Frame,
+    rows: Vec<InvoiceRow>,
+    /// The next page's link.
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    cursor: Option<String>,
+}
+
+/// A customer's invoices, newest first (`GET /v1/invoices`'s service).
+pub async fn invoices(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<ListQuery>,
+) -> Result<InvoicesPage, PageError> {
+    let lang = viewer.lang;
+    let start = q
+        .cursor
+        .as_deref()
+        .map(|c| state.cursors.decode(c))
+        .transpose()
+        .map_err(|e| PageError::of(lang, e))?;
+    let page = state
+        .services
+        .invoices()
+        .list(
+            &viewer.principal,
+            InvoiceQuery {
+                period: None,
+                org: None,
+                status: None,
+                paging: Paging::new(50, start),
+            },
+        )
+        .await
+        .map_err(|e| PageError::of(lang, e))?;
+    let today = state.today();
+    Ok(InvoicesPage {
+        f: Frame::of(&viewer, "/portal/invoices"),
+        rows: page
+            .items
+            .iter()
+            .map(|i| InvoiceRow::of(&i.item, lang, today))
+            .collect(),
+        next: page
+            .next
+            .map(|k| format!("/portal/invoices?cursor={}", state.cursors.encode(&k))),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "invoice.html")]
+pub struct InvoicePage {
+    f: Frame,
+    row: InvoiceRow,
+    customer: String,
+    lines: Vec<LineRow>,
+    net: String,
+    tax: String,
+    gross: String,
+    paid: String,
+    credited: String,
+}
+
+struct LineRow {
+    no: u16,
+    service: String,
+    quantity: String,
+    net: String,
+    tax: String,
+    gross: String,
+}
+
+/// One invoice with its lines (`GET /v1/invoices/{id}`'s service): another organisation's is
+/// not found, as in the API.
+pub async fn invoice(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<InvoicePage, PageError> {
+    let lang = viewer.lang;
+    let not_found = || PageError::of(lang, kopek_services::Error::NotFound);
+    let id: InvoiceId = id.parse().map_err(|_| not_found())?;
+    let found = state
+        .services
+        .invoices()
+        .get(&viewer.principal, id)
+        .await
+        .map_err(|e| PageError::of(lang, e))?;
+    let invoice = &found.invoice;
+    let draft = &invoice.draft;
+    let lines = draft
+        .lines
+        .iter()
+        .map(|l| LineRow {
+            no: l.no,
+            service: match lang {
+                Lang::Ru => l.description.ru().to_owned(),
+                Lang::En => l.description.en().to_owned(),
+            },
+            quantity: l.quantity.normalize().to_string(),
+            net: lang.money(l.net),
+            tax: lang.money(l.tax),
+            gross: lang.money(l.gross),
+        })
+        .collect();
+    Ok(InvoicePage {
+        f: Frame::of(&viewer, "/portal/invoices"),
+        row: InvoiceRow::of(invoice, lang, state.today()),
+        customer: found.customer.clone().unwrap_or_default(),
+        lines,
+        net: lang.money(draft.net),
+        tax: lang.money(draft.tax),
+        gross: lang.money(draft.gross),
+        paid: lang.money(invoice.paid),
+        credited: lang.money(invoice.credited),
+    })
+}
