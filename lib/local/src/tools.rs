@@ -73,8 +73,11 @@ impl Tools {
 }
 
 /// Debian packages the tests need, each by a program it provides: poppler's `pdftotext` reads
-/// rendered documents back as text.
-pub const SYSTEM_PACKAGES: &[(&str, &str)] = &[("pdftotext", "poppler-utils")];
+/// rendered documents back as text; Chromium runs the portal's browser tests (Playwright
+/// drives Debian's build: a browser downloaded by Playwright's own installer cannot be
+/// fetched here).
+pub const SYSTEM_PACKAGES: &[(&str, &str)] =
+    &[("pdftotext", "poppler-utils"), ("chromium", "chromium")];
 
 /// Installs the [`SYSTEM_PACKAGES`] whose program is not on `PATH`, with `apt-get` (as root,
 /// as CI and this machine run); elsewhere says what to install.

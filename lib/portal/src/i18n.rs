@@ -142,6 +142,8 @@ pub struct Texts {
     pub dunning: &'static str,
     pub skip_to_content: &'static str,
     pub main_menu: &'static str,
+    pub bad_credentials: &'static str,
+    pub too_many_attempts: &'static str,
 }
 
 impl Texts {
@@ -211,6 +213,8 @@ static RU: Texts = Texts {
     dunning: "Напоминания об оплате",
     skip_to_content: "К содержимому",
     main_menu: "Главное меню",
+    bad_credentials: "Неверная электронная почта или пароль.",
+    too_many_attempts: "Слишком много неудачных попыток. Подождите немного и попробуйте снова.",
 };
 
 static EN: Texts = Texts {
@@ -258,6 +262,8 @@ static EN: Texts = Texts {
     dunning: "Payment reminders",
     skip_to_content: "Skip to content",
     main_menu: "Main menu",
+    bad_credentials: "The e-mail or password is wrong.",
+    too_many_attempts: "Too many failed attempts. Wait a little and try again.",
 };
 
 #[cfg(test)]

@@ -227,10 +227,16 @@ pub async fn sign_in(
         }
         Err(e) => {
             let e = ApiError::from(e);
+            let t = lang.texts();
+            let error = match e.code {
+                "invalid_credentials" => t.bad_credentials.to_owned(),
+                "too_many_attempts" => t.too_many_attempts.to_owned(),
+                _ => e.detail,
+            };
             let page = SignInPage {
                 f: Frame::anonymous(lang, "/portal/sign-in", form.csrf),
                 email: form.email,
-                error: Some(e.detail),
+                error: Some(error),
             };
             (e.status, page).into_response()
         }
@@ -520,7 +526,8 @@ pub struct InvoicePage {
     tax: String,
     gross: String,
     paid: String,
-    credited: String,
+    /// What credit notes took back, when they did.
+    credited: Option<String>,
 }
 
 struct LineRow {
@@ -574,6 +581,6 @@ pub async fn invoice(
         tax: lang.money(draft.tax),
         gross: lang.money(draft.gross),
         paid: lang.money(invoice.paid),
-        credited: lang.money(invoice.credited),
+        credited: (!invoice.credited.is_zero()).then(|| lang.money(invoice.credited)),
     })
 }

@@ -13,7 +13,9 @@ use super::AccountsError;
 ///
 /// Two e-mails are equal when their [`normalized`](Email::normalized) forms are: `Ann@X.io`
 /// and `ann@x.io` are the same address for uniqueness, while [`as_str`](Email::as_str) keeps
-/// `Ann@X.io` for display and for the mails we send.
+/// `Ann@X.io` for display and for the mails we send. An internationalised domain is the same
+/// in Unicode or in its ASCII form (`ромашка.рф` and `xn--80aa…` — browsers send the latter
+/// from an e-mail field), so the normalized form spells it in Unicode.
 #[derive(Clone)]
 pub struct Email {
     original: String,
@@ -70,6 +72,17 @@ impl Email {
                 "the domain must not start or end with a dot or have two dots in a row",
             ));
         }
+        // The domain in Unicode: an ASCII-encoded (punycode) label decoded, so either
+        // spelling finds the same account.
+        let normalized = match normalized.split_once('@') {
+            Some((local, domain)) if domain.split('.').any(|l| l.starts_with("xn--")) => {
+                match idna::domain_to_unicode(domain) {
+                    (unicode, Ok(())) => format!("{local}@{}", unicode.to_lowercase()),
+                    (_, Err(_)) => normalized,
+                }
+            }
+            _ => normalized,
+        };
         Ok(Self {
             original: original.to_owned(),
             normalized,
@@ -258,6 +271,17 @@ mod tests {
         assert_eq!(e.to_string(), "Ann.Lee@Example.COM");
         assert_eq!(e.normalized(), "ann.lee@example.com");
         assert_eq!(e.local_part(), "Ann.Lee");
+    }
+
+    #[test]
+    fn an_internationalised_domain_is_one_address_in_unicode_or_punycode() {
+        let unicode = email("owner@Ромашка.example.ru");
+        let ascii = email("owner@xn--80aa3agjl3d.example.ru");
+        assert_eq!(unicode.normalized(), "owner@ромашка.example.ru");
+        assert_eq!(ascii.normalized(), unicode.normalized());
+        assert_eq!(ascii, unicode);
+        // As typed, for the mails we send.
+        assert_eq!(ascii.as_str(), "owner@xn--80aa3agjl3d.example.ru");
     }
 
     #[test]

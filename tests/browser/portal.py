@@ -1,0 +1,110 @@
+"""The portal in a real browser: Debian's Chromium driven by Playwright.
+
+Run by `tests/tests/it/portal/browser.rs` against a portal it serves on 127.0.0.1:
+
+    python portal.py BASE_URL EMAIL PASSWORD ORGANISATION INVOICE_NUMBER SCREENSHOT_DIR
+
+In Russian and in English, at desktop and phone widths, a customer signs in with the
+keyboard alone, reads the dashboard, opens the invoices and one invoice, and signs out.
+Every page is checked with axe-core (vendored beside this file): no serious or critical
+violation; no error in the console (a Content-Security-Policy refusal would be one); and
+photographed into SCREENSHOT_DIR for a person to look at. Prints what it checked as JSON;
+exits non-zero, saying why, on the first failure.
+"""
+
+import json
+import pathlib
+import sys
+
+from playwright.sync_api import expect, sync_playwright
+
+HERE = pathlib.Path(__file__).parent
+AXE = (HERE / "axe-4.14.1.min.js").read_text(encoding="utf-8")
+SIZES = [("desktop", 1280, 800), ("phone", 390, 844)]
+LANGUAGES = {
+    "ru-RU": {"invoices": "Счета", "open": "Неоплаченные счета", "sign_in": "Вход"},
+    "en-GB": {"invoices": "Invoices", "open": "Open invoices", "sign_in": "Sign in"},
+}
+
+
+def check(page, name, shots, report, errors):
+    """axe-core on the page, the console clean, a screenshot."""
+    page.evaluate(AXE)
+    violations = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                        nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))"""
+    )
+    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+    if bad:
+        sys.exit(f"{name}: axe-core found {json.dumps(bad, ensure_ascii=False)}")
+    if errors:
+        sys.exit(f"{name}: the console says {errors}")
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    report.append({"page": name, "url": page.url, "minor_violations": len(violations)})
+
+
+def tab_to(page, selector, limit=20):
+    """Presses Tab until `selector` has the focus, as a keyboard user would."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement === document.querySelector(s)", selector):
+            return
+    sys.exit(f"{selector} cannot be reached with the Tab key")
+
+
+def main():
+    base, email, password, organisation, number, shots = sys.argv[1:7]
+    shots = pathlib.Path(shots)
+    shots.mkdir(parents=True, exist_ok=True)
+    report = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        for locale, words in LANGUAGES.items():
+            for size, width, height in SIZES:
+                context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
+                page = context.new_page()
+                errors = []
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                tag = f"{locale[:2]}-{size}"
+
+                page.goto(f"{base}/portal")
+                expect(page).to_have_url(f"{base}/portal/sign-in")
+                expect(page.get_by_role("heading", level=1)).to_have_text(words["sign_in"])
+                check(page, f"sign-in-{tag}", shots, report, errors)
+
+                # The keyboard alone: to the e-mail field, the password, Enter.
+                tab_to(page, "#email")
+                page.keyboard.type(email)
+                page.keyboard.press("Tab")
+                page.keyboard.type(password)
+                with page.expect_navigation():
+                    page.keyboard.press("Enter")
+                if page.url != f"{base}/portal":
+                    alert = page.locator("[role=alert], h1").all_inner_texts()
+                    page.screenshot(path=str(shots / f"failed-sign-in-{tag}.png"))
+                    sys.exit(f"{tag}: signing in stayed on {page.url}: {alert}")
+                expect(page.get_by_role("heading", level=1)).to_have_text(organisation)
+                expect(page.get_by_role("heading", name=words["open"])).to_be_visible()
+                expect(page.get_by_role("link", name=number)).to_be_visible()
+                check(page, f"dashboard-{tag}", shots, report, errors)
+
+                page.get_by_role("navigation").get_by_role("link", name=words["invoices"]).click()
+                expect(page).to_have_url(f"{base}/portal/invoices")
+                check(page, f"invoices-{tag}", shots, report, errors)
+                page.get_by_role("link", name=number).click()
+                expect(page.get_by_role("heading", level=1)).to_contain_text(number)
+                check(page, f"invoice-{tag}", shots, report, errors)
+
+                page.locator("form[action='/portal/sign-out'] button").click()
+                expect(page).to_have_url(f"{base}/portal/sign-in")
+                page.goto(f"{base}/portal/invoices")
+                expect(page).to_have_url(f"{base}/portal/sign-in")
+                context.close()
+        browser.close()
+    print(json.dumps(report, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
