@@ -1,7 +1,7 @@
 //! The Python-packaged tools of the local stack, kept in a project-local virtualenv.
 //!
 //! `infra/local-tools.txt` pins them (moto's server, cfn-lint, cargo-lambda,
-//! openapi-spec-validator, schemathesis). [`ensure`] creates `<root>/.venv` with `python3 -m venv` when it
+//! openapi-spec-validator, schemathesis, playwright). [`ensure`] creates `<root>/.venv` with `python3 -m venv` when it
 //! is missing and installs the requirements file into it whenever the venv's stamp file does
 //! not hold exactly that file's content, so bumping a pin reinstalls on the next run and an
 //! unchanged file costs one file read. Concurrent callers (two test binaries, `cargo xtask`)
@@ -230,7 +230,7 @@ fn install(
     }
 
     eprintln!(
-        "kopek: installing {} into {} (moto, cfn-lint, cargo-lambda, openapi-spec-validator, schemathesis) …",
+        "kopek: installing {} into {} (moto, cfn-lint, cargo-lambda, openapi-spec-validator, schemathesis, playwright) …",
         REQUIREMENTS_PATH,
         venv.display()
     );

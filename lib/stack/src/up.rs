@@ -257,6 +257,10 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
         stack.emulator.endpoint()
     );
     println!();
+    println!(
+        "The web portal: {base}/portal — sign in with a demo login below (customers see their dashboard and invoices)."
+    );
+    println!();
     println!("Demo logins (passwords are new on every start; also in .local/up/demo-logins.txt):");
     print!(
         "{}",
