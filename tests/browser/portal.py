@@ -22,8 +22,14 @@ HERE = pathlib.Path(__file__).parent
 AXE = (HERE / "axe-4.14.1.min.js").read_text(encoding="utf-8")
 SIZES = [("desktop", 1280, 800), ("phone", 390, 844)]
 LANGUAGES = {
-    "ru-RU": {"invoices": "Счета", "open": "Неоплаченные счета", "sign_in": "Вход"},
-    "en-GB": {"invoices": "Invoices", "open": "Open invoices", "sign_in": "Sign in"},
+    "ru-RU": {"invoices": "Счета", "open": "Неоплаченные счета", "sign_in": "Вход",
+              "orders": "Заказы", "new_order": "Новый заказ", "quantity": "Количество",
+              "address": "Адрес", "place": "Заказать", "two": "7\u00a0000,00\u00a0₽",
+              "placed": "Заказ принят"},
+    "en-GB": {"invoices": "Invoices", "open": "Open invoices", "sign_in": "Sign in",
+              "orders": "Orders", "new_order": "New order", "quantity": "Quantity",
+              "address": "Address", "place": "Place the order", "two": "7,000.00 RUB",
+              "placed": "Your order is placed"},
 }
 
 
@@ -96,6 +102,25 @@ def main():
                 page.get_by_role("link", name=number).click()
                 expect(page.get_by_role("heading", level=1)).to_contain_text(number)
                 check(page, f"invoice-{tag}", shots, report, errors)
+
+                if size == "desktop":
+                    # An order: the price follows the quantity (htmx, under the CSP), then placed.
+                    page.get_by_role("navigation").get_by_role("link", name=words["orders"]).click()
+                    page.get_by_role("link", name=words["new_order"]).click()
+                    check(page, f"order-form-{tag}", shots, report, errors)
+                    sent = []
+                    page.on("request", lambda r: sent.append(f"{r.method} {r.url}"))
+                    page.on("response", lambda r: sent.append(f"{r.status} {r.url}"))
+                    page.get_by_label(words["quantity"]).fill("2")
+                    try:
+                        expect(page.locator("#quote")).to_contain_text(words["two"])
+                    except AssertionError:
+                        sys.exit(f"{tag}: the price did not follow the quantity: {page.locator('#quote').inner_text()!r}; requests {sent}; htmx {page.evaluate('typeof htmx')}")
+                    page.get_by_label(words["address"]).fill("Москва, ул. Тверская, 7")
+                    with page.expect_navigation():
+                        page.get_by_role("button", name=words["place"]).click()
+                    expect(page.get_by_role("status")).to_contain_text(words["placed"])
+                    check(page, f"orders-{tag}", shots, report, errors)
 
                 page.locator("form[action='/portal/sign-out'] button").click()
                 expect(page).to_have_url(f"{base}/portal/sign-in")

@@ -19,10 +19,13 @@
 //! | `POST /portal/sign-out` | signed in | ends the session |
 //! | `GET /portal/language?to=&back=` | anyone | switches the language |
 //! | `GET /portal` | signed in | the dashboard: a customer's balance, open invoices, dunning |
+//! | `GET /portal/orders`, `GET /portal/orders/new`, `POST /portal/orders` | customers | orders with their lines' status; ordering with the price shown first, placed once per form |
+//! | `POST /portal/orders/quote` | customers | htmx: the expected price of the order form as it stands |
 //! | `GET /portal/invoices`, `/portal/invoices/{id}` | signed in | invoices, one invoice |
 //! | `GET /portal/static/{file}` | anyone | the stylesheet and htmx |
 
 pub mod i18n;
+pub mod orders;
 pub mod pages;
 pub mod session;
 
@@ -52,6 +55,9 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign-out", post(pages::sign_out))
         .route("/language", get(pages::language))
+        .route("/orders", get(orders::list).post(orders::submit))
+        .route("/orders/new", get(orders::form))
+        .route("/orders/quote", post(orders::preview))
         .route("/invoices", get(pages::invoices))
         .route("/invoices/{id}", get(pages::invoice))
         .route("/static/{file}", get(asset))

@@ -41,16 +41,21 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn of(viewer: &Viewer, here: &str) -> Frame {
+    pub(crate) fn of(viewer: &Viewer, here: &str) -> Frame {
         let t = viewer.lang.texts();
-        let menu = vec![
-            ("/portal", t.dashboard, here == "/portal"),
-            (
-                "/portal/invoices",
-                t.invoices,
-                here.starts_with("/portal/invoices"),
-            ),
-        ];
+        let mut menu = vec![("/portal", t.dashboard, here == "/portal")];
+        if viewer.principal.org().is_some() {
+            menu.push((
+                "/portal/orders",
+                t.orders,
+                here.starts_with("/portal/orders"),
+            ));
+        }
+        menu.push((
+            "/portal/invoices",
+            t.invoices,
+            here.starts_with("/portal/invoices"),
+        ));
         Frame {
             lang: viewer.lang.code(),
             t,
@@ -97,7 +102,7 @@ struct ErrorPage {
 }
 
 impl PageError {
-    fn of(lang: Lang, e: impl Into<ApiError>) -> Self {
+    pub(crate) fn of(lang: Lang, e: impl Into<ApiError>) -> Self {
         let e = e.into();
         Self {
             status: e.status,
@@ -174,7 +179,7 @@ pub async fn sign_in_form(
     response
 }
 
-fn new_nonce() -> String {
+pub(crate) fn new_nonce() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 18];
     rand::thread_rng().fill_bytes(&mut bytes);
@@ -299,7 +304,7 @@ pub async fn language(extensions: Extensions, Query(q): Query<LanguageQuery>) ->
     response
 }
 
-fn see_other(to: &str) -> Response {
+pub(crate) fn see_other(to: &str) -> Response {
     (
         StatusCode::SEE_OTHER,
         [(
@@ -310,7 +315,7 @@ fn see_other(to: &str) -> Response {
         .into_response()
 }
 
-fn csrf_refused(lang: Lang) -> Response {
+pub(crate) fn csrf_refused(lang: Lang) -> Response {
     PageError {
         status: StatusCode::FORBIDDEN,
         lang,

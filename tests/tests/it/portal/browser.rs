@@ -1,6 +1,7 @@
 //! The portal in a real browser: the portal served on a loopback port, and
 //! `tests/browser/portal.py` driving Debian's Chromium through it with Playwright — a
-//! customer signing in with the keyboard alone, its dashboard, invoices and one invoice, in
+//! customer signing in with the keyboard alone, its dashboard, invoices and one invoice, an
+//! order with its price following the quantity (htmx) placed, in
 //! both languages at desktop and phone widths, every page checked with axe-core and
 //! photographed into `target/screenshots/portal/` (not committed: look at them).
 
@@ -58,6 +59,14 @@ async fn a_customer_uses_the_portal_in_chromium_in_both_languages_with_the_keybo
         "the browser run failed: {stderr}\n{stdout}"
     );
     let pages: serde_json::Value = serde_json::from_str(stdout.trim()).expect("its report");
-    // 4 pages × 2 languages × 2 widths.
-    assert_eq!(pages.as_array().map(Vec::len), Some(16), "{pages}");
+    // 4 pages × 2 languages × 2 widths, and the order form and orders at desktop width.
+    assert_eq!(pages.as_array().map(Vec::len), Some(20), "{pages}");
+    // Two orders were placed, one in each language.
+    let orders = shop.app.get("/v1/orders", Some(&shop.customer.token)).await;
+    assert_eq!(
+        orders.body["items"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        orders.body
+    );
 }

@@ -4,6 +4,7 @@
 //! session, the security headers and the static files. `browser.rs` drives a real Chromium.
 
 mod browser;
+mod orders;
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -163,6 +164,15 @@ pub(crate) async fn shop() -> Shop {
         &json!({"code": "VPS-S", "name": {"ru": "Виртуальный сервер", "en": "Virtual server"},
                 "unit": "month", "kind": "recurring", "tax_rate": "20", "currency": "RUB",
                 "price": {"currency": "RUB", "model": {"type": "per_unit", "unit_price": "990.00"}}}),
+    )
+    .await
+    .assert_status(201);
+    app.post(
+        "/v1/catalog/services",
+        Some(&admin),
+        &json!({"code": "ROUTER-SETUP", "name": {"ru": "Настройка роутера", "en": "Router setup"},
+                "unit": "visit", "kind": "one_off", "work_type": "installation", "tax_rate": "20", "currency": "RUB",
+                "price": {"currency": "RUB", "model": {"type": "per_unit", "unit_price": "3500.00"}}}),
     )
     .await
     .assert_status(201);
