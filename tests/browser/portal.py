@@ -2,10 +2,13 @@
 
 Run by `tests/tests/it/portal/browser.rs` against a portal it serves on 127.0.0.1:
 
-    python portal.py BASE_URL EMAIL PASSWORD ORGANISATION INVOICE_NUMBER SCREENSHOT_DIR
+    python portal.py BASE_URL EMAIL PASSWORD ORGANISATION INVOICE_NUMBER SCREENSHOT_DIR \
+        ENGINEER_EMAIL ENGINEER_PASSWORD
 
 In Russian and in English, at desktop and phone widths, a customer signs in with the
-keyboard alone, reads the dashboard, opens the invoices and one invoice, and signs out.
+keyboard alone, reads the dashboard, opens the invoices and one invoice, places an order
+and signs out; then an engineer takes the batch those orders made and completes it — one
+work order done, one failed with a reason — in one form.
 Every page is checked with axe-core (vendored beside this file): no serious or critical
 violation; no error in the console (a Content-Security-Policy refusal would be one); and
 photographed into SCREENSHOT_DIR for a person to look at. Prints what it checked as JSON;
@@ -60,7 +63,7 @@ def tab_to(page, selector, limit=20):
 
 
 def main():
-    base, email, password, organisation, number, shots = sys.argv[1:7]
+    base, email, password, organisation, number, shots, engineer, engineer_password = sys.argv[1:9]
     shots = pathlib.Path(shots)
     shots.mkdir(parents=True, exist_ok=True)
     report = []
@@ -127,8 +130,39 @@ def main():
                 page.goto(f"{base}/portal/invoices")
                 expect(page).to_have_url(f"{base}/portal/sign-in")
                 context.close()
+        engineer_run(browser, base, engineer, engineer_password, shots, report)
         browser.close()
     print(json.dumps(report, ensure_ascii=False))
+
+
+def engineer_run(browser, base, email, password, shots, report):
+    """The engineer: the queues, a batch of installation work taken, completed in one form."""
+    context = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{base}/portal/sign-in")
+    page.get_by_label("Электронная почта").fill(email)
+    page.get_by_label("Пароль").fill(password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Вход").click()
+    page.get_by_role("navigation").get_by_role("link", name="Работы").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Очереди")
+    check(page, "work-ru-desktop", shots, report, errors)
+    page.get_by_role("button", name="Взять пакет · installation").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Пакет")
+    jobs = page.locator("fieldset")
+    expect(jobs).to_have_count(2)
+    check(page, "batch-ru-desktop", shots, report, errors)
+    # The first done as ordered, the second failed with why.
+    jobs.nth(1).get_by_label("Не выполнено").check()
+    jobs.nth(1).get_by_label("Причина").fill("Клиента не было на месте")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Завершить пакет").click()
+    expect(jobs.nth(0).locator("legend")).to_contain_text("Выполнено")
+    expect(jobs.nth(1).locator("legend")).to_contain_text("Не выполнено")
+    check(page, "batch-done-ru-desktop", shots, report, errors)
+    context.close()
 
 
 if __name__ == "__main__":

@@ -517,6 +517,13 @@ impl TestApp {
 
     /// Creates a staff user of `role` and returns its access token.
     pub async fn staff_with_role(&self, role: &str) -> String {
+        let (email, password) = self.staff_login(role).await;
+        self.sign_in(&email, &password).await
+    }
+
+    /// A new staff member of `role` with a password: its e-mail and password, for signing
+    /// in through a form.
+    pub async fn staff_login(&self, role: &str) -> (String, String) {
         let n = unique();
         let admin_email = format!("admin{n}@kopek.test");
         let password = format!("Admin-password-{n}");
@@ -530,10 +537,10 @@ impl TestApp {
             })
             .await
             .expect("bootstrap admin");
-        let token = self.sign_in(&admin_email, &password).await;
         if role == "admin" {
-            return token;
+            return (admin_email, password);
         }
+        let token = self.sign_in(&admin_email, &password).await;
         let invited = self
             .post(
                 "/v1/staff-users",
@@ -542,18 +549,16 @@ impl TestApp {
             )
             .await;
         invited.assert_status(201);
+        let staff_password = format!("Staff-password-{n}");
         let accepted = self
             .post(
                 "/v1/auth/accept-invitation",
                 None,
-                &json!({"token": invited.body["invitation_token"], "password": format!("Staff-password-{n}")}),
+                &json!({"token": invited.body["invitation_token"], "password": staff_password}),
             )
             .await;
         accepted.assert_status(200);
-        accepted.body["access_token"]
-            .as_str()
-            .expect("token")
-            .to_owned()
+        (format!("{role}{n}@kopek.test"), staff_password)
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> String {

@@ -21,6 +21,8 @@
 //! | `GET /portal` | signed in | the dashboard: a customer's balance, open invoices, dunning |
 //! | `GET /portal/orders`, `GET /portal/orders/new`, `POST /portal/orders` | customers | orders with their lines' status; ordering with the price shown first, placed once per form |
 //! | `POST /portal/orders/quote` | customers | htmx: the expected price of the order form as it stands |
+//! | `GET /portal/work`, `POST /portal/work/batches` | engineers (managers, admins) | the queues with counts and the oldest's age, the open batches; taking a batch |
+//! | `GET`, `POST /portal/work/batches/{id}` | its engineer | a batch; completing it in one form (done, failed, back to the queue) |
 //! | `GET /portal/invoices`, `/portal/invoices/{id}` | signed in | invoices, one invoice |
 //! | `GET /portal/static/{file}` | anyone | the stylesheet and htmx |
 
@@ -28,6 +30,7 @@ pub mod i18n;
 pub mod orders;
 pub mod pages;
 pub mod session;
+pub mod work;
 
 use axum::Router;
 use axum::extract::Path;
@@ -58,6 +61,9 @@ pub fn routes() -> Router<AppState> {
         .route("/orders", get(orders::list).post(orders::submit))
         .route("/orders/new", get(orders::form))
         .route("/orders/quote", post(orders::preview))
+        .route("/work", get(work::queues))
+        .route("/work/batches", post(work::take))
+        .route("/work/batches/{id}", get(work::batch).post(work::complete))
         .route("/invoices", get(pages::invoices))
         .route("/invoices/{id}", get(pages::invoice))
         .route("/static/{file}", get(asset))

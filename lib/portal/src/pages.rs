@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kopek_domain::accounts::Principal;
+use kopek_domain::accounts::{Principal, Role};
 use kopek_domain::ids::InvoiceId;
 use kopek_domain::invoicing::{Invoice, InvoiceStatus};
 use kopek_http::ApiError;
@@ -51,11 +51,17 @@ impl Frame {
                 here.starts_with("/portal/orders"),
             ));
         }
-        menu.push((
-            "/portal/invoices",
-            t.invoices,
-            here.starts_with("/portal/invoices"),
-        ));
+        let role = viewer.principal.role();
+        if matches!(role, Role::Engineer | Role::Manager | Role::Admin) {
+            menu.push(("/portal/work", t.work, here.starts_with("/portal/work")));
+        }
+        if role != Role::Engineer {
+            menu.push((
+                "/portal/invoices",
+                t.invoices,
+                here.starts_with("/portal/invoices"),
+            ));
+        }
         Frame {
             lang: viewer.lang.code(),
             t,

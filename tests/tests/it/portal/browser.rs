@@ -1,7 +1,8 @@
 //! The portal in a real browser: the portal served on a loopback port, and
 //! `tests/browser/portal.py` driving Debian's Chromium through it with Playwright — a
 //! customer signing in with the keyboard alone, its dashboard, invoices and one invoice, an
-//! order with its price following the quantity (htmx) placed, in
+//! order with its price following the quantity (htmx) placed, and an engineer taking the
+//! batch those orders made and completing it in one form, in
 //! both languages at desktop and phone widths, every page checked with axe-core and
 //! photographed into `target/screenshots/portal/` (not committed: look at them).
 
@@ -40,11 +41,13 @@ async fn a_customer_uses_the_portal_in_chromium_in_both_languages_with_the_keybo
     let python = tools::ensure(&root).expect("the tools").python;
     let shots = root.join("target/screenshots/portal");
     let (email, password) = (shop.customer.email.clone(), shop.customer.password.clone());
+    let (engineer, engineer_password) = shop.app.staff_login("engineer").await;
     let run = tokio::task::spawn_blocking(move || {
         Command::new(python)
             .arg(root.join("tests/browser/portal.py"))
             .args([&base, &email, &password, "ООО «Ромашка»", &number])
             .arg(&shots)
+            .args([&engineer, &engineer_password])
             .output()
             .expect("python runs")
     })
@@ -59,14 +62,18 @@ async fn a_customer_uses_the_portal_in_chromium_in_both_languages_with_the_keybo
         "the browser run failed: {stderr}\n{stdout}"
     );
     let pages: serde_json::Value = serde_json::from_str(stdout.trim()).expect("its report");
-    // 4 pages × 2 languages × 2 widths, and the order form and orders at desktop width.
-    assert_eq!(pages.as_array().map(Vec::len), Some(20), "{pages}");
-    // Two orders were placed, one in each language.
+    // 4 pages × 2 languages × 2 widths, the order form and orders at desktop width, and the
+    // engineer's queues, batch and completed batch.
+    assert_eq!(pages.as_array().map(Vec::len), Some(23), "{pages}");
+    // Two orders were placed, one in each language; the engineer did one and failed one.
     let orders = shop.app.get("/v1/orders", Some(&shop.customer.token)).await;
-    assert_eq!(
-        orders.body["items"].as_array().map(Vec::len),
-        Some(2),
-        "{}",
-        orders.body
-    );
+    let mut statuses: Vec<String> = orders.body["items"]
+        .as_array()
+        .expect("orders")
+        .iter()
+        .flat_map(|o| o["lines"].as_array().cloned().unwrap_or_default())
+        .map(|l| l["status"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, ["done", "failed"], "{}", orders.body);
 }

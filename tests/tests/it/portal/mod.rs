@@ -309,6 +309,9 @@ async fn a_customer_signs_in_reads_its_invoices_in_either_language_and_signs_out
         .await;
     assert_eq!(location(&away), "/portal");
 
+    // Staff pages are not a customer's.
+    browser.get("/portal/work").await.assert_status(403);
+
     // One invoice; another organisation's, or a made-up id, is a page not found.
     let own = browser
         .get(&format!("/portal/invoices/{}", shop.invoice))
