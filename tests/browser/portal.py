@@ -141,6 +141,11 @@ def engineer_run(browser, base, email, password, shots, report):
     page = context.new_page()
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    # The registration form, for axe-core and a look, on the way.
+    page.goto(f"{base}/portal/sign-in")
+    page.get_by_role("link", name="Зарегистрируйте организацию").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Регистрация")
+    check(page, "register-ru-desktop", shots, report, errors)
     page.goto(f"{base}/portal/sign-in")
     page.get_by_label("Электронная почта").fill(email)
     page.get_by_label("Пароль").fill(password)

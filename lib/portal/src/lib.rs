@@ -17,6 +17,7 @@
 //! |---|---|---|
 //! | `GET`, `POST /portal/sign-in` | anyone | the sign-in form; signing in |
 //! | `POST /portal/sign-out` | signed in | ends the session |
+//! | `GET`, `POST /portal/register` | anyone | registering an organisation with its first user, signed in at once |
 //! | `GET /portal/language?to=&back=` | anyone | switches the language |
 //! | `GET /portal` | signed in | the dashboard: a customer's balance, open invoices, dunning |
 //! | `GET /portal/orders`, `GET /portal/orders/new`, `POST /portal/orders` | customers | orders with their lines' status; ordering with the price shown first, placed once per form |
@@ -29,6 +30,7 @@
 pub mod i18n;
 pub mod orders;
 pub mod pages;
+pub mod register;
 pub mod session;
 pub mod work;
 
@@ -57,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(pages::dashboard))
         .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign-out", post(pages::sign_out))
+        .route("/register", get(register::form).post(register::submit))
         .route("/language", get(pages::language))
         .route("/orders", get(orders::list).post(orders::submit))
         .route("/orders/new", get(orders::form))

@@ -72,7 +72,7 @@ impl Frame {
         }
     }
 
-    fn anonymous(lang: Lang, here: &str, csrf: String) -> Frame {
+    pub(crate) fn anonymous(lang: Lang, here: &str, csrf: String) -> Frame {
         Frame {
             lang: lang.code(),
             t: lang.texts(),
@@ -165,24 +165,47 @@ pub async fn sign_in_form(
     extensions: Extensions,
     State(state): State<AppState>,
 ) -> Response {
-    let lang = Lang::of(&headers);
-    let (nonce, fresh) = match cookie(&headers, NONCE_COOKIE) {
-        Some(n) if n.len() >= 16 => (n.to_owned(), false),
-        _ => (new_nonce(), true),
-    };
-    let page = SignInPage {
-        f: Frame::anonymous(lang, "/portal/sign-in", csrf_token(&state, &anon(&nonce))),
-        email: String::new(),
-        error: None,
-    };
-    let mut response = page.into_response();
+    anonymous_page(&state, &headers, &extensions, "/portal/sign-in", |f| {
+        SignInPage {
+            f,
+            email: String::new(),
+            error: None,
+        }
+        .into_response()
+    })
+}
+
+/// A page of a form for people not signed in: its frame with a CSRF token made from the
+/// browser's nonce cookie, set when the browser has none.
+pub(crate) fn anonymous_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    here: &str,
+    page: impl FnOnce(Frame) -> Response,
+) -> Response {
+    let lang = Lang::of(headers);
+    let (nonce, fresh) = nonce_of(headers);
+    let mut response = page(Frame::anonymous(
+        lang,
+        here,
+        csrf_token(state, &anon(&nonce)),
+    ));
     if fresh {
         response.headers_mut().append(
             SET_COOKIE,
-            set_cookie(NONCE_COOKIE, &nonce, Some(3600), secure(&extensions)),
+            set_cookie(NONCE_COOKIE, &nonce, Some(3600), secure(extensions)),
         );
     }
     response
+}
+
+/// The browser's form nonce, or a fresh one (`true`: to be set as a cookie).
+pub(crate) fn nonce_of(headers: &HeaderMap) -> (String, bool) {
+    match cookie(headers, NONCE_COOKIE) {
+        Some(n) if n.len() >= 16 => (n.to_owned(), false),
+        _ => (new_nonce(), true),
+    }
 }
 
 pub(crate) fn new_nonce() -> String {
@@ -192,8 +215,30 @@ pub(crate) fn new_nonce() -> String {
     base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
 }
 
-fn anon(nonce: &str) -> String {
+pub(crate) fn anon(nonce: &str) -> String {
     format!("anon:{nonce}")
+}
+
+/// Whether an anonymous form's token matches the browser's nonce cookie.
+pub(crate) fn anon_csrf_ok(state: &AppState, headers: &HeaderMap, presented: &str) -> bool {
+    cookie(headers, NONCE_COOKIE)
+        .is_some_and(|nonce| !nonce.is_empty() && csrf_ok(state, &anon(nonce), presented))
+}
+
+/// To the dashboard with the new session's cookie, the form nonce dropped.
+pub(crate) fn signed_in(
+    state: &AppState,
+    session: &kopek_services::accounts::Session,
+    secure: bool,
+) -> Response {
+    let mut response = see_other("/portal");
+    let headers = response.headers_mut();
+    headers.append(
+        SET_COOKIE,
+        session_cookie(state, &session.user, session.id, secure),
+    );
+    headers.append(SET_COOKIE, set_cookie(NONCE_COOKIE, "", None, secure));
+    response
 }
 
 #[derive(Deserialize)]
@@ -213,29 +258,16 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Response {
     let lang = Lang::of(&headers);
-    let nonce = cookie(&headers, NONCE_COOKIE)
-        .unwrap_or_default()
-        .to_owned();
-    if nonce.is_empty() || !csrf_ok(&state, &anon(&nonce), &form.csrf) {
+    if !anon_csrf_ok(&state, &headers, &form.csrf) {
         return csrf_refused(lang);
     }
-    let secure = secure(&extensions);
     let attempt = SignIn {
         email: form.email.clone(),
         password: form.password,
         client: extensions.get::<ClientAddr>().map(|ClientAddr(ip)| *ip),
     };
     match state.services.accounts().sign_in(attempt).await {
-        Ok(session) => {
-            let mut response = see_other("/portal");
-            let headers = response.headers_mut();
-            headers.append(
-                SET_COOKIE,
-                session_cookie(&state, &session.user, session.id, secure),
-            );
-            headers.append(SET_COOKIE, set_cookie(NONCE_COOKIE, "", None, secure));
-            response
-        }
+        Ok(session) => signed_in(&state, &session, secure(&extensions)),
         Err(e) => {
             let e = ApiError::from(e);
             let t = lang.texts();

@@ -258,7 +258,7 @@ fn print_banner(stack: &Stack, demo: &Demo, port: u16) {
     );
     println!();
     println!(
-        "The web portal: {base}/portal — sign in with a demo login below (customers see their dashboard and invoices)."
+        "The web portal: {base}/portal — sign in with a demo login below (customers: dashboard, orders, invoices; engineers: queues and batches), or register."
     );
     println!();
     println!("Demo logins (passwords are new on every start; also in .local/up/demo-logins.txt):");

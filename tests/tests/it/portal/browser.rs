@@ -62,9 +62,9 @@ async fn a_customer_uses_the_portal_in_chromium_in_both_languages_with_the_keybo
         "the browser run failed: {stderr}\n{stdout}"
     );
     let pages: serde_json::Value = serde_json::from_str(stdout.trim()).expect("its report");
-    // 4 pages × 2 languages × 2 widths, the order form and orders at desktop width, and the
-    // engineer's queues, batch and completed batch.
-    assert_eq!(pages.as_array().map(Vec::len), Some(23), "{pages}");
+    // 4 pages × 2 languages × 2 widths, the order form and orders at desktop width, the
+    // registration form, the engineer's queues, batch and completed batch.
+    assert_eq!(pages.as_array().map(Vec::len), Some(24), "{pages}");
     // Two orders were placed, one in each language; the engineer did one and failed one.
     let orders = shop.app.get("/v1/orders", Some(&shop.customer.token)).await;
     let mut statuses: Vec<String> = orders.body["items"]

@@ -371,3 +371,76 @@ async fn cookies_are_secure_off_loopback_and_static_files_are_served_and_cached(
     missing.assert_status(404);
     assert!(html(&missing).contains("Страница не найдена"));
 }
+
+#[tokio::test]
+async fn anyone_registers_an_organisation_and_is_signed_in() {
+    let app = TestApp::start().await;
+    let mut browser = Browser::new(&app);
+    let sign_in = browser.get("/portal/sign-in").await;
+    assert!(html(&sign_in).contains("href=\"/portal/register\""));
+    let form = browser.get("/portal/register").await;
+    form.assert_status(200);
+    let token = csrf(&form);
+    let (body, email, password) = kopek_tests::registration("Василёк");
+    let org = &body["organisation"];
+    let text = |v: &serde_json::Value| v.as_str().unwrap().to_owned();
+    let fields = |tax_id: String, token: String| {
+        vec![
+            ("_csrf", token),
+            ("legal_name", text(&org["legal_name"])),
+            ("tax_id", tax_id),
+            ("billing_address", text(&org["billing_address"])),
+            ("billing_email", text(&org["billing_email"])),
+            ("currency", "RUB".to_owned()),
+            ("name", "Мария Иванова".to_owned()),
+            ("email", email.clone()),
+            ("password", password.clone()),
+        ]
+    };
+    let send = |pairs: &Vec<(&'static str, String)>| {
+        pairs
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect::<Vec<_>>()
+    };
+    let post = async |browser: &mut Browser<'_>, pairs: Vec<(&'static str, String)>| {
+        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        browser.post("/portal/register", &borrowed).await
+    };
+
+    // Without the form's token, or with a tax id whose check digit is wrong: refused,
+    // nothing registered.
+    let forged = post(
+        &mut browser,
+        send(&fields(text(&org["tax_id"]), String::new())),
+    )
+    .await;
+    forged.assert_status(403);
+    let bad = post(
+        &mut browser,
+        send(&fields("7707083890".into(), token.clone())),
+    )
+    .await;
+    assert_eq!(bad.status, 422, "{}", html(&bad));
+    let page = html(&bad);
+    assert!(
+        page.contains("role=\"alert\"") && page.contains("tax_id"),
+        "{page}"
+    );
+    assert!(!page.contains(&password), "a password is never sent back");
+    let signed = app
+        .post(
+            "/v1/auth/sign-in",
+            None,
+            &json!({"email": email, "password": password}),
+        )
+        .await;
+    assert_eq!(signed.status, 401, "nothing was registered");
+
+    let registered = post(&mut browser, send(&fields(text(&org["tax_id"]), token))).await;
+    assert_eq!(registered.status, 303, "{}", html(&registered));
+    assert_eq!(location(&registered), "/portal");
+    let dashboard = browser.get("/portal").await;
+    dashboard.assert_status(200);
+    assert!(html(&dashboard).contains("Василёк"));
+}
