@@ -288,6 +288,7 @@ impl TestApp {
         let services = services
             .with_store(store.clone())
             .with_clock(clock)
+            .with_public_url("http://127.0.0.1:3000")
             .with_typesetter(typesetter());
         let state = AppState::new(services, key.expose(), config.access_token_ttl);
         let router = kopek_api::local_app(state.clone());

@@ -24,8 +24,8 @@ use kopek_http::layers::ClientAddr;
 use kopek_http::state::AppState;
 use kopek_http::{ApiError, ApiResult};
 use kopek_services::accounts::{
-    AcceptInvitation, ChangePassword, CreateApiKey, DocumentDetails, Invite, Invited, Session,
-    SignIn,
+    AcceptInvitation, ChangePassword, CreateApiKey, DocumentDetails, Invite, Invited,
+    ResetPassword, ResetRequest, Session, SignIn,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -40,6 +40,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_out))
         .routes(routes!(change_password))
         .routes(routes!(accept_invitation))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(reset_password))
+        .routes(routes!(sign_out_everywhere))
         .routes(routes!(me))
         .routes(routes!(list_organisations))
         .routes(routes!(get_organisation))
@@ -132,6 +135,23 @@ pub struct ChangePasswordRequest {
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvitationRequest {
     /// The invitation token the inviter passed on.
+    pub token: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    pub email: String,
+    /// The language of the mail: `ru` (default) or `en`.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    /// The token of the link the mail gave.
     pub token: String,
     pub password: String,
 }
@@ -510,6 +530,70 @@ async fn accept_invitation(
         .accept_invitation(acceptance)
         .await?;
     Ok(Json(session_view(&state, session)))
+}
+
+/// Forgot the password: a link to choose a new one is mailed to the address when it is an
+/// active user's. The answer is the same either way; requests are throttled as sign-ins are.
+#[utoipa::path(post, path = "/v1/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
+    responses((status = 202, description = "a link was mailed if the address is an active user's"),
+        (status = 422, description = "`field`: `email`, `language`", body = kopek_http::problem::Problem),
+        (status = 429, description = "`too_many_attempts`, with Retry-After", body = kopek_http::problem::Problem)))]
+async fn request_password_reset(
+    State(state): State<AppState>,
+    addr: Option<Extension<ClientAddr>>,
+    JsonBody(body): JsonBody<PasswordResetRequest>,
+) -> ApiResult<StatusCode> {
+    let language = match body.language.as_deref() {
+        None | Some("ru") => kopek_domain::accounts::DocumentLanguage::Ru,
+        Some("en") => kopek_domain::accounts::DocumentLanguage::En,
+        Some(_) => return Err(ApiError::validation("language", "must be ru or en")),
+    };
+    state
+        .services
+        .accounts()
+        .request_password_reset(ResetRequest {
+            email: body.email,
+            client: addr.map(|Extension(ClientAddr(ip))| ip),
+            language,
+        })
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Choose a new password with the token of a reset link (once, within an hour): every
+/// session of the user ends, and a new one starts.
+#[utoipa::path(post, path = "/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetPasswordRequest,
+    responses((status = 200, body = SessionView), (status = 401, description = "`field`: `token`", body = kopek_http::problem::Problem),
+        (status = 422, description = "`field`: `password`", body = kopek_http::problem::Problem)))]
+async fn reset_password(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<ResetPasswordRequest>,
+) -> ApiResult<Json<SessionView>> {
+    let session = state
+        .services
+        .accounts()
+        .reset_password(ResetPassword {
+            token: body.token,
+            password: body.password,
+        })
+        .await?;
+    Ok(Json(session_view(&state, session)))
+}
+
+/// Sign out everywhere: every session of the caller's user ends, this one too.
+#[utoipa::path(post, path = "/v1/auth/sign-out-everywhere", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = kopek_http::problem::Problem),
+        (status = 403, description = "an API key has no sessions", body = kopek_http::problem::Problem)))]
+async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<StatusCode> {
+    state
+        .services
+        .accounts()
+        .sign_out_everywhere(&caller)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Who am I: the caller's user or key, role, scopes and organisation.

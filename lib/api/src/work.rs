@@ -11,7 +11,7 @@ use crate::paging::{ListQuery, Paged};
 use crate::params::id_path;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use kopek_domain::catalog::WorkType;
@@ -20,6 +20,7 @@ use kopek_domain::orders::{LineState, OrderLine, Site, Status};
 use kopek_domain::pricing::Quantity;
 use kopek_domain::work::{BatchStatus, EntryState, Outcome};
 use kopek_http::auth::Caller;
+use kopek_http::download::attachment;
 use kopek_http::json::{JsonBody, QueryParams};
 use kopek_http::state::AppState;
 use kopek_http::{ApiError, ApiResult};
@@ -401,24 +402,6 @@ async fn release_batch(
     Ok(Json(BatchView::from(detail)))
 }
 
-/// A file to download.
-pub(crate) fn attachment(
-    content_type: &'static str,
-    file_name: String,
-    bytes: Vec<u8>,
-) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file_name}\""),
-            ),
-        ],
-        bytes,
-    )
-}
-
 /// The batch's work sheet as CSV (UTF-8 with a byte-order mark, so spreadsheet programs read
 /// Cyrillic right): one row per job with customer, address, service, quantity and note.
 #[utoipa::path(get, path = "/v1/work/batches/{batch_id}/sheet.csv", tag = "work", security(("bearer" = [])), params(("batch_id" = String, Path)),
@@ -505,16 +488,10 @@ async fn work_sheet_pdf(
     Caller(caller): Caller,
     Path(batch_id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let sheet = state
+    let (file_name, bytes) = state
         .services
         .work()
-        .work_sheet(&caller, id_path(&batch_id)?)
+        .work_sheet_pdf(&caller, id_path(&batch_id)?)
         .await?;
-    let file_name = format!("work-sheet-{}.pdf", sheet.batch_id);
-    // Tens of milliseconds of CPU for a full batch: off the async workers.
-    let bytes = tokio::task::spawn_blocking(move || sheet.to_pdf())
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::internal(&e))?;
     Ok(attachment("application/pdf", file_name, bytes))
 }

@@ -54,6 +54,9 @@ pub struct Config {
     pub signing_key_id: Option<String>,
     /// `KOPEK_MAIL_FROM`: the sender of notifications (a verified SES identity).
     pub mail_from: Option<String>,
+    /// `KOPEK_PUBLIC_URL`: where people reach Kopek, the base of links sent by mail
+    /// (password resets); unset or empty: no such mail is sent.
+    pub public_url: Option<String>,
     /// How long a customer's job waits after its usage and charges are sealed before the
     /// close reads them (default 60 s, more than the ingest function's timeout; 0–900).
     pub close_seal_wait: Duration,
@@ -138,6 +141,7 @@ impl Config {
             documents_bucket: lookup("KOPEK_DOCUMENTS_BUCKET").filter(|v| !v.trim().is_empty()),
             signing_key_id: lookup("KOPEK_SIGNING_KEY_ID").filter(|v| !v.trim().is_empty()),
             mail_from: lookup("KOPEK_MAIL_FROM").filter(|v| !v.trim().is_empty()),
+            public_url: lookup("KOPEK_PUBLIC_URL").filter(|v| !v.trim().is_empty()),
             close_seal_wait: match lookup("KOPEK_CLOSE_SEAL_WAIT_SECS") {
                 None => Duration::from_secs(60),
                 Some(v) => v

@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod cursor;
+pub mod download;
 pub mod idempotency;
 pub mod json;
 pub mod layers;

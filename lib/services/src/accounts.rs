@@ -91,6 +91,26 @@ impl fmt::Debug for ChangePassword {
     }
 }
 
+/// A forgotten password: the e-mail address given, where from, and the language to write in.
+#[derive(Debug, Clone)]
+pub struct ResetRequest {
+    pub email: String,
+    pub client: Option<IpAddr>,
+    pub language: kopek_domain::accounts::DocumentLanguage,
+}
+
+/// A password reset: the link's token and the new password.
+pub struct ResetPassword {
+    pub token: String,
+    pub password: String,
+}
+
+impl fmt::Debug for ResetPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResetPassword { .. }")
+    }
+}
+
 /// An invitation accepted: its token and the password the invitee chose.
 pub struct AcceptInvitation {
     pub token: String,
@@ -132,6 +152,8 @@ pub struct Invited {
     pub user: User,
     pub token: SecretToken,
     pub expires_at: DateTime<Utc>,
+    /// Whether the link was mailed to the invitee.
+    pub mailed: bool,
 }
 
 /// An API key to create.
@@ -365,6 +387,123 @@ impl Accounts {
         let ended = store.end_sessions(id, caller.session()).await?;
         tracing::info!(user = %id, other_sessions_ended = ended, "password changed");
         Ok(())
+    }
+
+    /// Sends a link to reset a forgotten password to `email`, when it is an active user's
+    /// (else nothing is sent, and the answer is the same: nobody learns who has an account).
+    /// Each request takes one place under the sign-in limits, per account and per address.
+    /// The link (`{public url}/portal/reset?token=…`) works once, for an hour, in
+    /// `language`.
+    pub async fn request_password_reset(&self, request: ResetRequest) -> Result<()> {
+        let store = &self.ctx.store;
+        let Ok(email) = Email::parse(&request.email) else {
+            return Err(Error::invalid(
+                "email",
+                "an e-mail address, e.g. anna@example.ru",
+            ));
+        };
+        let (mailer, base) = match (&self.ctx.mailer, &self.ctx.public_url) {
+            (Some(m), Some(b)) => (m, b),
+            _ => {
+                return Err(Error::internal(
+                    "password reset needs a mail sender and a public URL",
+                ));
+            }
+        };
+        let now = self.ctx.now();
+        let policy = self.ctx.settings.throttle;
+        let window = policy.window_start(now);
+        let window_end = window + policy.window();
+        let address = request
+            .client
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "unknown".into());
+        for (subject, max) in [
+            (
+                ThrottleSubject::Account(email.normalized()),
+                policy.max_failures_per_account(),
+            ),
+            (
+                ThrottleSubject::Address(&address),
+                policy.max_failures_per_address(),
+            ),
+        ] {
+            if !store
+                .take_sign_in_attempt(subject, window, window_end, max)
+                .await?
+            {
+                return Err(policy.refusal(now).into());
+            }
+        }
+        let Some(stored) = store.user_by_email(&email).await? else {
+            return Ok(());
+        };
+        if stored.user.status() != UserStatus::Active {
+            return Ok(());
+        }
+        let token = SecretToken::generate();
+        let expires = now + chrono::Duration::hours(1);
+        store
+            .start_password_reset(&token.sha256_hex(), stored.user.id(), expires)
+            .await?;
+        let link = format!(
+            "{}/portal/reset?token={}",
+            base.trim_end_matches('/'),
+            token.expose_secret()
+        );
+        let (subject, body) = match request.language {
+            kopek_domain::accounts::DocumentLanguage::Ru => (
+                "Kopek: новый пароль",
+                format!(
+                    "Здравствуйте!\n\nЧтобы задать новый пароль, откройте ссылку в течение часа:\n{link}\n\nЕсли вы не просили сменить пароль, ничего не делайте: старый пароль продолжает действовать.\n"
+                ),
+            ),
+            kopek_domain::accounts::DocumentLanguage::En => (
+                "Kopek: a new password",
+                format!(
+                    "Hello,\n\nTo choose a new password, open this link within an hour:\n{link}\n\nIf you did not ask for it, do nothing: your password stays as it is.\n"
+                ),
+            ),
+        };
+        mailer.send(email.as_str(), subject, &body).await?;
+        tracing::info!(user = %stored.user.id(), "password reset link sent");
+        Ok(())
+    }
+
+    /// Sets a new password with a reset link's token, once: every session of the user ends
+    /// and a new one starts. A token that names no open reset is refused naming `token`.
+    pub async fn reset_password(&self, reset: ResetPassword) -> Result<Session> {
+        let store = &self.ctx.store;
+        let refused = || Error::credentials_refused("token");
+        let token = SecretToken::parse(&reset.token).map_err(|_| refused())?;
+        let hash_of_token = token.sha256_hex();
+        let (user_id, expires) = store
+            .password_reset(&hash_of_token)
+            .await?
+            .ok_or_else(refused)?;
+        if expires <= self.ctx.now() {
+            return Err(refused());
+        }
+        let stored = store.user(user_id).await?.ok_or_else(refused)?;
+        let password = Password::new(&reset.password, stored.user.email())
+            .map_err(|e| e.in_field("password"))?;
+        let hash = blocking(move || password.hash()).await?;
+        store
+            .reset_password(&hash_of_token, user_id, &hash)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => refused(),
+                other => other.into(),
+            })?;
+        let ended = store.end_sessions(user_id, None).await?;
+        tracing::info!(user = %user_id, sessions_ended = ended, "password reset");
+        self.start_session(stored.user).await
+    }
+
+    /// Ends every session of the caller's user, this one too: signed out everywhere.
+    pub async fn sign_out_everywhere(&self, caller: &Principal) -> Result<usize> {
+        let user = user_of(caller)?;
+        Ok(self.ctx.store.end_sessions(user, None).await?)
     }
 
     /// Accepts an invitation: the invitee chooses a password and is signed in. A token that
@@ -618,10 +757,41 @@ impl Accounts {
         let (token, record) = Invitation::issue(now);
         self.ctx.store.invite_user(&user, &record).await?;
         tracing::info!(user = %user.id(), role = %role, "user invited");
+        // The invitee gets the link by mail where this function can send it; the token is
+        // answered too, for the inviter to pass on otherwise.
+        let mailed = match (&self.ctx.mailer, &self.ctx.public_url) {
+            (Some(mailer), Some(base)) => {
+                let link = format!(
+                    "{}/portal/invitation?token={}",
+                    base.trim_end_matches('/'),
+                    token.expose_secret()
+                );
+                let body = format!(
+                    "Здравствуйте, {name}!\n\nВас пригласили в Kopek. Чтобы задать пароль и войти, откройте ссылку (она действует 7 дней):\n{link}\n\n---\n\nHello {name},\n\nYou are invited to Kopek. To choose a password and sign in, open the link (it works for 7 days):\n{link}\n",
+                    name = user.name()
+                );
+                match mailer
+                    .send(
+                        user.email().as_str(),
+                        "Kopek: приглашение / invitation",
+                        &body,
+                    )
+                    .await
+                {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::warn!(user = %user.id(), error = %e, "the invitation was not mailed");
+                        false
+                    }
+                }
+            }
+            _ => false,
+        };
         Ok(Invited {
             user,
             token,
             expires_at: record.expires_at,
+            mailed,
         })
     }
 

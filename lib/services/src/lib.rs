@@ -190,6 +190,9 @@ pub(crate) struct Context {
     pub(crate) signer: Option<kopek_aws::signing::KmsSigner>,
     /// The sender of notifications, where the function was given one.
     pub(crate) mailer: Option<kopek_aws::mail::Mailer>,
+    /// Where people reach Kopek (`https://billing.example.ru`): the base of links sent by
+    /// mail.
+    pub(crate) public_url: Option<String>,
     pub(crate) contention: Arc<Contention>,
 }
 
@@ -305,6 +308,7 @@ impl Services {
                 typesetter: None,
                 signer: None,
                 mailer: None,
+                public_url: None,
                 contention: Arc::default(),
             },
         })
@@ -345,6 +349,7 @@ impl Services {
             .mail_from
             .as_ref()
             .map(|from| kopek_aws::mail::Mailer::new(clients.ses.clone(), from));
+        services.ctx.public_url = config.public_url.clone();
         Ok(services)
     }
 
@@ -391,6 +396,13 @@ impl Services {
     /// The same services over another handle of the store (tests inject faults this way).
     pub fn with_store(mut self, store: Store) -> Self {
         self.ctx.store = store;
+        self
+    }
+
+    /// The same services sending links under another public address (the local stack: its
+    /// own port).
+    pub fn with_public_url(mut self, url: impl Into<String>) -> Self {
+        self.ctx.public_url = Some(url.into());
         self
     }
 

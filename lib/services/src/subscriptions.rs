@@ -66,6 +66,14 @@ pub struct SubscriptionFees {
     pub fees: PeriodFees,
 }
 
+/// A change previewed: the subscription and its fees of the current period as they are,
+/// and as they would be.
+#[derive(Debug, Clone)]
+pub struct Effect {
+    pub before: SubscriptionFees,
+    pub after: SubscriptionFees,
+}
+
 /// Subscriptions and their prorated fees.
 #[derive(Clone)]
 pub struct Subscriptions {
@@ -85,6 +93,28 @@ impl Subscriptions {
         caller: &Principal,
         command: StartSubscription,
     ) -> Result<SubscriptionFees> {
+        let (sub, event) = self.started(caller, &command).await?;
+        self.ctx.store.create_subscription(&sub, &event).await?;
+        tracing::info!(subscription = %sub.id(), "subscription started");
+        self.with_fees(sub, None).await
+    }
+
+    /// What [`Self::start`] would do, without doing it: the subscription it would start
+    /// and its fees of the current period (the same checks, the same refusals).
+    pub async fn preview_start(
+        &self,
+        caller: &Principal,
+        command: StartSubscription,
+    ) -> Result<SubscriptionFees> {
+        let (sub, _) = self.started(caller, &command).await?;
+        self.with_fees(sub, None).await
+    }
+
+    async fn started(
+        &self,
+        caller: &Principal,
+        command: &StartSubscription,
+    ) -> Result<(Subscription, DomainEvent)> {
         let (org, currency) = self.active_customer(caller).await?;
         let quantity = quantity(command.quantity)?;
         let (stored, version) = self.subscribable(&command.service, currency).await?;
@@ -113,9 +143,7 @@ impl Subscriptions {
                 from: sub.starts_on(),
             },
         );
-        self.ctx.store.create_subscription(&sub, &event).await?;
-        tracing::info!(subscription = %sub.id(), "subscription started");
-        self.with_fees(sub, None).await
+        Ok((sub, event))
     }
 
     /// The caller's organisation's subscriptions, oldest first, each with the current
@@ -158,6 +186,31 @@ impl Subscriptions {
         id: SubscriptionId,
         command: ChangeSubscription,
     ) -> Result<SubscriptionFees> {
+        let (sub, rev, event) = self.changed(caller, id, &command).await?;
+        self.ctx.store.save_subscription(&sub, rev, &event).await?;
+        self.with_fees(sub, None).await
+    }
+
+    /// What [`Self::change`] would do, without doing it: the fees of the current period
+    /// before and after (the same checks, the same refusals).
+    pub async fn preview_change(
+        &self,
+        caller: &Principal,
+        id: SubscriptionId,
+        command: ChangeSubscription,
+    ) -> Result<Effect> {
+        let before = self.get(caller, id, None).await?;
+        let (sub, _, _) = self.changed(caller, id, &command).await?;
+        let after = self.with_fees(sub, None).await?;
+        Ok(Effect { before, after })
+    }
+
+    async fn changed(
+        &self,
+        caller: &Principal,
+        id: SubscriptionId,
+        command: &ChangeSubscription,
+    ) -> Result<(Subscription, u64, DomainEvent)> {
         let stored = self.own(caller, id).await?;
         let (_, currency) = self.active_customer(caller).await?;
         if command.quantity.is_none() && command.service.is_none() {
@@ -189,16 +242,30 @@ impl Subscriptions {
                 from: last.from,
             },
         );
-        self.ctx
-            .store
-            .save_subscription(&sub, stored.rev, &event)
-            .await?;
-        self.with_fees(sub, None).await
+        Ok((sub, stored.rev, event))
     }
 
     /// Cancels: billed to the period's end, or up to and including today, as the service
     /// says (`orders:write`), with its `subscription_cancelled` event.
     pub async fn cancel(&self, caller: &Principal, id: SubscriptionId) -> Result<SubscriptionFees> {
+        let (sub, rev, event) = self.cancelled(caller, id).await?;
+        self.ctx.store.save_subscription(&sub, rev, &event).await?;
+        self.with_fees(sub, None).await
+    }
+
+    /// What [`Self::cancel`] would do, without doing it: the fees before and after.
+    pub async fn preview_cancel(&self, caller: &Principal, id: SubscriptionId) -> Result<Effect> {
+        let before = self.get(caller, id, None).await?;
+        let (sub, _, _) = self.cancelled(caller, id).await?;
+        let after = self.with_fees(sub, None).await?;
+        Ok(Effect { before, after })
+    }
+
+    async fn cancelled(
+        &self,
+        caller: &Principal,
+        id: SubscriptionId,
+    ) -> Result<(Subscription, u64, DomainEvent)> {
         caller.require_scope(Scope::OrdersWrite)?;
         let stored = self.own(caller, id).await?;
         let now = self.ctx.now();
@@ -216,11 +283,7 @@ impl Subscriptions {
                 ends_on,
             },
         );
-        self.ctx
-            .store
-            .save_subscription(&sub, stored.rev, &event)
-            .await?;
-        self.with_fees(sub, None).await
+        Ok((sub, stored.rev, event))
     }
 
     /// One of the caller's organisation's subscriptions (`orders:read`, customers only).

@@ -396,6 +396,22 @@ impl Work {
         self.current(next).await
     }
 
+    /// The batch's work sheet as a PDF file to print: its file name and bytes (tens of
+    /// milliseconds of CPU for a full batch, spent off the async workers).
+    pub async fn work_sheet_pdf(
+        &self,
+        caller: &Principal,
+        id: BatchId,
+    ) -> Result<(String, Vec<u8>)> {
+        let sheet = self.work_sheet(caller, id).await?;
+        let file_name = format!("work-sheet-{}.pdf", sheet.batch_id);
+        let bytes = tokio::task::spawn_blocking(move || sheet.to_pdf())
+            .await
+            .map_err(Error::internal)?
+            .map_err(Error::internal)?;
+        Ok((file_name, bytes))
+    }
+
     /// What a batch's work sheet shows, the same for every format: the batch, its work type,
     /// its engineer's name and one row per job with customer, address, service, quantity and
     /// note. Staff see every batch's sheet (as they see every batch); customers and keys none.

@@ -68,7 +68,13 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port} (use --port N)"))?;
     eprintln!("kopek: starting the AWS emulator and provisioning infra/template.yaml …");
-    let stack = Stack::start(root, tools, "kopek").await?;
+    let mut stack = Stack::start(root, tools, "kopek").await?;
+    // Links sent by mail (password resets) lead here.
+    stack.state.services = stack
+        .state
+        .services
+        .clone()
+        .with_public_url(format!("http://127.0.0.1:{port}"));
     let router = kopek_api::local_app(stack.state.clone());
     // The demo's history happens last month, through the same routes on a clock set then.
     let mut history = stack.state.clone();

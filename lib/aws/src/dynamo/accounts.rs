@@ -1,4 +1,5 @@
-//! Organisations, users, sessions, invitations and API keys (access patterns A1–A12).
+//! Organisations, users, sessions, invitations, password resets and API keys (access patterns
+//! A1–A12, A88).
 
 use super::expr::put;
 use super::{Page, PageKey, QuerySpec, Store, StoreError, epoch, from_item, key, keys, to_item};
@@ -567,9 +568,79 @@ impl Store {
         user: UserId,
         hash: &PasswordHash,
     ) -> Result<(), StoreError> {
+        self.use_token_for_password(
+            (keys::invitation(token_hash), "INVITE"),
+            user,
+            hash,
+            "invited",
+        )
+        .await
+    }
+
+    /// A88: files a password reset of `user`, usable until `expires`.
+    pub async fn start_password_reset(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let item = to_item(&InviteItem {
+            pk: keys::password_reset(token_hash),
+            sk: "RESET".into(),
+            kind: "password_reset".into(),
+            user,
+            expires,
+            expires_at: epoch(expires),
+        })?;
+        if self.put_new(item).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(
+                "a reset with this token exists".into(),
+            ))
+        }
+    }
+
+    /// A88: the password reset with this token hash: its user and when it expires.
+    pub async fn password_reset(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(UserId, DateTime<Utc>)>, StoreError> {
+        Ok(self
+            .get::<InviteItem>(&keys::password_reset(token_hash), "RESET", true)
+            .await?
+            .map(|i| (i.user, i.expires)))
+    }
+
+    /// A88: uses the reset once and sets the active user's new password, all or nothing
+    /// (`Conflict` when the reset was used meanwhile or the user is not active).
+    pub async fn reset_password(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        hash: &PasswordHash,
+    ) -> Result<(), StoreError> {
+        self.use_token_for_password(
+            (keys::password_reset(token_hash), "RESET"),
+            user,
+            hash,
+            "active",
+        )
+        .await
+    }
+
+    /// Deletes a single-use token's item (it must exist) and gives the user `hash` as its
+    /// password, leaving it active, if its status is `status` — in one transaction.
+    async fn use_token_for_password(
+        &self,
+        (pk, sk): (String, &str),
+        user: UserId,
+        hash: &PasswordHash,
+        status: &str,
+    ) -> Result<(), StoreError> {
         let delete = Delete::builder()
             .table_name(self.table())
-            .set_key(Some(key(&keys::invitation(token_hash), "INVITE")))
+            .set_key(Some(key(&pk, sk)))
             .condition_expression("attribute_exists(PK)")
             .build()
             .map_err(|e| StoreError::Unexpected(e.to_string()))?;
@@ -577,10 +648,10 @@ impl Store {
             .table_name(self.table())
             .set_key(Some(key(&keys::user(&user), "USER")))
             .update_expression("SET #status = :active, password_hash = :hash ADD rev :one")
-            .condition_expression("#status = :invited")
+            .condition_expression("#status = :required")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":active", AttributeValue::S("active".into()))
-            .expression_attribute_values(":invited", AttributeValue::S("invited".into()))
+            .expression_attribute_values(":required", AttributeValue::S(status.into()))
             .expression_attribute_values(":hash", AttributeValue::S(hash.as_str().to_owned()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .build()

@@ -53,6 +53,10 @@ pub fn session(id: &SessionId) -> String {
 pub fn invitation(token_hash: &str) -> String {
     format!("INVITE#{token_hash}")
 }
+/// A password reset (A88): `RESET#{sha256(token)}`.
+pub fn password_reset(token_hash: &str) -> String {
+    format!("RESET#{token_hash}")
+}
 pub fn api_key(id: &ApiKeyId) -> String {
     format!("APIKEY#{id}")
 }
@@ -450,6 +454,7 @@ mod tests {
             "SESSION#ses_01ARZ3NDEKTSV4RRFFQ69G5FAV"
         );
         assert_eq!(invitation("ab12"), "INVITE#ab12");
+        assert_eq!(password_reset("ab12"), "RESET#ab12");
         assert_eq!(api_key(&key), "APIKEY#key_01ARZ3NDEKTSV4RRFFQ69G5FAV");
         assert_eq!(owner(Some(&org)), format!("ORG#{ORG}"));
         assert_eq!(owner(None), "STAFF");

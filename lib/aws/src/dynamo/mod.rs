@@ -19,7 +19,8 @@
 //! | A7 | Add a user (invitation), e-mail unique | `TransactWriteItems`: user + e-mail guard + invitation | `INVITE#{sha256(token)}` / `INVITE` (TTL 7 days) |
 //! | A8 | Accept an invitation | `TransactWriteItems`: delete invitation (condition exists), update user | |
 //! | A9 | Start / check / end a session | `PutItem` / `GetItem` (consistent) / `DeleteItem` | `USER#{usr}` / `SESSION#{ses}` (TTL = session lifetime) |
-//! | A10 | End every session of a user (password change) | `Query` + `BatchWriteItem` deletes (≤ 25 per batch) | `USER#{usr}`, `SK begins_with SESSION#` |
+//! | A88 | Reset a forgotten password: a reset link given (the user, when it expires); used once with the new password | `PutItem` / `GetItem` (consistent) / `TransactWriteItems`: delete the reset (condition exists) + update the active user's password | `RESET#{sha256(token)}` / `RESET` (TTL 1 hour) |
+//! | A10 | End every session of a user (password change or reset, sign-out everywhere) | `Query` + `BatchWriteItem` deletes (≤ 25 per batch) | `USER#{usr}`, `SK begins_with SESSION#` |
 //! | A11 | API key by id (every machine request) | `GetItem` | `APIKEY#{key}` / `APIKEY` |
 //! | A12 | List API keys of an owner | `Query GSI1` | `GSI1PK = ORG#{org}` or `STAFF`, `GSI1SK begins_with APIKEY#` |
 //! | A13 | Take a sign-in attempt under a limit, per account and per address; give it back on success | `UpdateItem ADD` with `failures < :max` (the check and the count in one write) / `DeleteItem` | `THROTTLE#{ACCOUNT|ADDRESS}#{subject}` / `WINDOW#{start}` (TTL = window end) |
