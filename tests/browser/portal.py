@@ -3,12 +3,16 @@
 Run by `tests/tests/it/portal/browser.rs` against a portal it serves on 127.0.0.1:
 
     python portal.py BASE_URL EMAIL PASSWORD ORGANISATION INVOICE_NUMBER SCREENSHOT_DIR \
-        ENGINEER_EMAIL ENGINEER_PASSWORD
+        ENGINEER_EMAIL ENGINEER_PASSWORD MANAGER_EMAIL MANAGER_PASSWORD \
+        ACCOUNTANT_EMAIL ACCOUNTANT_PASSWORD ORG_ID
 
 In Russian and in English, at desktop and phone widths, a customer signs in with the
-keyboard alone, reads the dashboard, opens the invoices and one invoice, places an order
-and signs out; then an engineer takes the batch those orders made and completes it — one
-work order done, one failed with a reason — in one form.
+keyboard alone, reads the dashboard, opens the invoices and one invoice, places an order,
+subscribes (the prorated fee shown first), reads its usage, documents, payments, statement
+and account, and signs out; anyone reads the catalog and the forgotten-password form. Then,
+in each language, an engineer takes one of the work orders those orders made and completes
+it (one done, one failed with a reason); a manager reads the periods and holds the
+customer's dunning; an accountant records the customer's payment and reads the bank page.
 Every page is checked with axe-core (vendored beside this file): no serious or critical
 violation; no error in the console (a Content-Security-Policy refusal would be one); and
 photographed into SCREENSHOT_DIR for a person to look at. Prints what it checked as JSON;
@@ -28,11 +32,23 @@ LANGUAGES = {
     "ru-RU": {"invoices": "Счета", "open": "Неоплаченные счета", "sign_in": "Вход",
               "orders": "Заказы", "new_order": "Новый заказ", "quantity": "Количество",
               "address": "Адрес", "place": "Заказать", "two": "7\u00a0000,00\u00a0₽",
-              "placed": "Заказ принят"},
+              "placed": "Заказ принят", "see_price": "Рассчитать стоимость",
+              "confirm": "Подтвердить", "after": "После изменения", "email": "Электронная почта",
+              "password": "Пароль", "work": "Работы", "queues": "Очереди",
+              "take": "Взять пакет · installation", "how_many": "Сколько взять",
+              "failed": "Не выполнено", "reason": "Причина", "complete": "Завершить пакет",
+              "done": "Выполнено", "mode": "Режим", "hold_reason": "причина", "save": "Сохранить",
+              "amount": "Сумма, RUB", "reference": "Номер документа", "record": "Внести"},
     "en-GB": {"invoices": "Invoices", "open": "Open invoices", "sign_in": "Sign in",
               "orders": "Orders", "new_order": "New order", "quantity": "Quantity",
               "address": "Address", "place": "Place the order", "two": "7,000.00 RUB",
-              "placed": "Your order is placed"},
+              "placed": "Your order is placed", "see_price": "See the price",
+              "confirm": "Confirm", "after": "After the change", "email": "E-mail",
+              "password": "Password", "work": "Work", "queues": "Queues",
+              "take": "Take a batch · installation", "how_many": "How many",
+              "failed": "Failed", "reason": "Reason", "complete": "Complete the batch",
+              "done": "Done", "mode": "Mode", "hold_reason": "reason", "save": "Save",
+              "amount": "Amount, RUB", "reference": "Reference", "record": "Record"},
 }
 
 
@@ -63,7 +79,8 @@ def tab_to(page, selector, limit=20):
 
 
 def main():
-    base, email, password, organisation, number, shots, engineer, engineer_password = sys.argv[1:9]
+    (base, email, password, organisation, number, shots, engineer, engineer_password,
+     manager, manager_password, accountant, accountant_password, org_id) = sys.argv[1:14]
     shots = pathlib.Path(shots)
     shots.mkdir(parents=True, exist_ok=True)
     report = []
@@ -124,50 +141,129 @@ def main():
                         page.get_by_role("button", name=words["place"]).click()
                     expect(page.get_by_role("status")).to_contain_text(words["placed"])
                     check(page, f"orders-{tag}", shots, report, errors)
+                    customer_pages(page, base, words, tag, shots, report, errors)
 
                 page.locator("form[action='/portal/sign-out'] button").click()
                 expect(page).to_have_url(f"{base}/portal/sign-in")
                 page.goto(f"{base}/portal/invoices")
                 expect(page).to_have_url(f"{base}/portal/sign-in")
+                # Anyone: the catalog with its calculator.
+                page.goto(f"{base}/portal/catalog")
+                check(page, f"catalog-{tag}", shots, report, errors)
+                if size == "desktop":
+                    page.goto(f"{base}/portal/forgot")
+                    check(page, f"forgot-{tag}", shots, report, errors)
                 context.close()
-        engineer_run(browser, base, engineer, engineer_password, shots, report)
+        page, errors = signed_in(browser, base, "ru-RU", None, None)
+        page.get_by_role("link", name="Зарегистрируйте организацию").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Регистрация")
+        check(page, "register-ru-desktop", shots, report, errors)
+        page.context.close()
+        for locale, words in LANGUAGES.items():
+            tag = f"{locale[:2]}-desktop"
+            outcome = "done" if locale == "ru-RU" else "failed"
+            engineer_run(browser, base, locale, words, engineer, engineer_password, outcome, shots, report)
+            manager_run(browser, base, locale, words, manager, manager_password, org_id, shots, report)
+            accountant_run(browser, base, locale, words, accountant, accountant_password, org_id, shots, report)
         browser.close()
     print(json.dumps(report, ensure_ascii=False))
 
 
-def engineer_run(browser, base, email, password, shots, report):
-    """The engineer: the queues, a batch of installation work taken, completed in one form."""
-    context = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
+def signed_in(browser, base, locale, email, password):
+    """A desktop page in `locale`, signed in as `email` (or not signed in at all)."""
+    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    # The registration form, for axe-core and a look, on the way.
+    page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{base}/portal/sign-in")
-    page.get_by_role("link", name="Зарегистрируйте организацию").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Регистрация")
-    check(page, "register-ru-desktop", shots, report, errors)
-    page.goto(f"{base}/portal/sign-in")
-    page.get_by_label("Электронная почта").fill(email)
-    page.get_by_label("Пароль").fill(password)
+    if email:
+        words = LANGUAGES[locale]
+        page.get_by_label(words["email"]).fill(email)
+        page.get_by_label(words["password"]).fill(password)
+        with page.expect_navigation():
+            page.get_by_role("button", name=words["sign_in"]).click()
+        expect(page).to_have_url(f"{base}/portal")
+    return page, errors
+
+
+def customer_pages(page, base, words, tag, shots, report, errors):
+    """A customer's other pages: a subscription previewed then confirmed, usage, documents,
+    payments, the statement of account, the account."""
+    page.goto(f"{base}/portal/subscriptions")
+    check(page, f"subscriptions-{tag}", shots, report, errors)
+    page.get_by_label(words["quantity"], exact=True).fill("2")
     with page.expect_navigation():
-        page.get_by_role("button", name="Вход").click()
-    page.get_by_role("navigation").get_by_role("link", name="Работы").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Очереди")
-    check(page, "work-ru-desktop", shots, report, errors)
-    page.get_by_role("button", name="Взять пакет · installation").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Пакет")
+        page.get_by_role("button", name=words["see_price"]).click()
+    expect(page.get_by_role("heading", level=2).first).to_be_visible()
+    expect(page.locator("body")).to_contain_text(words["after"])
+    check(page, f"subscription-preview-{tag}", shots, report, errors)
+    with page.expect_navigation():
+        page.get_by_role("button", name=words["confirm"]).click()
+    expect(page).to_have_url(f"{base}/portal/subscriptions")
+    for name in ["usage", "documents", "payments", "statement", "account"]:
+        page.goto(f"{base}/portal/{name}")
+        check(page, f"{name}-{tag}", shots, report, errors)
+
+
+def engineer_run(browser, base, locale, words, email, password, outcome, shots, report):
+    """The engineer: the queues, one installation work order taken, completed in one form."""
+    tag = f"{locale[:2]}-desktop"
+    page, errors = signed_in(browser, base, locale, email, password)
+    page.get_by_role("navigation").get_by_role("link", name=words["work"]).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(words["queues"])
+    check(page, f"work-{tag}", shots, report, errors)
+    page.get_by_label(words["how_many"]).fill("1")
+    page.get_by_role("button", name=words["take"]).click()
     jobs = page.locator("fieldset")
-    expect(jobs).to_have_count(2)
-    check(page, "batch-ru-desktop", shots, report, errors)
-    # The first done as ordered, the second failed with why.
-    jobs.nth(1).get_by_label("Не выполнено").check()
-    jobs.nth(1).get_by_label("Причина").fill("Клиента не было на месте")
+    expect(jobs).to_have_count(1)
+    check(page, f"batch-{tag}", shots, report, errors)
+    if outcome == "failed":
+        jobs.nth(0).get_by_label(words["failed"]).check()
+        jobs.nth(0).get_by_label(words["reason"]).fill("Клиента не было на месте")
     with page.expect_navigation():
-        page.get_by_role("button", name="Завершить пакет").click()
-    expect(jobs.nth(0).locator("legend")).to_contain_text("Выполнено")
-    expect(jobs.nth(1).locator("legend")).to_contain_text("Не выполнено")
-    check(page, "batch-done-ru-desktop", shots, report, errors)
-    context.close()
+        page.get_by_role("button", name=words["complete"]).click()
+    expect(jobs.nth(0).locator("legend")).to_contain_text(words[outcome])
+    check(page, f"batch-done-{tag}", shots, report, errors)
+    page.context.close()
+
+
+def manager_run(browser, base, locale, words, email, password, org_id, shots, report):
+    """The manager: the periods, the current one, the customers, a customer's dunning held."""
+    tag = f"{locale[:2]}-desktop"
+    page, errors = signed_in(browser, base, locale, email, password)
+    page.goto(f"{base}/portal/periods")
+    check(page, f"periods-{tag}", shots, report, errors)
+    page.locator("a[href^='/portal/periods/']").first.click()
+    check(page, f"period-{tag}", shots, report, errors)
+    page.goto(f"{base}/portal/customers")
+    check(page, f"customers-{tag}", shots, report, errors)
+    page.goto(f"{base}/portal/customers/{org_id}")
+    if locale == "ru-RU":
+        page.get_by_label(words["mode"]).select_option("hold")
+        page.get_by_label(words["hold_reason"], exact=True).fill("Договорились об отсрочке")
+        with page.expect_navigation():
+            page.get_by_role("button", name=words["save"]).click()
+        expect(page.locator("body")).to_contain_text("Договорились об отсрочке")
+    check(page, f"customer-manager-{tag}", shots, report, errors)
+    page.context.close()
+
+
+def accountant_run(browser, base, locale, words, email, password, org_id, shots, report):
+    """The accountant: a payment recorded on the customer's page; the bank page."""
+    tag = f"{locale[:2]}-desktop"
+    page, errors = signed_in(browser, base, locale, email, password)
+    page.goto(f"{base}/portal/customers/{org_id}")
+    if locale == "ru-RU":
+        page.get_by_label(words["amount"]).fill("1 000,00")
+        page.get_by_label(words["reference"]).fill("п/п 101")
+        with page.expect_navigation():
+            page.get_by_role("button", name=words["record"]).click()
+        expect(page.locator("body")).to_contain_text("п/п 101")
+    check(page, f"customer-accountant-{tag}", shots, report, errors)
+    page.goto(f"{base}/portal/bank")
+    check(page, f"bank-{tag}", shots, report, errors)
+    page.context.close()
 
 
 if __name__ == "__main__":

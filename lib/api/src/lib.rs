@@ -124,7 +124,10 @@ fn serve_openapi(router: Router<AppState>) -> Router<AppState> {
 /// The `accounts-api` function's router: the accounts routes and the web portal.
 pub fn accounts_app(state: AppState) -> Router {
     let (router, _) = base().merge(accounts::routes()).split_for_parts();
-    with_common_layers(router.merge(kopek_portal::routes()), state)
+    with_upload_limits(with_common_layers(
+        router.merge(kopek_portal::routes()),
+        state,
+    ))
 }
 
 /// The `catalog-api` function's router (it also serves `/v1/openapi.json`).

@@ -78,7 +78,15 @@ impl Lang {
         }
     }
 
-    fn document(self) -> DocumentLanguage {
+    /// `ru` or `en`, whichever this language is.
+    pub fn pick<'a>(self, ru: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Ru => ru,
+            Lang::En => en,
+        }
+    }
+
+    pub fn document(self) -> DocumentLanguage {
         match self {
             Lang::Ru => DocumentLanguage::Ru,
             Lang::En => DocumentLanguage::En,

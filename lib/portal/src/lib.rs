@@ -11,27 +11,42 @@
 //!   the binary and served with a long cache life; every page is sent with a
 //!   Content-Security-Policy that allows no inline script or style and no other origin.
 //!
-//! Routes, all under `/portal`:
+//! Routes, all under `/portal` (each page's handler in the module named):
 //!
 //! | route | who | what |
 //! |---|---|---|
-//! | `GET`, `POST /portal/sign-in` | anyone | the sign-in form; signing in |
-//! | `POST /portal/sign-out` | signed in | ends the session |
-//! | `GET`, `POST /portal/register` | anyone | registering an organisation with its first user, signed in at once |
-//! | `GET /portal/language?to=&back=` | anyone | switches the language |
-//! | `GET /portal` | signed in | the dashboard: a customer's balance, open invoices, dunning |
-//! | `GET /portal/orders`, `GET /portal/orders/new`, `POST /portal/orders` | customers | orders with their lines' status; ordering with the price shown first, placed once per form |
-//! | `POST /portal/orders/quote` | customers | htmx: the expected price of the order form as it stands |
-//! | `GET /portal/work`, `POST /portal/work/batches` | engineers (managers, admins) | the queues with counts and the oldest's age, the open batches; taking a batch |
-//! | `GET`, `POST /portal/work/batches/{id}` | its engineer | a batch; completing it in one form (done, failed, back to the queue) |
-//! | `GET /portal/invoices`, `/portal/invoices/{id}` | signed in | invoices, one invoice |
-//! | `GET /portal/static/{file}` | anyone | the stylesheet and htmx |
+//! | `GET`, `POST /sign-in`; `POST /sign-out` | anyone; signed in | [`pages`]: signing in and out |
+//! | `GET`, `POST /register` | anyone | [`register`]: an organisation with its first user, signed in at once |
+//! | `GET`, `POST /forgot`; `GET`, `POST /reset`; `GET`, `POST /invitation` | anyone | [`account`]: a reset link by mail; a new password with it; accepting an invitation |
+//! | `GET /catalog`, `/catalog/quote` | anyone | [`catalog`]: services and prices; the price calculator (htmx fragment) |
+//! | `GET /language?to=&back=` | anyone | switches the language |
+//! | `GET /` | signed in | [`pages`]: the dashboard — a customer's balance, open invoices, orders in progress, usage estimate, dunning |
+//! | `GET /account`; `POST /account/{password, sign-out-everywhere, users, keys}`, `/account/keys/{id}/revoke` | signed in | [`account`]: profile, language, password, signing out everywhere, colleagues, API keys |
+//! | `GET`, `POST /orders`, `GET /orders/new`, `POST /orders/quote`, `POST /orders/{id}/lines/{n}/cancel` | customers | [`orders`]: orders and their lines; ordering with the price first, once per form; cancelling a line before work starts |
+//! | `GET`, `POST /subscriptions`, `POST /subscriptions/{id}` | customers | [`subscriptions`]: start, change, cancel — each previewed with its prorated effect, then confirmed once |
+//! | `GET /usage?period=` | customers | [`usage`]: meters of a period with the estimate, by day as an SVG chart |
+//! | `GET /documents?period=`, `/documents/{id}/{file, signature}`, `/packages/{id}/download`; `POST /packages/{id}/{accept, dispute}` | customers | [`documents`]: a period's closing documents and package: download, accept, dispute |
+//! | `GET /payments`, `/statement?from=&to=[&org=][&format=csv/xlsx]`; `POST /reports`, `GET /reports/{id}` | customers (staff with `org`) | [`money`]: payments and credit; the statement of account; the reconciliation statement as PDF |
+//! | `GET /invoices`, `/invoices/{id}` | signed in | [`pages`]: invoices, one invoice |
+//! | `GET /work`, `POST /work/batches`, `GET`, `POST /work/batches/{id}`, `GET /work/batches/{id}/sheet.pdf` | engineers (managers, admins) | [`work`]: queues, taking a batch, completing it in one form, its work sheet |
+//! | `GET /periods`, `/periods/{period}`; `POST /periods/{period}/{close, sign, send, archive}`; `GET /signings/{id}`, `/archives/{id}` | billing staff | [`documents`]: the close status, documents by status, signing all in one action with its progress, packages and disputes, the archive |
+//! | `GET /customers`, `/customers/{org}`; `POST /customers/{org}/{payments, dunning}` | billing staff | [`money`]: balances, payments, recording a payment, dunning holds |
+//! | `GET /bank`, `/bank/imports/{id}`; `POST /bank/statements`, `/bank/imports/{id}/lines/{n}` | billing staff (uploads: accountants, admins) | [`bank`]: statement upload, each import's report, the review list |
+//! | `GET /static/{file}` | anyone | the stylesheet, htmx, the icon |
 
+pub mod account;
+pub mod bank;
+pub mod catalog;
+pub mod documents;
+pub mod form;
 pub mod i18n;
+pub mod money;
 pub mod orders;
 pub mod pages;
 pub mod register;
 pub mod session;
+pub mod subscriptions;
+pub mod usage;
 pub mod work;
 
 use axum::Router;
@@ -61,12 +76,69 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-out", post(pages::sign_out))
         .route("/register", get(register::form).post(register::submit))
         .route("/language", get(pages::language))
+        .route("/catalog", get(catalog::page))
+        .route("/catalog/quote", get(catalog::quote))
+        .route("/forgot", get(account::forgot_form).post(account::forgot))
+        .route(
+            "/reset",
+            get(account::reset_page).post(account::reset_submit),
+        )
+        .route(
+            "/invitation",
+            get(account::invitation_page).post(account::invitation_submit),
+        )
+        .route("/account", get(account::page))
+        .route("/account/password", post(account::change_password))
+        .route(
+            "/account/sign-out-everywhere",
+            post(account::sign_out_everywhere),
+        )
+        .route("/account/users", post(account::invite))
+        .route("/account/keys", post(account::create_key))
+        .route("/account/keys/{id}/revoke", post(account::revoke_key))
         .route("/orders", get(orders::list).post(orders::submit))
         .route("/orders/new", get(orders::form))
         .route("/orders/quote", post(orders::preview))
+        .route(
+            "/orders/{id}/lines/{line}/cancel",
+            post(orders::cancel_line),
+        )
         .route("/work", get(work::queues))
         .route("/work/batches", post(work::take))
         .route("/work/batches/{id}", get(work::batch).post(work::complete))
+        .route("/work/batches/{id}/sheet.pdf", get(work::sheet))
+        .route("/documents", get(documents::list))
+        .route("/documents/{id}/{what}", get(documents::download))
+        .route("/packages/{id}/download", get(documents::download_package))
+        .route("/packages/{id}/{answer}", post(documents::answer_package))
+        .route("/periods", get(documents::periods))
+        .route("/periods/{period}", get(documents::period))
+        .route("/periods/{period}/{action}", post(documents::period_action))
+        .route("/signings/{id}", get(documents::signing))
+        .route("/archives/{id}", get(documents::archive))
+        .route(
+            "/subscriptions",
+            get(subscriptions::list).post(subscriptions::start),
+        )
+        .route("/subscriptions/{id}", post(subscriptions::change))
+        .route("/usage", get(usage::page))
+        .route("/payments", get(money::payments))
+        .route("/statement", get(money::statement))
+        .route("/reports", post(money::request_report))
+        .route("/reports/{id}", get(money::report))
+        .route("/customers", get(money::customers))
+        .route("/customers/{org}", get(money::customer))
+        .route("/customers/{org}/payments", post(money::record_payment))
+        .route("/customers/{org}/dunning", post(money::set_dunning))
+        .route("/bank", get(bank::page))
+        .route(
+            "/bank/statements",
+            post(bank::upload).layer(axum::extract::DefaultBodyLimit::max(
+                bank::MAX_UPLOAD_BYTES + 64 * 1024,
+            )),
+        )
+        .route("/bank/imports/{id}", get(bank::import))
+        .route("/bank/imports/{id}/lines/{line}", post(bank::resolve))
         .route("/invoices", get(pages::invoices))
         .route("/invoices/{id}", get(pages::invoice))
         .route("/static/{file}", get(asset))

@@ -8,7 +8,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -17,12 +17,12 @@ use kopek_domain::orders::{LineRequest, Status};
 use kopek_http::ApiError;
 use kopek_http::state::AppState;
 use kopek_services::Paging;
-use kopek_services::idempotency::{Claim, StoredResponse};
 use kopek_services::orders::PlaceOrder;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::form::{Claimed, Posted, claim, mismatch_text};
 use crate::i18n::Lang;
 use crate::pages::{Frame, PageError, see_other};
 use crate::session::Viewer;
@@ -32,7 +32,17 @@ pub struct OrderView {
     pub id: String,
     pub placed_on: String,
     pub total: String,
-    pub lines: Vec<(String, String, String, &'static str)>,
+    pub lines: Vec<LineView>,
+}
+
+/// A line of an order: what, how many, when, where it stands; its number while it may
+/// still be cancelled (before an engineer takes it).
+pub struct LineView {
+    pub service: String,
+    pub quantity: String,
+    pub date: String,
+    pub status: &'static str,
+    pub cancellable: Option<u16>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -130,15 +140,16 @@ pub async fn list(
                 .iter()
                 .map(|l| {
                     let l = &l.line;
-                    (
-                        match lang {
+                    LineView {
+                        service: match lang {
                             Lang::Ru => l.service_name.ru().to_owned(),
                             Lang::En => l.service_name.en().to_owned(),
                         },
-                        l.quantity.value().normalize().to_string(),
-                        lang.date(l.requested_date),
-                        status(lang, l.state.status()),
-                    )
+                        quantity: l.quantity.value().normalize().to_string(),
+                        date: lang.date(l.requested_date),
+                        status: status(lang, l.state.status()),
+                        cancellable: (l.state.status() == Status::Placed).then_some(l.line_no),
+                    }
                 })
                 .collect(),
         })
@@ -195,9 +206,11 @@ pub struct QuoteView {
     note: String,
 }
 
-async fn one_off_services(
+/// The active services of `kind` with a price in force: code and name in `lang`.
+pub(crate) async fn services_of_kind(
     state: &AppState,
     lang: Lang,
+    kind: ServiceKind,
 ) -> Result<Vec<(String, String)>, PageError> {
     let page = state
         .services
@@ -208,7 +221,7 @@ async fn one_off_services(
     Ok(page
         .items
         .iter()
-        .filter(|o| o.service.kind() == ServiceKind::OneOff && o.current.is_some())
+        .filter(|o| o.service.kind() == kind && o.current.is_some())
         .map(|o| {
             let name = match lang {
                 Lang::Ru => o.service.name().ru(),
@@ -220,14 +233,25 @@ async fn one_off_services(
 }
 
 async fn quote(state: &AppState, lang: Lang, form: &OrderForm) -> QuoteView {
+    quote_of(state, lang, &form.service, &form.quantity).await
+}
+
+/// The price calculator (`Catalog::quote`, as `GET /v1/catalog/services/{code}/quote`):
+/// what `quantity` of `service` costs now, with tax, or why there is no price.
+pub(crate) async fn quote_of(
+    state: &AppState,
+    lang: Lang,
+    service: &str,
+    quantity: &str,
+) -> QuoteView {
     let empty = |note: &str| QuoteView {
         lang: lang.code(),
         note: note.to_owned(),
         ..QuoteView::default()
     };
     let (Ok(code), Ok(quantity)) = (
-        form.service.parse(),
-        form.quantity.trim().replace(',', ".").parse::<Decimal>(),
+        service.parse(),
+        quantity.trim().replace(',', ".").parse::<Decimal>(),
     ) else {
         return empty(match lang {
             Lang::Ru => "Выберите услугу и количество — здесь появится стоимость.",
@@ -256,7 +280,7 @@ pub async fn form(
     viewer: Viewer,
 ) -> Result<OrderFormPage, PageError> {
     let lang = viewer.lang;
-    let services = one_off_services(&state, lang).await?;
+    let services = services_of_kind(&state, lang, ServiceKind::OneOff).await?;
     let form = OrderForm {
         key: crate::pages::new_nonce(),
         quantity: "1".into(),
@@ -302,8 +326,6 @@ pub async fn submit(
         Err(error) => return again(&state, &viewer, form, Some(error)).await,
     };
     // Idempotent: the form's key, claimed for this person with what the form asks.
-    let scope = kopek_services::access::subject_text(&viewer.principal);
-    let key = format!("portal-order:{}", form.key);
     let fingerprint = format!(
         "{:x}",
         Sha256::digest(format!(
@@ -311,31 +333,15 @@ pub async fn submit(
             form.service, form.quantity, form.requested_date, form.address, form.area, form.note
         ))
     );
-    let idempotency = state.services.idempotency();
-    match idempotency.claim(&scope, &key, &fingerprint).await {
-        Ok(Claim::Fresh) => {}
-        Ok(Claim::Replay(_) | Claim::InProgress) => return see_other("/portal/orders?placed=1"),
-        Ok(Claim::Mismatch) => {
-            return again(
-                &state,
-                &viewer,
-                form,
-                Some((
-                    "service".into(),
-                    match lang {
-                        Lang::Ru => {
-                            "Эта форма уже отправлена с другими данными: откройте новую.".into()
-                        }
-                        Lang::En => {
-                            "This form was sent before with other values: open a new one.".into()
-                        }
-                    },
-                )),
-            )
-            .await;
+    let key = match claim(&state, &viewer, &form.key, &fingerprint).await {
+        Ok(Claimed::Fresh(key)) => key,
+        Ok(Claimed::Again) => return see_other("/portal/orders?placed=1"),
+        Ok(Claimed::Mismatch) => {
+            let why = ("service".into(), mismatch_text(lang).into());
+            return again(&state, &viewer, form, Some(why)).await;
         }
         Err(e) => return PageError::of(lang, e).into_response(),
-    }
+    };
     let placed = state
         .services
         .orders()
@@ -349,18 +355,11 @@ pub async fn submit(
         .await;
     match placed {
         Ok(_) => {
-            let done = StoredResponse {
-                status: 303,
-                content_type: "text/html".into(),
-                body: Vec::new(),
-            };
-            if let Err(e) = idempotency.complete(&scope, &key, &done).await {
-                tracing::warn!(error = %e, "an order's form key was not completed");
-            }
+            key.done(&state).await;
             see_other("/portal/orders?placed=1")
         }
         Err(e) => {
-            let _ = idempotency.release(&scope, &key).await;
+            key.failed(&state).await;
             let e = ApiError::from(e);
             let field = e.field.clone().unwrap_or_default();
             let field = field.rsplit('.').next().unwrap_or_default().to_owned();
@@ -417,7 +416,7 @@ async fn again(
     error: Option<(String, String)>,
 ) -> Response {
     let lang = viewer.lang;
-    let services = match one_off_services(state, lang).await {
+    let services = match services_of_kind(state, lang, ServiceKind::OneOff).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
@@ -438,4 +437,22 @@ async fn again(
         },
     )
         .into_response()
+}
+
+/// Cancels a line not yet taken by an engineer (`POST /v1/orders/{id}/lines/{n}/cancel`).
+pub async fn cancel_line(
+    State(state): State<AppState>,
+    Path((id, line)): Path<(String, u16)>,
+    Posted { viewer, .. }: Posted,
+) -> Response {
+    let lang = viewer.lang;
+    let Ok(id) = id.parse() else {
+        return PageError::of(lang, kopek_services::Error::NotFound).into_response();
+    };
+    let done = state
+        .services
+        .orders()
+        .cancel_line(&viewer.principal, id, line)
+        .await;
+    crate::form::then(lang, done, |_| "/portal/orders".to_owned())
 }

@@ -43,25 +43,49 @@ pub struct Frame {
 impl Frame {
     pub(crate) fn of(viewer: &Viewer, here: &str) -> Frame {
         let t = viewer.lang.texts();
-        let mut menu = vec![("/portal", t.dashboard, here == "/portal")];
-        if viewer.principal.org().is_some() {
-            menu.push((
-                "/portal/orders",
-                t.orders,
-                here.starts_with("/portal/orders"),
-            ));
-        }
+        let tr = |ru: &'static str, en: &'static str| viewer.lang.pick(ru, en);
         let role = viewer.principal.role();
-        if matches!(role, Role::Engineer | Role::Manager | Role::Admin) {
-            menu.push(("/portal/work", t.work, here.starts_with("/portal/work")));
-        }
-        if role != Role::Engineer {
-            menu.push((
-                "/portal/invoices",
-                t.invoices,
-                here.starts_with("/portal/invoices"),
-            ));
-        }
+        let customer = viewer.principal.org().is_some();
+        let billing = matches!(role, Role::Manager | Role::Accountant | Role::Admin);
+        let entries: [(&'static str, &'static str, bool); 13] = [
+            ("/portal", t.dashboard, true),
+            ("/portal/orders", t.orders, customer),
+            (
+                "/portal/subscriptions",
+                tr("Подписки", "Subscriptions"),
+                customer,
+            ),
+            ("/portal/usage", tr("Потребление", "Usage"), customer),
+            (
+                "/portal/work",
+                t.work,
+                matches!(role, Role::Engineer | Role::Manager | Role::Admin),
+            ),
+            ("/portal/periods", tr("Периоды", "Periods"), billing),
+            ("/portal/customers", tr("Клиенты", "Customers"), billing),
+            (
+                "/portal/bank",
+                tr("Банк", "Bank"),
+                matches!(role, Role::Accountant | Role::Admin),
+            ),
+            ("/portal/invoices", t.invoices, role != Role::Engineer),
+            ("/portal/documents", tr("Документы", "Documents"), customer),
+            ("/portal/payments", tr("Платежи", "Payments"), customer),
+            ("/portal/statement", tr("Сверка", "Statement"), customer),
+            ("/portal/account", tr("Профиль", "Account"), true),
+        ];
+        let menu = entries
+            .into_iter()
+            .filter(|(_, _, shown)| *shown)
+            .map(|(href, label, _)| {
+                let current = if href == "/portal" {
+                    here == href
+                } else {
+                    here.starts_with(href)
+                };
+                (href, label, current)
+            })
+            .collect();
         Frame {
             lang: viewer.lang.code(),
             t,
@@ -70,6 +94,11 @@ impl Frame {
             csrf: viewer.csrf.clone(),
             menu,
         }
+    }
+
+    /// The text in the page's language: `{{ f.tr("Счета", "Invoices") }}`.
+    pub fn tr<'a>(&self, ru: &'a str, en: &'a str) -> &'a str {
+        if self.lang == "ru" { ru } else { en }
     }
 
     pub(crate) fn anonymous(lang: Lang, here: &str, csrf: String) -> Frame {
@@ -108,12 +137,18 @@ struct ErrorPage {
 }
 
 impl PageError {
+    /// The page of the API's answer `e`: its status, and its words with the field they are
+    /// about (`quantity: must be greater than zero`).
     pub(crate) fn of(lang: Lang, e: impl Into<ApiError>) -> Self {
         let e = e.into();
+        let detail = match &e.field {
+            Some(field) if !e.detail.contains(field.as_str()) => format!("{field}: {}", e.detail),
+            _ => e.detail,
+        };
         Self {
             status: e.status,
             lang,
-            detail: e.detail,
+            detail,
         }
     }
 }
@@ -124,6 +159,9 @@ impl IntoResponse for PageError {
         let heading = match self.status {
             StatusCode::NOT_FOUND => t.not_found,
             StatusCode::FORBIDDEN => t.forbidden,
+            s if s.is_client_error() => self
+                .lang
+                .pick("Проверьте, что введено", "Please check what you entered"),
             _ => t.went_wrong,
         };
         let detail = if self.status.is_server_error() {
@@ -416,6 +454,10 @@ struct CustomerSummary {
     overdue: String,
     open: Vec<InvoiceRow>,
     dunning: Option<String>,
+    /// Order lines placed and not yet done, failed or cancelled.
+    in_progress: usize,
+    /// This period's usage so far, estimated with tax.
+    usage: String,
 }
 
 /// The dashboard: for a customer its balance, credit, open and overdue invoices and where it
@@ -470,6 +512,34 @@ pub async fn dashboard(
             )
             .map_err(|e| PageError::of(lang, kopek_services::Error::internal(e)))?;
             let dunning = services.dunning().of(caller, None).await.map_err(err)?;
+            let orders = services
+                .orders()
+                .list(caller, Paging::new(100, None))
+                .await
+                .map_err(err)?;
+            let in_progress = orders
+                .items
+                .iter()
+                .flat_map(|o| &o.lines)
+                .filter(|l| {
+                    use kopek_domain::orders::Status;
+                    matches!(
+                        l.line.state.status(),
+                        Status::Placed | Status::Accepted | Status::InProgress
+                    )
+                })
+                .count();
+            let usage = services
+                .usage()
+                .of_period(
+                    caller,
+                    kopek_services::usage::UsageQuery {
+                        org: None,
+                        period: state.current_period(),
+                    },
+                )
+                .await
+                .map_err(err)?;
             let owed = if balance.balance.is_negative() {
                 kopek_domain::money::Money::zero(balance.currency)
             } else {
@@ -492,6 +562,8 @@ pub async fn dashboard(
                     .episode
                     .is_some()
                     .then_some(dunning.explanation),
+                in_progress,
+                usage: lang.money(usage.estimated_total_with_tax),
             })
         }
     };
@@ -524,12 +596,7 @@ pub async fn invoices(
     Query(q): Query<ListQuery>,
 ) -> Result<InvoicesPage, PageError> {
     let lang = viewer.lang;
-    let start = q
-        .cursor
-        .as_deref()
-        .map(|c| state.cursors.decode(c))
-        .transpose()
-        .map_err(|e| PageError::of(lang, e))?;
+    let start = cursor_of(&state, lang, q.cursor.as_deref())?;
     let page = state
         .services
         .invoices()
@@ -552,10 +619,29 @@ pub async fn invoices(
             .iter()
             .map(|i| InvoiceRow::of(&i.item, lang, today))
             .collect(),
-        next: page
-            .next
-            .map(|k| format!("/portal/invoices?cursor={}", state.cursors.encode(&k))),
+        next: next_link(&state, "/portal/invoices", page.next),
     })
+}
+
+/// A list's `?cursor=`: where its page starts (a cursor not ours is a bad request).
+pub(crate) fn cursor_of(
+    state: &AppState,
+    lang: Lang,
+    cursor: Option<&str>,
+) -> Result<Option<kopek_services::PageKey>, PageError> {
+    cursor
+        .map(|c| state.cursors.decode(c))
+        .transpose()
+        .map_err(|e| PageError::of(lang, e))
+}
+
+/// The link to a list's next page, if there is one.
+pub(crate) fn next_link(
+    state: &AppState,
+    list: &str,
+    next: Option<kopek_services::PageKey>,
+) -> Option<String> {
+    next.map(|k| format!("{list}?cursor={}", state.cursors.encode(&k)))
 }
 
 #[derive(Template, WebTemplate)]

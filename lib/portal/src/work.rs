@@ -5,7 +5,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, RawForm, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use kopek_domain::ids::{BatchId, WorkOrderId};
 use kopek_domain::work::{EntryState, Outcome};
@@ -15,30 +15,10 @@ use kopek_services::Paging;
 use kopek_services::work::{BatchDetail, TakeBatch};
 use rust_decimal::Decimal;
 
+use crate::form::Posted;
 use crate::i18n::Lang;
-use crate::pages::{Frame, PageError, csrf_refused, see_other};
+use crate::pages::{Frame, PageError, see_other};
 use crate::session::Viewer;
-
-/// A form's fields as sent (names repeat per work order, so not a struct), once its CSRF
-/// token is the viewer's.
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn checked(state: &AppState, viewer: &Viewer, body: &[u8]) -> Option<Fields> {
-        let fields = Fields(form_urlencoded::parse(body).into_owned().collect());
-        viewer
-            .csrf_ok(state, &fields.get("_csrf").unwrap_or_default())
-            .then_some(fields)
-    }
-
-    /// The value of `name`, trimmed.
-    fn get(&self, name: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_owned())
-    }
-}
 
 /// A queue as a row.
 pub struct QueueRow {
@@ -105,15 +85,8 @@ pub async fn queues(State(state): State<AppState>, viewer: Viewer) -> Result<Wor
 }
 
 /// Takes a batch of a queue (`Work::take_batch`) and shows it.
-pub async fn take(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    RawForm(body): RawForm,
-) -> Response {
+pub async fn take(State(state): State<AppState>, Posted { viewer, fields }: Posted) -> Response {
     let lang = viewer.lang;
-    let Some(fields) = Fields::checked(&state, &viewer, &body) else {
-        return csrf_refused(lang);
-    };
     let get = |name: &str| fields.get(name);
     let Some(work_type) = get("work_type").and_then(|w| w.parse().ok()) else {
         return PageError::of(lang, ApiError::validation("work_type", "choose a queue"))
@@ -226,14 +199,10 @@ pub async fn batch(
 /// completion changes nothing and shows why.
 pub async fn complete(
     State(state): State<AppState>,
-    viewer: Viewer,
     Path(id): Path<String>,
-    RawForm(body): RawForm,
+    Posted { viewer, fields }: Posted,
 ) -> Response {
     let lang = viewer.lang;
-    let Some(fields) = Fields::checked(&state, &viewer, &body) else {
-        return csrf_refused(lang);
-    };
     let get = |name: &str| fields.get(name);
     let Ok(id) = id.parse::<BatchId>() else {
         return PageError::of(lang, kopek_services::Error::NotFound).into_response();
@@ -281,4 +250,23 @@ pub async fn complete(
         return PageError::of(lang, e).into_response();
     }
     see_other(&format!("/portal/work/batches/{id}"))
+}
+
+/// The batch's work sheet as PDF, to print (`GET /v1/work/batches/{id}/sheet.pdf`).
+pub async fn sheet(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let lang = viewer.lang;
+    let id: BatchId = id
+        .parse()
+        .map_err(|_| PageError::of(lang, kopek_services::Error::NotFound))?;
+    let (name, bytes) = state
+        .services
+        .work()
+        .work_sheet_pdf(&viewer.principal, id)
+        .await
+        .map_err(|e| PageError::of(lang, e))?;
+    Ok(kopek_http::download::attachment("application/pdf", name, bytes).into_response())
 }

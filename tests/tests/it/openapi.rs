@@ -37,6 +37,13 @@ const PORTAL: &[(&str, &str)] = &[
     ("POST", "/portal/sign-in"),
     ("POST", "/portal/sign-out"),
     ("GET", "/portal/invoices"),
+    ("GET", "/portal/catalog"),
+    ("GET", "/portal/forgot"),
+    ("GET", "/portal/reset"),
+    ("GET", "/portal/documents"),
+    ("POST", "/portal/subscriptions"),
+    ("GET", "/portal/periods"),
+    ("POST", "/portal/bank/statements"),
     ("GET", "/portal/static/style-1.css"),
 ];
 

@@ -29,9 +29,14 @@ use crate::params::id_path;
 /// encoded by API Gateway, leaves about 4.5 MB.
 pub const MAX_STATEMENT_BYTES: usize = 4 * 1024 * 1024;
 
-/// The body limit of the statement upload.
+/// The body limit of the statement upload (the API's, and the portal's form with a little
+/// room for its multipart framing).
 pub(crate) fn body_limit(method: &Method, path: &str) -> Option<usize> {
-    (method == Method::POST && path == "/v1/billing/statements").then_some(MAX_STATEMENT_BYTES)
+    match (method == Method::POST, path) {
+        (true, "/v1/billing/statements") => Some(MAX_STATEMENT_BYTES),
+        (true, "/portal/bank/statements") => Some(kopek_portal::bank::MAX_UPLOAD_BYTES + 64 * 1024),
+        _ => None,
+    }
 }
 
 /// Lines and money in one currency.

@@ -32,7 +32,7 @@ async fn put_requisites(w: &World) {
 }
 
 /// A month of two customers' subscriptions, closed.
-pub(super) async fn closed_month(requisites: bool) -> (World, Party, Party) {
+pub(crate) async fn closed_month(requisites: bool) -> (World, Party, Party) {
     let w = World::new().await;
     let a = w.party("Ромашка").await;
     let b = w.party("Лютик").await;

@@ -1,10 +1,12 @@
 //! The portal in a real browser: the portal served on a loopback port, and
 //! `tests/browser/portal.py` driving Debian's Chromium through it with Playwright — a
 //! customer signing in with the keyboard alone, its dashboard, invoices and one invoice, an
-//! order with its price following the quantity (htmx) placed, and an engineer taking the
-//! batch those orders made and completing it in one form, in
-//! both languages at desktop and phone widths, every page checked with axe-core and
-//! photographed into `target/screenshots/portal/` (not committed: look at them).
+//! order with its price following the quantity (htmx) placed, a subscription previewed and
+//! confirmed, its usage, documents, payments, statement and account; the public catalog;
+//! an engineer taking a work order those orders made and completing it; a manager holding
+//! the customer's dunning; an accountant recording its payment — in both languages (the
+//! customer's pages also at phone width), every page checked with axe-core and photographed
+//! into `target/screenshots/portal/` (not committed: look at them).
 
 use std::process::Command;
 
@@ -27,6 +29,40 @@ async fn a_customer_uses_the_portal_in_chromium_in_both_languages_with_the_keybo
         .expect("a number")
         .to_owned();
 
+    // Usage of a metered service on two days, for the usage page's chart.
+    let admin = shop.app.admin().await;
+    shop.app
+        .post(
+            "/v1/catalog/services",
+            Some(&admin),
+            &serde_json::json!({
+                "code": "TRAFFIC", "name": {"ru": "Трафик", "en": "Traffic"},
+                "unit": "gigabyte", "kind": "metered", "tax_rate": "20", "currency": "RUB",
+                "price": {"currency": "RUB", "model": {"type": "per_unit", "unit_price": "1.50"}}
+            }),
+        )
+        .await
+        .assert_status(201);
+    let engineer_token = shop.app.staff_with_role("engineer").await;
+    let now = shop.app.state.services.now();
+    let events: Vec<_> = (0..2)
+        .map(|i| {
+            let at = now - chrono::TimeDelta::hours(i * 30);
+            serde_json::json!({"id": format!("b-{i}"), "customer": shop.customer.org_id,
+                "meter": "TRAFFIC", "quantity": format!("{}.5", 3 + i * 4),
+                "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)})
+        })
+        .collect();
+    shop.app
+        .post(
+            "/v1/usage",
+            Some(&engineer_token),
+            &serde_json::json!({"events": events}),
+        )
+        .await
+        .assert_status(202);
+    shop.app.drain_usage().await;
+
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");
@@ -42,12 +78,23 @@ async fn a_customer_uses_the_portal_in_chromium_in_both_languages_with_the_keybo
     let shots = root.join("target/screenshots/portal");
     let (email, password) = (shop.customer.email.clone(), shop.customer.password.clone());
     let (engineer, engineer_password) = shop.app.staff_login("engineer").await;
+    let (manager, manager_password) = shop.app.staff_login("manager").await;
+    let (accountant, accountant_password) = shop.app.staff_login("accountant").await;
+    let org = shop.customer.org_id.clone();
+    let org_arg = org.clone();
     let run = tokio::task::spawn_blocking(move || {
         Command::new(python)
             .arg(root.join("tests/browser/portal.py"))
             .args([&base, &email, &password, "ООО «Ромашка»", &number])
             .arg(&shots)
             .args([&engineer, &engineer_password])
+            .args([
+                &manager,
+                &manager_password,
+                &accountant,
+                &accountant_password,
+            ])
+            .arg(&org_arg)
             .output()
             .expect("python runs")
     })
@@ -62,9 +109,10 @@ async fn a_customer_uses_the_portal_in_chromium_in_both_languages_with_the_keybo
         "the browser run failed: {stderr}\n{stdout}"
     );
     let pages: serde_json::Value = serde_json::from_str(stdout.trim()).expect("its report");
-    // 4 pages × 2 languages × 2 widths, the order form and orders at desktop width, the
-    // registration form, the engineer's queues, batch and completed batch.
-    assert_eq!(pages.as_array().map(Vec::len), Some(24), "{pages}");
+    // 5 pages × 2 languages × 2 widths; 10 more of the customer's and anyone's at desktop
+    // width in each language; the registration form; the engineer's 3, the manager's 4 and
+    // the accountant's 2 pages in each language.
+    assert_eq!(pages.as_array().map(Vec::len), Some(59), "{pages}");
     // Two orders were placed, one in each language; the engineer did one and failed one.
     let orders = shop.app.get("/v1/orders", Some(&shop.customer.token)).await;
     let mut statuses: Vec<String> = orders.body["items"]
@@ -76,4 +124,31 @@ async fn a_customer_uses_the_portal_in_chromium_in_both_languages_with_the_keybo
         .collect();
     statuses.sort();
     assert_eq!(statuses, ["done", "failed"], "{}", orders.body);
+    // The manager's hold and the accountant's payment happened.
+    let admin = shop.app.admin().await;
+    let dunning = shop
+        .app
+        .get(&format!("/v1/billing/dunning?org_id={org}"), Some(&admin))
+        .await;
+    assert_eq!(
+        dunning.body["settings"]["mode"]["kind"], "hold",
+        "{}",
+        dunning.body
+    );
+    let paid = shop
+        .app
+        .get(&format!("/v1/billing/payments?org_id={org}"), Some(&admin))
+        .await;
+    assert_eq!(paid.body["items"][0]["amount"], "1000.00", "{}", paid.body);
+    // A subscription was started in each language.
+    let subs = shop
+        .app
+        .get("/v1/subscriptions", Some(&shop.customer.token))
+        .await;
+    assert_eq!(
+        subs.body["items"].as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        subs.body
+    );
 }

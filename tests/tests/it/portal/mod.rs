@@ -4,7 +4,10 @@
 //! session, the security headers and the static files. `browser.rs` drives a real Chromium.
 
 mod browser;
+mod customer;
 mod orders;
+mod people;
+mod staff;
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -45,7 +48,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(n, v)| format!("{n}={v}"))
@@ -58,6 +61,11 @@ impl<'a> Browser<'a> {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Sends `request` from this browser's address, keeping nothing it sets.
+    pub(crate) async fn send(&self, request: Request<Body>) -> TestResponse {
+        self.app.send_from(request, self.from).await
     }
 
     pub(crate) async fn get(&mut self, path: &str) -> TestResponse {
@@ -129,7 +137,7 @@ pub(crate) fn csrf(response: &TestResponse) -> String {
     rest[..rest.find('"').unwrap()].to_owned()
 }
 
-fn location(response: &TestResponse) -> &str {
+pub(crate) fn location(response: &TestResponse) -> &str {
     response
         .headers
         .get(header::LOCATION)
@@ -153,6 +161,32 @@ pub(crate) struct Shop {
     pub customer: kopek_tests::Customer,
     pub invoice: String,
     pub other_invoice: String,
+    /// The other customer.
+    pub other: kopek_tests::Customer,
+}
+
+impl Shop {
+    /// The other customer's organisation.
+    pub(crate) async fn other_org(&self) -> String {
+        self.other.org_id.clone()
+    }
+
+    /// The other customer's e-mail and password.
+    pub(crate) fn other_login(&self) -> (String, String) {
+        (self.other.email.clone(), self.other.password.clone())
+    }
+
+    /// The other customer's subscription.
+    pub(crate) async fn other_subscription(&self) -> String {
+        let listed = self
+            .app
+            .get("/v1/subscriptions", Some(&self.other.token))
+            .await;
+        listed.body["items"][0]["id"]
+            .as_str()
+            .expect("a subscription")
+            .to_owned()
+    }
 }
 
 pub(crate) async fn shop() -> Shop {
@@ -195,11 +229,13 @@ pub(crate) async fn shop() -> Shop {
     )
     .await;
     let customer = orgs.remove(0);
+    let other = orgs.remove(0);
     Shop {
         app,
         customer,
         invoice: ids[0].clone(),
         other_invoice: ids[1].clone(),
+        other,
     }
 }
 
