@@ -4,7 +4,7 @@ Run by `tests/tests/it/portal/browser.rs` against a portal it serves on 127.0.0.
 
     python portal.py BASE_URL EMAIL PASSWORD ORGANISATION INVOICE_NUMBER SCREENSHOT_DIR \
         ENGINEER_EMAIL ENGINEER_PASSWORD MANAGER_EMAIL MANAGER_PASSWORD \
-        ACCOUNTANT_EMAIL ACCOUNTANT_PASSWORD ORG_ID
+        ACCOUNTANT_EMAIL ACCOUNTANT_PASSWORD ORG_ID ADMIN_EMAIL ADMIN_PASSWORD
 
 In Russian and in English, at desktop and phone widths, a customer signs in with the
 keyboard alone, reads the dashboard, opens the invoices and one invoice, places an order,
@@ -12,7 +12,8 @@ subscribes (the prorated fee shown first), reads its usage, documents, payments,
 and account, and signs out; anyone reads the catalog and the forgotten-password form. Then,
 in each language, an engineer takes one of the work orders those orders made and completes
 it (one done, one failed with a reason); a manager reads the periods and holds the
-customer's dunning; an accountant records the customer's payment and reads the bank page.
+customer's dunning; an accountant records the customer's payment and reads the bank page;
+an admin reads the catalog, staff and settings pages.
 Every page is checked with axe-core (vendored beside this file): no serious or critical
 violation; no error in the console (a Content-Security-Policy refusal would be one); and
 photographed into SCREENSHOT_DIR for a person to look at. Prints what it checked as JSON;
@@ -80,7 +81,8 @@ def tab_to(page, selector, limit=20):
 
 def main():
     (base, email, password, organisation, number, shots, engineer, engineer_password,
-     manager, manager_password, accountant, accountant_password, org_id) = sys.argv[1:14]
+     manager, manager_password, accountant, accountant_password, org_id,
+     admin, admin_password) = sys.argv[1:16]
     shots = pathlib.Path(shots)
     shots.mkdir(parents=True, exist_ok=True)
     report = []
@@ -165,6 +167,7 @@ def main():
             engineer_run(browser, base, locale, words, engineer, engineer_password, outcome, shots, report)
             manager_run(browser, base, locale, words, manager, manager_password, org_id, shots, report)
             accountant_run(browser, base, locale, words, accountant, accountant_password, org_id, shots, report)
+            admin_run(browser, base, locale, admin, admin_password, shots, report)
         browser.close()
     print(json.dumps(report, ensure_ascii=False))
 
@@ -263,6 +266,16 @@ def accountant_run(browser, base, locale, words, email, password, org_id, shots,
     check(page, f"customer-accountant-{tag}", shots, report, errors)
     page.goto(f"{base}/portal/bank")
     check(page, f"bank-{tag}", shots, report, errors)
+    page.context.close()
+
+
+def admin_run(browser, base, locale, email, password, shots, report):
+    """The admin: the catalog, the staff, the settings and requisites."""
+    tag = f"{locale[:2]}-desktop"
+    page, errors = signed_in(browser, base, locale, email, password)
+    for name in ["catalog", "staff", "settings"]:
+        page.goto(f"{base}/portal/admin/{name}")
+        check(page, f"admin-{name}-{tag}", shots, report, errors)
     page.context.close()
 
 

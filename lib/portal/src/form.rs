@@ -211,3 +211,51 @@ pub async fn once<T, E: Into<ApiError>>(
         }
     }
 }
+
+impl Fields {
+    /// The form as the JSON body the API's route for the same thing takes, so it is read by
+    /// the same types with the same refusals naming the same fields: a dotted name nests
+    /// (`price.model.unit_price`), `name:bool` is a checkbox, `name:num` a whole number; empty
+    /// fields are left out (a default, or a refusal naming the field), and `skip` not taken.
+    pub fn to_json(&self, skip: &[&str]) -> serde_json::Value {
+        use serde_json::{Map, Value};
+        let mut root = Map::new();
+        for (name, value) in &self.0 {
+            let value = value.trim();
+            let (path, kind) = name.split_once(':').unwrap_or((name.as_str(), ""));
+            if path.starts_with('_') || skip.contains(&path) || (value.is_empty() && kind != "bool")
+            {
+                continue;
+            }
+            let leaf = match kind {
+                "bool" => Value::Bool(matches!(value, "on" | "true" | "1")),
+                "num" => value
+                    .parse::<i64>()
+                    .map_or_else(|_| Value::String(value.to_owned()), Value::from),
+                _ => Value::String(value.to_owned()),
+            };
+            let mut node = &mut root;
+            let mut parts = path.split('.').peekable();
+            while let Some(part) = parts.next() {
+                if parts.peek().is_none() {
+                    node.insert(part.to_owned(), leaf);
+                    break;
+                }
+                let next = node
+                    .entry(part.to_owned())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if !next.is_object() {
+                    *next = Value::Object(Map::new());
+                }
+                node = next.as_object_mut().expect("an object");
+            }
+        }
+        Value::Object(root)
+    }
+
+    /// The form read as `T` through [`Self::to_json`] and the API's JSON reader.
+    pub fn read_as<T: serde::de::DeserializeOwned>(&self, skip: &[&str]) -> Result<T, ApiError> {
+        let body = serde_json::to_vec(&self.to_json(skip)).map_err(|e| ApiError::internal(&e))?;
+        kopek_http::json::parse_json(&body)
+    }
+}

@@ -32,9 +32,12 @@
 //! | `GET /periods`, `/periods/{period}`; `POST /periods/{period}/{close, sign, send, archive}`; `GET /signings/{id}`, `/archives/{id}` | billing staff | [`documents`]: the close status, documents by status, signing all in one action with its progress, packages and disputes, the archive |
 //! | `GET /customers`, `/customers/{org}`; `POST /customers/{org}/{payments, dunning}` | billing staff | [`money`]: balances, payments, recording a payment, dunning holds |
 //! | `GET /bank`, `/bank/imports/{id}`; `POST /bank/statements`, `/bank/imports/{id}/lines/{n}` | billing staff (uploads: accountants, admins) | [`bank`]: statement upload, each import's report, the review list |
+//! | `GET`, `POST /admin/catalog`, `POST /admin/catalog/{code}/{prices, retire}` | managers, admins | [`admin`]: services, a new one, a new price version, retiring |
+//! | `GET`, `POST /admin/staff`; `GET`, `POST /admin/settings`, `POST /admin/requisites` | admins | [`admin`]: staff and inviting one; billing settings; the provider's requisites |
 //! | `GET /static/{file}` | anyone | the stylesheet, htmx, the icon |
 
 pub mod account;
+pub mod admin;
 pub mod bank;
 pub mod catalog;
 pub mod documents;
@@ -139,6 +142,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/bank/imports/{id}", get(bank::import))
         .route("/bank/imports/{id}/lines/{line}", post(bank::resolve))
+        .route("/admin/catalog", get(admin::catalog).post(admin::create))
+        .route("/admin/catalog/{code}/{action}", post(admin::change))
+        .route("/admin/staff", get(admin::staff).post(admin::invite_staff))
+        .route(
+            "/admin/settings",
+            get(admin::settings).post(admin::save_settings),
+        )
+        .route("/admin/requisites", post(admin::save_requisites))
         .route("/invoices", get(pages::invoices))
         .route("/invoices/{id}", get(pages::invoice))
         .route("/static/{file}", get(asset))

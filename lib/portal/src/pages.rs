@@ -47,7 +47,7 @@ impl Frame {
         let role = viewer.principal.role();
         let customer = viewer.principal.org().is_some();
         let billing = matches!(role, Role::Manager | Role::Accountant | Role::Admin);
-        let entries: [(&'static str, &'static str, bool); 13] = [
+        let entries: [(&'static str, &'static str, bool); 16] = [
             ("/portal", t.dashboard, true),
             ("/portal/orders", t.orders, customer),
             (
@@ -72,6 +72,21 @@ impl Frame {
             ("/portal/documents", tr("Документы", "Documents"), customer),
             ("/portal/payments", tr("Платежи", "Payments"), customer),
             ("/portal/statement", tr("Сверка", "Statement"), customer),
+            (
+                "/portal/admin/catalog",
+                tr("Каталог", "Catalog"),
+                matches!(role, Role::Manager | Role::Admin),
+            ),
+            (
+                "/portal/admin/staff",
+                tr("Сотрудники", "Staff"),
+                role == Role::Admin,
+            ),
+            (
+                "/portal/admin/settings",
+                tr("Настройки", "Settings"),
+                role == Role::Admin,
+            ),
             ("/portal/account", tr("Профиль", "Account"), true),
         ];
         let menu = entries

@@ -4,7 +4,8 @@
 //! order with its price following the quantity (htmx) placed, a subscription previewed and
 //! confirmed, its usage, documents, payments, statement and account; the public catalog;
 //! an engineer taking a work order those orders made and completing it; a manager holding
-//! the customer's dunning; an accountant recording its payment — in both languages (the
+//! the customer's dunning; an accountant recording its payment; an admin's catalog, staff
+//! and settings — in both languages (the
 //! customer's pages also at phone width), every page checked with axe-core and photographed
 //! into `target/screenshots/portal/` (not committed: look at them).
 
@@ -80,6 +81,7 @@ async fn a_customer_uses_the_portal_in_chromium_in_both_languages_with_the_keybo
     let (engineer, engineer_password) = shop.app.staff_login("engineer").await;
     let (manager, manager_password) = shop.app.staff_login("manager").await;
     let (accountant, accountant_password) = shop.app.staff_login("accountant").await;
+    let (admin_email, admin_password) = shop.app.staff_login("admin").await;
     let org = shop.customer.org_id.clone();
     let org_arg = org.clone();
     let run = tokio::task::spawn_blocking(move || {
@@ -95,6 +97,7 @@ async fn a_customer_uses_the_portal_in_chromium_in_both_languages_with_the_keybo
                 &accountant_password,
             ])
             .arg(&org_arg)
+            .args([&admin_email, &admin_password])
             .output()
             .expect("python runs")
     })
@@ -111,8 +114,8 @@ async fn a_customer_uses_the_portal_in_chromium_in_both_languages_with_the_keybo
     let pages: serde_json::Value = serde_json::from_str(stdout.trim()).expect("its report");
     // 5 pages × 2 languages × 2 widths; 10 more of the customer's and anyone's at desktop
     // width in each language; the registration form; the engineer's 3, the manager's 4 and
-    // the accountant's 2 pages in each language.
-    assert_eq!(pages.as_array().map(Vec::len), Some(59), "{pages}");
+    // the accountant's 2 and the admin's 3 pages in each language.
+    assert_eq!(pages.as_array().map(Vec::len), Some(65), "{pages}");
     // Two orders were placed, one in each language; the engineer did one and failed one.
     let orders = shop.app.get("/v1/orders", Some(&shop.customer.token)).await;
     let mut statuses: Vec<String> = orders.body["items"]

@@ -3,6 +3,7 @@
 //! organisation's invoice a 404 page, forms without their token refused, sign-out ending the
 //! session, the security headers and the static files. `browser.rs` drives a real Chromium.
 
+mod admin;
 mod browser;
 mod customer;
 mod orders;
