@@ -25,6 +25,30 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 
+/// Where Kopek's paths start as the browser sees them: `/{stage}` under an API Gateway stage
+/// other than `$default`, after `KOPEK_BASE_PATH` (a custom domain's API mapping, which API
+/// Gateway strips before the function sees the path). Empty at the root. Pages put it before
+/// every link they write; routing never sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BasePath(pub String);
+
+impl BasePath {
+    /// `mapping` (a custom domain's path, with or without slashes) and `stage` joined.
+    pub fn of(mapping: Option<&str>, stage: Option<&str>) -> BasePath {
+        let mut base = String::new();
+        for part in [mapping, stage.filter(|s| *s != "$default")]
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p.split('/'))
+            .filter(|p| !p.is_empty())
+        {
+            base.push('/');
+            base.push_str(part);
+        }
+        BasePath(base)
+    }
+}
+
 #[derive(Clone, Copy, Default)]
 struct UlidRequestId;
 
@@ -65,22 +89,35 @@ pub fn with_common_layers(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Runs `router` as an AWS Lambda function behind API Gateway (HTTP API, payload v2).
+/// Runs `router` as an AWS Lambda function behind API Gateway (HTTP API, payload v2): the
+/// caller's [`ClientAddr`] and the [`BasePath`] come from the request context.
+///
+/// Under a named stage the path API Gateway sends starts with the stage: set
+/// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH=true` (the template does) and routes match without
+/// it, while [`BasePath`] keeps it for the links pages write.
 pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
     use lambda_http::RequestExt;
-    let router = router.layer(map_request(|mut request: Request| async move {
-        let source = match request.request_context_ref() {
-            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx
-                .http
-                .source_ip
-                .as_deref()
-                .and_then(|ip| ip.parse::<IpAddr>().ok()),
-            _ => None,
-        };
-        if let Some(ip) = source {
-            request.extensions_mut().insert(ClientAddr(ip));
+    let mapping = std::env::var("KOPEK_BASE_PATH").ok();
+    let router = router.layer(map_request(move |mut request: Request| {
+        let mapping = mapping.clone();
+        async move {
+            let (source, stage) = match request.request_context_ref() {
+                Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => (
+                    ctx.http
+                        .source_ip
+                        .as_deref()
+                        .and_then(|ip| ip.parse::<IpAddr>().ok()),
+                    ctx.stage.clone(),
+                ),
+                _ => (None, None),
+            };
+            if let Some(ip) = source {
+                request.extensions_mut().insert(ClientAddr(ip));
+            }
+            let base = BasePath::of(mapping.as_deref(), stage.as_deref());
+            request.extensions_mut().insert(base);
+            request
         }
-        request
     }));
     lambda_http::run(router).await
 }
@@ -110,4 +147,21 @@ pub async fn serve_local(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BasePath;
+
+    #[test]
+    fn the_base_path_joins_a_mapping_and_a_named_stage() {
+        assert_eq!(BasePath::of(None, None).0, "");
+        assert_eq!(BasePath::of(None, Some("$default")).0, "");
+        assert_eq!(BasePath::of(None, Some("prod")).0, "/prod");
+        assert_eq!(
+            BasePath::of(Some("/billing/"), Some("$default")).0,
+            "/billing"
+        );
+        assert_eq!(BasePath::of(Some("billing"), Some("v2")).0, "/billing/v2");
+    }
 }

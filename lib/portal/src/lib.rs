@@ -39,6 +39,7 @@
 pub mod account;
 pub mod admin;
 pub mod bank;
+pub mod base;
 pub mod catalog;
 pub mod documents;
 pub mod form;
@@ -154,18 +155,15 @@ pub fn routes() -> Router<AppState> {
         .route("/invoices/{id}", get(pages::invoice))
         .route("/static/{file}", get(asset))
         .fallback(pages::not_found)
-        .layer(map_response(secure_headers));
+        .layer(map_response(secure_headers))
+        .layer(axum::middleware::from_fn(base::scope));
     Router::new()
         .nest("/portal", pages)
         .route("/portal/", get(|| async { pages_redirect() }))
 }
 
 fn pages_redirect() -> Response {
-    (
-        StatusCode::PERMANENT_REDIRECT,
-        [(axum::http::header::LOCATION, "/portal")],
-    )
-        .into_response()
+    pages::see_other("/portal")
 }
 
 /// The headers every portal response carries.

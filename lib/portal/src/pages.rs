@@ -29,6 +29,9 @@ use crate::session::{
 /// What every page's frame shows: the language, the texts, the person signed in (if any)
 /// with the menu and the sign-out form's token.
 pub struct Frame {
+    /// What every link starts with: the stage or mapping in front of `/portal` (see
+    /// [`crate::base`]); empty at the root.
+    pub base: String,
     pub lang: &'static str,
     pub t: &'static Texts,
     /// Where the language switch leads.
@@ -102,6 +105,7 @@ impl Frame {
             })
             .collect();
         Frame {
+            base: crate::base::prefix(),
             lang: viewer.lang.code(),
             t,
             switch: switch_link(viewer.lang, here),
@@ -118,6 +122,7 @@ impl Frame {
 
     pub(crate) fn anonymous(lang: Lang, here: &str, csrf: String) -> Frame {
         Frame {
+            base: crate::base::prefix(),
             lang: lang.code(),
             t: lang.texts(),
             switch: switch_link(lang, here),
@@ -395,12 +400,19 @@ pub async fn language(extensions: Extensions, Query(q): Query<LanguageQuery>) ->
     response
 }
 
+/// To `to`: a portal path (`/portal/…`, given the request's base path) or a link elsewhere
+/// (a presigned download).
 pub(crate) fn see_other(to: &str) -> Response {
+    let to = if to.starts_with("/portal") {
+        crate::base::url(to)
+    } else {
+        to.to_owned()
+    };
     (
         StatusCode::SEE_OTHER,
         [(
             LOCATION,
-            HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/portal")),
+            HeaderValue::from_str(&to).unwrap_or(HeaderValue::from_static("/portal")),
         )],
     )
         .into_response()

@@ -13,10 +13,10 @@
 //!   nothing.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -51,8 +51,9 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -
     let age = max_age.unwrap_or(0);
     let value = if max_age.is_some() { value } else { "" };
     let secure = if secure { "; Secure" } else { "" };
+    let path = crate::base::url(BASE);
     HeaderValue::from_str(&format!(
-        "{name}={value}; Path={BASE}; Max-Age={age}; HttpOnly; SameSite=Lax{secure}"
+        "{name}={value}; Path={path}; Max-Age={age}; HttpOnly; SameSite=Lax{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -153,11 +154,7 @@ impl FromRequestParts<AppState> for Viewer {
 
 /// A redirect to the sign-in page, dropping a session cookie that no longer works.
 pub fn to_sign_in(secure: bool, drop_cookie: bool) -> Response {
-    let mut response = (
-        StatusCode::SEE_OTHER,
-        [(LOCATION, HeaderValue::from_static("/portal/sign-in"))],
-    )
-        .into_response();
+    let mut response = crate::pages::see_other("/portal/sign-in");
     if drop_cookie {
         response
             .headers_mut()

@@ -481,3 +481,43 @@ async fn anyone_registers_an_organisation_and_is_signed_in() {
     dashboard.assert_status(200);
     assert!(html(&dashboard).contains("Василёк"));
 }
+
+#[tokio::test]
+async fn under_a_stage_or_a_mapped_path_every_link_redirect_and_cookie_keeps_its_prefix() {
+    let app = TestApp::start().await;
+    let send = |path: &str, cookie: &str| {
+        let mut request = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(kopek_http::layers::BasePath("/billing/prod".into()));
+        app.send_from(request, IpAddr::V4(Ipv4Addr::LOCALHOST))
+    };
+    let first = send("/portal", "").await;
+    assert_eq!(first.status, 303);
+    assert_eq!(location(&first), "/billing/prod/portal/sign-in");
+    let form = send("/portal/sign-in", "").await;
+    form.assert_status(200);
+    let page = html(&form);
+    for link in ["href=\"", "src=\"", "action=\""] {
+        for (at, _) in page.match_indices(link) {
+            let target = &page[at + link.len()..];
+            if target.starts_with('/') {
+                assert!(
+                    target.starts_with("/billing/prod/portal"),
+                    "{}",
+                    &target[..40]
+                );
+            }
+        }
+    }
+    assert!(set_cookie(&form, "kopek_csrf").contains("Path=/billing/prod/portal"));
+    // The static files are where the page says.
+    send("/portal/static/style-1.css", "")
+        .await
+        .assert_status(200);
+}
