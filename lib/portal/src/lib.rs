@@ -9,7 +9,8 @@
 //! - **Languages** ([`i18n`]): Russian and English, the person's choice or the browser's.
 //! - **Static files** (`static/`: one stylesheet, htmx vendored and pinned) are embedded in
 //!   the binary and served with a long cache life; every page is sent with a
-//!   Content-Security-Policy that allows no inline script or style and no other origin.
+//!   Content-Security-Policy that allows no inline script or style and no other origin, and
+//!   gzipped when the browser accepts it.
 //!
 //! Routes, all under `/portal` (each page's handler in the module named):
 //!
@@ -156,6 +157,9 @@ pub fn routes() -> Router<AppState> {
         .route("/static/{file}", get(asset))
         .fallback(pages::not_found)
         .layer(map_response(secure_headers))
+        // Pages and static files gzipped for browsers that ask (all do); in Lambda a body
+        // with Content-Encoding goes to API Gateway base64-encoded, as binary.
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .layer(axum::middleware::from_fn(base::scope));
     Router::new()
         .nest("/portal", pages)

@@ -521,3 +521,37 @@ async fn under_a_stage_or_a_mapped_path_every_link_redirect_and_cookie_keeps_its
         .await
         .assert_status(200);
 }
+
+#[tokio::test]
+async fn pages_and_static_files_are_gzipped_for_a_browser_that_asks() {
+    use std::io::Read;
+    let app = TestApp::start().await;
+    for path in ["/portal/sign-in", "/portal/static/htmx-2.0.11.min.js"] {
+        let plain = app.get(path, None).await;
+        plain.assert_status(200);
+        assert!(plain.headers.get(header::CONTENT_ENCODING).is_none());
+        let request = Request::builder()
+            .uri(path)
+            .header(header::ACCEPT_ENCODING, "gzip, deflate, br")
+            .body(Body::empty())
+            .unwrap();
+        let zipped = app.send(request).await;
+        zipped.assert_status(200);
+        assert_eq!(zipped.headers[header::CONTENT_ENCODING], "gzip", "{path}");
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&zipped.raw[..])
+            .read_to_end(&mut unzipped)
+            .expect("gzip");
+        assert!(
+            zipped.raw.len() < unzipped.len() * 2 / 3,
+            "{path}: {} of {}",
+            zipped.raw.len(),
+            unzipped.len()
+        );
+        if path.ends_with(".js") {
+            assert_eq!(unzipped, plain.raw, "the same file");
+        } else {
+            assert!(String::from_utf8_lossy(&unzipped).contains("<form"));
+        }
+    }
+}
