@@ -62,20 +62,15 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     runtime.block_on(serve(&root, &tools, port))
 }
 
-async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<()> {
-    // Bind first: a taken port should fail before a minute of set-up, not after it.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{port} (use --port N)"))?;
-    eprintln!("kopek: starting the AWS emulator and provisioning infra/template.yaml …");
-    let mut stack = Stack::start(root, tools, "kopek").await?;
-    // Links sent by mail (password resets) lead here.
-    stack.state.services = stack
-        .state
-        .services
-        .clone()
-        .with_public_url(format!("http://127.0.0.1:{port}"));
-    let router = kopek_api::local_app(stack.state.clone());
+/// The demo, loaded through `router` as a newcomer's stack shows it: last month's history
+/// (orders, work, subscriptions, usage) closed into invoices, their documents made and
+/// signed by the demo manager, this morning's bank statement imported by the demo accountant,
+/// and this month's usage so far.
+pub async fn load_demo(
+    stack: &Stack,
+    router: &axum::Router,
+    env_dir: &Path,
+) -> anyhow::Result<(Demo, demo::StatementDemo)> {
     // The demo's history happens last month, through the same routes on a clock set then.
     let mut history = stack.state.clone();
     let history_clock = demo::history_clock(stack.state.services.now(), stack.state.calendar());
@@ -91,10 +86,9 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
         Some(demo::close_period(&stack.state, &admin, last_month, &demo.organisations).await?);
     eprintln!("kopek: making {last_month}'s documents and signing them as the demo manager …");
     demo.signing =
-        Some(demo::make_and_sign_documents(&stack.state, &router, &demo, last_month).await?);
-    let env_dir = root.join(".local").join("up");
+        Some(demo::make_and_sign_documents(&stack.state, router, &demo, last_month).await?);
     eprintln!("kopek: importing this morning's bank statement as the demo accountant …");
-    let statement = demo::import_statement(&stack.state, &router, &demo, &env_dir).await?;
+    let statement = demo::import_statement(&stack.state, router, &demo, env_dir).await?;
     eprintln!("kopek: sending this month's usage through the usage queue …");
     demo.usage = demo::load_usage(
         &stack.state,
@@ -103,6 +97,25 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
         &demo.organisations,
     )
     .await?;
+    Ok((demo, statement))
+}
+
+async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<()> {
+    // Bind first: a taken port should fail before a minute of set-up, not after it.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port} (use --port N)"))?;
+    eprintln!("kopek: starting the AWS emulator and provisioning infra/template.yaml …");
+    let mut stack = Stack::start(root, tools, "kopek").await?;
+    // Links sent by mail (password resets) lead here.
+    stack.state.services = stack
+        .state
+        .services
+        .clone()
+        .with_public_url(format!("http://127.0.0.1:{port}"));
+    let router = kopek_api::local_app(stack.state.clone());
+    let env_dir = root.join(".local").join("up");
+    let (demo, statement) = load_demo(&stack, &router, &env_dir).await?;
     let (stop_ingesting, stopped) = oneshot::channel::<()>();
     let ingesting = tokio::spawn(ingest_usage(
         stack.usage_poller.clone(),

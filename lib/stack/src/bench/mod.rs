@@ -58,6 +58,10 @@
 //!   and payments (time, requests), and the daily dunning run's requests per customer with K
 //!   customers overdue ([`report`]).
 //!
+//! - `portal [--runs N]` (default 20): every page of each demo person, on the demo's data:
+//!   CPU time (p50, p95) and wall time per page, DynamoDB requests, and bytes as sent and
+//!   gzipped; the static files' sizes ([`portal`]).
+//!
 //! Figures are printed as a Markdown table, ready for BENCHMARKS.md. Nothing here asserts
 //! on time (the usage benchmark fails only when the totals do not match what was sent).
 
@@ -67,6 +71,7 @@ mod close;
 mod cold_start;
 mod documents;
 mod order_intake;
+mod portal;
 mod procfs;
 mod report;
 mod sign_in;
@@ -98,7 +103,7 @@ use procfs::{cpu_ticks_of, machine_busy_ticks, process_cpu_ns, process_cpu_ticks
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let (what, rest) = args.split_first().context(
-        "which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank` or `report`",
+        "which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank`, `portal` or `report`",
     )?;
     let (mut runs, mut events, mut pollers, mut customers) = (None, None, None, None);
     let mut rest = rest.iter();
@@ -170,6 +175,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             events.unwrap_or(10_000),
             customers.unwrap_or(100),
         )),
+        // One thread, as for order intake: the process's CPU time is the pages' alone.
+        "portal" => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(portal::run(&root, &tools, runs.unwrap_or(20))),
         "report" => tokio::runtime::Runtime::new()?.block_on(report::run(
             &root,
             &tools,
@@ -178,7 +188,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         )),
         other => {
             bail!(
-                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank` or `report`"
+                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank`, `portal` or `report`"
             )
         }
     }
