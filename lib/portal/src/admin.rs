@@ -7,9 +7,11 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Response};
 use kopek_domain::catalog::{NewService, ServiceCode, ServiceStatus};
+use kopek_domain::documents::SheetKind;
+use kopek_domain::documents::template::TemplateStatus;
 use kopek_domain::invoicing::{RequisitesForm, TaxMode, ZeroInvoicePolicy};
 use kopek_domain::pricing::Quantity;
 use kopek_http::ApiError;
@@ -20,7 +22,7 @@ use kopek_services::billing::{SaveRequisites, SaveSettings};
 use kopek_services::catalog::AddPrice;
 use rust_decimal::Decimal;
 
-use crate::form::{Fields, Posted, then};
+use crate::form::{Fields, Posted, then, uploaded_file};
 use crate::i18n::Lang;
 use crate::pages::{Frame, PageError};
 use crate::session::Viewer;
@@ -449,4 +451,162 @@ pub async fn save_requisites(
         )
         .await;
     then(lang, done, |_| "/portal/admin/settings".to_owned())
+}
+
+// --- Document templates --------------------------------------------------------------------
+
+pub struct TemplateRow {
+    pub kind: &'static str,
+    pub name: &'static str,
+    /// The active upload's SHA-256 and when it was accepted; `None`: the built-in template.
+    pub active: Option<(String, String)>,
+}
+
+fn sheet_name(lang: Lang, kind: SheetKind) -> &'static str {
+    match kind {
+        SheetKind::Invoice => lang.pick("Счёт на оплату", "Invoice for payment"),
+        SheetKind::Act => lang.pick("Акт оказанных услуг", "Act of services rendered"),
+        SheetKind::CreditNote => lang.pick("Корректировка", "Credit note"),
+        SheetKind::Upd => lang.pick("УПД (печатная форма)", "UPD (print form)"),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_templates.html")]
+pub struct TemplatesPage {
+    f: Frame,
+    rows: Vec<TemplateRow>,
+}
+
+/// Each kind of document with its template: the provider's own (accepted) or the built-in.
+pub async fn templates(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<TemplatesPage, PageError> {
+    let lang = viewer.lang;
+    let documents = state.services.documents();
+    let mut rows = Vec::new();
+    for kind in SheetKind::ALL {
+        let active = documents
+            .active_template(&viewer.principal, kind)
+            .await
+            .map_err(|e| PageError::of(lang, e))?;
+        rows.push(TemplateRow {
+            kind: kind.as_str(),
+            name: sheet_name(lang, kind),
+            active: active.map(|a| (a.sha256, lang.date(a.accepted_at.date_naive()))),
+        });
+    }
+    Ok(TemplatesPage {
+        f: Frame::of(&viewer, "/portal/admin/templates"),
+        rows,
+    })
+}
+
+fn sheet_kind(lang: Lang, kind: &str) -> Result<SheetKind, PageError> {
+    kind.parse()
+        .map_err(|_| PageError::of(lang, kopek_services::Error::NotFound))
+}
+
+/// Uploads a Typst template of a kind (`PUT /v1/billing/templates/{kind}`): checked against
+/// samples by the documents function, followed on its own page.
+pub async fn upload_template(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    viewer: Viewer,
+    multipart: Multipart,
+) -> Response {
+    let lang = viewer.lang;
+    let kind = match sheet_kind(lang, &kind) {
+        Ok(k) => k,
+        Err(refused) => return refused.into_response(),
+    };
+    let (_, bytes) = match uploaded_file(&state, &viewer, multipart).await {
+        Ok(file) => file,
+        Err(refused) => return refused,
+    };
+    let Ok(source) = String::from_utf8(bytes) else {
+        let e = ApiError::validation("file", "a Typst source in UTF-8");
+        return PageError::of(lang, e).into_response();
+    };
+    let done = state
+        .services
+        .documents()
+        .upload_template(&viewer.principal, kind, source)
+        .await;
+    then(lang, done, |t| {
+        format!("/portal/admin/templates/{}/{}", t.kind.as_str(), t.sha256)
+    })
+}
+
+/// Goes back to the built-in template of a kind (`DELETE /v1/billing/templates/{kind}`).
+pub async fn remove_template(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    Posted { viewer, .. }: Posted,
+) -> Response {
+    let lang = viewer.lang;
+    let kind = match sheet_kind(lang, &kind) {
+        Ok(k) => k,
+        Err(refused) => return refused.into_response(),
+    };
+    let done = state
+        .services
+        .documents()
+        .remove_template(&viewer.principal, kind)
+        .await;
+    then(lang, done, |_| "/portal/admin/templates".to_owned())
+}
+
+/// An upload and its check: the page reloads itself while the documents function compiles
+/// it against the samples, then says whether the kind's documents use it, or why not.
+pub async fn template(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((kind, sha256)): Path<(String, String)>,
+) -> Result<crate::documents::ProgressPage, Response> {
+    let lang = viewer.lang;
+    let kind = sheet_kind(lang, &kind).map_err(IntoResponse::into_response)?;
+    let t = state
+        .services
+        .documents()
+        .template(&viewer.principal, kind, &sha256)
+        .await
+        .map_err(|e| PageError::of(lang, e).into_response())?;
+    let (finished, line) = match t.status {
+        TemplateStatus::Checking => (
+            false,
+            lang.pick("Проверяется…", "Being checked…").to_owned(),
+        ),
+        TemplateStatus::Accepted => (
+            true,
+            lang.pick(
+                "Принят: документы этого вида теперь делаются по нему.",
+                "Accepted: documents of this kind are made with it now.",
+            )
+            .to_owned(),
+        ),
+        TemplateStatus::Refused => (
+            true,
+            format!(
+                "{}: {}",
+                lang.pick("Отклонён", "Refused"),
+                t.error.map(|e| e.to_string()).unwrap_or_default()
+            ),
+        ),
+    };
+    Ok(crate::documents::ProgressPage {
+        f: Frame::of(&viewer, "/portal/admin/templates"),
+        heading: format!(
+            "{} · {}",
+            sheet_name(lang, kind),
+            &sha256[..sha256.len().min(12)]
+        ),
+        done: u64::from(finished),
+        total: 1,
+        finished,
+        lines: vec![line],
+        link: None,
+        back: "/portal/admin/templates".to_owned(),
+    })
 }

@@ -14,9 +14,9 @@ use kopek_http::ApiError;
 use kopek_http::state::AppState;
 use kopek_services::bank::Resolution;
 
-use crate::form::{Posted, then};
+use crate::form::{Posted, then, uploaded_file};
 use crate::i18n::Lang;
-use crate::pages::{Frame, PageError, csrf_refused};
+use crate::pages::{Frame, PageError};
 use crate::session::Viewer;
 
 /// The largest statement the portal takes, as the API's upload.
@@ -156,52 +156,20 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<BankP
 pub async fn upload(
     State(state): State<AppState>,
     viewer: Viewer,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Response {
-    let lang = viewer.lang;
-    let (mut csrf, mut file) = (String::new(), None);
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => match field.name() {
-                Some("_csrf") => csrf = field.text().await.unwrap_or_default(),
-                Some("file") => {
-                    let name = field.file_name().unwrap_or("statement.txt").to_owned();
-                    match field.bytes().await {
-                        Ok(bytes) => file = Some((name, bytes.to_vec())),
-                        Err(e) => {
-                            return PageError::of(
-                                lang,
-                                ApiError::validation("file", e.body_text()),
-                            )
-                            .into_response();
-                        }
-                    }
-                }
-                _ => {}
-            },
-            Ok(None) => break,
-            Err(e) => {
-                return PageError::of(lang, ApiError::validation("file", e.body_text()))
-                    .into_response();
-            }
-        }
-    }
-    if !viewer.csrf_ok(&state, &csrf) {
-        return csrf_refused(lang);
-    }
-    let Some((name, bytes)) = file else {
-        return PageError::of(
-            lang,
-            ApiError::validation("file", "choose a statement file"),
-        )
-        .into_response();
+    let (name, bytes) = match uploaded_file(&state, &viewer, multipart).await {
+        Ok(file) => file,
+        Err(refused) => return refused,
     };
     let done = state
         .services
         .bank()
         .upload(&viewer.principal, &name, bytes)
         .await;
-    then(lang, done, |i| format!("/portal/bank/imports/{}", i.id))
+    then(viewer.lang, done, |i| {
+        format!("/portal/bank/imports/{}", i.id)
+    })
 }
 
 #[derive(Template, WebTemplate)]

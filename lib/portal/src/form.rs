@@ -4,7 +4,7 @@
 //! into where the browser goes next.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::response::{IntoResponse, Response};
 use kopek_http::ApiError;
 use kopek_http::state::AppState;
@@ -258,4 +258,36 @@ impl Fields {
         let body = serde_json::to_vec(&self.to_json(skip)).map_err(|e| ApiError::internal(&e))?;
         kopek_http::json::parse_json(&body)
     }
+}
+
+/// A file sent in a `multipart/form-data` form: its name and bytes, once the form's `_csrf`
+/// is the viewer's (else the 403 page); a form without a `file` is refused naming it.
+pub async fn uploaded_file(
+    state: &AppState,
+    viewer: &Viewer,
+    mut multipart: Multipart,
+) -> Result<(String, Vec<u8>), Response> {
+    let lang = viewer.lang;
+    let bad = |why: String| PageError::of(lang, ApiError::validation("file", why)).into_response();
+    let (mut csrf, mut file) = (String::new(), None);
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => match field.name() {
+                Some("_csrf") => csrf = field.text().await.unwrap_or_default(),
+                Some("file") => {
+                    let name = field.file_name().unwrap_or("upload").to_owned();
+                    let bytes = field.bytes().await.map_err(|e| bad(e.body_text()))?;
+                    file = Some((name, bytes.to_vec()));
+                }
+                _ => {}
+            },
+            Ok(None) => break,
+            Err(e) => return Err(bad(e.body_text())),
+        }
+    }
+    if !viewer.csrf_ok(state, &csrf) {
+        return Err(csrf_refused(lang));
+    }
+    file.filter(|(_, bytes)| !bytes.is_empty())
+        .ok_or_else(|| bad("choose a file".into()))
 }

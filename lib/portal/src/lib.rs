@@ -35,6 +35,7 @@
 //! | `GET /bank`, `/bank/imports/{id}`; `POST /bank/statements`, `/bank/imports/{id}/lines/{n}` | billing staff (uploads: accountants, admins) | [`bank`]: statement upload, each import's report, the review list |
 //! | `GET`, `POST /admin/catalog`, `POST /admin/catalog/{code}/{prices, retire}` | managers, admins | [`admin`]: services, a new one, a new price version, retiring |
 //! | `GET`, `POST /admin/staff`; `GET`, `POST /admin/settings`, `POST /admin/requisites` | admins | [`admin`]: staff and inviting one; billing settings; the provider's requisites |
+//! | `GET /admin/templates`, `POST /admin/templates/{kind}` (multipart), `…/{kind}/remove`, `GET …/{kind}/{sha256}` | admins (billing staff read) | [`admin`]: document templates: upload, its check, back to the built-in |
 //! | `GET /static/{file}` | anyone | the stylesheet, htmx, the icon |
 
 pub mod account;
@@ -152,6 +153,13 @@ pub fn routes() -> Router<AppState> {
             get(admin::settings).post(admin::save_settings),
         )
         .route("/admin/requisites", post(admin::save_requisites))
+        .route("/admin/templates", get(admin::templates))
+        .route("/admin/templates/{kind}", post(admin::upload_template))
+        .route(
+            "/admin/templates/{kind}/remove",
+            post(admin::remove_template),
+        )
+        .route("/admin/templates/{kind}/{sha256}", get(admin::template))
         .route("/invoices", get(pages::invoices))
         .route("/invoices/{id}", get(pages::invoice))
         .route("/static/{file}", get(asset))

@@ -50,7 +50,7 @@ impl Frame {
         let role = viewer.principal.role();
         let customer = viewer.principal.org().is_some();
         let billing = matches!(role, Role::Manager | Role::Accountant | Role::Admin);
-        let entries: [(&'static str, &'static str, bool); 16] = [
+        let entries: [(&'static str, &'static str, bool); 17] = [
             ("/portal", t.dashboard, true),
             ("/portal/orders", t.orders, customer),
             (
@@ -88,6 +88,11 @@ impl Frame {
             (
                 "/portal/admin/settings",
                 tr("Настройки", "Settings"),
+                role == Role::Admin,
+            ),
+            (
+                "/portal/admin/templates",
+                tr("Шаблоны", "Templates"),
                 role == Role::Admin,
             ),
             ("/portal/account", tr("Профиль", "Account"), true),

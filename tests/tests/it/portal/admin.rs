@@ -246,3 +246,78 @@ async fn an_admin_keeps_the_catalog_staff_settings_and_requisites() {
         200
     );
 }
+
+#[tokio::test]
+async fn an_admin_uploads_a_document_template_that_is_checked_then_used_or_refused() {
+    let shop = shop().await;
+    let app = &shop.app;
+    let (email, password) = app.staff_login("admin").await;
+    let mut admin = Browser::new(app);
+    admin.sign_in(&email, &password).await;
+    let page = admin.get("/portal/admin/templates").await;
+    page.assert_status(200);
+    assert!(html(&page).contains("Встроенный шаблон"));
+
+    // One that does not compile: refused with its line, the built-in one stays.
+    let broken = b"#let d = json(bytes(sys.inputs.sheet))\n= Title\n#d.no_such_field\n";
+    let sent = super::staff::upload(
+        &admin,
+        "/portal/admin/templates/act",
+        &csrf(&page),
+        "act.typ",
+        broken,
+    )
+    .await;
+    assert_eq!(sent.status, 303, "{}", html(&sent));
+    let check = super::location(&sent).to_owned();
+    assert!(check.starts_with("/portal/admin/templates/act/"), "{check}");
+    assert!(html(&admin.get(&check).await).contains("http-equiv=\"refresh\""));
+    app.drain_documents(Some(3)).await;
+    let checked = html(&admin.get(&check).await);
+    assert!(
+        checked.contains("Отклонён") && checked.contains('3'),
+        "{checked}"
+    );
+
+    // One that does: accepted, and the act is made with it.
+    let own = "#let d = json(bytes(sys.inputs.sheet))\n#set text(font: \"DejaVu Sans\")\n\
+               = Акт нашей формы: #d.title\n";
+    let sent = super::staff::upload(
+        &admin,
+        "/portal/admin/templates/act",
+        &csrf(&page),
+        "act.typ",
+        own.as_bytes(),
+    )
+    .await;
+    let check = super::location(&sent).to_owned();
+    app.drain_documents(Some(3)).await;
+    assert!(html(&admin.get(&check).await).contains("Принят"));
+    let page = admin.get("/portal/admin/templates").await;
+    assert!(html(&page).contains("Свой шаблон с"), "{}", html(&page));
+    // Back to the built-in one.
+    let removed = send(
+        &mut admin,
+        "/portal/admin/templates/act/remove",
+        &[("_csrf", &csrf(&page))],
+    )
+    .await;
+    assert_eq!(removed.status, 303);
+    assert!(!html(&admin.get("/portal/admin/templates").await).contains("Свой шаблон с"));
+
+    // A manager reads the kinds but uploads nothing.
+    let (email, password) = app.staff_login("manager").await;
+    let mut manager = Browser::new(app);
+    manager.sign_in(&email, &password).await;
+    let page = manager.get("/portal/admin/templates").await;
+    page.assert_status(200);
+    let refused = super::staff::upload(
+        &manager,
+        "/portal/admin/templates/act",
+        &csrf(&page),
+        "act.typ",
+        own.as_bytes(),
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+}

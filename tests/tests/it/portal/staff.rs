@@ -169,7 +169,7 @@ async fn a_manager_signs_a_period_in_one_action_and_the_customer_accepts_or_disp
 }
 
 /// A multipart form with a CSRF token and a file, as a browser sends it.
-async fn upload(
+pub(crate) async fn upload(
     browser: &Browser<'_>,
     path: &str,
     csrf: &str,
