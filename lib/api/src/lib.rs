@@ -7,6 +7,7 @@
 //! | module | function (`functions/…`) | paths |
 //! |--------|--------------------------|-------|
 //! | [`accounts`] | `accounts-api` | `/v1/auth/*`, `/v1/me`, `/v1/organisations*`, `/v1/staff-users*`, `/v1/api-keys*` |
+//! | `kopek_portal` | `portal` | `/portal*` (the web portal's pages) |
 //! | [`catalog`] | `catalog-api` | `/v1/catalog/*`, `/v1/openapi.json` |
 //! | [`orders`], [`subscriptions`], [`work`] | `order-intake` | `/v1/orders*`, `/v1/charges`, `/v1/subscriptions*`, `/v1/work/*` |
 //! | [`usage`] | `usage-api` | `/v1/usage*` |
@@ -121,13 +122,16 @@ fn serve_openapi(router: Router<AppState>) -> Router<AppState> {
     )
 }
 
-/// The `accounts-api` function's router: the accounts routes and the web portal.
+/// The `accounts-api` function's router.
 pub fn accounts_app(state: AppState) -> Router {
     let (router, _) = base().merge(accounts::routes()).split_for_parts();
-    with_upload_limits(with_common_layers(
-        router.merge(kopek_portal::routes()),
-        state,
-    ))
+    with_common_layers(router, state)
+}
+
+/// The `portal` function's router: the web portal's pages, behind the same layers as the API
+/// (the session is checked in the same store; forms' bodies are limited the same way).
+pub fn portal_app(state: AppState) -> Router {
+    with_upload_limits(with_common_layers(kopek_portal::routes(), state))
 }
 
 /// The `catalog-api` function's router (it also serves `/v1/openapi.json`).

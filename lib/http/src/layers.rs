@@ -89,18 +89,42 @@ pub fn with_common_layers(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `/{stage}/rest` → `/rest` (and `/{stage}` → `/`), the query kept.
+fn strip_stage<B>(request: &mut axum::http::Request<B>, stage: &str) {
+    let uri = request.uri();
+    let prefix = format!("/{stage}");
+    let Some(rest) = uri.path().strip_prefix(&prefix) else {
+        return;
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return;
+    }
+    let path = if rest.is_empty() { "/" } else { rest };
+    let path_and_query = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    if let Ok(pq) = path_and_query.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+}
+
 /// Runs `router` as an AWS Lambda function behind API Gateway (HTTP API, payload v2): the
 /// caller's [`ClientAddr`] and the [`BasePath`] come from the request context.
 ///
-/// Under a named stage the path API Gateway sends starts with the stage: set
-/// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH=true` (the template does) and routes match without
-/// it, while [`BasePath`] keeps it for the links pages write.
+/// Under a named stage the path API Gateway sends starts with the stage (lambda_http keeps
+/// it): it is taken off here, so routes match the same under any stage, and kept in
+/// [`BasePath`] for the links pages write.
 pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
     use lambda_http::RequestExt;
     let mapping = std::env::var("KOPEK_BASE_PATH").ok();
-    let router = router.layer(map_request(move |mut request: Request| {
-        let mapping = mapping.clone();
-        async move {
+    // Around the router, not inside it: the path is rewritten before a route is chosen.
+    let service = tower::ServiceBuilder::new()
+        .map_request(move |mut request: lambda_http::Request| {
             let (source, stage) = match request.request_context_ref() {
                 Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => (
                     ctx.http
@@ -114,12 +138,15 @@ pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
             if let Some(ip) = source {
                 request.extensions_mut().insert(ClientAddr(ip));
             }
+            if let Some(stage) = stage.as_deref().filter(|s| *s != "$default") {
+                strip_stage(&mut request, stage);
+            }
             let base = BasePath::of(mapping.as_deref(), stage.as_deref());
             request.extensions_mut().insert(base);
             request
-        }
-    }));
-    lambda_http::run(router).await
+        })
+        .service(router);
+    lambda_http::run(service).await
 }
 
 /// Serves `router` over plain HTTP on `listener`, as the local stack does: the TCP peer is the
@@ -151,7 +178,21 @@ pub async fn serve_local(
 
 #[cfg(test)]
 mod tests {
-    use super::BasePath;
+    use super::{BasePath, strip_stage};
+
+    #[test]
+    fn a_named_stage_is_taken_off_the_path_and_the_query_kept() {
+        let mut request = axum::extract::Request::new(axum::body::Body::empty());
+        *request.uri_mut() = "/prod/portal/statement?from=2026-01-01".parse().unwrap();
+        strip_stage(&mut request, "prod");
+        assert_eq!(request.uri(), "/portal/statement?from=2026-01-01");
+        *request.uri_mut() = "/prod".parse().unwrap();
+        strip_stage(&mut request, "prod");
+        assert_eq!(request.uri(), "/");
+        *request.uri_mut() = "/production/x".parse().unwrap();
+        strip_stage(&mut request, "prod");
+        assert_eq!(request.uri(), "/production/x", "only the whole segment");
+    }
 
     #[test]
     fn the_base_path_joins_a_mapping_and_a_named_stage() {

@@ -24,6 +24,7 @@ use std::process::Command;
 
 const ACCOUNTS: &str = "AccountsApiFunction";
 const CATALOG: &str = "CatalogApiFunction";
+const PORTAL_FUNCTION: &str = "PortalFunction";
 const ORDER_INTAKE: &str = "OrderIntakeFunction";
 const USAGE: &str = "UsageApiFunction";
 const BILLING: &str = "BillingApiFunction";
@@ -75,6 +76,7 @@ impl Functions {
             local: app.router.clone(),
             by_function: BTreeMap::from([
                 (ACCOUNTS, kopek_api::accounts_app(app.state.clone())),
+                (PORTAL_FUNCTION, kopek_api::portal_app(app.state.clone())),
                 (CATALOG, kopek_api::catalog_app(app.state.clone())),
                 (ORDER_INTAKE, kopek_api::order_intake_app(app.state.clone())),
                 (USAGE, kopek_api::usage_app(app.state.clone())),

@@ -44,22 +44,47 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, runs: usize) -> anyho
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
         .join("release");
-    let mut binaries: Vec<(String, BTreeMap<String, String>)> =
-        vec![("hello-lambda".into(), BTreeMap::new())];
-    for (binary, env) in stack.function_env.iter().filter(|(b, _)| wanted(b)) {
+    let mut binaries: Vec<(String, PathBuf, BTreeMap<String, String>)> = vec![(
+        "hello-lambda".into(),
+        release.join("hello-lambda"),
+        BTreeMap::new(),
+    )];
+    let local_env = |env: &BTreeMap<String, String>| {
         let mut env = env.clone();
         env.insert("AWS_ENDPOINT_URL".into(), stack.emulator.endpoint().into());
         env.insert("AWS_ACCESS_KEY_ID".into(), "kopek-local".into());
         env.insert("AWS_SECRET_ACCESS_KEY".into(), "kopek-local".into());
-        binaries.push((binary.clone(), env));
+        env
+    };
+    for (binary, env) in stack.function_env.iter().filter(|(b, _)| wanted(b)) {
+        binaries.push((binary.clone(), release.join(binary), local_env(env)));
+    }
+    // `KOPEK_BENCH_EXTRA=accounts-api@/tmp/accounts-api-before,…` measures binaries built
+    // elsewhere (another commit, another build) with that function's environment.
+    for extra in std::env::var("KOPEK_BENCH_EXTRA")
+        .unwrap_or_default()
+        .split(',')
+    {
+        let Some((function, path)) = extra.split_once('@') else {
+            continue;
+        };
+        let env = stack
+            .function_env
+            .get(function.trim())
+            .with_context(|| format!("no function `{function}` in the template"))?;
+        let path = PathBuf::from(path.trim());
+        let label = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        binaries.push((label, path, local_env(env)));
     }
 
     println!(
         "| binary | size (bytes) | runs | median to first `next` (ms) | p95 (ms) | peak RSS by then (KiB) |"
     );
     println!("|---|---|---|---|---|---|");
-    for (binary, env) in binaries {
-        let exe = release.join(&binary);
+    for (binary, exe, env) in binaries {
         let size = std::fs::metadata(&exe)
             .with_context(|| format!("{} is missing", exe.display()))?
             .len();

@@ -6,7 +6,9 @@
 //!   runtime API is a loopback listener here that records the first
 //!   `GET /2018-06-01/runtime/invocation/next`; the functions' cold start includes reading the
 //!   token key from Secrets Manager (the emulator, on loopback).
-//!   `KOPEK_BENCH_FUNCTIONS=documents,outbox-relay` builds and measures only those.
+//!   `KOPEK_BENCH_FUNCTIONS=documents,outbox-relay` builds and measures only those;
+//!   `KOPEK_BENCH_EXTRA=accounts-api@/path/to/binary` also measures a binary built elsewhere
+//!   (another commit) with that function's environment.
 //! - `sign-in [--runs N]`: sign-in latency through the real router against the emulator,
 //!   Argon2id included, next to the Argon2id verification alone, and the DynamoDB requests one
 //!   sign-in makes.

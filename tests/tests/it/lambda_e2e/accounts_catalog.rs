@@ -1,4 +1,4 @@
-//! The `accounts-api` and `catalog-api` functions with their sample events.
+//! The `accounts-api`, `catalog-api` and `portal` functions with their sample events.
 
 use super::LambdaUnderTest;
 use serde_json::Value;
@@ -105,4 +105,55 @@ async fn the_catalog_function_answers_the_sample_events() {
             .is_some_and(|v| v.starts_with("3.1")),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn the_portal_function_serves_pages_gzipped_and_keeps_a_stage_in_its_links() {
+    use base64::Engine;
+    use std::io::Read;
+    let (sdk, provisioned, template) = kopek_tests::emulator::provisioned().await;
+    let env = provisioned
+        .function_env(&template, "PortalFunction")
+        .expect("env");
+    let endpoint = sdk
+        .endpoint_url()
+        .expect("the emulator's endpoint")
+        .to_owned();
+    let lambda = LambdaUnderTest::start("portal", &env, &endpoint).await;
+
+    // The sign-in page, gzipped as asked: base64 for API Gateway.
+    let page = lambda
+        .invoke_json(
+            "portal",
+            &lambda.root.join("events/portal/sign-in-page.json"),
+        )
+        .await;
+    assert_eq!(page["statusCode"], 200, "{page}");
+    assert_eq!(page["headers"]["content-encoding"], "gzip", "{page}");
+    assert_eq!(page["isBase64Encoded"], true);
+    let zipped = base64::engine::general_purpose::STANDARD
+        .decode(page["body"].as_str().expect("a body"))
+        .expect("base64");
+    let mut html = String::new();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_string(&mut html)
+        .expect("gzip");
+    assert!(html.contains("<form") && html.contains("Вход"), "{html}");
+    assert!(
+        page["headers"]["content-security-policy"]
+            .as_str()
+            .is_some_and(|c| c.contains("script-src 'self'"))
+    );
+
+    // Under the stage `prod`: routed without it, redirected with it.
+    let redirect = lambda
+        .invoke_json(
+            "portal",
+            &lambda
+                .root
+                .join("events/portal/dashboard-under-a-stage.json"),
+        )
+        .await;
+    assert_eq!(redirect["statusCode"], 303, "{redirect}");
+    assert_eq!(redirect["headers"]["location"], "/prod/portal/sign-in");
 }
