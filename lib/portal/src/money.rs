@@ -243,8 +243,9 @@ pub async fn statement(
     .into_response())
 }
 
-/// Asks for the reconciliation statement as PDF for the dates (`POST /v1/billing/reports`),
-/// in the viewer's language, and follows it.
+/// Asks for the reconciliation statement (or, with `kind=account_statement`, the statement of
+/// account) as PDF for the dates (`POST /v1/billing/reports`), in the viewer's language, and
+/// follows it.
 pub async fn request_report(
     State(state): State<AppState>,
     Posted { viewer, fields }: Posted,
@@ -271,17 +272,15 @@ pub async fn request_report(
         Lang::Ru => DocumentLanguage::Ru,
         Lang::En => DocumentLanguage::En,
     };
+    let kind = if fields.get("kind").as_deref() == Some("account_statement") {
+        ReportKind::AccountStatement
+    } else {
+        ReportKind::Reconciliation
+    };
     let done = state
         .services
         .documents()
-        .request_report(
-            &viewer.principal,
-            org,
-            ReportKind::Reconciliation,
-            from,
-            to,
-            Some(language),
-        )
+        .request_report(&viewer.principal, org, kind, from, to, Some(language))
         .await;
     then(lang, done, |r| format!("/portal/reports/{}", r.id))
 }
@@ -315,14 +314,17 @@ pub async fn report(
     };
     Ok(ProgressPage {
         f: Frame::of(&viewer, &back),
-        heading: match lang {
-            Lang::Ru => format!("Акт сверки с {} по {}", lang.date(r.from), lang.date(r.to)),
-            Lang::En => format!(
-                "Reconciliation statement, {} to {}",
-                lang.date(r.from),
-                lang.date(r.to)
-            ),
-        },
+        heading: format!(
+            "{} {} – {}",
+            match r.kind {
+                ReportKind::Reconciliation => lang.pick("Акт сверки", "Reconciliation statement"),
+                ReportKind::AccountStatement => {
+                    lang.pick("Выписка по лицевому счёту", "Statement of account")
+                }
+            },
+            lang.date(r.from),
+            lang.date(r.to)
+        ),
         done: u64::from(finished),
         total: 1,
         finished,

@@ -93,6 +93,14 @@ pub async fn take(State(state): State<AppState>, Posted { viewer, fields }: Post
             .into_response();
     };
     let size = get("size").and_then(|s| s.trim().parse().ok());
+    let requested_by = match fields.filled("requested_by").map(|d| d.parse()) {
+        None => None,
+        Some(Ok(day)) => Some(day),
+        Some(Err(_)) => {
+            let e = ApiError::validation("requested_by", "a date as YYYY-MM-DD");
+            return PageError::of(lang, e).into_response();
+        }
+    };
     match state
         .services
         .work()
@@ -101,8 +109,8 @@ pub async fn take(State(state): State<AppState>, Posted { viewer, fields }: Post
             TakeBatch {
                 work_type,
                 size,
-                requested_by: None,
-                area: None,
+                requested_by,
+                area: get("area").filter(|a| !a.is_empty()),
             },
         )
         .await

@@ -45,7 +45,7 @@ const PORTAL: &[(&str, &str)] = &[
     ("POST", "/portal/subscriptions"),
     ("GET", "/portal/periods"),
     ("POST", "/portal/bank/statements"),
-    ("GET", "/portal/static/style-1.css"),
+    ("GET", "/portal/static/style-2.css"),
 ];
 
 /// Every request the functions are there for: the documented operations, the document

@@ -257,7 +257,7 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, runs: usize) -> anyho
     let mut jar = Jar {
         cookies: Vec::new(),
     };
-    for file in ["style-1.css", "htmx-2.0.11.min.js", "favicon.svg"] {
+    for file in ["style-2.css", "htmx-2.0.11.min.js", "favicon.svg"] {
         let path = format!("/portal/static/{file}");
         let plain = send(&router, &mut jar, "GET", &path, None, false).await?;
         println!(

@@ -298,6 +298,25 @@ async fn an_accountant_records_a_payment_the_customer_then_reads_in_its_statemen
     assert_eq!(status, 200);
     assert!(pdf.starts_with(b"%PDF"));
     assert!(kopek_tests::pdf_text(&pdf).contains("Акт сверки"));
+    // The statement of account as a PDF the same way.
+    let asked = send(
+        &mut browser,
+        "/portal/reports",
+        &[
+            ("_csrf", &csrf(&statement)),
+            ("from", &today),
+            ("to", &today),
+            ("kind", "account_statement"),
+        ],
+    )
+    .await;
+    assert_eq!(asked.status, 303);
+    let page = browser.get(location(&asked)).await;
+    assert!(
+        html(&page).contains("Выписка по лицевому счёту"),
+        "{}",
+        html(&page)
+    );
 
     // Staff pages and another organisation's things are not the customer's.
     // (Its own customer page shows only what its own pages do, and no staff form.)

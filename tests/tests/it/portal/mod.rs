@@ -388,7 +388,7 @@ async fn cookies_are_secure_off_loopback_and_static_files_are_served_and_cached(
     let form = browser.get("/portal/sign-in").await;
     assert!(set_cookie(&form, "kopek_csrf").contains("; Secure"));
 
-    let css = browser.get("/portal/static/style-1.css").await;
+    let css = browser.get("/portal/static/style-2.css").await;
     css.assert_status(200);
     assert_eq!(css.headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
     assert!(
@@ -517,7 +517,7 @@ async fn under_a_stage_or_a_mapped_path_every_link_redirect_and_cookie_keeps_its
     }
     assert!(set_cookie(&form, "kopek_csrf").contains("Path=/billing/prod/portal"));
     // The static files are where the page says.
-    send("/portal/static/style-1.css", "")
+    send("/portal/static/style-2.css", "")
         .await
         .assert_status(200);
 }
@@ -554,4 +554,25 @@ async fn pages_and_static_files_are_gzipped_for_a_browser_that_asks() {
             assert!(String::from_utf8_lossy(&unzipped).contains("<form"));
         }
     }
+}
+
+#[tokio::test]
+async fn a_session_ends_after_twelve_hours_and_the_page_asks_to_sign_in_again() {
+    use kopek_domain::clock::FixedClock;
+    let clock = std::sync::Arc::new(FixedClock::at(chrono::Utc::now()));
+    let app = TestApp::with_clock(clock.clone()).await;
+    let customer = app.register("Ромашка").await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&customer.email, &customer.password).await;
+    browser.get("/portal").await.assert_status(200);
+    clock.advance(chrono::TimeDelta::hours(11));
+    browser.get("/portal").await.assert_status(200);
+    clock.advance(chrono::TimeDelta::hours(2));
+    let expired = browser.get("/portal").await;
+    assert_eq!(expired.status, 303);
+    assert_eq!(location(&expired), "/portal/sign-in");
+    assert!(
+        browser.cookie("kopek_session").is_none(),
+        "the cookie is dropped"
+    );
 }

@@ -364,3 +364,32 @@ fn link_from_form(response: &TestResponse, prefix: &str) -> String {
         + 8;
     text[at..at + text[at..].find('"').unwrap()].to_owned()
 }
+
+#[tokio::test]
+async fn an_engineer_taking_a_batch_with_a_bad_date_is_told_which_field() {
+    let shop = shop().await;
+    let app = &shop.app;
+    let (email, password) = app.staff_login("engineer").await;
+    let mut engineer = Browser::new(app);
+    engineer.sign_in(&email, &password).await;
+    let page = engineer.get("/portal/work").await;
+    page.assert_status(200);
+
+    let refused = send(
+        &mut engineer,
+        "/portal/work/batches",
+        &[
+            ("_csrf", &csrf(&page)),
+            ("work_type", "installation"),
+            ("size", "5"),
+            ("requested_by", "завтра"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        html(&refused).contains("requested_by"),
+        "{}",
+        html(&refused)
+    );
+}
