@@ -32,9 +32,12 @@ use utoipa_axum::routes;
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_subscriptions, start_subscription))
+        .routes(routes!(preview_start))
         .routes(routes!(get_subscription))
         .routes(routes!(change_subscription))
+        .routes(routes!(preview_change))
         .routes(routes!(cancel_subscription))
+        .routes(routes!(preview_cancel))
 }
 
 /// A new subscription.
@@ -285,4 +288,90 @@ async fn cancel_subscription(
         .cancel(&caller, id_path(&subscription_id)?)
         .await?;
     Ok(Json(SubscriptionView::from(cancelled)))
+}
+
+/// What a change would do: the subscription and its current period's fees as they are, and
+/// as they would be.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EffectView {
+    before: SubscriptionView,
+    after: SubscriptionView,
+}
+
+impl From<kopek_services::subscriptions::Effect> for EffectView {
+    fn from(e: kopek_services::subscriptions::Effect) -> Self {
+        Self {
+            before: e.before.into(),
+            after: e.after.into(),
+        }
+    }
+}
+
+/// What subscribing would do, without doing it: the subscription it would start and its fees
+/// of the current period, prorated — the same checks and refusals as `POST /v1/subscriptions`.
+#[utoipa::path(post, path = "/v1/subscriptions/preview", tag = "subscriptions", security(("bearer" = [])), request_body = StartRequest,
+    responses((status = 200, body = SubscriptionView), (status = 403, body = kopek_http::problem::Problem),
+        (status = 409, body = kopek_http::problem::Problem), (status = 422, body = kopek_http::problem::Problem)))]
+async fn preview_start(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<StartRequest>,
+) -> ApiResult<Json<SubscriptionView>> {
+    let command = StartSubscription {
+        service: body.service,
+        quantity: body.quantity,
+        start_date: body.start_date,
+    };
+    let would = state
+        .services
+        .subscriptions()
+        .preview_start(&caller, command)
+        .await?;
+    Ok(Json(SubscriptionView::from(would)))
+}
+
+/// What a change would do, without doing it: the current period's fees before and after.
+#[utoipa::path(post, path = "/v1/subscriptions/{subscription_id}/change/preview", tag = "subscriptions", security(("bearer" = [])),
+    params(("subscription_id" = String, Path)), request_body = ChangeRequest,
+    responses((status = 200, body = EffectView),
+        (status = 403, description = "`customer_only`: staff do not act for a customer", body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem),
+        (status = 409, body = kopek_http::problem::Problem), (status = 422, body = kopek_http::problem::Problem)))]
+async fn preview_change(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(subscription_id): Path<String>,
+    JsonBody(body): JsonBody<ChangeRequest>,
+) -> ApiResult<Json<EffectView>> {
+    let command = ChangeSubscription {
+        quantity: body.quantity,
+        service: body.service,
+        effective_date: body.effective_date,
+    };
+    let effect = state
+        .services
+        .subscriptions()
+        .preview_change(&caller, id_path(&subscription_id)?, command)
+        .await?;
+    Ok(Json(effect.into()))
+}
+
+/// What cancelling would do, without doing it: the current period's fees before and after.
+#[utoipa::path(post, path = "/v1/subscriptions/{subscription_id}/cancel/preview", tag = "subscriptions", security(("bearer" = [])),
+    params(("subscription_id" = String, Path)),
+    responses((status = 200, body = EffectView),
+        (status = 403, description = "`customer_only`: staff do not act for a customer", body = kopek_http::problem::Problem),
+        (status = 404, body = kopek_http::problem::Problem),
+        (status = 409, body = kopek_http::problem::Problem)))]
+async fn preview_cancel(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(subscription_id): Path<String>,
+) -> ApiResult<Json<EffectView>> {
+    let effect = state
+        .services
+        .subscriptions()
+        .preview_cancel(&caller, id_path(&subscription_id)?)
+        .await?;
+    Ok(Json(effect.into()))
 }

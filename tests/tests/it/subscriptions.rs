@@ -367,3 +367,86 @@ async fn another_customers_subscription_is_not_found() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_start_a_change_and_a_cancellation_are_previewed_without_changing_anything() {
+    let w = world().await;
+    let (app, token) = (&w.app, &w.customer.token);
+    let listed = || async { app.get("/v1/subscriptions", Some(token)).await.body["items"].clone() };
+
+    // A start previewed: its fees shown, nothing started; refused like the start itself.
+    let would = app
+        .post(
+            "/v1/subscriptions/preview",
+            Some(token),
+            &json!({"service": "VPS-S", "quantity": "2"}),
+        )
+        .await;
+    would.assert_status(200);
+    assert!(
+        money(&would.body["current_period"]["total_net"]) > Decimal::ZERO,
+        "{}",
+        would.body
+    );
+    assert_eq!(listed().await, json!([]));
+    app.post(
+        "/v1/subscriptions/preview",
+        Some(token),
+        &json!({"service": "VPS-S", "quantity": "0"}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+
+    let started = app
+        .post(
+            "/v1/subscriptions",
+            Some(token),
+            &json!({"service": "VPS-S", "quantity": "1"}),
+        )
+        .await;
+    started.assert_status(201);
+    let id = started.body["id"].as_str().unwrap().to_owned();
+    let before = listed().await;
+
+    // A change previewed: before and after, the stored subscription untouched.
+    let effect = app
+        .post(
+            &format!("/v1/subscriptions/{id}/change/preview"),
+            Some(token),
+            &json!({"quantity": "3"}),
+        )
+        .await;
+    effect.assert_status(200);
+    let segments = |v: &Value| v["segments"].as_array().unwrap().len();
+    assert_eq!(segments(&effect.body["before"]), 1);
+    assert!(
+        money(&effect.body["after"]["current_period"]["total_net"])
+            >= money(&effect.body["before"]["current_period"]["total_net"]),
+        "{}",
+        effect.body
+    );
+    let cancel = app
+        .post(
+            &format!("/v1/subscriptions/{id}/cancel/preview"),
+            Some(token),
+            &json!({}),
+        )
+        .await;
+    cancel.assert_status(200);
+    assert!(
+        cancel.body["after"]["ends_on"].is_string(),
+        "{}",
+        cancel.body
+    );
+    assert_eq!(listed().await, before, "previews change nothing");
+
+    // Another organisation's subscription: not found.
+    app.post(
+        &format!("/v1/subscriptions/{id}/cancel/preview"),
+        Some(&w.other.token),
+        &json!({}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let _ = &w.admin;
+}

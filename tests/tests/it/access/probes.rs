@@ -62,6 +62,21 @@ pub(super) fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
         ),
         Probe::new(
             Method::POST,
+            "/v1/subscriptions/{subscription_id}/change/preview",
+            "path subscription_id",
+            format!("/v1/subscriptions/{sub}/change/preview"),
+            200,
+        )
+        .with_body(json!({"quantity": "3"})),
+        Probe::new(
+            Method::POST,
+            "/v1/subscriptions/{subscription_id}/cancel/preview",
+            "path subscription_id",
+            format!("/v1/subscriptions/{sub}/cancel/preview"),
+            200,
+        ),
+        Probe::new(
+            Method::POST,
             "/v1/subscriptions/{subscription_id}/change",
             "path subscription_id",
             format!("/v1/subscriptions/{sub}/change"),
