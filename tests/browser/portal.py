@@ -26,6 +26,9 @@ import sys
 
 from playwright.sync_api import expect, sync_playwright
 
+# CI runs this beside other tests that keep the emulator busy: an answer may take seconds.
+expect.set_options(timeout=30_000)
+
 HERE = pathlib.Path(__file__).parent
 AXE = (HERE / "axe-4.14.1.min.js").read_text(encoding="utf-8")
 SIZES = [("desktop", 1280, 800), ("phone", 390, 844)]
