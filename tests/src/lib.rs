@@ -23,6 +23,7 @@ use http_body_util::BodyExt;
 use kopek_aws::clients::Clients;
 use kopek_aws::config::Config;
 use kopek_aws::dynamo::Store;
+use kopek_aws::hooks::HookClient;
 use kopek_aws::queue::Queue;
 use kopek_domain::clock::{Clock, SystemClock};
 use kopek_events::usage::poller::Poller;
@@ -271,6 +272,7 @@ impl TestApp {
             "BillingApiFunction",
             "DocumentsFunction",
             "BankImportFunction",
+            "WebhookDeliveryFunction",
         ] {
             env.extend(
                 provisioned
@@ -289,7 +291,10 @@ impl TestApp {
             .with_store(store.clone())
             .with_clock(clock)
             .with_public_url("http://127.0.0.1:3000")
-            .with_typesetter(typesetter());
+            .with_typesetter(typesetter())
+            // The tests' receivers listen on loopback: allowed here, as a deployment would
+            // allow its own network (`WebhooksAllowPrivate`).
+            .with_hook_client(HookClient::new(true).expect("a webhook client"));
         let state = AppState::new(services, key.expose(), config.access_token_ttl);
         let router = kopek_api::local_app(state.clone());
         Self {
@@ -338,6 +343,31 @@ impl TestApp {
             .await
             .expect("the outbox relays");
         self.drain_documents(Some(3)).await
+    }
+
+    /// What `outbox-relay` does: relays the outbox (document jobs, the events feed, webhook
+    /// deliveries queued).
+    pub async fn relay(&self) -> kopek_services::outbox::Relayed {
+        self.state
+            .services
+            .outbox()
+            .relay(100)
+            .await
+            .expect("the outbox relays")
+    }
+
+    /// Makes every webhook attempt queued and visible (what `webhook-delivery` does); how
+    /// many attempts were made. Retries SQS holds back are left.
+    pub async fn drain_webhooks(&self) -> usize {
+        let queue = self
+            .state
+            .services
+            .webhook_queue()
+            .cloned()
+            .expect("the environment names the webhook queue");
+        kopek_events::webhooks::drain(&self.state.services.webhooks(), &queue)
+            .await
+            .expect("the webhook queue drains")
     }
 
     /// Makes every document job queued (what `documents` does), giving up after `failures`.

@@ -6,7 +6,7 @@
 //!
 //! | module | function (`functions/…`) | paths |
 //! |--------|--------------------------|-------|
-//! | [`accounts`] | `accounts-api` | `/v1/auth/*`, `/v1/me`, `/v1/organisations*`, `/v1/staff-users*`, `/v1/api-keys*` |
+//! | [`accounts`], [`webhooks`] | `accounts-api` | `/v1/auth/*`, `/v1/me`, `/v1/organisations*`, `/v1/staff-users*`, `/v1/api-keys*`, `/v1/webhook-endpoints*`, `/v1/events` |
 //! | `kopek_portal` | `portal` | `/portal*` (the web portal's pages) |
 //! | [`catalog`] | `catalog-api` | `/v1/catalog/*`, `/v1/openapi.json` |
 //! | [`orders`], [`subscriptions`], [`work`] | `order-intake` | `/v1/orders*`, `/v1/charges`, `/v1/subscriptions*`, `/v1/work/*` |
@@ -31,6 +31,7 @@ mod params;
 
 pub mod subscriptions;
 pub mod usage;
+pub mod webhooks;
 pub mod work;
 
 use axum::Router;
@@ -65,6 +66,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "usage", description = "Metered usage: reporting it, the customer's view with estimated prices, ingestion health and rejected events"),
         (name = "billing", description = "The period close, invoices, credit notes, payments received and credit, balances from the ledger, and billing settings"),
         (name = "documents", description = "Closing documents: invoices for payment and acts as PDF, their signatures, a period's documents"),
+        (name = "webhooks", description = "Webhook endpoints (Standard Webhooks: signed, retried for about three days, replayable), their delivery log, and the events feed for CRMs that poll. The events themselves are in this document's `webhooks` section"),
     )
 )]
 struct ApiDoc;
@@ -88,7 +90,7 @@ fn base() -> OpenApiRouter<AppState> {
 /// shared layers ([`kopek_http::openapi::CommonAnswers`]) on every operation.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut doc) = base()
-        .merge(accounts::routes())
+        .merge(accounts_routes())
         .merge(catalog::routes())
         .merge(order_intake_routes())
         .merge(usage::routes())
@@ -96,7 +98,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     kopek_http::openapi::CommonAnswers.modify(&mut doc);
     params::ReadingAnswers.modify(&mut doc);
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, schema) in webhooks::data_schemas() {
+        components.schemas.insert(name, schema);
+    }
+    doc.extensions
+        .get_or_insert_with(Default::default)
+        .insert("webhooks".into(), webhooks::webhooks_section());
     doc
+}
+
+fn accounts_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(accounts::routes())
+        .merge(webhooks::routes())
 }
 
 fn order_intake_routes() -> OpenApiRouter<AppState> {
@@ -124,7 +139,7 @@ fn serve_openapi(router: Router<AppState>) -> Router<AppState> {
 
 /// The `accounts-api` function's router.
 pub fn accounts_app(state: AppState) -> Router {
-    let (router, _) = base().merge(accounts::routes()).split_for_parts();
+    let (router, _) = base().merge(accounts_routes()).split_for_parts();
     with_common_layers(router, state)
 }
 
@@ -161,7 +176,7 @@ pub fn billing_app(state: AppState) -> Router {
 /// Every function's routes on one router, as the local stack serves them.
 pub fn local_app(state: AppState) -> Router {
     let (router, _) = base()
-        .merge(accounts::routes())
+        .merge(accounts_routes())
         .merge(catalog::routes())
         .merge(order_intake_routes())
         .merge(usage::routes())

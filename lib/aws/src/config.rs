@@ -48,6 +48,13 @@ pub struct Config {
     /// `KOPEK_BANK_QUEUE_URL`: where chunks of an uploaded bank statement go (the
     /// `bank-import` function).
     pub bank_queue_url: Option<String>,
+    /// `KOPEK_WEBHOOK_QUEUE_URL`: where webhook deliveries wait for their attempt (the
+    /// dispatcher sends, the `webhook-delivery` function receives).
+    pub webhook_queue_url: Option<String>,
+    /// `KOPEK_WEBHOOKS_ALLOW_PRIVATE` (`true`/`false`, default `false`): whether webhook
+    /// deliveries may reach private, loopback and link-local addresses — only for a
+    /// deployment whose CRM is inside its own network, and for local receivers.
+    pub webhooks_allow_private: bool,
     /// `KOPEK_DOCUMENTS_BUCKET`: where closing documents are filed.
     pub documents_bucket: Option<String>,
     /// `KOPEK_SIGNING_KEY_ID`: the KMS key documents are signed with.
@@ -138,6 +145,20 @@ impl Config {
             documents_queue_url: lookup("KOPEK_DOCUMENTS_QUEUE_URL")
                 .filter(|v| !v.trim().is_empty()),
             bank_queue_url: lookup("KOPEK_BANK_QUEUE_URL").filter(|v| !v.trim().is_empty()),
+            webhook_queue_url: lookup("KOPEK_WEBHOOK_QUEUE_URL").filter(|v| !v.trim().is_empty()),
+            webhooks_allow_private: match lookup("KOPEK_WEBHOOKS_ALLOW_PRIVATE")
+                .as_deref()
+                .map(str::trim)
+            {
+                None | Some("") | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ConfigError::Malformed {
+                        name: "KOPEK_WEBHOOKS_ALLOW_PRIVATE",
+                        reason: format!("expected true or false, got {other:?}"),
+                    });
+                }
+            },
             documents_bucket: lookup("KOPEK_DOCUMENTS_BUCKET").filter(|v| !v.trim().is_empty()),
             signing_key_id: lookup("KOPEK_SIGNING_KEY_ID").filter(|v| !v.trim().is_empty()),
             mail_from: lookup("KOPEK_MAIL_FROM").filter(|v| !v.trim().is_empty()),

@@ -10,6 +10,8 @@
 //!   module docs;
 //! - [`queue`]: the SQS queues: sending in batches, receiving, deleting;
 //! - [`archive`]: ZIPs: a package in memory, a period's archive streamed as a multipart upload;
+//! - [`hooks`]: outgoing webhook requests (addresses checked before connecting, no redirects,
+//!   a deadline);
 //! - [`mail`]: e-mail through SES (package notifications);
 //! - [`objects`]: the documents bucket: filing bytes once, reading them, presigned downloads;
 //! - [`signing`]: the documents' KMS key: its self-signed certificate, detached CMS signatures;
@@ -22,6 +24,7 @@ pub mod config;
 pub mod dynamo;
 #[cfg(feature = "faults")]
 pub mod faults;
+pub mod hooks;
 pub mod mail;
 pub mod objects;
 pub mod queue;

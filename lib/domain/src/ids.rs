@@ -175,6 +175,14 @@ prefixed_id!(
     /// a statement of account).
     ReportId, "rep_", "report"
 );
+prefixed_id!(
+    /// A webhook endpoint a CRM registered.
+    WebhookId, "whk_", "webhook endpoint"
+);
+prefixed_id!(
+    /// One event's delivery to one webhook endpoint (all its attempts).
+    DeliveryId, "dlv_", "webhook delivery"
+);
 
 #[cfg(test)]
 mod tests {

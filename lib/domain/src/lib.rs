@@ -31,6 +31,8 @@
 //! - [`account_statement`]: a customer's statement of account for any dates, from the ledger.
 //! - [`dunning`]: the policy that chases what is overdue, and the daily run's decision.
 //! - [`clock`]: the injected notion of "now".
+//! - [`webhooks`]: outgoing webhooks (Standard Webhooks): event types, the envelope, signing
+//!   secrets and signatures, the retry schedule, the addresses a delivery may not reach.
 //! - [`wire`]: decimals and dates as text, read strictly (one grammar for all input).
 
 pub mod account_statement;
@@ -54,5 +56,6 @@ pub mod pricing;
 pub mod proration;
 pub mod subscriptions;
 pub mod usage;
+pub mod webhooks;
 pub mod wire;
 pub mod work;

@@ -12,7 +12,10 @@ use kopek_aws::queue::Queue;
 use kopek_services::Error;
 use kopek_services::documents::{DocumentJob, Documents, Generated};
 use kopek_services::outbox::{Outbox, Relayed};
-use serde::Serialize;
+use std::time::{Duration, Instant};
+
+use kopek_services::webhooks::Webhooks;
+use serde::{Deserialize, Serialize};
 
 /// Relay runs per scheduled invocation (each reads up to 100 events).
 pub const RELAY_RUNS: usize = 20;
@@ -68,22 +71,57 @@ pub async fn handle_batch(documents: &Documents, event: SqsEvent) -> SqsBatchRes
 }
 
 /// What a scheduled relay answers (logged by Lambda, read by `cargo lambda invoke`).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct RelayResponse {
     pub events: usize,
     pub document_jobs: usize,
+    /// Events placed in the events feed, and webhook deliveries queued.
+    pub feed_events: usize,
+    pub deliveries: usize,
+    /// Deliveries whose wait the sweeper ended.
+    pub swept: usize,
 }
 
-/// One scheduled invocation of `outbox-relay`.
-pub async fn handle_relay(outbox: &Outbox) -> Result<RelayResponse, Error> {
-    let Relayed {
-        events,
-        document_jobs,
-    } = outbox.relay(RELAY_RUNS).await?;
-    Ok(RelayResponse {
-        events,
-        document_jobs,
-    })
+/// The schedule's input: how long to keep relaying (`{"window_seconds": 50}` in the
+/// template, so events wait about a second instead of up to a minute); 0 or absent — one
+/// pass.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct RelayEvent {
+    #[serde(default)]
+    pub window_seconds: u64,
+}
+
+/// The longest window taken (the function's timeout is 60 s).
+pub const MAX_RELAY_WINDOW: Duration = Duration::from_secs(55);
+
+/// One scheduled invocation of `outbox-relay`: relays the outbox until it is empty and
+/// sweeps waiting webhook deliveries; within a window, again every second.
+pub async fn handle_relay(
+    outbox: &Outbox,
+    webhooks: &Webhooks,
+    event: RelayEvent,
+) -> Result<RelayResponse, Error> {
+    let until = Instant::now() + Duration::from_secs(event.window_seconds).min(MAX_RELAY_WINDOW);
+    let mut total = RelayResponse::default();
+    loop {
+        let Relayed {
+            events,
+            document_jobs,
+            webhooks: dispatched,
+        } = outbox.relay(RELAY_RUNS).await?;
+        let swept = webhooks.sweep().await?;
+        total.events += events;
+        total.document_jobs += document_jobs;
+        total.feed_events += dispatched.events;
+        total.deliveries += dispatched.deliveries;
+        total.swept += swept;
+        if Instant::now() >= until {
+            return Ok(total);
+        }
+        if events == 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
 }
 
 /// What draining the documents queue did.

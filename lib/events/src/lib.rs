@@ -12,8 +12,9 @@
 //! | [`close`] | `period-close-worker` | SQS batches of `CloseQueue` | [`kopek_services::close::Closer::handle`] |
 //! | [`usage`] | `usage-ingest` | SQS batches of `UsageQueue` | [`kopek_services::usage::ingest::Ingestor::ingest`] |
 //! | [`documents`] | `documents` | SQS batches of `DocumentsQueue` | [`kopek_services::documents::Documents::generate`] |
-//! | [`documents`] | `outbox-relay` | the schedule (every minute) | [`kopek_services::outbox::Outbox::relay`] |
+//! | [`documents`] | `outbox-relay` | the schedule (every minute; `{"window_seconds": 50}` keeps it relaying) | [`kopek_services::outbox::Outbox::relay`] (document jobs and the webhook dispatch), [`kopek_services::webhooks::Webhooks::sweep`] |
 //! | [`bank`] | `bank-import` | SQS batches of `BankQueue` | [`kopek_services::bank::Bank::handle`] |
+//! | [`webhooks`] | `webhook-delivery` | SQS batches of `WebhookQueue` | [`kopek_services::webhooks::Webhooks::deliver`] |
 //! | [`dunning`] | `dunning` | the daily schedule | [`kopek_services::dunning::Dunning::run_daily`] |
 
 pub mod bank;
@@ -22,3 +23,4 @@ pub mod documents;
 pub mod dunning;
 pub mod poll;
 pub mod usage;
+pub mod webhooks;

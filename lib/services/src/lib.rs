@@ -21,7 +21,8 @@
 //! | [`payments::Payments`] | payments received, settling invoices, the credit |
 //! | [`billing::Billing`] | billing settings, balances and the ledger |
 //! | [`documents::Documents`] | closing documents: made from invoices, filed in S3, listed, downloaded |
-//! | [`outbox::Outbox`] | the outbox relay: events to what reacts to them (document jobs) |
+//! | [`outbox::Outbox`] | the outbox relay: events to what reacts to them (document jobs, the webhook dispatcher) |
+//! | [`webhooks::Webhooks`] | webhook endpoints, signed deliveries with retries, replays, the events feed |
 //! | [`idempotency::Idempotency`] | the records behind `Idempotency-Key` |
 //!
 //! Gapless numbering of invoices and credit notes is [`numbering`], used by both. Errors are
@@ -45,6 +46,7 @@ pub mod payments;
 pub mod reports;
 pub mod subscriptions;
 pub mod usage;
+pub mod webhooks;
 pub mod work;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -182,6 +184,10 @@ pub(crate) struct Context {
     pub(crate) documents_queue: Option<Queue>,
     /// Chunks of uploaded bank statements (`BankQueue`).
     pub(crate) bank_queue: Option<Queue>,
+    /// Webhook deliveries waiting for their attempt (`WebhookQueue`).
+    pub(crate) webhook_queue: Option<Queue>,
+    /// The client webhook attempts are made with (the `webhook-delivery` function).
+    pub(crate) hooks: Option<kopek_aws::hooks::HookClient>,
     /// The documents bucket, where the function was given one.
     pub(crate) objects: Option<Objects>,
     /// The typesetting engine: only the documents function (and the local stack) has one.
@@ -304,6 +310,8 @@ impl Services {
                 close_queue: None,
                 documents_queue: None,
                 bank_queue: None,
+                webhook_queue: None,
+                hooks: None,
                 objects: None,
                 typesetter: None,
                 signer: None,
@@ -335,6 +343,10 @@ impl Services {
             .map(|url| Queue::new(clients.sqs.clone(), url));
         services.ctx.bank_queue = config
             .bank_queue_url
+            .as_ref()
+            .map(|url| Queue::new(clients.sqs.clone(), url));
+        services.ctx.webhook_queue = config
+            .webhook_queue_url
             .as_ref()
             .map(|url| Queue::new(clients.sqs.clone(), url));
         services.ctx.objects = config
@@ -384,6 +396,19 @@ impl Services {
     /// The same services sending statement chunks to `queue`.
     pub fn with_bank_queue(mut self, queue: Queue) -> Self {
         self.ctx.bank_queue = Some(queue);
+        self
+    }
+
+    /// The same services queueing webhook deliveries on `queue`.
+    pub fn with_webhook_queue(mut self, queue: Queue) -> Self {
+        self.ctx.webhook_queue = Some(queue);
+        self
+    }
+
+    /// The same services making webhook attempts with `hooks` (the `webhook-delivery`
+    /// function; others never send them).
+    pub fn with_hook_client(mut self, hooks: kopek_aws::hooks::HookClient) -> Self {
+        self.ctx.hooks = Some(hooks);
         self
     }
 
@@ -490,6 +515,10 @@ impl Services {
         documents::Documents::new(self.ctx.clone())
     }
 
+    pub fn webhooks(&self) -> webhooks::Webhooks {
+        webhooks::Webhooks::new(self.ctx.clone())
+    }
+
     pub fn outbox(&self) -> outbox::Outbox {
         outbox::Outbox::new(self.ctx.clone())
     }
@@ -497,6 +526,11 @@ impl Services {
     /// The documents queue, where the function was given one.
     pub fn documents_queue(&self) -> Option<&Queue> {
         self.ctx.documents_queue.as_ref()
+    }
+
+    /// The queue of webhook attempts, where this function has it.
+    pub fn webhook_queue(&self) -> Option<&Queue> {
+        self.ctx.webhook_queue.as_ref()
     }
 
     pub fn idempotency(&self) -> idempotency::Idempotency {

@@ -8,6 +8,9 @@
 //! job again on the next run: delivery is at least once, and every consumer is idempotent (a
 //! document job finds its documents filed). Events nothing listens to yet are taken out too.
 //!
+//! Each run is also the webhook dispatcher's: the events go into the events feed and to
+//! every endpoint that wants them ([`crate::webhooks`]) before they leave the outbox.
+//!
 //! It runs every minute (`outbox-relay`, on a schedule) and, locally, in a loop of the stack.
 
 use kopek_domain::charges::{DomainEvent, EventKind};
@@ -25,6 +28,8 @@ pub struct Relayed {
     pub events: usize,
     /// Document jobs sent.
     pub document_jobs: usize,
+    /// Events placed in the feed, and webhook deliveries queued.
+    pub webhooks: crate::webhooks::Dispatched,
 }
 
 /// The outbox relay.
@@ -68,12 +73,16 @@ impl Outbox {
         if !jobs.is_empty() {
             queue.send_events(&jobs).await?;
         }
+        let webhooks = crate::webhooks::Webhooks::new(self.ctx.clone())
+            .dispatch(&events)
+            .await?;
         for event in &events {
             self.ctx.store.relayed(event).await?;
         }
         Ok(Relayed {
             events: events.len(),
             document_jobs: jobs.len(),
+            webhooks,
         })
     }
 
@@ -84,6 +93,8 @@ impl Outbox {
             let run = self.relay_once().await?;
             total.events += run.events;
             total.document_jobs += run.document_jobs;
+            total.webhooks.events += run.webhooks.events;
+            total.webhooks.deliveries += run.webhooks.deliveries;
             if run.events < RELAY_BATCH as usize {
                 break;
             }

@@ -1074,3 +1074,49 @@ pub async fn import_statement(
         .await?;
     Ok(StatementDemo { file: path, report })
 }
+
+/// What the demo's webhook endpoint is.
+#[derive(Debug)]
+pub struct WebhookDemo {
+    pub endpoint: String,
+    pub url: String,
+    /// Deliveries queued of what the demo did before the endpoint existed.
+    pub replayed: usize,
+}
+
+/// Registers the demo's receiver as a webhook endpoint for every event type (as the admin,
+/// through the same service the API's route calls), writes its signing secret where the
+/// receiver reads it, and replays to it everything the demo did (the feed since `since`).
+pub async fn connect_webhooks(
+    state: &AppState,
+    demo: &Demo,
+    url: &str,
+    secret_file: &std::path::Path,
+    since: DateTime<Utc>,
+) -> anyhow::Result<WebhookDemo> {
+    let admin = demo.admin.as_ref().context("the demo has its admin")?;
+    let webhooks = state.services.webhooks();
+    let created = webhooks
+        .create(
+            admin,
+            kopek_services::webhooks::NewEndpoint {
+                url: kopek_domain::webhooks::EndpointUrl::parse(url)?,
+                description: "The demo's receiver (lib/stack/webhook_receiver.py)".into(),
+                types: kopek_domain::webhooks::EventFilter::all(),
+                enabled: true,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot register the demo's webhook endpoint: {e}"))?;
+    std::fs::write(secret_file, &created.secret)
+        .with_context(|| format!("cannot write {}", secret_file.display()))?;
+    let replayed = webhooks
+        .replay_since(admin, created.endpoint.id, since)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot replay the demo's events: {e}"))?;
+    Ok(WebhookDemo {
+        endpoint: created.endpoint.id.to_string(),
+        url: url.to_owned(),
+        replayed,
+    })
+}

@@ -12,6 +12,7 @@
 
 mod bench;
 mod demo;
+mod receiver;
 mod stack;
 mod up;
 

@@ -57,9 +57,15 @@ impl Stack {
         let store = Store::new(clients.dynamodb.clone(), config.table_name.clone());
         let (services, key) = Services::load(&config, &clients).await?;
         // The documents function's typesetter: the stack makes documents in process.
+        // The local stack delivers webhooks to its own loopback receiver: it allows private
+        // addresses, as a deployment whose CRM is in its own network would
+        // (`WebhooksAllowPrivate`).
         let services = services
             .with_store(store.clone())
-            .with_typesetter(std::sync::Arc::new(kopek_render::Renderer::new()));
+            .with_typesetter(std::sync::Arc::new(kopek_render::Renderer::new()))
+            .with_hook_client(
+                kopek_aws::hooks::HookClient::new(true).map_err(|e| anyhow::anyhow!(e))?,
+            );
         let state = AppState::new(services, key.expose(), config.access_token_ttl);
         let queue_url = config
             .usage_queue_url

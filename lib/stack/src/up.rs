@@ -15,9 +15,12 @@
 //!    mapping does in AWS ([`ingest_usage`]), relays the outbox and makes documents as
 //!    `outbox-relay` and `documents` do, and matches uploaded statements as `bank-import`
 //!    does ([`make_documents`]);
-//! 7. writes `.local/up/<function>.env`, the environment to run one function alone against
+//! 7. starts the demo's webhook receiver ([`crate::receiver`]), registers it as an endpoint
+//!    for every event type and replays the demo's events to it; it prints each one it
+//!    receives, its signature checked by the Standard Webhooks library;
+//! 8. writes `.local/up/<function>.env`, the environment to run one function alone against
 //!    this stack with cargo-lambda;
-//! 8. on Ctrl-C stops serving and ingesting, stops moto and removes what it wrote under
+//! 9. on Ctrl-C stops serving and ingesting, stops moto and removes what it wrote under
 //!    `.local/up`.
 
 use std::path::Path;
@@ -116,6 +119,16 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
     let router = kopek_api::local_app(stack.state.clone());
     let env_dir = root.join(".local").join("up");
     let (demo, statement) = load_demo(&stack, &router, &env_dir).await?;
+    eprintln!("kopek: starting the demo's webhook receiver and registering it …");
+    let receiver = crate::receiver::start(root, tools, &env_dir).await?;
+    let hooks = demo::connect_webhooks(
+        &stack.state,
+        &demo,
+        &receiver.url,
+        &receiver.secret_file,
+        stack.state.services.now() - chrono::Duration::days(70),
+    )
+    .await?;
     let (stop_ingesting, stopped) = oneshot::channel::<()>();
     let ingesting = tokio::spawn(ingest_usage(
         stack.usage_poller.clone(),
@@ -130,6 +143,7 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
         .with_context(|| format!("cannot write {}", credentials.display()))?;
     print_banner(&stack, &demo, port);
     print_statement(&statement, port);
+    print_webhooks(&hooks, port);
 
     let served = kopek_http::layers::serve_local(listener, router, async {
         let _ = tokio::signal::ctrl_c().await;
@@ -140,6 +154,7 @@ async fn serve(root: &Path, tools: &tools::Tools, port: u16) -> anyhow::Result<(
     let _ = ingesting.await;
     let _ = stop_documents.send(());
     let _ = documenting.await;
+    drop(receiver);
     drop(stack);
     let _ = std::fs::remove_dir_all(&env_dir);
     eprintln!("kopek: stopped; the emulator and its data are gone");
@@ -189,6 +204,19 @@ fn print_statement(statement: &demo::StatementDemo, port: u16) {
     );
 }
 
+/// The demo's webhook endpoint, and how a CRM gets the same.
+fn print_webhooks(hooks: &demo::WebhookDemo, port: u16) {
+    println!();
+    println!(
+        "Webhooks: the demo's receiver at {} is endpoint {} (every event type); the {} events of the demo are being delivered to it — each line below marked `webhook ✓` was checked with the Standard Webhooks library. Place an order or record a payment and watch it arrive.",
+        hooks.url, hooks.endpoint, hooks.replayed
+    );
+    println!(
+        "  Its delivery log: curl -s http://127.0.0.1:{port}/v1/webhook-endpoints/{}/deliveries -H \"authorization: Bearer $ADMIN\" | jq   (see README: Connecting a CRM)",
+        hooks.endpoint
+    );
+}
+
 /// How long the background ingestion rests when the queue is empty.
 const IDLE: Duration = Duration::from_secs(1);
 
@@ -213,8 +241,9 @@ async fn ingest_usage(poller: Poller, clock: Arc<dyn Clock>, mut stop: oneshot::
 }
 
 /// Relays the outbox and makes the documents it asks for every [`IDLE`] until `stop`, as
-/// `outbox-relay` (every minute) and `documents` (on `DocumentsQueue`) do in AWS, and matches
-/// uploaded bank statements as `bank-import` (on `BankQueue`) does. A failing job is left on
+/// `outbox-relay` (every minute) and `documents` (on `DocumentsQueue`) do in AWS, delivers
+/// webhooks as `webhook-delivery` (on `WebhookQueue`) does, and matches uploaded bank
+/// statements as `bank-import` (on `BankQueue`) does. A failing job is left on
 /// its queue, retried after a minute, and dead-lettered after five tries.
 async fn make_documents(state: kopek_http::state::AppState, mut stop: oneshot::Receiver<()>) {
     let Some(queue) = state.services.documents_queue().cloned() else {
@@ -222,6 +251,8 @@ async fn make_documents(state: kopek_http::state::AppState, mut stop: oneshot::R
     };
     let documents = state.services.documents();
     let outbox = state.services.outbox();
+    let webhooks = state.services.webhooks();
+    let webhook_queue = state.services.webhook_queue().cloned();
     let bank = state.services.bank();
     let bank_queue = state.services.bank_queue().cloned();
     loop {
@@ -229,6 +260,12 @@ async fn make_documents(state: kopek_http::state::AppState, mut stop: oneshot::R
             _ = &mut stop => return,
             done = async {
                 outbox.relay(10).await.map_err(|e| e.to_string())?;
+                webhooks.sweep().await.map_err(|e| e.to_string())?;
+                if let Some(webhook_queue) = &webhook_queue {
+                    kopek_events::webhooks::drain(&webhooks, webhook_queue)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
                 if let Some(bank_queue) = &bank_queue {
                     kopek_events::bank::drain(&bank, bank_queue, 60, Some(1))
                         .await

@@ -25,5 +25,6 @@ mod subscriptions;
 mod support;
 mod usage_api;
 mod usage_ingest;
+mod webhooks;
 mod wire_money;
 mod work_sheet_pdf;

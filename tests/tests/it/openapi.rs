@@ -203,6 +203,14 @@ impl Samples {
             ("upload_id", kopek_domain::ids::UploadId::new().to_string()),
             ("line", "1".to_owned()),
             (
+                "endpoint_id",
+                kopek_domain::ids::WebhookId::new().to_string(),
+            ),
+            (
+                "delivery_id",
+                kopek_domain::ids::DeliveryId::new().to_string(),
+            ),
+            (
                 "payment_id",
                 kopek_domain::ids::PaymentId::new().to_string(),
             ),

@@ -815,40 +815,17 @@ impl Store {
                 None => break,
             }
         }
-        for chunk in doomed.chunks(25) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|sk| {
-                    DeleteRequest::builder()
-                        .set_key(Some(key(&pk, sk)))
-                        .build()
-                        .map(|d| WriteRequest::builder().delete_request(d).build())
-                        .map_err(|e| StoreError::Unexpected(e.to_string()))
-                })
-                .collect::<Result<_, _>>()?;
-            for attempt in 0..5u32 {
-                let out = self
-                    .client()
-                    .batch_write_item()
-                    .request_items(self.table(), requests)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(StoreError::from_sdk)?;
-                self.record_many(out.consumed_capacity());
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(self.table()))
-                    .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-                if attempt == 4 {
-                    return Err(StoreError::Transient("sessions left unprocessed".into()));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-            }
-        }
+        let requests = doomed
+            .iter()
+            .map(|sk| {
+                DeleteRequest::builder()
+                    .set_key(Some(key(&pk, sk)))
+                    .build()
+                    .map(|d| WriteRequest::builder().delete_request(d).build())
+                    .map_err(|e| StoreError::Unexpected(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_write(requests).await?;
         Ok(doomed.len())
     }
 

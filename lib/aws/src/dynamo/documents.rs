@@ -195,17 +195,10 @@ struct CertificateItem {
 impl Store {
     /// A70: files a new signing job.
     pub async fn start_signing(&self, signing: &Signing) -> Result<(), StoreError> {
-        if self
-            .put_new(to_item(&SigningItem::new(signing, 1))?)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "signing {} exists",
-                signing.id
-            )))
-        }
+        self.put_first(to_item(&SigningItem::new(signing, 1))?, || {
+            format!("signing {} exists", signing.id)
+        })
+        .await
     }
 
     /// A70: a signing job (strongly consistent).

@@ -233,6 +233,20 @@ impl Store {
         self.put_when(item, Some(ABSENT)).await
     }
 
+    /// Puts `item` (an aggregate's first revision); a conflict saying `exists()` when its
+    /// key is taken.
+    pub(crate) async fn put_first(
+        &self,
+        item: Item,
+        exists: impl FnOnce() -> String,
+    ) -> Result<(), StoreError> {
+        if self.put_new(item).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(exists()))
+        }
+    }
+
     /// Puts `item`, replacing any with its key.
     pub(crate) async fn put_replacing(&self, item: Item) -> Result<(), StoreError> {
         self.put_when(item, None).await.map(|_| ())

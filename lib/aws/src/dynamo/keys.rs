@@ -2,15 +2,15 @@
 //! tests below, so a key string never changes by accident (stored items would be orphaned).
 //!
 //! Grouped as the access-pattern tables group them: accounts and catalog (A1–A18), orders,
-//! work and subscriptions (A19–A37), usage (A38–A45), the close and billing (A46–A63).
+//! work and subscriptions (A19–A37), usage (A38–A45), the close and billing (A46–A63), webhooks and the events feed (A89–A92).
 
 use chrono::NaiveDate;
 use kopek_domain::catalog::ServiceCode;
 use kopek_domain::documents::DocumentType;
 use kopek_domain::ids::{
-    ApiKeyId, ArchiveId, BatchId, ChargeId, CreditNoteId, DocumentId, EventId, ImportId, InvoiceId,
-    OrderId, OrgId, PackageId, PaymentId, ReportId, SessionId, SigningId, SubscriptionId, UploadId,
-    UserId,
+    ApiKeyId, ArchiveId, BatchId, ChargeId, CreditNoteId, DeliveryId, DocumentId, EventId,
+    ImportId, InvoiceId, OrderId, OrgId, PackageId, PaymentId, ReportId, SessionId, SigningId,
+    SubscriptionId, UploadId, UserId, WebhookId,
 };
 use kopek_domain::invoicing::{DocumentKind, InvoiceSeries};
 use kopek_domain::payments::PaymentReference;
@@ -382,6 +382,46 @@ pub fn document_in_period(org: &OrgId, doc_type: DocumentType, number: &str) -> 
     format!("{org}#{}#{number}", doc_type.slug())
 }
 
+// -- Webhooks and the events feed (A89–A92) ------------------------------------------------
+
+/// An endpoint's partition: the endpoint (`WEBHOOK`) and its deliveries.
+pub fn webhook(id: &WebhookId) -> String {
+    format!("WEBHOOK#{id}")
+}
+/// The sort key of the endpoint itself.
+pub const WEBHOOK_SK: &str = "WEBHOOK";
+/// GSI1: every endpoint.
+pub const WEBHOOKS: &str = "WEBHOOKS";
+/// One delivery in its endpoint's partition (ids sort by creation: newest last).
+pub fn delivery(id: &DeliveryId) -> String {
+    format!("DELIVERY#{id}")
+}
+/// The prefix of an endpoint's deliveries.
+pub const DELIVERIES: &str = "DELIVERY#";
+/// GSI2: deliveries waiting for a retry, by when it is due.
+pub const WEBHOOK_RETRIES: &str = "WEBHOOKRETRY";
+/// The sort key of a waiting delivery on [`WEBHOOK_RETRIES`]: due time, then its id.
+pub fn retry_due(due: chrono::DateTime<chrono::Utc>, id: &DeliveryId) -> String {
+    format!("{}#{id}", due.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+}
+/// The upper bound of the retries due by `now` (every id at that millisecond included).
+pub fn retry_due_by(now: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{}~", now.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+}
+/// The events feed's position counter (`FEED` / `HEAD`).
+pub const FEED_HEAD: &str = "FEED";
+pub const FEED_HEAD_SK: &str = "HEAD";
+/// Feed positions per partition.
+pub const FEED_BUCKET: u64 = 10_000;
+/// The feed partition holding position `seq`.
+pub fn feed(seq: u64) -> String {
+    format!("FEED#{:010}", seq / FEED_BUCKET)
+}
+/// A position's sort key (zero-padded, so text order is number order).
+pub fn feed_position(seq: u64) -> String {
+    format!("{seq:020}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,6 +552,37 @@ mod tests {
         assert_eq!(
             [OUTBOX, OPEN_BATCHES, BATCH_SK],
             ["OUTBOX", "OPENBATCHES", "BATCH"]
+        );
+    }
+
+    #[test]
+    fn webhook_keys_are_stable() {
+        let whk: WebhookId = "whk_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        let dlv: DeliveryId = "dlv_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        assert_eq!(webhook(&whk), "WEBHOOK#whk_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert_eq!(delivery(&dlv), "DELIVERY#dlv_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        assert!(delivery(&dlv).starts_with(DELIVERIES));
+        let due = chrono::DateTime::parse_from_rfc3339("2026-12-07T10:00:05Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            retry_due(due, &dlv),
+            "2026-12-07T10:00:05.000Z#dlv_01ARZ3NDEKTSV4RRFFQ69G5FAV"
+        );
+        assert!(retry_due(due, &dlv) < retry_due_by(due));
+        assert_eq!(feed(9_999), "FEED#0000000000");
+        assert_eq!(feed(10_000), "FEED#0000000001");
+        assert_eq!(feed_position(42), "00000000000000000042");
+        assert!(feed_position(9) < feed_position(10));
+        assert_eq!(
+            [
+                WEBHOOK_SK,
+                WEBHOOKS,
+                WEBHOOK_RETRIES,
+                FEED_HEAD,
+                FEED_HEAD_SK
+            ],
+            ["WEBHOOK", "WEBHOOKS", "WEBHOOKRETRY", "FEED", "HEAD"]
         );
     }
 

@@ -35,6 +35,7 @@
 //! | A38–A45 | Usage events (sharded), meters used, rejected events, ingestion health, closed periods, external references | see [`usage`] | `USAGE#…`, `USAGEREJ#…`, `USAGEHEALTH#…`, `EXTREF#…`; `ORG#{org}` / `USAGEMETER#…`, `BILLING` |
 //! | A46–A64 | Billing settings and the provider's requisites, the period close (status, customer jobs), invoice numbering, invoices, credit notes, the ledger, credit and payments | see [`billing`] (one module per aggregate) | `PERIOD#{yyyy-mm}`, `SEQ#…`, `SETTINGS`; `ORG#{org}` / `INVOICE#…`, `CREDIT#…`, `LEDGER#…`, `CREDITBALANCE`, `PAYMENT#…`; GSI1 `PERIODS`, `INVOICE#{inv}`, `CREDIT#{crn}`; GSI2 `INVOICES#{yyyy-mm}` |
 //! | A65–A74 | Closing documents: filed once, a customer's of a period, by id, a period's, signed; signing jobs; the signing certificate; packages; archives | see [`documents`] | `ORG#{org}` / `DOC#…`, `PACKAGE#…`, `SIGNING#{sgn}`, `SETTINGS` / `SIGNING_CERT`, `PERIOD#…` / `ARCHIVE#…`; GSI1 `DOC#{doc}`, `PACKAGE#{pkg}`, `ARCHIVE#{arc}`, `SIGNINGS#{yyyy-mm}`; GSI2 `DOCS#{yyyy-mm}`, `PACKAGES#{yyyy-mm}` |
+//! | A89–A92 | Webhook endpoints; the events feed: positions taken in blocks, events at their positions (35 days); deliveries, their attempts, retries waiting by due time | see [`webhooks`] | `WEBHOOK#{whk}` / `WEBHOOK`, `DELIVERY#{dlv}`; `FEED` / `HEAD`; `FEED#{n / 10,000}` / `{n}`; GSI1 `WEBHOOKS`; GSI2 `WEBHOOKRETRY` |
 //! | A83–A84 | Reports filed as PDFs (a customer's reconciliation statement, statement of account): filed once, by id, saved over their revision; a customer's, newest first | see [`reports`] | `ORG#{org}` / `REPORT#{rep}`; GSI1 `REPORT#{rep}` |
 //!
 //! Every key is built in [`keys`] (each asserted by a unit test); the write helpers —
@@ -69,6 +70,7 @@ pub mod subscriptions;
 pub mod templates;
 pub mod throttle;
 pub mod usage;
+pub mod webhooks;
 pub mod work;
 
 use aws_sdk_dynamodb::Client;
@@ -76,6 +78,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConsumedCapacity, KeysAndAttributes, ReturnConsumedCapacity, TransactWriteItem,
+    WriteRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -406,9 +409,21 @@ impl Store {
     }
 
     /// One page of a query on the table (`index = None`), on `GSI1` or on `GSI2`.
-    pub(crate) async fn query_page<T: DeserializeOwned>(
+    pub(crate) fn query_page<'s, T: DeserializeOwned + 's>(
+        &'s self,
+        q: QuerySpec<'s>,
+        start: Option<PageKey>,
+    ) -> impl std::future::Future<Output = Result<Page<T>, StoreError>> + 's {
+        // Not an `async fn` of its own: the query's future is returned as it is, so callers'
+        // futures nest no deeper than before ranges existed.
+        self.query_range(q, SkRange::default(), start)
+    }
+
+    /// One page of a query whose sort keys also lie in `range`.
+    pub(crate) async fn query_range<T: DeserializeOwned>(
         &self,
         q: QuerySpec<'_>,
+        range: SkRange<'_>,
         start: Option<PageKey>,
     ) -> Result<Page<T>, StoreError> {
         let (pk_name, sk_name) = match q.index {
@@ -432,6 +447,11 @@ impl Store {
             request = request
                 .expression_attribute_names("#sk", sk_name)
                 .expression_attribute_values(":sk", AttributeValue::S(prefix.to_owned()));
+        } else if let Some((op, bound)) = range.condition() {
+            expr.push_str(&format!(" AND #sk {op} :sk"));
+            request = request
+                .expression_attribute_names("#sk", sk_name)
+                .expression_attribute_values(":sk", AttributeValue::S(bound.to_owned()));
         }
         if let Some(start) = start {
             // Only keys of this very partition are accepted as a start: a cursor cannot hop.
@@ -561,6 +581,8 @@ impl Store {
 /// The most actions DynamoDB accepts in one `TransactWriteItems` (enforced here, since the
 /// emulator does not).
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
+/// Writes per `BatchWriteItem` (DynamoDB's limit).
+pub const MAX_BATCH_WRITE: usize = 25;
 
 /// A transaction DynamoDB cancelled, with the reason code of each action (`None` where the
 /// action was fine), or another failure.
@@ -658,6 +680,43 @@ impl Store {
         }
     }
 
+    /// Writes `requests` (puts and deletes, no conditions) in `BatchWriteItem`s of at most
+    /// [`MAX_BATCH_WRITE`] — DynamoDB's limit, which moto does not enforce — sending what
+    /// was left unprocessed again with backoff.
+    pub(crate) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(MAX_BATCH_WRITE) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0..5u32 {
+                let write = self.before_write()?;
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(self.table(), pending)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(StoreError::from_sdk)?;
+                self.after_write(write)?;
+                self.record_many(out.consumed_capacity());
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(self.table()))
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt == 4 {
+                    return Err(StoreError::Transient(format!(
+                        "{} writes left unprocessed",
+                        pending.len()
+                    )));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs a transaction; `guards` names, per action index, what a failed condition means.
     pub(crate) async fn transact(
         &self,
@@ -690,6 +749,24 @@ fn clone_error(e: &StoreError) -> StoreError {
         StoreError::Transient(s) => StoreError::Transient(s.clone()),
         StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
         StoreError::Unexpected(s) => StoreError::Unexpected(s.clone()),
+    }
+}
+
+/// Where a query's sort keys lie, besides its prefix: after one key, or up to one (a
+/// query takes a prefix or a range, not both).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SkRange<'a> {
+    pub after: Option<&'a str>,
+    pub up_to: Option<&'a str>,
+}
+
+impl SkRange<'_> {
+    fn condition(&self) -> Option<(&'static str, &str)> {
+        match (self.after, self.up_to) {
+            (Some(after), _) => Some((">", after)),
+            (None, Some(to)) => Some(("<=", to)),
+            (None, None) => None,
+        }
     }
 }
 

@@ -62,11 +62,10 @@ impl From<ReportItem> for StoredReport {
 impl Store {
     /// A83: files a report asked for (revision 1); a conflict when its id is taken.
     pub async fn file_report(&self, report: &ReportFile) -> Result<(), StoreError> {
-        if self.put_new(to_item(&ReportItem::new(report, 1))?).await? {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!("report {} exists", report.id)))
-        }
+        self.put_first(to_item(&ReportItem::new(report, 1))?, || {
+            format!("report {} exists", report.id)
+        })
+        .await
     }
 
     /// A83: a report by id, whoever's (GSI1, eventually consistent).

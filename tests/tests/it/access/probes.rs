@@ -410,14 +410,18 @@ pub(super) fn catalog_probes(code: &str) -> Vec<Probe> {
     ]
 }
 
-/// Every back-office operation naming a work type, a batch, a rejected usage event, a billing
-/// period, an invoice (to credit it) or (to give it an external reference) an organisation:
+/// Every back-office operation naming a work type, a batch, a webhook endpoint or delivery, a
+/// rejected usage event, a billing period, an invoice (to credit it) or (to give it an
+/// external reference) an organisation:
 /// staff only, so a customer gets 403 whatever the id, its own invoice's included.
 pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
     let period = invoiced_period().previous();
     let rejected = format!("rej_{}", "0".repeat(32));
     let outcomes = json!({"outcomes": [{"work_order": "wo_01ARZ3NDEKTSV4RRFFQ69G5FAV", "outcome": "failed", "reason": "x"}]});
     let path = |tail: &str| format!("/v1/work/batches/{batch}{tail}");
+    // Webhook endpoints are the provider's (admins only).
+    let hook = |tail: &str| format!("/v1/webhook-endpoints/whk_01ARZ3NDEKTSV4RRFFQ69G5FAV{tail}");
+    let delivery = "dlv_01ARZ3NDEKTSV4RRFFQ69G5FAV";
     vec![
         Probe::new(
             Method::GET,
@@ -468,6 +472,86 @@ pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
             "/v1/work/batches/{batch_id}/sheet.pdf",
             "path batch_id",
             path("/sheet.pdf"),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/webhook-endpoints/{endpoint_id}",
+            "path endpoint_id",
+            hook(""),
+            403,
+        ),
+        Probe::new(
+            Method::PATCH,
+            "/v1/webhook-endpoints/{endpoint_id}",
+            "path endpoint_id",
+            hook(""),
+            403,
+        )
+        .with_body(json!({"enabled": false})),
+        Probe::new(
+            Method::DELETE,
+            "/v1/webhook-endpoints/{endpoint_id}",
+            "path endpoint_id",
+            hook(""),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+            "path endpoint_id",
+            hook("/rotate-secret"),
+            403,
+        )
+        .with_body(json!({})),
+        Probe::new(
+            Method::POST,
+            "/v1/webhook-endpoints/{endpoint_id}/test",
+            "path endpoint_id",
+            hook("/test"),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/webhook-endpoints/{endpoint_id}/replay",
+            "path endpoint_id",
+            hook("/replay"),
+            403,
+        )
+        .with_body(json!({"since": "2026-01-01T00:00:00Z"})),
+        Probe::new(
+            Method::GET,
+            "/v1/webhook-endpoints/{endpoint_id}/deliveries",
+            "path endpoint_id",
+            hook("/deliveries"),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}",
+            "path endpoint_id",
+            hook(&format!("/deliveries/{delivery}")),
+            403,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}",
+            "path delivery_id",
+            hook(&format!("/deliveries/{delivery}")),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/replay",
+            "path endpoint_id",
+            hook(&format!("/deliveries/{delivery}/replay")),
+            403,
+        ),
+        Probe::new(
+            Method::POST,
+            "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/replay",
+            "path delivery_id",
+            hook(&format!("/deliveries/{delivery}/replay")),
             403,
         ),
         Probe::new(

@@ -29,6 +29,7 @@ mod accounts_catalog;
 mod billing;
 mod orders;
 mod usage;
+mod webhooks;
 
 fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
