@@ -13,8 +13,8 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use kopek_domain::accounts::{
-    ApiKey, DocumentLanguage, Organisation, PaymentTerms, RegistrationForm, Role, Scope, ScopeSet,
-    Subject, User, UserStatus,
+    ApiKey, CustomerForm, DocumentLanguage, Organisation, PaymentTerms, RegistrationForm, Role,
+    Scope, ScopeSet, Subject, User, UserStatus,
 };
 use kopek_domain::ids::{ApiKeyId, OrgId, UserId};
 use kopek_domain::money::Currency;
@@ -25,7 +25,7 @@ use kopek_http::state::AppState;
 use kopek_http::{ApiError, ApiResult};
 use kopek_services::accounts::{
     AcceptInvitation, ChangePassword, CreateApiKey, DocumentDetails, Invite, Invited,
-    ResetPassword, ResetRequest, Session, SignIn,
+    ResetPassword, ResetRequest, Session, SignIn, UpsertOutcome,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -46,6 +46,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(list_organisations))
         .routes(routes!(get_organisation))
+        .routes(routes!(get_customer_by_ref, upsert_customer_by_ref))
         .routes(routes!(block_organisation))
         .routes(routes!(unblock_organisation))
         .routes(routes!(set_payment_terms))
@@ -652,6 +653,104 @@ async fn get_organisation(
         .organisation(&caller, id_path(&org_id)?)
         .await?;
     Ok(Json(OrganisationView::from(&org)))
+}
+
+/// A CRM's record of a customer: what `PUT /v1/customers/by-ref/{reference}` sets.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerRecordRequest {
+    #[schema(example = "ООО «Ромашка»")]
+    pub legal_name: String,
+    /// Russian INN (10 or 12 digits, checksum verified) or an EU VAT number.
+    #[schema(example = "7707083893")]
+    pub tax_id: String,
+    /// KPP, for a Russian legal entity; absent: none.
+    #[serde(default)]
+    pub kpp: Option<String>,
+    #[schema(example = "billing@romashka.ru")]
+    pub billing_email: String,
+    #[schema(example = "101000, Москва, ул. Мясницкая, 1")]
+    pub billing_address: String,
+    /// Fixed once the customer has an invoice: another one is then refused naming it.
+    #[schema(value_type = String, example = "RUB")]
+    pub currency: Currency,
+    /// Language of the closing documents: `ru` or `en`.
+    #[schema(value_type = String, example = "ru")]
+    pub language: DocumentLanguage,
+    /// The customer's own payment terms in days (0 to 365); absent: the provider's.
+    #[serde(default)]
+    pub payment_terms_days: Option<u16>,
+}
+
+/// What an upsert by reference did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpsertedView {
+    pub organisation: OrganisationView,
+    /// `created`, `updated` or `unchanged` (the same record again changes nothing).
+    pub outcome: String,
+    /// The fields the record changed (empty unless `updated`).
+    pub changed: Vec<String>,
+}
+
+/// The customer a CRM knows by `reference` (staff): its id, for every route that takes one.
+#[utoipa::path(get, path = "/v1/customers/by-ref/{reference}", tag = "organisations", security(("bearer" = [])),
+    params(("reference" = String, Path, description = "The CRM's reference (as usage producers name the customer too)")),
+    responses((status = 200, body = OrganisationView), (status = 400, body = kopek_http::problem::Problem), (status = 403, body = kopek_http::problem::Problem), (status = 404, body = kopek_http::problem::Problem)))]
+async fn get_customer_by_ref(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(reference): Path<String>,
+) -> ApiResult<Json<OrganisationView>> {
+    let org = state
+        .services
+        .accounts()
+        .customer_by_ref(&caller, &reference)
+        .await?;
+    Ok(Json(OrganisationView::from(&org)))
+}
+
+/// Create or update the customer a CRM knows by `reference` from its record (admins and
+/// managers, e.g. with a staff API key), idempotently: 201 when created, 200 when updated or
+/// unchanged. The currency cannot change once the customer has an invoice (409 naming it).
+#[utoipa::path(put, path = "/v1/customers/by-ref/{reference}", tag = "organisations", security(("bearer" = [])),
+    params(("reference" = String, Path, description = "The CRM's reference")),
+    request_body = CustomerRecordRequest,
+    responses((status = 200, body = UpsertedView), (status = 201, body = UpsertedView), (status = 400, body = kopek_http::problem::Problem),
+        (status = 403, body = kopek_http::problem::Problem), (status = 409, body = kopek_http::problem::Problem), (status = 422, body = kopek_http::problem::Problem)))]
+async fn upsert_customer_by_ref(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(reference): Path<String>,
+    JsonBody(body): JsonBody<CustomerRecordRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let form = CustomerForm {
+        legal_name: body.legal_name,
+        tax_id: body.tax_id,
+        kpp: body.kpp,
+        billing_email: body.billing_email,
+        billing_address: body.billing_address,
+        currency: body.currency,
+        language: body.language,
+        payment_terms_days: body.payment_terms_days,
+    };
+    let upserted = state
+        .services
+        .accounts()
+        .upsert_customer(&caller, &reference, form)
+        .await?;
+    let (status, outcome, changed) = match upserted.outcome {
+        UpsertOutcome::Created => (StatusCode::CREATED, "created", Vec::new()),
+        UpsertOutcome::Updated(fields) => (StatusCode::OK, "updated", fields),
+        UpsertOutcome::Unchanged => (StatusCode::OK, "unchanged", Vec::new()),
+    };
+    Ok((
+        status,
+        Json(UpsertedView {
+            organisation: OrganisationView::from(&upserted.organisation),
+            outcome: outcome.into(),
+            changed,
+        }),
+    ))
 }
 
 /// Block an organisation (admins, managers): its users keep read access, but it can place

@@ -374,6 +374,36 @@ mod event_data {
         pub actor: Actor,
     }
 
+    /// An organisation as it is now: registered, or created by a CRM's reference.
+    #[derive(ToSchema)]
+    pub struct OrganisationData {
+        pub legal_name: String,
+        pub tax_id: String,
+        pub kpp: Option<String>,
+        pub billing_email: String,
+        pub billing_address: String,
+        pub currency: String,
+        /// `ru` or `en`.
+        pub language: String,
+        /// Its own payment terms; `null`: the provider's.
+        pub payment_terms_days: Option<u16>,
+        /// `active` or `blocked`.
+        pub status: String,
+        /// The CRM's reference, where one created or updated it.
+        pub external_ref: Option<String>,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
+    /// An organisation a CRM's record changed: what changed, and the organisation now.
+    #[derive(ToSchema)]
+    pub struct OrganisationUpdatedData {
+        /// The fields that changed.
+        pub changed: Vec<String>,
+        #[serde(flatten)]
+        pub organisation: OrganisationData,
+    }
+
     #[derive(ToSchema)]
     pub struct PingData {
         /// The endpoint pinged.
@@ -396,6 +426,8 @@ pub fn data_schema_of(kind: EventType) -> Option<&'static str> {
         EventType::PaymentReceived => "PaymentReceivedData",
         EventType::PaymentReversed => "PaymentReversedData",
         EventType::RefundSent => "RefundSentData",
+        EventType::OrganisationCreated => "OrganisationData",
+        EventType::OrganisationUpdated => "OrganisationUpdatedData",
         EventType::Ping => "PingData",
         _ => return None,
     })
@@ -425,6 +457,8 @@ pub fn data_schemas() -> Vec<(
         one::<PaymentReceivedData>(),
         one::<PaymentReversedData>(),
         one::<RefundSentData>(),
+        one::<OrganisationData>(),
+        one::<OrganisationUpdatedData>(),
         one::<PingData>(),
     ]
 }
@@ -797,6 +831,18 @@ mod tests {
         let day = NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date");
         let quantity =
             kopek_domain::pricing::Quantity::new(Decimal::new(15, 1)).expect("a quantity");
+        let state = kopek_domain::charges::OrganisationState {
+            legal_name: "ООО «Ромашка»".into(),
+            tax_id: "7707083893".into(),
+            kpp: None,
+            billing_email: "billing@romashka.ru".into(),
+            billing_address: "Москва".into(),
+            currency: Currency::RUB,
+            language: kopek_domain::accounts::DocumentLanguage::Ru,
+            payment_terms_days: None,
+            status: kopek_domain::accounts::OrgStatus::Active,
+            external_ref: Some("crm-1".into()),
+        };
         vec![
             EventKind::OrderPlaced {
                 order: OrderId::new(),
@@ -872,6 +918,13 @@ mod tests {
                 reference: "возврат 1".into(),
                 amount: money,
             },
+            EventKind::OrganisationCreated {
+                state: state.clone(),
+            },
+            EventKind::OrganisationUpdated {
+                changed: vec!["language".into()],
+                state,
+            },
         ]
     }
 
@@ -884,10 +937,11 @@ mod tests {
             let data = kopek_domain::webhooks::data(&kind, &UserOrKey::User(UserId::new()));
             let name = data_schema_of(event_type).expect("a schema");
             documented.insert(event_type);
-            let schema = &doc["components"]["schemas"][name];
+            let schema = properties_of(&doc, &doc["components"]["schemas"][name]);
+            assert!(!schema["properties"].is_null(), "{name} is not in the document");
             let properties: std::collections::BTreeSet<&str> = schema["properties"]
                 .as_object()
-                .unwrap_or_else(|| panic!("{name} is not in the document"))
+                .expect("properties")
                 .keys()
                 .map(String::as_str)
                 .collect();
@@ -924,6 +978,27 @@ mod tests {
             section.as_object().map(|s| s.len()),
             Some(EventType::ALL.len())
         );
+    }
+
+    /// A schema with the properties of its `allOf` parts (followed through `$ref`s) merged in.
+    fn properties_of(doc: &serde_json::Value, schema: &serde_json::Value) -> serde_json::Value {
+        if let Some(reference) = schema["$ref"].as_str() {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            return properties_of(doc, &doc["components"]["schemas"][name]);
+        }
+        let mut merged = serde_json::Map::new();
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            if let Some(p) = properties_of(doc, part)["properties"].as_object() {
+                merged.extend(p.clone());
+            }
+        }
+        if let Some(p) = schema["properties"].as_object() {
+            merged.extend(p.clone());
+        }
+        if merged.is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::json!({ "properties": merged })
     }
 
     /// Exactly two decimals, as RUB's minor units.

@@ -140,6 +140,51 @@ pub enum EventKind {
         reference: String,
         amount: Money,
     },
+    /// An organisation registered itself, or a CRM created it by its reference.
+    OrganisationCreated { state: OrganisationState },
+    /// A CRM's record changed these fields of an organisation.
+    OrganisationUpdated {
+        changed: Vec<String>,
+        state: OrganisationState,
+    },
+}
+
+/// An organisation as its events tell a CRM of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationState {
+    pub legal_name: String,
+    pub tax_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kpp: Option<String>,
+    pub billing_email: String,
+    pub billing_address: String,
+    pub currency: crate::money::Currency,
+    pub language: crate::accounts::DocumentLanguage,
+    /// The customer's own payment terms; absent: the provider's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_terms_days: Option<u16>,
+    pub status: crate::accounts::OrgStatus,
+    /// The CRM's reference, where it created or updated the organisation by one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+}
+
+impl OrganisationState {
+    pub fn of(org: &crate::accounts::Organisation, external_ref: Option<&str>) -> Self {
+        Self {
+            legal_name: org.legal_name.to_string(),
+            tax_id: org.tax_id.as_str().to_owned(),
+            kpp: org.kpp.as_ref().map(|k| k.as_str().to_owned()),
+            billing_email: org.billing_email.as_str().to_owned(),
+            billing_address: org.billing_address.as_str().to_owned(),
+            currency: org.currency,
+            language: org.language,
+            payment_terms_days: org.payment_terms.map(|t| t.get()),
+            status: org.status,
+            external_ref: external_ref.map(str::to_owned),
+        }
+    }
 }
 
 impl EventKind {
@@ -158,6 +203,11 @@ impl EventKind {
             EventKind::PaymentReceived { payment, .. }
             | EventKind::PaymentReversed { payment, .. } => payment.to_string(),
             EventKind::RefundSent { refund, .. } => refund.to_string(),
+            // An organisation's events are its own history: their subject is the org item's
+            // partition's owner, named by the event's `org`.
+            EventKind::OrganisationCreated { .. } | EventKind::OrganisationUpdated { .. } => {
+                "ORG".to_owned()
+            }
         }
     }
 }
@@ -175,6 +225,24 @@ pub struct DomainEvent {
 }
 
 impl DomainEvent {
+    /// `organisation.created`: `org` registered itself (`by` its first user) or a CRM
+    /// created it by `external_ref`.
+    pub fn organisation_created(
+        org: &crate::accounts::Organisation,
+        by: UserOrKey,
+        at: DateTime<Utc>,
+        external_ref: Option<&str>,
+    ) -> Self {
+        Self::new(
+            org.id,
+            by,
+            at,
+            EventKind::OrganisationCreated {
+                state: OrganisationState::of(org, external_ref),
+            },
+        )
+    }
+
     pub fn new(org: OrgId, actor: UserOrKey, at: DateTime<Utc>, kind: EventKind) -> Self {
         Self {
             id: EventId::new(),

@@ -782,9 +782,28 @@ pub fn data(kind: &EventKind, by: &UserOrKey) -> serde_json::Value {
             amount: sent,
         } => json!({"refund_id": refund, "reference": reference, "amount": amount(sent),
                     "currency": sent.currency()}),
+        EventKind::OrganisationCreated { state } => organisation(state, None),
+        EventKind::OrganisationUpdated { changed, state } => organisation(state, Some(changed)),
     };
     if let serde_json::Value::Object(fields) = &mut data {
         fields.insert("actor".into(), actor(by));
+    }
+    data
+}
+
+/// An organisation's data: its state, and what changed where something did.
+fn organisation(
+    state: &crate::charges::OrganisationState,
+    changed: Option<&Vec<String>>,
+) -> serde_json::Value {
+    let mut data = serde_json::to_value(state).unwrap_or_default();
+    if let serde_json::Value::Object(fields) = &mut data {
+        for optional in ["kpp", "payment_terms_days", "external_ref"] {
+            fields.entry(optional).or_insert(serde_json::Value::Null);
+        }
+        if let Some(changed) = changed {
+            fields.insert("changed".into(), serde_json::json!(changed));
+        }
     }
     data
 }
@@ -804,6 +823,8 @@ pub fn event_type(kind: &EventKind) -> Option<EventType> {
         EventKind::PaymentReceived { .. } => EventType::PaymentReceived,
         EventKind::PaymentReversed { .. } => EventType::PaymentReversed,
         EventKind::RefundSent { .. } => EventType::RefundSent,
+        EventKind::OrganisationCreated { .. } => EventType::OrganisationCreated,
+        EventKind::OrganisationUpdated { .. } => EventType::OrganisationUpdated,
     })
 }
 

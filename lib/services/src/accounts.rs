@@ -14,12 +14,15 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use kopek_aws::dynamo::throttle::Subject as ThrottleSubject;
 use kopek_domain::accounts::{
-    AccessError, AccountsError, ApiKey, ApiKeyName, ApiKeyToken, Contract, Email, Invitation,
-    IssuedApiKey, Kpp, NewApiKey, Organisation, Password, PasswordHash, PaymentTerms, PersonName,
-    Principal, Registration, RegistrationForm, Role, Scope, ScopeSet, SecretToken, Subject, User,
-    UserStatus,
+    AccessError, AccountsError, ApiKey, ApiKeyName, ApiKeyToken, Contract, CustomerForm,
+    CustomerRecord, Email, Invitation, IssuedApiKey, Kpp, NewApiKey, Organisation, Password,
+    PasswordHash, PaymentTerms, PersonName, Principal, Registration, RegistrationForm, Role, Scope,
+    ScopeSet, SecretToken, Subject, Upsert, User, UserStatus,
 };
+use kopek_domain::charges::{DomainEvent, EventKind, OrganisationState};
 use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
+use kopek_domain::orders::UserOrKey;
+use kopek_domain::usage::CustomerRef;
 
 use crate::access::user_of;
 use crate::{Context, Error, Page, Paging, Result, StoreError};
@@ -248,7 +251,13 @@ impl Accounts {
         let registration = Registration::try_from(form)?;
         let now = self.ctx.now();
         let account = blocking(move || registration.open(now)).await?;
-        self.ctx.store.register(&account).await?;
+        let created = DomainEvent::organisation_created(
+            &account.organisation,
+            UserOrKey::User(account.owner.id()),
+            now,
+            None,
+        );
+        self.ctx.store.register(&account, &created).await?;
         tracing::info!(org = %account.organisation.id, user = %account.owner.id(), "organisation registered");
         let session = self.start_session(account.owner).await?;
         Ok(Registered {
@@ -595,6 +604,126 @@ impl Accounts {
         self.ctx
             .store
             .organisation(org)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// Creates or updates the customer a CRM names by `reference` from its record (admins
+    /// and managers with `accounts:write`, typically a staff API key), idempotently: the same
+    /// record again changes nothing. A new customer gets the reference (the one usage
+    /// producers may name it by too); a changed one is saved over its revision, retried if
+    /// it changed meanwhile. The currency is refused, naming it, once the customer has an
+    /// invoice. Each creation or change writes its `organisation.*` event with it.
+    pub async fn upsert_customer(
+        &self,
+        caller: &Principal,
+        reference: &str,
+        form: CustomerForm,
+    ) -> Result<Upserted> {
+        caller.require_role(&[Role::Admin, Role::Manager])?;
+        caller.require_scope(Scope::AccountsWrite)?;
+        let reference = external_reference(reference)?;
+        let record = CustomerRecord::try_from(form)?;
+        let store = &self.ctx.store;
+        let by = crate::access::actor(caller);
+        for _ in 0..3 {
+            let now = self.ctx.now();
+            let Some(id) = store.org_by_external_ref_now(&reference).await? else {
+                let organisation = record.open(now);
+                let event = DomainEvent::organisation_created(
+                    &organisation,
+                    by.clone(),
+                    now,
+                    Some(&reference),
+                );
+                match store
+                    .create_customer(&organisation, &reference, &event)
+                    .await
+                {
+                    Ok(()) => {
+                        tracing::info!(org = %organisation.id, "customer created by reference");
+                        return Ok(Upserted {
+                            organisation,
+                            outcome: UpsertOutcome::Created,
+                        });
+                    }
+                    // Another request created it meanwhile: update that one instead.
+                    Err(StoreError::Duplicate(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            let (current, rev) = store.organisation_at(id).await?.ok_or(Error::NotFound)?;
+            let invoiced = !store
+                .list_invoices_of_org(id, 1, None)
+                .await?
+                .items
+                .is_empty();
+            let applied = record
+                .apply(&current, invoiced)
+                .map_err(|e| match e.field() {
+                    Some("currency") => {
+                        Error::conflict_on("currency_fixed", "currency", e.to_string())
+                    }
+                    _ => e.into(),
+                })?;
+            let (organisation, fields) = match applied {
+                Upsert::Unchanged => {
+                    return Ok(Upserted {
+                        organisation: current,
+                        outcome: UpsertOutcome::Unchanged,
+                    });
+                }
+                Upsert::Changed {
+                    organisation,
+                    fields,
+                } => (*organisation, fields),
+            };
+            let changed: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+            let event = DomainEvent::new(
+                id,
+                by.clone(),
+                now,
+                EventKind::OrganisationUpdated {
+                    changed: changed.clone(),
+                    state: OrganisationState::of(&organisation, Some(&reference)),
+                },
+            );
+            match store.save_organisation(&organisation, rev, &event).await {
+                Ok(_) => {
+                    tracing::info!(org = %id, ?changed, "customer updated by reference");
+                    return Ok(Upserted {
+                        organisation,
+                        outcome: UpsertOutcome::Updated(changed),
+                    });
+                }
+                Err(StoreError::Conflict(_)) => {
+                    self.ctx.contention.changed_meanwhile();
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Transient("the customer kept changing; retry".into()).into())
+    }
+
+    /// The customer a CRM names by `reference` (staff who read accounts).
+    pub async fn customer_by_ref(
+        &self,
+        caller: &Principal,
+        reference: &str,
+    ) -> Result<Organisation> {
+        caller.require_role(crate::access::BILLING_STAFF)?;
+        caller.require_scope(Scope::AccountsRead)?;
+        let reference = external_reference(reference)?;
+        let id = self
+            .ctx
+            .store
+            .org_by_external_ref_now(&reference)
+            .await?
+            .ok_or(Error::NotFound)?;
+        self.ctx
+            .store
+            .organisation(id)
             .await?
             .ok_or(Error::NotFound)
     }
@@ -954,5 +1083,34 @@ mod tests {
             password: "Admin-password-1".into(),
         };
         assert!(!format!("{admin:?}").contains("Admin-password"));
+    }
+}
+
+/// What an upsert by reference did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    Created,
+    /// These fields changed.
+    Updated(Vec<String>),
+    Unchanged,
+}
+
+/// A customer as a CRM's record left it.
+#[derive(Debug, Clone)]
+pub struct Upserted {
+    pub organisation: Organisation,
+    pub outcome: UpsertOutcome,
+}
+
+/// A CRM's reference, as usage producers name customers by it too: not an organisation id.
+fn external_reference(text: &str) -> Result<String> {
+    match CustomerRef::parse(text) {
+        Ok(CustomerRef::External(reference)) => Ok(reference.as_str().to_owned()),
+        Ok(CustomerRef::Org(_)) => Err(Error::bad_input(
+            "invalid_path",
+            "reference",
+            "an organisation id is not an external reference",
+        )),
+        Err(reason) => Err(Error::bad_input("invalid_path", "reference", reason)),
     }
 }

@@ -13,6 +13,7 @@ mod billing_api;
 mod billing_store;
 mod catalog;
 mod close;
+mod crm;
 mod documents;
 mod lambda_e2e;
 mod openapi;

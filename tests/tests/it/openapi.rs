@@ -202,6 +202,7 @@ impl Samples {
             ("import_id", kopek_domain::ids::ImportId::new().to_string()),
             ("upload_id", kopek_domain::ids::UploadId::new().to_string()),
             ("line", "1".to_owned()),
+            ("reference", "crm-42".to_owned()),
             (
                 "endpoint_id",
                 kopek_domain::ids::WebhookId::new().to_string(),

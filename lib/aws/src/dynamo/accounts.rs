@@ -13,6 +13,7 @@ use kopek_domain::accounts::{
     LegalName, NewAccount, OrgStatus, Organisation, PasswordHash, PaymentTerms, PersonName, Role,
     ScopeSet, TaxId, User, UserStatus,
 };
+use kopek_domain::charges::DomainEvent;
 use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
 use kopek_domain::money::Currency;
 use serde::{Deserialize, Serialize};
@@ -267,8 +268,13 @@ fn from_timestamp(secs: i64) -> DateTime<Utc> {
 }
 
 impl Store {
-    /// A1: an organisation, its first user and the user's e-mail guard, all or nothing.
-    pub async fn register(&self, account: &NewAccount) -> Result<(), StoreError> {
+    /// A1: an organisation, its first user and the user's e-mail guard, with the
+    /// organisation's event, all or nothing.
+    pub async fn register(
+        &self,
+        account: &NewAccount,
+        event: &DomainEvent,
+    ) -> Result<(), StoreError> {
         let org = to_item(&OrgItem::from_domain(&account.organisation))?;
         let user = to_item(&UserItem::from_domain(
             &account.owner,
@@ -286,6 +292,7 @@ impl Store {
                 put(self, org, absent)?,
                 put(self, user, absent)?,
                 put(self, email, absent)?,
+                super::orders::put_event(self, event)?,
             ],
             &[(2, StoreError::Duplicate("email"))],
         )
@@ -315,6 +322,64 @@ impl Store {
             .await?
             .map(OrgItem::into_domain)
             .transpose()
+    }
+
+    /// A2: an organisation with its revision, strongly consistent (an upsert's read).
+    pub async fn organisation_at(
+        &self,
+        id: OrgId,
+    ) -> Result<Option<(Organisation, u64)>, StoreError> {
+        match self.get::<OrgItem>(&keys::org(&id), "ORG", true).await? {
+            Some(item) => {
+                let rev = item.rev;
+                Ok(Some((item.into_domain()?, rev)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A2 + A45: a customer created from a CRM's record with its external reference, both
+    /// or neither; the reference taken meanwhile is a duplicate.
+    pub async fn create_customer(
+        &self,
+        org: &Organisation,
+        reference: &str,
+        event: &DomainEvent,
+    ) -> Result<(), StoreError> {
+        let item = to_item(&OrgItem::from_domain(org))?;
+        self.transact(
+            vec![
+                put(self, item, Some("attribute_not_exists(PK)"))?,
+                super::usage::external_ref_put(self, org.id, reference)?,
+                super::orders::put_event(self, event)?,
+            ],
+            &[(1, StoreError::Duplicate("external_ref"))],
+        )
+        .await
+    }
+
+    /// A2: saves `org` over revision `rev` with its event; a conflict when it changed
+    /// meanwhile.
+    pub async fn save_organisation(
+        &self,
+        org: &Organisation,
+        rev: u64,
+        event: &DomainEvent,
+    ) -> Result<u64, StoreError> {
+        let mut item = OrgItem::from_domain(org);
+        item.rev = rev + 1;
+        self.transact(
+            vec![
+                super::expr::put_over_rev(self, to_item(&item)?, rev)?,
+                super::orders::put_event(self, event)?,
+            ],
+            &[(
+                0,
+                StoreError::Conflict("the organisation changed meanwhile; retry".into()),
+            )],
+        )
+        .await?;
+        Ok(rev + 1)
     }
 
     /// A3.

@@ -9,8 +9,8 @@
 //!
 //! | # | Access pattern | Operation | Key |
 //! |---|----------------|-----------|-----|
-//! | A1 | Register an organisation with its first user, e-mail unique regardless of case | `TransactWriteItems`: 3 conditional puts | `ORG#{org}`/`ORG`, `USER#{usr}`/`USER`, `EMAIL#{email lowercased}`/`EMAIL` |
-//! | A2 | Get an organisation (several: their names in staff lists); update its payment terms, KPP and contract | `GetItem` (several: `BatchGetItem` of ≤ 100) / `UpdateItem` if `attribute_exists(PK)` | `ORG#{org}` / `ORG` |
+//! | A1 | Register an organisation with its first user, e-mail unique regardless of case | `TransactWriteItems`: 3 conditional puts and the `organisation.created` event (outbox) | `ORG#{org}`/`ORG`, `USER#{usr}`/`USER`, `EMAIL#{email lowercased}`/`EMAIL` |
+//! | A2 | Get an organisation (several: their names in staff lists; with its revision, consistent, for an upsert); update its payment terms, KPP and contract; save it over its revision (a CRM's record); create it with its external reference (A45) | `GetItem` (several: `BatchGetItem` of ≤ 100) / `UpdateItem` if `attribute_exists(PK)` / `PutItem` if `rev = :rev` / `TransactWriteItems` of 2 | `ORG#{org}` / `ORG` |
 //! | A3 | List organisations (staff) | `Query GSI1` | `GSI1PK = ORGS`, `GSI1SK = ORG#{org}` |
 //! | A3b | Organisations by tax id (a bank payment's payer) | `Query GSI2` | `GSI2PK = TAXID#{tax id}`, `GSI2SK = ORG#{org}` |
 //! | A4 | Find a user by e-mail (sign-in) | `GetItem` ×2 | `EMAIL#{email}` / `EMAIL` → `USER#{usr}` / `USER` |

@@ -9,7 +9,7 @@
 //! | A42 | List rejected events of a period / get one / mark it resolved | `Query GSI1` / `GetItem` / `UpdateItem` | as above |
 //! | A43 | Ingestion health counters | `UpdateItem ADD` (once per batch and meter) / `Query` | `USAGEHEALTH#{yyyy-mm received}` / `METER#{meter}` |
 //! | A44 | The last period closed (invoiced) for a customer | `GetItem` / conditional `PutItem` (only forward) | `ORG#{org}` / `BILLING` |
-//! | A45 | A customer by its external reference | `GetItem` / `TransactWriteItems` (guard unique) | `EXTREF#{reference}` / `EXTREF` |
+//! | A45 | A customer by its external reference (consistent where an upsert reads it); a reference given, unique — alone, or with the organisation it creates (an upsert) | `GetItem` / `TransactWriteItems` (guard unique) | `EXTREF#{reference}` / `EXTREF` |
 //!
 //! ## The write budget: one write unit per event
 //!
@@ -580,23 +580,45 @@ impl Store {
 
     /// A45: gives `org` the external reference `reference`, unique across customers.
     pub async fn set_external_ref(&self, org: OrgId, reference: &str) -> Result<(), StoreError> {
-        let item = to_item(&ExternalRefItem {
-            pk: keys::external_ref(reference),
-            sk: keys::EXTERNAL_REF_SK.into(),
-            kind: "external_ref".into(),
-            org,
-        })?;
-        let mut values = HashMap::new();
-        values.insert(":org".to_owned(), AttributeValue::S(org.to_string()));
-        let action = super::expr::conditional_put(
-            self,
-            item,
-            Some("attribute_not_exists(PK) OR org = :org"),
-            values,
-        )?;
+        let action = external_ref_put(self, org, reference)?;
         self.transact(vec![action], &[(0, StoreError::Duplicate("external_ref"))])
             .await
     }
+
+    /// A45: the organisation an external reference belongs to, strongly consistent (an
+    /// upsert by reference reads it before it writes).
+    pub async fn org_by_external_ref_now(
+        &self,
+        reference: &str,
+    ) -> Result<Option<OrgId>, StoreError> {
+        Ok(self
+            .get::<ExternalRefItem>(&keys::external_ref(reference), keys::EXTERNAL_REF_SK, true)
+            .await?
+            .map(|i| i.org))
+    }
+}
+
+/// The action that gives `org` the external reference `reference`, unless another customer
+/// has it.
+pub(crate) fn external_ref_put(
+    store: &Store,
+    org: OrgId,
+    reference: &str,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    let item = to_item(&ExternalRefItem {
+        pk: keys::external_ref(reference),
+        sk: keys::EXTERNAL_REF_SK.into(),
+        kind: "external_ref".into(),
+        org,
+    })?;
+    let mut values = HashMap::new();
+    values.insert(":org".to_owned(), AttributeValue::S(org.to_string()));
+    super::expr::conditional_put(
+        store,
+        item,
+        Some("attribute_not_exists(PK) OR org = :org"),
+        values,
+    )
 }
 
 /// The period in an event partition key `USAGE#{org}#{meter}#{yyyy-mm}#{shard}`.

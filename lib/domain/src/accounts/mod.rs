@@ -70,6 +70,7 @@ macro_rules! serde_as_parsed_string {
 
 mod api_keys;
 mod credentials;
+mod customer;
 mod error;
 mod organisation;
 mod principal;
@@ -83,6 +84,7 @@ pub use api_keys::{ApiKey, IssuedApiKey, NewApiKey};
 pub use credentials::{
     ApiKeyToken, Password, PasswordHash, SecretToken, constant_time_eq, sha256_hex,
 };
+pub use customer::{CustomerForm, CustomerRecord, Upsert};
 pub use error::{AccessError, AccountsError};
 pub use organisation::{
     Contract, MAX_PAYMENT_TERMS_DAYS, NewAccount, OrgStatus, Organisation, PaymentTerms,

@@ -187,23 +187,59 @@ pub struct Registration {
     password: Password,
 }
 
+/// An organisation's legal details as a form gives them, each checked and named where it
+/// fails: what a registration and a CRM's record share.
+pub(crate) struct LegalDetails {
+    pub legal_name: LegalName,
+    pub tax_id: TaxId,
+    pub kpp: Option<super::Kpp>,
+    pub billing_email: Email,
+    pub billing_address: BillingAddress,
+}
+
+impl LegalDetails {
+    pub(crate) fn parse(
+        legal_name: &str,
+        tax_id: &str,
+        kpp: Option<&str>,
+        billing_email: &str,
+        billing_address: &str,
+    ) -> Result<Self, AccountsError> {
+        let tax_id = TaxId::parse(tax_id)?;
+        Ok(Self {
+            legal_name: LegalName::parse(legal_name)?,
+            kpp: kpp.map(|k| super::Kpp::of(k, &tax_id)).transpose()?,
+            tax_id,
+            billing_email: Email::parse(billing_email).map_err(|e| e.in_field("billing_email"))?,
+            billing_address: BillingAddress::parse(billing_address)?,
+        })
+    }
+}
+
 impl TryFrom<RegistrationForm> for Registration {
     type Error = AccountsError;
 
     fn try_from(form: RegistrationForm) -> Result<Self, Self::Error> {
         let user_email = Email::parse(&form.user_email).map_err(|e| e.in_field("user_email"))?;
-        let tax_id = TaxId::parse(&form.tax_id)?;
-        Ok(Self {
-            legal_name: LegalName::parse(&form.legal_name)?,
-            kpp: form
-                .kpp
-                .as_deref()
-                .map(|k| super::Kpp::of(k, &tax_id))
-                .transpose()?,
+        let LegalDetails {
+            legal_name,
             tax_id,
-            billing_email: Email::parse(&form.billing_email)
-                .map_err(|e| e.in_field("billing_email"))?,
-            billing_address: BillingAddress::parse(&form.billing_address)?,
+            kpp,
+            billing_email,
+            billing_address,
+        } = LegalDetails::parse(
+            &form.legal_name,
+            &form.tax_id,
+            form.kpp.as_deref(),
+            &form.billing_email,
+            &form.billing_address,
+        )?;
+        Ok(Self {
+            legal_name,
+            kpp,
+            tax_id,
+            billing_email,
+            billing_address,
             currency: form.currency,
             language: form.language,
             user_name: PersonName::parse(&form.user_name).map_err(|e| e.in_field("user_name"))?,

@@ -539,3 +539,19 @@ fn rouble_service(
 fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
+
+/// Stores a registration as `Accounts::register` does, with its `organisation.created`
+/// event (the benchmarks register thousands without hashing a password each).
+pub(crate) async fn store_registration(
+    store: &Store,
+    account: &kopek_domain::accounts::NewAccount,
+) -> anyhow::Result<()> {
+    let created = kopek_domain::charges::DomainEvent::organisation_created(
+        &account.organisation,
+        kopek_domain::orders::UserOrKey::User(account.owner.id()),
+        account.organisation.created_at,
+        None,
+    );
+    store.register(account, &created).await?;
+    Ok(())
+}

@@ -86,7 +86,7 @@ async fn usage_customers(store: &Store, tag: &str, seed: u64) -> anyhow::Result<
         // Argon2id: tens of milliseconds of CPU, kept off the runtime's threads.
         let account =
             tokio::task::spawn_blocking(move || registration.open(chrono::Utc::now())).await?;
-        store.register(&account).await?;
+        crate::bench::store_registration(store, &account).await?;
         orgs.push(account.organisation.id);
     }
     Ok(orgs)

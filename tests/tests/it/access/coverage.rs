@@ -17,6 +17,12 @@ const NOT_REFERENCES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "PUT",
+        "/v1/customers/by-ref/{reference}",
+        "body tax_id",
+        "the customer's taxpayer number, as its CRM's record states it",
+    ),
+    (
+        "PUT",
         "/v1/billing/requisites",
         "body requisites.tax_id",
         "the provider's own taxpayer number, as its documents print it",

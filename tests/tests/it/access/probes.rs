@@ -476,6 +476,23 @@ pub(super) fn staff_probes(batch: &str, invoice: &str) -> Vec<Probe> {
         ),
         Probe::new(
             Method::GET,
+            "/v1/customers/by-ref/{reference}",
+            "path reference",
+            "/v1/customers/by-ref/crm-probe".to_owned(),
+            403,
+        ),
+        Probe::new(
+            Method::PUT,
+            "/v1/customers/by-ref/{reference}",
+            "path reference",
+            "/v1/customers/by-ref/crm-probe".to_owned(),
+            403,
+        )
+        .with_body(json!({"legal_name": "ООО «Проба»", "tax_id": "7707083893",
+            "billing_email": "probe@example.ru", "billing_address": "Москва", "currency": "RUB",
+            "language": "ru"})),
+        Probe::new(
+            Method::GET,
             "/v1/webhook-endpoints/{endpoint_id}",
             "path endpoint_id",
             hook(""),

@@ -150,7 +150,7 @@ pub(super) async fn close_customer_setup(
         .map_err(err)?,
         password_hash: template.password_hash.clone(),
     };
-    store.register(&account).await?;
+    crate::bench::store_registration(store, &account).await?;
     let owner_id = account.owner.id();
     let owner = || UserOrKey::User(owner_id);
 
