@@ -273,12 +273,24 @@ def accountant_run(browser, base, locale, words, email, password, org_id, shots,
 
 
 def admin_run(browser, base, locale, email, password, shots, report):
-    """The admin: the catalog, the staff, the settings and requisites."""
+    """The admin: the catalog, the staff, the settings and requisites, the webhooks: an
+    endpoint registered (its secret shown once), pinged, its delivery log."""
     tag = f"{locale[:2]}-desktop"
     page, errors = signed_in(browser, base, locale, email, password)
-    for name in ["catalog", "staff", "settings"]:
+    for name in ["catalog", "staff", "settings", "webhooks"]:
         page.goto(f"{base}/portal/admin/{name}")
         check(page, f"admin-{name}-{tag}", shots, report, errors)
+    page.goto(f"{base}/portal/admin/webhooks")
+    page.fill("#hook-url", f"https://crm-{locale[:2]}.example.ru/hooks")
+    page.fill("#hook-description", "CRM")
+    page.check("input[value='invoice.issued']")
+    page.click("form[action$='/portal/admin/webhooks'] button[type=submit]")
+    expect(page.locator("#secret")).to_contain_text("whsec_")
+    check(page, f"admin-webhook-secret-{tag}", shots, report, errors)
+    page.click(f"a:has-text('crm-{locale[:2]}.example.ru')")
+    page.click("form[action$='/ping'] button")
+    expect(page.locator("table")).to_contain_text("webhook.ping")
+    check(page, f"admin-webhook-{tag}", shots, report, errors)
     page.context.close()
 
 

@@ -938,7 +938,10 @@ mod tests {
             let name = data_schema_of(event_type).expect("a schema");
             documented.insert(event_type);
             let schema = properties_of(&doc, &doc["components"]["schemas"][name]);
-            assert!(!schema["properties"].is_null(), "{name} is not in the document");
+            assert!(
+                !schema["properties"].is_null(),
+                "{name} is not in the document"
+            );
             let properties: std::collections::BTreeSet<&str> = schema["properties"]
                 .as_object()
                 .expect("properties")

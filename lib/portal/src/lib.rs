@@ -35,6 +35,7 @@
 //! | `GET /bank`, `/bank/imports/{id}`; `POST /bank/statements`, `/bank/imports/{id}/lines/{n}` | billing staff (uploads: accountants, admins) | [`bank`]: statement upload, each import's report, the review list |
 //! | `GET`, `POST /admin/catalog`, `POST /admin/catalog/{code}/{prices, retire}` | managers, admins | [`admin`]: services, a new one, a new price version, retiring |
 //! | `GET`, `POST /admin/staff`; `GET`, `POST /admin/settings`, `POST /admin/requisites` | admins | [`admin`]: staff and inviting one; billing settings; the provider's requisites |
+//! | `GET`, `POST /admin/webhooks`; `GET /admin/webhooks/{id}`, `POST …/{id}/{enable, disable, rotate, ping, replay, delete}`, `POST …/{id}/deliveries/{delivery}/replay` | admins | [`webhooks`]: endpoints (the secret shown once), the delivery log, replays |
 //! | `GET /admin/templates`, `POST /admin/templates/{kind}` (multipart), `…/{kind}/remove`, `GET …/{kind}/{sha256}` | admins (billing staff read) | [`admin`]: document templates: upload, its check, back to the built-in |
 //! | `GET /static/{file}` | anyone | the stylesheet, htmx, the icon |
 
@@ -53,6 +54,7 @@ pub mod register;
 pub mod session;
 pub mod subscriptions;
 pub mod usage;
+pub mod webhooks;
 pub mod work;
 
 use axum::Router;
@@ -160,6 +162,16 @@ pub fn routes() -> Router<AppState> {
             post(admin::remove_template),
         )
         .route("/admin/templates/{kind}/{sha256}", get(admin::template))
+        .route(
+            "/admin/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/admin/webhooks/{id}", get(webhooks::endpoint))
+        .route("/admin/webhooks/{id}/{action}", post(webhooks::act))
+        .route(
+            "/admin/webhooks/{id}/deliveries/{delivery}/replay",
+            post(webhooks::replay),
+        )
         .route("/invoices", get(pages::invoices))
         .route("/invoices/{id}", get(pages::invoice))
         .route("/static/{file}", get(asset))

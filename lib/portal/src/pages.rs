@@ -50,7 +50,7 @@ impl Frame {
         let role = viewer.principal.role();
         let customer = viewer.principal.org().is_some();
         let billing = matches!(role, Role::Manager | Role::Accountant | Role::Admin);
-        let entries: [(&'static str, &'static str, bool); 17] = [
+        let entries: [(&'static str, &'static str, bool); 18] = [
             ("/portal", t.dashboard, true),
             ("/portal/orders", t.orders, customer),
             (
@@ -93,6 +93,11 @@ impl Frame {
             (
                 "/portal/admin/templates",
                 tr("Шаблоны", "Templates"),
+                role == Role::Admin,
+            ),
+            (
+                "/portal/admin/webhooks",
+                tr("Вебхуки", "Webhooks"),
                 role == Role::Admin,
             ),
             ("/portal/account", tr("Профиль", "Account"), true),

@@ -64,6 +64,11 @@
 //!   CPU time (p50, p95) and wall time per page, DynamoDB requests, and bytes as sent and
 //!   gzipped; the static files' sizes ([`portal`]).
 //!
+//! - `webhooks [--events N] [--pollers P]` (default 10,000 events, 4 pollers): one payment's
+//!   event and its cost; a burst of N events in the outbox dispatched and delivered to a
+//!   loopback receiver: requests and write units per event, deliveries per second, the oldest
+//!   undelivered event's age ([`webhooks`]).
+//!
 //! Figures are printed as a Markdown table, ready for BENCHMARKS.md. Nothing here asserts
 //! on time (the usage benchmark fails only when the totals do not match what was sent).
 
@@ -78,6 +83,7 @@ mod procfs;
 mod report;
 mod sign_in;
 mod usage;
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -105,7 +111,7 @@ use procfs::{cpu_ticks_of, machine_busy_ticks, process_cpu_ns, process_cpu_ticks
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let (what, rest) = args.split_first().context(
-        "which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank`, `portal` or `report`",
+        "which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank`, `portal`, `webhooks` or `report`",
     )?;
     let (mut runs, mut events, mut pollers, mut customers) = (None, None, None, None);
     let mut rest = rest.iter();
@@ -182,6 +188,13 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(portal::run(&root, &tools, runs.unwrap_or(20))),
+        // Several threads: the delivery pollers and the receiver beside the dispatcher.
+        "webhooks" => tokio::runtime::Runtime::new()?.block_on(webhooks::run(
+            &root,
+            &tools,
+            events.unwrap_or(10_000),
+            pollers.unwrap_or(4),
+        )),
         "report" => tokio::runtime::Runtime::new()?.block_on(report::run(
             &root,
             &tools,
@@ -190,7 +203,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         )),
         other => {
             bail!(
-                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank`, `portal` or `report`"
+                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank`, `portal`, `webhooks` or `report`"
             )
         }
     }

@@ -9,6 +9,7 @@ mod customer;
 mod orders;
 mod people;
 mod staff;
+mod webhooks;
 
 use std::net::{IpAddr, Ipv4Addr};
 
