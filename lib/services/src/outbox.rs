@@ -21,6 +21,9 @@ use crate::{Context, Error, Result};
 /// Events read per relay run (one outbox query).
 pub const RELAY_BATCH: i32 = 100;
 
+/// Events taken out of the outbox at once (concurrent `UpdateItem`s).
+pub const TAKE_OUT_AT_ONCE: usize = 16;
+
 /// What one run relayed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Relayed {
@@ -76,9 +79,17 @@ impl Outbox {
         let webhooks = crate::webhooks::Webhooks::new(self.ctx.clone())
             .dispatch(&events)
             .await?;
-        for event in &events {
-            self.ctx.store.relayed(event).await?;
-        }
+        // One `UpdateItem` per event, the run's largest share of requests: sent
+        // [`TAKE_OUT_AT_ONCE`] at a time rather than one after another.
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let take_outs: Vec<_> = events
+            .iter()
+            .map(|event| self.ctx.store.relayed(event))
+            .collect();
+        stream::iter(take_outs)
+            .buffer_unordered(TAKE_OUT_AT_ONCE)
+            .try_collect::<Vec<bool>>()
+            .await?;
         Ok(Relayed {
             events: events.len(),
             document_jobs: jobs.len(),
