@@ -404,6 +404,20 @@ mod event_data {
         pub organisation: OrganisationData,
     }
 
+    /// A customer's new user, invited (it becomes active when it accepts).
+    #[derive(ToSchema)]
+    pub struct UserAddedData {
+        pub user_id: String,
+        pub name: String,
+        pub email: String,
+        /// `customer`.
+        pub role: String,
+        /// `invited`.
+        pub status: String,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
     #[derive(ToSchema)]
     pub struct PingData {
         /// The endpoint pinged.
@@ -428,6 +442,7 @@ pub fn data_schema_of(kind: EventType) -> Option<&'static str> {
         EventType::RefundSent => "RefundSentData",
         EventType::OrganisationCreated => "OrganisationData",
         EventType::OrganisationUpdated => "OrganisationUpdatedData",
+        EventType::UserAdded => "UserAddedData",
         EventType::Ping => "PingData",
         _ => return None,
     })
@@ -459,6 +474,7 @@ pub fn data_schemas() -> Vec<(
         one::<RefundSentData>(),
         one::<OrganisationData>(),
         one::<OrganisationUpdatedData>(),
+        one::<UserAddedData>(),
         one::<PingData>(),
     ]
 }
@@ -924,6 +940,12 @@ mod tests {
             EventKind::OrganisationUpdated {
                 changed: vec!["language".into()],
                 state,
+            },
+            EventKind::UserAdded {
+                user: UserId::new(),
+                name: "Пётр Сидоров".into(),
+                email: "petr@romashka.ru".into(),
+                role: kopek_domain::accounts::Role::Customer,
             },
         ]
     }

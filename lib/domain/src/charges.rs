@@ -142,6 +142,13 @@ pub enum EventKind {
     },
     /// An organisation registered itself, or a CRM created it by its reference.
     OrganisationCreated { state: OrganisationState },
+    /// A user was invited into an organisation (a colleague, by its users or staff).
+    UserAdded {
+        user: crate::ids::UserId,
+        name: String,
+        email: String,
+        role: crate::accounts::Role,
+    },
     /// A CRM's record changed these fields of an organisation.
     OrganisationUpdated {
         changed: Vec<String>,
@@ -208,6 +215,7 @@ impl EventKind {
             EventKind::OrganisationCreated { .. } | EventKind::OrganisationUpdated { .. } => {
                 "ORG".to_owned()
             }
+            EventKind::UserAdded { user, .. } => user.to_string(),
         }
     }
 }

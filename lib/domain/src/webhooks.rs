@@ -784,6 +784,13 @@ pub fn data(kind: &EventKind, by: &UserOrKey) -> serde_json::Value {
                     "currency": sent.currency()}),
         EventKind::OrganisationCreated { state } => organisation(state, None),
         EventKind::OrganisationUpdated { changed, state } => organisation(state, Some(changed)),
+        EventKind::UserAdded {
+            user,
+            name,
+            email,
+            role,
+        } => json!({"user_id": user, "name": name, "email": email, "role": role,
+                    "status": "invited"}),
     };
     if let serde_json::Value::Object(fields) = &mut data {
         fields.insert("actor".into(), actor(by));
@@ -825,6 +832,7 @@ pub fn event_type(kind: &EventKind) -> Option<EventType> {
         EventKind::RefundSent { .. } => EventType::RefundSent,
         EventKind::OrganisationCreated { .. } => EventType::OrganisationCreated,
         EventKind::OrganisationUpdated { .. } => EventType::OrganisationUpdated,
+        EventKind::UserAdded { .. } => EventType::UserAdded,
     })
 }
 

@@ -839,7 +839,8 @@ impl Accounts {
         if caller.role().is_staff() {
             caller.require_role(&[Role::Admin])?;
         }
-        self.invite(invite, Role::Customer, Some(org.id)).await
+        self.invite(caller, invite, Role::Customer, Some(org.id))
+            .await
     }
 
     /// The provider's staff (admins).
@@ -867,10 +868,16 @@ impl Accounts {
                 "staff roles are engineer, manager, accountant and admin; customers are invited by their organisation",
             ));
         }
-        self.invite(invite, role, None).await
+        self.invite(caller, invite, role, None).await
     }
 
-    async fn invite(&self, invite: Invite, role: Role, org: Option<OrgId>) -> Result<Invited> {
+    async fn invite(
+        &self,
+        caller: &Principal,
+        invite: Invite,
+        role: Role,
+        org: Option<OrgId>,
+    ) -> Result<Invited> {
         let email = Email::parse(&invite.email)?;
         let name = PersonName::parse(&invite.name).map_err(|e| e.in_field("name"))?;
         let now = self.ctx.now();
@@ -884,7 +891,24 @@ impl Accounts {
             now,
         )?;
         let (token, record) = Invitation::issue(now);
-        self.ctx.store.invite_user(&user, &record).await?;
+        // A customer's new user is an event a CRM hears of (`user.added`); staff are not.
+        let added = org.map(|org| {
+            DomainEvent::new(
+                org,
+                crate::access::actor(caller),
+                now,
+                EventKind::UserAdded {
+                    user: user.id(),
+                    name: user.name().to_string(),
+                    email: user.email().as_str().to_owned(),
+                    role,
+                },
+            )
+        });
+        self.ctx
+            .store
+            .invite_user(&user, &record, added.as_ref())
+            .await?;
         tracing::info!(user = %user.id(), role = %role, "user invited");
         // The invitee gets the link by mail where this function can send it; the token is
         // answered too, for the inviter to pass on otherwise.

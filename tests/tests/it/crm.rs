@@ -228,3 +228,35 @@ async fn bad_records_and_callers_are_refused_and_change_nothing() {
         .assert_status(404);
     assert_eq!(app.table_items().await, before, "a refusal wrote something");
 }
+
+#[tokio::test]
+async fn a_customers_new_user_is_a_user_added_event_and_staff_are_not() {
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    let customer = app.register("Коллеги").await;
+    let invited = app
+        .post(
+            &format!("/v1/organisations/{}/users", customer.org_id),
+            Some(&customer.token),
+            &json!({"name": "Пётр Сидоров", "email": format!("petr{}@kollegi.example.ru", unique())}),
+        )
+        .await;
+    invited.assert_status(201);
+    app.post(
+        "/v1/staff-users",
+        Some(&admin),
+        &json!({"name": "Инженер", "email": format!("eng{}@kopek.test", unique()), "role": "engineer"}),
+    )
+    .await
+    .assert_status(201);
+    app.relay().await;
+    let feed = app.get("/v1/events?types=user.added", Some(&admin)).await;
+    feed.assert_status(200);
+    let added = feed.body["items"].as_array().expect("items");
+    assert_eq!(added.len(), 1, "only the customer's user: {}", feed.body);
+    assert_eq!(added[0]["org_id"], customer.org_id.as_str());
+    assert_eq!(added[0]["data"]["name"], "Пётр Сидоров");
+    assert_eq!(added[0]["data"]["role"], "customer");
+    assert_eq!(added[0]["data"]["status"], "invited");
+    assert_eq!(added[0]["data"]["actor"]["user"], customer.user_id.as_str());
+}

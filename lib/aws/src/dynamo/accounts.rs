@@ -579,6 +579,7 @@ impl Store {
         &self,
         user: &User,
         invitation: &InvitationRecord,
+        event: Option<&DomainEvent>,
     ) -> Result<(), StoreError> {
         let user_item = to_item(&UserItem::from_domain(user, None))?;
         let email = to_item(&EmailItem {
@@ -596,15 +597,16 @@ impl Store {
             expires_at: epoch(invitation.expires_at),
         })?;
         let absent = Some("attribute_not_exists(PK)");
-        self.transact(
-            vec![
-                put(self, user_item, absent)?,
-                put(self, email, absent)?,
-                put(self, invite, absent)?,
-            ],
-            &[(1, StoreError::Duplicate("email"))],
-        )
-        .await
+        let mut items = vec![
+            put(self, user_item, absent)?,
+            put(self, email, absent)?,
+            put(self, invite, absent)?,
+        ];
+        if let Some(event) = event {
+            items.push(super::orders::put_event(self, event)?);
+        }
+        self.transact(items, &[(1, StoreError::Duplicate("email"))])
+            .await
     }
 
     /// The invitation with this token hash: the invited user and when it expires.
