@@ -787,6 +787,15 @@ pub(crate) fn key(pk: &str, sk: &str) -> Item {
     ])
 }
 
+/// A put of `item` without a condition, as one request of a `BatchWriteItem`.
+pub(crate) fn put_request(item: Item) -> Result<WriteRequest, StoreError> {
+    aws_sdk_dynamodb::types::PutRequest::builder()
+        .set_item(Some(item))
+        .build()
+        .map(|p| WriteRequest::builder().put_request(p).build())
+        .map_err(|e| StoreError::Unexpected(e.to_string()))
+}
+
 pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value)
         .map_err(|e| StoreError::Unexpected(format!("cannot encode item: {e}")))

@@ -401,18 +401,7 @@ impl Store {
     pub async fn put_events_in_bulk(&self, events: &[DomainEvent]) -> Result<(), StoreError> {
         let requests = events
             .iter()
-            .map(|event| {
-                let item = event_item(event)?;
-                aws_sdk_dynamodb::types::PutRequest::builder()
-                    .set_item(Some(item))
-                    .build()
-                    .map(|p| {
-                        aws_sdk_dynamodb::types::WriteRequest::builder()
-                            .put_request(p)
-                            .build()
-                    })
-                    .map_err(|e| StoreError::Unexpected(e.to_string()))
-            })
+            .map(|event| super::put_request(event_item(event)?))
             .collect::<Result<Vec<_>, _>>()?;
         self.batch_write(requests).await
     }

@@ -12,16 +12,14 @@
 //! position before it. Its partitions take ≤ 10,000 events each, so a partition is written
 //! at the dispatch rate, and a reader hops to the next partition when one is exhausted.
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, PutRequest, ReturnConsumedCapacity, ReturnValue, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, ReturnValue};
 use chrono::{DateTime, Utc};
 use kopek_domain::ids::{DeliveryId, WebhookId};
 use kopek_domain::webhooks::{Delivery, DeliveryStatus, Endpoint, EventType};
 use serde::{Deserialize, Serialize};
 
 use super::expr::{self, SAME_REV};
-use super::{Item, Page, PageKey, QuerySpec, SkRange, Store, StoreError, epoch, keys, to_item};
+use super::{Page, PageKey, QuerySpec, SkRange, Store, StoreError, epoch, keys, to_item};
 
 /// How long the feed and the delivery log keep an event (the feed promises 30 days).
 pub const KEPT_DAYS: i64 = 35;
@@ -163,14 +161,6 @@ impl From<FeedItem> for FeedEntry {
     }
 }
 
-fn put_request(item: Item) -> Result<WriteRequest, StoreError> {
-    PutRequest::builder()
-        .set_item(Some(item))
-        .build()
-        .map(|p| WriteRequest::builder().put_request(p).build())
-        .map_err(|e| StoreError::Unexpected(e.to_string()))
-}
-
 impl Store {
     /// A89: registers `endpoint` (revision 1).
     pub async fn create_webhook(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
@@ -269,7 +259,7 @@ impl Store {
         let expires_at = epoch(now + chrono::Duration::days(KEPT_DAYS));
         let mut requests = Vec::with_capacity(entries.len() + deliveries.len());
         for e in entries {
-            requests.push(put_request(to_item(&FeedItem {
+            requests.push(super::put_request(to_item(&FeedItem {
                 pk: keys::feed(e.sequence),
                 sk: keys::feed_position(e.sequence),
                 kind: "feed_event".into(),
@@ -282,7 +272,7 @@ impl Store {
             })?)?);
         }
         for d in deliveries {
-            requests.push(put_request(to_item(&DeliveryItem::new(d, 1, now))?)?);
+            requests.push(super::put_request(to_item(&DeliveryItem::new(d, 1, now))?)?);
         }
         self.batch_write(requests).await
     }
