@@ -8,12 +8,13 @@ Run by `tests/tests/it/portal/browser.rs` against a portal it serves on 127.0.0.
 
 In Russian and in English, at desktop and phone widths, a customer signs in with the
 keyboard alone, reads the dashboard, opens the invoices and one invoice, places an order,
-subscribes (the prorated fee shown first), reads its usage, documents, payments, statement
-and account, and signs out; anyone reads the catalog and the forgotten-password form. Then,
+subscribes (the prorated fee shown first), reads its usage, documents, payments, statement,
+audit log and account, and signs out; anyone reads the catalog and the forgotten-password form. Then,
 in each language, an engineer takes one of the work orders those orders made and completes
 it (one done, one failed with a reason); a manager reads the periods and holds the
 customer's dunning; an accountant records the customer's payment and reads the bank page;
-an admin reads the catalog, staff and settings pages.
+an admin reads the catalog, staff and settings pages, registers a webhook endpoint and
+finds it in the audit log.
 Every page is checked with axe-core (vendored beside this file): no serious or critical
 violation; no error in the console (a Content-Security-Policy refusal would be one); and
 photographed into SCREENSHOT_DIR for a person to look at. Prints what it checked as JSON;
@@ -207,7 +208,7 @@ def customer_pages(page, base, words, tag, shots, report, errors):
     with page.expect_navigation():
         page.get_by_role("button", name=words["confirm"]).click()
     expect(page).to_have_url(f"{base}/portal/subscriptions")
-    for name in ["usage", "documents", "payments", "statement", "account"]:
+    for name in ["usage", "documents", "payments", "statement", "audit", "account"]:
         page.goto(f"{base}/portal/{name}")
         check(page, f"{name}-{tag}", shots, report, errors)
 
@@ -274,7 +275,7 @@ def accountant_run(browser, base, locale, words, email, password, org_id, shots,
 
 def admin_run(browser, base, locale, email, password, shots, report):
     """The admin: the catalog, the staff, the settings and requisites, the webhooks: an
-    endpoint registered (its secret shown once), pinged, its delivery log."""
+    endpoint registered (its secret shown once), pinged, its delivery log; the audit log."""
     tag = f"{locale[:2]}-desktop"
     page, errors = signed_in(browser, base, locale, email, password)
     for name in ["catalog", "staff", "settings", "webhooks"]:
@@ -291,6 +292,10 @@ def admin_run(browser, base, locale, email, password, shots, report):
     page.click("form[action$='/ping'] button")
     expect(page.locator("table")).to_contain_text("webhook.ping")
     check(page, f"admin-webhook-{tag}", shots, report, errors)
+    # The audit log: the endpoint just registered is its newest change.
+    page.goto(f"{base}/portal/audit")
+    expect(page.locator("table")).to_contain_text("POST /portal/admin/webhooks")
+    check(page, f"admin-audit-{tag}", shots, report, errors)
     page.context.close()
 
 

@@ -294,7 +294,9 @@ impl TestApp {
             .with_typesetter(typesetter())
             // The tests' receivers listen on loopback: allowed here, as a deployment would
             // allow its own network (`WebhooksAllowPrivate`).
-            .with_hook_client(HookClient::new(true).expect("a webhook client"));
+            .with_hook_client(HookClient::new(true).expect("a webhook client"))
+            // A state-changing request that writes no audit record fails the test at once.
+            .with_settings(|s| s.audit_strict = true);
         let state = AppState::new(services, key.expose(), config.access_token_ttl);
         let router = kopek_api::local_app(state.clone());
         Self {

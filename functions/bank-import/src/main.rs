@@ -1,6 +1,8 @@
 //! The `bank-import` Lambda function: batches of `BankQueue` (SQS event source,
 //! `ReportBatchItemFailures`) — chunks of uploaded bank statements — handled by
 //! `kopek_services::bank::Bank` through `kopek_events::bank`.
+// A chunk's future, inside its audit scope, nests deeper than the default allows.
+#![recursion_limit = "256"]
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use kopek_aws::{clients, config::Config, telemetry};

@@ -1,6 +1,9 @@
 //! The `dunning` Lambda function: EventBridge Scheduler fires it every morning
 //! (`DunningSchedule` in the template) to move each customer with money due through the
-//! dunning policy; the rules are `kopek_services::dunning` and `kopek_domain::dunning`.
+//! dunning policy, and every night (`AuditArchiveSchedule`) to archive the audit records past
+//! their retention; the rules are `kopek_services::dunning` and `kopek_services::audit`.
+// The daily run's future, inside its audit scope, nests deeper than the default allows.
+#![recursion_limit = "256"]
 
 use kopek_aws::{clients, config::Config, telemetry};
 use kopek_events::dunning::{ScheduledDunning, handle_schedule};
@@ -12,10 +15,11 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let clients = clients::Clients::new(&clients::sdk_config().await);
-    let dunning = &Services::from_config(&config, &clients)?.dunning();
+    let services = Services::from_config(&config, &clients)?;
+    let (dunning, audit) = (&services.dunning(), &services.audit());
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ScheduledDunning>| async move {
-            Ok::<_, Error>(handle_schedule(dunning, event.payload).await?)
+            Ok::<_, Error>(handle_schedule(dunning, audit, event.payload).await?)
         },
     ))
     .await

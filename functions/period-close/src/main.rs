@@ -2,6 +2,8 @@
 //! period (`CloseSchedule` in the template) to start the close of the period that ended; a
 //! duplicated trigger resumes the close already started. The fan-out runs in
 //! `period-close-worker`; the rules are `kopek_services::close`.
+// The start's future, inside its audit scope, nests deeper than the default allows.
+#![recursion_limit = "256"]
 
 use kopek_aws::{clients, config::Config, telemetry};
 use kopek_events::close::{ScheduledClose, handle_schedule};

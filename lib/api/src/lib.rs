@@ -6,7 +6,7 @@
 //!
 //! | module | function (`functions/…`) | paths |
 //! |--------|--------------------------|-------|
-//! | [`accounts`], [`webhooks`] | `accounts-api` | `/v1/auth/*`, `/v1/me`, `/v1/organisations*`, `/v1/staff-users*`, `/v1/api-keys*`, `/v1/webhook-endpoints*`, `/v1/events` |
+//! | [`accounts`], [`webhooks`], [`audit`] | `accounts-api` | `/v1/auth/*`, `/v1/me`, `/v1/organisations*`, `/v1/customers/*`, `/v1/staff-users*`, `/v1/api-keys*`, `/v1/webhook-endpoints*`, `/v1/events`, `/v1/audit-records*` |
 //! | `kopek_portal` | `portal` | `/portal*` (the web portal's pages) |
 //! | [`catalog`] | `catalog-api` | `/v1/catalog/*`, `/v1/openapi.json` |
 //! | [`orders`], [`subscriptions`], [`work`] | `order-intake` | `/v1/orders*`, `/v1/charges`, `/v1/subscriptions*`, `/v1/work/*` |
@@ -22,6 +22,7 @@
 //! [`BodyLimit`] before any middleware reads a body.
 
 pub mod accounts;
+pub mod audit;
 pub mod billing;
 pub mod catalog;
 pub mod money;
@@ -66,6 +67,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "usage", description = "Metered usage: reporting it, the customer's view with estimated prices, ingestion health and rejected events"),
         (name = "billing", description = "The period close, invoices, credit notes, payments received and credit, balances from the ledger, and billing settings"),
         (name = "documents", description = "Closing documents: invoices for payment and acts as PDF, their signatures, a period's documents"),
+        (name = "audit", description = "The audit log of every state-changing action (read-only): searched by time, actor, object and action, exported as CSV; a customer sees the records about its own organisation"),
         (name = "webhooks", description = "Webhook endpoints (Standard Webhooks: signed, retried for about three days, replayable), their delivery log, and the events feed for CRMs that poll. The events themselves are in this document's `webhooks` section"),
     )
 )]
@@ -112,6 +114,7 @@ fn accounts_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(accounts::routes())
         .merge(webhooks::routes())
+        .merge(audit::routes())
 }
 
 fn order_intake_routes() -> OpenApiRouter<AppState> {

@@ -374,6 +374,39 @@ mod event_data {
         pub actor: Actor,
     }
 
+    /// Dunning reached a step of its policy for the customer (the last one it took that day).
+    #[derive(ToSchema)]
+    pub struct DunningStepReachedData {
+        /// The step's index in the policy.
+        pub step: u32,
+        /// `reminder`, `due_notice`, `overdue_notice`, `block_orders`, `suspend` or `final`.
+        pub kind: String,
+        /// What is overdue (zero before the due date).
+        pub overdue: Amount,
+        pub currency: String,
+        pub on: String,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
+    /// Dunning suspended the customer's service.
+    #[derive(ToSchema)]
+    pub struct CustomerSuspendedData {
+        pub overdue: Amount,
+        pub currency: String,
+        pub on: String,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
+    /// The customer paid what was overdue: its block and suspension are lifted.
+    #[derive(ToSchema)]
+    pub struct CustomerRestoredData {
+        pub on: String,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
     /// An organisation as it is now: registered, or created by a CRM's reference.
     #[derive(ToSchema)]
     pub struct OrganisationData {
@@ -443,6 +476,9 @@ pub fn data_schema_of(kind: EventType) -> Option<&'static str> {
         EventType::OrganisationCreated => "OrganisationData",
         EventType::OrganisationUpdated => "OrganisationUpdatedData",
         EventType::UserAdded => "UserAddedData",
+        EventType::DunningStepReached => "DunningStepReachedData",
+        EventType::CustomerSuspended => "CustomerSuspendedData",
+        EventType::CustomerRestored => "CustomerRestoredData",
         EventType::Ping => "PingData",
         _ => return None,
     })
@@ -472,6 +508,9 @@ pub fn data_schemas() -> Vec<(
         one::<PaymentReceivedData>(),
         one::<PaymentReversedData>(),
         one::<RefundSentData>(),
+        one::<DunningStepReachedData>(),
+        one::<CustomerSuspendedData>(),
+        one::<CustomerRestoredData>(),
         one::<OrganisationData>(),
         one::<OrganisationUpdatedData>(),
         one::<UserAddedData>(),
@@ -947,6 +986,17 @@ mod tests {
                 email: "petr@romashka.ru".into(),
                 role: kopek_domain::accounts::Role::Customer,
             },
+            EventKind::DunningStepReached {
+                step: 2,
+                kind: kopek_domain::dunning::StepKind::OverdueNotice,
+                overdue: money,
+                on: day,
+            },
+            EventKind::CustomerSuspended {
+                overdue: money,
+                on: day,
+            },
+            EventKind::CustomerRestored { on: day },
         ]
     }
 

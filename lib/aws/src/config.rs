@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use kopek_domain::audit::Retention;
 use kopek_domain::calendar::Calendar;
 use kopek_domain::period::{PeriodLength, PeriodLengthError};
 
@@ -55,6 +56,13 @@ pub struct Config {
     /// deliveries may reach private, loopback and link-local addresses — only for a
     /// deployment whose CRM is inside its own network, and for local receivers.
     pub webhooks_allow_private: bool,
+    /// `KOPEK_AUDIT_RETENTION_DAYS` (the template's `AuditRetentionDays`; default 1826, five
+    /// years): how long audit records stay in the table before the archive takes them.
+    pub audit_retention: Retention,
+    /// `KOPEK_AUDIT_STRICT` (`true`/`false`, default `false`): a state-changing request that
+    /// succeeded without an audit record fails (500) instead of only being logged — on in
+    /// tests and the local stack, so a gap shows at once.
+    pub audit_strict: bool,
     /// `KOPEK_DOCUMENTS_BUCKET`: where closing documents are filed.
     pub documents_bucket: Option<String>,
     /// `KOPEK_SIGNING_KEY_ID`: the KMS key documents are signed with.
@@ -108,6 +116,14 @@ impl Config {
                     }),
             }
         };
+        let flag = |name: &'static str| match lookup(name).as_deref().map(str::trim) {
+            None | Some("") | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(ConfigError::Malformed {
+                name,
+                reason: format!("expected true or false, got {other:?}"),
+            }),
+        };
         let calendar = match lookup("KOPEK_TIME_ZONE").filter(|v| !v.trim().is_empty()) {
             None => Calendar::UTC,
             Some(v) => v.parse().map_err(|e: kopek_domain::calendar::ZoneError| {
@@ -146,19 +162,22 @@ impl Config {
                 .filter(|v| !v.trim().is_empty()),
             bank_queue_url: lookup("KOPEK_BANK_QUEUE_URL").filter(|v| !v.trim().is_empty()),
             webhook_queue_url: lookup("KOPEK_WEBHOOK_QUEUE_URL").filter(|v| !v.trim().is_empty()),
-            webhooks_allow_private: match lookup("KOPEK_WEBHOOKS_ALLOW_PRIVATE")
-                .as_deref()
-                .map(str::trim)
+            webhooks_allow_private: flag("KOPEK_WEBHOOKS_ALLOW_PRIVATE")?,
+            audit_retention: match lookup("KOPEK_AUDIT_RETENTION_DAYS")
+                .filter(|v| !v.trim().is_empty())
             {
-                None | Some("") | Some("false") => false,
-                Some("true") => true,
-                Some(other) => {
-                    return Err(ConfigError::Malformed {
-                        name: "KOPEK_WEBHOOKS_ALLOW_PRIVATE",
-                        reason: format!("expected true or false, got {other:?}"),
-                    });
-                }
+                None => Retention::default(),
+                Some(v) => v
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|e| e.to_string())
+                    .and_then(Retention::days)
+                    .map_err(|reason| ConfigError::Malformed {
+                        name: "KOPEK_AUDIT_RETENTION_DAYS",
+                        reason,
+                    })?,
             },
+            audit_strict: flag("KOPEK_AUDIT_STRICT")?,
             documents_bucket: lookup("KOPEK_DOCUMENTS_BUCKET").filter(|v| !v.trim().is_empty()),
             signing_key_id: lookup("KOPEK_SIGNING_KEY_ID").filter(|v| !v.trim().is_empty()),
             mail_from: lookup("KOPEK_MAIL_FROM").filter(|v| !v.trim().is_empty()),

@@ -9,6 +9,8 @@
 //! - [`dynamo`]: the DynamoDB store — the table design and every access pattern are in its
 //!   module docs;
 //! - [`queue`]: the SQS queues: sending in batches, receiving, deleting;
+//! - [`audit`]: the audit scope: a request's or task's record, written by the store with its
+//!   first change;
 //! - [`archive`]: ZIPs: a package in memory, a period's archive streamed as a multipart upload;
 //! - [`hooks`]: outgoing webhook requests (addresses checked before connecting, no redirects,
 //!   a deadline);
@@ -19,6 +21,7 @@
 //! - `faults` (cargo feature `faults`, tests only): injected write failures.
 
 pub mod archive;
+pub mod audit;
 pub mod clients;
 pub mod config;
 pub mod dynamo;

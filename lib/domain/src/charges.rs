@@ -154,6 +154,21 @@ pub enum EventKind {
         changed: Vec<String>,
         state: OrganisationState,
     },
+    /// Dunning reached a step of its policy for the customer (the last one it took today):
+    /// a reminder, a notice, orders blocked, service suspended, handed to people.
+    DunningStepReached {
+        /// The step's index in the policy.
+        step: usize,
+        kind: crate::dunning::StepKind,
+        /// What is overdue (zero before the due date).
+        overdue: Money,
+        on: NaiveDate,
+    },
+    /// Dunning suspended the customer's service: its subscriptions stop accruing and its
+    /// work orders are held back.
+    CustomerSuspended { overdue: Money, on: NaiveDate },
+    /// The customer paid what was overdue: what dunning blocked and suspended is lifted.
+    CustomerRestored { on: NaiveDate },
 }
 
 /// An organisation as its events tell a CRM of it.
@@ -216,6 +231,10 @@ impl EventKind {
                 "ORG".to_owned()
             }
             EventKind::UserAdded { user, .. } => user.to_string(),
+            // A customer's dunning is one history of its own.
+            EventKind::DunningStepReached { .. }
+            | EventKind::CustomerSuspended { .. }
+            | EventKind::CustomerRestored { .. } => "DUNNING".to_owned(),
         }
     }
 }

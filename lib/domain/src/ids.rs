@@ -183,6 +183,10 @@ prefixed_id!(
     /// One event's delivery to one webhook endpoint (all its attempts).
     DeliveryId, "dlv_", "webhook delivery"
 );
+prefixed_id!(
+    /// One record of the audit log.
+    AuditId, "aud_", "audit record"
+);
 
 #[cfg(test)]
 mod tests {

@@ -33,10 +33,13 @@
 //! - [`clock`]: the injected notion of "now".
 //! - [`webhooks`]: outgoing webhooks (Standard Webhooks): event types, the envelope, signing
 //!   secrets and signatures, the retry schedule, the addresses a delivery may not reach.
+//! - [`audit`]: the audit log's records, what they mask, the changes they show, the search
+//!   filter and the CSV export.
 //! - [`wire`]: decimals and dates as text, read strictly (one grammar for all input).
 
 pub mod account_statement;
 pub mod accounts;
+pub mod audit;
 pub mod bank;
 pub mod calendar;
 pub mod catalog;

@@ -791,6 +791,16 @@ pub fn data(kind: &EventKind, by: &UserOrKey) -> serde_json::Value {
             role,
         } => json!({"user_id": user, "name": name, "email": email, "role": role,
                     "status": "invited"}),
+        EventKind::DunningStepReached {
+            step,
+            kind,
+            overdue,
+            on,
+        } => json!({"step": step, "kind": kind, "overdue": amount(overdue),
+                    "currency": overdue.currency(), "on": on}),
+        EventKind::CustomerSuspended { overdue, on } => json!({"overdue": amount(overdue),
+                    "currency": overdue.currency(), "on": on}),
+        EventKind::CustomerRestored { on } => json!({"on": on}),
     };
     if let serde_json::Value::Object(fields) = &mut data {
         fields.insert("actor".into(), actor(by));
@@ -833,6 +843,9 @@ pub fn event_type(kind: &EventKind) -> Option<EventType> {
         EventKind::OrganisationCreated { .. } => EventType::OrganisationCreated,
         EventKind::OrganisationUpdated { .. } => EventType::OrganisationUpdated,
         EventKind::UserAdded { .. } => EventType::UserAdded,
+        EventKind::DunningStepReached { .. } => EventType::DunningStepReached,
+        EventKind::CustomerSuspended { .. } => EventType::CustomerSuspended,
+        EventKind::CustomerRestored { .. } => EventType::CustomerRestored,
     })
 }
 

@@ -20,7 +20,8 @@ pub fn parse_body(body: &str) -> Result<BankJob, Error> {
 
 /// One message, handled; `Err` means "retry it".
 pub async fn handle_body(bank: &Bank, body: &str) -> Result<ChunkDone, Error> {
-    bank.handle(&parse_body(body)?).await
+    let job = parse_body(body)?;
+    kopek_services::audit::system("bank-import", "statement.import", bank.handle(&job)).await
 }
 
 /// One invocation of `bank-import`: every message of the batch.

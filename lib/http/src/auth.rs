@@ -267,8 +267,11 @@ pub async fn session_principal(
             "the session has ended; sign in again",
         ));
     }
-    Principal::user(token.user, token.role, token.org, Some(token.session))
-        .map_err(|_| ApiError::unauthenticated(TokenError::Invalid.to_string()))
+    let principal = Principal::user(token.user, token.role, token.org, Some(token.session))
+        .map_err(|_| ApiError::unauthenticated(TokenError::Invalid.to_string()))?;
+    // The portal authenticates inside its handlers: its actions learn their actor here.
+    kopek_services::audit::set_actor(kopek_services::audit::Actor::of(&principal));
+    Ok(principal)
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //!   `application/problem+json` responses with a stable machine `code`;
 //! - [`json`]: the JSON body extractor — size-limited, unknown fields refused, and every
 //!   error naming the field it is about;
+//! - [`audit`]: every state-changing request as one audited action (its record written with
+//!   its first change);
 //! - [`auth`]: access tokens, API keys and the [`auth::Caller`] extractor;
 //! - [`idempotency`]: the `Idempotency-Key` middleware every POST goes through;
 //! - [`cursor`]: opaque, signed page cursors;
@@ -12,8 +14,9 @@
 //! - [`wire`]: money on the wire, one form for every amount ([`wire::Amount`]);
 //! - [`state`]: what handlers share ([`state::AppState`]);
 //! - [`layers`]: the stack of middleware every router gets (request ids, tracing, auth,
-//!   idempotency) and [`layers::run_lambda`], which runs a router in AWS Lambda.
+//!   idempotency, audit) and [`layers::run_lambda`], which runs a router in AWS Lambda.
 
+pub mod audit;
 pub mod auth;
 pub mod cursor;
 pub mod download;

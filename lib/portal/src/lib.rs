@@ -36,11 +36,13 @@
 //! | `GET`, `POST /admin/catalog`, `POST /admin/catalog/{code}/{prices, retire}` | managers, admins | [`admin`]: services, a new one, a new price version, retiring |
 //! | `GET`, `POST /admin/staff`; `GET`, `POST /admin/settings`, `POST /admin/requisites` | admins | [`admin`]: staff and inviting one; billing settings; the provider's requisites |
 //! | `GET`, `POST /admin/webhooks`; `GET /admin/webhooks/{id}`, `POST …/{id}/{enable, disable, rotate, ping, replay, delete}`, `POST …/{id}/deliveries/{delivery}/replay` | admins | [`webhooks`]: endpoints (the secret shown once), the delivery log, replays |
+//! | `GET /audit` (`?from&to&actor&object&action&org&cursor`, `format=csv`) | admins (every record), a customer's users (their organisation's) | [`audit`]: the audit log, a page at a time, and as CSV |
 //! | `GET /admin/templates`, `POST /admin/templates/{kind}` (multipart), `…/{kind}/remove`, `GET …/{kind}/{sha256}` | admins (billing staff read) | [`admin`]: document templates: upload, its check, back to the built-in |
 //! | `GET /static/{file}` | anyone | the stylesheet, htmx, the icon |
 
 pub mod account;
 pub mod admin;
+pub mod audit;
 pub mod bank;
 pub mod base;
 pub mod catalog;
@@ -167,6 +169,7 @@ pub fn routes() -> Router<AppState> {
             get(webhooks::list).post(webhooks::create),
         )
         .route("/admin/webhooks/{id}", get(webhooks::endpoint))
+        .route("/audit", get(audit::search))
         .route("/admin/webhooks/{id}/{action}", post(webhooks::act))
         .route(
             "/admin/webhooks/{id}/deliveries/{delivery}/replay",

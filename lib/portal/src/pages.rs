@@ -50,7 +50,7 @@ impl Frame {
         let role = viewer.principal.role();
         let customer = viewer.principal.org().is_some();
         let billing = matches!(role, Role::Manager | Role::Accountant | Role::Admin);
-        let entries: [(&'static str, &'static str, bool); 18] = [
+        let entries: [(&'static str, &'static str, bool); 19] = [
             ("/portal", t.dashboard, true),
             ("/portal/orders", t.orders, customer),
             (
@@ -99,6 +99,11 @@ impl Frame {
                 "/portal/admin/webhooks",
                 tr("Вебхуки", "Webhooks"),
                 role == Role::Admin,
+            ),
+            (
+                "/portal/audit",
+                tr("Журнал", "Audit log"),
+                customer || role == Role::Admin,
             ),
             ("/portal/account", tr("Профиль", "Account"), true),
         ];

@@ -25,6 +25,7 @@ use kopek_domain::orders::UserOrKey;
 use kopek_domain::usage::CustomerRef;
 
 use crate::access::user_of;
+use crate::audit;
 use crate::{Context, Error, Page, Paging, Result, StoreError};
 
 /// The staff roles that may list the customer organisations.
@@ -257,6 +258,7 @@ impl Accounts {
             now,
             None,
         );
+        acting_user(&account.owner);
         self.ctx.store.register(&account, &created).await?;
         tracing::info!(org = %account.organisation.id, user = %account.owner.id(), "organisation registered");
         let session = self.start_session(account.owner).await?;
@@ -321,6 +323,7 @@ impl Accounts {
         .await?;
         match user {
             Some(user) if verified => {
+                acting_user(&user);
                 store.clear_failed_sign_ins(account, window).await?;
                 store.give_back_sign_in_attempt(from, window).await?;
                 tracing::info!(user = %user.id(), "signed in");
@@ -338,6 +341,12 @@ impl Accounts {
         let refused = || Error::from(AccountsError::InvalidCredentials);
         let (user_id, session, secret) = parse_refresh_token(refresh_token).ok_or_else(refused)?;
         let now = self.ctx.now();
+        audit::set_actor(audit::Actor {
+            kind: audit::ActorKind::User,
+            id: Some(user_id.to_string()),
+            role: None,
+            org: None,
+        });
         let record = store
             .session(user_id, session, now)
             .await?
@@ -494,6 +503,7 @@ impl Accounts {
             return Err(refused());
         }
         let stored = store.user(user_id).await?.ok_or_else(refused)?;
+        acting_user(&stored.user);
         let password = Password::new(&reset.password, stored.user.email())
             .map_err(|e| e.in_field("password"))?;
         let hash = blocking(move || password.hash()).await?;
@@ -528,6 +538,7 @@ impl Accounts {
             .ok_or_else(refused)?;
         record.accept(&token, now)?;
         let stored = store.user(user_id).await?.ok_or_else(refused)?;
+        acting_user(&stored.user);
         let password = Password::new(&acceptance.password, stored.user.email())?;
         let hash = blocking(move || password.hash()).await?;
         store
@@ -561,6 +572,7 @@ impl Accounts {
     }
 
     async fn start_session(&self, user: User) -> Result<Session> {
+        acting_user(&user);
         let now = self.ctx.now();
         let session = SessionId::new();
         let secret = SecretToken::generate();
@@ -668,6 +680,7 @@ impl Accounts {
                 })?;
             let (organisation, fields) = match applied {
                 Upsert::Unchanged => {
+                    audit::unchanged();
                     return Ok(Upserted {
                         organisation: current,
                         outcome: UpsertOutcome::Unchanged,
@@ -1137,4 +1150,15 @@ fn external_reference(text: &str) -> Result<String> {
         )),
         Err(reason) => Err(Error::bad_input("invalid_path", "reference", reason)),
     }
+}
+
+/// Names `user` as who acts in the current audit scope: the requests that sign someone in
+/// (or register, reset, accept) come before anyone is authenticated.
+fn acting_user(user: &User) {
+    audit::set_actor(audit::Actor {
+        kind: audit::ActorKind::User,
+        id: Some(user.id().to_string()),
+        role: Some(user.role()),
+        org: user.org(),
+    });
 }

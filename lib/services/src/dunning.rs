@@ -12,11 +12,13 @@
 use kopek_aws::dynamo::StoreError;
 use kopek_aws::dynamo::dunning::{StoredDunning, StoredPolicy};
 use kopek_domain::accounts::{DocumentLanguage, Principal, Role, Scope};
+use kopek_domain::charges::{DomainEvent, EventKind};
 use kopek_domain::dunning::{
     self, Action, CustomerDunning, DueInvoice, DunningPolicy, DunningState, Mode,
 };
 use kopek_domain::ids::OrgId;
 use kopek_domain::money::Money;
+use kopek_domain::orders::UserOrKey;
 
 use crate::access::{BILLING_STAFF, org_of, subject_text};
 use crate::{Context, Error, Result};
@@ -273,6 +275,10 @@ impl Dunning {
             notices = run.notices,
             "dunning run"
         );
+        // A run is an action even where it changed nothing: its record says what it saw.
+        crate::audit::note("customers", run.customers.into());
+        crate::audit::note("changed", run.changed.into());
+        self.ctx.store.audit_now().await?;
         Ok(run)
     }
 
@@ -368,12 +374,39 @@ impl Dunning {
                 run.notices += 1;
             }
         }
+        // What a CRM is told, in the same transaction: the step reached, a suspension, a
+        // restore.
+        let now = self.ctx.now();
+        let overdue = decision.state.episode.as_ref().map(|e| e.overdue);
+        let events: Vec<DomainEvent> = decision
+            .actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Notify {
+                    kind,
+                    step,
+                    overdue,
+                    ..
+                } => Some(EventKind::DunningStepReached {
+                    step: *step,
+                    kind: *kind,
+                    overdue: *overdue,
+                    on: today,
+                }),
+                Action::Suspend => {
+                    overdue.map(|overdue| EventKind::CustomerSuspended { overdue, on: today })
+                }
+                Action::Restore { .. } => Some(EventKind::CustomerRestored { on: today }),
+                _ => None,
+            })
+            .map(|kind| DomainEvent::new(org, UserOrKey::System, now, kind))
+            .collect();
         let saved = StoredDunning {
             state: decision.state,
             ..stored
         };
         store
-            .save_dunning_charging(org, &saved, fee.as_ref())
+            .save_dunning_charging(org, &saved, fee.as_ref(), &events)
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => {

@@ -23,6 +23,7 @@
 //! | [`documents::Documents`] | closing documents: made from invoices, filed in S3, listed, downloaded |
 //! | [`outbox::Outbox`] | the outbox relay: events to what reacts to them (document jobs, the webhook dispatcher) |
 //! | [`webhooks::Webhooks`] | webhook endpoints, signed deliveries with retries, replays, the events feed |
+//! | [`audit::Audit`] | the audit log: searching it (admins; a customer its own organisation's), the CSV export, archiving what is past the retention; [`audit::scope`] runs an entrypoint's action so its record is written with its first change |
 //! | [`idempotency::Idempotency`] | the records behind `Idempotency-Key` |
 //!
 //! Gapless numbering of invoices and credit notes is [`numbering`], used by both. Errors are
@@ -30,6 +31,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod audit;
 pub mod bank;
 pub mod billing;
 pub mod catalog;
@@ -64,6 +66,7 @@ use kopek_aws::secrets::{self, SecretError};
 #[cfg(doc)]
 use kopek_domain::accounts::Principal;
 use kopek_domain::accounts::ThrottlePolicy;
+use kopek_domain::audit::Retention;
 use kopek_domain::calendar::Calendar;
 use kopek_domain::clock::{Clock, SystemClock};
 use kopek_domain::documents::Typesetter;
@@ -109,6 +112,11 @@ pub struct Settings {
     pub close_seal_wait: Duration,
     /// The invoice series used until billing settings are saved.
     pub invoice_series: InvoiceSeries,
+    /// How long audit records stay in the table before they are archived to S3.
+    pub audit_retention: Retention,
+    /// Whether a state-changing request that wrote no audit record fails (tests, the local
+    /// stack) rather than only being logged.
+    pub audit_strict: bool,
 }
 
 impl Settings {
@@ -119,6 +127,8 @@ impl Settings {
             batch_timeout: config.batch_timeout,
             usage_grace: config.usage_grace,
             close_seal_wait: config.close_seal_wait,
+            audit_retention: config.audit_retention,
+            audit_strict: config.audit_strict,
             invoice_series: InvoiceSeries::new(&config.invoice_series).map_err(|e| {
                 ConfigError::Malformed {
                     name: "KOPEK_INVOICE_SERIES",
@@ -513,6 +523,10 @@ impl Services {
 
     pub fn documents(&self) -> documents::Documents {
         documents::Documents::new(self.ctx.clone())
+    }
+
+    pub fn audit(&self) -> audit::Audit {
+        audit::Audit::new(self.ctx.clone())
     }
 
     pub fn webhooks(&self) -> webhooks::Webhooks {

@@ -148,6 +148,8 @@ impl Payments {
         let entry_id = EntryId::new();
         for _ in 0..ATTEMPTS {
             if let Some(earlier) = store.payment_by_reference(org, &new.reference).await? {
+                // The same payment again: recorded before, nothing changes now.
+                crate::audit::unchanged();
                 return same_payment(earlier, &new)
                     .map(|p| FromLine::Recorded(Box::new(Recorded::Before(p))));
             }
@@ -349,6 +351,8 @@ impl Payments {
         for _ in 0..ATTEMPTS {
             if let Some(earlier) = store.refund_by_reference(org, &new.reference).await? {
                 if earlier.amount == new.amount && earlier.paid_on == new.paid_on {
+                    // The same refund again: sent before, nothing changes now.
+                    crate::audit::unchanged();
                     return Ok((earlier, false));
                 }
                 return Err(Error::conflict_on(

@@ -106,6 +106,8 @@ impl Subscriptions {
         caller: &Principal,
         command: StartSubscription,
     ) -> Result<SubscriptionFees> {
+        // A preview changes nothing.
+        crate::audit::unchanged();
         let (sub, _) = self.started(caller, &command).await?;
         self.with_fees(sub, None).await
     }
@@ -199,6 +201,8 @@ impl Subscriptions {
         id: SubscriptionId,
         command: ChangeSubscription,
     ) -> Result<Effect> {
+        // A preview changes nothing.
+        crate::audit::unchanged();
         let before = self.get(caller, id, None).await?;
         let (sub, _, _) = self.changed(caller, id, &command).await?;
         let after = self.with_fees(sub, None).await?;
@@ -255,6 +259,8 @@ impl Subscriptions {
 
     /// What [`Self::cancel`] would do, without doing it: the fees before and after.
     pub async fn preview_cancel(&self, caller: &Principal, id: SubscriptionId) -> Result<Effect> {
+        // A preview changes nothing.
+        crate::audit::unchanged();
         let before = self.get(caller, id, None).await?;
         let (sub, _, _) = self.cancelled(caller, id).await?;
         let after = self.with_fees(sub, None).await?;

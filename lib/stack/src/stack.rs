@@ -65,7 +65,9 @@ impl Stack {
             .with_typesetter(std::sync::Arc::new(kopek_render::Renderer::new()))
             .with_hook_client(
                 kopek_aws::hooks::HookClient::new(true).map_err(|e| anyhow::anyhow!(e))?,
-            );
+            )
+            // Trying it out locally, a change without its audit record shows at once.
+            .with_settings(|s| s.audit_strict = true);
         let state = AppState::new(services, key.expose(), config.access_token_ttl);
         let queue_url = config
             .usage_queue_url

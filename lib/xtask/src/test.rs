@@ -8,7 +8,9 @@
 //! 4. starts one moto server per core for the whole run (`KOPEK_TEST_EMULATORS` to choose:
 //!    moto serves one request at a time, so the tests spread over several; each test takes
 //!    fresh resource names in one of them, so they run in parallel) and runs
-//!    `cargo test --workspace`; the servers stop when this ends.
+//!    `cargo test --workspace`; the servers stop when this ends;
+//! 5. after a whole run, walks the OpenAPI document against the audit trace the suite left
+//!    (`KOPEK_AUDIT_TRACE`): every state-changing operation wrote its audit record.
 //!
 //! Arguments after `--` go to `cargo test` (e.g. `cargo xtask test -- --test it catalog::`).
 
@@ -18,6 +20,11 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use kopek_local::emulator::Emulator;
 use kopek_local::tools;
+
+/// Where the audit middleware appends each state-changing request (`kopek_http::audit`).
+const TRACE_VAR: &str = "KOPEK_AUDIT_TRACE";
+/// The test that walks the OpenAPI document against that trace.
+const WALK_TEST: &str = "audit::walk::every_state_changing_operation_writes_an_audit_record";
 
 /// The variable the test harness reads to reuse this run's emulator (`tests/src/emulator.rs`).
 const ENDPOINT_VAR: &str = "KOPEK_TEST_AWS_ENDPOINT";
@@ -67,9 +74,37 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let endpoints = endpoints.join(",");
     let mut test_args = vec!["test", "--workspace", "--locked"];
     test_args.extend(passthrough.iter().map(String::as_str));
-    let tested = step("tests", || cargo(&root, &test_args, Some(&endpoints)));
+    // Every state-changing request of the suite is traced, then checked against the
+    // OpenAPI document (`tests/tests/it/audit/walk.rs`) — after a whole run only.
+    let trace = root.join("target").join("audit-trace.tsv");
+    std::fs::create_dir_all(root.join("target"))?;
+    std::fs::write(&trace, "")?;
+    let tested = step("tests", || {
+        cargo_with(&root, &test_args, Some(&endpoints), Some(&trace))
+    });
     drop(emulators);
     tested?;
+    if passthrough.is_empty() {
+        step("audit walk", || {
+            cargo_with(
+                &root,
+                &[
+                    "test",
+                    "--locked",
+                    "-p",
+                    "kopek-tests",
+                    "--test",
+                    "it",
+                    "--",
+                    "--ignored",
+                    "--exact",
+                    WALK_TEST,
+                ],
+                None,
+                Some(&trace),
+            )
+        })?;
+    }
     eprintln!("kopek: every check passed in {:.0?}", started.elapsed());
     Ok(())
 }
@@ -93,8 +128,21 @@ fn step(name: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()
 }
 
 fn cargo(root: &Path, args: &[&str], endpoint: Option<&str>) -> anyhow::Result<()> {
+    cargo_with(root, args, endpoint, None)
+}
+
+/// `cargo` with the audit trace file (`KOPEK_AUDIT_TRACE`) too, where given.
+fn cargo_with(
+    root: &Path,
+    args: &[&str],
+    endpoint: Option<&str>,
+    trace: Option<&Path>,
+) -> anyhow::Result<()> {
     let mut command = kopek_local::tools::cargo_command();
     command.args(args).current_dir(root);
+    if let Some(trace) = trace {
+        command.env(TRACE_VAR, trace);
+    }
     if let Some(endpoint) = endpoint {
         command.env(ENDPOINT_VAR, endpoint);
         // Tests mostly wait on the emulators: two per core keep them busy (measured: 110 s

@@ -8,6 +8,7 @@
 mod access;
 mod accounts;
 mod architecture;
+mod audit;
 mod bad_input;
 mod billing_api;
 mod billing_store;

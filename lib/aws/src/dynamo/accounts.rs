@@ -1,11 +1,10 @@
 //! Organisations, users, sessions, invitations, password resets and API keys (access patterns
 //! A1–A12, A88).
 
-use super::expr::put;
+use super::expr::{self, ABSENT, Change, EXISTS, put};
 use super::{Page, PageKey, QuerySpec, Store, StoreError, epoch, from_item, key, keys, to_item};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, ReturnConsumedCapacity, TransactWriteItem, Update,
-    WriteRequest,
+    AttributeValue, Delete, DeleteRequest, TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use kopek_domain::accounts::{
@@ -17,6 +16,13 @@ use kopek_domain::charges::DomainEvent;
 use kopek_domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
 use kopek_domain::money::Currency;
 use serde::{Deserialize, Serialize};
+
+/// What a refused condition of these writes means, as `StoreError::from_sdk` says it.
+const REFUSED: &str = "condition failed";
+
+fn held(changed: bool) -> Result<(), StoreError> {
+    expr::held(changed, REFUSED)
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct OrgItem {
@@ -476,43 +482,24 @@ impl Store {
         id: OrgId,
         attributes: [(&str, Option<AttributeValue>); N],
     ) -> Result<(), StoreError> {
-        let mut update = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(&keys::org(&id), "ORG")))
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total);
-        let (mut set, mut remove) = (Vec::new(), Vec::new());
+        let mut change = Change::new(keys::org(&id), "ORG")
+            .when(EXISTS)
+            .add("rev :one")
+            .value(":one", AttributeValue::N("1".into()));
         for (i, (name, value)) in attributes.into_iter().enumerate() {
-            update = update.expression_attribute_names(format!("#a{i}"), name);
-            match value {
-                Some(value) => {
-                    set.push(format!("#a{i} = :v{i}"));
-                    update = update.expression_attribute_values(format!(":v{i}"), value);
-                }
-                None => remove.push(format!("#a{i}")),
-            }
+            change = change.name(&format!("#a{i}"), name);
+            change = match value {
+                Some(value) => change
+                    .set(&format!("#a{i} = :v{i}"))
+                    .value(&format!(":v{i}"), value),
+                None => change.remove(&format!("#a{i}")),
+            };
         }
-        let mut expression = String::new();
-        if !set.is_empty() {
-            expression.push_str(&format!("SET {} ", set.join(", ")));
+        if change.send(self).await? {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
         }
-        if !remove.is_empty() {
-            expression.push_str(&format!("REMOVE {} ", remove.join(", ")));
-        }
-        expression.push_str("ADD rev :one");
-        let out = update
-            .update_expression(expression)
-            .send()
-            .await
-            .map_err(|e| match StoreError::from_sdk(e) {
-                StoreError::Conflict(_) => StoreError::NotFound,
-                other => other,
-            })?;
-        self.record(out.consumed_capacity());
-        Ok(())
     }
 
     pub async fn set_org_status(
@@ -525,25 +512,17 @@ impl Store {
             serde_dynamo::to_attribute_value::<_, AttributeValue>(s)
                 .map_err(|e| StoreError::Unexpected(e.to_string()))
         };
-        let out = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(&keys::org(&id), "ORG")))
-            .update_expression("SET #status = :to ADD rev :one")
-            .condition_expression("#status = :from")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":from", status(from)?)
-            .expression_attribute_values(":to", status(to)?)
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| {
-                StoreError::from_sdk(e).conflict_means("the organisation changed meanwhile; retry")
-            })?;
-        self.record(out.consumed_capacity());
-        Ok(())
+        let changed = Change::new(keys::org(&id), "ORG")
+            .set("#status = :to")
+            .add("rev :one")
+            .when("#status = :from")
+            .name("#status", "status")
+            .value(":from", status(from)?)
+            .value(":to", status(to)?)
+            .value(":one", AttributeValue::N("1".into()))
+            .send(self)
+            .await?;
+        expr::held(changed, "the organisation changed meanwhile; retry")
     }
 
     /// A5.
@@ -735,21 +714,15 @@ impl Store {
 
     /// Replaces a user's password hash.
     pub async fn set_password(&self, user: UserId, hash: &PasswordHash) -> Result<(), StoreError> {
-        let out = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(&keys::user(&user), "USER")))
-            .update_expression("SET password_hash = :hash ADD rev :one")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":hash", AttributeValue::S(hash.as_str().to_owned()))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        self.record(out.consumed_capacity());
-        Ok(())
+        let changed = Change::new(keys::user(&user), "USER")
+            .set("password_hash = :hash")
+            .add("rev :one")
+            .when(EXISTS)
+            .value(":hash", AttributeValue::S(hash.as_str().to_owned()))
+            .value(":one", AttributeValue::N("1".into()))
+            .send(self)
+            .await?;
+        held(changed)
     }
 
     /// A9: starts a session.
@@ -769,18 +742,7 @@ impl Store {
             created_at: now,
             expires_at: epoch(expires_at),
         })?;
-        let out = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        self.record(out.consumed_capacity());
-        Ok(())
+        held(self.write_one(put(self, item, Some(ABSENT))?).await?)
     }
 
     /// A9: the session, if it exists and has not expired (TTL deletion can lag by hours).
@@ -819,36 +781,25 @@ impl Store {
         old_hash: &str,
         new_hash: &str,
     ) -> Result<(), StoreError> {
-        let out = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(&keys::user(&user), &keys::session(&session))))
-            .update_expression("SET refresh_hash = :new")
-            .condition_expression("refresh_hash = :old")
-            .expression_attribute_values(":new", AttributeValue::S(new_hash.to_owned()))
-            .expression_attribute_values(":old", AttributeValue::S(old_hash.to_owned()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        self.record(out.consumed_capacity());
-        Ok(())
+        let changed = Change::new(keys::user(&user), &keys::session(&session))
+            .set("refresh_hash = :new")
+            .when("refresh_hash = :old")
+            .value(":new", AttributeValue::S(new_hash.to_owned()))
+            .value(":old", AttributeValue::S(old_hash.to_owned()))
+            .send(self)
+            .await?;
+        held(changed)
     }
 
     /// A9: ends a session.
     pub async fn end_session(&self, user: UserId, session: SessionId) -> Result<(), StoreError> {
-        let out = self
-            .client()
-            .delete_item()
-            .table_name(self.table())
-            .set_key(Some(key(&keys::user(&user), &keys::session(&session))))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        self.record(out.consumed_capacity());
-        Ok(())
+        let action = expr::delete(
+            self,
+            (&keys::user(&user), &keys::session(&session)),
+            None,
+            Default::default(),
+        )?;
+        self.write_one(action).await.map(|_| ())
     }
 
     /// A10: ends every session of a user but `keep`. Deletes in batches of at most 25, the
@@ -918,18 +869,7 @@ impl Store {
             secret_hash: secret_hash.to_owned(),
             rev: 1,
         })?;
-        let out = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        self.record(out.consumed_capacity());
-        Ok(())
+        held(self.write_one(put(self, item, Some(ABSENT))?).await?)
     }
 
     /// A11: an API key and the hash of its secret.
@@ -962,24 +902,18 @@ impl Store {
 
     /// Revokes a key once; a second revocation is a conflict.
     pub async fn revoke_api_key(&self, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let out = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(&keys::api_key(&id), "APIKEY")))
-            .update_expression("SET revoked_at = :now ADD rev :one")
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at)")
-            .expression_attribute_values(
+        let changed = Change::new(keys::api_key(&id), "APIKEY")
+            .set("revoked_at = :now")
+            .add("rev :one")
+            .when("attribute_exists(PK) AND attribute_not_exists(revoked_at)")
+            .value(
                 ":now",
                 AttributeValue::S(now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
             )
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        self.record(out.consumed_capacity());
-        Ok(())
+            .value(":one", AttributeValue::N("1".into()))
+            .send(self)
+            .await?;
+        held(changed)
     }
 }
 

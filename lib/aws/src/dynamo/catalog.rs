@@ -1,7 +1,6 @@
 //! Services and their price versions (access patterns A15–A18).
 
-use super::{Page, PageKey, QuerySpec, Store, StoreError, keys, to_item};
-use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
+use super::{Page, PageKey, QuerySpec, Store, StoreError, expr, keys, to_item};
 use kopek_domain::catalog::{PriceVersion, Service, ServiceCode, ServiceStatus};
 use serde::{Deserialize, Serialize};
 
@@ -65,21 +64,14 @@ impl Store {
         first: &PriceVersion,
     ) -> Result<(), StoreError> {
         let item = to_item(&ServiceItem::new(service, std::slice::from_ref(first), 1))?;
-        let out = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| match StoreError::from_sdk(e) {
-                StoreError::Conflict(_) => StoreError::Duplicate("code"),
-                other => other,
-            })?;
-        self.record(out.consumed_capacity());
-        Ok(())
+        if self
+            .write_one(expr::put(self, item, Some(expr::ABSENT))?)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::Duplicate("code"))
+        }
     }
 
     /// A15: a service with every price version.

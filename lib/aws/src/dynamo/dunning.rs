@@ -5,7 +5,7 @@
 //! | A85 | The provider's dunning policy: read by every run and order, saved by admins | `GetItem` / `PutItem` if `rev = :rev` (or absent) | `SETTINGS` / `DUNNING` | 1 WCU |
 //! | A86 | A customer's dunning (settings: policy, off, a manager's hold; state: the episode, steps taken, blocked, suspended, the days suspended): read by the daily run, by every order, by the customer, by the period close (its suspended days); saved only when it changed — with a late fee's charge item (`CHARGE#{period}#{chg}`) in one transaction when the step charges one | `GetItem` (consistent) / `PutItem` if `rev = :rev` (or absent); `TransactWriteItems` with the charge | `ORG#{org}` / `DUNNING` | 1 WCU (≈ 1 KB); 4 WCU with a charge |
 
-use kopek_domain::charges::Charge;
+use kopek_domain::charges::{Charge, DomainEvent};
 use kopek_domain::dunning::{CustomerDunning, DunningPolicy, DunningState};
 use kopek_domain::ids::OrgId;
 use serde::{Deserialize, Serialize};
@@ -98,17 +98,19 @@ impl Store {
         org: OrgId,
         dunning: &StoredDunning,
     ) -> Result<u64, StoreError> {
-        self.save_dunning_charging(org, dunning, None).await
+        self.save_dunning_charging(org, dunning, None, &[]).await
     }
 
-    /// A86 with a charge: saves a customer's dunning as [`Self::save_dunning`] and records the
-    /// late fee `charge` in the same transaction — both or neither, so a fee is charged
-    /// exactly once with the step that decided it.
+    /// A86 with a charge and events: saves a customer's dunning as [`Self::save_dunning`]
+    /// and records the late fee `charge` and the `events` (steps reached, suspension,
+    /// restore) in the same transaction — all or nothing, so a fee is charged and a step
+    /// told exactly once with the run that decided it.
     pub async fn save_dunning_charging(
         &self,
         org: OrgId,
         dunning: &StoredDunning,
         charge: Option<&Charge>,
+        events: &[DomainEvent],
     ) -> Result<u64, StoreError> {
         let rev = dunning.rev;
         let item = to_item(&CustomerItem {
@@ -121,11 +123,18 @@ impl Store {
             },
         })?;
         let what = "customer's dunning";
-        let Some(charge) = charge else {
+        if charge.is_none() && events.is_empty() {
             return self.put_over(item, rev, what).await;
-        };
+        }
+        let mut actions = vec![put_over_rev(self, item, rev)?];
+        if let Some(charge) = charge {
+            actions.push(put_charge(self, charge)?);
+        }
+        for event in events {
+            actions.push(super::orders::put_event(self, event)?);
+        }
         self.transact(
-            vec![put_over_rev(self, item, rev)?, put_charge(self, charge)?],
+            actions,
             &[(
                 0,
                 StoreError::Conflict(format!("the {what} changed meanwhile; retry")),

@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConsumedCapacity, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, Put, TransactWriteItem, Update};
 use serde::Serialize;
 
 use super::{Item, Store, StoreError, TxError, capacity, key};
@@ -63,6 +61,24 @@ pub(crate) fn put_over_rev(
             HashMap::from([(":rev".to_owned(), AttributeValue::N(rev.to_string()))]),
         )
     }
+}
+
+/// A delete of the item at `pk`/`sk` if `condition` (with `values`) holds, as one action of a
+/// transaction.
+pub(crate) fn delete(
+    store: &Store,
+    (pk, sk): (&str, &str),
+    condition: Option<&str>,
+    values: HashMap<String, AttributeValue>,
+) -> Result<TransactWriteItem, StoreError> {
+    let delete = aws_sdk_dynamodb::types::Delete::builder()
+        .table_name(store.table())
+        .set_key(Some(key(pk, sk)))
+        .set_condition_expression(condition.map(str::to_owned))
+        .set_expression_attribute_values((!values.is_empty()).then_some(values))
+        .build()
+        .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
 }
 
 /// An `UpdateItem` of one item: sent alone, or as one action of a transaction.
@@ -150,27 +166,11 @@ impl Change {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Sends it alone; `false` when its condition failed (nothing changed).
+    /// Sends it alone (with the audit record, if one waits); `false` when its condition
+    /// failed (nothing changed).
     pub(crate) async fn send(self, store: &Store) -> Result<bool, StoreError> {
-        let units = capacity::write(0, false);
-        let write = store.before_write()?;
-        let result = store
-            .client()
-            .update_item()
-            .table_name(store.table())
-            .set_key(Some(key(&self.pk, &self.sk)))
-            .update_expression(self.expression())
-            .set_condition_expression(self.condition)
-            .set_expression_attribute_names((!self.names.is_empty()).then_some(self.names))
-            .set_expression_attribute_values((!self.values.is_empty()).then_some(self.values))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        let done = written(store, result.map(|out| out.consumed_capacity), units)?;
-        if done {
-            store.after_write(write)?;
-        }
-        Ok(done)
+        let action = self.action(store)?;
+        store.write_one(action).await
     }
 }
 
@@ -197,6 +197,16 @@ where
             }
             other => Err(other),
         },
+    }
+}
+
+/// A write whose condition held is done; one whose condition failed is a conflict meaning
+/// `meaning` (what the condition guarded).
+pub(crate) fn held(held: bool, meaning: &str) -> Result<(), StoreError> {
+    if held {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(meaning.to_owned()))
     }
 }
 
@@ -253,22 +263,7 @@ impl Store {
     }
 
     async fn put_when(&self, item: Item, condition: Option<&str>) -> Result<bool, StoreError> {
-        let units = capacity::write(capacity::item_size(&item), false);
-        let write = self.before_write()?;
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .set_condition_expression(condition.map(str::to_owned))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        let done = written(self, result.map(|out| out.consumed_capacity), units)?;
-        if done {
-            self.after_write(write)?;
-        }
-        Ok(done)
+        self.write_one(put(self, item, condition)?).await
     }
 }
 

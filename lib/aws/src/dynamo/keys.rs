@@ -2,13 +2,14 @@
 //! tests below, so a key string never changes by accident (stored items would be orphaned).
 //!
 //! Grouped as the access-pattern tables group them: accounts and catalog (A1–A18), orders,
-//! work and subscriptions (A19–A37), usage (A38–A45), the close and billing (A46–A63), webhooks and the events feed (A89–A92).
+//! work and subscriptions (A19–A37), usage (A38–A45), the close and billing (A46–A63), webhooks and the events feed (A89–A92),
+//! the audit log (A93–A97).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use kopek_domain::catalog::ServiceCode;
 use kopek_domain::documents::DocumentType;
 use kopek_domain::ids::{
-    ApiKeyId, ArchiveId, BatchId, ChargeId, CreditNoteId, DeliveryId, DocumentId, EventId,
+    ApiKeyId, ArchiveId, AuditId, BatchId, ChargeId, CreditNoteId, DeliveryId, DocumentId, EventId,
     ImportId, InvoiceId, OrderId, OrgId, PackageId, PaymentId, ReportId, SessionId, SigningId,
     SubscriptionId, UploadId, UserId, WebhookId,
 };
@@ -422,6 +423,27 @@ pub fn feed_position(seq: u64) -> String {
     format!("{seq:020}")
 }
 
+/// A day of the audit log (A93, A94): `AUDIT#{yyyy-mm-dd}`.
+pub fn audit_day(day: NaiveDate) -> String {
+    format!("AUDIT#{day}")
+}
+/// A record's sort key, in every index (A93–A96): its time to the microsecond, then its id,
+/// so records sort by time and never collide.
+pub fn audit_sk(at: DateTime<Utc>, id: &AuditId) -> String {
+    format!("{}#{id}", at.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+}
+/// GSI1: records about an organisation (A95).
+pub fn audit_org(org: &OrgId) -> String {
+    format!("AUDITORG#{org}")
+}
+/// GSI2: records about an object (A96).
+pub fn audit_object(object: &kopek_domain::audit::ObjectRef) -> String {
+    format!("AUDITOBJ#{object}")
+}
+/// The archive's marker (A97): the last day archived.
+pub const AUDIT_MARKER: &str = "AUDIT";
+pub const AUDIT_ARCHIVED_SK: &str = "ARCHIVED";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -725,5 +747,26 @@ mod tests {
         ] {
             assert!(!other.starts_with(REPORTS), "{other}");
         }
+    }
+
+    #[test]
+    fn audit_keys_are_stable_and_sort_by_time() {
+        let id: AuditId = "aud_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        let at: DateTime<Utc> = "2026-12-07T09:05:03.250Z".parse().unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        assert_eq!(audit_day(day), "AUDIT#2026-12-07");
+        assert_eq!(
+            audit_sk(at, &id),
+            "2026-12-07T09:05:03.250000Z#aud_01ARZ3NDEKTSV4RRFFQ69G5FAV"
+        );
+        let later: DateTime<Utc> = "2026-12-07T10:00:00Z".parse().unwrap();
+        assert!(audit_sk(at, &id) < audit_sk(later, &id));
+        let org: OrgId = "org_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+        assert_eq!(audit_org(&org), "AUDITORG#org_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        let object = kopek_domain::audit::ObjectRef::new("order", "ord_1");
+        assert_eq!(audit_object(&object), "AUDITOBJ#order:ord_1");
+        assert_eq!([AUDIT_MARKER, AUDIT_ARCHIVED_SK], ["AUDIT", "ARCHIVED"]);
+        // The marker is no day partition.
+        assert!(!AUDIT_MARKER.starts_with("AUDIT#"));
     }
 }

@@ -36,6 +36,7 @@
 //! | A46–A64 | Billing settings and the provider's requisites, the period close (status, customer jobs), invoice numbering, invoices, credit notes, the ledger, credit and payments | see [`billing`] (one module per aggregate) | `PERIOD#{yyyy-mm}`, `SEQ#…`, `SETTINGS`; `ORG#{org}` / `INVOICE#…`, `CREDIT#…`, `LEDGER#…`, `CREDITBALANCE`, `PAYMENT#…`; GSI1 `PERIODS`, `INVOICE#{inv}`, `CREDIT#{crn}`; GSI2 `INVOICES#{yyyy-mm}` |
 //! | A65–A74 | Closing documents: filed once, a customer's of a period, by id, a period's, signed; signing jobs; the signing certificate; packages; archives | see [`documents`] | `ORG#{org}` / `DOC#…`, `PACKAGE#…`, `SIGNING#{sgn}`, `SETTINGS` / `SIGNING_CERT`, `PERIOD#…` / `ARCHIVE#…`; GSI1 `DOC#{doc}`, `PACKAGE#{pkg}`, `ARCHIVE#{arc}`, `SIGNINGS#{yyyy-mm}`; GSI2 `DOCS#{yyyy-mm}`, `PACKAGES#{yyyy-mm}` |
 //! | A89–A92 | Webhook endpoints; the events feed: positions taken in blocks, events at their positions (35 days); deliveries, their attempts, retries waiting by due time | see [`webhooks`] | `WEBHOOK#{whk}` / `WEBHOOK`, `DELIVERY#{dlv}`; `FEED` / `HEAD`; `FEED#{n / 10,000}` / `{n}`; GSI1 `WEBHOOKS`; GSI2 `WEBHOOKRETRY` |
+//! | A93–A97 | The audit log: a record with the first change of every audited action (one more item in its transaction); a day's records, an organisation's, an object's, newest first; archiving days past the retention | see [`audit`] | `AUDIT#{yyyy-mm-dd}` / `{at}#{aud}`; GSI1 `AUDITORG#{org}`; GSI2 `AUDITOBJ#{kind}:{id}`; `AUDIT` / `ARCHIVED` |
 //! | A83–A84 | Reports filed as PDFs (a customer's reconciliation statement, statement of account): filed once, by id, saved over their revision; a customer's, newest first | see [`reports`] | `ORG#{org}` / `REPORT#{rep}`; GSI1 `REPORT#{rep}` |
 //!
 //! Every key is built in [`keys`] (each asserted by a unit test); the write helpers —
@@ -55,6 +56,7 @@
 //! signed, opaque cursor, so clients never see or forge keys.
 
 pub mod accounts;
+pub mod audit;
 pub mod bank;
 pub mod billing;
 pub mod capacity;
@@ -294,6 +296,11 @@ impl Store {
             .map_err(StoreError::from_sdk)?;
         let bytes = out.item.as_ref().map_or(0, capacity::item_size);
         self.record_computed(out.consumed_capacity(), capacity::read(bytes, consistent));
+        if let Some(item) = &out.item {
+            crate::audit::note_read((pk.to_owned(), sk.to_owned()), || {
+                serde_dynamo::from_item(item.clone()).ok()
+            });
+        }
         out.item.map(from_item).transpose()
     }
 
@@ -305,25 +312,13 @@ impl Store {
         rev: u64,
         what: &str,
     ) -> Result<u64, StoreError> {
-        let units = capacity::write(capacity::item_size(&item), false);
-        let write = self.before_write()?;
-        let out = self
-            .client
-            .put_item()
-            .table_name(&*self.table)
-            .set_item(Some(item))
-            .condition_expression(expr::SAME_REV)
-            .expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| {
-                StoreError::from_sdk(e)
-                    .conflict_means(format!("the {what} changed meanwhile; retry"))
-            })?;
-        self.record_computed(out.consumed_capacity(), units);
-        self.after_write(write)?;
-        Ok(rev + 1)
+        if self.write_one(expr::put_over_rev(self, item, rev)?).await? {
+            Ok(rev + 1)
+        } else {
+            Err(StoreError::Conflict(format!(
+                "the {what} changed meanwhile; retry"
+            )))
+        }
     }
 
     /// The items with `keys` (strongly consistent, duplicates read once), in `BatchGetItem`s
@@ -518,26 +513,11 @@ impl Store {
         condition: &str,
         value: Option<(&str, AttributeValue)>,
     ) -> Result<bool, StoreError> {
-        let mut request = self
-            .client
-            .delete_item()
-            .table_name(&*self.table)
-            .set_key(Some(key(pk, sk)))
-            .condition_expression(condition)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total);
-        if let Some((name, value)) = value {
-            request = request.expression_attribute_values(name, value);
-        }
-        match request.send().await {
-            Ok(out) => {
-                self.record(out.consumed_capacity());
-                Ok(true)
-            }
-            Err(e) => match StoreError::from_sdk(e) {
-                StoreError::Conflict(_) => Ok(false),
-                other => Err(other),
-            },
-        }
+        let values = value
+            .map(|(name, value)| HashMap::from([(name.to_owned(), value)]))
+            .unwrap_or_default();
+        self.write_one(expr::delete(self, (pk, sk), Some(condition), values)?)
+            .await
     }
 
     /// One page of a GSI2 partition, in sort-key order.
@@ -581,6 +561,8 @@ impl Store {
 /// The most actions DynamoDB accepts in one `TransactWriteItems` (enforced here, since the
 /// emulator does not).
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
+/// The most actions a caller puts in one transaction, leaving room for an audit record.
+pub const MAX_ACTIONS_WITH_AUDIT: usize = MAX_TRANSACTION_ITEMS - 1;
 /// Writes per `BatchWriteItem` (DynamoDB's limit).
 pub const MAX_BATCH_WRITE: usize = 25;
 
@@ -633,12 +615,35 @@ impl TxError {
 impl Store {
     /// Runs a transaction of at most [`MAX_TRANSACTION_ITEMS`] actions; a cancellation keeps
     /// the reason of each action.
-    pub(crate) async fn transact_raw(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+    ///
+    /// While an audit scope waits for its record, the record is one more action of it (see
+    /// [`crate::audit`]); callers that chunk keep to [`MAX_ACTIONS_WITH_AUDIT`].
+    pub(crate) async fn transact_raw(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+    ) -> Result<(), TxError> {
+        let audited = if items.len() < MAX_TRANSACTION_ITEMS {
+            match self.audit_action(&items).map_err(TxError::Other)? {
+                Some(record) => {
+                    items.push(record);
+                    true
+                }
+                None => false,
+            }
+        } else {
+            false
+        };
+        let settle = |result: Result<(), TxError>| {
+            if audited {
+                crate::audit::settle(result.is_ok());
+            }
+            result
+        };
         if items.len() > MAX_TRANSACTION_ITEMS {
-            return Err(TxError::Other(StoreError::Unexpected(format!(
+            return settle(Err(TxError::Other(StoreError::Unexpected(format!(
                 "a transaction of {} actions is over DynamoDB's limit of {MAX_TRANSACTION_ITEMS}",
                 items.len()
-            ))));
+            )))));
         }
         let units = capacity::sum(items.iter().map(|action| {
             let bytes = action
@@ -646,7 +651,10 @@ impl Store {
                 .map_or(0, |put| capacity::item_size(put.item()));
             capacity::write(bytes, true)
         }));
-        let write = self.before_write().map_err(TxError::Other)?;
+        let write = match self.before_write() {
+            Ok(write) => write,
+            Err(e) => return settle(Err(TxError::Other(e))),
+        };
         let result = self
             .client
             .transact_write_items()
@@ -657,7 +665,7 @@ impl Store {
         match result {
             Ok(out) => {
                 self.capacity.record(out.consumed_capacity(), units);
-                self.after_write(write).map_err(TxError::Other)
+                settle(self.after_write(write).map_err(TxError::Other))
             }
             Err(err) => {
                 // A cancelled transaction is charged too (its reads of the conditions).
@@ -672,10 +680,10 @@ impl Store {
                         ),
                         _ => None,
                     });
-                match reasons {
+                settle(match reasons {
                     Some(reasons) => Err(TxError::Cancelled(reasons)),
                     None => Err(TxError::Other(StoreError::from_sdk(err))),
-                }
+                })
             }
         }
     }
@@ -683,38 +691,65 @@ impl Store {
     /// Writes `requests` (puts and deletes, no conditions) in `BatchWriteItem`s of at most
     /// [`MAX_BATCH_WRITE`] — DynamoDB's limit, which moto does not enforce — sending what
     /// was left unprocessed again with backoff.
-    pub(crate) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        for chunk in requests.chunks(MAX_BATCH_WRITE) {
-            let mut pending = chunk.to_vec();
-            for attempt in 0..5u32 {
-                let write = self.before_write()?;
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(self.table(), pending)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(StoreError::from_sdk)?;
-                self.after_write(write)?;
-                self.record_many(out.consumed_capacity());
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(self.table()))
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt == 4 {
-                    return Err(StoreError::Transient(format!(
-                        "{} writes left unprocessed",
-                        pending.len()
-                    )));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+    ///
+    /// While an audit scope waits for its record, the record goes with the first batch.
+    pub(crate) async fn batch_write(
+        &self,
+        mut requests: Vec<WriteRequest>,
+    ) -> Result<(), StoreError> {
+        let audited = match self.audit_request(&requests)? {
+            Some(record) => {
+                requests.insert(0, record);
+                true
             }
+            None => false,
+        };
+        // One block, not an inner `async fn`: callers' futures nest no deeper for the audit.
+        let result: Result<(), StoreError> = 'sent: {
+            for chunk in requests.chunks(MAX_BATCH_WRITE) {
+                let mut pending = chunk.to_vec();
+                for attempt in 0..5u32 {
+                    let write = match self.before_write() {
+                        Ok(write) => write,
+                        Err(e) => break 'sent Err(e),
+                    };
+                    let out = match self
+                        .client
+                        .batch_write_item()
+                        .request_items(self.table(), pending)
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                        .send()
+                        .await
+                    {
+                        Ok(out) => out,
+                        Err(e) => break 'sent Err(StoreError::from_sdk(e)),
+                    };
+                    if let Err(e) = self.after_write(write) {
+                        break 'sent Err(e);
+                    }
+                    self.record_many(out.consumed_capacity());
+                    pending = out
+                        .unprocessed_items
+                        .and_then(|mut u| u.remove(self.table()))
+                        .unwrap_or_default();
+                    if pending.is_empty() {
+                        break;
+                    }
+                    if attempt == 4 {
+                        break 'sent Err(StoreError::Transient(format!(
+                            "{} writes left unprocessed",
+                            pending.len()
+                        )));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+            }
+            Ok(())
+        };
+        if audited {
+            crate::audit::settle(result.is_ok());
         }
-        Ok(())
+        result
     }
 
     /// Runs a transaction; `guards` names, per action index, what a failed condition means.
@@ -737,6 +772,86 @@ impl Store {
             }
             Err(TxError::Other(e)) => Err(e),
         }
+    }
+}
+
+impl Store {
+    /// Sends one write alone — or, while an audit scope waits for its record, in a
+    /// transaction with it (see [`crate::audit`]). `Ok(false)` when its own condition failed
+    /// (charged as the write would have been); other failures as [`StoreError::from_sdk`]
+    /// maps them.
+    pub(crate) async fn write_one(&self, action: TransactWriteItem) -> Result<bool, StoreError> {
+        if crate::audit::waiting() {
+            // `transact_raw` adds the record and settles it.
+            return match self.transact_raw(vec![action]).await {
+                Ok(()) => Ok(true),
+                Err(TxError::Cancelled(reasons))
+                    if reasons.first().and_then(Option::as_deref)
+                        == Some("ConditionalCheckFailed") =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(e.into_store_error()),
+            };
+        }
+        let write = self.before_write()?;
+        let done = self.send_alone(action).await?;
+        if done {
+            self.after_write(write)?;
+        }
+        Ok(done)
+    }
+
+    async fn send_alone(&self, action: TransactWriteItem) -> Result<bool, StoreError> {
+        let total = ReturnConsumedCapacity::Total;
+        if let Some(put) = action.put {
+            let units = capacity::write(capacity::item_size(&put.item), false);
+            let result = self
+                .client
+                .put_item()
+                .table_name(put.table_name)
+                .set_item(Some(put.item))
+                .set_condition_expression(put.condition_expression)
+                .set_expression_attribute_names(put.expression_attribute_names)
+                .set_expression_attribute_values(put.expression_attribute_values)
+                .return_consumed_capacity(total)
+                .send()
+                .await;
+            return expr::written(self, result.map(|out| out.consumed_capacity), units);
+        }
+        let units = capacity::write(0, false);
+        if let Some(update) = action.update {
+            let result = self
+                .client
+                .update_item()
+                .table_name(update.table_name)
+                .set_key(Some(update.key))
+                .update_expression(update.update_expression)
+                .set_condition_expression(update.condition_expression)
+                .set_expression_attribute_names(update.expression_attribute_names)
+                .set_expression_attribute_values(update.expression_attribute_values)
+                .return_consumed_capacity(total)
+                .send()
+                .await;
+            return expr::written(self, result.map(|out| out.consumed_capacity), units);
+        }
+        if let Some(delete) = action.delete {
+            let result = self
+                .client
+                .delete_item()
+                .table_name(delete.table_name)
+                .set_key(Some(delete.key))
+                .set_condition_expression(delete.condition_expression)
+                .set_expression_attribute_names(delete.expression_attribute_names)
+                .set_expression_attribute_values(delete.expression_attribute_values)
+                .return_consumed_capacity(total)
+                .send()
+                .await;
+            return expr::written(self, result.map(|out| out.consumed_capacity), units);
+        }
+        Err(StoreError::Unexpected(
+            "a single write is a put, an update or a delete".into(),
+        ))
     }
 }
 

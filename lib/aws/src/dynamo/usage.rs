@@ -57,7 +57,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::expr::put;
+use super::expr::{self, put};
 use super::{Page, PageKey, QuerySpec, Store, StoreError, capacity, key, keys, to_item};
 
 /// Partitions one customer's usage of one meter and period is spread over.
@@ -459,28 +459,17 @@ impl Store {
         status: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let out = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(
-                &keys::rejected_usage(id),
-                keys::REJECTED_USAGE_SK,
-            )))
-            .update_expression("SET #s = :s, resolved_at = :at")
-            .condition_expression("#s = :open")
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":s", AttributeValue::S(status.to_owned()))
-            .expression_attribute_values(":open", AttributeValue::S("open".into()))
-            .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| {
-                StoreError::from_sdk(e).conflict_means("the rejected event is no longer open")
-            })?;
-        self.record_computed(out.consumed_capacity(), capacity::write(0, false));
-        Ok(())
+        let changed = expr::Change::new(keys::rejected_usage(id), keys::REJECTED_USAGE_SK)
+            .set("#s = :s")
+            .set("resolved_at = :at")
+            .when("#s = :open")
+            .name("#s", "status")
+            .value(":s", AttributeValue::S(status.to_owned()))
+            .value(":open", AttributeValue::S("open".into()))
+            .value(":at", AttributeValue::S(at.to_rfc3339()))
+            .send(self)
+            .await?;
+        expr::held(changed, "the rejected event is no longer open")
     }
 
     /// A43: adds to a meter's counters for the period of reception.
@@ -553,21 +542,16 @@ impl Store {
             kind: "billing".into(),
             closed_through: period,
         })?;
-        let out = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK) OR closed_through <= :p")
-            .expression_attribute_values(":p", AttributeValue::S(period.to_string()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| {
-                StoreError::from_sdk(e).conflict_means("a later period is already closed")
-            })?;
-        self.record_computed(out.consumed_capacity(), capacity::write(0, false));
-        Ok(())
+        let action = expr::conditional_put(
+            self,
+            item,
+            Some("attribute_not_exists(PK) OR closed_through <= :p"),
+            HashMap::from([(":p".to_owned(), AttributeValue::S(period.to_string()))]),
+        )?;
+        expr::held(
+            self.write_one(action).await?,
+            "a later period is already closed",
+        )
     }
 
     /// A45: the organisation an external reference belongs to.

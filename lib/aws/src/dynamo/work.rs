@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::expr::put;
 use super::orders::{LineItem, StoredLine, put_charge, put_event, put_line};
 use super::{
-    MAX_TRANSACTION_ITEMS, Page, PageKey, QuerySpec, Store, StoreError, TxError, from_item, keys,
+    MAX_ACTIONS_WITH_AUDIT, Page, PageKey, QuerySpec, Store, StoreError, TxError, from_item, keys,
     to_item,
 };
 
@@ -372,7 +372,7 @@ impl Store {
         // Groups stay whole: a line never lands in one transaction and its charge in another.
         let mut chunk = Vec::new();
         for group in actions {
-            if chunk.len() + group.len() > MAX_TRANSACTION_ITEMS {
+            if chunk.len() + group.len() > MAX_ACTIONS_WITH_AUDIT {
                 self.transact_with_retry(std::mem::take(&mut chunk)).await?;
             }
             chunk.extend(group);

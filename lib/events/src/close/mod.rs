@@ -46,7 +46,12 @@ pub async fn handle_schedule(
         (None, Some(at)) => scheduled_period(at, &event.time_zone, closer.calendar())?,
         (None, None) => scheduled_period(closer.now(), &event.time_zone, closer.calendar())?,
     };
-    let started = closer.start(period, Trigger::Schedule).await?;
+    let started = kopek_services::audit::system(
+        "period-close",
+        "close.start",
+        closer.start(period, Trigger::Schedule),
+    )
+    .await?;
     Ok(ScheduleResponse {
         period,
         status: started.period.status.as_str().to_owned(),
@@ -57,7 +62,8 @@ pub async fn handle_schedule(
 /// One message's body, handled; `Err` means "retry it" (SQS redelivers it, and after the
 /// queue's `maxReceiveCount` moves it to the dead-letter queue).
 pub async fn handle_body(closer: &Closer, body: &str) -> Result<(), CloseError> {
-    closer.handle(&parse_body(body)?).await
+    let message = parse_body(body)?;
+    kopek_services::audit::system("period-close", "close.job", closer.handle(&message)).await
 }
 
 /// One message's body, read; `Err` when it is no close message (retried, as a failed one).

@@ -357,6 +357,9 @@ impl Closer {
             }
         }
         self.finish_if_complete(period).await?;
+        // The work goes back to the queue, not into the table: the record says how much.
+        crate::audit::note("queued", queued.into());
+        self.store().audit_now().await?;
         Ok(queued)
     }
 

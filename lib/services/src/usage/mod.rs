@@ -187,6 +187,10 @@ impl Usage {
             }
         }
         let sent = queue.send_events(&texts).await?;
+        // Handed to the queue, not written here: the record says how much was accepted.
+        crate::audit::note("events", texts.len().into());
+        crate::audit::note("messages", sent.messages.into());
+        self.ctx.store.audit_now().await?;
         tracing::info!(
             events = texts.len(),
             messages = sent.messages,

@@ -69,10 +69,15 @@
 //!   loopback receiver: requests and write units per event, deliveries per second, the oldest
 //!   undelivered event's age ([`webhooks`]).
 //!
+//! - `audit [--runs N]` (default 20): what the audit record adds to five business
+//!   operations (single writes and transactions): each run bare and inside an audit scope,
+//!   requests, write units and CPU time per operation, and the records' sizes ([`audit`]).
+//!
 //! Figures are printed as a Markdown table, ready for BENCHMARKS.md. Nothing here asserts
 //! on time (the usage benchmark fails only when the totals do not match what was sent).
 
 mod archive;
+mod audit;
 mod bank;
 mod close;
 mod cold_start;
@@ -111,7 +116,7 @@ use procfs::{cpu_ticks_of, machine_busy_ticks, process_cpu_ns, process_cpu_ticks
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let (what, rest) = args.split_first().context(
-        "which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank`, `portal`, `webhooks` or `report`",
+        "which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank`, `portal`, `webhooks`, `audit` or `report`",
     )?;
     let (mut runs, mut events, mut pollers, mut customers) = (None, None, None, None);
     let mut rest = rest.iter();
@@ -195,6 +200,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             events.unwrap_or(10_000),
             pollers.unwrap_or(4),
         )),
+        // One thread, as for order intake: the process's CPU time is the operations' alone.
+        "audit" => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(audit::run(&root, &tools, runs.unwrap_or(20))),
         "report" => tokio::runtime::Runtime::new()?.block_on(report::run(
             &root,
             &tools,
@@ -203,7 +213,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         )),
         other => {
             bail!(
-                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank`, `portal`, `webhooks` or `report`"
+                "unknown benchmark `{other}`: `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank`, `portal`, `webhooks`, `audit` or `report`"
             )
         }
     }

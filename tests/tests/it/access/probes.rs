@@ -159,6 +159,20 @@ pub(super) fn org_probes(ids: &Ids<'_>) -> Vec<Probe> {
             200,
         ),
         Probe::new(
+            Method::GET,
+            "/v1/audit-records",
+            "query org_id",
+            format!("/v1/audit-records?org_id={org}"),
+            200,
+        ),
+        Probe::new(
+            Method::GET,
+            "/v1/audit-records.csv",
+            "query org_id",
+            format!("/v1/audit-records.csv?org_id={org}"),
+            200,
+        ),
+        Probe::new(
             Method::POST,
             "/v1/api-keys",
             "body org_id",

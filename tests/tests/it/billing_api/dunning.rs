@@ -220,6 +220,30 @@ async fn a_customer_is_reminded_chased_blocked_and_restored_by_paying() {
     );
     assert_eq!(run(&app, &admin).await["changed"], 0);
 
+    // A CRM heard each step, the suspension and the restore, in order.
+    app.relay().await;
+    let told = app
+        .get(
+            "/v1/events?types=dunning.step_reached,customer.suspended,customer.restored",
+            Some(&admin),
+        )
+        .await;
+    told.assert_status(200);
+    let types: Vec<&str> = told.body["items"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["org_id"] == c.org_id.as_str())
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"dunning.step_reached"), "{types:?}");
+    let suspended = types.iter().position(|t| *t == "customer.suspended");
+    let restored = types.iter().position(|t| *t == "customer.restored");
+    assert!(
+        suspended.is_some() && suspended < restored,
+        "suspended, then restored: {types:?}"
+    );
+
     // The policy: staff read it, admins change it, errors name the field.
     let policy = app
         .get("/v1/billing/dunning-policy", Some(&accountant))

@@ -4,6 +4,7 @@
 //! session, the security headers and the static files. `browser.rs` drives a real Chromium.
 
 mod admin;
+mod audit;
 mod browser;
 mod customer;
 mod orders;
