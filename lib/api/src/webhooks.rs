@@ -374,6 +374,31 @@ mod event_data {
         pub actor: Actor,
     }
 
+    /// A payment left nothing open on an invoice.
+    #[derive(ToSchema)]
+    pub struct InvoicePaidData {
+        pub invoice_id: String,
+        pub number: String,
+        pub gross: Amount,
+        pub currency: String,
+        /// The payment that paid it off.
+        pub payment_id: String,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
+    /// A bank statement's payment matched to the customer and recorded.
+    #[derive(ToSchema)]
+    pub struct PaymentMatchedData {
+        pub payment_id: String,
+        pub reference: String,
+        pub amount: Amount,
+        pub currency: String,
+        pub settled_invoice_ids: Vec<String>,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
     /// Dunning reached a step of its policy for the customer (the last one it took that day).
     #[derive(ToSchema)]
     pub struct DunningStepReachedData {
@@ -476,6 +501,8 @@ pub fn data_schema_of(kind: EventType) -> Option<&'static str> {
         EventType::OrganisationCreated => "OrganisationData",
         EventType::OrganisationUpdated => "OrganisationUpdatedData",
         EventType::UserAdded => "UserAddedData",
+        EventType::InvoicePaid => "InvoicePaidData",
+        EventType::PaymentMatched => "PaymentMatchedData",
         EventType::DunningStepReached => "DunningStepReachedData",
         EventType::CustomerSuspended => "CustomerSuspendedData",
         EventType::CustomerRestored => "CustomerRestoredData",
@@ -508,6 +535,8 @@ pub fn data_schemas() -> Vec<(
         one::<PaymentReceivedData>(),
         one::<PaymentReversedData>(),
         one::<RefundSentData>(),
+        one::<InvoicePaidData>(),
+        one::<PaymentMatchedData>(),
         one::<DunningStepReachedData>(),
         one::<CustomerSuspendedData>(),
         one::<CustomerRestoredData>(),
@@ -985,6 +1014,18 @@ mod tests {
                 name: "Пётр Сидоров".into(),
                 email: "petr@romashka.ru".into(),
                 role: kopek_domain::accounts::Role::Customer,
+            },
+            EventKind::InvoicePaid {
+                invoice: InvoiceId::new(),
+                number: "KPK-2026-000001".into(),
+                gross: money,
+                payment: PaymentId::new(),
+            },
+            EventKind::PaymentMatched {
+                payment: PaymentId::new(),
+                reference: "п/п 1".into(),
+                amount: money,
+                settled: vec![InvoiceId::new()],
             },
             EventKind::DunningStepReached {
                 step: 2,

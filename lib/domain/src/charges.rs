@@ -154,6 +154,21 @@ pub enum EventKind {
         changed: Vec<String>,
         state: OrganisationState,
     },
+    /// A payment left nothing open on an invoice: it is paid in full.
+    InvoicePaid {
+        invoice: InvoiceId,
+        number: String,
+        gross: Money,
+        payment: PaymentId,
+    },
+    /// A payment read from a bank statement was matched to the customer and recorded: what
+    /// it settled, and the line it was read from.
+    PaymentMatched {
+        payment: PaymentId,
+        reference: String,
+        amount: Money,
+        settled: Vec<InvoiceId>,
+    },
     /// Dunning reached a step of its policy for the customer (the last one it took today):
     /// a reminder, a notice, orders blocked, service suspended, handed to people.
     DunningStepReached {
@@ -225,6 +240,8 @@ impl EventKind {
             EventKind::PaymentReceived { payment, .. }
             | EventKind::PaymentReversed { payment, .. } => payment.to_string(),
             EventKind::RefundSent { refund, .. } => refund.to_string(),
+            EventKind::InvoicePaid { invoice, .. } => invoice.to_string(),
+            EventKind::PaymentMatched { payment, .. } => payment.to_string(),
             // An organisation's events are its own history: their subject is the org item's
             // partition's owner, named by the event's `org`.
             EventKind::OrganisationCreated { .. } | EventKind::OrganisationUpdated { .. } => {

@@ -183,6 +183,30 @@ impl Payments {
                     to_credit: payment.to_credit,
                 },
             );
+            // Each invoice it pays off, and where it came from a statement, that it matched.
+            let mut also: Vec<DomainEvent> = Vec::new();
+            for (stored, paid) in &settled {
+                let mut after = stored.invoice.clone();
+                after.paid = *paid;
+                if after.open_amount().is_zero() {
+                    let kind = EventKind::InvoicePaid {
+                        invoice: after.id,
+                        number: after.number.to_string(),
+                        gross: after.draft.gross,
+                        payment: payment.id,
+                    };
+                    also.push(DomainEvent::new(org, by.clone(), now, kind));
+                }
+            }
+            if line.is_some() {
+                let kind = EventKind::PaymentMatched {
+                    payment: payment.id,
+                    reference: payment.reference.to_string(),
+                    amount: payment.amount,
+                    settled: payment.settled.iter().map(|s| s.invoice).collect(),
+                };
+                also.push(DomainEvent::new(org, by.clone(), now, kind));
+            }
             let outcome = store
                 .record_payment(RecordPayment {
                     payment: &payment,
@@ -191,6 +215,7 @@ impl Payments {
                     credit_after,
                     entry: &entry,
                     event: &event,
+                    also: &also,
                     statement: line,
                 })
                 .await?;

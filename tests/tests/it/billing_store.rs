@@ -564,6 +564,7 @@ async fn record(store: &Store, payment: &Payment, read: &StoredCredit) -> Paymen
             credit_after: read.amount.checked_add(payment.to_credit).unwrap(),
             entry: &entry,
             event: &event,
+            also: &[],
             statement: None,
         })
         .await

@@ -252,6 +252,38 @@ async fn a_statement_is_matched_reported_deduplicated_and_reviewed() {
     let a_payments = payments(&w, &w.a.org_id).await;
     assert_eq!(a_payments.len(), 1);
     assert_eq!(a_payments[0]["reference"], format!("п/п 501 от {day}"));
+    // A CRM heard both matches, and that Ромашка's invoice is paid (Лютик's is not yet).
+    app.relay().await;
+    let told = app
+        .get(
+            "/v1/events?types=payment.matched,invoice.paid",
+            Some(&w.admin),
+        )
+        .await;
+    told.assert_status(200);
+    let heard: Vec<(String, String)> = told.body["items"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["org_id"].as_str().unwrap().to_owned(),
+                e["type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let of = |org: &str, kind: &str| heard.iter().filter(|(o, k)| o == org && k == kind).count();
+    assert_eq!(of(&w.a.org_id, "payment.matched"), 1, "{heard:?}");
+    assert_eq!(of(&w.a.org_id, "invoice.paid"), 1, "{heard:?}");
+    assert_eq!(of(&w.b.org_id, "payment.matched"), 1, "{heard:?}");
+    assert_eq!(of(&w.b.org_id, "invoice.paid"), 0, "{heard:?}");
+    let paid = told.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "invoice.paid")
+        .unwrap();
+    assert_eq!(paid["data"]["invoice_id"], w.a_invoice.as_str());
 
     // The same file again: every payment is a duplicate, and nothing more is recorded.
     let again = upload(app, &accountant, file).await;

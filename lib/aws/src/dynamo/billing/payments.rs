@@ -111,6 +111,9 @@ pub struct RecordPayment<'a> {
     pub entry: &'a Entry,
     /// Its `payment_received` event (the outbox).
     pub event: &'a DomainEvent,
+    /// Its other events: `invoice.paid` for each invoice it paid off, `payment.matched` for
+    /// a statement's payment.
+    pub also: &'a [DomainEvent],
     /// The statement line it is read from, written with it (A78, A79).
     pub statement: Option<LineWrite<'a>>,
 }
@@ -244,6 +247,7 @@ impl Store {
             credit_after,
             entry,
             event,
+            also,
             statement,
         } = record;
         let org = payment.org;
@@ -255,6 +259,9 @@ impl Store {
             credit_action(self, &org, credit, credit_after)?,
         ];
         items.extend(paid_changes(self, payment, settled)?);
+        for event in also {
+            items.push(put_event(self, event)?);
+        }
         let line_actions = match statement {
             Some(write) => write.actions(self)?,
             None => Vec::new(),
