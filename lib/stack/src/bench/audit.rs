@@ -58,7 +58,7 @@ async fn operate(w: &World, op: usize, i: usize, tag: &str) -> anyhow::Result<()
         0 => {
             w.services
                 .catalog()
-                .create(&w.admin, service(&code("NEW"), ServiceKind::OneOff)?)
+                .create(&w.admin, service(&code("NEW"), ServiceKind::Recurring)?)
                 .await
                 .map_err(err)?;
         }
@@ -210,7 +210,7 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, runs: usize) -> anyho
             let code = format!("B{tag}-OLD-{i}");
             w.services
                 .catalog()
-                .create(&w.admin, service(&code, ServiceKind::OneOff)?)
+                .create(&w.admin, service(&code, ServiceKind::Recurring)?)
                 .await
                 .map_err(err)?;
         }
