@@ -99,6 +99,9 @@ struct Touched {
     /// The item put, or the values an update sets (top-level attributes); none for a delete.
     after: Option<Value>,
     replaces: bool,
+    /// A put that creates its item (`attribute_not_exists`).
+    creates: bool,
+    deletes: bool,
 }
 
 fn json_of(item: &Item) -> Option<Value> {
@@ -163,6 +166,10 @@ fn touched(action: &TransactWriteItem) -> Option<Touched> {
                 .map(str::to_owned),
             after,
             replaces: true,
+            creates: put
+                .condition_expression()
+                .is_some_and(|c| c.contains("attribute_not_exists")),
+            deletes: false,
         });
     }
     if let Some(update) = action.update() {
@@ -172,6 +179,8 @@ fn touched(action: &TransactWriteItem) -> Option<Touched> {
             kind: after["type"].as_str().map(str::to_owned),
             after: Some(after),
             replaces: false,
+            creates: false,
+            deletes: false,
         });
     }
     action.delete().map(|delete| Touched {
@@ -179,6 +188,8 @@ fn touched(action: &TransactWriteItem) -> Option<Touched> {
         kind: None,
         after: None,
         replaces: true,
+        creates: false,
+        deletes: true,
     })
 }
 
@@ -232,14 +243,19 @@ fn record_of(claim: Claim, actions: &[TransactWriteItem]) -> AuditRecord {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.clone())
     };
+    // The object: what the action creates; else what it changes (or, failing that, removes)
+    // after reading it; else the first item that is no guard or event.
+    let primary_kind = |t: &&Touched| t.kind.as_deref().is_none_or(|k| !SECONDARY.contains(&k));
     let primary = touched
         .iter()
-        .find(|t| read_before(&t.key).is_some())
+        .find(|t| t.creates && primary_kind(t))
         .or_else(|| {
             touched
                 .iter()
-                .find(|t| t.kind.as_deref().is_none_or(|k| !SECONDARY.contains(&k)))
+                .find(|t| !t.deletes && read_before(&t.key).is_some())
         })
+        .or_else(|| touched.iter().find(|t| read_before(&t.key).is_some()))
+        .or_else(|| touched.iter().find(primary_kind))
         .or_else(|| touched.first());
     let (before, mut after, key) = match primary {
         Some(t) => {
@@ -569,6 +585,33 @@ mod tests {
             .collect();
         assert_eq!(shown["email"], Some(json!("a***@b.ru")));
         assert_eq!(shown["password_hash"], Some(json!("[secret]")));
+    }
+
+    #[test]
+    fn what_an_action_creates_is_its_object_before_what_it_read_and_changed() {
+        let org = OrgId::new();
+        let pk = format!("ORG#{org}");
+        let credit = json!({"PK": pk, "SK": "CREDIT", "type": "credit", "amount": "0.00"});
+        let read = vec![((pk.clone(), "CREDIT".to_owned()), credit.clone())];
+        let new_credit = json!({"PK": pk, "SK": "CREDIT", "type": "credit", "amount": "5.00"});
+        let payment: Item = serde_dynamo::to_item(json!({"PK": pk, "SK": "PAYMENT#x",
+            "type": "payment", "payment": {"id": "pay_1"}}))
+        .unwrap();
+        let created = Put::builder()
+            .table_name("t")
+            .set_item(Some(payment))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .unwrap();
+        let record = record_of(
+            claim(read),
+            &[
+                put(new_credit),
+                TransactWriteItem::builder().put(created).build(),
+            ],
+        );
+        assert_eq!(record.object, Some(ObjectRef::new("payment", "pay_1")));
+        assert_eq!(record.on_behalf_of, Some(org));
     }
 
     #[test]
