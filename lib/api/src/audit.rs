@@ -48,7 +48,8 @@ pub struct AuditParams {
     pub object: Option<String>,
     /// The action, or its beginning (`POST /v1/catalog`).
     pub action: Option<String>,
-    /// The customer organisation a record concerns (admins; a customer sees only its own).
+    /// The customer organisation a record concerns (admins, by id or `ref:` and the CRM's
+    /// reference; a customer sees only its own).
     pub org_id: Option<String>,
     /// How many records at most (1 to 100, default 50).
     #[param(minimum = 1, maximum = 100)]

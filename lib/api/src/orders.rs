@@ -337,7 +337,8 @@ async fn order_history(
 struct ChargesQuery {
     /// A period, `YYYY-MM` (or `YYYY-Qn`, `YYYY-Hn`, `YYYY` for longer periods; default: the current one).
     period: Option<String>,
-    /// Whose charges (staff name any organisation; customers may name only their own).
+    /// Whose charges (staff name any organisation, by id or `ref:` and the CRM's reference;
+    /// customers may name only their own).
     org_id: Option<String>,
 }
 

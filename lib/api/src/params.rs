@@ -26,7 +26,7 @@ pub(crate) fn org_query(org_id: Option<&str>) -> ApiResult<Option<OrgId>> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct OrgQuery {
-    /// Whose: staff name the organisation; a customer may name only its own.
+    /// Whose: staff name the organisation (its id, or `ref:` and the CRM's reference); a customer may name only its own.
     org_id: Option<String>,
 }
 

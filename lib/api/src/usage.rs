@@ -253,7 +253,8 @@ async fn post_csv(
 struct UsageQuery {
     /// A period (`YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` for longer periods): the period the usage is billed in (default: the current one).
     period: Option<String>,
-    /// Whose usage: staff name the organisation; a customer may name only its own.
+    /// Whose usage: staff name the organisation (its id, or `ref:` and the CRM's reference); a
+    /// customer may name only its own.
     org_id: Option<String>,
 }
 

@@ -2,13 +2,14 @@
 //!
 //! From the outside in: a request id (the client's `x-request-id` if it sent a sane one,
 //! otherwise a fresh ULID; echoed on the response), a tracing span carrying it, the
-//! authentication of the `Authorization` header, the `Idempotency-Key` handling, and the
-//! audit scope of every state-changing request.
+//! authentication of the `Authorization` header, the `Idempotency-Key` handling, a customer
+//! named by its reference (`org_id=ref:…`), and the audit scope of every state-changing
+//! request.
 //! Unknown routes and methods answer with problem documents too.
 
 use crate::problem::ApiError;
 use crate::state::AppState;
-use crate::{audit, auth, idempotency};
+use crate::{audit, auth, idempotency, refs};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -80,6 +81,7 @@ pub fn with_common_layers(routes: Router<AppState>, state: AppState) -> Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this method is not allowed here")
         })
         .layer(from_fn_with_state(state.clone(), audit::middleware))
+        .layer(from_fn_with_state(state.clone(), refs::middleware))
         .layer(from_fn_with_state(state.clone(), idempotency::middleware))
         .layer(from_fn_with_state(state.clone(), auth::middleware))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {

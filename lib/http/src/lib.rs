@@ -8,6 +8,7 @@
 //!   its first change);
 //! - [`auth`]: access tokens, API keys and the [`auth::Caller`] extractor;
 //! - [`idempotency`]: the `Idempotency-Key` middleware every POST goes through;
+//! - [`refs`]: `org_id=ref:{reference}` in any query, looked up before the route reads it;
 //! - [`cursor`]: opaque, signed page cursors;
 //! - [`seal`]: AES-256-GCM sealing of what is kept at rest (responses kept for replay);
 //! - [`openapi`]: the answers of these layers, written into the OpenAPI document once;
@@ -25,6 +26,7 @@ pub mod json;
 pub mod layers;
 pub mod openapi;
 pub mod problem;
+pub mod refs;
 pub mod seal;
 pub mod state;
 pub mod wire;

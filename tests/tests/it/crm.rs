@@ -260,3 +260,45 @@ async fn a_customers_new_user_is_a_user_added_event_and_staff_are_not() {
     assert_eq!(added[0]["data"]["status"], "invited");
     assert_eq!(added[0]["data"]["actor"]["user"], customer.user_id.as_str());
 }
+
+#[tokio::test]
+async fn every_route_that_takes_a_customer_in_its_query_takes_its_reference_too() {
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    let reference = format!("crm-{}", unique());
+    let created = put(&app, &admin, &reference, &record(&inn(unique()))).await;
+    created.assert_status(201);
+    let org = created.body["organisation"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    for path in [
+        "/v1/charges",
+        "/v1/invoices",
+        "/v1/billing/balance",
+        "/v1/billing/ledger",
+        "/v1/audit-records",
+    ] {
+        let by_id = app.get(&format!("{path}?org_id={org}"), Some(&admin)).await;
+        by_id.assert_status(200);
+        let by_ref = app
+            .get(&format!("{path}?org_id=ref:{reference}"), Some(&admin))
+            .await;
+        by_ref.assert_status(200);
+        if path != "/v1/audit-records" {
+            assert_eq!(by_ref.body, by_id.body, "{path}");
+        }
+        // An unknown reference is not found, as an unknown id is.
+        app.get(&format!("{path}?org_id=ref:crm-nobody"), Some(&admin))
+            .await
+            .assert_problem(404, "not_found");
+    }
+    // A customer's own user has no references to name (they are the CRM's, for staff).
+    let customer = app.register("Лютик").await;
+    app.get(
+        &format!("/v1/invoices?org_id=ref:{reference}"),
+        Some(&customer.token),
+    )
+    .await
+    .assert_status(403);
+}

@@ -134,7 +134,7 @@ pub(super) struct DocumentsQuery {
     /// The period (`YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` for longer periods); by
     /// default the current one.
     period: Option<String>,
-    /// Whose: staff name the organisation; a customer may name only its own.
+    /// Whose: staff name the organisation (its id, or `ref:` and the CRM's reference); a customer may name only its own.
     org_id: Option<String>,
 }
 

@@ -47,7 +47,8 @@ impl From<StatusFilter> for InvoiceStatus {
 pub(super) struct InvoicesQuery {
     /// A period (`YYYY-MM`, or `YYYY-Qn`, `YYYY-Hn`, `YYYY` for longer periods): the invoices of one period. Staff name a period or an organisation.
     period: Option<String>,
-    /// Whose invoices: staff name any organisation; a customer may name only its own.
+    /// Whose invoices: staff name any organisation (its id, or `ref:` and the CRM's
+    /// reference); a customer may name only its own.
     org_id: Option<String>,
     /// `issued`, `partly_paid`, `paid`, `overdue` or `void`, as of today.
     #[param(value_type = Option<String>)]
@@ -117,7 +118,7 @@ pub(super) async fn get_invoice(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct OrgQuery {
-    /// Whose: staff name the organisation; a customer may name only its own.
+    /// Whose: staff name the organisation (its id, or `ref:` and the CRM's reference); a customer may name only its own.
     org_id: Option<String>,
 }
 

@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct BalanceQuery {
-    /// Whose: staff name the organisation; a customer may name only its own.
+    /// Whose: staff name the organisation (its id, or `ref:` and the CRM's reference); a customer may name only its own.
     org_id: Option<String>,
     /// `YYYY-MM-DD`: the balance at the end of that day (default: today).
     #[param(value_type = Option<String>, format = Date)]

@@ -188,7 +188,7 @@ pub(super) async fn period_packages(
 pub(super) struct PackagesQuery {
     /// The period; by default the current one.
     period: Option<String>,
-    /// Whose: staff name the organisation; a customer may name only its own.
+    /// Whose: staff name the organisation (its id, or `ref:` and the CRM's reference); a customer may name only its own.
     org_id: Option<String>,
 }
 

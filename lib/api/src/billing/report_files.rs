@@ -34,7 +34,7 @@ pub struct ReportRequest {
     /// balance).
     #[schema(example = "reconciliation")]
     kind: String,
-    /// Whose: staff name the organisation; a customer may name only its own (or none).
+    /// Whose: staff name the organisation (its id, or `ref:` and the CRM's reference); a customer may name only its own (or none).
     #[serde(default)]
     org_id: Option<String>,
     /// The first day it covers.
@@ -203,7 +203,7 @@ pub(super) async fn request_report(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct ReportsQuery {
-    /// Whose: staff name the organisation; a customer may name only its own.
+    /// Whose: staff name the organisation (its id, or `ref:` and the CRM's reference); a customer may name only its own.
     org_id: Option<String>,
     /// How many items at most (1 to 100, default 50).
     limit: Option<u16>,

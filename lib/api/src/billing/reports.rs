@@ -25,7 +25,7 @@ use kopek_http::download::attachment;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct StatementQuery {
-    /// Whose: staff name the organisation; a customer may name only its own.
+    /// Whose: staff name the organisation (its id, or `ref:` and the CRM's reference); a customer may name only its own.
     org_id: Option<String>,
     /// The first day (default: the 1st of January of `to`'s year).
     #[param(value_type = Option<String>, format = Date)]
