@@ -374,6 +374,35 @@ mod event_data {
         pub actor: Actor,
     }
 
+    /// The period's signed documents went to the customer as one package.
+    #[derive(ToSchema)]
+    pub struct DocumentSentData {
+        pub package_id: String,
+        pub period: String,
+        pub document_ids: Vec<String>,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
+    /// The customer downloaded (viewed) or accepted its package.
+    #[derive(ToSchema)]
+    pub struct PackageData {
+        pub package_id: String,
+        pub period: String,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
+    /// The customer disputed its package.
+    #[derive(ToSchema)]
+    pub struct DocumentDisputedData {
+        pub package_id: String,
+        pub period: String,
+        pub reason: String,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
     /// A payment left nothing open on an invoice.
     #[derive(ToSchema)]
     pub struct InvoicePaidData {
@@ -502,6 +531,9 @@ pub fn data_schema_of(kind: EventType) -> Option<&'static str> {
         EventType::OrganisationUpdated => "OrganisationUpdatedData",
         EventType::UserAdded => "UserAddedData",
         EventType::InvoicePaid => "InvoicePaidData",
+        EventType::DocumentSent => "DocumentSentData",
+        EventType::DocumentViewed | EventType::DocumentAccepted => "PackageData",
+        EventType::DocumentDisputed => "DocumentDisputedData",
         EventType::PaymentMatched => "PaymentMatchedData",
         EventType::DunningStepReached => "DunningStepReachedData",
         EventType::CustomerSuspended => "CustomerSuspendedData",
@@ -536,6 +568,9 @@ pub fn data_schemas() -> Vec<(
         one::<PaymentReversedData>(),
         one::<RefundSentData>(),
         one::<InvoicePaidData>(),
+        one::<DocumentSentData>(),
+        one::<PackageData>(),
+        one::<DocumentDisputedData>(),
         one::<PaymentMatchedData>(),
         one::<DunningStepReachedData>(),
         one::<CustomerSuspendedData>(),
@@ -1014,6 +1049,24 @@ mod tests {
                 name: "Пётр Сидоров".into(),
                 email: "petr@romashka.ru".into(),
                 role: kopek_domain::accounts::Role::Customer,
+            },
+            EventKind::DocumentSent {
+                package: kopek_domain::ids::PackageId::new(),
+                period: BillingPeriod::new(2026, 11).expect("a period"),
+                documents: vec![kopek_domain::ids::DocumentId::new()],
+            },
+            EventKind::DocumentViewed {
+                package: kopek_domain::ids::PackageId::new(),
+                period: BillingPeriod::new(2026, 11).expect("a period"),
+            },
+            EventKind::DocumentAccepted {
+                package: kopek_domain::ids::PackageId::new(),
+                period: BillingPeriod::new(2026, 11).expect("a period"),
+            },
+            EventKind::DocumentDisputed {
+                package: kopek_domain::ids::PackageId::new(),
+                period: BillingPeriod::new(2026, 11).expect("a period"),
+                reason: "the act's quantity is wrong".into(),
             },
             EventKind::InvoicePaid {
                 invoice: InvoiceId::new(),

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{LocalizedText, ServiceCode, TaxRate, UnitOfMeasure};
 use crate::ids::{
-    BatchId, ChargeId, CreditNoteId, EventId, InvoiceId, OrderId, OrgId, PaymentId, SubscriptionId,
-    WorkOrderId,
+    BatchId, ChargeId, CreditNoteId, DocumentId, EventId, InvoiceId, OrderId, OrgId, PackageId,
+    PaymentId, SubscriptionId, WorkOrderId,
 };
 use crate::money::Money;
 use crate::orders::UserOrKey;
@@ -169,6 +169,28 @@ pub enum EventKind {
         amount: Money,
         settled: Vec<InvoiceId>,
     },
+    /// The period's signed documents went to the customer as one package, by mail.
+    DocumentSent {
+        package: PackageId,
+        period: BillingPeriod,
+        documents: Vec<DocumentId>,
+    },
+    /// The customer downloaded its package for the first time.
+    DocumentViewed {
+        package: PackageId,
+        period: BillingPeriod,
+    },
+    /// The customer accepted its package.
+    DocumentAccepted {
+        package: PackageId,
+        period: BillingPeriod,
+    },
+    /// The customer disputed its package, saying why.
+    DocumentDisputed {
+        package: PackageId,
+        period: BillingPeriod,
+        reason: String,
+    },
     /// Dunning reached a step of its policy for the customer (the last one it took today):
     /// a reminder, a notice, orders blocked, service suspended, handed to people.
     DunningStepReached {
@@ -241,6 +263,10 @@ impl EventKind {
             | EventKind::PaymentReversed { payment, .. } => payment.to_string(),
             EventKind::RefundSent { refund, .. } => refund.to_string(),
             EventKind::InvoicePaid { invoice, .. } => invoice.to_string(),
+            EventKind::DocumentSent { package, .. }
+            | EventKind::DocumentViewed { package, .. }
+            | EventKind::DocumentAccepted { package, .. }
+            | EventKind::DocumentDisputed { package, .. } => package.to_string(),
             EventKind::PaymentMatched { payment, .. } => payment.to_string(),
             // An organisation's events are its own history: their subject is the org item's
             // partition's owner, named by the event's `org`.

@@ -805,6 +805,20 @@ pub fn data(kind: &EventKind, by: &UserOrKey) -> serde_json::Value {
             settled,
         } => json!({"payment_id": payment, "reference": reference, "amount": amount(matched),
                     "currency": matched.currency(), "settled_invoice_ids": settled}),
+        EventKind::DocumentSent {
+            package,
+            period,
+            documents,
+        } => json!({"package_id": package, "period": period, "document_ids": documents}),
+        EventKind::DocumentViewed { package, period }
+        | EventKind::DocumentAccepted { package, period } => {
+            json!({"package_id": package, "period": period})
+        }
+        EventKind::DocumentDisputed {
+            package,
+            period,
+            reason,
+        } => json!({"package_id": package, "period": period, "reason": reason}),
         EventKind::DunningStepReached {
             step,
             kind,
@@ -858,6 +872,10 @@ pub fn event_type(kind: &EventKind) -> Option<EventType> {
         EventKind::OrganisationUpdated { .. } => EventType::OrganisationUpdated,
         EventKind::UserAdded { .. } => EventType::UserAdded,
         EventKind::InvoicePaid { .. } => EventType::InvoicePaid,
+        EventKind::DocumentSent { .. } => EventType::DocumentSent,
+        EventKind::DocumentViewed { .. } => EventType::DocumentViewed,
+        EventKind::DocumentAccepted { .. } => EventType::DocumentAccepted,
+        EventKind::DocumentDisputed { .. } => EventType::DocumentDisputed,
         EventKind::PaymentMatched { .. } => EventType::PaymentMatched,
         EventKind::DunningStepReached { .. } => EventType::DunningStepReached,
         EventKind::CustomerSuspended { .. } => EventType::CustomerSuspended,

@@ -88,11 +88,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         step("audit walk", || {
             cargo_with(
                 &root,
+                // `--workspace` as the suite ran: the same features, so nothing is rebuilt.
                 &[
                     "test",
+                    "--workspace",
                     "--locked",
-                    "-p",
-                    "kopek-tests",
                     "--test",
                     "it",
                     "--",

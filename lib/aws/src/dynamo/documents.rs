@@ -14,6 +14,7 @@
 //! | A73 | A package by id; a period's packages, by customer | `Query GSI1`; `Query GSI2`, paged | `GSI1PK = PACKAGE#{pkg}`; `GSI2PK = PACKAGES#{yyyy-mm}` | 0.5 RCU per 4 KB |
 //! | A74 | A period's archive: start, read by id, mark ready | `PutItem` if absent / `Query GSI1` / `PutItem` if `rev = :rev` | `PERIOD#{yyyy-mm}` / `ARCHIVE#{arc}`; GSI1 `ARCHIVE#{arc}` / `ARCHIVE` | 1 WCU + 1 GSI |
 
+use kopek_domain::charges::DomainEvent;
 use kopek_domain::documents::Document;
 use kopek_domain::documents::archive::Archive;
 use kopek_domain::documents::package::Package;
@@ -340,6 +341,29 @@ impl Store {
             "package",
         )
         .await
+    }
+
+    /// A72: saves a package over the revision read with `event` (sent, viewed, accepted,
+    /// disputed) in the same transaction.
+    pub async fn save_package_telling(
+        &self,
+        package: &Package,
+        rev: u64,
+        event: &DomainEvent,
+    ) -> Result<u64, StoreError> {
+        let item = to_item(&PackageItem::new(package, rev + 1))?;
+        self.transact(
+            vec![
+                crate::dynamo::expr::put_over_rev(self, item, rev)?,
+                crate::dynamo::orders::put_event(self, event)?,
+            ],
+            &[(
+                0,
+                StoreError::Conflict("the package changed meanwhile; retry".into()),
+            )],
+        )
+        .await?;
+        Ok(rev + 1)
     }
 
     /// A73: a package by id.

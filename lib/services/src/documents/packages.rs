@@ -21,9 +21,11 @@ use kopek_aws::dynamo::documents::StoredPackage;
 use kopek_aws::dynamo::{Page, StoreError};
 use kopek_aws::objects::sha256_hex;
 use kopek_domain::accounts::{Principal, Role, Scope};
+use kopek_domain::charges::{DomainEvent, EventKind};
 use kopek_domain::documents::package::{MANIFEST, Manifest, Package, PackageStatus};
 use kopek_domain::documents::{DocumentStatus, FiledObject};
 use kopek_domain::ids::{InvoiceId, OrgId, PackageId};
+use kopek_domain::orders::UserOrKey;
 use kopek_domain::period::BillingPeriod;
 
 use super::{DocumentJob, Documents};
@@ -147,7 +149,17 @@ impl Documents {
         let to = organisation.billing_email.to_string();
         if let Some(sent) = stored.package.sent(&to, self.ctx.now()) {
             self.notify(&organisation, &sent).await?;
-            match store.save_package(&sent, stored.rev).await {
+            let told = DomainEvent::new(
+                org,
+                UserOrKey::System,
+                self.ctx.now(),
+                EventKind::DocumentSent {
+                    package: sent.id,
+                    period: sent.period,
+                    documents: sent.documents.clone(),
+                },
+            );
+            match store.save_package_telling(&sent, stored.rev, &told).await {
                 Ok(_) | Err(StoreError::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -307,7 +319,21 @@ impl Documents {
         if caller.org().is_some()
             && let Some(viewed) = package.viewed(self.ctx.now())
         {
-            match self.ctx.store.save_package(&viewed, stored.rev).await {
+            let told = DomainEvent::new(
+                viewed.org,
+                crate::access::actor(caller),
+                self.ctx.now(),
+                EventKind::DocumentViewed {
+                    package: viewed.id,
+                    period: viewed.period,
+                },
+            );
+            match self
+                .ctx
+                .store
+                .save_package_telling(&viewed, stored.rev, &told)
+                .await
+            {
                 Ok(_) | Err(StoreError::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -358,9 +384,21 @@ impl Documents {
             None => stored.package.accept(&by, now)?,
             Some(reason) => stored.package.dispute(&by, now, reason)?,
         };
+        let kind = match &answered.dispute_reason {
+            None => EventKind::DocumentAccepted {
+                package: answered.id,
+                period: answered.period,
+            },
+            Some(reason) => EventKind::DocumentDisputed {
+                package: answered.id,
+                period: answered.period,
+                reason: reason.clone(),
+            },
+        };
+        let told = DomainEvent::new(answered.org, crate::access::actor(caller), now, kind);
         self.ctx
             .store
-            .save_package(&answered, stored.rev)
+            .save_package_telling(&answered, stored.rev, &told)
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => {

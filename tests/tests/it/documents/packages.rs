@@ -199,6 +199,36 @@ async fn a_signed_period_goes_out_as_one_package_per_customer_which_it_accepts_o
     assert_eq!(items[0]["dispute_reason"], "Сервер не работал 3 дня");
     assert_eq!(items[0]["org_id"], b.org.to_string());
 
+    // A CRM heard each package sent, A's viewed and accepted, B's disputed with its reason.
+    w.app.relay().await;
+    let admin = w.app.admin().await;
+    let told = w
+        .app
+        .get(
+            "/v1/events?types=document.sent,document.viewed,document.accepted,document.disputed&limit=100",
+            Some(&admin),
+        )
+        .await;
+    told.assert_status(200);
+    let events = told.body["items"].as_array().expect("events");
+    let of = |package: &str| -> Vec<&str> {
+        events
+            .iter()
+            .filter(|e| e["data"]["package_id"] == package)
+            .map(|e| e["type"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        of(id),
+        ["document.sent", "document.viewed", "document.accepted"]
+    );
+    assert_eq!(of(&b_id), ["document.sent", "document.disputed"]);
+    let reason = events
+        .iter()
+        .find(|e| e["type"] == "document.disputed")
+        .unwrap();
+    assert_eq!(reason["data"]["reason"], "Сервер не работал 3 дня");
+
     // Sending again builds and e-mails nothing twice.
     w.app
         .post(&path, Some(&manager), &json!({}))
