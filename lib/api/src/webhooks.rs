@@ -374,6 +374,18 @@ mod event_data {
         pub actor: Actor,
     }
 
+    /// A closing document was signed with the provider's key.
+    #[derive(ToSchema)]
+    pub struct DocumentSignedData {
+        pub document_id: String,
+        /// `invoice`, `act`, `credit_note`, `upd` or `upd_print`.
+        pub doc_type: String,
+        pub number: String,
+        pub period: String,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
     /// The period's signed documents went to the customer as one package.
     #[derive(ToSchema)]
     pub struct DocumentSentData {
@@ -531,6 +543,7 @@ pub fn data_schema_of(kind: EventType) -> Option<&'static str> {
         EventType::OrganisationUpdated => "OrganisationUpdatedData",
         EventType::UserAdded => "UserAddedData",
         EventType::InvoicePaid => "InvoicePaidData",
+        EventType::DocumentSigned => "DocumentSignedData",
         EventType::DocumentSent => "DocumentSentData",
         EventType::DocumentViewed | EventType::DocumentAccepted => "PackageData",
         EventType::DocumentDisputed => "DocumentDisputedData",
@@ -568,6 +581,7 @@ pub fn data_schemas() -> Vec<(
         one::<PaymentReversedData>(),
         one::<RefundSentData>(),
         one::<InvoicePaidData>(),
+        one::<DocumentSignedData>(),
         one::<DocumentSentData>(),
         one::<PackageData>(),
         one::<DocumentDisputedData>(),
@@ -1049,6 +1063,12 @@ mod tests {
                 name: "Пётр Сидоров".into(),
                 email: "petr@romashka.ru".into(),
                 role: kopek_domain::accounts::Role::Customer,
+            },
+            EventKind::DocumentSigned {
+                document: kopek_domain::ids::DocumentId::new(),
+                doc_type: kopek_domain::documents::DocumentType::Act,
+                number: "KPK-2026-000001".into(),
+                period: BillingPeriod::new(2026, 11).expect("a period"),
             },
             EventKind::DocumentSent {
                 package: kopek_domain::ids::PackageId::new(),

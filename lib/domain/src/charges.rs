@@ -169,6 +169,13 @@ pub enum EventKind {
         amount: Money,
         settled: Vec<InvoiceId>,
     },
+    /// A closing document was signed with the provider's key (a manager's signing).
+    DocumentSigned {
+        document: DocumentId,
+        doc_type: crate::documents::DocumentType,
+        number: String,
+        period: BillingPeriod,
+    },
     /// The period's signed documents went to the customer as one package, by mail.
     DocumentSent {
         package: PackageId,
@@ -263,6 +270,7 @@ impl EventKind {
             | EventKind::PaymentReversed { payment, .. } => payment.to_string(),
             EventKind::RefundSent { refund, .. } => refund.to_string(),
             EventKind::InvoicePaid { invoice, .. } => invoice.to_string(),
+            EventKind::DocumentSigned { document, .. } => document.to_string(),
             EventKind::DocumentSent { package, .. }
             | EventKind::DocumentViewed { package, .. }
             | EventKind::DocumentAccepted { package, .. }

@@ -805,6 +805,13 @@ pub fn data(kind: &EventKind, by: &UserOrKey) -> serde_json::Value {
             settled,
         } => json!({"payment_id": payment, "reference": reference, "amount": amount(matched),
                     "currency": matched.currency(), "settled_invoice_ids": settled}),
+        EventKind::DocumentSigned {
+            document,
+            doc_type,
+            number,
+            period,
+        } => json!({"document_id": document, "doc_type": doc_type, "number": number,
+                    "period": period}),
         EventKind::DocumentSent {
             package,
             period,
@@ -872,6 +879,7 @@ pub fn event_type(kind: &EventKind) -> Option<EventType> {
         EventKind::OrganisationUpdated { .. } => EventType::OrganisationUpdated,
         EventKind::UserAdded { .. } => EventType::UserAdded,
         EventKind::InvoicePaid { .. } => EventType::InvoicePaid,
+        EventKind::DocumentSigned { .. } => EventType::DocumentSigned,
         EventKind::DocumentSent { .. } => EventType::DocumentSent,
         EventKind::DocumentViewed { .. } => EventType::DocumentViewed,
         EventKind::DocumentAccepted { .. } => EventType::DocumentAccepted,

@@ -133,6 +133,18 @@ impl Store {
         )
         .await
     }
+
+    /// A65: saves a document over the revision read with `event` (signed) in the same
+    /// transaction.
+    pub async fn save_document_telling(
+        &self,
+        document: &Document,
+        rev: u64,
+        event: &DomainEvent,
+    ) -> Result<u64, StoreError> {
+        let item = to_item(&DocumentItem::new(document, rev + 1))?;
+        self.put_at_rev_telling(item, rev, "document", event).await
+    }
 }
 
 /// A signing job as stored, with its revision.
@@ -352,18 +364,7 @@ impl Store {
         event: &DomainEvent,
     ) -> Result<u64, StoreError> {
         let item = to_item(&PackageItem::new(package, rev + 1))?;
-        self.transact(
-            vec![
-                crate::dynamo::expr::put_over_rev(self, item, rev)?,
-                crate::dynamo::orders::put_event(self, event)?,
-            ],
-            &[(
-                0,
-                StoreError::Conflict("the package changed meanwhile; retry".into()),
-            )],
-        )
-        .await?;
-        Ok(rev + 1)
+        self.put_at_rev_telling(item, rev, "package", event).await
     }
 
     /// A73: a package by id.

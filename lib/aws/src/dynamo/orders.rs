@@ -187,6 +187,29 @@ fn event_item(event: &DomainEvent) -> Result<super::Item, StoreError> {
 }
 
 impl Store {
+    /// Puts `item` (carrying `rev + 1`) over revision `rev` with `event` in the same
+    /// transaction (the outbox); a conflict saying that `what` changed meanwhile.
+    pub(crate) async fn put_at_rev_telling(
+        &self,
+        item: super::Item,
+        rev: u64,
+        what: &str,
+        event: &DomainEvent,
+    ) -> Result<u64, StoreError> {
+        self.transact(
+            vec![
+                super::expr::put_over_rev(self, item, rev)?,
+                put_event(self, event)?,
+            ],
+            &[(
+                0,
+                StoreError::Conflict(format!("the {what} changed meanwhile; retry")),
+            )],
+        )
+        .await?;
+        Ok(rev + 1)
+    }
+
     /// A19: an order, its lines (queued for work) and its event, all or nothing.
     pub async fn place_order(
         &self,

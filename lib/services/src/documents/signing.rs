@@ -23,10 +23,12 @@ use kopek_aws::dynamo::documents::{StoredCertificate, StoredDocument};
 use kopek_aws::objects::sha256_hex;
 use kopek_aws::signing::{KmsSigner, SigningCertificate, SigningError};
 use kopek_domain::accounts::{Principal, Role};
+use kopek_domain::charges::{DomainEvent, EventKind};
 use kopek_domain::documents::filed::signature_key;
 use kopek_domain::documents::signing::{Listed, Refusal, Signing, SigningStatus, Step};
 use kopek_domain::documents::{DocumentStatus, FiledObject, SignatureRecord};
 use kopek_domain::ids::SigningId;
+use kopek_domain::orders::UserOrKey;
 use kopek_domain::period::BillingPeriod;
 
 use super::{DocumentJob, Documents};
@@ -351,7 +353,23 @@ impl Documents {
                 certificate_sha256: certificate.sha256.clone(),
             })
             .map_err(|e| Error::Internal(e.to_string()))?;
-        match self.ctx.store.save_document(&signed, rev).await {
+        let told = DomainEvent::new(
+            signed.org,
+            UserOrKey::User(signing.requested_by),
+            now,
+            EventKind::DocumentSigned {
+                document: signed.id,
+                doc_type: signed.doc_type,
+                number: signed.number.clone(),
+                period: signed.period,
+            },
+        );
+        match self
+            .ctx
+            .store
+            .save_document_telling(&signed, rev, &told)
+            .await
+        {
             Ok(_) => step.signed += 1,
             // Signed by another signing meanwhile: once is enough.
             Err(StoreError::Conflict(_)) => step.already += 1,

@@ -205,7 +205,7 @@ async fn a_signed_period_goes_out_as_one_package_per_customer_which_it_accepts_o
     let told = w
         .app
         .get(
-            "/v1/events?types=document.sent,document.viewed,document.accepted,document.disputed&limit=100",
+            "/v1/events?types=document.signed,document.sent,document.viewed,document.accepted,document.disputed&limit=500",
             Some(&admin),
         )
         .await;
@@ -228,6 +228,20 @@ async fn a_signed_period_goes_out_as_one_package_per_customer_which_it_accepts_o
         .find(|e| e["type"] == "document.disputed")
         .unwrap();
     assert_eq!(reason["data"]["reason"], "Сервер не работал 3 дня");
+    // Every document in a package was signed first, each told once.
+    let signed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "document.signed")
+        .collect();
+    assert!(!signed.is_empty());
+    let mut signed_ids: Vec<&str> = signed
+        .iter()
+        .map(|e| e["data"]["document_id"].as_str().unwrap())
+        .collect();
+    signed_ids.sort_unstable();
+    let before = signed_ids.len();
+    signed_ids.dedup();
+    assert_eq!(signed_ids.len(), before, "each signature told once");
 
     // Sending again builds and e-mails nothing twice.
     w.app
