@@ -415,6 +415,19 @@ mod event_data {
         pub actor: Actor,
     }
 
+    /// An invoice is past its due date with something left to pay.
+    #[derive(ToSchema)]
+    pub struct InvoiceOverdueData {
+        pub invoice_id: String,
+        pub number: String,
+        /// What is left to pay.
+        pub open: Amount,
+        pub currency: String,
+        pub due_on: String,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
     /// A payment left nothing open on an invoice.
     #[derive(ToSchema)]
     pub struct InvoicePaidData {
@@ -543,6 +556,7 @@ pub fn data_schema_of(kind: EventType) -> Option<&'static str> {
         EventType::OrganisationUpdated => "OrganisationUpdatedData",
         EventType::UserAdded => "UserAddedData",
         EventType::InvoicePaid => "InvoicePaidData",
+        EventType::InvoiceOverdue => "InvoiceOverdueData",
         EventType::DocumentSigned => "DocumentSignedData",
         EventType::DocumentSent => "DocumentSentData",
         EventType::DocumentViewed | EventType::DocumentAccepted => "PackageData",
@@ -581,6 +595,7 @@ pub fn data_schemas() -> Vec<(
         one::<PaymentReversedData>(),
         one::<RefundSentData>(),
         one::<InvoicePaidData>(),
+        one::<InvoiceOverdueData>(),
         one::<DocumentSignedData>(),
         one::<DocumentSentData>(),
         one::<PackageData>(),
@@ -1087,6 +1102,12 @@ mod tests {
                 package: kopek_domain::ids::PackageId::new(),
                 period: BillingPeriod::new(2026, 11).expect("a period"),
                 reason: "the act's quantity is wrong".into(),
+            },
+            EventKind::InvoiceOverdue {
+                invoice: InvoiceId::new(),
+                number: "KPK-2026-000001".into(),
+                open: money,
+                due_on: day,
             },
             EventKind::InvoicePaid {
                 invoice: InvoiceId::new(),

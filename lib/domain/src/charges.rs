@@ -154,6 +154,14 @@ pub enum EventKind {
         changed: Vec<String>,
         state: OrganisationState,
     },
+    /// An invoice is past its due date with something left to pay (told once per dunning
+    /// episode).
+    InvoiceOverdue {
+        invoice: InvoiceId,
+        number: String,
+        open: Money,
+        due_on: NaiveDate,
+    },
     /// A payment left nothing open on an invoice: it is paid in full.
     InvoicePaid {
         invoice: InvoiceId,
@@ -269,7 +277,9 @@ impl EventKind {
             EventKind::PaymentReceived { payment, .. }
             | EventKind::PaymentReversed { payment, .. } => payment.to_string(),
             EventKind::RefundSent { refund, .. } => refund.to_string(),
-            EventKind::InvoicePaid { invoice, .. } => invoice.to_string(),
+            EventKind::InvoicePaid { invoice, .. } | EventKind::InvoiceOverdue { invoice, .. } => {
+                invoice.to_string()
+            }
             EventKind::DocumentSigned { document, .. } => document.to_string(),
             EventKind::DocumentSent { package, .. }
             | EventKind::DocumentViewed { package, .. }

@@ -503,6 +503,23 @@ pub struct Episode {
     pub overdue: Money,
     /// The late fee charged so far in this episode.
     pub fee_charged: Money,
+    /// The invoices already told overdue in this episode (each once: `invoice.overdue`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overdue_told: Vec<InvoiceId>,
+}
+
+/// The invoices of `invoices` past their due date on `today` with something left to pay that
+/// `episode` has not told overdue yet.
+pub fn newly_overdue<'a>(
+    episode: &Episode,
+    invoices: &'a [DueInvoice],
+    today: NaiveDate,
+) -> Vec<&'a DueInvoice> {
+    invoices
+        .iter()
+        .filter(|i| i.due_on < today && i.open.amount() > rust_decimal::Decimal::ZERO)
+        .filter(|i| !episode.overdue_told.contains(&i.id))
+        .collect()
 }
 
 impl Episode {
@@ -806,6 +823,7 @@ fn decide(
             suspended: false,
             overdue: zero,
             fee_charged: zero,
+            overdue_told: Vec::new(),
         }
     });
     ep.oldest_due = ep.oldest_due.min(oldest);

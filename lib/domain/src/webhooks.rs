@@ -791,6 +791,13 @@ pub fn data(kind: &EventKind, by: &UserOrKey) -> serde_json::Value {
             role,
         } => json!({"user_id": user, "name": name, "email": email, "role": role,
                     "status": "invited"}),
+        EventKind::InvoiceOverdue {
+            invoice,
+            number,
+            open,
+            due_on,
+        } => json!({"invoice_id": invoice, "number": number, "open": amount(open),
+                    "currency": open.currency(), "due_on": due_on}),
         EventKind::InvoicePaid {
             invoice,
             number,
@@ -879,6 +886,7 @@ pub fn event_type(kind: &EventKind) -> Option<EventType> {
         EventKind::OrganisationUpdated { .. } => EventType::OrganisationUpdated,
         EventKind::UserAdded { .. } => EventType::UserAdded,
         EventKind::InvoicePaid { .. } => EventType::InvoicePaid,
+        EventKind::InvoiceOverdue { .. } => EventType::InvoiceOverdue,
         EventKind::DocumentSigned { .. } => EventType::DocumentSigned,
         EventKind::DocumentSent { .. } => EventType::DocumentSent,
         EventKind::DocumentViewed { .. } => EventType::DocumentViewed,

@@ -315,13 +315,26 @@ impl Dunning {
             return Ok(CustomerRun::default());
         }
         let policy = stored.settings.policy_override.as_ref().unwrap_or(policy);
-        let decision = dunning::run(
+        let mut decision = dunning::run(
             self.ctx.today(),
             policy,
             &stored.settings,
             &stored.state,
             &invoices,
         );
+        // Invoices that went past their due date since the episode last told: each told once.
+        let past_due: Vec<DueInvoice> = match decision.state.episode.as_mut() {
+            Some(episode) => {
+                let newly: Vec<DueInvoice> =
+                    dunning::newly_overdue(episode, &invoices, self.ctx.today())
+                        .into_iter()
+                        .cloned()
+                        .collect();
+                episode.overdue_told.extend(newly.iter().map(|i| i.id));
+                newly
+            }
+            None => Vec::new(),
+        };
         if decision.state == stored.state && decision.actions.is_empty() {
             return Ok(CustomerRun::default());
         }
@@ -378,6 +391,12 @@ impl Dunning {
         // restore.
         let now = self.ctx.now();
         let overdue = decision.state.episode.as_ref().map(|e| e.overdue);
+        let told_overdue = past_due.iter().map(|i| EventKind::InvoiceOverdue {
+            invoice: i.id,
+            number: i.number.clone(),
+            open: i.open,
+            due_on: i.due_on,
+        });
         let events: Vec<DomainEvent> = decision
             .actions
             .iter()
@@ -399,6 +418,7 @@ impl Dunning {
                 Action::Restore { .. } => Some(EventKind::CustomerRestored { on: today }),
                 _ => None,
             })
+            .chain(told_overdue)
             .map(|kind| DomainEvent::new(org, UserOrKey::System, now, kind))
             .collect();
         let saved = StoredDunning {

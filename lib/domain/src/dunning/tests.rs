@@ -1334,3 +1334,39 @@ proptest! {
         prop_assert!(state.suspensions.windows(2).all(|w| w[0].until.is_some_and(|u| u < w[1].from)));
     }
 }
+
+#[test]
+fn an_invoice_is_newly_overdue_the_day_after_its_due_date_and_only_until_told() {
+    let due = day(2026, 11, 10);
+    let invoices = [
+        invoice(1, due, dec!(100.00)),
+        invoice(2, day(2026, 11, 20), dec!(50.00)),
+        invoice(3, day(2026, 11, 1), dec!(0.00)),
+    ];
+    let mut episode = Episode {
+        started_on: due,
+        oldest_due: due,
+        done: Vec::new(),
+        blocked: false,
+        suspended: false,
+        overdue: rub(dec!(0)),
+        fee_charged: rub(dec!(0)),
+        overdue_told: Vec::new(),
+    };
+    let ids = |found: Vec<&DueInvoice>| found.iter().map(|i| i.id).collect::<Vec<_>>();
+    assert!(
+        newly_overdue(&episode, &invoices, due).is_empty(),
+        "due, not overdue"
+    );
+    assert_eq!(
+        ids(newly_overdue(&episode, &invoices, day(2026, 11, 11))),
+        [invoice_id(1)],
+        "paid-off invoices are never overdue"
+    );
+    episode.overdue_told.push(invoice_id(1));
+    assert!(newly_overdue(&episode, &invoices, day(2026, 11, 12)).is_empty());
+    assert_eq!(
+        ids(newly_overdue(&episode, &invoices, day(2026, 11, 21))),
+        [invoice_id(2)]
+    );
+}

@@ -224,7 +224,7 @@ async fn a_customer_is_reminded_chased_blocked_and_restored_by_paying() {
     app.relay().await;
     let told = app
         .get(
-            "/v1/events?types=dunning.step_reached,customer.suspended,customer.restored",
+            "/v1/events?types=dunning.step_reached,customer.suspended,customer.restored,invoice.overdue,invoice.paid",
             Some(&admin),
         )
         .await;
@@ -242,6 +242,17 @@ async fn a_customer_is_reminded_chased_blocked_and_restored_by_paying() {
     assert!(
         suspended.is_some() && suspended < restored,
         "suspended, then restored: {types:?}"
+    );
+    // The invoice was told overdue once, over all the runs, and then paid.
+    let overdue = types.iter().filter(|t| **t == "invoice.overdue").count();
+    assert_eq!(overdue, 1, "{types:?}");
+    let (told, paid) = (
+        types.iter().position(|t| *t == "invoice.overdue"),
+        types.iter().position(|t| *t == "invoice.paid"),
+    );
+    assert!(
+        paid.is_some() && told < paid,
+        "overdue, then paid: {types:?}"
     );
 
     // The policy: staff read it, admins change it, errors name the field.
