@@ -936,7 +936,10 @@ pub fn webhooks_section() -> serde_json::Value {
             json!({
                 "post": {
                     "summary": kind.as_str(),
-                    "description": format!("Sent when `{kind}` happens, to every enabled endpoint that wants it. Answer 2xx within 15 s; anything else is retried (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 20 h)."),
+                    "description": match data_schema_of(*kind) {
+                        Some(_) => format!("Sent when `{kind}` happens, to every enabled endpoint that wants it. Answer 2xx within 15 s; anything else is retried (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 20 h)."),
+                        None => format!("Reserved: Kopek does not send `{kind}` yet. An endpoint may already ask for it; its data will be documented here when it is sent."),
+                    },
                     "parameters": [
                         {"name": "webhook-id", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The event's id, the same in every retry and replay: deduplicate by it."},
                         {"name": "webhook-timestamp", "in": "header", "required": true, "schema": {"type": "string"}, "description": "Seconds since the epoch when this attempt was signed."},
@@ -1177,6 +1180,16 @@ mod tests {
                 }
             }
         }
+        // The types Kopek does not send yet, documented as reserved.
+        let reserved: Vec<EventType> = EventType::ALL
+            .iter()
+            .copied()
+            .filter(|k| data_schema_of(*k).is_none())
+            .collect();
+        assert_eq!(
+            reserved,
+            [EventType::UsageRejected, EventType::PeriodClosed]
+        );
         // Every type Kopek sends has a sample here.
         for kind in EventType::ALL {
             if data_schema_of(*kind).is_some() && *kind != EventType::Ping {
