@@ -293,6 +293,34 @@ async fn every_route_that_takes_a_customer_in_its_query_takes_its_reference_too(
             .await
             .assert_problem(404, "not_found");
     }
+    // In a body too: a payment recorded for the customer named by its reference.
+    let accountant = app.staff_with_role("accountant").await;
+    let paid = app
+        .post(
+            "/v1/billing/payments",
+            Some(&accountant),
+            &json!({"org_id": format!("ref:{reference}"), "amount": "100.00", "currency": "RUB",
+                    "received_on": "2026-12-01", "reference": "п/п 5"}),
+        )
+        .await;
+    paid.assert_status(201);
+    let listed = app
+        .get(
+            &format!("/v1/billing/payments?org_id={org}"),
+            Some(&accountant),
+        )
+        .await;
+    listed.assert_status(200);
+    assert!(listed.body.to_string().contains("п/п 5"), "{}", listed.body);
+    app.post(
+        "/v1/billing/payments",
+        Some(&accountant),
+        &json!({"org_id": "ref:crm-nobody", "amount": "1.00", "currency": "RUB",
+                "received_on": "2026-12-01", "reference": "п/п 6"}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+
     // A customer's own user has no references to name (they are the CRM's, for staff).
     let customer = app.register("Лютик").await;
     app.get(
