@@ -374,6 +374,15 @@ mod event_data {
         pub actor: Actor,
     }
 
+    /// The customer's period is closed: its invoice, or none when there was nothing to bill.
+    #[derive(ToSchema)]
+    pub struct PeriodClosedData {
+        pub period: String,
+        pub invoice_id: Option<String>,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
     /// A closing document was signed with the provider's key.
     #[derive(ToSchema)]
     pub struct DocumentSignedData {
@@ -558,6 +567,7 @@ pub fn data_schema_of(kind: EventType) -> Option<&'static str> {
         EventType::InvoicePaid => "InvoicePaidData",
         EventType::InvoiceOverdue => "InvoiceOverdueData",
         EventType::DocumentSigned => "DocumentSignedData",
+        EventType::PeriodClosed => "PeriodClosedData",
         EventType::DocumentSent => "DocumentSentData",
         EventType::DocumentViewed | EventType::DocumentAccepted => "PackageData",
         EventType::DocumentDisputed => "DocumentDisputedData",
@@ -597,6 +607,7 @@ pub fn data_schemas() -> Vec<(
         one::<InvoicePaidData>(),
         one::<InvoiceOverdueData>(),
         one::<DocumentSignedData>(),
+        one::<PeriodClosedData>(),
         one::<DocumentSentData>(),
         one::<PackageData>(),
         one::<DocumentDisputedData>(),
@@ -1082,6 +1093,10 @@ mod tests {
                 email: "petr@romashka.ru".into(),
                 role: kopek_domain::accounts::Role::Customer,
             },
+            EventKind::PeriodClosed {
+                period: BillingPeriod::new(2026, 11).expect("a period"),
+                invoice: Some(InvoiceId::new()),
+            },
             EventKind::DocumentSigned {
                 document: kopek_domain::ids::DocumentId::new(),
                 doc_type: kopek_domain::documents::DocumentType::Act,
@@ -1186,10 +1201,7 @@ mod tests {
             .copied()
             .filter(|k| data_schema_of(*k).is_none())
             .collect();
-        assert_eq!(
-            reserved,
-            [EventType::UsageRejected, EventType::PeriodClosed]
-        );
+        assert_eq!(reserved, [EventType::UsageRejected]);
         // Every type Kopek sends has a sample here.
         for kind in EventType::ALL {
             if data_schema_of(*kind).is_some() && *kind != EventType::Ping {

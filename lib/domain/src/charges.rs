@@ -177,6 +177,11 @@ pub enum EventKind {
         amount: Money,
         settled: Vec<InvoiceId>,
     },
+    /// The customer's period is closed: invoiced (`invoice`), or with nothing to bill.
+    PeriodClosed {
+        period: BillingPeriod,
+        invoice: Option<InvoiceId>,
+    },
     /// A closing document was signed with the provider's key (a manager's signing).
     DocumentSigned {
         document: DocumentId,
@@ -281,6 +286,7 @@ impl EventKind {
                 invoice.to_string()
             }
             EventKind::DocumentSigned { document, .. } => document.to_string(),
+            EventKind::PeriodClosed { period, .. } => format!("CLOSE#{period}"),
             EventKind::DocumentSent { package, .. }
             | EventKind::DocumentViewed { package, .. }
             | EventKind::DocumentAccepted { package, .. }

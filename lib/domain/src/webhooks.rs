@@ -812,6 +812,9 @@ pub fn data(kind: &EventKind, by: &UserOrKey) -> serde_json::Value {
             settled,
         } => json!({"payment_id": payment, "reference": reference, "amount": amount(matched),
                     "currency": matched.currency(), "settled_invoice_ids": settled}),
+        EventKind::PeriodClosed { period, invoice } => {
+            json!({"period": period, "invoice_id": invoice})
+        }
         EventKind::DocumentSigned {
             document,
             doc_type,
@@ -888,6 +891,7 @@ pub fn event_type(kind: &EventKind) -> Option<EventType> {
         EventKind::InvoicePaid { .. } => EventType::InvoicePaid,
         EventKind::InvoiceOverdue { .. } => EventType::InvoiceOverdue,
         EventKind::DocumentSigned { .. } => EventType::DocumentSigned,
+        EventKind::PeriodClosed { .. } => EventType::PeriodClosed,
         EventKind::DocumentSent { .. } => EventType::DocumentSent,
         EventKind::DocumentViewed { .. } => EventType::DocumentViewed,
         EventKind::DocumentAccepted { .. } => EventType::DocumentAccepted,

@@ -109,6 +109,19 @@ fn issued_event(invoice: &Invoice) -> DomainEvent {
     )
 }
 
+/// The customer's `period.closed` event of `period`, with its invoice if it has one.
+fn closed_event(org: OrgId, period: BillingPeriod, invoice: Option<&Invoice>) -> DomainEvent {
+    DomainEvent::new(
+        org,
+        UserOrKey::System,
+        Utc::now(),
+        EventKind::PeriodClosed {
+            period,
+            invoice: invoice.map(|i| i.id),
+        },
+    )
+}
+
 async fn issue(
     store: &Store,
     invoice: &Invoice,
@@ -134,6 +147,7 @@ async fn issue_over(
             invoice,
             entry: Some(&entry),
             event: &issued_event(invoice),
+            closed: &closed_event(invoice.draft.org, invoice.draft.period, Some(invoice)),
             job_was: prev,
             credit: read,
             credit_after: after,
@@ -456,13 +470,25 @@ async fn failed_and_skipped_jobs_are_counted_once() {
     // Read as pending, but it is failed: refused.
     assert!(matches!(
         store
-            .skip_job(dec, c, "nothing to bill", JobStatus::Pending, at)
+            .skip_job(
+                dec,
+                c,
+                "nothing to bill",
+                JobStatus::Pending,
+                &closed_event(c, dec, None)
+            )
             .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(!store.finish_period_if_complete(dec, at).await.unwrap());
     store
-        .skip_job(dec, c, "nothing to bill", JobStatus::Failed, at)
+        .skip_job(
+            dec,
+            c,
+            "nothing to bill",
+            JobStatus::Failed,
+            &closed_event(c, dec, None),
+        )
         .await
         .unwrap();
     let period = store.period(dec).await.unwrap().unwrap();

@@ -175,6 +175,14 @@ pub(crate) fn put_event(
 }
 
 /// An event as its history item, in the outbox.
+/// The outbox event an item holds, if it holds one (tests that read the table directly).
+pub fn event_of_item(item: super::Item) -> Option<DomainEvent> {
+    super::from_item::<EventItem>(item)
+        .ok()
+        .filter(|i| i.kind == "event")
+        .map(|i| i.event)
+}
+
 fn event_item(event: &DomainEvent) -> Result<super::Item, StoreError> {
     to_item(&EventItem {
         pk: keys::org(&event.org),

@@ -626,8 +626,17 @@ impl Closer {
             buyer,
         }) = self.compose_for(period, org, &catalog, &settings).await?
         else {
+            let closed = DomainEvent::new(
+                org,
+                UserOrKey::System,
+                self.ctx.now(),
+                EventKind::PeriodClosed {
+                    period,
+                    invoice: None,
+                },
+            );
             self.store()
-                .skip_job(period, org, "nothing to bill", job.status, self.ctx.now())
+                .skip_job(period, org, "nothing to bill", job.status, &closed)
                 .await?;
             return Ok(CustomerOutcome::Skipped);
         };
@@ -685,12 +694,22 @@ impl Closer {
                     due_on: invoice.due_on,
                 },
             );
+            let closed = DomainEvent::new(
+                org,
+                UserOrKey::System,
+                self.ctx.now(),
+                EventKind::PeriodClosed {
+                    period,
+                    invoice: Some(invoice.id),
+                },
+            );
             match self
                 .store()
                 .issue_invoice(IssueInvoice {
                     invoice: &invoice,
                     entry: entry.as_ref(),
                     event: &event,
+                    closed: &closed,
                     job_was: job.status,
                     credit: &credit,
                     credit_after,

@@ -174,6 +174,31 @@ async fn a_clean_close_of_the_fault_world_bills_the_fees_it_was_given() {
             &org.to_string(),
         );
     }
+    // Each customer's period.closed went into the outbox with its close: with the invoice,
+    // or without one when there was nothing to bill.
+    let events: Vec<(String, bool)> = w
+        .app
+        .scan_all()
+        .await
+        .into_iter()
+        .filter_map(|item| {
+            let record = kopek_aws::dynamo::orders::event_of_item(item)?;
+            match record.kind {
+                kopek_domain::charges::EventKind::PeriodClosed { invoice, .. } => {
+                    Some((record.org.to_string(), invoice.is_some()))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    for (org, quantity) in orgs.iter().zip(QUANTITIES) {
+        let told: Vec<bool> = events
+            .iter()
+            .filter(|(o, _)| *o == org.to_string())
+            .map(|(_, invoiced)| *invoiced)
+            .collect();
+        assert_eq!(told, [quantity > 0], "{org}: one period.closed");
+    }
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use kopek_domain::charges::DomainEvent;
 use kopek_domain::close::{JobStatus, PeriodStatus};
 use kopek_domain::ids::{InvoiceId, OrgId};
 use kopek_domain::period::BillingPeriod;
@@ -442,15 +443,16 @@ impl Store {
     }
 
     /// A52: a job skipped for `reason` (nothing to bill), if it is still `prev` (pending or
-    /// failed).
+    /// failed), with the customer's `period.closed` event.
     pub async fn skip_job(
         &self,
         period: BillingPeriod,
         org: OrgId,
         reason: &str,
         prev: JobStatus,
-        at: DateTime<Utc>,
+        closed: &DomainEvent,
     ) -> Result<(), StoreError> {
+        let at = closed.at;
         expect_open(&org, prev)?;
         let job = job_change(period, &org, prev, JobStatus::Skipped, at)?
             .set("reason = :reason")
@@ -459,6 +461,7 @@ impl Store {
             vec![
                 job.action(self)?,
                 job_ended(period, "skipped", prev).action(self)?,
+                crate::dynamo::orders::put_event(self, closed)?,
             ],
             &[(
                 0,

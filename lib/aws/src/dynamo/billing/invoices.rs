@@ -80,6 +80,8 @@ pub struct IssueInvoice<'a> {
     pub entry: Option<&'a Entry>,
     /// Its `invoice_issued` event (the outbox).
     pub event: &'a DomainEvent,
+    /// The customer's `period.closed` event.
+    pub closed: &'a DomainEvent,
     /// The customer's job as read: pending or failed.
     pub job_was: JobStatus,
     /// The customer's credit as read, and what is left of it once the invoice drew it down.
@@ -132,6 +134,7 @@ impl Store {
             invoice,
             entry,
             event,
+            closed,
             job_was,
             credit,
             credit_after,
@@ -160,6 +163,7 @@ impl Store {
         if let Some(entry) = entry {
             items.push(ledger_put(self, entry)?);
         }
+        items.push(put_event(self, closed)?);
         let err = match self.transact_raw(items).await {
             Ok(()) => return Ok(IssueOutcome::Issued),
             Err(err) => err,
