@@ -612,6 +612,21 @@ impl Closer {
         Ok(outcome)
     }
 
+    /// The customer's `period.closed` event, with its invoice if it has one.
+    fn period_closed(
+        &self,
+        org: OrgId,
+        period: BillingPeriod,
+        invoice: Option<InvoiceId>,
+    ) -> DomainEvent {
+        DomainEvent::new(
+            org,
+            UserOrKey::System,
+            self.ctx.now(),
+            EventKind::PeriodClosed { period, invoice },
+        )
+    }
+
     async fn try_close(
         &self,
         period: BillingPeriod,
@@ -626,15 +641,7 @@ impl Closer {
             buyer,
         }) = self.compose_for(period, org, &catalog, &settings).await?
         else {
-            let closed = DomainEvent::new(
-                org,
-                UserOrKey::System,
-                self.ctx.now(),
-                EventKind::PeriodClosed {
-                    period,
-                    invoice: None,
-                },
-            );
+            let closed = self.period_closed(org, period, None);
             self.store()
                 .skip_job(period, org, "nothing to bill", job.status, &closed)
                 .await?;
@@ -694,15 +701,7 @@ impl Closer {
                     due_on: invoice.due_on,
                 },
             );
-            let closed = DomainEvent::new(
-                org,
-                UserOrKey::System,
-                self.ctx.now(),
-                EventKind::PeriodClosed {
-                    period,
-                    invoice: Some(invoice.id),
-                },
-            );
+            let closed = self.period_closed(org, period, Some(invoice.id));
             match self
                 .store()
                 .issue_invoice(IssueInvoice {
