@@ -68,8 +68,11 @@ async fn in_body(state: &AppState, request: Request) -> Result<Request, Response
             ApiError::bad_request("invalid_body", "the body could not be read").into_response(),
         );
     };
-    let named = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
+    // Most bodies name no reference: only those that hold `"ref:` are parsed here.
+    let mentions = bytes.windows(PREFIX.len() + 1).any(|w| w == b"\"ref:");
+    let named = mentions
+        .then(|| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .flatten()
         .and_then(|v| {
             v.get("org_id")?
                 .as_str()?
