@@ -521,6 +521,9 @@ pub struct RejectedView {
     /// The producer's id of the event, where it could be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     event_id: Option<String>,
+    /// The customer the event named, where it names one (it was told: `usage.rejected`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org_id: Option<String>,
     received_at: DateTime<Utc>,
     /// `open`, `resolved` (counted on re-submission) or `duplicate` (found counted).
     status: String,
@@ -539,6 +542,7 @@ impl From<RejectedEvent> for RejectedView {
             truncated: e.truncated,
             meter: e.meter,
             event_id: e.event_id,
+            org_id: e.org.map(|o| o.to_string()),
             received_at: e.received_at,
             status: e.status,
             resolved_at: e.resolved_at,

@@ -495,6 +495,26 @@ mod event_data {
         pub actor: Actor,
     }
 
+    /// A usage event of the customer's was refused (once per distinct event); staff see it at
+    /// `GET /v1/usage/rejected/{rejected_id}` and re-submit it once the cause is fixed.
+    #[derive(ToSchema)]
+    pub struct UsageRejectedData {
+        /// The kept rejection (`rej_…`).
+        pub rejected_id: String,
+        /// `invalid_field`, `unknown_meter`, `not_metered`, `meter_retired`,
+        /// `currency_mismatch`, `bad_quantity`, `future_timestamp`, `too_old` or `conflict`.
+        pub reason: String,
+        /// The field at fault (`quantity`), empty where the event as a whole is.
+        pub field: String,
+        pub detail: String,
+        /// The meter the event named.
+        pub meter: Option<String>,
+        /// The producer's id of the event.
+        pub event_id: Option<String>,
+        #[schema(value_type = Object)]
+        pub actor: Actor,
+    }
+
     /// An organisation as it is now: registered, or created by a CRM's reference.
     #[derive(ToSchema)]
     pub struct OrganisationData {
@@ -546,10 +566,9 @@ mod event_data {
     }
 }
 
-/// The schema name of each event type's `data` (types that share a shape share a schema);
-/// `None` for types Kopek does not send yet.
-pub fn data_schema_of(kind: EventType) -> Option<&'static str> {
-    Some(match kind {
+/// The schema name of each event type's `data` (types that share a shape share a schema).
+pub fn data_schema_of(kind: EventType) -> &'static str {
+    match kind {
         EventType::OrderPlaced => "OrderPlacedData",
         EventType::OrderLineCancelled => "OrderLineCancelledData",
         EventType::WorkOrderDone => "WorkOrderDoneData",
@@ -575,9 +594,9 @@ pub fn data_schema_of(kind: EventType) -> Option<&'static str> {
         EventType::DunningStepReached => "DunningStepReachedData",
         EventType::CustomerSuspended => "CustomerSuspendedData",
         EventType::CustomerRestored => "CustomerRestoredData",
+        EventType::UsageRejected => "UsageRejectedData",
         EventType::Ping => "PingData",
-        _ => return None,
-    })
+    }
 }
 
 /// Every event data schema, to add to the document's components.
@@ -615,6 +634,7 @@ pub fn data_schemas() -> Vec<(
         one::<DunningStepReachedData>(),
         one::<CustomerSuspendedData>(),
         one::<CustomerRestoredData>(),
+        one::<UsageRejectedData>(),
         one::<OrganisationData>(),
         one::<OrganisationUpdatedData>(),
         one::<UserAddedData>(),
@@ -947,10 +967,7 @@ pub fn webhooks_section() -> serde_json::Value {
             json!({
                 "post": {
                     "summary": kind.as_str(),
-                    "description": match data_schema_of(*kind) {
-                        Some(_) => format!("Sent when `{kind}` happens, to every enabled endpoint that wants it. Answer 2xx within 15 s; anything else is retried (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 20 h)."),
-                        None => format!("Reserved: Kopek does not send `{kind}` yet. An endpoint may already ask for it; its data will be documented here when it is sent."),
-                    },
+                    "description": format!("Sent when `{kind}` happens, to every enabled endpoint that wants it. Answer 2xx within 15 s; anything else is retried (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 20 h)."),
                     "parameters": [
                         {"name": "webhook-id", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The event's id, the same in every retry and replay: deduplicate by it."},
                         {"name": "webhook-timestamp", "in": "header", "required": true, "schema": {"type": "string"}, "description": "Seconds since the epoch when this attempt was signed."},
@@ -963,7 +980,7 @@ pub fn webhooks_section() -> serde_json::Value {
                                 {"$ref": "#/components/schemas/EventEnvelope"},
                                 {"type": "object", "properties": {
                                     "type": {"const": kind.as_str()},
-                                    "data": data_schema_of(*kind).map_or(json!({"type": "object"}), |name| json!({"$ref": format!("#/components/schemas/{name}")}))
+                                    "data": {"$ref": format!("#/components/schemas/{}", data_schema_of(*kind))}
                                 }}
                             ]
                         }}}
@@ -1150,6 +1167,14 @@ mod tests {
                 on: day,
             },
             EventKind::CustomerRestored { on: day },
+            EventKind::UsageRejected {
+                rejected: "rej_0123456789abcdef0123456789abcdef".into(),
+                reason: kopek_domain::usage::RejectReason::UnknownMeter,
+                field: "meter".into(),
+                detail: "no service `gpu-hours` in the catalog".into(),
+                meter: Some("gpu-hours".into()),
+                event_id: Some("evt-42".into()),
+            },
         ]
     }
 
@@ -1160,7 +1185,7 @@ mod tests {
         for kind in samples() {
             let event_type = kopek_domain::webhooks::event_type(&kind).expect("sent");
             let data = kopek_domain::webhooks::data(&kind, &UserOrKey::User(UserId::new()));
-            let name = data_schema_of(event_type).expect("a schema");
+            let name = data_schema_of(event_type);
             documented.insert(event_type);
             let schema = properties_of(&doc, &doc["components"]["schemas"][name]);
             assert!(
@@ -1195,16 +1220,9 @@ mod tests {
                 }
             }
         }
-        // The types Kopek does not send yet, documented as reserved.
-        let reserved: Vec<EventType> = EventType::ALL
-            .iter()
-            .copied()
-            .filter(|k| data_schema_of(*k).is_none())
-            .collect();
-        assert_eq!(reserved, [EventType::UsageRejected]);
-        // Every type Kopek sends has a sample here.
+        // Kopek sends every type: each has a sample here.
         for kind in EventType::ALL {
-            if data_schema_of(*kind).is_some() && *kind != EventType::Ping {
+            if *kind != EventType::Ping {
                 assert!(documented.contains(kind), "{kind} has no sample");
             }
         }

@@ -140,6 +140,17 @@ pub enum EventKind {
         reference: String,
         amount: Money,
     },
+    /// A usage event of the customer's was refused and kept for the back office (once per
+    /// distinct event): why, and which field. Refusals that name no known customer (not JSON,
+    /// an unknown customer) have no customer to tell; they are only listed.
+    UsageRejected {
+        rejected: String,
+        reason: crate::usage::RejectReason,
+        field: String,
+        detail: String,
+        meter: Option<String>,
+        event_id: Option<String>,
+    },
     /// An organisation registered itself, or a CRM created it by its reference.
     OrganisationCreated { state: OrganisationState },
     /// A user was invited into an organisation (a colleague, by its users or staff).
@@ -292,6 +303,7 @@ impl EventKind {
             | EventKind::DocumentAccepted { package, .. }
             | EventKind::DocumentDisputed { package, .. } => package.to_string(),
             EventKind::PaymentMatched { payment, .. } => payment.to_string(),
+            EventKind::UsageRejected { rejected, .. } => rejected.clone(),
             // An organisation's events are its own history: their subject is the org item's
             // partition's owner, named by the event's `org`.
             EventKind::OrganisationCreated { .. } | EventKind::OrganisationUpdated { .. } => {

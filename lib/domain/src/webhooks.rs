@@ -846,6 +846,15 @@ pub fn data(kind: &EventKind, by: &UserOrKey) -> serde_json::Value {
         EventKind::CustomerSuspended { overdue, on } => json!({"overdue": amount(overdue),
                     "currency": overdue.currency(), "on": on}),
         EventKind::CustomerRestored { on } => json!({"on": on}),
+        EventKind::UsageRejected {
+            rejected,
+            reason,
+            field,
+            detail,
+            meter,
+            event_id,
+        } => json!({"rejected_id": rejected, "reason": reason, "field": field,
+                    "detail": detail, "meter": meter, "event_id": event_id}),
     };
     if let serde_json::Value::Object(fields) = &mut data {
         fields.insert("actor".into(), actor(by));
@@ -900,6 +909,7 @@ pub fn event_type(kind: &EventKind) -> Option<EventType> {
         EventKind::DunningStepReached { .. } => EventType::DunningStepReached,
         EventKind::CustomerSuspended { .. } => EventType::CustomerSuspended,
         EventKind::CustomerRestored { .. } => EventType::CustomerRestored,
+        EventKind::UsageRejected { .. } => EventType::UsageRejected,
     })
 }
 

@@ -5,7 +5,7 @@
 //! | A38 | Count an event once | `PutItem` if `attribute_not_exists(PK)`, `ReturnValuesOnConditionCheckFailure = ALL_OLD` | `USAGE#{org}#{meter}#{yyyy-mm}#{shard}` / `E#{event id}`; late: GSI1 `USAGELATE#{org}#{meter}#{billed in}` / `{yyyy-mm}#{id}` |
 //! | A39 | One customer's usage of one meter and period | `Query` × 8 shards + `Query GSI1` (late events billed in it) | as above |
 //! | A40 | The meters a customer used in a period | `PutItem` (idempotent marker, once per batch and group) / `Query` | `ORG#{org}` / `USAGEMETER#{yyyy-mm}#{meter}` |
-//! | A41 | Keep a rejected event (once per distinct event) | conditional `PutItem` | `USAGEREJ#{rej}` / `USAGEREJ`; GSI1 `USAGEREJ#{yyyy-mm received}` / `{received at}#{rej}` |
+//! | A41 | Keep a rejected event (once per distinct event), telling its customer where it names one (`usage.rejected`, in the outbox) | conditional `PutItem` in a `TransactWriteItems` with the event | `USAGEREJ#{rej}` / `USAGEREJ`; GSI1 `USAGEREJ#{yyyy-mm received}` / `{received at}#{rej}` |
 //! | A42 | List rejected events of a period / get one / mark it resolved | `Query GSI1` / `GetItem` / `UpdateItem` | as above |
 //! | A43 | Ingestion health counters | `UpdateItem ADD` (once per batch and meter) / `Query` | `USAGEHEALTH#{yyyy-mm received}` / `METER#{meter}` |
 //! | A44 | The last period closed (invoiced) for a customer | `GetItem` / conditional `PutItem` (only forward) | `ORG#{org}` / `BILLING` |
@@ -24,7 +24,8 @@
 //! Per batch (not per event) the handler adds one marker put per (customer, meter, period)
 //! group (A40) and one counter update per meter (A43): with SQS batches of 10 messages of many
 //! events, a fraction of a unit per event. Late events (rare) cost one more unit for their GSI1
-//! entry; rejected events (rarer) two (item + GSI1).
+//! entry; a rejected event (rarer) is a transaction of the kept item (and its GSI1 entry) with,
+//! where it names a customer, that customer's `usage.rejected` in the outbox: 4–6 units.
 //!
 //! ## Sums without scanning others, and hot customers
 //!
@@ -50,7 +51,9 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use kopek_domain::catalog::ServiceCode;
+use kopek_domain::charges::{DomainEvent, EventKind};
 use kopek_domain::ids::OrgId;
+use kopek_domain::orders::UserOrKey;
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::usage::{EventKey, MeterUsage, MeteredEvent, RejectReason};
 use rust_decimal::Decimal;
@@ -125,6 +128,9 @@ pub struct RejectedEvent {
     pub meter: Option<String>,
     #[serde(default)]
     pub event_id: Option<String>,
+    /// The customer the event named, where it is one: it is told (`usage.rejected`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<OrgId>,
     pub received_at: DateTime<Utc>,
     /// `open` until a re-submission counts it (`resolved`) or finds it counted (`duplicate`).
     pub status: String,
@@ -157,10 +163,34 @@ impl RejectedEvent {
             detail: detail.to_owned(),
             meter,
             event_id,
+            org: None,
             received_at,
             status: "open".to_owned(),
             resolved_at: None,
         }
+    }
+
+    /// The same, naming the customer the event was for.
+    pub fn of(self, org: Option<OrgId>) -> Self {
+        Self { org, ..self }
+    }
+
+    /// What the customer's CRM is told of it: `usage.rejected`, if a customer is named.
+    pub fn told(&self) -> Option<DomainEvent> {
+        let org = self.org?;
+        Some(DomainEvent::new(
+            org,
+            UserOrKey::System,
+            self.received_at,
+            EventKind::UsageRejected {
+                rejected: self.id.clone(),
+                reason: self.reason,
+                field: self.field.clone(),
+                detail: self.detail.clone(),
+                meter: self.meter.clone(),
+                event_id: self.event_id.clone(),
+            },
+        ))
     }
 }
 
@@ -395,8 +425,9 @@ impl Store {
             .collect())
     }
 
-    /// A41: keeps a rejected event, listed under `period` (the one it was received in);
-    /// `false` if the same event was kept before.
+    /// A41: keeps a rejected event, listed under `period` (the one it was received in), and
+    /// tells its customer in the same transaction; `false` if the same event was kept before
+    /// (nothing is told twice).
     pub async fn put_rejected(
         &self,
         event: &RejectedEvent,
@@ -410,13 +441,11 @@ impl Store {
             gsi1sk: format!("{}#{}", event.received_at.to_rfc3339(), event.id),
             event: event.clone(),
         })?;
-        match self
-            .transact(
-                vec![put(self, item, Some("attribute_not_exists(PK)"))?],
-                &[],
-            )
-            .await
-        {
+        let mut actions = vec![put(self, item, Some("attribute_not_exists(PK)"))?];
+        if let Some(told) = event.told() {
+            actions.push(super::orders::put_event(self, &told)?);
+        }
+        match self.transact(actions, &[]).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),

@@ -91,6 +91,17 @@ pub struct Lookups {
     closed: HashMap<OrgId, Option<BillingPeriod>>,
 }
 
+impl Lookups {
+    /// The organisation a customer reference names, if it names one.
+    pub fn org_of(&self, customer: &CustomerRef) -> Option<OrgId> {
+        self.orgs
+            .get(customer)
+            .copied()
+            .flatten()
+            .map(|(org, _)| org)
+    }
+}
+
 impl Ingestor {
     /// Counts events into `store`, refusing those older than `grace`, in the periods of the
     /// provider's `calendar`.
@@ -216,7 +227,8 @@ impl Ingestor {
                         Read::Rejected(rejected) => self.keep_rejected(*rejected).await,
                         Read::Event(event) => match self.judge(&event, lookups, now, now) {
                             Err(rejection) => {
-                                self.keep_rejected(rejected_from(&event, &rejection, now))
+                                let org = lookups.org_of(&event.customer);
+                                self.keep_rejected(rejected_from(&event, &rejection, now).of(org))
                                     .await
                             }
                             Ok(metered) => self.count(metered, &event, now).await,
@@ -313,7 +325,7 @@ impl Ingestor {
                         event.id
                     ),
                 );
-                self.keep_rejected(rejected_from(event, &rejection, now))
+                self.keep_rejected(rejected_from(event, &rejection, now).of(Some(metered.org)))
                     .await
             }
         }

@@ -148,4 +148,35 @@ async fn a_rejected_event_is_listed_and_counts_once_resubmitted_after_the_catalo
         )
         .await;
     assert_eq!(earlier.body["items"], json!([]));
+
+    // Its CRM was told of each of the customer's rejections once: a redelivery of one and a
+    // rejection that names no customer tell nothing.
+    assert_eq!(unknown["org_id"], a);
+    let nobody = event("n-3", "org_nobody", "TRAFFIC", json!("1"), w.on(3, 9));
+    app.usage_queue()
+        .send_events(&[other.to_string(), nobody.to_string()])
+        .await
+        .expect("send");
+    assert_eq!(app.drain_usage().await.rejected, 2);
+    app.relay().await;
+    let told = app
+        .get("/v1/events?types=usage.rejected", Some(&w.admin))
+        .await;
+    told.assert_status(200);
+    let mut told: Vec<&Value> = told.body["items"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["org_id"] == a || e["data"]["event_id"] == "n-3")
+        .collect();
+    told.sort_by_key(|e| e["data"]["event_id"].to_string());
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert_eq!(told[0]["data"]["rejected_id"], id.as_str());
+    assert_eq!(told[0]["data"]["reason"], "unknown_meter");
+    assert_eq!(told[0]["data"]["field"], "meter");
+    assert_eq!(told[0]["data"]["meter"], "NEW-METER");
+    assert_eq!(told[0]["data"]["actor"], "system");
+    assert_eq!(told[1]["data"]["rejected_id"], items[1]["id"]);
+    assert_eq!(told[1]["data"]["reason"], "bad_quantity");
+    assert_eq!(told[1]["data"]["field"], "quantity");
 }
