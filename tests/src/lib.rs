@@ -511,6 +511,11 @@ impl TestApp {
             .await
     }
 
+    pub async fn put(&self, path: &str, token: Option<&str>, body: &Value) -> TestResponse {
+        self.send(Self::request(Method::PUT, path, token, Some(body)))
+            .await
+    }
+
     pub async fn delete(&self, path: &str, token: Option<&str>) -> TestResponse {
         self.send(Self::request(Method::DELETE, path, token, None))
             .await

@@ -329,6 +329,7 @@ fn charges(org: OrgId) -> Vec<Charge> {
 fn settings() -> BillingSettings {
     BillingSettings {
         series: InvoiceSeries::new("KPK").expect("a valid series"),
+        series_count: kopek_domain::invoicing::SeriesCount::ONE,
         tax_mode: TaxMode::Exclusive,
         zero_invoices: ZeroInvoicePolicy::Skip,
         payment_terms_days: 14,

@@ -80,9 +80,13 @@
 //!
 //! # Numbering
 //!
-//! Numbers are gapless and sequential per provider legal entity ([`InvoiceSeries`]), kind
-//! (invoice or credit note) and calendar year of issue: `KPK-2026-000001`, and credit notes
-//! `KPK-CN-2026-000001`. The number is allocated in the same storage transaction that writes
+//! Numbers are gapless and sequential per series ([`InvoiceSeries`]), kind (invoice or
+//! credit note) and calendar year of issue: `KPK-2026-000001`, and credit notes
+//! `KPK-CN-2026-000001`. A provider that bills many customers may number its invoices in
+//! several series ([`BillingSettings::series_count`], as EU VAT rules and Russian practice
+//! allow): the provider's code with a two-digit subdivision index, `KPK-07-2026-000123`, each
+//! subdivision a sequence of its own. A customer is placed in one subdivision by a stable rule
+//! ([`BillingSettings::series_for`]) and stays there; credit notes keep the provider's code. The number is allocated in the same storage transaction that writes
 //! the invoice, so a number is used exactly when an invoice exists. A number's year is the
 //! year of the document's issue date ([`issue`], [`credit_note`] refuse any other).
 //!
@@ -158,17 +162,75 @@ pub enum ZeroInvoicePolicy {
     Issue,
 }
 
-/// The provider's legal entity code that prefixes every number: 2–8 ASCII capital letters or
-/// digits, starting with a letter (e.g. `KPK`).
+/// The series a number is in: the provider's legal entity code, 2–8 ASCII capital letters or
+/// digits starting with a letter (e.g. `KPK`), and where invoices are numbered in several
+/// series, a subdivision index from 01 to 99 (`KPK-07`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct InvoiceSeries(String);
+
+/// How many series a provider numbers its invoices in: 1 (the provider's code alone, the
+/// default) to 99 (`KPK-01` … `KPK-99`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct SeriesCount(u8);
+
+impl SeriesCount {
+    pub const ONE: SeriesCount = SeriesCount(1);
+    pub const MAX: u8 = 99;
+
+    pub fn new(count: u8) -> Result<Self, InvoicingError> {
+        if (1..=Self::MAX).contains(&count) {
+            Ok(Self(count))
+        } else {
+            Err(InvoicingError::invalid(
+                "series_count",
+                format!("from 1 to {} series", Self::MAX),
+            ))
+        }
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl Default for SeriesCount {
+    fn default() -> Self {
+        Self::ONE
+    }
+}
+
+impl TryFrom<u8> for SeriesCount {
+    type Error = InvoicingError;
+    fn try_from(value: u8) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<SeriesCount> for u8 {
+    fn from(value: SeriesCount) -> Self {
+        value.0
+    }
+}
+
+/// Which series a customer's invoices are numbered in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerSeries {
+    pub series: InvoiceSeries,
+    /// The subdivision to record as the customer's own, where it was placed just now (its
+    /// first invoice since the provider numbers in several series): from then on it stays.
+    pub place: Option<u8>,
+}
 
 /// The provider's billing settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BillingSettings {
     pub series: InvoiceSeries,
+    /// How many series invoices are numbered in (credit notes always in `series`).
+    #[serde(default)]
+    pub series_count: SeriesCount,
     #[serde(default)]
     pub tax_mode: TaxMode,
     #[serde(default)]
@@ -183,6 +245,38 @@ pub struct BillingSettings {
 }
 
 impl BillingSettings {
+    /// The series `org`'s invoices are numbered in. A customer placed in a subdivision
+    /// (`placed`, recorded on it) stays there whatever the count is now. Otherwise, with one
+    /// series, the provider's code; with several, subdivision `1 + h mod count` where `h` is
+    /// read from the SHA-256 of the customer's id — spread evenly, and the same on every
+    /// try — to be recorded with the invoice ([`CustomerSeries::place`]). So changing the
+    /// count moves no customer already placed; customers invoiced while there was one
+    /// series are placed at their next invoice.
+    pub fn series_for(&self, org: crate::ids::OrgId, placed: Option<u8>) -> CustomerSeries {
+        use sha2::Digest;
+        if let Some(index) = placed.filter(|i| (1..=SeriesCount::MAX).contains(i)) {
+            return CustomerSeries {
+                series: self.series.subdivision(index),
+                place: None,
+            };
+        }
+        let count = self.series_count.get();
+        if count == 1 {
+            return CustomerSeries {
+                series: self.series.clone(),
+                place: None,
+            };
+        }
+        let digest = sha2::Sha256::digest(org.to_string().as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        let index = 1 + (u64::from_be_bytes(first) % u64::from(count)) as u8;
+        CustomerSeries {
+            series: self.series.subdivision(index),
+            place: Some(index),
+        }
+    }
+
     /// The days `customer`'s invoices give to pay: its own terms, or these settings'.
     pub fn payment_terms_for(&self, customer: &crate::accounts::Organisation) -> u16 {
         customer
@@ -388,8 +482,8 @@ pub struct CloseInput<'a> {
 }
 
 impl InvoiceSeries {
-    /// A series code, if it keeps the rule (2–8 ASCII capital letters or digits, starting
-    /// with a letter).
+    /// The provider's code, if it keeps the rule (2–8 ASCII capital letters or digits,
+    /// starting with a letter).
     pub fn new(code: &str) -> Result<Self, InvoicingError> {
         let ok = (2..=8).contains(&code.len())
             && code.starts_with(|c: char| c.is_ascii_uppercase())
@@ -406,6 +500,39 @@ impl InvoiceSeries {
         }
     }
 
+    /// The code or a subdivision's text form (`KPK`, `KPK-07`), as numbers and the store
+    /// carry it.
+    pub fn parse(text: &str) -> Result<Self, InvoicingError> {
+        match text.split_once('-') {
+            None => Self::new(text),
+            Some((code, index)) => {
+                let index = (index.len() == 2 && index.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| index.parse::<u8>().ok())
+                    .flatten()
+                    .filter(|i| (1..=SeriesCount::MAX).contains(i))
+                    .ok_or_else(|| {
+                        InvoicingError::invalid("series", "a subdivision is 01 to 99")
+                    })?;
+                Ok(Self::new(code)?.subdivision(index))
+            }
+        }
+    }
+
+    /// Subdivision `index` (1 to 99) of this series' code: `KPK-07`.
+    pub fn subdivision(&self, index: u8) -> Self {
+        Self(format!("{}-{index:02}", self.code()))
+    }
+
+    /// The provider's code, without a subdivision.
+    pub fn code(&self) -> &str {
+        self.0.split_once('-').map_or(&self.0, |(code, _)| code)
+    }
+
+    /// The subdivision index, if this is one.
+    pub fn index(&self) -> Option<u8> {
+        self.0.split_once('-').and_then(|(_, i)| i.parse().ok())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -414,7 +541,7 @@ impl InvoiceSeries {
 impl TryFrom<String> for InvoiceSeries {
     type Error = InvoicingError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::new(&value)
+        Self::parse(&value)
     }
 }
 
@@ -439,12 +566,18 @@ impl std::str::FromStr for InvoiceNumber {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || InvoicingError::Invalid {
             field: "number".into(),
-            reason: "expected SERIES-YYYY-NNNNNN or SERIES-CN-YYYY-NNNNNN".into(),
+            reason: "expected SERIES-YYYY-NNNNNN or SERIES-CN-YYYY-NNNNNN (SERIES: a code, \
+                     or a code and a subdivision, KPK-07)"
+                .into(),
         };
         let parts: Vec<&str> = s.split('-').collect();
-        let (series, kind, year, seq) = match parts.as_slice() {
-            [series, year, seq] => (*series, DocumentKind::Invoice, *year, *seq),
-            [series, "CN", year, seq] => (*series, DocumentKind::CreditNote, *year, *seq),
+        let (code, index, kind, year, seq) = match parts.as_slice() {
+            [code, year, seq] => (*code, None, DocumentKind::Invoice, *year, *seq),
+            [code, "CN", year, seq] => (*code, None, DocumentKind::CreditNote, *year, *seq),
+            [code, index, year, seq] => (*code, Some(*index), DocumentKind::Invoice, *year, *seq),
+            [code, index, "CN", year, seq] => {
+                (*code, Some(*index), DocumentKind::CreditNote, *year, *seq)
+            }
             _ => return Err(bad()),
         };
         let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
@@ -453,7 +586,11 @@ impl std::str::FromStr for InvoiceNumber {
         }
         let seq: u64 = seq.parse().map_err(|_| bad())?;
         let year: i32 = year.parse().map_err(|_| bad())?;
-        Self::new(InvoiceSeries::new(series)?, kind, year, seq)
+        let series = match index {
+            None => InvoiceSeries::new(code)?,
+            Some(index) => InvoiceSeries::parse(&format!("{code}-{index}")).map_err(|_| bad())?,
+        };
+        Self::new(series, kind, year, seq)
     }
 }
 

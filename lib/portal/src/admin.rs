@@ -266,6 +266,7 @@ pub async fn invite_staff(
 pub struct SettingsPage {
     f: Frame,
     series: String,
+    series_count: u8,
     terms: u16,
     inclusive: bool,
     issue_zero: bool,
@@ -371,6 +372,7 @@ pub async fn settings(
     Ok(SettingsPage {
         f: Frame::of(&viewer, "/portal/admin/settings"),
         series: s.series.as_str().to_owned(),
+        series_count: s.series_count.get(),
         terms: s.payment_terms_days,
         inclusive: s.tax_mode == TaxMode::Inclusive,
         issue_zero: s.zero_invoices == ZeroInvoicePolicy::Issue,
@@ -397,6 +399,10 @@ pub async fn save_settings(
     let command = (|| {
         Ok::<_, ApiError>(SaveSettings {
             series: fields.get("series").unwrap_or_default(),
+            series_count: match fields.filled("series_count") {
+                Some(_) => fields.parsed("series_count", "1 to 99 series")?,
+                None => 1,
+            },
             tax_mode: if fields.get("tax_mode").as_deref() == Some("inclusive") {
                 TaxMode::Inclusive
             } else {

@@ -5,8 +5,8 @@ use kopek_aws::dynamo::StoreError;
 use kopek_domain::accounts::{MAX_PAYMENT_TERMS_DAYS, Principal, Role, Scope};
 use kopek_domain::ids::OrgId;
 use kopek_domain::invoicing::{
-    BillingSettings, InvoiceSeries, InvoicingError, ProviderRequisites, RequisitesForm, TaxMode,
-    ZeroInvoicePolicy,
+    BillingSettings, InvoiceSeries, InvoicingError, ProviderRequisites, RequisitesForm,
+    SeriesCount, TaxMode, ZeroInvoicePolicy,
 };
 use kopek_domain::ledger::{self, Entry};
 use kopek_domain::money::{Currency, Money};
@@ -27,6 +27,7 @@ pub(crate) async fn settings_in_force(ctx: &Context) -> Result<BillingSettings, 
         .map(|s| s.settings)
         .unwrap_or_else(|| BillingSettings {
             series: ctx.settings.invoice_series.clone(),
+            series_count: SeriesCount::ONE,
             tax_mode: TaxMode::Exclusive,
             zero_invoices: ZeroInvoicePolicy::Skip,
             payment_terms_days: DEFAULT_PAYMENT_TERMS_DAYS,
@@ -46,6 +47,8 @@ pub struct SettingsRead {
 #[derive(Debug, Clone)]
 pub struct SaveSettings {
     pub series: String,
+    /// How many series invoices are numbered in (1 to 99).
+    pub series_count: u8,
     pub tax_mode: TaxMode,
     pub zero_invoices: ZeroInvoicePolicy,
     pub payment_terms_days: u16,
@@ -130,6 +133,7 @@ impl Billing {
         caller.require_role(&[Role::Admin])?;
         caller.require_scope(Scope::InvoicesRead)?;
         let series = InvoiceSeries::new(&save.series)?;
+        let series_count = SeriesCount::new(save.series_count)?;
         if save.payment_terms_days > MAX_PAYMENT_TERMS_DAYS {
             return Err(Error::invalid(
                 "payment_terms_days",
@@ -139,6 +143,7 @@ impl Billing {
         let bank_accounts = bank_accounts(save.bank_accounts)?;
         let settings = BillingSettings {
             series,
+            series_count,
             tax_mode: save.tax_mode,
             zero_invoices: save.zero_invoices,
             payment_terms_days: save.payment_terms_days,

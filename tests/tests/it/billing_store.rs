@@ -151,6 +151,7 @@ async fn issue_over(
             job_was: prev,
             credit: read,
             credit_after: after,
+            place: None,
         })
         .await
 }
@@ -507,6 +508,7 @@ async fn settings_move_by_revision_and_faults_stop_a_write() {
     let store = app.store.clone().with_faults(faults.clone());
     let settings = BillingSettings {
         series: InvoiceSeries::new("KPK").unwrap(),
+        series_count: kopek_domain::invoicing::SeriesCount::ONE,
         tax_mode: TaxMode::Exclusive,
         zero_invoices: ZeroInvoicePolicy::Skip,
         payment_terms_days: 14,

@@ -19,6 +19,11 @@ pub struct SettingsView {
     /// The legal entity code every number starts with.
     #[schema(example = "KPK")]
     series: String,
+    /// How many series invoices are numbered in: 1, the code alone (`KPK-2026-000123`), or
+    /// up to 99 subdivisions (`KPK-07-2026-000123`), each numbered without gaps on its own.
+    /// A customer is placed in one at its first invoice and stays there.
+    #[schema(example = 1)]
+    series_count: u8,
     /// `exclusive` (prices are net) or `inclusive` (prices include tax).
     #[schema(value_type = String)]
     tax_mode: TaxMode,
@@ -48,6 +53,7 @@ impl SettingsView {
     fn of(SettingsRead { settings, rev }: SettingsRead, calendar: Calendar) -> Self {
         Self {
             series: settings.series.as_str().to_owned(),
+            series_count: settings.series_count.get(),
             tax_mode: settings.tax_mode,
             zero_invoices: settings.zero_invoices,
             payment_terms_days: settings.payment_terms_days,
@@ -66,6 +72,11 @@ pub struct SettingsRequest {
     /// 2–8 capital letters or digits, starting with a letter.
     #[schema(example = "KPK")]
     series: String,
+    /// 1 to 99 (absent: 1): how many series invoices are numbered in, each a subdivision of
+    /// `series` (`KPK-07`). Customers already placed in one stay there when this changes.
+    #[serde(default = "one_series")]
+    #[schema(example = 1)]
+    series_count: u8,
     /// `exclusive` or `inclusive`.
     #[schema(value_type = String, example = "exclusive")]
     tax_mode: TaxMode,
@@ -81,6 +92,10 @@ pub struct SettingsRequest {
     /// The `rev` read (0 or absent while never saved): the change is refused if they were
     /// changed meanwhile.
     rev: Option<u64>,
+}
+
+fn one_series() -> u8 {
+    1
 }
 
 /// The billing settings in force (the defaults until saved).
@@ -111,6 +126,7 @@ pub(super) async fn put_settings(
             &caller,
             SaveSettings {
                 series: body.series,
+                series_count: body.series_count,
                 tax_mode: body.tax_mode,
                 zero_invoices: body.zero_invoices,
                 payment_terms_days: body.payment_terms_days,

@@ -57,6 +57,9 @@ struct OrgItem {
     kpp: Option<Kpp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     contract: Option<Contract>,
+    /// Its invoice series' subdivision, once placed (written by the close's issue: A55).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    series_index: Option<u8>,
     rev: u64,
 }
 
@@ -82,6 +85,7 @@ impl OrgItem {
             payment_terms_days: org.payment_terms,
             kpp: org.kpp.clone(),
             contract: org.contract.clone(),
+            series_index: org.series_index,
             rev: 1,
         }
     }
@@ -101,6 +105,7 @@ impl OrgItem {
             payment_terms: self.payment_terms_days,
             kpp: self.kpp,
             contract: self.contract,
+            series_index: self.series_index,
         })
     }
 }

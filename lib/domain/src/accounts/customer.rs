@@ -96,6 +96,7 @@ impl CustomerRecord {
             payment_terms: self.payment_terms,
             kpp: self.kpp.clone(),
             contract: None,
+            series_index: None,
         }
     }
 

@@ -112,6 +112,10 @@ pub struct Organisation {
     pub kpp: Option<super::Kpp>,
     /// The contract its documents are issued under, once staff record it.
     pub contract: Option<Contract>,
+    /// The subdivision of the invoice series its invoices are numbered in (1 to 99), once
+    /// its first invoice placed it there (see `BillingSettings::series_for`); `None` while
+    /// it has none (one series).
+    pub series_index: Option<u8>,
 }
 
 impl Organisation {
@@ -311,6 +315,7 @@ impl Registration {
             payment_terms: None,
             kpp: self.kpp,
             contract: None,
+            series_index: None,
         };
         NewAccount {
             organisation,
@@ -424,6 +429,7 @@ mod tests {
             payment_terms: None,
             kpp: None,
             contract: None,
+            series_index: None,
         };
         org.block().unwrap();
         assert!(!org.is_active());

@@ -144,6 +144,7 @@ pub fn metered(code_text: &str, price: Price, tax_rate: TaxRate) -> (Service, Ve
 pub fn settings(tax_mode: TaxMode) -> BillingSettings {
     BillingSettings {
         series: series(),
+        series_count: crate::invoicing::SeriesCount::ONE,
         tax_mode,
         zero_invoices: ZeroInvoicePolicy::Skip,
         payment_terms_days: 14,

@@ -82,6 +82,11 @@ fn malformed_numbers_are_refused() {
         "KPK-2026-000001-1",
         "KPK--2026-000001",
         "KPK-2026-99999999999999999999999",
+        "KPK-7-2026-000001",
+        "KPK-00-2026-000001",
+        "KPK-100-2026-000001",
+        "KPK-07-CN-26-000001",
+        "KPK-07-07-2026-000001",
     ] {
         assert!(
             bad.parse::<InvoiceNumber>().is_err(),
@@ -98,6 +103,89 @@ fn a_series_is_two_to_eight_capitals_or_digits_starting_with_a_letter() {
     }
     for bad in ["K", "ABCDEFGHI", "1AB", "Kpk", "K-P", ""] {
         assert!(InvoiceSeries::new(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_subdivided_series_numbers_as_kpk_07_and_reads_back() {
+    let seven = series().subdivision(7);
+    assert_eq!(seven.as_str(), "KPK-07");
+    assert_eq!((seven.code(), seven.index()), ("KPK", Some(7)));
+    assert_eq!((series().code(), series().index()), ("KPK", None));
+    for (text, kind) in [
+        ("KPK-07-2026-000123", DocumentKind::Invoice),
+        ("KPK-07-CN-2026-000001", DocumentKind::CreditNote),
+        ("KPK-99-2026-1234567", DocumentKind::Invoice),
+    ] {
+        let number: InvoiceNumber = text.parse().unwrap();
+        assert_eq!(number.kind, kind);
+        assert_eq!(number.to_string(), text);
+        assert_eq!(number.series.code(), "KPK");
+        let json = serde_json::to_string(&number).unwrap();
+        assert_eq!(
+            serde_json::from_str::<InvoiceNumber>(&json).unwrap(),
+            number
+        );
+    }
+    // The settings take the code alone; a subdivision is the count's business.
+    assert!(InvoiceSeries::new("KPK-07").is_err());
+    assert!(InvoiceSeries::parse("KPK-07").is_ok());
+    for bad in ["KPK-7", "KPK-00", "KPK-100", "KPK-", "-07"] {
+        assert!(InvoiceSeries::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_series_count_is_one_to_ninety_nine() {
+    for bad in [0, 100, 255] {
+        let e = SeriesCount::new(bad).unwrap_err();
+        assert_eq!(e.field(), Some("series_count"), "{bad}");
+        assert!(serde_json::from_str::<SeriesCount>(&bad.to_string()).is_err());
+    }
+    assert_eq!(SeriesCount::new(16).unwrap().get(), 16);
+    // Settings saved before there was a count number in one series.
+    let old = serde_json::json!({"series": "KPK", "payment_terms_days": 14});
+    let read: BillingSettings = serde_json::from_value(old).unwrap();
+    assert_eq!(read.series_count, SeriesCount::ONE);
+}
+
+#[test]
+fn customers_are_spread_over_the_series_and_stay_where_they_were_placed() {
+    let mut settings = settings(TaxMode::Exclusive);
+    let org = crate::ids::OrgId::new();
+    // One series: the code alone, nothing to record.
+    let one = settings.series_for(org, None);
+    assert_eq!((one.series.as_str(), one.place), ("KPK", None));
+    // Sixteen: a subdivision from the id, the same every time, to be recorded.
+    settings.series_count = SeriesCount::new(16).unwrap();
+    let placed = settings.series_for(org, None);
+    let index = placed.place.expect("placed now");
+    assert!((1..=16).contains(&index));
+    assert_eq!(placed.series, series().subdivision(index));
+    assert_eq!(settings.series_for(org, None), placed);
+    // Once recorded it stays, whatever the count becomes.
+    for count in [1, 4, 16, 99] {
+        settings.series_count = SeriesCount::new(count).unwrap();
+        let kept = settings.series_for(org, Some(index));
+        assert_eq!(
+            (kept.series, kept.place),
+            (series().subdivision(index), None)
+        );
+    }
+    // Spread evenly: 3,200 customers over 16 series, each within 35 % of 200 (five standard
+    // deviations of a fair draw: this fails only if the rule is skewed).
+    settings.series_count = SeriesCount::new(16).unwrap();
+    let mut counts = [0u32; 17];
+    for _ in 0..3200 {
+        let index = settings
+            .series_for(crate::ids::OrgId::new(), None)
+            .place
+            .unwrap();
+        counts[usize::from(index)] += 1;
+    }
+    assert_eq!(counts[0], 0);
+    for (index, n) in counts.iter().enumerate().skip(1) {
+        assert!((130..=270).contains(n), "series {index}: {n} of 3200");
     }
 }
 

@@ -530,6 +530,7 @@ impl Closer {
             draft,
             payment_terms_days,
             buyer: Buyer::of(&organisation),
+            series_index: organisation.series_index,
         }))
     }
 
@@ -639,6 +640,7 @@ impl Closer {
             draft,
             payment_terms_days: payment_terms,
             buyer,
+            series_index,
         }) = self.compose_for(period, org, &catalog, &settings).await?
         else {
             let closed = self.period_closed(org, period, None);
@@ -660,10 +662,11 @@ impl Closer {
         // again only when a payment changed it meanwhile (not when another worker took the
         // number).
         let mut credit = self.store().credit(org, draft.currency).await?;
+        let series = settings.series_for(org, series_index);
         let mut numbering = Numbering::new(
             self.store(),
             &self.ctx.contention,
-            settings.series.clone(),
+            series.series,
             DocumentKind::Invoice,
             issued_on.year(),
             NUMBER_ATTEMPTS,
@@ -712,6 +715,7 @@ impl Closer {
                     job_was: job.status,
                     credit: &credit,
                     credit_after,
+                    place: series.place,
                 })
                 .await?
             {
@@ -749,6 +753,8 @@ pub struct Composed {
     pub payment_terms_days: u16,
     /// The customer as its invoice names it.
     pub buyer: Buyer,
+    /// The series subdivision the customer is placed in, if it is.
+    pub series_index: Option<u8>,
 }
 
 /// A page of a dry run: the invoices the close would issue, the customers it could not

@@ -16,7 +16,7 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
     defaults.assert_status(200);
     assert_eq!(
         defaults.body,
-        json!({"series": "KPK", "tax_mode": "exclusive", "zero_invoices": "skip", "payment_terms_days": 14, "bank_accounts": [], "rev": 0,
+        json!({"series": "KPK", "series_count": 1, "tax_mode": "exclusive", "zero_invoices": "skip", "payment_terms_days": 14, "bank_accounts": [], "rev": 0,
             "time_zone": kopek_tests::emulator::calendar().to_string(),
             "period_months": kopek_tests::emulator::calendar().period_length().months()})
     );
@@ -36,7 +36,7 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
             .await
         }
     };
-    let wanted = json!({"series": "ROM2", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30,
+    let wanted = json!({"series": "ROM2", "series_count": 16, "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30,
         "bank_accounts": ["DE89370400440532013000", "40702810500000000777"]});
     put(manager.clone(), wanted.clone())
         .await
@@ -79,6 +79,23 @@ async fn billing_settings_round_trip_and_bad_ones_are_refused_naming_the_field()
         (
             json!({"series": "KPK", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30, "bank_accounts": ["DE89370400440532013000", "XX"]}),
             "bank_accounts[1]",
+        ),
+        (
+            // A subdivision is the count's business, not the code's.
+            json!({"series": "KPK-07", "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30}),
+            "series",
+        ),
+        (
+            json!({"series": "KPK", "series_count": 0, "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30}),
+            "series_count",
+        ),
+        (
+            json!({"series": "KPK", "series_count": 100, "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30}),
+            "series_count",
+        ),
+        (
+            json!({"series": "KPK", "series_count": 256, "tax_mode": "inclusive", "zero_invoices": "issue", "payment_terms_days": 30}),
+            "series_count",
         ),
         (
             // The zone is the deployment's, not a setting of the API.

@@ -15,8 +15,12 @@
 //!
 //! **Many workers number at once.** After planning, every customer is closed by a task of its
 //! own, all started together: the tasks read the same last number and race for it. The
-//! numbers come out 1..N without a gap or a repeat, several tasks issue invoices, and the
-//! losers are counted (`Services::contention`), which shows that the retry path ran.
+//! numbers come out 1..N in each series without a gap or a repeat, several tasks issue
+//! invoices, and the losers are counted (`Services::contention`), which shows that the retry
+//! path ran.
+//!
+//! Both worlds number their invoices in several series (`series_count`), so a customer's
+//! placement in its series is among the writes stopped and repeated.
 
 use std::sync::Arc;
 
@@ -39,9 +43,14 @@ use super::world::*;
 /// (0: none, nothing to bill — its job is skipped).
 const QUANTITIES: [u32; 3] = [1, 0, 3];
 
-/// A month of [`QUANTITIES`], ended; the worker's services on the world's clock.
+/// Series the fault world numbers in.
+const SERIES_COUNT: u8 = 2;
+
+/// A month of [`QUANTITIES`], ended, numbered in [`SERIES_COUNT`] series; the worker's
+/// services on the world's clock.
 async fn fault_world() -> (World, Vec<OrgId>) {
     let w = World::new().await;
+    w.numbered_in(SERIES_COUNT).await;
     let mut orgs = Vec::new();
     for (i, quantity) in QUANTITIES.iter().enumerate() {
         let party = w.party(&format!("Клиент {i}")).await;
@@ -123,9 +132,10 @@ async fn a_close_stopped_before_or_after_any_write_ends_closed_by_redelivery_alo
         "the clean run's writes"
     );
     let invoiced = QUANTITIES.iter().filter(|q| **q > 0).count() as u64;
-    assert_eq!(
-        clean.numbers,
-        (1..=invoiced).collect::<std::collections::BTreeSet<_>>()
+    let series = assert_gapless(&clean.numbers, invoiced as usize);
+    assert!(
+        series.keys().all(|s| s.starts_with(&format!("{SERIES}-0"))),
+        "numbered in subdivisions: {series:?}"
     );
     assert_eq!(
         clean.counters,
@@ -151,7 +161,11 @@ async fn a_close_stopped_before_or_after_any_write_ends_closed_by_redelivery_alo
         } else {
             assert_eq!(*made, writes, "past the last write, the close runs clean");
         }
-        assert_eq!(faulty, &clean, "stopped {how} write {n}, then redelivered");
+        assert_eq!(
+            faulty.numbered_gapless(invoiced as usize),
+            clean.numbered_gapless(invoiced as usize),
+            "stopped {how} write {n}, then redelivered"
+        );
     }
 }
 
@@ -205,6 +219,7 @@ async fn a_clean_close_of_the_fault_world_bills_the_fees_it_was_given() {
 async fn workers_closing_at_once_race_for_numbers_and_leave_no_gap_or_repeat() {
     const CUSTOMERS: usize = 12;
     let w = World::new().await;
+    w.numbered_in(3).await;
     let period = w.period;
     let mut parties = Vec::new();
     for i in 0..CUSTOMERS {
@@ -283,27 +298,45 @@ async fn workers_closing_at_once_race_for_numbers_and_leave_no_gap_or_repeat() {
     // period closes.
     poller::drain(&close, 0).await.expect("drained");
 
-    let mut numbers = Vec::new();
+    let mut numbers = std::collections::BTreeSet::new();
     for party in &parties {
         let invoice = w.invoice(party.org, period).await.expect("invoiced");
         assert_eq!(
             invoice.number.year,
             kopek_tests::emulator::calendar().date_of(w.now()).year()
         );
-        numbers.push(invoice.number.seq);
+        numbers.insert(invoice.number.to_string());
         assert_eq!(w.entries(party.org).await.len(), 1);
         let job = w.store().job(period, party.org).await.expect("read");
         assert_eq!(job.map(|j| j.status), Some(JobStatus::Done));
+        // The customer is placed in the series its invoice is numbered in, for good.
+        let placed = w
+            .store()
+            .organisation(party.org)
+            .await
+            .expect("read")
+            .expect("the organisation")
+            .series_index;
+        assert_eq!(placed, invoice.number.series.index(), "{}", invoice.number);
+        assert!(placed.is_some_and(|i| (1..=3).contains(&i)));
     }
-    numbers.sort_unstable();
-    assert_eq!(numbers, (1..=CUSTOMERS as u64).collect::<Vec<_>>());
+    // Gapless in each series, and the series' sequences say as much.
+    let series = assert_gapless(&numbers, CUSTOMERS);
+    let mut last = 0;
+    for (name, count) in &series {
+        let series = kopek_domain::invoicing::InvoiceSeries::parse(name).expect("a series");
+        assert_eq!(w.sequence_last_of(&series).await, *count, "{name}");
+        last += count;
+    }
+    assert_eq!(last, CUSTOMERS as u64);
     let listed = w
         .store()
         .list_invoices_of_period(period, 100, None)
         .await
         .expect("the period's invoices");
     assert_eq!(listed.items.len(), CUSTOMERS, "one invoice per customer");
-    assert_eq!(w.sequence_last().await, CUSTOMERS as u64);
+    // Nothing was numbered in the code's own series.
+    assert_eq!(w.sequence_last().await, 0);
     let status = w.status(period).await.expect("the close");
     assert_counters(&status, "closed", CUSTOMERS as u64, CUSTOMERS as u64, 0);
 }

@@ -2,7 +2,7 @@
 //! inputs (prices, tiers, quantities, days — never read back from what the close wrote), the
 //! standard month of three customers, and what a close leaves behind, comparable across runs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kopek_aws::dynamo::billing::StoredPeriod;
@@ -307,11 +307,25 @@ impl Standard {
 /// What a close left behind, per customer in the order given: its invoice without ids
 /// (which differ between applications), its job and its ledger postings; the numbers used
 /// (by invoice) and the period's counters.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct Outcome {
     pub(super) customers: Vec<Value>,
-    pub(super) numbers: BTreeSet<u64>,
+    /// The invoices' numbers, as printed.
+    pub(super) numbers: BTreeSet<String>,
     pub(super) counters: Value,
+}
+
+impl Outcome {
+    /// The same outcome with its numbers checked — `total`, gapless in each series — and
+    /// left out: worlds of their own place their (random) customers in other series.
+    #[track_caller]
+    pub(super) fn numbered_gapless(&self, total: usize) -> Outcome {
+        assert_gapless(&self.numbers, total);
+        Outcome {
+            numbers: BTreeSet::new(),
+            ..self.clone()
+        }
+    }
 }
 
 pub(super) async fn outcome(world: &World, orgs: &[OrgId], period: BillingPeriod) -> Outcome {
@@ -321,7 +335,7 @@ pub(super) async fn outcome(world: &World, orgs: &[OrgId], period: BillingPeriod
         let invoice = world.invoice(*org, period).await;
         if let Some(invoice) = &invoice {
             assert!(
-                numbers.insert(invoice.number.seq),
+                numbers.insert(invoice.number.to_string()),
                 "{} used twice",
                 invoice.number
             );
@@ -371,6 +385,32 @@ pub(super) async fn outcome(world: &World, orgs: &[OrgId], period: BillingPeriod
             "failed": status.failed, "plan_complete": status.plan_complete,
         }),
     }
+}
+
+/// Asserts that `numbers` are `total` invoice numbers without a gap or a repeat in each of
+/// their series (each series numbered 1, 2, … ); returns how many each series has.
+#[track_caller]
+pub(super) fn assert_gapless(numbers: &BTreeSet<String>, total: usize) -> BTreeMap<String, u64> {
+    let mut seqs: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for text in numbers {
+        let number: kopek_domain::invoicing::InvoiceNumber = text.parse().expect("a number");
+        seqs.entry(number.series.as_str().to_owned())
+            .or_default()
+            .push(number.seq);
+    }
+    let mut counts = BTreeMap::new();
+    for (series, mut list) in seqs {
+        list.sort_unstable();
+        let k = list.len() as u64;
+        assert_eq!(
+            list,
+            (1..=k).collect::<Vec<_>>(),
+            "series {series}: {numbers:?}"
+        );
+        counts.insert(series, k);
+    }
+    assert_eq!(numbers.len(), total, "{numbers:?}");
+    counts
 }
 
 #[track_caller]

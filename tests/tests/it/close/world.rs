@@ -119,6 +119,25 @@ impl World {
         }
     }
 
+    /// Invoices numbered in `count` series from now on (an admin's change of the settings).
+    pub(crate) async fn numbered_in(&self, count: u8) {
+        let admin = self.app.admin().await;
+        let read = self.app.get("/v1/billing/settings", Some(&admin)).await;
+        read.assert_status(200);
+        let mut body = read.body.clone();
+        let fields = body.as_object_mut().expect("the settings");
+        for read_only in ["time_zone", "period_months"] {
+            fields.remove(read_only);
+        }
+        fields.insert("series_count".into(), json!(count));
+        let saved = self
+            .app
+            .put("/v1/billing/settings", Some(&admin), &body)
+            .await;
+        saved.assert_status(200);
+        assert_eq!(saved.body["series_count"], count);
+    }
+
     pub(crate) fn store(&self) -> &kopek_aws::dynamo::Store {
         &self.app.store
     }
@@ -305,9 +324,15 @@ impl World {
     }
 
     pub(crate) async fn sequence_last(&self) -> u64 {
+        self.sequence_last_of(&InvoiceSeries::new(SERIES).expect("a series"))
+            .await
+    }
+
+    /// The last invoice number of `series` this year.
+    pub(crate) async fn sequence_last_of(&self, series: &InvoiceSeries) -> u64 {
         self.store()
             .sequence_last(
-                &InvoiceSeries::new(SERIES).expect("a series"),
+                series,
                 DocumentKind::Invoice,
                 // The provider's year: numbers restart on its 1 January, not UTC's.
                 kopek_tests::emulator::calendar().date_of(self.now()).year(),

@@ -142,6 +142,7 @@ async fn an_admin_keeps_the_catalog_staff_settings_and_requisites() {
             ("_csrf", &csrf(&page)),
             ("rev", &rev),
             ("series", "KPK"),
+            ("series_count", "4"),
             ("payment_terms_days", "10"),
             ("tax_mode", "exclusive"),
             ("zero_invoices", "skip"),
@@ -153,6 +154,7 @@ async fn an_admin_keeps_the_catalog_staff_settings_and_requisites() {
     let token = app.admin().await;
     let settings = app.get("/v1/billing/settings", Some(&token)).await;
     assert_eq!(settings.body["payment_terms_days"], 10, "{}", settings.body);
+    assert_eq!(settings.body["series_count"], 4, "{}", settings.body);
     // Sent again over the old revision: refused, nothing changed.
     let stale = send(
         &mut admin,

@@ -87,6 +87,9 @@ pub struct IssueInvoice<'a> {
     /// The customer's credit as read, and what is left of it once the invoice drew it down.
     pub credit: &'a StoredCredit,
     pub credit_after: Money,
+    /// The series subdivision the customer is placed in by this, its first invoice numbered
+    /// in one: recorded on the organisation (if not recorded meanwhile).
+    pub place: Option<u8>,
 }
 
 /// What issuing an invoice did. Nothing is written unless `Issued`.
@@ -138,6 +141,7 @@ impl Store {
             job_was,
             credit,
             credit_after,
+            place,
         } = issue;
         let (org, period) = (invoice.draft.org, invoice.draft.period);
         expect_kind(&invoice.number, DocumentKind::Invoice)?;
@@ -164,6 +168,19 @@ impl Store {
             items.push(ledger_put(self, entry)?);
         }
         items.push(put_event(self, closed)?);
+        let placing = match place {
+            Some(index) => {
+                items.push(
+                    Change::new(keys::org(&org), keys::ORG_SK)
+                        .set("series_index = :si")
+                        .when("attribute_exists(PK) AND attribute_not_exists(series_index)")
+                        .value(":si", n(i64::from(index)))
+                        .action(self)?,
+                );
+                Some(items.len() - 1)
+            }
+            None => None,
+        };
         let err = match self.transact_raw(items).await {
             Ok(()) => return Ok(IssueOutcome::Issued),
             Err(err) => err,
@@ -177,6 +194,10 @@ impl Store {
             Ok(IssueOutcome::CreditChanged)
         } else if failed.contains(&0) {
             Ok(IssueOutcome::NumberTaken)
+        } else if placing.is_some_and(|i| failed.contains(&i)) {
+            Err(StoreError::Transient(
+                "the customer was placed in a series meanwhile; compose again".into(),
+            ))
         } else {
             Err(err
                 .into_store_error()

@@ -13,7 +13,7 @@
 //! | A52 | A job skipped (nothing to bill) | `TransactWriteItems`: job if `status = :prev`, period counters | job, period | 4 + 1 (GSI1) |
 //! | A53 | The period closed when its last job is | `UpdateItem` if `status = closing AND plan_complete AND remaining = 0` | `PERIOD#{p}` / `PERIOD` | 1 + 1 (GSI1); a refusal 1 |
 //! | A54 | The last number of a sequence | `GetItem` (consistent) | `SEQ#{series}#{INV\|CN}#{year}` / `SEQ` | – (moved inside A55, A58) |
-//! | A55 | Issue an invoice | `TransactWriteItems` of 6: sequence `n−1 → n`, invoice (`attribute_not_exists(PK)`: one per customer and period), ledger entry, event, job (`status = :prev`), period counters | sequence; `ORG#{org}` / `INVOICE#{yyyy-mm}` (GSI1 `INVOICE#{inv}` / `INVOICE`, GSI2 `INVOICES#{yyyy-mm}` / `{org}`); `ORG#{org}` / `LEDGER#{yyyy-mm-dd}#{entry}`; `ORG#{org}` / `HISTORY#{inv}#{evt}` (GSI1 `OUTBOX`) | 2 × (4 + I + L) + 2I (GSI1, GSI2) + 1 (outbox) + 1 (period GSI1): 16 for an invoice and entry of 1 KB each |
+//! | A55 | Issue an invoice | `TransactWriteItems` of 8–9: sequence `n−1 → n`, invoice (`attribute_not_exists(PK)`: one per customer and period), `invoice_issued`, job (`status = :prev`), period counters, credit (A61), ledger entry, `period.closed`; at a customer's first invoice in a series subdivision, its placement (`ORG#{org}` / `ORG`, `SET series_index` if `attribute_not_exists`) | sequence; `ORG#{org}` / `INVOICE#{yyyy-mm}` (GSI1 `INVOICE#{inv}` / `INVOICE`, GSI2 `INVOICES#{yyyy-mm}` / `{org}`); `ORG#{org}` / `LEDGER#{yyyy-mm-dd}#{entry}`; `ORG#{org}` / `HISTORY#{inv}#{evt}` (GSI1 `OUTBOX`) | 2 × (4 + I + L) + 2I (GSI1, GSI2) + 1 (outbox) + 1 (period GSI1): 16 for an invoice and entry of 1 KB each |
 //! | A56 | An invoice: of a customer and period / by id | `GetItem` (consistent) / `Query GSI1` then `GetItem` (consistent) | as A55 | – |
 //! | A57 | Invoices of a customer, newest period first / of a period, by customer | `Query` `SK begins_with INVOICE#` backwards / `Query GSI2` | as A55 | – |
 //! | A58 | Issue a credit note | `TransactWriteItems` of 5: sequence `n−1 → n`, credit note (`attribute_not_exists(PK)`), invoice `credited` if `rev = :rev`, ledger entry, event | `ORG#{org}` / `CREDIT#{inv}#{crn}` (GSI1 `CREDIT#{crn}` / `CREDIT`), invoice as A55 | 2 × (2 + C + I + L) + C (GSI1) + 2I (GSI1, GSI2) + 1 (outbox) |
@@ -53,7 +53,9 @@
 //!
 //! ## Numbering
 //!
-//! `SEQ#{series}#{INV|CN}#{year}` / `SEQ` holds `last`, the last number used. Issuing number
+//! `SEQ#{series}#{INV|CN}#{year}` / `SEQ` holds `last`, the last number used; `{series}` is the
+//! provider's code (`KPK`) or, where invoices are numbered in several series, a subdivision of
+//! it (`KPK-07`), each a sequence of its own. Issuing number
 //! `n` moves it from `n − 1` to `n` (from nothing when `n = 1`) in the same transaction that
 //! writes the document, so a number is used exactly when its document exists, without gaps.
 //! A worker that loses the number to another is told `NumberTaken`, reads the sequence again
