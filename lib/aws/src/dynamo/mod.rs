@@ -220,6 +220,24 @@ impl Store {
         &self.table
     }
 
+    /// The same store, on the same capacity meter, through a client with `interceptor` added
+    /// (benchmarks watch every request this way).
+    pub fn intercepted(
+        &self,
+        interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static,
+    ) -> Self {
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .interceptor(interceptor)
+            .build();
+        Self {
+            client: Client::from_conf(config),
+            ..self.clone()
+        }
+    }
+
     /// Requests and DynamoDB capacity units spent so far through this store.
     pub fn capacity(&self) -> CapacitySnapshot {
         self.capacity.snapshot()

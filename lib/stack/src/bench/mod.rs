@@ -31,7 +31,8 @@
 //!   flight), timed, with the emulator's CPU time (moto's process, from
 //!   `/proc`) beside this process's, to tell which one was the bottleneck; finally every
 //!   customer's summed usage (`Store::usage_of`) is checked against what was sent.
-//! - `close [--customers N] [--pollers P]` (default 1,000 customers, 1 poller): the period
+//! - `close [--customers N] [--pollers P] [--series S]` (default 1,000 customers, 1 poller,
+//!   invoices numbered in 1 series; `--series 16` numbers them in 16): the period
 //!   close. N customers are set up straight through the store and the domain (one Argon2id
 //!   hash for all), dated last month: a subscription whose quantity changes mid-month, an
 //!   order of 3 work orders taken, started and completed, 10 usage events of 2 meters
@@ -82,6 +83,7 @@ mod bank;
 mod close;
 mod cold_start;
 mod documents;
+mod hot;
 mod order_intake;
 mod portal;
 mod procfs;
@@ -118,7 +120,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let (what, rest) = args.split_first().context(
         "which benchmark? `cold-start`, `sign-in`, `order-intake`, `usage`, `close`, `documents`, `archive`, `bank`, `portal`, `webhooks`, `audit` or `report`",
     )?;
-    let (mut runs, mut events, mut pollers, mut customers) = (None, None, None, None);
+    let (mut runs, mut events, mut pollers, mut customers, mut series) =
+        (None, None, None, None, None);
     let mut rest = rest.iter();
     while let Some(arg) = rest.next() {
         let slot = match arg.as_str() {
@@ -126,6 +129,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             "--events" => &mut events,
             "--pollers" => &mut pollers,
             "--customers" => &mut customers,
+            "--series" => &mut series,
             other => bail!("unknown argument `{other}`"),
         };
         let n: usize = rest
@@ -171,6 +175,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             &tools,
             customers.unwrap_or(1_000),
             pollers.unwrap_or(1),
+            series.unwrap_or(1),
         )),
         "documents" => tokio::runtime::Runtime::new()?.block_on(documents::run(
             &root,

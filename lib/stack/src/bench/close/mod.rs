@@ -97,6 +97,7 @@ pub(super) async fn run(
     tools: &tools::Tools,
     customers: usize,
     pollers: usize,
+    series: usize,
 ) -> anyhow::Result<()> {
     use kopek_domain::close::PeriodStatus;
     use kopek_domain::invoicing::DocumentKind;
@@ -161,12 +162,42 @@ pub(super) async fn run(
         setup_after.requests - setup_before.requests
     );
 
-    // The close: started as an admin would, drained by the pollers.
+    // Invoices numbered in `series` series, as an admin sets it.
+    let series_count = kopek_domain::invoicing::SeriesCount::new(
+        u8::try_from(series).context("--series: 1 to 99")?,
+    )?;
+    let router = kopek_api::local_app(state.clone());
+    let token = signed_in_admin(
+        &state,
+        &router,
+        "bench-settings@kopek.test",
+        "Every-series-numbered-without-a-gap-7",
+    )
+    .await?;
+    let request = bench_request(Method::GET, "/v1/billing/settings", Some(&token), None)?;
+    let (_, mut settings) = measured(&state, &router, request, 200).await?;
+    if let Some(fields) = settings.as_object_mut() {
+        for read_only in ["time_zone", "period_months"] {
+            fields.remove(read_only);
+        }
+        fields.insert("series_count".into(), series_count.get().into());
+    }
+    let request = bench_request(
+        Method::PUT,
+        "/v1/billing/settings",
+        Some(&token),
+        Some(&settings),
+    )?;
+    measured(&state, &router, request, 200).await?;
+
+    // The close: started as an admin would, drained by the pollers, through a store whose
+    // client counts the key of every item each write touches (`hot`).
     // Locally the usage is ingested before the close starts: nothing is in flight.
+    let hot = super::hot::HotKeys::default();
     let closer = state
         .services
         .clone()
-        .with_store(store.clone())
+        .with_store(store.intercepted(hot.clone()))
         .with_clock(std::sync::Arc::new(SystemClock))
         .with_settings(|s| s.close_seal_wait = Duration::ZERO)
         .closer();
@@ -208,7 +239,7 @@ pub(super) async fn run(
         .context("the close ended before it started")?
         .as_secs_f64();
     let drain_wall = (after.at - before.at).as_secs_f64();
-    let mut numbers = Vec::with_capacity(customers);
+    let mut numbers: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
     let mut start = None;
     loop {
         let page = store.list_invoices_of_period(period, 100, start).await?;
@@ -224,18 +255,30 @@ pub(super) async fn run(
             if invoice.number.kind != DocumentKind::Invoice {
                 bail!("{} is not an invoice number", invoice.number);
             }
-            numbers.push(invoice.number.seq);
+            numbers
+                .entry(invoice.number.series.as_str().to_owned())
+                .or_default()
+                .push(invoice.number.seq);
         }
         start = page.next;
         if start.is_none() {
             break;
         }
     }
-    numbers.sort_unstable();
-    let gapless = numbers.iter().copied().eq(1..=customers as u64);
-    if !gapless {
+    let mut invoices = 0;
+    for (name, seqs) in &mut numbers {
+        seqs.sort_unstable();
+        invoices += seqs.len();
+        if !seqs.iter().copied().eq(1..=seqs.len() as u64) {
+            bail!(
+                "invoice check: failed: series {name} is not numbered 1..={}",
+                seqs.len()
+            );
+        }
+    }
+    if invoices != customers || numbers.len() > series {
         bail!(
-            "invoice check: failed: {} invoices, numbers not 1..={customers}",
+            "invoice check: failed: {invoices} invoices in {} series, for {customers} customers in {series}",
             numbers.len()
         );
     }
@@ -277,8 +320,8 @@ pub(super) async fn run(
     println!(
         "{} build. {customers} customers of {period}, each with a subscription whose \
          quantity changed on the 16th, {CLOSE_WORK_ORDERS} completed work orders and {} usage \
-         events ({} meters); every invoice checked: {CLOSE_LINES} lines, numbers 1–{customers} \
-         without gaps (`invoice check: ok`). Messages handled: {} `plan`, {} `customer`, {} \
+         events ({} meters); every invoice checked: {CLOSE_LINES} lines, numbered without a gap \
+         in each of its series (`invoice check: ok`). Messages handled: {} `plan`, {} `customer`, {} \
          failed and redelivered. The pollers returned {:.1} s after the start (the last empty \
          receive and queue-depth read included). Units: {:.1} read and {:.1} write in all; \
          {computed} of the {requests} requests had their units computed by the store (moto \
@@ -347,6 +390,8 @@ pub(super) async fn run(
         )),
     );
 
+    print_hottest(&hot.counts(), customers);
+
     let sizes = close_item_sizes(stack.emulator.endpoint(), store.table(), period, &orgs).await?;
     println!();
     println!(
@@ -356,9 +401,41 @@ pub(super) async fn run(
     print_sizes(&sizes);
     println!();
     println!(
-        "invoice check: ok ({customers} invoices, numbers 1–{customers}, {CLOSE_LINES} lines each)"
+        "invoice check: ok ({customers} invoices in {} series, each numbered from 1 without a gap, {CLOSE_LINES} lines each)",
+        numbers.len()
     );
     pay_after_close(&state, &store, &orgs, period).await
+}
+
+/// Rows of the hottest-items tables.
+const HOTTEST_ROWS: usize = 12;
+
+/// The items and partitions the close wrote most, with their writes per 1,000 customers.
+fn print_hottest(counts: &super::hot::Counts, customers: usize) {
+    for (what, table) in [
+        ("item (`PK / SK`)", &counts.items),
+        ("partition (`PK`, or an index's)", &counts.partitions),
+    ] {
+        println!();
+        println!(
+            "| hottest {what}, ids by kind | such keys written | writes of the hottest one | per 1,000 customers | writes of all of them |"
+        );
+        println!("|---|---|---|---|---|");
+        for hot in super::hot::hottest(table, HOTTEST_ROWS, customers) {
+            println!(
+                "| `{}` | {} | {} | {:.0} | {} |",
+                hot.kind, hot.keys, hot.max, hot.max_per_1000, hot.total
+            );
+        }
+    }
+    println!();
+    println!(
+        "{} write requests seen by the interceptor; an item or partition is counted once per \
+         request (or transaction action) that writes it, refused conditions and cancelled \
+         transactions included (DynamoDB charges the partition for them); index partitions \
+         for items put whole only.",
+        counts.requests
+    );
 }
 
 /// After the close, each customer pays its invoice and 100.00 more, recorded one by one
