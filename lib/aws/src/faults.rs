@@ -25,6 +25,8 @@ pub struct Faults {
     fail_at: AtomicU64,
     /// Whether it fails after it was sent rather than before.
     after: AtomicBool,
+    /// Whether an armed failure fired.
+    fired: AtomicBool,
 }
 
 impl Faults {
@@ -49,12 +51,18 @@ impl Faults {
             n => self.writes.load(Ordering::SeqCst) + n,
         };
         self.after.store(after, Ordering::SeqCst);
+        self.fired.store(false, Ordering::SeqCst);
         self.fail_at.store(at, Ordering::SeqCst);
     }
 
     /// No write fails any more.
     pub fn clear(&self) {
         self.fail_at.store(0, Ordering::SeqCst);
+    }
+
+    /// Whether the failure armed last has fired (its write was reached).
+    pub fn fired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
     }
 
     /// Writes attempted so far (the failed one included).
@@ -82,9 +90,14 @@ impl Faults {
     }
 
     fn fires(&self, this: u64) -> bool {
-        self.fail_at
+        let fires = self
+            .fail_at
             .compare_exchange(this, 0, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
+            .is_ok();
+        if fires {
+            self.fired.store(true, Ordering::SeqCst);
+        }
+        fires
     }
 }
 
@@ -117,10 +130,12 @@ mod tests {
         assert_eq!(faults.writes(), 1);
         faults.fail_write(2);
         assert!(faults.before_write().is_ok());
+        assert!(!faults.fired());
         match faults.before_write() {
             Err(StoreError::Transient(m)) => assert_eq!(m, "injected fault"),
             other => panic!("expected the injected fault, got {other:?}"),
         }
+        assert!(faults.fired());
         assert!(faults.before_write().is_ok(), "a fault fails once");
         assert_eq!(faults.writes(), 4);
         faults.fail_write(1);

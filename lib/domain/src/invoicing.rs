@@ -247,13 +247,11 @@ pub struct BillingSettings {
 impl BillingSettings {
     /// The series `org`'s invoices are numbered in. A customer placed in a subdivision
     /// (`placed`, recorded on it) stays there whatever the count is now. Otherwise, with one
-    /// series, the provider's code; with several, subdivision `1 + h mod count` where `h` is
-    /// read from the SHA-256 of the customer's id — spread evenly, and the same on every
-    /// try — to be recorded with the invoice ([`CustomerSeries::place`]). So changing the
+    /// series, the provider's code; with several, subdivision `1 +` [`OrgId::spread`]`(count)`
+    /// — spread evenly, and the same on every try — to be recorded with the invoice ([`CustomerSeries::place`]). So changing the
     /// count moves no customer already placed; customers invoiced while there was one
     /// series are placed at their next invoice.
     pub fn series_for(&self, org: crate::ids::OrgId, placed: Option<u8>) -> CustomerSeries {
-        use sha2::Digest;
         if let Some(index) = placed.filter(|i| (1..=SeriesCount::MAX).contains(i)) {
             return CustomerSeries {
                 series: self.series.subdivision(index),
@@ -267,10 +265,7 @@ impl BillingSettings {
                 place: None,
             };
         }
-        let digest = sha2::Sha256::digest(org.to_string().as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        let index = 1 + (u64::from_be_bytes(first) % u64::from(count)) as u8;
+        let index = 1 + org.spread(u64::from(count)) as u8;
         CustomerSeries {
             series: self.series.subdivision(index),
             place: Some(index),

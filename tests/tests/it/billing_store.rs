@@ -5,8 +5,8 @@
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use kopek_aws::dynamo::billing::{
-    CreditOutcome, IssueCreditNote, IssueInvoice, IssueOutcome, PaymentOutcome, PlanOutcome,
-    RecordPayment, StartOutcome, StoredCredit,
+    CreditOutcome, IssueCreditNote, IssueInvoice, IssueOutcome, MAX_ORGS_PER_PLAN, PaymentOutcome,
+    PlanOutcome, RecordPayment, StartOutcome, StoredCredit,
 };
 use kopek_aws::dynamo::{Store, StoreError};
 use kopek_aws::faults::Faults;
@@ -162,6 +162,109 @@ async fn org(app: &TestApp) -> OrgId {
         .org_id
         .parse()
         .unwrap()
+}
+
+#[tokio::test]
+async fn a_periods_jobs_spread_over_shards_list_once_each_and_their_tallies_sum_up() {
+    let app = TestApp::start().await;
+    let store = app.store.clone();
+    let jan = BillingPeriod::new(2027, 1).unwrap();
+    let at = Utc.with_ymd_and_hms(2027, 2, 1, 0, 5, 0).unwrap();
+    store.start_period_close(jan, "schedule", at).await.unwrap();
+    // 40 customers (no organisation items needed: jobs and tallies only), in a full page of
+    // 33 — every shard's tally in its transaction — and a page of 7.
+    let orgs: Vec<OrgId> = (0..40).map(|_| OrgId::new()).collect();
+    let (first, second) = orgs.split_at(MAX_ORGS_PER_PLAN);
+    assert_eq!(
+        store
+            .plan_page(jan, None, first, Some("{}"), false)
+            .await
+            .unwrap(),
+        PlanOutcome::Planned { complete: false }
+    );
+    assert_eq!(
+        store
+            .plan_page(jan, Some("{}"), second, None, false)
+            .await
+            .unwrap(),
+        PlanOutcome::Planned { complete: true }
+    );
+    let too_many: Vec<OrgId> = (0..=MAX_ORGS_PER_PLAN).map(|_| OrgId::new()).collect();
+    assert!(
+        store
+            .plan_page(jan, None, &too_many, None, false)
+            .await
+            .is_err()
+    );
+    let period = store.period(jan).await.unwrap().unwrap();
+    assert_eq!((period.planned, period.remaining, period.done), (40, 40, 0));
+
+    // Pages of 3 walk every shard: each job once, in shard order.
+    for status in [None, Some(JobStatus::Pending)] {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store.list_jobs(jan, status, 3, cursor).await.unwrap();
+            assert!(page.items.len() <= 3);
+            seen.extend(page.items.iter().map(|j| j.org));
+            cursor = page.next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        let shards: Vec<u8> = seen
+            .iter()
+            .map(|o| kopek_domain::close::job_shard(*o))
+            .collect();
+        assert!(shards.windows(2).all(|w| w[0] <= w[1]), "{shards:?}");
+        seen.sort();
+        let mut all = orgs.clone();
+        all.sort();
+        assert_eq!(seen, all, "{status:?}");
+    }
+    assert!(
+        store
+            .list_jobs(jan, Some(JobStatus::Done), 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // Another period's cursor is refused.
+    let feb = BillingPeriod::new(2027, 2).unwrap();
+    let page = store.list_jobs(jan, None, 1, None).await.unwrap();
+    assert!(matches!(
+        store.list_jobs(feb, None, 1, page.next).await,
+        Err(StoreError::ForeignCursor)
+    ));
+
+    // A customer's shard counts it: remaining until its job ends.
+    let one = orgs[0];
+    let shard_size = orgs
+        .iter()
+        .filter(|o| kopek_domain::close::job_shard(**o) == kopek_domain::close::job_shard(one))
+        .count() as u64;
+    assert_eq!(store.shard_remaining(jan, one).await.unwrap(), shard_size);
+    let closed = DomainEvent::new(
+        one,
+        UserOrKey::System,
+        at,
+        EventKind::PeriodClosed {
+            period: jan,
+            invoice: None,
+        },
+    );
+    store
+        .skip_job(jan, one, "nothing to bill", JobStatus::Pending, &closed)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.shard_remaining(jan, one).await.unwrap(),
+        shard_size - 1
+    );
+    let period = store.period(jan).await.unwrap().unwrap();
+    assert_eq!((period.remaining, period.skipped), (39, 1));
+    assert!(!store.finish_period_if_complete(jan, at).await.unwrap());
 }
 
 #[tokio::test]

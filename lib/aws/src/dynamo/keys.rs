@@ -191,6 +191,8 @@ pub const PERIOD_SK: &str = "PERIOD";
 pub const PERIODS: &str = "PERIODS";
 /// The prefix of a period's jobs.
 pub const JOBS: &str = "JOB#";
+/// A shard's tally of its jobs, in the shard's partition.
+pub const TALLY_SK: &str = "TALLY";
 pub const SEQUENCE_SK: &str = "SEQ";
 /// A customer's `closed_through` item (A44), in its partition.
 pub const ORG_BILLING: &str = "BILLING";
@@ -211,6 +213,16 @@ pub fn period(period: BillingPeriod) -> String {
 }
 pub fn job(org: &OrgId) -> String {
     format!("JOB#{org}")
+}
+/// One shard of a period's close: the jobs of its customers and their tally
+/// (`kopek_domain::close::job_shard`).
+pub fn period_shard(period: BillingPeriod, shard: u8) -> String {
+    format!("PERIOD#{period}#J{shard:02}")
+}
+/// The shard a [`period_shard`] key names, if it is one of `period`'s.
+pub fn shard_of(period: BillingPeriod, pk: &str) -> Option<u8> {
+    let rest = pk.strip_prefix(&format!("PERIOD#{period}#J"))?;
+    (rest.len() == 2).then(|| rest.parse().ok()).flatten()
 }
 pub fn sequence(series: &InvoiceSeries, kind: DocumentKind, year: i32) -> String {
     let kind = match kind {
@@ -644,6 +656,14 @@ mod tests {
         assert_eq!(period(nov), "PERIOD#2026-11");
         assert_eq!(job(&org), format!("JOB#{ORG}"));
         assert!(job(&org).starts_with(JOBS));
+        assert_eq!(period_shard(nov, 7), "PERIOD#2026-11#J07");
+        assert_eq!(period_shard(nov, 31), "PERIOD#2026-11#J31");
+        assert_eq!(shard_of(nov, &period_shard(nov, 31)), Some(31));
+        let oct = BillingPeriod::new(2026, 10).unwrap();
+        assert_eq!(shard_of(oct, &period_shard(nov, 3)), None);
+        assert_eq!(shard_of(nov, "PERIOD#2026-11"), None);
+        assert_eq!(shard_of(nov, "PERIOD#2026-11#J1"), None);
+        assert_eq!(TALLY_SK, "TALLY");
         assert_eq!(
             sequence(&series, DocumentKind::Invoice, 2026),
             "SEQ#KPK#INV#2026"

@@ -9,8 +9,9 @@
 //!    (`closing`) with a conditional put, so a duplicated trigger starts nothing twice, and a
 //!    [`CloseMessage::Plan`] goes to `CloseQueue`.
 //! 2. **Plan** (a `Plan` message): the customers are listed a page at a time; each page of at
-//!    most [`ORGS_PER_PAGE`] is one transaction that creates the customers' jobs, **seals**
-//!    each customer (its `closed_through` moves to the period, so usage and work that arrive
+//!    most [`ORGS_PER_PAGE`] is one transaction that creates the customers' jobs (spread
+//!    over [`kopek_domain::close::JOB_SHARDS`] shards, each with a tally of its jobs, so no
+//!    item or partition is written by every customer), **seals** each customer (its `closed_through` moves to the period, so usage and work that arrive
 //!    from now on are billed in the next period) and advances the period's planning cursor
 //!    — all or nothing, conditional on the cursor it started from. Then one
 //!    [`CloseMessage::Customer`] per customer is queued, delayed by the seal wait (longer
@@ -22,11 +23,12 @@
 //!    and usage of the period and the catalog, composes
 //!    the invoice ([`kopek_domain::invoicing::compose`]) and issues it in **one transaction**
 //!    with its number (the sequence moves from n−1 to n, conditionally: [`crate::numbering`]),
-//!    its ledger entry, its `invoice_issued` event, the job's `done` and the period's
-//!    counters. Another worker that took the same number loses the condition and takes the
+//!    its ledger entry, its `invoice_issued` event, the job's `done` and its shard's tally.
+//!    Another worker that took the same number loses the condition and takes the
 //!    next; a repeated message finds the job done. A period with nothing to bill skips the
-//!    customer (or issues a zero invoice, per settings). When no job remains, the period
-//!    becomes `closed`.
+//!    customer (or issues a zero invoice, per settings). When no job remains in its shard,
+//!    the step reads every shard's tally; when none remains anywhere, the period becomes
+//!    `closed` with its final counts.
 //!
 //! Failures: a storage failure leaves the message for SQS to redeliver (partial batch
 //! response); anything that cannot succeed by retrying (a missing price, a corrupt item) marks
@@ -398,7 +400,8 @@ impl Closer {
     }
 
     /// The period turns `closed` if planning is complete and no job remains (A53; a no-op
-    /// otherwise). Every step calls it: whichever ends the last job, or finds it ended.
+    /// otherwise). Every step calls it: whichever ends the last job of its shard, or finds
+    /// it ended.
     async fn finish_if_complete(&self, period: BillingPeriod) -> Result<(), CloseError> {
         if self
             .store()
@@ -608,8 +611,11 @@ impl Closer {
             }
         };
         // Also when the job was done before: the step that ended it may have stopped before
-        // it could close the period, and no other message of the period may come.
-        self.finish_if_complete(period).await?;
+        // it could close the period, and no other message of the period may come. Only the
+        // customer's shard is read first: the whole period only once it is at 0.
+        if self.store().shard_remaining(period, org).await? == 0 {
+            self.finish_if_complete(period).await?;
+        }
         Ok(outcome)
     }
 

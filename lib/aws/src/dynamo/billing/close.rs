@@ -1,26 +1,28 @@
 //! A47–A53: a period's close and its customers' jobs (see the module docs of
 //! [`billing`](super)).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use kopek_domain::charges::DomainEvent;
-use kopek_domain::close::{JobStatus, PeriodStatus};
+use kopek_domain::close::{JOB_SHARDS, JobStatus, PeriodStatus, job_shard};
 use kopek_domain::ids::{InvoiceId, OrgId};
 use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
 
-use crate::dynamo::expr::{ABSENT, Change, EXISTS, attr, failed_conditions, n, put, s};
-use crate::dynamo::{Page, PageKey, QuerySpec, Store, StoreError, keys, to_item};
+use crate::dynamo::expr::{ABSENT, Change, attr, failed_conditions, n, put, s};
+use crate::dynamo::{Page, PageKey, QuerySpec, Store, StoreError, from_item, key, keys, to_item};
 
-/// The most customers one planning transaction takes: a job and a seal each, and the period.
-pub const MAX_ORGS_PER_PLAN: usize = 49;
+/// The most customers one planning transaction takes: a job and a seal each, the tally of
+/// each shard they fall in (at most one per customer, at most [`JOB_SHARDS`]) and the period:
+/// 1 + 32 + 2 × 33 = 99 actions.
+pub const MAX_ORGS_PER_PLAN: usize = 33;
 
 /// The most characters of a job's error or skip reason that are kept.
 pub const MAX_REASON_CHARS: usize = 1000;
 
-/// A period's close as stored.
+/// A period's close: its own item, with the counts summed from its shards' tallies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredPeriod {
     pub period: BillingPeriod,
@@ -31,12 +33,17 @@ pub struct StoredPeriod {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<DateTime<Utc>>,
     /// Customer jobs created.
+    #[serde(default)]
     pub planned: u64,
     /// Jobs neither done nor skipped.
+    #[serde(default)]
     pub remaining: u64,
+    #[serde(default)]
     pub done: u64,
+    #[serde(default)]
     pub skipped: u64,
     /// Jobs failed at the moment (they are still remaining).
+    #[serde(default)]
     pub failed: u64,
     /// Where planning goes on: the organisation listing's page key as plain JSON
     /// ([`PageKey::from_plain`]); `None` before the first page and once planning is complete.
@@ -60,6 +67,42 @@ struct PeriodItem {
     kind: String,
     #[serde(flatten)]
     period: StoredPeriod,
+}
+
+/// One shard's counts of its jobs (`PERIOD#{p}#J{nn}` / `TALLY`): what planning put there,
+/// and how each job ended. The period's counts are their sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+struct Tally {
+    #[serde(default)]
+    planned: u64,
+    #[serde(default)]
+    remaining: u64,
+    #[serde(default)]
+    done: u64,
+    #[serde(default)]
+    skipped: u64,
+    #[serde(default)]
+    failed: u64,
+}
+
+impl Tally {
+    fn add(self, other: Tally) -> Tally {
+        Tally {
+            planned: self.planned + other.planned,
+            remaining: self.remaining + other.remaining,
+            done: self.done + other.done,
+            skipped: self.skipped + other.skipped,
+            failed: self.failed + other.failed,
+        }
+    }
+
+    fn counted_in(self, period: &mut StoredPeriod) {
+        period.planned = self.planned;
+        period.remaining = self.remaining;
+        period.done = self.done;
+        period.skipped = self.skipped;
+        period.failed = self.failed;
+    }
 }
 
 /// One customer's job in a period's close, as stored.
@@ -101,7 +144,7 @@ struct JobItem {
 impl JobItem {
     fn pending(period: BillingPeriod, org: OrgId) -> Self {
         Self {
-            pk: keys::period(period),
+            pk: keys::period_shard(period, job_shard(org)),
             sk: keys::job(&org),
             kind: "close_job".into(),
             job: StoredJob {
@@ -162,25 +205,30 @@ pub(super) fn job_change(
     to: JobStatus,
     at: DateTime<Utc>,
 ) -> Result<Change, StoreError> {
-    Ok(Change::new(keys::period(period), &keys::job(org))
-        .set("#s = :to")
-        .set("updated_at = :at")
-        .add("rev :one")
-        .when("#s = :prev")
-        .name("#s", "status")
-        .value(":to", attr(&to)?)
-        .value(":prev", attr(&prev)?)
-        .value(":at", attr(&at)?)
-        .value(":one", n(1)))
+    Ok(
+        Change::new(keys::period_shard(period, job_shard(*org)), &keys::job(org))
+            .set("#s = :to")
+            .set("updated_at = :at")
+            .add("rev :one")
+            .when("#s = :prev")
+            .name("#s", "status")
+            .value(":to", attr(&to)?)
+            .value(":prev", attr(&prev)?)
+            .value(":at", attr(&at)?)
+            .value(":one", n(1)),
+    )
 }
 
-/// The period's counters after a job left `prev` for `counter` (`done`, `skipped`).
-pub(super) fn job_ended(period: BillingPeriod, counter: &str, prev: JobStatus) -> Change {
-    let change = Change::new(keys::period(period), keys::PERIOD_SK)
+/// `org`'s shard's tally after its job left `prev` for `counter` (`done`, `skipped`).
+pub(super) fn job_ended(
+    period: BillingPeriod,
+    org: &OrgId,
+    counter: &str,
+    prev: JobStatus,
+) -> Change {
+    let change = tally_change(period, *org)
         .add("remaining :minus")
         .add(&format!("{counter} :one"))
-        .add("rev :one")
-        .when(EXISTS)
         .value(":minus", n(-1))
         .value(":one", n(1));
     if prev == JobStatus::Failed {
@@ -188,6 +236,12 @@ pub(super) fn job_ended(period: BillingPeriod, counter: &str, prev: JobStatus) -
     } else {
         change
     }
+}
+
+/// A change of the tally of `org`'s shard, which planning created.
+fn tally_change(period: BillingPeriod, org: OrgId) -> Change {
+    Change::new(keys::period_shard(period, job_shard(org)), keys::TALLY_SK)
+        .when("attribute_exists(planned)")
 }
 
 impl Store {
@@ -232,24 +286,74 @@ impl Store {
             })
     }
 
-    /// A48: a period's close (strongly consistent).
+    /// A48: a period's close with its counts (strongly consistent): its item and, while it
+    /// is closing, the tallies of its shards (a closed period keeps its final counts).
     pub async fn period(&self, period: BillingPeriod) -> Result<Option<StoredPeriod>, StoreError> {
+        let Some(mut stored) = self.period_header(period).await? else {
+            return Ok(None);
+        };
+        if stored.status == PeriodStatus::Closing {
+            self.tally(period).await?.counted_in(&mut stored);
+        }
+        Ok(Some(stored))
+    }
+
+    /// A48: a period's own item (strongly consistent), without its shards' counts.
+    pub async fn period_header(
+        &self,
+        period: BillingPeriod,
+    ) -> Result<Option<StoredPeriod>, StoreError> {
         Ok(self
             .get::<PeriodItem>(&keys::period(period), keys::PERIOD_SK, true)
             .await?
             .map(|i| i.period))
     }
 
-    /// A48: the closes, newest period first.
+    /// The sum of a period's tallies, read together (strongly consistent).
+    async fn tally(&self, period: BillingPeriod) -> Result<Tally, StoreError> {
+        let keys = (0..JOB_SHARDS)
+            .map(|shard| key(&keys::period_shard(period, shard), keys::TALLY_SK))
+            .collect();
+        self.batch_get(keys)
+            .await?
+            .into_iter()
+            .map(from_item::<Tally>)
+            .try_fold(Tally::default(), |sum, tally| Ok(sum.add(tally?)))
+    }
+
+    /// A53: the jobs of `org`'s shard not yet done or skipped (strongly consistent): 0 is
+    /// when the period may be complete.
+    pub async fn shard_remaining(
+        &self,
+        period: BillingPeriod,
+        org: OrgId,
+    ) -> Result<u64, StoreError> {
+        Ok(self
+            .get::<Tally>(
+                &keys::period_shard(period, job_shard(org)),
+                keys::TALLY_SK,
+                true,
+            )
+            .await?
+            .map_or(0, |t| t.remaining))
+    }
+
+    /// A48: the closes, newest period first, each with its counts.
     pub async fn list_periods(
         &self,
         limit: i32,
         start: Option<PageKey>,
     ) -> Result<Page<StoredPeriod>, StoreError> {
-        Ok(self
+        let mut page = self
             .gsi1_page::<PeriodItem>(keys::PERIODS, limit, start, false)
             .await?
-            .map(|i| i.period))
+            .map(|i| i.period);
+        for stored in &mut page.items {
+            if stored.status == PeriodStatus::Closing {
+                self.tally(stored.period).await?.counted_in(stored);
+            }
+        }
+        Ok(page)
     }
 
     /// A49: one page of planning, all or nothing: a pending job for each of `orgs` (at most
@@ -278,17 +382,13 @@ impl Store {
         }
 
         let complete = cursor_out.is_none();
-        let count = i64::try_from(orgs.len()).unwrap_or(i64::MAX);
         let mut plan = Change::new(keys::period(period), keys::PERIOD_SK)
             .set("plan_complete = :complete")
-            .add("planned :n")
-            .add("remaining :n")
             .add("rev :one")
             .name("#s", "status")
             .value(":complete", AttributeValue::Bool(complete))
             .value(":false", AttributeValue::Bool(false))
             .value(":closing", attr(&PeriodStatus::Closing)?)
-            .value(":n", n(count))
             .value(":one", n(1));
         plan = match cursor_out {
             Some(out) => plan.set("plan_cursor = :out").value(":out", s(out)),
@@ -303,6 +403,23 @@ impl Store {
             ),
         };
         let mut items = vec![plan.action(self)?];
+        // Each shard's tally counts the page's customers that fall in it (created by the
+        // first page that has one).
+        let mut shards: BTreeMap<u8, i64> = BTreeMap::new();
+        for org in orgs {
+            *shards.entry(job_shard(*org)).or_default() += 1;
+        }
+        let tallies = shards.len();
+        for (shard, count) in shards {
+            let tally = Change::new(keys::period_shard(period, shard), keys::TALLY_SK)
+                .add("planned :n")
+                .add("remaining :n")
+                .set("#t = :tally")
+                .name("#t", "type")
+                .value(":n", n(count))
+                .value(":tally", s("close_tally"));
+            items.push(tally.action(self)?);
+        }
         for org in orgs {
             items.push(put(
                 self,
@@ -327,17 +444,20 @@ impl Store {
             Err(err) => err,
         };
         let failed = failed_conditions(&err);
+        let first_job = 1 + tallies;
         match failed.first() {
             Some(0) => Ok(PlanOutcome::AlreadyPlanned),
-            Some(&i) if i <= orgs.len() => Err(StoreError::Conflict(format!(
-                "{} already has a job in the close of {period}",
-                orgs[i - 1]
-            ))),
-            Some(&i) => Err(StoreError::Conflict(format!(
+            Some(&i) if (first_job..first_job + orgs.len()).contains(&i) => {
+                Err(StoreError::Conflict(format!(
+                    "{} already has a job in the close of {period}",
+                    orgs[i - first_job]
+                )))
+            }
+            Some(&i) if i >= first_job + orgs.len() => Err(StoreError::Conflict(format!(
                 "{} is already closed through {period} or later",
-                orgs[i - 1 - orgs.len()]
+                orgs[i - first_job - orgs.len()]
             ))),
-            None => Err(err.into_store_error()),
+            _ => Err(err.into_store_error()),
         }
     }
 
@@ -348,12 +468,18 @@ impl Store {
         org: OrgId,
     ) -> Result<Option<StoredJob>, StoreError> {
         Ok(self
-            .get::<JobItem>(&keys::period(period), &keys::job(&org), true)
+            .get::<JobItem>(
+                &keys::period_shard(period, job_shard(org)),
+                &keys::job(&org),
+                true,
+            )
             .await?
             .map(|i| i.job))
     }
 
-    /// A50: a period's jobs by customer id, all or those of one `status`.
+    /// A50: a period's jobs, shard by shard and by customer id within one, all or those of
+    /// one `status`. Pages of a status read whole pages and keep its jobs (a filter
+    /// expression would be charged the same reads: DynamoDB filters after reading).
     pub async fn list_jobs(
         &self,
         period: BillingPeriod,
@@ -361,34 +487,36 @@ impl Store {
         limit: i32,
         start: Option<PageKey>,
     ) -> Result<Page<StoredJob>, StoreError> {
-        let pk = keys::period(period);
-        let Some(status) = status else {
-            let q = QuerySpec {
-                index: None,
-                pk: &pk,
-                sk_prefix: Some(keys::JOBS),
-                limit,
-                forward: true,
-            };
-            return Ok(self.query_page::<JobItem>(q, start).await?.map(|i| i.job));
+        let want = usize::try_from(limit.clamp(1, 1000)).unwrap_or(1);
+        let (mut shard, mut from) = match start {
+            None => (0, None),
+            Some(start) => {
+                let pk = start.0.get("PK").cloned().unwrap_or_default();
+                let shard = keys::shard_of(period, &pk).ok_or(StoreError::ForeignCursor)?;
+                (shard, Some(start))
+            }
         };
-        // Read whole pages and keep the jobs of `status`, cut after the `limit`-th: a filter
-        // expression would be charged the same reads (DynamoDB filters after reading).
-        let limit = usize::try_from(limit.clamp(1, 1000)).unwrap_or(1);
-        let mut start = start;
         let mut found = Vec::new();
-        loop {
+        while shard < JOB_SHARDS {
+            let pk = keys::period_shard(period, shard);
             let q = QuerySpec {
                 index: None,
                 pk: &pk,
                 sk_prefix: Some(keys::JOBS),
-                limit: 1000,
+                limit: if status.is_some() {
+                    1000
+                } else {
+                    i32::try_from(want - found.len()).unwrap_or(1000)
+                },
                 forward: true,
             };
-            let page = self.query_page::<JobItem>(q, start).await?;
-            for item in page.items.into_iter().filter(|i| i.job.status == status) {
+            let page = self.query_page::<JobItem>(q, from.take()).await?;
+            for item in page.items {
+                if status.is_some_and(|s| s != item.job.status) {
+                    continue;
+                }
                 found.push(item.job);
-                if found.len() == limit {
+                if found.len() == want {
                     let next =
                         PageKey([("PK".to_owned(), item.pk), ("SK".to_owned(), item.sk)].into());
                     return Ok(Page {
@@ -397,14 +525,15 @@ impl Store {
                     });
                 }
             }
-            start = page.next;
-            if start.is_none() {
-                return Ok(Page {
-                    items: found,
-                    next: None,
-                });
+            match page.next {
+                Some(next) => from = Some(next),
+                None => shard += 1,
             }
         }
+        Ok(Page {
+            items: found,
+            next: None,
+        })
     }
 
     /// A51: a job failed with `error` (kept up to [`MAX_REASON_CHARS`] characters), if it is
@@ -430,10 +559,8 @@ impl Store {
                 false => Err(changed()),
             };
         }
-        let counter = Change::new(keys::period(period), keys::PERIOD_SK)
+        let counter = tally_change(period, org)
             .add("failed :one")
-            .add("rev :one")
-            .when(EXISTS)
             .value(":one", n(1));
         self.transact(
             vec![job.action(self)?, counter.action(self)?],
@@ -460,7 +587,7 @@ impl Store {
         self.transact(
             vec![
                 job.action(self)?,
-                job_ended(period, "skipped", prev).action(self)?,
+                job_ended(period, &org, "skipped", prev).action(self)?,
                 crate::dynamo::orders::put_event(self, closed)?,
             ],
             &[(
@@ -471,22 +598,43 @@ impl Store {
         .await
     }
 
-    /// A53: closes the period if planning is complete and no job remains; whether it did.
+    /// A53: closes the period if planning is complete and no job remains in any shard;
+    /// whether it did. The period's item keeps the final counts.
     pub async fn finish_period_if_complete(
         &self,
         period: BillingPeriod,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let Some(header) = self.period_header(period).await? else {
+            return Ok(false);
+        };
+        if header.status != PeriodStatus::Closing || !header.plan_complete {
+            return Ok(false);
+        }
+        // Once planning is complete no job is added, so a shard at 0 stays there.
+        let tally = self.tally(period).await?;
+        if tally.remaining != 0 {
+            return Ok(false);
+        }
+        let count = |v: u64| n(i64::try_from(v).unwrap_or(i64::MAX));
         Change::new(keys::period(period), keys::PERIOD_SK)
             .set("#s = :closed")
             .set("closed_at = :at")
+            .set("planned = :planned")
+            .set("remaining = :zero")
+            .set("done = :done")
+            .set("skipped = :skipped")
+            .set("failed = :zero")
             .add("rev :one")
-            .when("#s = :closing AND plan_complete = :true AND remaining = :zero")
+            .when("#s = :closing AND plan_complete = :true")
             .name("#s", "status")
             .value(":closed", attr(&PeriodStatus::Closed)?)
             .value(":closing", attr(&PeriodStatus::Closing)?)
             .value(":at", attr(&at)?)
             .value(":true", AttributeValue::Bool(true))
+            .value(":planned", count(tally.planned))
+            .value(":done", count(tally.done))
+            .value(":skipped", count(tally.skipped))
             .value(":zero", n(0))
             .value(":one", n(1))
             .send(self)

@@ -161,7 +161,7 @@ impl Store {
             put(self, to_item(&InvoiceItem::new(invoice, 1))?, Some(ABSENT))?,
             put_event(self, event)?,
             job.action(self)?,
-            job_ended(period, "done", job_was).action(self)?,
+            job_ended(period, &org, "done", job_was).action(self)?,
             credit_action(self, &org, credit, credit_after)?,
         ];
         if let Some(entry) = entry {

@@ -6,14 +6,14 @@
 //! | A46 | The provider's billing settings | `GetItem` (consistent) / `PutItem` if `rev = :expected` (created: a transaction of one, `attribute_not_exists(PK)`) | `SETTINGS` / `BILLING` | 1 (created: 2) |
 //! | A64 | The provider's requisites (documents print them) | as A46 | `SETTINGS` / `REQUISITES` | 1 (created: 2) |
 //! | A47 | Start a period's close, once | `PutItem` if `attribute_not_exists(PK)`; on refusal a consistent `GetItem` | `PERIOD#{yyyy-mm}` / `PERIOD`; GSI1 `PERIODS` / `{yyyy-mm}` | 1 + 1 (GSI1) |
-//! | A48 | A period's close / the closes, newest first | `GetItem` (consistent) / `Query GSI1` backwards | as A47 | – |
-//! | A49 | Plan a page of ≤ 49 customers: their jobs, their seal, the planning cursor | `TransactWriteItems` (≤ 99 actions): the period (`status = closing AND plan_complete = false AND plan_cursor = :in`), a job per customer (`attribute_not_exists(PK)`), a seal per customer (`closed_through < :p`) | `PERIOD#{p}` / `PERIOD`, `PERIOD#{p}` / `JOB#{org}`, `ORG#{org}` / `BILLING` | 2 + 1 (GSI1) + 4 per customer |
-//! | A50 | A customer's job / a period's jobs, optionally of one status | `GetItem` (consistent) / `Query` `SK begins_with JOB#` (with a filter on `status`) | `PERIOD#{p}` / `JOB#{org}` | – |
-//! | A51 | A job failed | `UpdateItem` if `status = :prev` (first failure: a transaction with the period's `failed` counter) | job, period | again: 1; first: 4 + 1 (GSI1) |
-//! | A52 | A job skipped (nothing to bill) | `TransactWriteItems`: job if `status = :prev`, period counters | job, period | 4 + 1 (GSI1) |
-//! | A53 | The period closed when its last job is | `UpdateItem` if `status = closing AND plan_complete AND remaining = 0` | `PERIOD#{p}` / `PERIOD` | 1 + 1 (GSI1); a refusal 1 |
+//! | A48 | A period's close / the closes, newest first — with its counts | `GetItem` (consistent) / `Query GSI1` backwards; while closing, the sum of its 32 tallies (`BatchGetItem`, consistent) | as A47; tallies `PERIOD#{p}#J{nn}` / `TALLY` | – |
+//! | A49 | Plan a page of ≤ 33 customers: their jobs, their shards' tallies, their seal, the planning cursor | `TransactWriteItems` (≤ 99 actions): the period (`status = closing AND plan_complete = false AND plan_cursor = :in`), the tally of each shard the page's customers fall in (`ADD planned, remaining`), a job per customer (`attribute_not_exists(PK)`), a seal per customer (`closed_through < :p`) | `PERIOD#{p}` / `PERIOD`, `PERIOD#{p}#J{nn}` / `TALLY`, `PERIOD#{p}#J{nn}` / `JOB#{org}` (`nn` = `job_shard(org)`, 32 shards), `ORG#{org}` / `BILLING` | 2 + 1 (GSI1) + 2 per shard + 4 per customer |
+//! | A50 | A customer's job / a period's jobs, optionally of one status | `GetItem` (consistent) / `Query` `SK begins_with JOB#` shard after shard (keeping those of the status) | `PERIOD#{p}#J{nn}` / `JOB#{org}` | – |
+//! | A51 | A job failed | `UpdateItem` if `status = :prev` (first failure: a transaction with its shard's `failed`) | job, tally | again: 1; first: 4 |
+//! | A52 | A job skipped (nothing to bill) | `TransactWriteItems`: job if `status = :prev`, its shard's tally, `period.closed` | job, tally, event | 6 + 1 (outbox) |
+//! | A53 | The period closed when its last job is | a consistent `GetItem` of the ending job's tally; at 0 the period (`GetItem`) and, planning complete, every tally (`BatchGetItem`); none remaining: `UpdateItem` if `status = closing AND plan_complete` with the final counts | tally, `PERIOD#{p}` / `PERIOD` | 1 + 1 (GSI1), once per close |
 //! | A54 | The last number of a sequence | `GetItem` (consistent) | `SEQ#{series}#{INV\|CN}#{year}` / `SEQ` | – (moved inside A55, A58) |
-//! | A55 | Issue an invoice | `TransactWriteItems` of 8–9: sequence `n−1 → n`, invoice (`attribute_not_exists(PK)`: one per customer and period), `invoice_issued`, job (`status = :prev`), period counters, credit (A61), ledger entry, `period.closed`; at a customer's first invoice in a series subdivision, its placement (`ORG#{org}` / `ORG`, `SET series_index` if `attribute_not_exists`) | sequence; `ORG#{org}` / `INVOICE#{yyyy-mm}` (GSI1 `INVOICE#{inv}` / `INVOICE`, GSI2 `INVOICES#{yyyy-mm}` / `{org}`); `ORG#{org}` / `LEDGER#{yyyy-mm-dd}#{entry}`; `ORG#{org}` / `HISTORY#{inv}#{evt}` (GSI1 `OUTBOX`) | 2 × (4 + I + L) + 2I (GSI1, GSI2) + 1 (outbox) + 1 (period GSI1): 16 for an invoice and entry of 1 KB each |
+//! | A55 | Issue an invoice | `TransactWriteItems` of 8–9: sequence `n−1 → n`, invoice (`attribute_not_exists(PK)`: one per customer and period), `invoice_issued`, job (`status = :prev`), its shard's tally, credit (A61), ledger entry, `period.closed`; at a customer's first invoice in a series subdivision, its placement (`ORG#{org}` / `ORG`, `SET series_index` if `attribute_not_exists`) | sequence; `ORG#{org}` / `INVOICE#{yyyy-mm}` (GSI1 `INVOICE#{inv}` / `INVOICE`, GSI2 `INVOICES#{yyyy-mm}` / `{org}`); `ORG#{org}` / `LEDGER#{yyyy-mm-dd}#{entry}`; `ORG#{org}` / `HISTORY#{inv}#{evt}` (GSI1 `OUTBOX`) | 2 × (6 + I + L) + 2I (GSI1, GSI2) + 2 (outbox): 22 for an invoice and entry of 1 KB each |
 //! | A56 | An invoice: of a customer and period / by id | `GetItem` (consistent) / `Query GSI1` then `GetItem` (consistent) | as A55 | – |
 //! | A57 | Invoices of a customer, newest period first / of a period, by customer | `Query` `SK begins_with INVOICE#` backwards / `Query GSI2` | as A55 | – |
 //! | A58 | Issue a credit note | `TransactWriteItems` of 5: sequence `n−1 → n`, credit note (`attribute_not_exists(PK)`), invoice `credited` if `rev = :rev`, ledger entry, event | `ORG#{org}` / `CREDIT#{inv}#{crn}` (GSI1 `CREDIT#{crn}` / `CREDIT`), invoice as A55 | 2 × (2 + C + I + L) + C (GSI1) + 2I (GSI1, GSI2) + 1 (outbox) |
@@ -31,22 +31,27 @@
 //!
 //! ## The close
 //!
-//! A period's close is one item, `PERIOD#{yyyy-mm}` / `PERIOD`, created once (A47) with its
-//! counters: `planned` customer jobs, of which `remaining` are neither done nor skipped,
-//! `done`, `skipped`, and `failed` (jobs failed at the moment; a failed job is still
-//! remaining). Planning (A49) walks the organisations a page at a time; each page's jobs,
+//! A period's close is one item, `PERIOD#{yyyy-mm}` / `PERIOD`, created once (A47), and 32
+//! **shards** `PERIOD#{yyyy-mm}#J{nn}`: a customer's job lives in the shard
+//! `kopek_domain::close::job_shard` gives it, beside that shard's **tally** of its jobs —
+//! `planned`, of which `remaining` are neither done nor skipped, `done`, `skipped`, and
+//! `failed` (jobs failed at the moment; a failed job is still remaining). The period's counts
+//! are the tallies' sums (A48), kept on the period's item once it is closed. So no item and no
+//! partition is written by every customer: a tally by one in 32 and by each planning page
+//! that has one of its customers, the period's item by each planning page and its close.
+//! Planning (A49) walks the organisations a page at a time; each page's jobs, their tallies,
 //! the customers' seal (`ORG#{org}` / `BILLING`, `closed_through`, the item usage ingestion
 //! reads, A44) and the move of the period's `plan_cursor` are one transaction conditional on
 //! the cursor it started from, so a repeated page writes nothing (`AlreadyPlanned`). The
 //! cursor is the organisation listing's [`PageKey`] as plain JSON ([`PageKey::to_plain`]).
 //!
-//! Each job ends in one transaction with the period's counters: issued (A55, with the
-//! invoice, its number, its ledger entry and its event) or skipped (A52); the period closes
-//! (A53) when planning is complete and nothing remains.
+//! Each job ends in one transaction with its shard's tally: issued (A55, with the invoice,
+//! its number, its ledger entry and its events) or skipped (A52); the period closes (A53)
+//! when planning is complete and nothing remains in any shard — looked at by the step that
+//! finds its own shard at 0.
 //!
-//! The period item is written by every job's end, so concurrent customer closes of one period
-//! contend for it (and every invoice of a series and year for its sequence item, which
-//! gapless numbering makes a serial point anyway): a transaction that collides with another
+//! Concurrent customer closes contend for a tally (one in 32 of them) and for their series'
+//! sequence item (which gapless numbering makes a serial point): a transaction that collides with another
 //! in flight is cancelled and reported as [`StoreError::Transient`], to be retried.
 //! Outcomes (`NumberTaken`, `AlreadyIssued`, …) come only from failed conditions, never from
 //! such collisions.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use axum::http::Method;
-use kopek_aws::dynamo::{Store, capacity};
+use kopek_aws::dynamo::{Store, capacity, keys};
 use kopek_domain::catalog::UnitOfMeasure;
 use kopek_domain::clock::SystemClock;
 use kopek_domain::ids::OrgId;
@@ -545,38 +545,47 @@ async fn close_item_sizes(
                 None
             }
         });
-        let job = period_item_size(&client, table, period, format!("JOB#{org}")).await?;
+        let shard = keys::period_shard(period, kopek_domain::close::job_shard(*org));
+        let job = item_size(&client, table, &shard, &keys::job(org)).await?;
         if let Some(size) = job {
             sizes
-                .entry("job (`PERIOD#…` / `JOB#…`), put by planning, updated when issued")
+                .entry("job (`PERIOD#…#J{nn}` / `JOB#…`), put by planning, updated when issued")
+                .or_default()
+                .push(size);
+        }
+        if let Some(size) = item_size(&client, table, &shard, keys::TALLY_SK).await? {
+            sizes
+                .entry("its shard's tally (`PERIOD#…#J{nn}` / `TALLY`), updated by planning pages and each job's end")
                 .or_default()
                 .push(size);
         }
     }
-    if let Some(size) = period_item_size(&client, table, period, "PERIOD".into()).await? {
+    if let Some(size) = item_size(&client, table, &keys::period(period), keys::PERIOD_SK).await? {
         sizes
-            .entry("the period (`PERIOD#…` / `PERIOD`), updated by every job and page")
+            .entry(
+                "the period (`PERIOD#…` / `PERIOD`), updated by every planning page and its close",
+            )
             .or_default()
             .push(size);
     }
     Ok(sizes)
 }
 
-/// The size of the item `PERIOD#{period}` / `sk`, where there is one.
-async fn period_item_size(
+/// The size of the item `pk` / `sk`, where there is one.
+async fn item_size(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
-    period: BillingPeriod,
-    sk: String,
+    pk: &str,
+    sk: &str,
 ) -> anyhow::Result<Option<usize>> {
     use aws_sdk_dynamodb::types::AttributeValue;
     let found = client
         .get_item()
         .table_name(table)
-        .key("PK", AttributeValue::S(format!("PERIOD#{period}")))
-        .key("SK", AttributeValue::S(sk.clone()))
+        .key("PK", AttributeValue::S(pk.to_owned()))
+        .key("SK", AttributeValue::S(sk.to_owned()))
         .send()
         .await
-        .with_context(|| format!("cannot read PERIOD#{period} / {sk}"))?;
+        .with_context(|| format!("cannot read {pk} / {sk}"))?;
     Ok(found.item().map(capacity::item_size))
 }
