@@ -240,8 +240,13 @@ pub fn invoice_id(id: &InvoiceId) -> String {
     format!("INVOICE#{id}")
 }
 /// GSI2: a period's invoices, by customer.
-pub fn invoices_of_period(period: BillingPeriod) -> String {
-    format!("INVOICES#{period}")
+pub fn invoices_of_period(period: BillingPeriod, shard: u8) -> String {
+    format!("INVOICES#{period}#{shard:02}")
+}
+/// The shard an [`invoices_of_period`] key names, if it is one of `period`'s.
+pub fn invoice_shard_of(period: BillingPeriod, pk: &str) -> Option<u8> {
+    let rest = pk.strip_prefix(&format!("INVOICES#{period}#"))?;
+    (rest.len() == 2).then(|| rest.parse().ok()).flatten()
 }
 /// A credit note, next to the other notes of its invoice.
 pub fn credit_note(invoice: &InvoiceId, id: &CreditNoteId) -> String {
@@ -675,7 +680,10 @@ mod tests {
         assert_eq!(invoice(nov), "INVOICE#2026-11");
         assert!(invoice(nov).starts_with(INVOICES));
         assert_eq!(invoice_id(&inv), "INVOICE#inv_01ARZ3NDEKTSV4RRFFQ69G5FAV");
-        assert_eq!(invoices_of_period(nov), "INVOICES#2026-11");
+        assert_eq!(invoices_of_period(nov, 5), "INVOICES#2026-11#05");
+        assert_eq!(invoice_shard_of(nov, "INVOICES#2026-11#31"), Some(31));
+        assert_eq!(invoice_shard_of(nov, "INVOICES#2026-10#31"), None);
+        assert_eq!(invoice_shard_of(nov, "INVOICES#2026-11"), None);
         assert_eq!(
             credit_note(&inv, &crn),
             "CREDIT#inv_01ARZ3NDEKTSV4RRFFQ69G5FAV#crn_01ARZ3NDEKTSV4RRFFQ69G5FAW"

@@ -432,6 +432,68 @@ impl Store {
         self.query_range(q, SkRange::default(), start)
     }
 
+    /// Up to `want` items of a sharded listing from `start`, those `keep` keeps (all, without
+    /// it: then each query asks only for what the page still lacks); `key_of` is where a page
+    /// that ends on an item goes on. A cursor of another listing is [`StoreError::ForeignCursor`].
+    pub(crate) async fn sharded_page<T: DeserializeOwned>(
+        &self,
+        shards: Shards<'_>,
+        want: usize,
+        keep: Option<&(dyn Fn(&T) -> bool + Sync)>,
+        key_of: impl Fn(&T) -> PageKey,
+        start: Option<PageKey>,
+    ) -> Result<Page<T>, StoreError> {
+        let pk_name = match shards.index {
+            Some(keys::GSI2) => "GSI2PK",
+            Some(_) => "GSI1PK",
+            None => "PK",
+        };
+        let want = want.clamp(1, 1000);
+        let (mut shard, mut from) = match start {
+            None => (0, None),
+            Some(start) => {
+                let pk = start.0.get(pk_name).map(String::as_str).unwrap_or_default();
+                (
+                    (shards.shard_of)(pk).ok_or(StoreError::ForeignCursor)?,
+                    Some(start),
+                )
+            }
+        };
+        let mut found = Vec::new();
+        while shard < shards.count {
+            let pk = (shards.pk)(shard);
+            let q = QuerySpec {
+                index: shards.index,
+                pk: &pk,
+                sk_prefix: shards.sk_prefix,
+                limit: match keep {
+                    Some(_) => 1000,
+                    None => i32::try_from(want - found.len()).unwrap_or(1000),
+                },
+                forward: true,
+            };
+            let page = self.query_page::<T>(q, from.take()).await?;
+            for item in page.items {
+                if keep.is_some_and(|keep| !keep(&item)) {
+                    continue;
+                }
+                found.push(item);
+                if found.len() == want {
+                    let next = found.last().map(&key_of);
+                    return Ok(Page { items: found, next });
+                }
+            }
+            match page.next {
+                Some(next) => from = Some(next),
+                None => shard += 1,
+            }
+        }
+        Ok(Page {
+            items: found,
+            next: None,
+        })
+    }
+
     /// One page of a query whose sort keys also lie in `range`.
     pub(crate) async fn query_range<T: DeserializeOwned>(
         &self,
@@ -904,6 +966,19 @@ impl SkRange<'_> {
 }
 
 /// A query on one partition.
+/// A listing spread over numbered shards, one partition each (a period's jobs, its invoices),
+/// read in shard order: a page may span shards, and its cursor names the shard it stopped in.
+pub(crate) struct Shards<'a> {
+    pub index: Option<&'a str>,
+    /// How many shards (0 to `count` − 1).
+    pub count: u8,
+    /// The partition key of a shard.
+    pub pk: &'a (dyn Fn(u8) -> String + Sync),
+    /// The shard a partition key names, if it is one of this listing's.
+    pub shard_of: &'a (dyn Fn(&str) -> Option<u8> + Sync),
+    pub sk_prefix: Option<&'a str>,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QuerySpec<'a> {
     pub index: Option<&'a str>,

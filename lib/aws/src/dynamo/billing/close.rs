@@ -12,7 +12,7 @@ use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
 
 use crate::dynamo::expr::{ABSENT, Change, attr, failed_conditions, n, put, s};
-use crate::dynamo::{Page, PageKey, QuerySpec, Store, StoreError, from_item, key, keys, to_item};
+use crate::dynamo::{Page, PageKey, Shards, Store, StoreError, from_item, key, keys, to_item};
 
 /// The most customers one planning transaction takes: a job and a seal each, the tally of
 /// each shard they fall in (at most one per customer, at most [`JOB_SHARDS`]) and the period:
@@ -487,53 +487,33 @@ impl Store {
         limit: i32,
         start: Option<PageKey>,
     ) -> Result<Page<StoredJob>, StoreError> {
-        let want = usize::try_from(limit.clamp(1, 1000)).unwrap_or(1);
-        let (mut shard, mut from) = match start {
-            None => (0, None),
-            Some(start) => {
-                let pk = start.0.get("PK").cloned().unwrap_or_default();
-                let shard = keys::shard_of(period, &pk).ok_or(StoreError::ForeignCursor)?;
-                (shard, Some(start))
-            }
-        };
-        let mut found = Vec::new();
-        while shard < JOB_SHARDS {
-            let pk = keys::period_shard(period, shard);
-            let q = QuerySpec {
-                index: None,
-                pk: &pk,
-                sk_prefix: Some(keys::JOBS),
-                limit: if status.is_some() {
-                    1000
-                } else {
-                    i32::try_from(want - found.len()).unwrap_or(1000)
+        let pk = |shard| keys::period_shard(period, shard);
+        let shard_of = |pk: &str| keys::shard_of(period, pk);
+        let of_status = |item: &JobItem| status.is_none_or(|s| s == item.job.status);
+        let page = self
+            .sharded_page(
+                Shards {
+                    index: None,
+                    count: JOB_SHARDS,
+                    pk: &pk,
+                    shard_of: &shard_of,
+                    sk_prefix: Some(keys::JOBS),
                 },
-                forward: true,
-            };
-            let page = self.query_page::<JobItem>(q, from.take()).await?;
-            for item in page.items {
-                if status.is_some_and(|s| s != item.job.status) {
-                    continue;
-                }
-                found.push(item.job);
-                if found.len() == want {
-                    let next =
-                        PageKey([("PK".to_owned(), item.pk), ("SK".to_owned(), item.sk)].into());
-                    return Ok(Page {
-                        items: found,
-                        next: Some(next),
-                    });
-                }
-            }
-            match page.next {
-                Some(next) => from = Some(next),
-                None => shard += 1,
-            }
-        }
-        Ok(Page {
-            items: found,
-            next: None,
-        })
+                usize::try_from(limit).unwrap_or(1),
+                status.map(|_| &of_status as &(dyn Fn(&JobItem) -> bool + Sync)),
+                |item: &JobItem| {
+                    PageKey(
+                        [
+                            ("PK".to_owned(), item.pk.clone()),
+                            ("SK".to_owned(), item.sk.clone()),
+                        ]
+                        .into(),
+                    )
+                },
+                start,
+            )
+            .await?;
+        Ok(page.map(|i| i.job))
     }
 
     /// A51: a job failed with `error` (kept up to [`MAX_REASON_CHARS`] characters), if it is

@@ -2,7 +2,7 @@
 //! by period and by id.
 
 use kopek_domain::charges::DomainEvent;
-use kopek_domain::close::JobStatus;
+use kopek_domain::close::{JOB_SHARDS, JobStatus, job_shard};
 use kopek_domain::ids::{InvoiceId, OrgId};
 use kopek_domain::invoicing::{DocumentKind, Invoice};
 use kopek_domain::ledger::Entry;
@@ -16,7 +16,7 @@ use super::numbering::{expect_kind, take_number};
 use super::payments::{StoredCredit, credit_action};
 use crate::dynamo::expr::{ABSENT, Change, SAME_REV, attr, failed_conditions, n, put, s};
 use crate::dynamo::orders::put_event;
-use crate::dynamo::{Page, PageKey, QuerySpec, Store, StoreError, keys, to_item};
+use crate::dynamo::{Page, PageKey, QuerySpec, Shards, Store, StoreError, keys, to_item};
 
 /// An invoice as stored, with its revision (moved by each credit note).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl InvoiceItem {
             sk: keys::invoice(period),
             gsi1pk: keys::invoice_id(&invoice.id),
             gsi1sk: keys::INVOICE_SK.into(),
-            gsi2pk: keys::invoices_of_period(period),
+            gsi2pk: keys::invoices_of_period(period, job_shard(org)),
             gsi2sk: org.to_string(),
             kind: "invoice".into(),
             invoice: invoice.clone(),
@@ -250,17 +250,42 @@ impl Store {
             .map(StoredInvoice::from))
     }
 
-    /// A57: a period's invoices, by customer id.
+    /// A57: a period's invoices: shard by shard (each customer's invoice in the shard of its
+    /// job, `kopek_domain::close::job_shard`) and by customer id within one.
     pub async fn list_invoices_of_period(
         &self,
         period: BillingPeriod,
         limit: i32,
         start: Option<PageKey>,
     ) -> Result<Page<StoredInvoice>, StoreError> {
-        Ok(self
-            .gsi2_page::<InvoiceItem>(&keys::invoices_of_period(period), limit, start)
-            .await?
-            .map(StoredInvoice::from))
+        let pk = |shard| keys::invoices_of_period(period, shard);
+        let shard_of = |pk: &str| keys::invoice_shard_of(period, pk);
+        let page = self
+            .sharded_page(
+                Shards {
+                    index: Some(keys::GSI2),
+                    count: JOB_SHARDS,
+                    pk: &pk,
+                    shard_of: &shard_of,
+                    sk_prefix: None,
+                },
+                usize::try_from(limit).unwrap_or(1),
+                None,
+                |item: &InvoiceItem| {
+                    PageKey(
+                        [
+                            ("PK".to_owned(), item.pk.clone()),
+                            ("SK".to_owned(), item.sk.clone()),
+                            ("GSI2PK".to_owned(), item.gsi2pk.clone()),
+                            ("GSI2SK".to_owned(), item.gsi2sk.clone()),
+                        ]
+                        .into(),
+                    )
+                },
+                start,
+            )
+            .await?;
+        Ok(page.map(StoredInvoice::from))
     }
 
     /// A57, every page: all of a customer's invoices, newest period first.
