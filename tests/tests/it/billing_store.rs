@@ -165,6 +165,46 @@ async fn org(app: &TestApp) -> OrgId {
 }
 
 #[tokio::test]
+async fn the_outbox_spread_over_shards_gives_the_oldest_events_first_and_each_once() {
+    let app = TestApp::start().await;
+    let store = app.store.clone();
+    let at = Utc.with_ymd_and_hms(2027, 2, 1, 0, 5, 0).unwrap();
+    let jan = BillingPeriod::new(2027, 1).unwrap();
+    // 60 customers' events: spread over the shards, several in most.
+    let events: Vec<DomainEvent> = (0..60)
+        .map(|_| {
+            DomainEvent::new(
+                OrgId::new(),
+                UserOrKey::System,
+                at,
+                EventKind::PeriodClosed {
+                    period: jan,
+                    invoice: None,
+                },
+            )
+        })
+        .collect();
+    store.put_events_in_bulk(&events).await.unwrap();
+    let mut expected: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    expected.sort();
+    // Read 7 at a time, each batch relayed before the next: the ids come out in order.
+    let mut seen = Vec::new();
+    loop {
+        let batch = store.outbox(7).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        assert!(batch.len() <= 7);
+        for event in &batch {
+            assert!(store.relayed(event).await.unwrap());
+            seen.push(event.id.to_string());
+        }
+        assert!(seen.len() <= expected.len(), "an event came twice");
+    }
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
 async fn a_periods_jobs_spread_over_shards_list_once_each_and_their_tallies_sum_up() {
     let app = TestApp::start().await;
     let store = app.store.clone();

@@ -83,8 +83,20 @@ pub fn idempotency(caller: &str, key: &str) -> String {
 
 // -- Orders, work and subscriptions (A19–A37) ---------------------------------------------
 
-/// GSI1: the events not yet published.
+/// GSI1: the events not yet published, in [`OUTBOX_SHARDS`] partitions.
 pub const OUTBOX: &str = "OUTBOX";
+/// How many partitions the outbox is spread over: an organisation's events all go to one
+/// (its [`outbox`] shard), so that no partition takes every event and each object's events
+/// stay in one order.
+pub const OUTBOX_SHARDS: u8 = 16;
+/// GSI1: the outbox shard of `org`'s events.
+pub fn outbox(org: &OrgId) -> String {
+    format!("{OUTBOX}#{:02}", org.spread(u64::from(OUTBOX_SHARDS)))
+}
+/// GSI1: outbox shard `shard`.
+pub fn outbox_shard(shard: u8) -> String {
+    format!("{OUTBOX}#{shard:02}")
+}
 /// GSI2: batches still open, by the time they go stale.
 pub const OPEN_BATCHES: &str = "OPENBATCHES";
 pub const BATCH_SK: &str = "BATCH";
@@ -592,6 +604,13 @@ mod tests {
             [OUTBOX, OPEN_BATCHES, BATCH_SK],
             ["OUTBOX", "OPENBATCHES", "BATCH"]
         );
+        let org = org_id();
+        assert!(outbox(&org).starts_with("OUTBOX#"));
+        assert_eq!(outbox(&org), outbox(&org));
+        let shard: u8 = outbox(&org)["OUTBOX#".len()..].parse().unwrap();
+        assert!(shard < OUTBOX_SHARDS);
+        assert_eq!(outbox_shard(shard), outbox(&org));
+        assert_eq!(outbox_shard(7), "OUTBOX#07");
     }
 
     #[test]

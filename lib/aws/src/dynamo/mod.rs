@@ -29,7 +29,7 @@
 //! | A16 | Create a service, code unique | conditional `PutItem` | `attribute_not_exists(PK)` |
 //! | A17 | New price version / retire | `UpdateItem` with `rev = :expected` | |
 //! | A18 | Browse the catalog by status | `Query GSI1` | `GSI1PK = CATALOG#{active|retired}`, `GSI1SK = SERVICE#{code}` |
-//! | A19–A27 | Orders, their lines (the work orders), charges, history and the outbox | see [`orders`] | `ORG#{org}` / `ORDER#…`, `CHARGE#…`, `HISTORY#…`; GSI1 `QUEUE#{work type}`, `ORDERS#{month}`, `OUTBOX` |
+//! | A19–A27 | Orders, their lines (the work orders), charges, history and the outbox | see [`orders`] | `ORG#{org}` / `ORDER#…`, `CHARGE#…`, `HISTORY#…`; GSI1 `QUEUE#{work type}`, `ORDERS#{month}`, `OUTBOX#{nn}` (16 shards by organisation; the relay merges them by event id) |
 //! | A28–A34 | Work queues and batches: take (one transaction), complete (≤ 100 actions each), stale sweep | see [`work`] | `BATCH#{bat}`; GSI1 `ENGINEER#{usr}`; GSI2 `OPENBATCHES` |
 //! | A35–A37 | Subscriptions | see [`subscriptions`] | `ORG#{org}` / `SUB#{sub}` |
 //! | A38–A45 | Usage events (sharded), meters used, rejected events, ingestion health, closed periods, external references | see [`usage`] | `USAGE#…`, `USAGEREJ#…`, `USAGEHEALTH#…`, `EXTREF#…`; `ORG#{org}` / `USAGEMETER#…`, `BILLING` |

@@ -187,7 +187,7 @@ fn event_item(event: &DomainEvent) -> Result<super::Item, StoreError> {
     to_item(&EventItem {
         pk: keys::org(&event.org),
         sk: keys::history(&event.kind.subject(), &event.id),
-        gsi1pk: Some(keys::OUTBOX.into()),
+        gsi1pk: Some(keys::outbox(&event.org)),
         gsi1sk: Some(event.id.to_string()),
         kind: "event".into(),
         event: event.clone(),
@@ -437,22 +437,38 @@ impl Store {
         self.batch_write(requests).await
     }
 
-    /// A27: events waiting in the outbox, oldest first (for the relay).
+    /// A27: events waiting in the outbox, oldest first (for the relay): up to `limit` of
+    /// each shard, merged by event id (ids grow with time), and only as far as every shard
+    /// that had more was read — so no older event of a shard is passed over.
     pub async fn outbox(&self, limit: i32) -> Result<Vec<DomainEvent>, StoreError> {
-        let q = QuerySpec {
-            index: Some(keys::GSI1),
-            pk: keys::OUTBOX,
-            sk_prefix: None,
-            limit,
-            forward: true,
-        };
-        Ok(self
-            .query_page::<EventItem>(q, None)
-            .await?
-            .items
-            .into_iter()
-            .map(|i| i.event)
-            .collect())
+        let mut merged = Vec::new();
+        let mut bound: Option<String> = None;
+        for shard in 0..keys::OUTBOX_SHARDS {
+            let pk = keys::outbox_shard(shard);
+            let q = QuerySpec {
+                index: Some(keys::GSI1),
+                pk: &pk,
+                sk_prefix: None,
+                limit,
+                forward: true,
+            };
+            let page = self.query_page::<EventItem>(q, None).await?;
+            if page.next.is_some()
+                && let Some(last) = page.items.last()
+            {
+                let last = last.event.id.to_string();
+                if bound.as_ref().is_none_or(|b| last < *b) {
+                    bound = Some(last);
+                }
+            }
+            merged.extend(page.items.into_iter().map(|i| i.event));
+        }
+        merged.sort_by_key(|e| e.id.to_string());
+        if let Some(bound) = bound {
+            merged.retain(|e| e.id.to_string() <= bound);
+        }
+        merged.truncate(usize::try_from(limit.max(1)).unwrap_or(1));
+        Ok(merged)
     }
 
     /// A27: takes `event` out of the outbox once it was relayed (its history item stays);
