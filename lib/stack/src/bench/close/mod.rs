@@ -348,7 +348,7 @@ pub(super) async fn run(
          {} × 9 (8 shards and the late index), subscriptions 1, sequence 1, the customer's \
          credit 1, the issuing transaction 1, its shard's tally 1), plus per planning page of \
          {} customers a listing and a transaction, and for each shard whose tally reaches 0 the \
-         period and every tally (2, the last one's close 1 more); measured: {:.2}.
+         period and every tally (2, the last one's close 1 more); measured: {:.2}.",
         CLOSE_METERS.len(),
         kopek_services::close::ORGS_PER_PAGE,
         requests as f64 / n,
