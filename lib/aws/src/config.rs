@@ -43,6 +43,9 @@ pub struct Config {
     pub usage_grace: Duration,
     /// The queue of the period close (`CloseQueue`): planning pages and customer jobs.
     pub close_queue_url: Option<String>,
+    /// `KOPEK_NUMBER_QUEUE_URL`: the close's numbering queue (`NumberQueue`, FIFO): invoices
+    /// composed and waiting for their numbers, one message group per series.
+    pub number_queue_url: Option<String>,
     /// `KOPEK_DOCUMENTS_QUEUE_URL`: where document jobs go (the outbox relay, the documents
     /// function).
     pub documents_queue_url: Option<String>,
@@ -158,6 +161,7 @@ impl Config {
                     * 3600,
             )?,
             close_queue_url: lookup("KOPEK_CLOSE_QUEUE_URL").filter(|v| !v.trim().is_empty()),
+            number_queue_url: lookup("KOPEK_NUMBER_QUEUE_URL").filter(|v| !v.trim().is_empty()),
             documents_queue_url: lookup("KOPEK_DOCUMENTS_QUEUE_URL")
                 .filter(|v| !v.trim().is_empty()),
             bank_queue_url: lookup("KOPEK_BANK_QUEUE_URL").filter(|v| !v.trim().is_empty()),

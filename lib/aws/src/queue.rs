@@ -27,6 +27,21 @@ pub struct Queue {
     faults: crate::faults::FaultHooks,
 }
 
+/// A message of a FIFO queue: its body, its group (delivered in order within it, one batch
+/// of a group at a time) and its deduplication id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FifoMessage {
+    pub body: String,
+    pub group: String,
+    pub dedup: String,
+}
+
+/// A message on its way: its body, and its group and deduplication id on a FIFO queue.
+struct Outgoing<'a> {
+    body: &'a str,
+    fifo: Option<&'a FifoMessage>,
+}
+
 /// What [`Queue::send_events`] sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sent {
@@ -67,35 +82,67 @@ impl Queue {
         bodies: &[String],
         delay_secs: i32,
     ) -> Result<Sent, StoreError> {
-        if let Some(big) = bodies.iter().find(|b| b.len() > MAX_MESSAGE_BYTES) {
+        let outgoing: Vec<Outgoing> = bodies
+            .iter()
+            .map(|body| Outgoing { body, fifo: None })
+            .collect();
+        self.send_outgoing(&outgoing, Some(delay_secs.clamp(0, 900)))
+            .await
+    }
+
+    /// Sends `messages` to a FIFO queue: in order within each group, each dropped by SQS if
+    /// its deduplication id was sent in the last five minutes.
+    pub async fn send_fifo(&self, messages: &[FifoMessage]) -> Result<Sent, StoreError> {
+        let outgoing: Vec<Outgoing> = messages
+            .iter()
+            .map(|m| Outgoing {
+                body: &m.body,
+                fifo: Some(m),
+            })
+            .collect();
+        self.send_outgoing(&outgoing, None).await
+    }
+
+    async fn send_outgoing(
+        &self,
+        outgoing: &[Outgoing<'_>],
+        delay_secs: Option<i32>,
+    ) -> Result<Sent, StoreError> {
+        if let Some(big) = outgoing.iter().find(|o| o.body.len() > MAX_MESSAGE_BYTES) {
             return Err(StoreError::Unexpected(format!(
                 "a message of {} bytes is over the SQS limit",
-                big.len()
+                big.body.len()
             )));
         }
         let mut sent = Sent::default();
-        for batch in batches(bodies) {
-            self.send_batch(batch, delay_secs.clamp(0, 900)).await?;
+        for batch in batches_by(outgoing, |o| o.body.len()) {
+            self.send_batch(batch, delay_secs).await?;
             sent.requests += 1;
             sent.messages += batch.len();
         }
         Ok(sent)
     }
 
-    async fn send_batch(&self, bodies: &[String], delay_secs: i32) -> Result<(), StoreError> {
-        let mut pending: Vec<(String, &String)> = bodies
+    async fn send_batch(
+        &self,
+        batch: &[Outgoing<'_>],
+        delay_secs: Option<i32>,
+    ) -> Result<(), StoreError> {
+        let mut pending: Vec<(String, &Outgoing)> = batch
             .iter()
             .enumerate()
-            .map(|(i, b)| (i.to_string(), b))
+            .map(|(i, o)| (i.to_string(), o))
             .collect();
         for _ in 0..ATTEMPTS {
             let entries = pending
                 .iter()
-                .map(|(id, body)| {
+                .map(|(id, o)| {
                     SendMessageBatchRequestEntry::builder()
                         .id(id)
-                        .message_body(body.as_str())
-                        .delay_seconds(delay_secs)
+                        .message_body(o.body)
+                        .set_delay_seconds(delay_secs)
+                        .set_message_group_id(o.fifo.map(|f| f.group.clone()))
+                        .set_message_deduplication_id(o.fifo.map(|f| f.dedup.clone()))
                         .build()
                         .map_err(|e| StoreError::Unexpected(e.to_string()))
                 })
@@ -269,18 +316,22 @@ pub fn pack(events: &[String]) -> Result<Vec<String>, StoreError> {
 
 /// Groups messages into batches of at most 10 entries and 256 KiB in total.
 pub fn batches(messages: &[String]) -> Vec<&[String]> {
+    batches_by(messages, String::len)
+}
+
+/// Groups `messages` (each `len(m)` bytes) into batches of at most 10 entries and 256 KiB.
+fn batches_by<T>(messages: &[T], len: impl Fn(&T) -> usize) -> Vec<&[T]> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
     for (i, message) in messages.iter().enumerate() {
-        if i > start
-            && (i - start == MAX_BATCH_ENTRIES || bytes + message.len() > MAX_MESSAGE_BYTES)
+        if i > start && (i - start == MAX_BATCH_ENTRIES || bytes + len(message) > MAX_MESSAGE_BYTES)
         {
             out.push(&messages[start..i]);
             start = i;
             bytes = 0;
         }
-        bytes += message.len();
+        bytes += len(message);
     }
     if start < messages.len() {
         out.push(&messages[start..]);

@@ -68,13 +68,17 @@ impl Stopping {
     /// (counted in `sqs_requests`) and waits before the next receive where it is not done.
     pub(crate) async fn received_nothing(
         &mut self,
-        queue: &Queue,
+        queues: &[&Queue],
         sqs_requests: &mut u64,
     ) -> Result<(), StoreError> {
         self.empty_receives += 1;
         if let Until::QueueEmpty { max_pause, .. } = self.until {
-            *sqs_requests += 1;
-            if queue.depth().await? == (0, 0) {
+            let mut empty = true;
+            for queue in queues {
+                *sqs_requests += 1;
+                empty &= queue.depth().await? == (0, 0);
+            }
+            if empty {
                 self.queue_empty = true;
                 return Ok(());
             }
@@ -123,7 +127,7 @@ where
         }
         let received = queue.receive(10, 0, Some(retry_after_secs)).await?;
         if received.is_empty() {
-            stopping.received_nothing(queue, &mut requests).await?;
+            stopping.received_nothing(&[queue], &mut requests).await?;
             continue;
         }
         stopping.received();

@@ -191,6 +191,8 @@ pub(crate) struct Context {
     pub(crate) settings: Arc<Settings>,
     pub(crate) usage_queue: Option<Queue>,
     pub(crate) close_queue: Option<Queue>,
+    /// Invoices composed by the close, waiting for their numbers (`NumberQueue`, FIFO).
+    pub(crate) number_queue: Option<Queue>,
     pub(crate) documents_queue: Option<Queue>,
     /// Chunks of uploaded bank statements (`BankQueue`).
     pub(crate) bank_queue: Option<Queue>,
@@ -293,6 +295,20 @@ impl std::fmt::Debug for Services {
     }
 }
 
+/// Where an HTTP function's master key is read (Secrets Manager): [`KeySource::read`] once,
+/// in the background of its cold start.
+#[derive(Clone, Debug)]
+pub struct KeySource {
+    clients: Clients,
+    arn: String,
+}
+
+impl KeySource {
+    pub async fn read(&self) -> std::result::Result<Secret, SecretError> {
+        secrets::token_key(&self.clients.secrets, &self.arn).await
+    }
+}
+
 /// Why a function could not build its services at cold start.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -318,6 +334,7 @@ impl Services {
                 settings: Arc::new(Settings::from_config(config)?),
                 usage_queue: None,
                 close_queue: None,
+                number_queue: None,
                 documents_queue: None,
                 bank_queue: None,
                 webhook_queue: None,
@@ -345,6 +362,10 @@ impl Services {
             .map(|url| Queue::new(clients.sqs.clone(), url));
         services.ctx.close_queue = config
             .close_queue_url
+            .as_ref()
+            .map(|url| Queue::new(clients.sqs.clone(), url));
+        services.ctx.number_queue = config
+            .number_queue_url
             .as_ref()
             .map(|url| Queue::new(clients.sqs.clone(), url));
         services.ctx.documents_queue = config
@@ -375,6 +396,22 @@ impl Services {
         Ok(services)
     }
 
+    /// The services of a running HTTP function, and where the master key its tokens, cursors
+    /// and kept responses are keyed from is read: apart, so that the function can start
+    /// serving — its runtime asking for the first event — while the key is read.
+    pub fn starting(
+        config: &Config,
+        clients: &Clients,
+    ) -> std::result::Result<(Self, KeySource), ConfigError> {
+        Ok((
+            Self::from_config(config, clients)?,
+            KeySource {
+                clients: clients.clone(),
+                arn: config.token_key_secret_arn.clone(),
+            },
+        ))
+    }
+
     /// The services of a running HTTP function and the master key its tokens, cursors and
     /// kept responses are keyed from (read once from Secrets Manager).
     pub async fn load(
@@ -394,6 +431,12 @@ impl Services {
     /// The same services queueing the period close on `queue`.
     pub fn with_close_queue(mut self, queue: Queue) -> Self {
         self.ctx.close_queue = Some(queue);
+        self
+    }
+
+    /// The same services sending the close's composed invoices to `queue` to be numbered.
+    pub fn with_number_queue(mut self, queue: Queue) -> Self {
+        self.ctx.number_queue = Some(queue);
         self
     }
 
@@ -560,6 +603,11 @@ impl Services {
     /// trigger.
     pub fn close_queue(&self) -> Option<&Queue> {
         self.ctx.close_queue.as_ref()
+    }
+
+    /// The close's numbering queue (FIFO), for the local poller.
+    pub fn number_queue(&self) -> Option<&Queue> {
+        self.ctx.number_queue.as_ref()
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

@@ -1,4 +1,5 @@
-//! Gapless numbering, the one way invoices and credit notes get their numbers.
+//! Gapless numbering of one document at a time: the way credit notes get their numbers (the
+//! close numbers invoices in blocks by the same rule, `close/block.rs`).
 //!
 //! A document's number is `n = last + 1` of its sequence (series, kind, year; the store's
 //! A54), and the document is written in the same transaction that moves the sequence from

@@ -59,13 +59,6 @@ pub async fn handle_schedule(
     })
 }
 
-/// One message's body, handled; `Err` means "retry it" (SQS redelivers it, and after the
-/// queue's `maxReceiveCount` moves it to the dead-letter queue).
-pub async fn handle_body(closer: &Closer, body: &str) -> Result<(), CloseError> {
-    let message = parse_body(body)?;
-    kopek_services::audit::system("period-close", "close.job", closer.handle(&message)).await
-}
-
 /// One message's body, read; `Err` when it is no close message (retried, as a failed one).
 pub fn parse_body(body: &str) -> Result<CloseMessage, CloseError> {
     serde_json::from_str(body).map_err(|e| CloseError::Invalid {
@@ -74,17 +67,88 @@ pub fn parse_body(body: &str) -> Result<CloseMessage, CloseError> {
     })
 }
 
-/// One invocation of the worker: every message of the batch, one after another.
-pub async fn handle_batch(closer: &Closer, event: SqsEvent) -> SqsBatchResponse {
-    let mut failed = Vec::new();
-    for record in event.records {
-        let id = record.message_id.unwrap_or_default();
-        if let Err(e) = handle_body(closer, record.body.as_deref().unwrap_or_default()).await {
-            tracing::warn!(message = %id, error = %e, transient = e.is_transient(), "close message failed");
-            failed.push(id);
+/// What one batch of close messages came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome<'a> {
+    /// The ids (or receipts) of the messages to retry.
+    pub failed: Vec<&'a str>,
+    pub plan: u64,
+    pub customer: u64,
+    /// `number` messages handled: invoices numbered (or found issued).
+    pub number: u64,
+}
+
+/// One batch, as the worker gets it from either of its queues (`CloseQueue`, or the FIFO
+/// `NumberQueue`): `plan` and `customer` messages one after another, every `number` message
+/// of the batch together as one block (`Closer::number_block`, transactions of up to ten
+/// invoices each). `messages` are (id, body) pairs.
+pub async fn handle_messages<'a>(
+    closer: &Closer,
+    messages: Vec<(&'a str, &'a str)>,
+) -> BatchOutcome<'a> {
+    let mut outcome = BatchOutcome::default();
+    let mut block = Vec::new();
+    let mut block_ids = Vec::new();
+    for (id, body) in messages {
+        let parsed = match parse_body(body) {
+            Ok(CloseMessage::Number(ready)) => {
+                block.push(*ready);
+                block_ids.push(id);
+                continue;
+            }
+            Ok(message) => message,
+            Err(e) => {
+                tracing::warn!(message = %id, error = %e, "not a close message");
+                outcome.failed.push(id);
+                continue;
+            }
+        };
+        let handled =
+            kopek_services::audit::system("period-close", "close.job", closer.handle(&parsed))
+                .await;
+        match (handled, parsed) {
+            (Err(e), _) => {
+                tracing::warn!(message = %id, error = %e, transient = e.is_transient(), "close message failed");
+                outcome.failed.push(id);
+            }
+            (Ok(()), CloseMessage::Plan { .. }) => outcome.plan += 1,
+            (Ok(()), _) => outcome.customer += 1,
         }
     }
+    if !block.is_empty() {
+        let count = block.len() as u64;
+        match kopek_services::audit::system(
+            "period-close",
+            "close.number",
+            Box::pin(closer.number_block(block)),
+        )
+        .await
+        {
+            Ok(_) => outcome.number += count,
+            Err(e) => {
+                // The whole block again: in a FIFO group nothing after a failed message may
+                // be taken out, and the block's invoices are issued together or not at all.
+                tracing::warn!(messages = count, error = %e, transient = e.is_transient(), "numbering block failed");
+                outcome.failed.extend(block_ids);
+            }
+        }
+    }
+    outcome
+}
+
+/// One invocation of the worker: [`handle_messages`] over the batch's records.
+pub async fn handle_batch(closer: &Closer, event: SqsEvent) -> SqsBatchResponse {
+    let records: Vec<(String, String)> = event
+        .records
+        .into_iter()
+        .map(|r| (r.message_id.unwrap_or_default(), r.body.unwrap_or_default()))
+        .collect();
+    let messages = records
+        .iter()
+        .map(|(id, body)| (id.as_str(), body.as_str()))
+        .collect();
+    let outcome = handle_messages(closer, messages).await;
     let mut response = SqsBatchResponse::default();
-    response.set_failures(failed);
+    response.set_failures(outcome.failed);
     response
 }

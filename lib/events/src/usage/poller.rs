@@ -131,7 +131,7 @@ impl Poller {
             drained.sqs_requests += 1;
             if report.received == 0 {
                 stopping
-                    .received_nothing(&self.queue, &mut drained.sqs_requests)
+                    .received_nothing(&[&self.queue], &mut drained.sqs_requests)
                     .await?;
                 continue;
             }

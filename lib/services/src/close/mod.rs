@@ -18,17 +18,20 @@
 //!    than any ingestion or completion that read the old `closed_through` can still run), and
 //!    after [`PAGES_PER_MESSAGE`] pages the planner hands the rest to the next `Plan`
 //!    message, so no invocation runs long.
-//! 3. **Close a customer** (a `Customer` message, [`Closer::close_customer`]): reads the
-//!    customer's charges, subscriptions (without the days dunning suspended its service)
-//!    and usage of the period and the catalog, composes
-//!    the invoice ([`kopek_domain::invoicing::compose`]) and issues it in **one transaction**
-//!    with its number (the sequence moves from n−1 to n, conditionally: [`crate::numbering`]),
-//!    its ledger entry, its `invoice_issued` event, the job's `done` and its shard's tally.
-//!    Another worker that took the same number loses the condition and takes the
-//!    next; a repeated message finds the job done. A period with nothing to bill skips the
-//!    customer (or issues a zero invoice, per settings). When no job remains in its shard,
-//!    the step reads every shard's tally; when none remains anywhere, the period becomes
-//!    `closed` with its final counts.
+//! 3. **Compose a customer's invoice** (a `Customer` message, [`Closer::close_customer`]):
+//!    reads the customer's charges, subscriptions (without the days dunning suspended its
+//!    service) and usage of the period and the catalog, and composes the invoice
+//!    ([`kopek_domain::invoicing::compose`]) — without a number: workers compose in
+//!    parallel. The ready invoice ([`ReadyInvoice`]) goes to the FIFO `NumberQueue` in its
+//!    series' message group. A period with nothing to bill skips the customer (or issues a
+//!    zero invoice, per settings).
+//! 4. **Number a block** (`Number` messages, [`Closer::number_block`], `close/block.rs`): up to
+//!    ten ready invoices of one series are numbered `last + 1 … last + k` and issued in **one
+//!    transaction** with their ledger entries, events, jobs `done`, credits and their shards'
+//!    tallies; the sequence moves once. SQS gives a series' messages to one step at a time,
+//!    and the transaction is conditional on the sequence anyway; a repeated message finds its
+//!    invoice issued. When no job remains in its shard, the step reads every shard's tally;
+//!    when none remains anywhere, the period becomes `closed` with its final counts.
 //!
 //! Failures: a storage failure leaves the message for SQS to redeliver (partial batch
 //! response); anything that cannot succeed by retrying (a missing price, a corrupt item) marks
@@ -47,11 +50,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use kopek_aws::config::ConfigError;
-use kopek_aws::dynamo::billing::{
-    IssueInvoice, IssueOutcome, MAX_ORGS_PER_PLAN, PlanOutcome, StartOutcome,
-};
+use kopek_aws::dynamo::billing::{MAX_ORGS_PER_PLAN, PlanOutcome, StartOutcome};
 /// A period's close and a customer's job in it, as stored.
 pub use kopek_aws::dynamo::billing::{StoredJob, StoredPeriod};
 use kopek_aws::dynamo::{Store, StoreError};
@@ -60,23 +61,22 @@ use kopek_domain::calendar::Calendar;
 use kopek_domain::catalog::{PriceVersion, Service, ServiceCode, ServiceStatus};
 use kopek_domain::charges::{DomainEvent, EventKind};
 use kopek_domain::close::JobStatus;
-use kopek_domain::ids::{EntryId, InvoiceId, OrgId};
+use kopek_domain::ids::{InvoiceId, OrgId};
 use kopek_domain::invoicing::{
-    self, BillingSettings, Buyer, CloseInput, DocumentKind, InvoiceDraft, InvoicingError, Parties,
+    self, BillingSettings, Buyer, CloseInput, InvoiceDraft, InvoicingError, Parties,
 };
 use kopek_domain::ledger;
 use kopek_domain::orders::UserOrKey;
-use kopek_domain::payments;
 use kopek_domain::period::BillingPeriod;
 use kopek_domain::usage::MeterUsage;
 use serde::{Deserialize, Serialize};
 
-use crate::numbering::Numbering;
-
+mod block;
 mod schedule;
 mod staff;
 
 use crate::{Context, Result};
+pub use block::ReadyInvoice;
 pub use schedule::scheduled_period;
 
 /// Customers per planning transaction: two actions each (job, seal) and the period's update
@@ -99,6 +99,8 @@ pub enum CloseMessage {
     },
     /// Close one customer's period.
     Customer { period: BillingPeriod, org: OrgId },
+    /// Number and issue an invoice composed by a `customer` step (on `NumberQueue`).
+    Number(Box<ReadyInvoice>),
 }
 
 /// Who started a close.
@@ -163,6 +165,9 @@ pub enum CustomerOutcome {
     Skipped,
     /// Already done or skipped earlier (a repeated message).
     AlreadyDone,
+    /// Handed on: composed and queued to be numbered, or queued to be composed again (what
+    /// it was composed from changed before it was numbered).
+    Queued,
     /// Failed for good: the job is marked failed with the reason.
     Failed(String),
 }
@@ -215,6 +220,11 @@ impl Closer {
         self.queue
             .as_ref()
             .expect("the close queue (KOPEK_CLOSE_QUEUE_URL)")
+    }
+
+    /// The queue composed invoices wait on for their numbers (FIFO), if the function has it.
+    pub fn number_queue(&self) -> Option<&Queue> {
+        self.ctx.number_queue.as_ref()
     }
 
     /// The provider's calendar: when periods end, what day it is.
@@ -374,6 +384,9 @@ impl Closer {
                 Box::pin(self.plan(*period, cursor.clone())).await
             }
             CloseMessage::Customer { period, org } => Box::pin(self.close_customer(*period, *org))
+                .await
+                .map(|_| ()),
+            CloseMessage::Number(ready) => Box::pin(self.number_block(vec![(**ready).clone()]))
                 .await
                 .map(|_| ()),
         }
@@ -640,22 +653,37 @@ impl Closer {
         org: OrgId,
         job: &StoredJob,
     ) -> Result<CustomerOutcome, CloseError> {
+        match self.compose_ready(period, org, job).await? {
+            Some(ready) => self.hand_on(ready).await,
+            None => {
+                let closed = self.period_closed(org, period, None);
+                self.store()
+                    .skip_job(period, org, "nothing to bill", job.status, &closed)
+                    .await?;
+                Ok(CustomerOutcome::Skipped)
+            }
+        }
+    }
+
+    /// The invoice `org` gets for `period`, composed and ready for its number (`None`:
+    /// nothing to bill); `job` is its job as read. Reads only.
+    pub async fn compose_ready(
+        &self,
+        period: BillingPeriod,
+        org: OrgId,
+        job: &StoredJob,
+    ) -> Result<Option<ReadyInvoice>, CloseError> {
         let catalog = self.catalog().await?;
         let settings = self.settings().await?;
         let Some(Composed {
             draft,
-            payment_terms_days: payment_terms,
+            payment_terms_days,
             buyer,
             series_index,
         }) = self.compose_for(period, org, &catalog, &settings).await?
         else {
-            let closed = self.period_closed(org, period, None);
-            self.store()
-                .skip_job(period, org, "nothing to bill", job.status, &closed)
-                .await?;
-            return Ok(CustomerOutcome::Skipped);
+            return Ok(None);
         };
-        let issued_on = self.ctx.today();
         let parties = Parties {
             seller: self
                 .store()
@@ -664,90 +692,16 @@ impl Closer {
                 .map(|saved| saved.requisites),
             buyer,
         };
-        // A prepaid (or overpaid) customer's credit pays the invoice as it is issued; read
-        // again only when a payment changed it meanwhile (not when another worker took the
-        // number).
-        let mut credit = self.store().credit(org, draft.currency).await?;
         let series = settings.series_for(org, series_index);
-        let mut numbering = Numbering::new(
-            self.store(),
-            &self.ctx.contention,
-            series.series,
-            DocumentKind::Invoice,
-            issued_on.year(),
-            NUMBER_ATTEMPTS,
-        );
-        while let Some(number) = numbering.next::<CloseError>().await? {
-            let mut invoice = invoicing::issue(
-                draft.clone(),
-                InvoiceId::new(),
-                number.clone(),
-                issued_on,
-                payment_terms,
-            )?;
-            invoice.parties = Some(parties.clone());
-            let drawn =
-                payments::draw_down(&mut invoice, credit.amount).map_err(InvoicingError::from)?;
-            let credit_after = credit
-                .amount
-                .checked_sub(drawn)
-                .map_err(InvoicingError::from)?;
-            // An invoice of zero (issued by the settings) posts nothing.
-            let entry = match ledger::for_invoice(&invoice, EntryId::new()) {
-                Ok(entry) => Some(entry),
-                Err(ledger::LedgerError::Empty) => None,
-                Err(e) => return Err(e.into()),
-            };
-            let event = DomainEvent::new(
-                org,
-                UserOrKey::System,
-                self.ctx.now(),
-                EventKind::InvoiceIssued {
-                    invoice: invoice.id,
-                    number: number.to_string(),
-                    period,
-                    gross: invoice.draft.gross,
-                    due_on: invoice.due_on,
-                },
-            );
-            let closed = self.period_closed(org, period, Some(invoice.id));
-            match self
-                .store()
-                .issue_invoice(IssueInvoice {
-                    invoice: &invoice,
-                    entry: entry.as_ref(),
-                    event: &event,
-                    closed: &closed,
-                    job_was: job.status,
-                    credit: &credit,
-                    credit_after,
-                    place: series.place,
-                })
-                .await?
-            {
-                IssueOutcome::Issued => {
-                    tracing::info!(%period, %org, invoice = %invoice.id, %number, "invoice issued");
-                    return Ok(CustomerOutcome::Issued {
-                        invoice: invoice.id,
-                        number: number.to_string(),
-                    });
-                }
-                IssueOutcome::NumberTaken => numbering.taken(&number),
-                IssueOutcome::CreditChanged => {
-                    credit = self.store().credit(org, draft.currency).await?;
-                    numbering.changed();
-                }
-                IssueOutcome::AlreadyIssued => return Ok(CustomerOutcome::AlreadyDone),
-                IssueOutcome::JobChanged => {
-                    return Err(CloseError::Store(StoreError::Transient(
-                        "the customer's job changed meanwhile".into(),
-                    )));
-                }
-            }
-        }
-        Err(CloseError::Store(StoreError::Transient(
-            "no invoice number could be taken: too many concurrent closes".into(),
-        )))
+        Ok(Some(ReadyInvoice {
+            job_was: job.status,
+            attempts: job.attempts,
+            draft,
+            payment_terms_days,
+            parties,
+            series: series.series,
+            place: series.place,
+        }))
     }
 }
 

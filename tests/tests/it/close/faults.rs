@@ -13,11 +13,12 @@
 //! anything by hand. Every run must end `closed`, with the clean run's invoices, numbers,
 //! ledger and counters, and an empty queue.
 //!
-//! **Many workers number at once.** After planning, every customer is closed by a task of its
-//! own, all started together: the tasks read the same last number and race for it. The
-//! numbers come out 1..N in each series without a gap or a repeat, several tasks issue
-//! invoices, and the losers are counted (`Services::contention`), which shows that the retry
-//! path ran.
+//! **Many steps number at once.** After planning, every customer's invoice is composed by a
+//! task of its own, all started together, and four numbering steps number overlapping
+//! thirds of them in blocks at once: the steps read the same last number and race for it.
+//! The numbers come out 1..N in each series without a gap or a repeat, each invoice is
+//! issued once (the overlaps are found issued), and the losers are counted
+//! (`Services::contention`), which shows that the retry path ran.
 //!
 //! Both worlds number their invoices in several series (`series_count`), so a customer's
 //! placement in its series is among the writes stopped and repeated.
@@ -32,7 +33,7 @@ use kopek_domain::ids::OrgId;
 use kopek_domain::period::BillingPeriod;
 use kopek_events::close::{ScheduledClose, handle_schedule, poller};
 use kopek_services::Services;
-use kopek_services::close::{CloseMessage, Closer, CustomerOutcome, Trigger};
+use kopek_services::close::{CloseMessage, Closer, CustomerOutcome, ReadyInvoice, Trigger};
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -41,7 +42,7 @@ use super::world::*;
 
 /// The customers of a fault world: the [`FEE`] quantity each subscribes to on the 10th
 /// (0: none, nothing to bill — its job is skipped).
-const QUANTITIES: [u32; 3] = [1, 0, 3];
+const QUANTITIES: [u32; 5] = [1, 0, 3, 2, 1];
 
 /// Series the fault world numbers in.
 const SERIES_COUNT: u8 = 2;
@@ -63,17 +64,22 @@ async fn fault_world() -> (World, Vec<OrgId>) {
     (w, orgs)
 }
 
-/// The worker's close with every store write and every send to `CloseQueue` counted (and
-/// failed as armed) by `faults`.
+/// The worker's close with every store write and every send to `CloseQueue` and
+/// `NumberQueue` counted (and failed as armed) by `faults`.
 fn faulty_closer(w: &World, clock: Arc<FixedClock>, faults: &Arc<Faults>) -> Closer {
     let services = worker(&w.app, clock);
     let queue = services
         .close_queue()
         .cloned()
         .expect("the worker's close queue");
+    let numbering = services
+        .number_queue()
+        .cloned()
+        .expect("the worker's numbering queue");
     services
         .with_store(w.store().clone().with_faults(faults.clone()))
         .with_close_queue(queue.with_faults(faults.clone()))
+        .with_number_queue(numbering.with_faults(faults.clone()))
         .closer()
 }
 
@@ -129,16 +135,22 @@ async fn close_with_fault(n: u64, after: bool) -> (Outcome, u64) {
 async fn a_close_stopped_before_or_after_any_write_ends_closed_by_redelivery_alone() {
     let (clean, writes) = close_with_fault(0, false).await;
     // The start (the period, the planning message), one planning page (the page, its
-    // customers' messages), per customer its issue or skip, and the period's close: the
-    // completion checks read (their shard's tally, then every tally once theirs is at 0) and
-    // only the one that finds nothing remaining anywhere writes.
-    assert_eq!(
-        writes,
-        2 + 2 + QUANTITIES.len() as u64 + 1,
-        "the clean run's writes"
-    );
+    // customers' messages), per customer its skip or its composed invoice queued for
+    // numbering, one block per series (the customers' messages come in one batch, and so do
+    // their invoices), and the period's close: the completion checks read (their shard's
+    // tally, then every tally once theirs is at 0) and only the one that finds nothing
+    // remaining anywhere writes.
     let invoiced = QUANTITIES.iter().filter(|q| **q > 0).count() as u64;
     let series = assert_gapless(&clean.numbers, invoiced as usize);
+    assert_eq!(
+        writes,
+        2 + 2 + QUANTITIES.len() as u64 + series.len() as u64 + 1,
+        "the clean run's writes"
+    );
+    assert!(
+        series.values().any(|count| *count > 1),
+        "a block of several invoices (four invoices, two series): {series:?}"
+    );
     assert!(
         series.keys().all(|s| s.starts_with(&format!("{SERIES}-0"))),
         "numbered in subdivisions: {series:?}"
@@ -248,7 +260,10 @@ async fn workers_closing_at_once_race_for_numbers_and_leave_no_gap_or_repeat() {
     }
     w.month_ended();
 
-    // Started and planned; then every customer closed by a task of its own, all at once.
+    // Started and planned; then every customer's invoice composed by a task of its own, all
+    // at once, and numbered by four numbering steps at once, each given an overlapping third
+    // of them in blocks — racing for the same sequences, as steps would that SQS did not keep
+    // apart (one outlived its visibility timeout, say).
     let services: Services = worker(&w.app, w.clock.clone());
     let close = services.closer();
     assert!(
@@ -265,30 +280,55 @@ async fn workers_closing_at_once_race_for_numbers_and_leave_no_gap_or_repeat() {
         })
         .await
         .expect("planned");
-    let before = services.contention();
-    let outcomes = futures::future::join_all(parties.iter().map(|party| {
-        let (close, org) = (close.clone(), party.org);
+    let ready: Vec<ReadyInvoice> = futures::future::join_all(parties.iter().map(|party| {
+        let (close, store, org) = (close.clone(), w.store().clone(), party.org);
         async move {
-            for _ in 0..20 {
-                match close.close_customer(period, org).await {
-                    Ok(outcome) => return outcome,
-                    Err(e) if e.is_transient() => continue,
-                    Err(e) => panic!("{org}: {e}"),
-                }
-            }
-            panic!("{org}: the close kept failing")
+            let job = store
+                .job(period, org)
+                .await
+                .expect("read")
+                .expect("planned");
+            close
+                .compose_ready(period, org, &job)
+                .await
+                .expect("composed")
+                .expect("something to bill")
         }
     }))
     .await;
+    let before = services.contention();
+    let steps = (0..4).map(|k| {
+        let mine: Vec<ReadyInvoice> = ready
+            .iter()
+            .cycle()
+            .skip(k * CUSTOMERS / 4)
+            .take(CUSTOMERS / 3 + 1)
+            .cloned()
+            .collect();
+        let close = close.clone();
+        async move {
+            for _ in 0..20 {
+                match close.number_block(mine.clone()).await {
+                    Ok(outcomes) => return outcomes,
+                    Err(e) if e.is_transient() => continue,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            panic!("numbering kept failing")
+        }
+    });
+    let outcomes: Vec<CustomerOutcome> = futures::future::join_all(steps)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|(_, outcome)| outcome)
+        .collect();
     let lost = services.contention().numbers_lost - before.numbers_lost;
     let issued = outcomes
         .iter()
         .filter(|o| matches!(o, CustomerOutcome::Issued { .. }))
         .count();
-    assert!(
-        issued > 1,
-        "several tasks issued invoices, not one after another's: {outcomes:?}"
-    );
+    assert_eq!(issued, CUSTOMERS, "each invoice issued once: {outcomes:?}");
     assert!(
         outcomes.iter().all(|o| matches!(
             o,
@@ -297,8 +337,14 @@ async fn workers_closing_at_once_race_for_numbers_and_leave_no_gap_or_repeat() {
         "{outcomes:?}"
     );
     assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, CustomerOutcome::AlreadyDone)),
+        "the steps' overlaps were found issued"
+    );
+    assert!(
         lost >= 1,
-        "tasks that read the same last number raced for it: at least one lost and took the next"
+        "steps that read the same last number raced for it: at least one lost and numbered after"
     );
     // The start's planning message and the customer messages find everything done, and the
     // period closes.

@@ -107,6 +107,36 @@ async fn the_period_close_functions_close_last_month_from_the_sample_events() {
         )
         .await;
     assert_eq!(batch_item_failures(&closed), Vec::<String>::new());
+    assert!(
+        store.invoice_of(org, period).await.expect("read").is_none(),
+        "composed, not yet numbered"
+    );
+    // The composed invoice waits on NumberQueue (once: the repeated message had the same
+    // deduplication id); the worker numbers it, delivered twice.
+    let template = Template::load_project(&tools::project_root()).expect("the template loads");
+    let env = app
+        .provisioned
+        .function_env(&template, "PeriodCloseWorkerFunction")
+        .expect("env");
+    let numbering = kopek_aws::queue::Queue::new(
+        aws_sdk_sqs::Client::new(&app.sdk),
+        env["KOPEK_NUMBER_QUEUE_URL"].clone(),
+    );
+    let ready = numbering.receive(10, 0, Some(0)).await.expect("received");
+    assert_eq!(ready.len(), 1, "queued once: {ready:?}");
+    let body = serde_json::to_string(&ready[0].body).expect("json");
+    let numbered = worker
+        .invoke_filled(
+            "period-close-worker",
+            "period-close-worker/number.json",
+            &[
+                ("PERIOD", &period_text),
+                ("ORG_ID", &customer.org_id),
+                ("BODY", &body[1..body.len() - 1]),
+            ],
+        )
+        .await;
+    assert_eq!(batch_item_failures(&numbered), Vec::<String>::new());
     let invoice = store
         .invoice_of(org, period)
         .await

@@ -226,13 +226,38 @@ pub(super) fn job_ended(
     counter: &str,
     prev: JobStatus,
 ) -> Change {
-    let change = tally_change(period, *org)
+    jobs_ended(
+        period,
+        job_shard(*org),
+        counter,
+        Ended {
+            jobs: 1,
+            were_failed: u64::from(prev == JobStatus::Failed),
+        },
+    )
+}
+
+/// How many jobs of one shard a transaction ends, and how many of them had failed before.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Ended {
+    pub(super) jobs: u64,
+    pub(super) were_failed: u64,
+}
+
+/// `shard`'s tally after `ended` of its jobs left pending or failed for `counter`: one
+/// update however many jobs a block of invoices ends in the shard.
+pub(super) fn jobs_ended(period: BillingPeriod, shard: u8, counter: &str, ended: Ended) -> Change {
+    let k = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let change = Change::new(keys::period_shard(period, shard), keys::TALLY_SK)
+        .when("attribute_exists(planned)")
         .add("remaining :minus")
-        .add(&format!("{counter} :one"))
-        .value(":minus", n(-1))
-        .value(":one", n(1));
-    if prev == JobStatus::Failed {
-        change.add("failed :minus")
+        .add(&format!("{counter} :plus"))
+        .value(":minus", n(-k(ended.jobs)))
+        .value(":plus", n(k(ended.jobs)));
+    if ended.were_failed > 0 {
+        change
+            .add("failed :unfailed")
+            .value(":unfailed", n(-k(ended.were_failed)))
     } else {
         change
     }

@@ -10,9 +10,11 @@ use kopek_domain::money::Money;
 use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
 
-use super::close::{expect_open, job_change, job_ended};
+use std::collections::BTreeMap;
+
+use super::close::{Ended, expect_open, job_change, jobs_ended};
 use super::ledger::ledger_put;
-use super::numbering::{expect_kind, take_number};
+use super::numbering::{expect_kind, take_numbers};
 use super::payments::{StoredCredit, credit_action};
 use crate::dynamo::expr::{ABSENT, Change, SAME_REV, attr, failed_conditions, n, put, s};
 use crate::dynamo::orders::put_event;
@@ -71,6 +73,11 @@ impl From<InvoiceItem> for StoredInvoice {
     }
 }
 
+/// Invoices per block (A55): the sequence, at most 8 actions per invoice (invoice, job,
+/// credit, ledger entry, two events, placement) and at most one tally each — 91 — stay within
+/// DynamoDB's 100 actions per transaction with the audit record.
+pub const MAX_BLOCK_INVOICES: usize = 10;
+
 /// What A55 writes in one transaction: an invoice, as the close composed it from what it read.
 #[derive(Debug, Clone, Copy)]
 pub struct IssueInvoice<'a> {
@@ -104,6 +111,48 @@ pub enum IssueOutcome {
     JobChanged,
     /// The customer's credit changed since it was read (a payment): read it again.
     CreditChanged,
+    /// The customer was placed in a series meanwhile: compose its invoice again.
+    PlacedMeanwhile,
+}
+
+/// What issuing a block of invoices did (A55). Nothing is written unless `Issued`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockOutcome {
+    Issued,
+    /// Refused as a whole: whether another document took the block's numbers (read the
+    /// sequence again), and the invoices refused on their own account, by their place in the
+    /// block (the most telling reason of each: already issued, job changed, credit changed,
+    /// placed meanwhile).
+    Refused {
+        number_taken: bool,
+        invoices: Vec<(usize, IssueOutcome)>,
+    },
+}
+
+/// What each action of a block's transaction is, to read its cancellation reasons.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Sequence,
+    Invoice(usize),
+    Job(usize),
+    Credit(usize),
+    Place(usize),
+    /// A new item (event, ledger entry) or a tally: its condition never fails but by a bug.
+    Other,
+}
+
+impl Role {
+    /// What the failed condition says of the invoice it belongs to, and how telling that
+    /// is (an invoice already issued explains its job's change too).
+    fn refusal(self) -> Option<(usize, IssueOutcome, u8)> {
+        match self {
+            Role::Invoice(i) => Some((i, IssueOutcome::AlreadyIssued, 4)),
+            Role::Job(i) => Some((i, IssueOutcome::JobChanged, 3)),
+            Role::Credit(i) => Some((i, IssueOutcome::CreditChanged, 2)),
+            Role::Place(i) => Some((i, IssueOutcome::PlacedMeanwhile, 1)),
+            Role::Sequence | Role::Other => None,
+        }
+    }
 }
 
 /// A change of an issued invoice's totals (`#inv` is the invoice), if it is still at the
@@ -124,52 +173,94 @@ pub(super) fn invoice_change(stored: &StoredInvoice) -> Result<Change, StoreErro
 }
 
 impl Store {
-    /// A55: issues the invoice under its number with its ledger entry and its event, ends its
-    /// customer's job (as read: pending or failed) and counts it done in the period — one
-    /// transaction. Not retried here: on `NumberTaken` the caller reads the sequence again and
-    /// issues again.
-    ///
-    /// The customer's credit (A61, as read) moves to `credit_after` — what is left once the
-    /// invoice drew it down — at its next revision: a payment recorded meanwhile makes it
-    /// `CreditChanged`, so credit is never drawn twice nor missed.
+    /// A55: issues one invoice (a block of one, see [`Store::issue_block`]). Not retried
+    /// here: on `NumberTaken` the caller reads the sequence again and issues again.
     pub async fn issue_invoice(&self, issue: IssueInvoice<'_>) -> Result<IssueOutcome, StoreError> {
-        let IssueInvoice {
-            invoice,
-            entry,
-            event,
-            closed,
-            job_was,
-            credit,
-            credit_after,
-            place,
-        } = issue;
-        let (org, period) = (invoice.draft.org, invoice.draft.period);
-        expect_kind(&invoice.number, DocumentKind::Invoice)?;
-        expect_open(&org, job_was)?;
-        let job = job_change(period, &org, job_was, JobStatus::Done, event.at)?
-            .set("invoice = :inv")
-            .set("#num = :num")
-            .remove("#err")
-            .name("#num", "number")
-            .name("#err", "error")
-            .value(":inv", attr(&invoice.id)?)
-            .value(":num", s(&invoice.number.to_string()));
-        // The ledger entry goes last: an invoice of zero posts none, and the indexes of the
-        // conditional actions below stay the same either way.
-        let mut items = vec![
-            take_number(self, &invoice.number)?,
-            put(self, to_item(&InvoiceItem::new(invoice, 1))?, Some(ABSENT))?,
-            put_event(self, event)?,
-            job.action(self)?,
-            job_ended(period, &org, "done", job_was).action(self)?,
-            credit_action(self, &org, credit, credit_after)?,
-        ];
-        if let Some(entry) = entry {
-            items.push(ledger_put(self, entry)?);
+        match self.issue_block(&[issue]).await? {
+            BlockOutcome::Issued => Ok(IssueOutcome::Issued),
+            BlockOutcome::Refused { invoices, .. } if !invoices.is_empty() => Ok(invoices[0].1),
+            BlockOutcome::Refused { .. } => Ok(IssueOutcome::NumberTaken),
         }
-        items.push(put_event(self, closed)?);
-        let placing = match place {
-            Some(index) => {
+    }
+
+    /// A55: issues a block of invoices numbered one after another in one sequence — the
+    /// sequence moves once, from the first number − 1 to the last — each with its ledger entry
+    /// and its events, its customer's job ended (as read: pending or failed) and its credit
+    /// drawn down, and each shard's tally moved once for all its jobs: one transaction, at
+    /// most [`MAX_BLOCK_INVOICES`] invoices.
+    ///
+    /// Each customer's credit (A61, as read) moves to `credit_after` at its next revision: a
+    /// payment recorded meanwhile refuses the block (`CreditChanged` for that invoice), so
+    /// credit is never drawn twice nor missed. Refusals name each invoice refused on its own
+    /// account, so the caller drops what was issued before and numbers the rest again.
+    pub async fn issue_block(
+        &self,
+        block: &[IssueInvoice<'_>],
+    ) -> Result<BlockOutcome, StoreError> {
+        let Some(first) = block.first().map(|issue| &issue.invoice.number) else {
+            return Ok(BlockOutcome::Issued);
+        };
+        if block.len() > MAX_BLOCK_INVOICES {
+            return Err(StoreError::Unexpected(format!(
+                "a block of {} invoices is over {MAX_BLOCK_INVOICES}",
+                block.len()
+            )));
+        }
+        expect_kind(first, DocumentKind::Invoice)?;
+        let mut items = vec![take_numbers(self, first, block.len() as u64)?];
+        let mut roles = vec![Role::Sequence];
+        let mut tallies: BTreeMap<(BillingPeriod, u8), Ended> = BTreeMap::new();
+        for (i, issue) in block.iter().enumerate() {
+            let IssueInvoice {
+                invoice,
+                entry,
+                event,
+                closed,
+                job_was,
+                credit,
+                credit_after,
+                place,
+            } = *issue;
+            let number = &invoice.number;
+            if number.series != first.series
+                || number.kind != first.kind
+                || number.year != first.year
+                || number.seq != first.seq + i as u64
+            {
+                return Err(StoreError::Unexpected(format!(
+                    "{number} does not follow {first}: a block is numbered one after another"
+                )));
+            }
+            let (org, period) = (invoice.draft.org, invoice.draft.period);
+            expect_open(&org, job_was)?;
+            let job = job_change(period, &org, job_was, JobStatus::Done, event.at)?
+                .set("invoice = :inv")
+                .set("#num = :num")
+                .remove("#err")
+                .name("#num", "number")
+                .name("#err", "error")
+                .value(":inv", attr(&invoice.id)?)
+                .value(":num", s(&number.to_string()));
+            items.push(put(
+                self,
+                to_item(&InvoiceItem::new(invoice, 1))?,
+                Some(ABSENT),
+            )?);
+            roles.push(Role::Invoice(i));
+            items.push(job.action(self)?);
+            roles.push(Role::Job(i));
+            items.push(credit_action(self, &org, credit, credit_after)?);
+            roles.push(Role::Credit(i));
+            // An invoice of zero posts no ledger entry.
+            if let Some(entry) = entry {
+                items.push(ledger_put(self, entry)?);
+                roles.push(Role::Other);
+            }
+            items.push(put_event(self, event)?);
+            roles.push(Role::Other);
+            items.push(put_event(self, closed)?);
+            roles.push(Role::Other);
+            if let Some(index) = place {
                 items.push(
                     Change::new(keys::org(&org), keys::ORG_SK)
                         .set("series_index = :si")
@@ -177,32 +268,43 @@ impl Store {
                         .value(":si", n(i64::from(index)))
                         .action(self)?,
                 );
-                Some(items.len() - 1)
+                roles.push(Role::Place(i));
             }
-            None => None,
-        };
+            let ended = tallies.entry((period, job_shard(org))).or_default();
+            ended.jobs += 1;
+            ended.were_failed += u64::from(job_was == JobStatus::Failed);
+        }
+        for ((period, shard), ended) in tallies {
+            items.push(jobs_ended(period, shard, "done", ended).action(self)?);
+            roles.push(Role::Other);
+        }
         let err = match self.transact_raw(items).await {
-            Ok(()) => return Ok(IssueOutcome::Issued),
+            Ok(()) => return Ok(BlockOutcome::Issued),
             Err(err) => err,
         };
         let failed = failed_conditions(&err);
-        if failed.contains(&1) {
-            Ok(IssueOutcome::AlreadyIssued)
-        } else if failed.contains(&3) {
-            Ok(IssueOutcome::JobChanged)
-        } else if failed.contains(&5) {
-            Ok(IssueOutcome::CreditChanged)
-        } else if failed.contains(&0) {
-            Ok(IssueOutcome::NumberTaken)
-        } else if placing.is_some_and(|i| failed.contains(&i)) {
-            Err(StoreError::Transient(
-                "the customer was placed in a series meanwhile; compose again".into(),
-            ))
-        } else {
-            Err(err
-                .into_store_error()
-                .conflict_means("the ledger entry or the event was written before"))
+        let mut number_taken = false;
+        let mut refused: BTreeMap<usize, (IssueOutcome, u8)> = BTreeMap::new();
+        for index in &failed {
+            let role = roles[*index];
+            if matches!(role, Role::Sequence) {
+                number_taken = true;
+            } else if let Some((i, why, weight)) = role.refusal() {
+                let kept = refused.entry(i).or_insert((why, weight));
+                if weight > kept.1 {
+                    *kept = (why, weight);
+                }
+            }
         }
+        if failed.is_empty() || (!number_taken && refused.is_empty()) {
+            return Err(err
+                .into_store_error()
+                .conflict_means("the ledger entry or the event was written before"));
+        }
+        Ok(BlockOutcome::Refused {
+            number_taken,
+            invoices: refused.into_iter().map(|(i, (why, _))| (i, why)).collect(),
+        })
     }
 
     /// A56: a customer's invoice of a period (strongly consistent).

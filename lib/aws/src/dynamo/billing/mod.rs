@@ -13,7 +13,7 @@
 //! | A52 | A job skipped (nothing to bill) | `TransactWriteItems`: job if `status = :prev`, its shard's tally, `period.closed` | job, tally, event | 6 + 1 (outbox) |
 //! | A53 | The period closed when its last job is | a consistent `GetItem` of the ending job's tally; at 0 the period (`GetItem`) and, planning complete, every tally (`BatchGetItem`); none remaining: `UpdateItem` if `status = closing AND plan_complete` with the final counts | tally, `PERIOD#{p}` / `PERIOD` | 1 + 1 (GSI1), once per close |
 //! | A54 | The last number of a sequence | `GetItem` (consistent) | `SEQ#{series}#{INV\|CN}#{year}` / `SEQ` | – (moved inside A55, A58) |
-//! | A55 | Issue an invoice | `TransactWriteItems` of 8–9: sequence `n−1 → n`, invoice (`attribute_not_exists(PK)`: one per customer and period), `invoice_issued`, job (`status = :prev`), its shard's tally, credit (A61), ledger entry, `period.closed`; at a customer's first invoice in a series subdivision, its placement (`ORG#{org}` / `ORG`, `SET series_index` if `attribute_not_exists`) | sequence; `ORG#{org}` / `INVOICE#{yyyy-mm}` (GSI1 `INVOICE#{inv}` / `INVOICE`, GSI2 `INVOICES#{yyyy-mm}#{nn}` / `{org}`, `nn` its job's shard); `ORG#{org}` / `LEDGER#{yyyy-mm-dd}#{entry}`; `ORG#{org}` / `HISTORY#{inv}#{evt}` (GSI1 `OUTBOX`) | 2 × (6 + I + L) + 2I (GSI1, GSI2) + 2 (outbox): 22 for an invoice and entry of 1 KB each |
+//! | A55 | Issue a block of invoices (1–10, numbered one after another in one sequence; `issue_invoice` is a block of one) | `TransactWriteItems` of at most 91: the sequence `first−1 → last` once; per invoice: the invoice (`attribute_not_exists(PK)`: one per customer and period), its job (`status = :prev`), its credit (A61), ledger entry, `invoice_issued`, `period.closed`, and at a customer's first invoice in a series subdivision its placement (`ORG#{org}` / `ORG`, `SET series_index` if `attribute_not_exists`); per shard the block touches, its tally once (`ADD done :k, remaining −k`) | sequence; `ORG#{org}` / `INVOICE#{yyyy-mm}` (GSI1 `INVOICE#{inv}` / `INVOICE`, GSI2 `INVOICES#{yyyy-mm}#{nn}` / `{org}`, `nn` its job's shard); `ORG#{org}` / `LEDGER#{yyyy-mm-dd}#{entry}`; `ORG#{org}` / `HISTORY#{inv}#{evt}` (GSI1 `OUTBOX#{nn}`) | per invoice 2 × (4 + I + L) + 2I (GSI1, GSI2) + 2 (outbox), per block 2 (sequence) + 2 per shard touched: 20 for a block of one with an invoice and entry of 1 KB each, 16.6 per invoice in a block of ten over two shards |
 //! | A56 | An invoice: of a customer and period / by id | `GetItem` (consistent) / `Query GSI1` then `GetItem` (consistent) | as A55 | – |
 //! | A57 | Invoices of a customer, newest period first / of a period, shard by shard and by customer within one | `Query` `SK begins_with INVOICE#` backwards / `Query GSI2` of each of the 32 shards in turn | as A55 | – |
 //! | A58 | Issue a credit note | `TransactWriteItems` of 5: sequence `n−1 → n`, credit note (`attribute_not_exists(PK)`), invoice `credited` if `rev = :rev`, ledger entry, event | `ORG#{org}` / `CREDIT#{inv}#{crn}` (GSI1 `CREDIT#{crn}` / `CREDIT`), invoice as A55 | 2 × (2 + C + I + L) + C (GSI1) + 2I (GSI1, GSI2) + 1 (outbox) |
@@ -45,16 +45,20 @@
 //! the cursor it started from, so a repeated page writes nothing (`AlreadyPlanned`). The
 //! cursor is the organisation listing's [`PageKey`] as plain JSON ([`PageKey::to_plain`]).
 //!
-//! Each job ends in one transaction with its shard's tally: issued (A55, with the invoice,
-//! its number, its ledger entry and its events) or skipped (A52); the period closes (A53)
-//! when planning is complete and nothing remains in any shard — looked at by the step that
-//! finds its own shard at 0.
+//! Each job ends in a transaction with its shard's tally: issued (A55, in a block of up to
+//! ten invoices of one series, each with its number, ledger entry and events, each shard's
+//! tally moved once for the block) or skipped (A52); the period closes (A53) when planning is
+//! complete and nothing remains in any shard — looked at by the step that finds its own shard
+//! at 0.
 //!
-//! Concurrent customer closes contend for a tally (one in 32 of them) and for their series'
-//! sequence item (which gapless numbering makes a serial point): a transaction that collides with another
-//! in flight is cancelled and reported as [`StoreError::Transient`], to be retried.
-//! Outcomes (`NumberTaken`, `AlreadyIssued`, …) come only from failed conditions, never from
-//! such collisions.
+//! Blocks of one series are numbered one at a time (the FIFO `NumberQueue` delivers a
+//! series' messages to one step at a time), so they do not race for their sequence; blocks
+//! of different series may share a tally, and a skip (A52) may too. A transaction that
+//! collides with another in flight is cancelled and reported as [`StoreError::Transient`], to
+//! be retried. Outcomes (`NumberTaken`, `AlreadyIssued`, …) come only from failed conditions,
+//! never from such collisions. With a series count that divides 32 (1, 2, 4, 8, 16, 32) a
+//! shard's customers are all in one series (both are the same hash of the id, modulo 32 and
+//! modulo the count), so blocks of different series never share a tally.
 //!
 //! ## Numbering
 //!
@@ -62,9 +66,10 @@
 //! provider's code (`KPK`) or, where invoices are numbered in several series, a subdivision of
 //! it (`KPK-07`), each a sequence of its own. Issuing number
 //! `n` moves it from `n − 1` to `n` (from nothing when `n = 1`) in the same transaction that
-//! writes the document, so a number is used exactly when its document exists, without gaps.
-//! A worker that loses the number to another is told `NumberTaken`, reads the sequence again
-//! (A54) and retries; nothing here retries.
+//! writes the document — a block of k invoices moves it from `n − 1` to `n + k − 1` in the
+//! transaction that writes all k — so a number is used exactly when its document exists,
+//! without gaps. A step that loses the numbers to another is told `NumberTaken`, reads the
+//! sequence again (A54) and retries; nothing here retries.
 //!
 //! ## Modules
 //!
@@ -89,7 +94,7 @@ pub use close::{
     MAX_ORGS_PER_PLAN, MAX_REASON_CHARS, PlanOutcome, StartOutcome, StoredJob, StoredPeriod,
 };
 pub use credit_notes::{CreditOutcome, IssueCreditNote, Released};
-pub use invoices::{IssueInvoice, IssueOutcome, StoredInvoice};
+pub use invoices::{BlockOutcome, IssueInvoice, IssueOutcome, MAX_BLOCK_INVOICES, StoredInvoice};
 pub use payments::{
     PaymentOutcome, RecordPayment, RecordRefund, RefundOutcome, ReversePayment, StoredCredit,
 };

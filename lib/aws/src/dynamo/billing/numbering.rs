@@ -28,17 +28,33 @@ pub(super) fn take_number(
     store: &Store,
     number: &InvoiceNumber,
 ) -> Result<TransactWriteItem, StoreError> {
-    let seq = i64::try_from(number.seq)
-        .map_err(|_| StoreError::Unexpected(format!("{number}: sequence out of range")))?;
+    take_numbers(store, number, 1)
+}
+
+/// The sequence moves from `first − 1` (nothing, for 1) to `first + count − 1`: a block of
+/// `count` numbers taken in one write.
+pub(super) fn take_numbers(
+    store: &Store,
+    first: &InvoiceNumber,
+    count: u64,
+) -> Result<TransactWriteItem, StoreError> {
+    let out_of_range = || StoreError::Unexpected(format!("{first}: sequence out of range"));
+    if count == 0 {
+        return Err(out_of_range());
+    }
+    let seq = i64::try_from(first.seq).map_err(|_| out_of_range())?;
+    let last = seq
+        .checked_add(i64::try_from(count).map_err(|_| out_of_range())? - 1)
+        .ok_or_else(out_of_range)?;
     let change = Change::new(
-        keys::sequence(&number.series, number.kind, number.year),
+        keys::sequence(&first.series, first.kind, first.year),
         keys::SEQUENCE_SK,
     )
     .set("#last = :n")
     .set("#t = :t")
     .name("#last", "last")
     .name("#t", "type")
-    .value(":n", n(seq))
+    .value(":n", n(last))
     .value(":t", s("sequence"));
     let change = if seq == 1 {
         change.when(ABSENT)

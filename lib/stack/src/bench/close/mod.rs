@@ -18,7 +18,7 @@ use kopek_events::close::poller::{Poller, Report};
 use kopek_events::poll::Until;
 use kopek_http::state::AppState;
 use kopek_local::tools;
-use kopek_services::close::{CloseMessage, Closer};
+use kopek_services::close::Closer;
 use serde_json::Value;
 
 use super::procfs::{clock_ticks_per_sec, load_average, moto_pid};
@@ -67,13 +67,14 @@ const CLOSE_POLLER: Poller = Poller {
 
 /// Drains `CloseQueue` with [`CLOSE_POLLER`], with a progress line every 50 customers.
 async fn close_poller(closer: Closer) -> anyhow::Result<Report> {
+    let mut shown = 0;
     let report = CLOSE_POLLER
-        .drain_with(&closer, |message, report| {
-            let customer = matches!(message, CloseMessage::Customer { .. });
-            if customer && report.customer_messages % 50 == 0 {
+        .drain_with(&closer, |report| {
+            if report.number_messages / 50 > shown {
+                shown = report.number_messages / 50;
                 eprintln!(
-                    "kopek:   {} customers closed by this poller",
-                    report.customer_messages
+                    "kopek:   {} invoices numbered by this poller",
+                    report.number_messages
                 );
             }
         })
@@ -83,13 +84,15 @@ async fn close_poller(closer: Closer) -> anyhow::Result<Report> {
 
 /// `SendMessageBatch` requests the close made, from its messages: one for the first `plan`,
 /// one per ten customers of each planning page (pages of `ORGS_PER_PAGE`), one per `plan`
-/// message handed on. Derived from the close's send pattern (the SDK client is not
-/// instrumented), not counted.
-fn close_sends(customers: usize, plan_messages: u64) -> u64 {
+/// message handed on, one per composed invoice queued for numbering. Derived from the
+/// close's send pattern (the SDK client is not instrumented), not counted.
+fn close_sends(customers: usize, plan_messages: u64, numbered: u64) -> u64 {
     let per_page = kopek_services::close::ORGS_PER_PAGE;
     let full = customers / per_page;
     let rest = customers % per_page;
-    (1 + full * per_page.div_ceil(10) + rest.div_ceil(10)) as u64 + plan_messages.saturating_sub(1)
+    (1 + full * per_page.div_ceil(10) + rest.div_ceil(10)) as u64
+        + plan_messages.saturating_sub(1)
+        + numbered
 }
 
 pub(super) async fn run(
@@ -290,7 +293,7 @@ pub(super) async fn run(
     let reads = (after.usage.read_milli_units - before.usage.read_milli_units) as f64 / 1000.0;
     let writes = (after.usage.write_milli_units - before.usage.write_milli_units) as f64 / 1000.0;
     let computed = after.usage.computed_requests - before.usage.computed_requests;
-    let sends = close_sends(customers, polled.plan_messages);
+    let sends = close_sends(customers, polled.plan_messages, polled.number_messages);
     let sqs = polled.sqs_requests + sends;
     let Spent {
         moto: moto_cpu,
@@ -322,7 +325,7 @@ pub(super) async fn run(
          quantity changed on the 16th, {CLOSE_WORK_ORDERS} completed work orders and {} usage \
          events ({} meters); every invoice checked: {CLOSE_LINES} lines, numbered without a gap \
          in each of its series (`invoice check: ok`). Messages handled: {} `plan`, {} `customer`, {} \
-         failed and redelivered. The pollers returned {:.1} s after the start (the last empty \
+         `number` (in blocks), {} failed and redelivered. The pollers returned {:.1} s after the start (the last empty \
          receive and queue-depth read included). Units: {:.1} read and {:.1} write in all; \
          {computed} of the {requests} requests had their units computed by the store (moto \
          reports none); base table only, without index writes. SQS requests: {} by the \
@@ -334,21 +337,23 @@ pub(super) async fn run(
         CLOSE_METERS.len(),
         polled.plan_messages,
         polled.customer_messages,
+        polled.number_messages,
         polled.failed,
         drain_wall,
         reads,
         writes,
         polled.sqs_requests,
     );
-    let predicted_per_customer = 13 + CLOSE_METERS.len() * 9;
+    let predicted_per_customer = 10 + CLOSE_METERS.len() * 9;
     println!();
     println!(
         "Requests the code predicts per customer: {predicted_per_customer} (job 1, catalog 2, \
          settings 1, organisation 1, previous period 1, charges 1, meters used 1, usage \
-         {} × 9 (8 shards and the late index), subscriptions 1, sequence 1, the customer's \
-         credit 1, the issuing transaction 1, its shard's tally 1), plus per planning page of \
-         {} customers a listing and a transaction, and for each shard whose tally reaches 0 the \
-         period and every tally (2, the last one's close 1 more); measured: {:.2}.",
+         {} × 9 (8 shards and the late index), subscriptions 1, the customer's credit 1), plus \
+         per block of up to ten invoices of a series the sequence 1, the issuing transaction 1 \
+         and the tally of each shard it touched 1, per planning page of {} customers a listing \
+         and a transaction, and for each shard whose tally reaches 0 the period and every tally \
+         (2, the last one's close 1 more); measured: {:.2}.",
         CLOSE_METERS.len(),
         kopek_services::close::ORGS_PER_PAGE,
         requests as f64 / n,
