@@ -4,7 +4,6 @@
 //! only wires configuration (including `KOPEK_USAGE_QUEUE_URL`) and clients.
 
 use kopek_aws::{clients, config::Config, telemetry};
-use kopek_http::state::AppState;
 use kopek_services::Services;
 
 #[tokio::main]
@@ -12,7 +11,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let clients = clients::Clients::new(&clients::sdk_config().await);
-    let (services, key) = Services::load(&config, &clients).await?;
-    let state = AppState::new(services, key.expose(), config.access_token_ttl);
-    kopek_http::layers::run_lambda(kopek_api::usage_app(state)).await
+    // The token key is read while the runtime starts (see `run_lambda_keyed`).
+    let (services, key) = Services::starting(&config, &clients)?;
+    kopek_http::layers::run_lambda_keyed(
+        services,
+        key,
+        config.access_token_ttl,
+        kopek_api::usage_app,
+    )
+    .await
 }

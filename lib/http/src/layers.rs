@@ -117,6 +117,49 @@ fn strip_stage<B>(request: &mut axum::http::Request<B>, stage: &str) {
     }
 }
 
+/// Runs an HTTP function whose router needs its master key: the runtime starts asking for
+/// events at once, while the key is read from `key` (Secrets Manager) in the background and
+/// the router is built with `app` over `services`. Each request waits for the router; only
+/// the first ever does, and if the read failed, the next request reads again. So the cold
+/// start's network round trip overlaps the runtime's own start instead of preceding it.
+pub async fn run_lambda_keyed(
+    services: kopek_services::Services,
+    key: kopek_services::KeySource,
+    access_token_ttl: std::time::Duration,
+    app: fn(AppState) -> Router,
+) -> Result<(), lambda_http::Error> {
+    let build = move || {
+        let (services, key) = (services.clone(), key.clone());
+        async move {
+            let key = key.read().await?;
+            Ok::<Router, lambda_http::Error>(app(AppState::new(
+                services,
+                key.expose(),
+                access_token_ttl,
+            )))
+        }
+    };
+    let first = std::sync::Arc::new(std::sync::Mutex::new(Some(tokio::spawn(build()))));
+    let router: std::sync::Arc<tokio::sync::OnceCell<Router>> = std::sync::Arc::default();
+    let deferred = tower::service_fn(move |request: lambda_http::Request| {
+        let (first, router, build) = (first.clone(), router.clone(), build.clone());
+        async move {
+            let router = router
+                .get_or_try_init(|| async move {
+                    let started = first.lock().ok().and_then(|mut f| f.take());
+                    match started {
+                        Some(handle) => handle.await.map_err(lambda_http::Error::from)?,
+                        None => build().await,
+                    }
+                })
+                .await?;
+            let response = tower::ServiceExt::oneshot(router.clone(), request).await?;
+            Ok::<_, lambda_http::Error>(response)
+        }
+    });
+    run_lambda_service(deferred).await
+}
+
 /// Runs `router` as an AWS Lambda function behind API Gateway (HTTP API, payload v2): the
 /// caller's [`ClientAddr`] and the [`BasePath`] come from the request context.
 ///
@@ -124,6 +167,22 @@ fn strip_stage<B>(request: &mut axum::http::Request<B>, stage: &str) {
 /// it): it is taken off here, so routes match the same under any stage, and kept in
 /// [`BasePath`] for the links pages write.
 pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
+    run_lambda_service(router).await
+}
+
+/// [`run_lambda`] over any service answering requests as a router does.
+async fn run_lambda_service<S>(router: S) -> Result<(), lambda_http::Error>
+where
+    S: tower::Service<
+            lambda_http::Request,
+            Response = axum::response::Response,
+            Error: Into<lambda_http::Error>
+                       + Into<lambda_http::lambda_runtime::Diagnostic>
+                       + std::fmt::Debug,
+            Future: Send,
+        > + Send
+        + 'static,
+{
     use lambda_http::RequestExt;
     let mapping = std::env::var("KOPEK_BASE_PATH").ok();
     // Around the router, not inside it: the path is rewritten before a route is chosen.

@@ -17,6 +17,18 @@ use crate::stack::Stack;
 
 pub(super) async fn run(root: &Path, tools: &tools::Tools, runs: usize) -> anyhow::Result<()> {
     let stack = Stack::start(root, tools, "bench").await?;
+    // The functions behind the HTTP API: their first request is measured too.
+    let template = kopek_local::template::Template::load_project(root)?;
+    let http_ids: std::collections::BTreeSet<String> =
+        kopek_local::provision::http_routes(&template)
+            .into_iter()
+            .map(|(id, _, _)| id)
+            .collect();
+    let http: std::collections::BTreeSet<String> = kopek_local::provision::functions(&template)
+        .into_iter()
+        .filter(|(id, _)| http_ids.contains(id))
+        .map(|(_, binary)| binary)
+        .collect();
     eprintln!("kopek: building the release binaries …");
     // Every function the template defines, so the table cannot miss a new one.
     let mut build = kopek_local::tools::cargo_command();
@@ -81,23 +93,34 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, runs: usize) -> anyho
     }
 
     println!(
-        "| binary | size (bytes) | runs | median to first `next` (ms) | p95 (ms) | peak RSS by then (KiB) |"
+        "| binary | size (bytes) | zip (bytes) | runs | median to first `next` (ms) | p95 (ms) | median to the first response (ms) | p95 (ms) | peak RSS by then (KiB) |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (binary, exe, env) in binaries {
-        let size = std::fs::metadata(&exe)
-            .with_context(|| format!("{} is missing", exe.display()))?
-            .len();
-        let mut samples = Vec::with_capacity(runs);
+        let bytes = std::fs::read(&exe).with_context(|| format!("{} is missing", exe.display()))?;
+        // The deployment package: the binary as `bootstrap`, deflated.
+        let zipped = kopek_aws::archive::zip_in_memory(&[("bootstrap".to_owned(), bytes.clone())])?;
+        let request = http.contains(&binary) || binary.starts_with("hello");
+        let mut inits = Vec::with_capacity(runs);
+        let mut firsts = Vec::with_capacity(runs);
         let mut peak_rss = 0u64;
         for _ in 0..runs {
-            let (elapsed, rss) = one_cold_start(&exe, &env).await?;
-            samples.push(elapsed);
-            peak_rss = peak_rss.max(rss);
+            let started = one_cold_start(&exe, &env, request).await?;
+            inits.push(started.init);
+            firsts.extend(started.first_response);
+            peak_rss = peak_rss.max(started.rss_kib);
         }
-        let (median, p95) = percentiles(&mut samples);
+        let (median, p95) = percentiles(&mut inits);
+        let (first_median, first_p95) = if firsts.is_empty() {
+            (String::new(), String::new())
+        } else {
+            let (m, p) = percentiles(&mut firsts);
+            (ms(m), ms(p))
+        };
         println!(
-            "| `{binary}` | {size} | {runs} | {} | {} | {peak_rss} |",
+            "| `{binary}` | {} | {} | {runs} | {} | {} | {first_median} | {first_p95} | {peak_rss} |",
+            bytes.len(),
+            zipped.len(),
             ms(median),
             ms(p95)
         );
@@ -105,12 +128,27 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, runs: usize) -> anyho
     Ok(())
 }
 
+/// One cold start: the time to the first `next`, the time to the first response (when a
+/// request was given), and the peak resident set by then.
+struct ColdStart {
+    init: Duration,
+    first_response: Option<Duration>,
+    rss_kib: u64,
+}
+
+/// The first invocation an HTTP function gets: `GET /v1/me` through API Gateway (payload v2)
+/// with a bearer token that does not verify — routed, authenticated with the token key, and
+/// answered 401, the path every signed-in request takes before its handler.
+const FIRST_REQUEST: &str = r#"{"version":"2.0","routeKey":"$default","rawPath":"/v1/me","rawQueryString":"","headers":{"host":"bench.local","authorization":"Bearer e30.e30.c2ln","accept":"application/json"},"requestContext":{"accountId":"000000000000","apiId":"bench","domainName":"bench.local","domainPrefix":"bench","http":{"method":"GET","path":"/v1/me","protocol":"HTTP/1.1","sourceIp":"127.0.0.1","userAgent":"bench"},"requestId":"bench-1","routeKey":"$default","stage":"$default","time":"07/Dec/2026:10:00:00 +0000","timeEpoch":1796637600000},"isBase64Encoded":false}"#;
+
 /// Starts `exe` against a runtime API of our own; returns the time until its first `next`
-/// request and its peak resident set size (KiB) at that moment.
+/// request and its peak resident set size (KiB) at that moment — and, with `request`, answers
+/// that `next` with [`FIRST_REQUEST`] and times the function's response too.
 async fn one_cold_start(
     exe: &Path,
     env: &BTreeMap<String, String>,
-) -> anyhow::Result<(Duration, u64)> {
+    request: bool,
+) -> anyhow::Result<ColdStart> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
     let started = Instant::now();
@@ -134,19 +172,63 @@ async fn one_cold_start(
             let n = socket.read(&mut buf).await?;
             let head = String::from_utf8_lossy(&buf[..n]);
             if head.starts_with("GET /2018-06-01/runtime/invocation/next") {
-                let elapsed = started.elapsed();
-                let _ = socket.shutdown().await;
-                return anyhow::Ok(elapsed);
+                return anyhow::Ok((started.elapsed(), socket));
             }
             socket
                 .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
                 .await?;
         }
     };
-    let elapsed = tokio::time::timeout(Duration::from_secs(30), wait)
+    let (init, mut socket) = tokio::time::timeout(Duration::from_secs(30), wait)
         .await
         .with_context(|| format!("{} never asked for an event", exe.display()))??;
-    let rss = child.id().map(peak_rss_kib).unwrap_or(0);
+    let rss_kib = child.id().map(peak_rss_kib).unwrap_or(0);
+    let mut first_response = None;
+    if request {
+        let invocation = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+             lambda-runtime-aws-request-id: bench-1\r\n\
+             lambda-runtime-deadline-ms: {}\r\n\
+             lambda-runtime-invoked-function-arn: arn:aws:lambda:eu-central-1:000000000000:function:bench\r\n\
+             lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000\r\n\
+             connection: close\r\ncontent-length: {}\r\n\r\n{FIRST_REQUEST}",
+            chrono::Utc::now().timestamp_millis() + 30_000,
+            FIRST_REQUEST.len()
+        );
+        socket.write_all(invocation.as_bytes()).await?;
+        socket.shutdown().await.ok();
+        let answered = async {
+            loop {
+                let (mut socket, _) = listener.accept().await?;
+                let mut buf = vec![0u8; 4096];
+                let n = socket.read(&mut buf).await?;
+                let head = String::from_utf8_lossy(&buf[..n]);
+                if head.starts_with("POST /2018-06-01/runtime/invocation/bench-1/") {
+                    let elapsed = started.elapsed();
+                    anyhow::ensure!(
+                        head.starts_with("POST /2018-06-01/runtime/invocation/bench-1/response"),
+                        "{} failed its first request: {head}",
+                        exe.display()
+                    );
+                    return anyhow::Ok(elapsed);
+                }
+                socket
+                    .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
+                    .await?;
+            }
+        };
+        first_response = Some(
+            tokio::time::timeout(Duration::from_secs(30), answered)
+                .await
+                .with_context(|| format!("{} never answered", exe.display()))??,
+        );
+    } else {
+        socket.shutdown().await.ok();
+    }
     child.kill().await.ok();
-    Ok((elapsed, rss))
+    Ok(ColdStart {
+        init,
+        first_response,
+        rss_kib,
+    })
 }
