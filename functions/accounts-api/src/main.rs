@@ -1,20 +1,21 @@
 //! The `accounts-api` Lambda function: HTTP API (API Gateway, payload v2) for the accounts routes.
 //! The routes live in `kopek_api::accounts`; this main only wires configuration and clients.
 
-use kopek_aws::{clients, config::Config, telemetry};
+use kopek_aws::{config::Config, telemetry};
 use kopek_services::Services;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
+    // Everything else — SDK clients, the token key, the router — is made while the runtime
+    // starts (see `run_http_function`).
     let config = Config::from_env()?;
-    let clients = clients::Clients::new(&clients::sdk_config().await);
-    // The token key is read while the runtime starts (see `run_lambda_keyed`).
-    let (services, key) = Services::starting(&config, &clients)?;
-    kopek_http::layers::run_lambda_keyed(
-        services,
-        key,
-        config.access_token_ttl,
+    // A misconfigured function fails here, at its start, naming the variable.
+    kopek_services::Settings::from_config(&config)?;
+    let ttl = config.access_token_ttl;
+    kopek_http::layers::run_http_function(
+        move || Services::load_deferred(config.clone()),
+        ttl,
         kopek_api::accounts_app,
     )
     .await

@@ -124,18 +124,20 @@ fn order_intake_routes() -> OpenApiRouter<AppState> {
         .merge(work::routes())
 }
 
+/// The OpenAPI document as served: [`openapi`] written out ahead of time
+/// (`lib/api/openapi.json`, kept equal to it by this crate's test
+/// `the_served_document_is_the_api_as_built`), so the function that serves it neither builds
+/// it at start nor links every other function's routes to do so.
+pub const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");
+
 fn serve_openapi(router: Router<AppState>) -> Router<AppState> {
-    let doc = openapi().to_json().unwrap_or_default();
     router.route(
         "/v1/openapi.json",
-        get(move || {
-            let doc = doc.clone();
-            async move {
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    doc,
-                )
-            }
+        get(|| async {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                OPENAPI_DOCUMENT,
+            )
         }),
     )
 }
@@ -205,4 +207,27 @@ fn with_upload_limits(router: Router) -> Router {
         }
         request
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The document served is the one the routes make; `KOPEK_WRITE_OPENAPI=1 cargo test -p
+    /// kopek-api the_served_document` writes it again after a change of the API.
+    #[test]
+    fn the_served_document_is_the_api_as_built() {
+        let built = super::openapi().to_pretty_json().expect("the document");
+        if std::env::var_os("KOPEK_WRITE_OPENAPI").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+            std::fs::write(path, format!("{built}\n")).expect("written");
+            return;
+        }
+        let built: serde_json::Value = serde_json::from_str(&built).expect("json");
+        let served: serde_json::Value =
+            serde_json::from_str(super::OPENAPI_DOCUMENT).expect("the served document is JSON");
+        assert!(
+            built == served,
+            "lib/api/openapi.json is not the API as built: run \
+             `KOPEK_WRITE_OPENAPI=1 cargo test -p kopek-api the_served_document` and commit it"
+        );
+    }
 }

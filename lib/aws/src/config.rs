@@ -78,6 +78,9 @@ pub struct Config {
     /// How long a customer's job waits after its usage and charges are sealed before the
     /// close reads them (default 60 s, more than the ingest function's timeout; 0–900).
     pub close_seal_wait: Duration,
+    /// `KOPEK_CLOSE_PLAN_SEGMENTS`: how many planning chains a close runs at once (a divisor
+    /// of the 32 job shards; default 32).
+    pub close_plan_segments: kopek_domain::close::PlanSegments,
     /// The provider's legal entity code that prefixes invoice numbers, until billing
     /// settings are saved (default `KPK`).
     pub invoice_series: String,
@@ -186,6 +189,18 @@ impl Config {
             signing_key_id: lookup("KOPEK_SIGNING_KEY_ID").filter(|v| !v.trim().is_empty()),
             mail_from: lookup("KOPEK_MAIL_FROM").filter(|v| !v.trim().is_empty()),
             public_url: lookup("KOPEK_PUBLIC_URL").filter(|v| !v.trim().is_empty()),
+            close_plan_segments: match lookup("KOPEK_CLOSE_PLAN_SEGMENTS") {
+                None => kopek_domain::close::PlanSegments::ALL,
+                Some(v) => v
+                    .trim()
+                    .parse::<u8>()
+                    .map_err(|e| e.to_string())
+                    .and_then(kopek_domain::close::PlanSegments::new)
+                    .map_err(|reason| ConfigError::Malformed {
+                        name: "KOPEK_CLOSE_PLAN_SEGMENTS",
+                        reason,
+                    })?,
+            },
             close_seal_wait: match lookup("KOPEK_CLOSE_SEAL_WAIT_SECS") {
                 None => Duration::from_secs(60),
                 Some(v) => v

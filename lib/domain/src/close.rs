@@ -18,6 +18,62 @@ pub fn job_shard(org: OrgId) -> u8 {
     org.spread(u64::from(JOB_SHARDS)) as u8
 }
 
+/// How many planning segments a close is planned in at once, each a chain of planning pages
+/// of its own over the job shards `segment`, `segment + n`, `segment + 2n`, … — a divisor of
+/// [`JOB_SHARDS`] (1, 2, 4, 8, 16 or 32), so every shard belongs to exactly one segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct PlanSegments(u8);
+
+impl PlanSegments {
+    /// One segment per shard: planning as parallel as the shards allow.
+    pub const ALL: PlanSegments = PlanSegments(JOB_SHARDS);
+    /// One chain over every shard.
+    pub const ONE: PlanSegments = PlanSegments(1);
+
+    pub fn new(n: u8) -> Result<Self, String> {
+        if n > 0 && JOB_SHARDS.is_multiple_of(n) {
+            Ok(Self(n))
+        } else {
+            Err(format!(
+                "planning segments must divide the {JOB_SHARDS} job shards (1, 2, 4, 8, 16 or 32), got {n}"
+            ))
+        }
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+
+    /// The segment that plans job shard `shard`.
+    pub fn segment_of(self, shard: u8) -> u8 {
+        shard % self.0
+    }
+
+    /// The segments, `0..n`.
+    pub fn segments(self) -> std::ops::Range<u8> {
+        0..self.0
+    }
+
+    /// The shard `segment` plans after `shard`, if any.
+    pub fn next_shard(self, shard: u8) -> Option<u8> {
+        shard.checked_add(self.0).filter(|s| *s < JOB_SHARDS)
+    }
+}
+
+impl TryFrom<u8> for PlanSegments {
+    type Error = String;
+    fn try_from(n: u8) -> Result<Self, String> {
+        Self::new(n)
+    }
+}
+
+impl From<PlanSegments> for u8 {
+    fn from(n: PlanSegments) -> u8 {
+        n.0
+    }
+}
+
 /// The state of a period's close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -79,6 +135,29 @@ mod tests {
         let fixed: OrgId = "org_01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
         assert_eq!(fixed.spread(1), 0);
         assert_eq!(fixed.spread(0), 0, "no buckets: the first");
+    }
+
+    #[test]
+    fn planning_segments_divide_the_shards_and_each_shard_is_in_one() {
+        for n in [1u8, 2, 4, 8, 16, 32] {
+            let segments = PlanSegments::new(n).unwrap();
+            let mut planned = Vec::new();
+            for segment in segments.segments() {
+                let mut shard = Some(segment);
+                while let Some(s) = shard {
+                    assert_eq!(segments.segment_of(s), segment);
+                    planned.push(s);
+                    shard = segments.next_shard(s);
+                }
+            }
+            planned.sort_unstable();
+            assert_eq!(planned, (0..JOB_SHARDS).collect::<Vec<_>>(), "{n} segments");
+        }
+        for bad in [0u8, 3, 5, 33, 64] {
+            assert!(PlanSegments::new(bad).is_err(), "{bad}");
+        }
+        assert_eq!(serde_json::to_string(&PlanSegments::ALL).unwrap(), "32");
+        assert!(serde_json::from_str::<PlanSegments>("6").is_err());
     }
 
     #[test]

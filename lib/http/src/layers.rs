@@ -117,21 +117,32 @@ fn strip_stage<B>(request: &mut axum::http::Request<B>, stage: &str) {
     }
 }
 
-/// Runs an HTTP function whose router needs its master key: the runtime starts asking for
-/// events at once, while the key is read from `key` (Secrets Manager) in the background and
-/// the router is built with `app` over `services`. Each request waits for the router; only
-/// the first ever does, and if the read failed, the next request reads again. So the cold
-/// start's network round trip overlaps the runtime's own start instead of preceding it.
-pub async fn run_lambda_keyed(
-    services: kopek_services::Services,
-    key: kopek_services::KeySource,
+/// The whole of an HTTP function's cold start after its configuration is read: the runtime
+/// starts asking for events at once, while in a task of its own `load` builds the services
+/// and reads the token key (`kopek_services::Services::load_deferred`: the SDK clients with
+/// their TLS roots, Secrets Manager) and the router is built with `app`. Each request waits
+/// for the router; only the first ever does, and if building it failed (the key could not
+/// be read), the next request builds it again. So nothing that can wait for the first
+/// request, or run beside the runtime's own start, delays it.
+pub async fn run_http_function<F, Fut>(
+    load: F,
     access_token_ttl: std::time::Duration,
     app: fn(AppState) -> Router,
-) -> Result<(), lambda_http::Error> {
+) -> Result<(), lambda_http::Error>
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<
+            Output = Result<
+                (kopek_services::Services, kopek_services::Secret),
+                kopek_services::LoadError,
+            >,
+        > + Send
+        + 'static,
+{
     let build = move || {
-        let (services, key) = (services.clone(), key.clone());
+        let load = load.clone();
         async move {
-            let key = key.read().await?;
+            let (services, key) = load().await?;
             Ok::<Router, lambda_http::Error>(app(AppState::new(
                 services,
                 key.expose(),

@@ -110,6 +110,8 @@ pub struct Settings {
     pub usage_grace: Duration,
     /// How long customer jobs wait after their seal (see [`close`]).
     pub close_seal_wait: Duration,
+    /// How many planning chains a close runs at once (see [`close`]).
+    pub close_plan_segments: kopek_domain::close::PlanSegments,
     /// The invoice series used until billing settings are saved.
     pub invoice_series: InvoiceSeries,
     /// How long audit records stay in the table before they are archived to S3.
@@ -127,6 +129,7 @@ impl Settings {
             batch_timeout: config.batch_timeout,
             usage_grace: config.usage_grace,
             close_seal_wait: config.close_seal_wait,
+            close_plan_segments: config.close_plan_segments,
             audit_retention: config.audit_retention,
             audit_strict: config.audit_strict,
             invoice_series: InvoiceSeries::new(&config.invoice_series).map_err(|e| {
@@ -295,20 +298,6 @@ impl std::fmt::Debug for Services {
     }
 }
 
-/// Where an HTTP function's master key is read (Secrets Manager): [`KeySource::read`] once,
-/// in the background of its cold start.
-#[derive(Clone, Debug)]
-pub struct KeySource {
-    clients: Clients,
-    arn: String,
-}
-
-impl KeySource {
-    pub async fn read(&self) -> std::result::Result<Secret, SecretError> {
-        secrets::token_key(&self.clients.secrets, &self.arn).await
-    }
-}
-
 /// Why a function could not build its services at cold start.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -396,20 +385,12 @@ impl Services {
         Ok(services)
     }
 
-    /// The services of a running HTTP function, and where the master key its tokens, cursors
-    /// and kept responses are keyed from is read: apart, so that the function can start
-    /// serving — its runtime asking for the first event — while the key is read.
-    pub fn starting(
-        config: &Config,
-        clients: &Clients,
-    ) -> std::result::Result<(Self, KeySource), ConfigError> {
-        Ok((
-            Self::from_config(config, clients)?,
-            KeySource {
-                clients: clients.clone(),
-                arn: config.token_key_secret_arn.clone(),
-            },
-        ))
+    /// What an HTTP function loads after its start (see `kopek_http::layers::run_http_function`):
+    /// the SDK clients from the environment, the services of `config` and the master key.
+    /// Its configuration is checked before it runs, at the function's start.
+    pub async fn load_deferred(config: Config) -> std::result::Result<(Self, Secret), LoadError> {
+        let clients = Clients::new(&kopek_aws::clients::sdk_config().await);
+        Self::load(&config, &clients).await
     }
 
     /// The services of a running HTTP function and the master key its tokens, cursors and

@@ -6,13 +6,13 @@
 use chrono::{NaiveDate, TimeZone, Utc};
 use kopek_aws::dynamo::billing::{
     CreditOutcome, IssueCreditNote, IssueInvoice, IssueOutcome, MAX_ORGS_PER_PLAN, PaymentOutcome,
-    PlanOutcome, RecordPayment, StartOutcome, StoredCredit,
+    PendingSegment, PlanOutcome, RecordPayment, StartOutcome, StoredCredit,
 };
 use kopek_aws::dynamo::{Store, StoreError};
 use kopek_aws::faults::Faults;
 use kopek_domain::catalog::{LocalizedText, TaxRate, UnitOfMeasure};
 use kopek_domain::charges::{DomainEvent, EventKind};
-use kopek_domain::close::{JobStatus, PeriodStatus};
+use kopek_domain::close::{JobStatus, PeriodStatus, PlanSegments};
 use kopek_domain::ids::{ChargeId, CreditNoteId, EntryId, InvoiceId, OrgId, PaymentId};
 use kopek_domain::invoicing::{
     BillingSettings, CreditNote, DocumentKind, Invoice, InvoiceDraft, InvoiceLine, InvoiceNumber,
@@ -210,21 +210,24 @@ async fn a_periods_jobs_spread_over_shards_list_once_each_and_their_tallies_sum_
     let store = app.store.clone();
     let jan = BillingPeriod::new(2027, 1).unwrap();
     let at = Utc.with_ymd_and_hms(2027, 2, 1, 0, 5, 0).unwrap();
-    store.start_period_close(jan, "schedule", at).await.unwrap();
+    store
+        .start_period_close(jan, "schedule", at, PlanSegments::ONE)
+        .await
+        .unwrap();
     // 40 customers (no organisation items needed: jobs and tallies only), in a full page of
     // 33 — every shard's tally in its transaction — and a page of 7.
     let orgs: Vec<OrgId> = (0..40).map(|_| OrgId::new()).collect();
     let (first, second) = orgs.split_at(MAX_ORGS_PER_PLAN);
     assert_eq!(
         store
-            .plan_page(jan, None, first, Some("{}"), false)
+            .plan_page(jan, 0, None, first, Some("7"), false)
             .await
             .unwrap(),
         PlanOutcome::Planned { complete: false }
     );
     assert_eq!(
         store
-            .plan_page(jan, Some("{}"), second, None, false)
+            .plan_page(jan, 0, Some("7"), second, None, false)
             .await
             .unwrap(),
         PlanOutcome::Planned { complete: true }
@@ -232,7 +235,7 @@ async fn a_periods_jobs_spread_over_shards_list_once_each_and_their_tallies_sum_
     let too_many: Vec<OrgId> = (0..=MAX_ORGS_PER_PLAN).map(|_| OrgId::new()).collect();
     assert!(
         store
-            .plan_page(jan, None, &too_many, None, false)
+            .plan_page(jan, 0, None, &too_many, None, false)
             .await
             .is_err()
     );
@@ -315,42 +318,64 @@ async fn a_close_is_planned_sealed_issued_and_closed() {
     let nov = BillingPeriod::new(2026, 11).unwrap();
     let at = Utc.with_ymd_and_hms(2026, 12, 1, 0, 5, 0).unwrap();
 
-    let started = store.start_period_close(nov, "schedule", at).await.unwrap();
+    let started = store
+        .start_period_close(nov, "schedule", at, PlanSegments::ONE)
+        .await
+        .unwrap();
     assert!(matches!(started, StartOutcome::Started(ref p) if p.status == PeriodStatus::Closing));
     match store
-        .start_period_close(nov, "admin:usr_x", at)
+        .start_period_close(nov, "admin:usr_x", at, PlanSegments::ALL)
         .await
         .unwrap()
     {
-        StartOutcome::AlreadyStarted(p) => assert_eq!(p.trigger, "schedule"),
+        StartOutcome::AlreadyStarted(p) => {
+            assert_eq!(p.trigger, "schedule");
+            assert_eq!(p.plan_segments, PlanSegments::ONE, "as it started");
+        }
         other => panic!("started twice: {other:?}"),
     }
 
-    // Planning, one customer a page, through the organisation listing's cursor.
-    let (first, cursor) = store.list_org_ids(1, None).await.unwrap();
+    // Planning, one customer a page, through the segment's cursor.
+    let (first, cursor) = store
+        .list_segment_org_ids(0, PlanSegments::ONE, 1, None)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1);
     let cursor = cursor.expect("a second page");
     let planned = store
-        .plan_page(nov, None, &first, Some(&cursor), true)
+        .plan_page(nov, 0, None, &first, Some(&cursor), true)
         .await
         .unwrap();
     assert_eq!(planned, PlanOutcome::Planned { complete: false });
     assert_eq!(
         store
-            .plan_page(nov, None, &first, Some(&cursor), true)
+            .plan_page(nov, 0, None, &first, Some(&cursor), true)
             .await
             .unwrap(),
         PlanOutcome::AlreadyPlanned,
         "a repeated page writes nothing"
     );
     let period = store.period(nov).await.unwrap().unwrap();
-    assert_eq!(period.plan_cursor.as_deref(), Some(cursor.as_str()));
+    assert_eq!(
+        period.plan_pending,
+        [PendingSegment {
+            segment: 0,
+            cursor: Some(cursor.clone())
+        }]
+    );
+    assert!(!period.plan_complete);
     assert_eq!((period.planned, period.remaining), (1, 1));
 
-    let (second, next) = store.list_org_ids(1, Some(&cursor)).await.unwrap();
+    let (second, next) = store
+        .list_segment_org_ids(0, PlanSegments::ONE, 1, Some(&cursor))
+        .await
+        .unwrap();
     assert_eq!(second.len(), 1);
     let (rest, end) = match next {
-        Some(next) => store.list_org_ids(10, Some(&next)).await.unwrap(),
+        Some(next) => store
+            .list_segment_org_ids(0, PlanSegments::ONE, 10, Some(&next))
+            .await
+            .unwrap(),
         None => (Vec::new(), None),
     };
     assert!(
@@ -358,12 +383,12 @@ async fn a_close_is_planned_sealed_issued_and_closed() {
         "two organisations: {rest:?}"
     );
     let planned = store
-        .plan_page(nov, Some(&cursor), &second, None, true)
+        .plan_page(nov, 0, Some(&cursor), &second, None, true)
         .await
         .unwrap();
     assert_eq!(planned, PlanOutcome::Planned { complete: true });
     let period = store.period(nov).await.unwrap().unwrap();
-    assert!(period.plan_complete && period.plan_cursor.is_none());
+    assert!(period.plan_complete && period.plan_pending.is_empty());
     assert_eq!((period.planned, period.remaining), (2, 2));
     let mut planned_orgs = [first[0], second[0]];
     planned_orgs.sort();
@@ -376,8 +401,11 @@ async fn a_close_is_planned_sealed_issued_and_closed() {
     assert_eq!(store.closed_through(b).await.unwrap(), Some(nov));
     // An earlier period cannot seal over it; the customer is named.
     let oct = BillingPeriod::new(2026, 10).unwrap();
-    store.start_period_close(oct, "schedule", at).await.unwrap();
-    match store.plan_page(oct, None, &[a], None, true).await {
+    store
+        .start_period_close(oct, "schedule", at, PlanSegments::ONE)
+        .await
+        .unwrap();
+    match store.plan_page(oct, 0, None, &[a], None, true).await {
         Err(StoreError::Conflict(m)) => assert!(m.contains(&a.to_string()), "{m}"),
         other => panic!("sealed backwards: {other:?}"),
     }
@@ -587,8 +615,14 @@ async fn failed_and_skipped_jobs_are_counted_once() {
     let c = OrgId::new();
     let dec = BillingPeriod::new(2026, 12).unwrap();
     let at = Utc::now();
-    store.start_period_close(dec, "schedule", at).await.unwrap();
-    store.plan_page(dec, None, &[c], None, false).await.unwrap();
+    store
+        .start_period_close(dec, "schedule", at, PlanSegments::ONE)
+        .await
+        .unwrap();
+    store
+        .plan_page(dec, 0, None, &[c], None, false)
+        .await
+        .unwrap();
     assert_eq!(store.closed_through(c).await.unwrap(), None, "not sealed");
 
     store
@@ -680,13 +714,18 @@ async fn settings_move_by_revision_and_faults_stop_a_write() {
 
     let jan = BillingPeriod::new(2027, 1).unwrap();
     faults.fail_write(1);
-    match store.start_period_close(jan, "schedule", Utc::now()).await {
+    match store
+        .start_period_close(jan, "schedule", Utc::now(), PlanSegments::ONE)
+        .await
+    {
         Err(StoreError::Transient(m)) => assert_eq!(m, "injected fault"),
         other => panic!("no fault: {other:?}"),
     }
     assert!(store.period(jan).await.unwrap().is_none(), "nothing sent");
     assert!(matches!(
-        store.start_period_close(jan, "schedule", Utc::now()).await,
+        store
+            .start_period_close(jan, "schedule", Utc::now(), PlanSegments::ONE)
+            .await,
         Ok(StartOutcome::Started(_))
     ));
     assert_eq!(faults.writes(), 5);
@@ -749,9 +788,15 @@ async fn an_invoice_and_a_payment_that_read_the_same_credit_never_both_write() {
     let a = org(&app).await;
     let nov = BillingPeriod::new(2026, 11).unwrap();
     let at = Utc.with_ymd_and_hms(2026, 12, 1, 0, 5, 0).unwrap();
-    store.start_period_close(nov, "schedule", at).await.unwrap();
+    store
+        .start_period_close(nov, "schedule", at, PlanSegments::ONE)
+        .await
+        .unwrap();
     assert_eq!(
-        store.plan_page(nov, None, &[a], None, true).await.unwrap(),
+        store
+            .plan_page(nov, 0, None, &[a], None, true)
+            .await
+            .unwrap(),
         PlanOutcome::Planned { complete: true }
     );
 
@@ -820,4 +865,55 @@ async fn an_invoice_and_a_payment_that_read_the_same_credit_never_both_write() {
             .unwrap(),
         Some(paid)
     );
+}
+
+#[tokio::test]
+async fn planning_segments_list_every_organisation_once_whatever_their_count() {
+    let app = TestApp::start().await;
+    for _ in 0..12 {
+        org(&app).await;
+    }
+    let (mut all, rest) = app.store.list_org_ids(100, None).await.unwrap();
+    assert!(rest.is_none());
+    all.sort();
+    for n in [1u8, 4, 32] {
+        let segments = PlanSegments::new(n).unwrap();
+        let mut seen = Vec::new();
+        for segment in segments.segments() {
+            // Pages of 2: a page may end one shard and begin the next.
+            let mut cursor: Option<String> = None;
+            let mut pages = 0;
+            loop {
+                let (page, next) = app
+                    .store
+                    .list_segment_org_ids(segment, segments, 2, cursor.as_deref())
+                    .await
+                    .unwrap();
+                assert!(page.len() <= 2);
+                for org in &page {
+                    assert_eq!(
+                        segments.segment_of(kopek_domain::close::job_shard(*org)),
+                        segment,
+                        "{org} listed in the segment of its shard"
+                    );
+                }
+                seen.extend(page);
+                pages += 1;
+                assert!(pages < 50, "the segment's listing ends");
+                match next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, all, "{n} segments: every organisation once");
+    }
+    // A cursor of another segment's shard is refused.
+    assert!(matches!(
+        app.store
+            .list_segment_org_ids(0, PlanSegments::new(2).unwrap(), 2, Some("1"))
+            .await,
+        Err(StoreError::Corrupt(_))
+    ));
 }

@@ -39,6 +39,11 @@ struct OrgItem {
     gsi2pk: Option<String>,
     #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
     gsi2sk: Option<String>,
+    /// `ORGSHARD#{nn}` / `{org}` (A3c: planning lists a job shard's organisations).
+    #[serde(rename = "GSI3PK", default, skip_serializing_if = "Option::is_none")]
+    gsi3pk: Option<String>,
+    #[serde(rename = "GSI3SK", default, skip_serializing_if = "Option::is_none")]
+    gsi3sk: Option<String>,
     #[serde(rename = "type")]
     kind: String,
     id: OrgId,
@@ -72,6 +77,8 @@ impl OrgItem {
             gsi1sk: keys::org(&org.id),
             gsi2pk: Some(keys::tax_id(org.tax_id.as_str())),
             gsi2sk: Some(keys::org(&org.id)),
+            gsi3pk: Some(keys::org_shard(kopek_domain::close::job_shard(org.id))),
+            gsi3sk: Some(org.id.to_string()),
             kind: "organisation".into(),
             id: org.id,
             legal_name: org.legal_name.clone(),
@@ -922,8 +929,35 @@ impl Store {
     }
 }
 
+/// An organisation's keys on GSI3 (keys only).
+#[derive(Debug, Deserialize)]
+struct OrgShardKey {
+    #[serde(rename = "GSI3SK")]
+    org: OrgId,
+}
+
 impl Store {
-    /// A3, for planning: a page of organisation ids. The cursors are [`PageKey`]s as plain
+    /// A3c, for planning: a page of the ids of the organisations of job shard `shard`
+    /// (GSI3, keys only), in id order.
+    pub async fn list_org_ids_of_shard(
+        &self,
+        shard: u8,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<(Vec<OrgId>, Option<PageKey>), StoreError> {
+        let pk = keys::org_shard(shard);
+        let q = QuerySpec {
+            index: Some(keys::GSI3),
+            pk: &pk,
+            sk_prefix: None,
+            limit,
+            forward: true,
+        };
+        let page = self.query_page::<OrgShardKey>(q, start).await?;
+        Ok((page.items.into_iter().map(|k| k.org).collect(), page.next))
+    }
+
+    /// A3, for the preview: a page of organisation ids. The cursors are [`PageKey`]s as plain
     /// text ([`PageKey::to_plain`]), as the period keeps them.
     pub async fn list_org_ids(
         &self,

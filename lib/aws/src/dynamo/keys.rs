@@ -23,11 +23,17 @@ use sha2::{Digest, Sha256};
 /// invoices).
 pub const GSI1: &str = "GSI1";
 pub const GSI2: &str = "GSI2";
+/// Keys only: the organisations of each job shard, for planning (A3c).
+pub const GSI3: &str = "GSI3";
 
 // -- Accounts and catalog (A1–A18) ---------------------------------------------------------
 
 /// GSI1: every organisation.
 pub const ORGS: &str = "ORGS";
+/// GSI3: the organisations whose close jobs fall in job shard `shard` (A3c).
+pub fn org_shard(shard: u8) -> String {
+    format!("ORGSHARD#{shard:02}")
+}
 /// GSI1: the provider's staff users and keys.
 pub const STAFF: &str = "STAFF";
 /// The sort keys of items alone in their partition.

@@ -13,6 +13,7 @@
 //! | A2 | Get an organisation (several: their names in staff lists; with its revision, consistent, for an upsert); update its payment terms, KPP and contract; save it over its revision (a CRM's record); create it with its external reference (A45) | `GetItem` (several: `BatchGetItem` of ≤ 100) / `UpdateItem` if `attribute_exists(PK)` / `PutItem` if `rev = :rev` / `TransactWriteItems` of 2 | `ORG#{org}` / `ORG` |
 //! | A3 | List organisations (staff) | `Query GSI1` | `GSI1PK = ORGS`, `GSI1SK = ORG#{org}` |
 //! | A3b | Organisations by tax id (a bank payment's payer) | `Query GSI2` | `GSI2PK = TAXID#{tax id}`, `GSI2SK = ORG#{org}` |
+//! | A3c | The organisations of one of the close's 32 job shards (planning) | `Query GSI3` (keys only) | `GSI3PK = ORGSHARD#{nn}` (`nn` = `job_shard(org)`), `GSI3SK = {org}` |
 //! | A4 | Find a user by e-mail (sign-in) | `GetItem` ×2 | `EMAIL#{email}` / `EMAIL` → `USER#{usr}` / `USER` |
 //! | A5 | Get a user by id | `GetItem` | `USER#{usr}` / `USER` |
 //! | A6 | List an organisation's users / the staff | `Query GSI1` | `GSI1PK = ORG#{org}` or `STAFF`, `GSI1SK begins_with USER#` |
@@ -443,11 +444,7 @@ impl Store {
         key_of: impl Fn(&T) -> PageKey,
         start: Option<PageKey>,
     ) -> Result<Page<T>, StoreError> {
-        let pk_name = match shards.index {
-            Some(keys::GSI2) => "GSI2PK",
-            Some(_) => "GSI1PK",
-            None => "PK",
-        };
+        let (pk_name, _) = key_names(shards.index);
         let want = want.clamp(1, 1000);
         let (mut shard, mut from) = match start {
             None => (0, None),
@@ -501,11 +498,7 @@ impl Store {
         range: SkRange<'_>,
         start: Option<PageKey>,
     ) -> Result<Page<T>, StoreError> {
-        let (pk_name, sk_name) = match q.index {
-            Some(keys::GSI2) => ("GSI2PK", "GSI2SK"),
-            Some(_) => ("GSI1PK", "GSI1SK"),
-            None => ("PK", "SK"),
-        };
+        let (pk_name, sk_name) = key_names(q.index);
         let mut expr = "#pk = :pk".to_owned();
         let mut request = self
             .client
@@ -641,6 +634,16 @@ impl Store {
 /// The most actions DynamoDB accepts in one `TransactWriteItems` (enforced here, since the
 /// emulator does not).
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// The key attributes of the table (`None`) or of one of its indexes.
+fn key_names(index: Option<&str>) -> (&'static str, &'static str) {
+    match index {
+        None => ("PK", "SK"),
+        Some(keys::GSI2) => ("GSI2PK", "GSI2SK"),
+        Some(keys::GSI3) => ("GSI3PK", "GSI3SK"),
+        Some(_) => ("GSI1PK", "GSI1SK"),
+    }
+}
 /// The most actions a caller puts in one transaction, leaving room for an audit record.
 pub const MAX_ACTIONS_WITH_AUDIT: usize = MAX_TRANSACTION_ITEMS - 1;
 /// Writes per `BatchWriteItem` (DynamoDB's limit).

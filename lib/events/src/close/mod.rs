@@ -89,30 +89,56 @@ pub async fn handle_messages<'a>(
     let mut outcome = BatchOutcome::default();
     let mut block = Vec::new();
     let mut block_ids = Vec::new();
+    let mut customers = Vec::new();
+    let mut customer_ids = Vec::new();
     for (id, body) in messages {
-        let parsed = match parse_body(body) {
+        match parse_body(body) {
             Ok(CloseMessage::Number(ready)) => {
                 block.push(*ready);
                 block_ids.push(id);
-                continue;
             }
-            Ok(message) => message,
+            Ok(CloseMessage::Customer { period, org }) => {
+                customers.push((period, org));
+                customer_ids.push(id);
+            }
+            Ok(plan) => {
+                let handled = kopek_services::audit::system(
+                    "period-close",
+                    "close.job",
+                    closer.handle(&plan),
+                )
+                .await;
+                match handled {
+                    Ok(()) => outcome.plan += 1,
+                    Err(e) => {
+                        tracing::warn!(message = %id, error = %e, transient = e.is_transient(), "planning message failed");
+                        outcome.failed.push(id);
+                    }
+                }
+            }
             Err(e) => {
                 tracing::warn!(message = %id, error = %e, "not a close message");
                 outcome.failed.push(id);
-                continue;
             }
-        };
-        let handled =
-            kopek_services::audit::system("period-close", "close.job", closer.handle(&parsed))
-                .await;
-        match (handled, parsed) {
-            (Err(e), _) => {
-                tracing::warn!(message = %id, error = %e, transient = e.is_transient(), "close message failed");
-                outcome.failed.push(id);
+        }
+    }
+    if !customers.is_empty() {
+        // One audited action for the batch's customers: composed side by side, their
+        // invoices queued together.
+        let closed = kopek_services::audit::system(
+            "period-close",
+            "close.job",
+            Box::pin(closer.close_customers(&customers)),
+        )
+        .await;
+        for (id, result) in customer_ids.into_iter().zip(closed) {
+            match result {
+                Ok(_) => outcome.customer += 1,
+                Err(e) => {
+                    tracing::warn!(message = %id, error = %e, transient = e.is_transient(), "close message failed");
+                    outcome.failed.push(id);
+                }
             }
-            (Ok(()), CloseMessage::Plan { .. }) => outcome.plan += 1,
-            (Ok(()), _) => outcome.customer += 1,
         }
     }
     if !block.is_empty() {

@@ -100,25 +100,35 @@ struct Built {
 }
 
 impl Closer {
-    /// Hands `ready` on to be numbered: a `number` message on `NumberQueue`; where the
-    /// function has no numbering queue, or the invoice does not fit a message, it is numbered
-    /// here as a block of one.
-    pub(super) async fn hand_on(&self, ready: ReadyInvoice) -> Result<CustomerOutcome, CloseError> {
-        let org = ready.org();
-        if let Some(queue) = self.ctx.number_queue.as_ref() {
-            let body = serde_json::to_string(&CloseMessage::Number(Box::new(ready.clone())))
+    /// Hands ready invoices on to be numbered: `number` messages on `NumberQueue` (ten to a
+    /// request); where the function has no numbering queue, or an invoice does not fit a
+    /// message, they are numbered here. Each customer's outcome.
+    pub(super) async fn hand_on(
+        &self,
+        ready: Vec<ReadyInvoice>,
+    ) -> Result<Vec<(OrgId, CustomerOutcome)>, CloseError> {
+        let Some(queue) = self.ctx.number_queue.as_ref() else {
+            return Box::pin(self.number_block(ready)).await;
+        };
+        let mut messages = Vec::new();
+        let mut outcomes = Vec::new();
+        let mut alone = Vec::new();
+        for r in ready {
+            let body = serde_json::to_string(&CloseMessage::Number(Box::new(r.clone())))
                 .map_err(|e| StoreError::Unexpected(e.to_string()))?;
             if body.len() <= MAX_MESSAGE_BYTES {
-                queue.send_fifo(&[ready.message(body)]).await?;
-                return Ok(CustomerOutcome::Queued);
+                outcomes.push((r.org(), CustomerOutcome::Queued));
+                messages.push(r.message(body));
+            } else {
+                tracing::info!(org = %r.org(), bytes = body.len(), "invoice over a message's size: numbered here");
+                alone.push(r);
             }
-            tracing::info!(%org, bytes = body.len(), "invoice over a message's size: numbered alone");
         }
-        let outcomes = Box::pin(self.number_block(vec![ready])).await?;
-        Ok(outcomes
-            .into_iter()
-            .find(|(o, _)| *o == org)
-            .map_or(CustomerOutcome::AlreadyDone, |(_, outcome)| outcome))
+        queue.send_fifo(&messages).await?;
+        if !alone.is_empty() {
+            outcomes.extend(Box::pin(self.number_block(alone)).await?);
+        }
+        Ok(outcomes)
     }
 
     /// Numbers and issues ready invoices: by sequence (series and this year), in blocks of

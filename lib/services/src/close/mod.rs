@@ -91,11 +91,14 @@ const NUMBER_ATTEMPTS: usize = 100;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CloseMessage {
-    /// Plan the customers after `cursor` (from the start when `None`).
+    /// Plan planning segment `segment`'s customers after `cursor` (from its start when
+    /// `None`).
     Plan {
         period: BillingPeriod,
         #[serde(default)]
         cursor: Option<String>,
+        #[serde(default)]
+        segment: u8,
     },
     /// Close one customer's period.
     Customer { period: BillingPeriod, org: OrgId },
@@ -170,6 +173,13 @@ pub enum CustomerOutcome {
     Queued,
     /// Failed for good: the job is marked failed with the reason.
     Failed(String),
+}
+
+/// A customer of a batch, read and composed: its job ended here or before, or its invoice
+/// ready to hand on.
+enum Prepared {
+    Ended(CustomerOutcome),
+    Ready(Box<ReadyInvoice>),
 }
 
 /// The catalog as the close reads it: every service, active or retired, with its versions.
@@ -295,18 +305,26 @@ impl Closer {
         }
         match self
             .store()
-            .start_period_close(period, &trigger.as_text(), self.ctx.now())
+            .start_period_close(
+                period,
+                &trigger.as_text(),
+                self.ctx.now(),
+                self.ctx.settings.close_plan_segments,
+            )
             .await?
         {
             StartOutcome::Started(stored) => {
-                self.send(
-                    &[CloseMessage::Plan {
+                // One planning chain per segment, side by side.
+                let plans: Vec<CloseMessage> = stored
+                    .plan_segments
+                    .segments()
+                    .map(|segment| CloseMessage::Plan {
                         period,
                         cursor: None,
-                    }],
-                    0,
-                )
-                .await?;
+                        segment,
+                    })
+                    .collect();
+                self.send(&plans, 0).await?;
                 tracing::info!(%period, trigger = %trigger.as_text(), "period close started");
                 Ok(Started {
                     period: stored,
@@ -334,16 +352,16 @@ impl Closer {
                 reason: format!("the close of {period} has not been started"),
             });
         };
-        if !stored.plan_complete {
-            self.send(
-                &[CloseMessage::Plan {
-                    period,
-                    cursor: stored.plan_cursor.clone(),
-                }],
-                0,
-            )
-            .await?;
-        }
+        let plans: Vec<CloseMessage> = stored
+            .plan_pending
+            .iter()
+            .map(|pending| CloseMessage::Plan {
+                period,
+                cursor: pending.cursor.clone(),
+                segment: pending.segment,
+            })
+            .collect();
+        self.send(&plans, 0).await?;
         let mut queued = 0;
         for status in [JobStatus::Pending, JobStatus::Failed] {
             let mut cursor = None;
@@ -380,9 +398,11 @@ impl Closer {
         // Boxed: the futures are deep, and a Lambda main that awaits them inline would
         // otherwise hit the compiler's layout depth limit.
         match message {
-            CloseMessage::Plan { period, cursor } => {
-                Box::pin(self.plan(*period, cursor.clone())).await
-            }
+            CloseMessage::Plan {
+                period,
+                cursor,
+                segment,
+            } => Box::pin(self.plan(*period, *segment, cursor.clone())).await,
             CloseMessage::Customer { period, org } => Box::pin(self.close_customer(*period, *org))
                 .await
                 .map(|_| ()),
@@ -426,20 +446,42 @@ impl Closer {
         Ok(())
     }
 
-    /// Plans up to [`PAGES_PER_MESSAGE`] pages of customers from `cursor`, then hands on.
+    /// Plans up to [`PAGES_PER_MESSAGE`] pages of `segment`'s customers from `cursor`, then
+    /// hands the rest of the segment on.
     async fn plan(
         &self,
         period: BillingPeriod,
+        segment: u8,
         mut cursor: Option<String>,
     ) -> Result<(), CloseError> {
+        let Some(header) = self.store().period_header(period).await? else {
+            return Err(CloseError::Invalid {
+                field: "period".into(),
+                reason: format!("the close of {period} has not been started"),
+            });
+        };
+        let segments = header.plan_segments;
+        if !segments.segments().contains(&segment) {
+            return Err(CloseError::Invalid {
+                field: "segment".into(),
+                reason: format!("{period} is planned in {} segments", segments.get()),
+            });
+        }
         for _ in 0..PAGES_PER_MESSAGE {
             let (orgs, next) = self
                 .store()
-                .list_org_ids(ORGS_PER_PAGE as i32, cursor.as_deref())
+                .list_segment_org_ids(segment, segments, ORGS_PER_PAGE, cursor.as_deref())
                 .await?;
             match self
                 .store()
-                .plan_page(period, cursor.as_deref(), &orgs, next.as_deref(), true)
+                .plan_page(
+                    period,
+                    segment,
+                    cursor.as_deref(),
+                    &orgs,
+                    next.as_deref(),
+                    true,
+                )
                 .await?
             {
                 PlanOutcome::Planned { .. } => {}
@@ -447,7 +489,7 @@ impl Closer {
                 // customer messages may not have been sent, so they are sent again (a repeated
                 // customer message finds its job done).
                 PlanOutcome::AlreadyPlanned => {
-                    tracing::info!(%period, "planning page already written; re-queueing its customers");
+                    tracing::info!(%period, segment, "planning page already written; re-queueing its customers");
                 }
             }
             let messages: Vec<CloseMessage> = orgs
@@ -461,7 +503,15 @@ impl Closer {
                 return self.finish_if_complete(period).await;
             }
         }
-        self.send(&[CloseMessage::Plan { period, cursor }], 0).await
+        self.send(
+            &[CloseMessage::Plan {
+                period,
+                cursor,
+                segment,
+            }],
+            0,
+        )
+        .await
     }
 
     /// Everything the catalog holds, active and retired (a retired service may still be billed
@@ -601,35 +651,92 @@ impl Closer {
         period: BillingPeriod,
         org: OrgId,
     ) -> Result<CustomerOutcome, CloseError> {
+        self.close_customers(&[(period, org)])
+            .await
+            .pop()
+            .unwrap_or(Ok(CustomerOutcome::AlreadyDone))
+    }
+
+    /// Closes the customers of one batch of `customer` messages: each composed side by side,
+    /// their ready invoices handed on together (to `NumberQueue`, ten to a request), then
+    /// each customer whose job ended here or before finishes its period if it can. Each
+    /// customer's outcome, in the order given.
+    pub async fn close_customers(
+        &self,
+        customers: &[(BillingPeriod, OrgId)],
+    ) -> Vec<Result<CustomerOutcome, CloseError>> {
+        let prepared = futures::future::join_all(
+            customers
+                .iter()
+                .map(|(period, org)| Box::pin(self.prepare(*period, *org))),
+        )
+        .await;
+        let ready: Vec<ReadyInvoice> = prepared
+            .iter()
+            .filter_map(|p| match p {
+                Ok(Prepared::Ready(ready)) => Some((**ready).clone()),
+                _ => None,
+            })
+            .collect();
+        let handed = if ready.is_empty() {
+            Ok(Vec::new())
+        } else {
+            Box::pin(self.hand_on(ready)).await
+        };
+        let mut outcomes = Vec::with_capacity(customers.len());
+        for ((period, org), prepared) in customers.iter().zip(prepared) {
+            let outcome = match (prepared, &handed) {
+                (Err(e), _) => Err(e),
+                (Ok(Prepared::Ended(outcome)), _) => Ok(outcome),
+                (Ok(Prepared::Ready(_)), Ok(handed)) => Ok(handed
+                    .iter()
+                    .find(|(o, _)| o == org)
+                    .map_or(CustomerOutcome::AlreadyDone, |(_, outcome)| outcome.clone())),
+                // Nothing of it was written: its message is tried again.
+                (Ok(Prepared::Ready(_)), Err(e)) => Err(CloseError::Store(StoreError::Transient(
+                    format!("the invoice could not be handed on: {e}"),
+                ))),
+            };
+            // Also when the job was done before: the step that ended it may have stopped
+            // before it could close the period, and no other message of the period may come.
+            // Only the customer's shard is read first: the whole period only once it is at 0.
+            let outcome = match outcome {
+                Ok(CustomerOutcome::Queued) | Err(_) => outcome,
+                Ok(ended) => match self.store().shard_remaining(*period, *org).await {
+                    Ok(0) => self.finish_if_complete(*period).await.map(|()| ended),
+                    Ok(_) => Ok(ended),
+                    Err(e) => Err(e.into()),
+                },
+            };
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    /// A customer's job read and, while it is open, its invoice composed (or the job
+    /// skipped, or failed for good with the reason).
+    async fn prepare(&self, period: BillingPeriod, org: OrgId) -> Result<Prepared, CloseError> {
         let Some(job) = self.store().job(period, org).await? else {
             tracing::warn!(%period, %org, "a customer message without a job: ignored");
-            return Ok(CustomerOutcome::AlreadyDone);
+            return Ok(Prepared::Ended(CustomerOutcome::AlreadyDone));
         };
-        let outcome = if matches!(job.status, JobStatus::Done | JobStatus::Skipped) {
-            CustomerOutcome::AlreadyDone
-        } else {
-            match self.try_close(period, org, &job).await {
-                Err(e)
-                    if !e.is_transient()
-                        && !matches!(e, CloseError::Store(StoreError::Conflict(_))) =>
-                {
-                    let reason = e.to_string();
-                    tracing::warn!(%period, %org, error = %reason, "customer close failed");
-                    self.store()
-                        .fail_job(period, org, &reason, job.status, self.ctx.now())
-                        .await?;
-                    CustomerOutcome::Failed(reason)
-                }
-                other => other?,
-            }
-        };
-        // Also when the job was done before: the step that ended it may have stopped before
-        // it could close the period, and no other message of the period may come. Only the
-        // customer's shard is read first: the whole period only once it is at 0.
-        if self.store().shard_remaining(period, org).await? == 0 {
-            self.finish_if_complete(period).await?;
+        if matches!(job.status, JobStatus::Done | JobStatus::Skipped) {
+            return Ok(Prepared::Ended(CustomerOutcome::AlreadyDone));
         }
-        Ok(outcome)
+        match self.try_close(period, org, &job).await {
+            Err(e)
+                if !e.is_transient()
+                    && !matches!(e, CloseError::Store(StoreError::Conflict(_))) =>
+            {
+                let reason = e.to_string();
+                tracing::warn!(%period, %org, error = %reason, "customer close failed");
+                self.store()
+                    .fail_job(period, org, &reason, job.status, self.ctx.now())
+                    .await?;
+                Ok(Prepared::Ended(CustomerOutcome::Failed(reason)))
+            }
+            other => other,
+        }
     }
 
     /// The customer's `period.closed` event, with its invoice if it has one.
@@ -652,15 +759,15 @@ impl Closer {
         period: BillingPeriod,
         org: OrgId,
         job: &StoredJob,
-    ) -> Result<CustomerOutcome, CloseError> {
+    ) -> Result<Prepared, CloseError> {
         match self.compose_ready(period, org, job).await? {
-            Some(ready) => self.hand_on(ready).await,
+            Some(ready) => Ok(Prepared::Ready(Box::new(ready))),
             None => {
                 let closed = self.period_closed(org, period, None);
                 self.store()
                     .skip_job(period, org, "nothing to bill", job.status, &closed)
                     .await?;
-                Ok(CustomerOutcome::Skipped)
+                Ok(Prepared::Ended(CustomerOutcome::Skipped))
             }
         }
     }
@@ -736,10 +843,20 @@ mod tests {
         let plan = CloseMessage::Plan {
             period,
             cursor: None,
+            segment: 7,
         };
         assert_eq!(
             serde_json::to_string(&plan).unwrap(),
-            r#"{"type":"plan","period":"2026-10","cursor":null}"#
+            r#"{"type":"plan","period":"2026-10","cursor":null,"segment":7}"#
+        );
+        // Before planning in segments: the one chain is segment 0.
+        assert_eq!(
+            serde_json::from_str::<CloseMessage>(r#"{"type":"plan","period":"2026-10"}"#).unwrap(),
+            CloseMessage::Plan {
+                period,
+                cursor: None,
+                segment: 0
+            }
         );
         let org = OrgId::new();
         let customer: CloseMessage = serde_json::from_str(&format!(

@@ -157,24 +157,33 @@ async fn closing_a_period_twice_or_out_of_order_is_a_409_that_changes_nothing() 
         "{}",
         started.body
     );
-    // The planning is queued.
+    // The planning is queued: one message per planning segment (32 by default).
     let queue = app
         .state
         .services
         .close_queue()
         .cloned()
         .expect("the close queue");
-    let messages = queue.receive(10, 1, None).await.expect("received");
-    assert_eq!(messages.len(), 1);
-    let message: Value = serde_json::from_str(&messages[0].body).expect("json");
-    assert_eq!(
-        message,
-        json!({"type": "plan", "period": previous.to_string(), "cursor": null})
-    );
-    queue
-        .delete(&[messages[0].receipt_handle.as_str()])
-        .await
-        .expect("deleted");
+    let mut segments = Vec::new();
+    loop {
+        let messages = queue.receive(10, 0, None).await.expect("received");
+        if messages.is_empty() {
+            break;
+        }
+        for received in &messages {
+            let mut message: Value = serde_json::from_str(&received.body).expect("json");
+            segments.push(message["segment"].take());
+            assert_eq!(
+                message,
+                json!({"type": "plan", "period": previous.to_string(), "cursor": null,
+                       "segment": null})
+            );
+        }
+        let receipts: Vec<&str> = messages.iter().map(|m| m.receipt_handle.as_str()).collect();
+        queue.delete(&receipts).await.expect("deleted");
+    }
+    segments.sort_by_key(|s| s.as_u64());
+    assert_eq!(segments, (0..32).map(Value::from).collect::<Vec<_>>());
 
     let status = app
         .get(&format!("/v1/periods/{previous}"), Some(&admin))
@@ -238,8 +247,8 @@ async fn closing_a_period_twice_or_out_of_order_is_a_409_that_changes_nothing() 
     assert_eq!(resumed.body["close"]["status"], "closing");
     assert_eq!(
         queue.depth().await.expect("depth").0,
-        1,
-        "the planning again"
+        32,
+        "the planning again: every segment, none of which has run"
     );
 }
 

@@ -53,10 +53,10 @@ async fn a_close_issues_one_invoice_per_customer_with_fees_work_and_usage() {
     assert_eq!(
         drained,
         poller::Drained {
-            handled: 6,
+            handled: 32 + 3 + 2,
             failed: 0
         },
-        "a plan, 3 customers, 2 invoices numbered"
+        "a plan message per segment, 3 customers, 2 invoices numbered"
     );
     let status = w.status(period).await.expect("the close");
     assert_counters(&status, "closed", 3, 2, 1);

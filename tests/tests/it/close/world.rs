@@ -94,6 +94,29 @@ pub(super) fn worker(app: &TestApp, clock: Arc<FixedClock>) -> Services {
         .with_settings(|s| s.close_seal_wait = Duration::ZERO)
 }
 
+/// Handles the first planning message of each of `period`'s planning segments.
+pub(crate) async fn plan_every_segment(
+    close: &Closer,
+    store: &kopek_aws::dynamo::Store,
+    period: BillingPeriod,
+) {
+    let header = store
+        .period_header(period)
+        .await
+        .expect("read")
+        .expect("started");
+    for segment in header.plan_segments.segments() {
+        close
+            .handle(&CloseMessage::Plan {
+                period,
+                cursor: None,
+                segment,
+            })
+            .await
+            .expect("planned");
+    }
+}
+
 pub(super) fn closer(app: &TestApp, clock: Arc<FixedClock>) -> Closer {
     worker(app, clock).closer()
 }
@@ -267,15 +290,10 @@ impl World {
         self.set_clock(at(self.period.end_exclusive(), 6));
     }
 
-    /// Handles the first planning message of `period`'s close (as a worker would).
+    /// Handles the first planning message of each of `period`'s planning segments (as the
+    /// workers would).
     pub(crate) async fn plan(&self, period: BillingPeriod) {
-        self.close
-            .handle(&CloseMessage::Plan {
-                period,
-                cursor: None,
-            })
-            .await
-            .expect("planned");
+        plan_every_segment(&self.close, self.store(), period).await;
     }
 
     /// Starts the close of `period` as the scheduler does, then drains `CloseQueue`.
@@ -341,8 +359,14 @@ impl World {
             .expect("the sequence")
     }
 
+    /// Messages waiting and in flight on `CloseQueue` and `NumberQueue` together.
     pub(crate) async fn queue_depth(&self) -> (u64, u64) {
-        self.close.queue().depth().await.expect("the queue's depth")
+        let (waiting, in_flight) = self.close.queue().depth().await.expect("the queue's depth");
+        let (numbering, numbered) = match self.close.number_queue() {
+            Some(queue) => queue.depth().await.expect("the queue's depth"),
+            None => (0, 0),
+        };
+        (waiting + numbering, in_flight + numbered)
     }
 
     /// The raw items of `org`'s invoices and ledger entries, in key order: a byte-for-byte

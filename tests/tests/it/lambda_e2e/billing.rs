@@ -87,10 +87,29 @@ async fn the_period_close_functions_close_last_month_from_the_sample_events() {
         .invoke_filled(
             "period-close-worker",
             "period-close-worker/plan.json",
-            &[("PERIOD", &period_text)],
+            &[
+                ("PERIOD", &period_text),
+                // The planning segment of the customer's shard (32 segments: the shard).
+                ("SEGMENT", &kopek_domain::close::job_shard(org).to_string()),
+            ],
         )
         .await;
     assert_eq!(batch_item_failures(&planned), Vec::<String>::new());
+    // The other planning segments have no customer here: planned in process (each marks
+    // itself planned), so the period can close once the invoice is issued.
+    let closer = app.state.services.closer();
+    for segment in
+        (0..kopek_domain::close::JOB_SHARDS).filter(|s| *s != kopek_domain::close::job_shard(org))
+    {
+        closer
+            .handle(&kopek_services::close::CloseMessage::Plan {
+                period,
+                cursor: None,
+                segment,
+            })
+            .await
+            .expect("planned");
+    }
     let store = &app.store;
     let job = store
         .job(period, org)

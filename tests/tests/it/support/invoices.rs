@@ -13,12 +13,18 @@ use kopek_tests::TestApp;
 /// in it: a subscription, say); returns their ids.
 pub async fn issue_invoices(app: &TestApp, period: BillingPeriod, orgs: &[&str]) -> Vec<String> {
     let orgs: Vec<OrgId> = orgs.iter().map(|o| o.parse().expect("an org id")).collect();
+    // One planning segment: every shard is in it, so one page plans them all.
     app.store
-        .start_period_close(period, "test", app.state.services.now())
+        .start_period_close(
+            period,
+            "test",
+            app.state.services.now(),
+            kopek_domain::close::PlanSegments::ONE,
+        )
         .await
         .expect("the close starts");
     app.store
-        .plan_page(period, None, &orgs, None, false)
+        .plan_page(period, 0, None, &orgs, None, false)
         .await
         .expect("the customers are planned");
     let close = app.state.services.closer();

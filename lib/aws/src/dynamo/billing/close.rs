@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use kopek_domain::charges::DomainEvent;
-use kopek_domain::close::{JOB_SHARDS, JobStatus, PeriodStatus, job_shard};
+use kopek_domain::close::{JOB_SHARDS, JobStatus, PeriodStatus, PlanSegments, job_shard};
 use kopek_domain::ids::{InvoiceId, OrgId};
 use kopek_domain::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
@@ -15,8 +15,8 @@ use crate::dynamo::expr::{ABSENT, Change, attr, failed_conditions, n, put, s};
 use crate::dynamo::{Page, PageKey, Shards, Store, StoreError, from_item, key, keys, to_item};
 
 /// The most customers one planning transaction takes: a job and a seal each, the tally of
-/// each shard they fall in (at most one per customer, at most [`JOB_SHARDS`]) and the period:
-/// 1 + 32 + 2 × 33 = 99 actions.
+/// each shard they fall in (at most one per customer) and the segment's own tally, which
+/// keeps its cursor: 1 + 32 + 2 × 33 = 99 actions.
 pub const MAX_ORGS_PER_PLAN: usize = 33;
 
 /// The most characters of a job's error or skip reason that are kept.
@@ -45,12 +45,27 @@ pub struct StoredPeriod {
     /// Jobs failed at the moment (they are still remaining).
     #[serde(default)]
     pub failed: u64,
-    /// Where planning goes on: the organisation listing's page key as plain JSON
-    /// ([`PageKey::from_plain`]); `None` before the first page and once planning is complete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_cursor: Option<String>,
+    /// How many planning segments plan the close side by side (set when it starts).
+    #[serde(default = "one_segment")]
+    pub plan_segments: PlanSegments,
+    /// Every segment planned every customer of its shards.
     pub plan_complete: bool,
+    /// While closing, the segments still planning and where each goes on (read from their
+    /// tallies, not stored on the period).
+    #[serde(skip)]
+    pub plan_pending: Vec<PendingSegment>,
     pub rev: u64,
+}
+
+/// A planning segment not yet complete, and its cursor (`None` before its first page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSegment {
+    pub segment: u8,
+    pub cursor: Option<String>,
+}
+
+fn one_segment() -> PlanSegments {
+    PlanSegments::ONE
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -70,9 +85,12 @@ struct PeriodItem {
 }
 
 /// One shard's counts of its jobs (`PERIOD#{p}#J{nn}` / `TALLY`): what planning put there,
-/// and how each job ended. The period's counts are their sums.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+/// and how each job ended. The period's counts are their sums. The tally of shard `k` also
+/// keeps planning segment `k`'s progress (`plan_cursor`, `plan_done`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 struct Tally {
+    #[serde(rename = "PK", default)]
+    pk: String,
     #[serde(default)]
     planned: u64,
     #[serde(default)]
@@ -83,25 +101,44 @@ struct Tally {
     skipped: u64,
     #[serde(default)]
     failed: u64,
+    #[serde(default)]
+    plan_done: bool,
+    #[serde(default)]
+    plan_cursor: Option<String>,
 }
 
-impl Tally {
-    fn add(self, other: Tally) -> Tally {
-        Tally {
-            planned: self.planned + other.planned,
-            remaining: self.remaining + other.remaining,
-            done: self.done + other.done,
-            skipped: self.skipped + other.skipped,
-            failed: self.failed + other.failed,
-        }
+/// A period's tallies, read together: their sums and each segment's planning.
+#[derive(Debug, Default)]
+struct Tallies(BTreeMap<u8, Tally>);
+
+impl Tallies {
+    fn remaining(&self) -> u64 {
+        self.0.values().map(|t| t.remaining).sum()
     }
 
-    fn counted_in(self, period: &mut StoredPeriod) {
-        period.planned = self.planned;
-        period.remaining = self.remaining;
-        period.done = self.done;
-        period.skipped = self.skipped;
-        period.failed = self.failed;
+    /// The segments of `segments` that have not planned all their shards.
+    fn pending(&self, segments: PlanSegments) -> Vec<PendingSegment> {
+        segments
+            .segments()
+            .filter_map(|segment| match self.0.get(&segment) {
+                Some(t) if t.plan_done => None,
+                found => Some(PendingSegment {
+                    segment,
+                    cursor: found.and_then(|t| t.plan_cursor.clone()),
+                }),
+            })
+            .collect()
+    }
+
+    fn counted_in(&self, period: &mut StoredPeriod) {
+        let sum = |f: fn(&Tally) -> u64| self.0.values().map(f).sum();
+        period.planned = sum(|t| t.planned);
+        period.remaining = sum(|t| t.remaining);
+        period.done = sum(|t| t.done);
+        period.skipped = sum(|t| t.skipped);
+        period.failed = sum(|t| t.failed);
+        period.plan_pending = self.pending(period.plan_segments);
+        period.plan_complete = period.plan_pending.is_empty();
     }
 }
 
@@ -276,6 +313,7 @@ impl Store {
         period: BillingPeriod,
         trigger: &str,
         at: DateTime<Utc>,
+        segments: PlanSegments,
     ) -> Result<StartOutcome, StoreError> {
         let stored = StoredPeriod {
             period,
@@ -288,8 +326,9 @@ impl Store {
             done: 0,
             skipped: 0,
             failed: 0,
-            plan_cursor: None,
+            plan_segments: segments,
             plan_complete: false,
+            plan_pending: Vec::new(),
             rev: 1,
         };
         let item = to_item(&PeriodItem {
@@ -301,6 +340,8 @@ impl Store {
             period: stored.clone(),
         })?;
         if self.put_new(item).await? {
+            let mut stored = stored;
+            stored.plan_pending = Tallies::default().pending(segments);
             return Ok(StartOutcome::Started(stored));
         }
         self.period(period)
@@ -318,7 +359,7 @@ impl Store {
             return Ok(None);
         };
         if stored.status == PeriodStatus::Closing {
-            self.tally(period).await?.counted_in(&mut stored);
+            self.tallies(period).await?.counted_in(&mut stored);
         }
         Ok(Some(stored))
     }
@@ -334,16 +375,19 @@ impl Store {
             .map(|i| i.period))
     }
 
-    /// The sum of a period's tallies, read together (strongly consistent).
-    async fn tally(&self, period: BillingPeriod) -> Result<Tally, StoreError> {
+    /// A period's tallies, read together (strongly consistent).
+    async fn tallies(&self, period: BillingPeriod) -> Result<Tallies, StoreError> {
         let keys = (0..JOB_SHARDS)
             .map(|shard| key(&keys::period_shard(period, shard), keys::TALLY_SK))
             .collect();
-        self.batch_get(keys)
-            .await?
-            .into_iter()
-            .map(from_item::<Tally>)
-            .try_fold(Tally::default(), |sum, tally| Ok(sum.add(tally?)))
+        let mut tallies = Tallies::default();
+        for item in self.batch_get(keys).await? {
+            let tally = from_item::<Tally>(item)?;
+            let shard = keys::shard_of(period, &tally.pk)
+                .ok_or_else(|| StoreError::Corrupt(format!("a tally at {}", tally.pk)))?;
+            tallies.0.insert(shard, tally);
+        }
+        Ok(tallies)
     }
 
     /// A53: the jobs of `org`'s shard not yet done or skipped (strongly consistent): 0 is
@@ -375,20 +419,22 @@ impl Store {
             .map(|i| i.period);
         for stored in &mut page.items {
             if stored.status == PeriodStatus::Closing {
-                self.tally(stored.period).await?.counted_in(stored);
+                self.tallies(stored.period).await?.counted_in(stored);
             }
         }
         Ok(page)
     }
 
-    /// A49: one page of planning, all or nothing: a pending job for each of `orgs` (at most
-    /// [`MAX_ORGS_PER_PLAN`], each once), their seal (`closed_through` moves to `period`)
-    /// when `seal`, and the period's cursor from `cursor_in` to `cursor_out` (`None`: the
-    /// last page). A job that exists or a seal refused (a later period closed) is a conflict
-    /// naming the customer.
+    /// A49: one page of planning segment `segment`, all or nothing: a pending job for each
+    /// of `orgs` (at most [`MAX_ORGS_PER_PLAN`], each once, all in the segment's shards), the
+    /// tallies of their shards, their seal (`closed_through` moves to `period`) when `seal`,
+    /// and the segment's cursor from `cursor_in` to `cursor_out` (`None`: its last page) on
+    /// the tally of shard `segment`. A job that exists or a seal refused (a later period
+    /// closed) is a conflict naming the customer.
     pub async fn plan_page(
         &self,
         period: BillingPeriod,
+        segment: u8,
         cursor_in: Option<&str>,
         orgs: &[OrgId],
         cursor_out: Option<&str>,
@@ -405,45 +451,48 @@ impl Store {
                 "a planning page names a customer twice".into(),
             ));
         }
-
+        if segment >= JOB_SHARDS {
+            return Err(StoreError::Unexpected(format!(
+                "no planning segment {segment}"
+            )));
+        }
+        // Each shard's tally counts the page's customers that fall in it (created by the
+        // first page that has one); the segment's own tally also moves its cursor.
+        let mut shards: BTreeMap<u8, i64> = BTreeMap::new();
+        for org in orgs {
+            *shards.entry(job_shard(*org)).or_default() += 1;
+        }
+        let own = shards.remove(&segment).unwrap_or(0);
         let complete = cursor_out.is_none();
-        let mut plan = Change::new(keys::period(period), keys::PERIOD_SK)
-            .set("plan_complete = :complete")
-            .add("rev :one")
-            .name("#s", "status")
+        let tally = |shard: u8, count: i64| {
+            Change::new(keys::period_shard(period, shard), keys::TALLY_SK)
+                .add("planned :n")
+                .add("remaining :n")
+                .set("#t = :tally")
+                .name("#t", "type")
+                .value(":n", n(count))
+                .value(":tally", s("close_tally"))
+        };
+        let mut plan = tally(segment, own)
+            .set("plan_done = :complete")
             .value(":complete", AttributeValue::Bool(complete))
-            .value(":false", AttributeValue::Bool(false))
-            .value(":closing", attr(&PeriodStatus::Closing)?)
-            .value(":one", n(1));
+            .value(":false", AttributeValue::Bool(false));
         plan = match cursor_out {
             Some(out) => plan.set("plan_cursor = :out").value(":out", s(out)),
             None => plan.remove("plan_cursor"),
         };
         plan = match cursor_in {
             Some(cursor) => plan
-                .when("#s = :closing AND plan_complete = :false AND plan_cursor = :in")
+                .when("plan_done = :false AND plan_cursor = :in")
                 .value(":in", s(cursor)),
             None => plan.when(
-                "#s = :closing AND plan_complete = :false AND attribute_not_exists(plan_cursor)",
+                "attribute_not_exists(plan_done) OR (plan_done = :false AND attribute_not_exists(plan_cursor))",
             ),
         };
         let mut items = vec![plan.action(self)?];
-        // Each shard's tally counts the page's customers that fall in it (created by the
-        // first page that has one).
-        let mut shards: BTreeMap<u8, i64> = BTreeMap::new();
-        for org in orgs {
-            *shards.entry(job_shard(*org)).or_default() += 1;
-        }
         let tallies = shards.len();
         for (shard, count) in shards {
-            let tally = Change::new(keys::period_shard(period, shard), keys::TALLY_SK)
-                .add("planned :n")
-                .add("remaining :n")
-                .set("#t = :tally")
-                .name("#t", "type")
-                .value(":n", n(count))
-                .value(":tally", s("close_tally"));
-            items.push(tally.action(self)?);
+            items.push(tally(shard, count).action(self)?);
         }
         for org in orgs {
             items.push(put(
@@ -483,6 +532,54 @@ impl Store {
                 orgs[i - first_job - orgs.len()]
             ))),
             _ => Err(err.into_store_error()),
+        }
+    }
+
+    /// A49's listing: a page of up to `limit` organisation ids of planning segment `segment`
+    /// of `segments` from `cursor`, and the cursor after it (`None`: the segment is done).
+    /// The segment's shards are read in turn (A3c); a page may end one shard and begin the
+    /// next, so empty shards cost a read, not a page. A cursor is `{shard}` or
+    /// `{shard}:{page key as plain JSON}`.
+    pub async fn list_segment_org_ids(
+        &self,
+        segment: u8,
+        segments: PlanSegments,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<OrgId>, Option<String>), StoreError> {
+        let corrupt = |c: &str| StoreError::Corrupt(format!("planning cursor {c:?}"));
+        let (mut shard, mut start) = match cursor {
+            None => (segment, None),
+            Some(c) => {
+                let (shard, key) = c.split_once(':').map_or((c, None), |(s, k)| (s, Some(k)));
+                let shard: u8 = shard.parse().map_err(|_| corrupt(c))?;
+                if shard >= JOB_SHARDS || segments.segment_of(shard) != segment {
+                    return Err(corrupt(c));
+                }
+                (shard, key.map(PageKey::from_plain).transpose()?)
+            }
+        };
+        let mut orgs = Vec::new();
+        loop {
+            let want = limit.saturating_sub(orgs.len()).max(1);
+            let (ids, next) = self
+                .list_org_ids_of_shard(shard, i32::try_from(want).unwrap_or(i32::MAX), start)
+                .await?;
+            orgs.extend(ids);
+            start = next;
+            if start.is_none() {
+                match segments.next_shard(shard) {
+                    Some(following) => shard = following,
+                    None => return Ok((orgs, None)),
+                }
+            }
+            if orgs.len() >= limit {
+                let cursor = match &start {
+                    Some(key) => format!("{shard}:{}", key.to_plain()),
+                    None => shard.to_string(),
+                };
+                return Ok((orgs, Some(cursor)));
+            }
         }
     }
 
@@ -613,14 +710,16 @@ impl Store {
         let Some(header) = self.period_header(period).await? else {
             return Ok(false);
         };
-        if header.status != PeriodStatus::Closing || !header.plan_complete {
+        if header.status != PeriodStatus::Closing {
             return Ok(false);
         }
         // Once planning is complete no job is added, so a shard at 0 stays there.
-        let tally = self.tally(period).await?;
-        if tally.remaining != 0 {
+        let tallies = self.tallies(period).await?;
+        if !tallies.pending(header.plan_segments).is_empty() || tallies.remaining() != 0 {
             return Ok(false);
         }
+        let mut tally = header.clone();
+        tallies.counted_in(&mut tally);
         let count = |v: u64| n(i64::try_from(v).unwrap_or(i64::MAX));
         Change::new(keys::period(period), keys::PERIOD_SK)
             .set("#s = :closed")
@@ -630,8 +729,9 @@ impl Store {
             .set("done = :done")
             .set("skipped = :skipped")
             .set("failed = :zero")
+            .set("plan_complete = :true")
             .add("rev :one")
-            .when("#s = :closing AND plan_complete = :true")
+            .when("#s = :closing")
             .name("#s", "status")
             .value(":closed", attr(&PeriodStatus::Closed)?)
             .value(":closing", attr(&PeriodStatus::Closing)?)

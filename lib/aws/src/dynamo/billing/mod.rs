@@ -7,11 +7,11 @@
 //! | A64 | The provider's requisites (documents print them) | as A46 | `SETTINGS` / `REQUISITES` | 1 (created: 2) |
 //! | A47 | Start a period's close, once | `PutItem` if `attribute_not_exists(PK)`; on refusal a consistent `GetItem` | `PERIOD#{yyyy-mm}` / `PERIOD`; GSI1 `PERIODS` / `{yyyy-mm}` | 1 + 1 (GSI1) |
 //! | A48 | A period's close / the closes, newest first — with its counts | `GetItem` (consistent) / `Query GSI1` backwards; while closing, the sum of its 32 tallies (`BatchGetItem`, consistent) | as A47; tallies `PERIOD#{p}#J{nn}` / `TALLY` | – |
-//! | A49 | Plan a page of ≤ 33 customers: their jobs, their shards' tallies, their seal, the planning cursor | `TransactWriteItems` (≤ 99 actions): the period (`status = closing AND plan_complete = false AND plan_cursor = :in`), the tally of each shard the page's customers fall in (`ADD planned, remaining`), a job per customer (`attribute_not_exists(PK)`), a seal per customer (`closed_through < :p`) | `PERIOD#{p}` / `PERIOD`, `PERIOD#{p}#J{nn}` / `TALLY`, `PERIOD#{p}#J{nn}` / `JOB#{org}` (`nn` = `job_shard(org)`, 32 shards), `ORG#{org}` / `BILLING` | 2 + 1 (GSI1) + 2 per shard + 4 per customer |
+//! | A49 | Plan a page of ≤ 33 customers of one planning segment: their jobs, their shards' tallies, their seal, the segment's cursor | listing: A3c over the segment's shards in turn; `TransactWriteItems` (≤ 99 actions): the segment's own tally (shard `segment`: `plan_done = false AND plan_cursor = :in`, or neither yet for its first page; `SET plan_cursor`, `plan_done`), the tally of each other shard the page's customers fall in (`ADD planned, remaining`), a job per customer (`attribute_not_exists(PK)`), a seal per customer (`closed_through < :p`) | `PERIOD#{p}#J{nn}` / `TALLY`, `PERIOD#{p}#J{nn}` / `JOB#{org}` (`nn` = `job_shard(org)`, 32 shards), `ORG#{org}` / `BILLING` | 2 per shard + 4 per customer: 2 + 4 × 33 = 134 for a full page of one shard |
 //! | A50 | A customer's job / a period's jobs, optionally of one status | `GetItem` (consistent) / `Query` `SK begins_with JOB#` shard after shard (keeping those of the status) | `PERIOD#{p}#J{nn}` / `JOB#{org}` | – |
 //! | A51 | A job failed | `UpdateItem` if `status = :prev` (first failure: a transaction with its shard's `failed`) | job, tally | again: 1; first: 4 |
 //! | A52 | A job skipped (nothing to bill) | `TransactWriteItems`: job if `status = :prev`, its shard's tally, `period.closed` | job, tally, event | 6 + 1 (outbox) |
-//! | A53 | The period closed when its last job is | a consistent `GetItem` of the ending job's tally; at 0 the period (`GetItem`) and, planning complete, every tally (`BatchGetItem`); none remaining: `UpdateItem` if `status = closing AND plan_complete` with the final counts | tally, `PERIOD#{p}` / `PERIOD` | 1 + 1 (GSI1), once per close |
+//! | A53 | The period closed when its last job is | a consistent `GetItem` of the ending job's tally; at 0 the period (`GetItem`) and every tally (`BatchGetItem`); every segment planned and none remaining: `UpdateItem` if `status = closing`, with the final counts and `plan_complete` | tally, `PERIOD#{p}` / `PERIOD` | 1 + 1 (GSI1), once per close |
 //! | A54 | The last number of a sequence | `GetItem` (consistent) | `SEQ#{series}#{INV\|CN}#{year}` / `SEQ` | – (moved inside A55, A58) |
 //! | A55 | Issue a block of invoices (1–10, numbered one after another in one sequence; `issue_invoice` is a block of one) | `TransactWriteItems` of at most 91: the sequence `first−1 → last` once; per invoice: the invoice (`attribute_not_exists(PK)`: one per customer and period), its job (`status = :prev`), its credit (A61), ledger entry, `invoice_issued`, `period.closed`, and at a customer's first invoice in a series subdivision its placement (`ORG#{org}` / `ORG`, `SET series_index` if `attribute_not_exists`); per shard the block touches, its tally once (`ADD done :k, remaining −k`) | sequence; `ORG#{org}` / `INVOICE#{yyyy-mm}` (GSI1 `INVOICE#{inv}` / `INVOICE`, GSI2 `INVOICES#{yyyy-mm}#{nn}` / `{org}`, `nn` its job's shard); `ORG#{org}` / `LEDGER#{yyyy-mm-dd}#{entry}`; `ORG#{org}` / `HISTORY#{inv}#{evt}` (GSI1 `OUTBOX#{nn}`) | per invoice 2 × (4 + I + L) + 2I (GSI1, GSI2) + 2 (outbox), per block 2 (sequence) + 2 per shard touched: 20 for a block of one with an invoice and entry of 1 KB each, 16.6 per invoice in a block of ten over two shards |
 //! | A56 | An invoice: of a customer and period / by id | `GetItem` (consistent) / `Query GSI1` then `GetItem` (consistent) | as A55 | – |
@@ -38,12 +38,17 @@
 //! `failed` (jobs failed at the moment; a failed job is still remaining). The period's counts
 //! are the tallies' sums (A48), kept on the period's item once it is closed. So no item and no
 //! partition is written by every customer: a tally by one in 32 and by each planning page
-//! that has one of its customers, the period's item by each planning page and its close.
-//! Planning (A49) walks the organisations a page at a time; each page's jobs, their tallies,
-//! the customers' seal (`ORG#{org}` / `BILLING`, `closed_through`, the item usage ingestion
-//! reads, A44) and the move of the period's `plan_cursor` are one transaction conditional on
-//! the cursor it started from, so a repeated page writes nothing (`AlreadyPlanned`). The
-//! cursor is the organisation listing's [`PageKey`] as plain JSON ([`PageKey::to_plain`]).
+//! that has one of its customers, the period's item by its start and its close.
+//!
+//! Planning (A49) runs in **segments** side by side (`plan_segments`, a divisor of 32 set at
+//! the start; 32 by default): segment `k` plans the job shards `k`, `k + n`, … — their
+//! organisations listed on GSI3 (A3c), shard after shard — a page at a time; each page's
+//! jobs, their tallies, the customers' seal (`ORG#{org}` / `BILLING`, `closed_through`, the
+//! item usage ingestion reads, A44) and the move of the segment's cursor (kept on the tally of
+//! shard `k`) are one transaction conditional on the cursor it started from, so a repeated
+//! page writes nothing (`AlreadyPlanned`). A cursor is `{shard}` or `{shard}:{page key}` (the
+//! GSI3 listing's [`PageKey`] as plain JSON, [`PageKey::to_plain`]). Planning is complete when
+//! every segment's tally says `plan_done`.
 //!
 //! Each job ends in a transaction with its shard's tally: issued (A55, in a block of up to
 //! ten invoices of one series, each with its number, ledger entry and events, each shard's
@@ -91,7 +96,8 @@ pub mod payments;
 pub mod settings;
 
 pub use close::{
-    MAX_ORGS_PER_PLAN, MAX_REASON_CHARS, PlanOutcome, StartOutcome, StoredJob, StoredPeriod,
+    MAX_ORGS_PER_PLAN, MAX_REASON_CHARS, PendingSegment, PlanOutcome, StartOutcome, StoredJob,
+    StoredPeriod,
 };
 pub use credit_notes::{CreditOutcome, IssueCreditNote, Released};
 pub use invoices::{BlockOutcome, IssueInvoice, IssueOutcome, MAX_BLOCK_INVOICES, StoredInvoice};
