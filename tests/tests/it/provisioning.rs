@@ -54,8 +54,13 @@ async fn the_main_table_has_the_key_schema_index_and_ttl_of_the_template() {
     );
     let mut gsis = table.global_secondary_indexes().to_vec();
     gsis.sort_by(|a, b| a.index_name().cmp(&b.index_name()));
-    assert_eq!(gsis.len(), 2, "{gsis:?}");
-    for (gsi, name) in gsis.iter().zip(["GSI1", "GSI2"]) {
+    assert_eq!(gsis.len(), 3, "{gsis:?}");
+    // GSI3 holds keys only: planning reads organisation ids from it, nothing else.
+    for (gsi, (name, projection)) in gsis.iter().zip([
+        ("GSI1", ProjectionType::All),
+        ("GSI2", ProjectionType::All),
+        ("GSI3", ProjectionType::KeysOnly),
+    ]) {
         assert_eq!(gsi.index_name(), Some(name));
         assert_eq!(
             keys(gsi.key_schema()),
@@ -66,7 +71,7 @@ async fn the_main_table_has_the_key_schema_index_and_ttl_of_the_template() {
         );
         assert_eq!(
             gsi.projection().and_then(|p| p.projection_type()),
-            Some(&ProjectionType::All)
+            Some(&projection)
         );
     }
     assert_eq!(
