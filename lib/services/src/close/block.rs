@@ -163,11 +163,22 @@ impl Closer {
                 outcomes.extend(self.number_chunk(&series, year, chunk.to_vec()).await?);
             }
         }
-        // Whichever step ends the last jobs of a shard closes the period if it can.
-        for ((period, _), org) in shards {
-            if self.store().shard_remaining(period, org).await? == 0 {
-                self.finish_if_complete(period).await?;
-            }
+        // Whichever step ends the last jobs of a shard closes the period if it can (the
+        // shards read side by side).
+        let remaining = futures::future::try_join_all(
+            shards
+                .iter()
+                .map(|((period, _), org)| self.store().shard_remaining(*period, *org)),
+        )
+        .await?;
+        let emptied: std::collections::BTreeSet<BillingPeriod> = shards
+            .keys()
+            .zip(remaining)
+            .filter(|(_, left)| *left == 0)
+            .map(|((period, _), _)| *period)
+            .collect();
+        for period in emptied {
+            self.finish_if_complete(period).await?;
         }
         Ok(outcomes)
     }
@@ -184,20 +195,29 @@ impl Closer {
         let reads = pending
             .iter()
             .map(|r| self.store().credit(r.org(), r.draft.currency));
-        let mut credits: HashMap<OrgId, StoredCredit> = pending
-            .iter()
-            .map(ReadyInvoice::org)
-            .zip(futures::future::try_join_all(reads).await?)
-            .collect();
+        // The customers' credits and the sequence, read side by side.
+        let (read, first_last) = futures::future::try_join(
+            futures::future::try_join_all(reads),
+            self.store()
+                .sequence_last(series, DocumentKind::Invoice, year),
+        )
+        .await?;
+        let mut credits: HashMap<OrgId, StoredCredit> =
+            pending.iter().map(ReadyInvoice::org).zip(read).collect();
+        let mut first_last = Some(first_last);
         let issued_on = self.ctx.today();
         for _ in 0..NUMBER_ATTEMPTS {
             if pending.is_empty() {
                 return Ok(outcomes);
             }
-            let last = self
-                .store()
-                .sequence_last(series, DocumentKind::Invoice, year)
-                .await?;
+            let last = match first_last.take() {
+                Some(last) => last,
+                None => {
+                    self.store()
+                        .sequence_last(series, DocumentKind::Invoice, year)
+                        .await?
+                }
+            };
             let mut built = Vec::with_capacity(pending.len());
             let mut unissuable = Vec::new();
             for (i, r) in pending.iter().enumerate() {
