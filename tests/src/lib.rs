@@ -256,6 +256,9 @@ pub fn registration(name: &str) -> (Value, String, String) {
     (body, email, password)
 }
 
+/// How many planning segments the tests' closes use (see [`TestApp::with_clock`]).
+pub const TEST_PLAN_SEGMENTS: u8 = 4;
+
 impl TestApp {
     /// A fresh application on the wall clock.
     pub async fn start() -> Self {
@@ -295,8 +298,16 @@ impl TestApp {
             // The tests' receivers listen on loopback: allowed here, as a deployment would
             // allow its own network (`WebhooksAllowPrivate`).
             .with_hook_client(HookClient::new(true).expect("a webhook client"))
-            // A state-changing request that writes no audit record fails the test at once.
-            .with_settings(|s| s.audit_strict = true);
+            .with_settings(|s| {
+                // A state-changing request that writes no audit record fails the test at once.
+                s.audit_strict = true;
+                // Closes plan in four segments, not the deployed 32: still several chains side
+                // by side, at an eighth of the emulator's planning queries (each costs moto time
+                // in proportion to the table). The functions' own default, 32, is what the
+                // Lambda end-to-end tests and the store's segment tests run.
+                s.close_plan_segments = kopek_domain::close::PlanSegments::new(TEST_PLAN_SEGMENTS)
+                    .expect("a divisor of the shards");
+            });
         let state = AppState::new(services, key.expose(), config.access_token_ttl);
         let router = kopek_api::local_app(state.clone());
         Self {

@@ -157,7 +157,7 @@ async fn closing_a_period_twice_or_out_of_order_is_a_409_that_changes_nothing() 
         "{}",
         started.body
     );
-    // The planning is queued: one message per planning segment (32 by default).
+    // The planning is queued: one message per planning segment (the tests' four; 32 deployed).
     let queue = app
         .state
         .services
@@ -183,7 +183,12 @@ async fn closing_a_period_twice_or_out_of_order_is_a_409_that_changes_nothing() 
         queue.delete(&receipts).await.expect("deleted");
     }
     segments.sort_by_key(|s| s.as_u64());
-    assert_eq!(segments, (0..32).map(Value::from).collect::<Vec<_>>());
+    assert_eq!(
+        segments,
+        (0..kopek_tests::TEST_PLAN_SEGMENTS)
+            .map(Value::from)
+            .collect::<Vec<_>>()
+    );
 
     let status = app
         .get(&format!("/v1/periods/{previous}"), Some(&admin))
@@ -247,7 +252,7 @@ async fn closing_a_period_twice_or_out_of_order_is_a_409_that_changes_nothing() 
     assert_eq!(resumed.body["close"]["status"], "closing");
     assert_eq!(
         queue.depth().await.expect("depth").0,
-        32,
+        u64::from(kopek_tests::TEST_PLAN_SEGMENTS),
         "the planning again: every segment, none of which has run"
     );
 }

@@ -53,7 +53,7 @@ async fn a_close_issues_one_invoice_per_customer_with_fees_work_and_usage() {
     assert_eq!(
         drained,
         poller::Drained {
-            handled: 32 + 3 + 2,
+            handled: usize::from(kopek_tests::TEST_PLAN_SEGMENTS) + 3 + 2,
             failed: 0
         },
         "a plan message per segment, 3 customers, 2 invoices numbered"

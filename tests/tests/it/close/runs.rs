@@ -185,7 +185,7 @@ async fn bad_requests_change_nothing() {
     assert_eq!(status.trigger, winner);
     assert_eq!(
         w.queue_depth().await,
-        (32, 0),
+        (u64::from(kopek_tests::TEST_PLAN_SEGMENTS), 0),
         "one plan message per planning segment"
     );
     // November waits for October's planning: its seals would make the rest of October's
@@ -200,7 +200,7 @@ async fn bad_requests_change_nothing() {
     assert_eq!(w.status(november).await, None);
     assert_eq!(
         w.queue_depth().await,
-        (32, 0),
+        (u64::from(kopek_tests::TEST_PLAN_SEGMENTS), 0),
         "still the one planning of October"
     );
     assert_eq!(w.app.table_items().await, table);

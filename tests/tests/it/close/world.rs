@@ -91,7 +91,11 @@ pub(super) fn worker(app: &TestApp, clock: Arc<FixedClock>) -> Services {
     Services::from_config(&config, &Clients::new(&app.sdk))
         .expect("the worker's services")
         .with_clock(clock)
-        .with_settings(|s| s.close_seal_wait = Duration::ZERO)
+        .with_settings(|s| {
+            s.close_seal_wait = Duration::ZERO;
+            // As the test application plans (see `kopek_tests::TEST_PLAN_SEGMENTS`).
+            s.close_plan_segments = app.state.services.settings().close_plan_segments;
+        })
 }
 
 /// Handles the first planning message of each of `period`'s planning segments.
