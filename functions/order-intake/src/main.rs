@@ -8,8 +8,8 @@ use kopek_services::Services;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
-    // Everything else — SDK clients, the token key, the router — is made while the runtime
-    // starts (see `run_http_function`).
+    // Everything else — SDK clients, the token key, the router — is made by the first
+    // request (see `run_http_function`).
     let config = Config::from_env()?;
     // A misconfigured function fails here, at its start, naming the variable.
     kopek_services::Settings::from_config(&config)?;

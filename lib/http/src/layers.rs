@@ -118,12 +118,17 @@ fn strip_stage<B>(request: &mut axum::http::Request<B>, stage: &str) {
 }
 
 /// The whole of an HTTP function's cold start after its configuration is read: the runtime
-/// starts asking for events at once, while in a task of its own `load` builds the services
-/// and reads the token key (`kopek_services::Services::load_deferred`: the SDK clients with
-/// their TLS roots, Secrets Manager) and the router is built with `app`. Each request waits
-/// for the router; only the first ever does, and if building it failed (the key could not
-/// be read), the next request builds it again. So nothing that can wait for the first
-/// request, or run beside the runtime's own start, delays it.
+/// asks for its first event at once, and the first request builds the router — `load` makes
+/// the services and reads the token key (`kopek_services::Services::load_deferred`: the SDK
+/// clients with their TLS roots, Secrets Manager), `app` routes them. Every later request
+/// finds the router built; if building it failed (the key could not be read), the next
+/// request builds it again.
+///
+/// Built on the first request, not in a task beside the runtime's start: measured
+/// (BENCHMARKS.md, "Lean functions"), a build running beside the start competes with it for
+/// the cores and delays the first `next` by 1–2 ms (half the floor), while the first
+/// response gains nothing — Lambda freezes a function once it waits for an event, so the
+/// build could only overlap the start's last millisecond anyway.
 pub async fn run_http_function<F, Fut>(
     load: F,
     access_token_ttl: std::time::Duration,
@@ -150,20 +155,11 @@ where
             )))
         }
     };
-    let first = std::sync::Arc::new(std::sync::Mutex::new(Some(tokio::spawn(build()))));
     let router: std::sync::Arc<tokio::sync::OnceCell<Router>> = std::sync::Arc::default();
     let deferred = tower::service_fn(move |request: lambda_http::Request| {
-        let (first, router, build) = (first.clone(), router.clone(), build.clone());
+        let (router, build) = (router.clone(), build.clone());
         async move {
-            let router = router
-                .get_or_try_init(|| async move {
-                    let started = first.lock().ok().and_then(|mut f| f.take());
-                    match started {
-                        Some(handle) => handle.await.map_err(lambda_http::Error::from)?,
-                        None => build().await,
-                    }
-                })
-                .await?;
+            let router = router.get_or_try_init(build).await?;
             let response = tower::ServiceExt::oneshot(router.clone(), request).await?;
             Ok::<_, lambda_http::Error>(response)
         }
