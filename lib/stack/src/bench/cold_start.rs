@@ -1,5 +1,6 @@
 //! `cargo xtask bench cold-start`: each function binary's time from process start to its
-//! first request for an event, and its peak resident memory by then.
+//! first request for an event (and its median's ratio to the bare binary's, the binaries
+//! started in turns), the time to its first response, and its peak resident memory.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -92,37 +93,56 @@ pub(super) async fn run(root: &Path, tools: &tools::Tools, runs: usize) -> anyho
         binaries.push((label, path, local_env(env)));
     }
 
+    // Each round starts every binary once, in turn, so that a change in the machine's pace
+    // (other work, the CPU's clock) falls on every binary alike and the ratios to the floor
+    // hold; the floor is the first of each round.
+    struct Measured {
+        inits: Vec<Duration>,
+        firsts: Vec<Duration>,
+        peak_rss: u64,
+    }
+    let mut measured: Vec<Measured> = binaries
+        .iter()
+        .map(|_| Measured {
+            inits: Vec::with_capacity(runs),
+            firsts: Vec::with_capacity(runs),
+            peak_rss: 0,
+        })
+        .collect();
+    for _ in 0..runs {
+        for ((binary, exe, env), m) in binaries.iter().zip(measured.iter_mut()) {
+            let request = http.contains(binary) || binary.starts_with("hello");
+            let started = one_cold_start(exe, env, request).await?;
+            m.inits.push(started.init);
+            m.firsts.extend(started.first_response);
+            m.peak_rss = m.peak_rss.max(started.rss_kib);
+        }
+    }
     println!(
-        "| binary | size (bytes) | zip (bytes) | runs | median to first `next` (ms) | p95 (ms) | median to the first response (ms) | p95 (ms) | peak RSS by then (KiB) |"
+        "| binary | size (bytes) | zip (bytes) | runs | median to first `next` (ms) | p95 (ms) | × the floor's median | median to the first response (ms) | p95 (ms) | peak RSS by then (KiB) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for (binary, exe, env) in binaries {
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut floor = None;
+    for ((binary, exe, _), mut m) in binaries.into_iter().zip(measured) {
         let bytes = std::fs::read(&exe).with_context(|| format!("{} is missing", exe.display()))?;
         // The deployment package: the binary as `bootstrap`, deflated.
         let zipped = kopek_aws::archive::zip_in_memory(&[("bootstrap".to_owned(), bytes.clone())])?;
-        let request = http.contains(&binary) || binary.starts_with("hello");
-        let mut inits = Vec::with_capacity(runs);
-        let mut firsts = Vec::with_capacity(runs);
-        let mut peak_rss = 0u64;
-        for _ in 0..runs {
-            let started = one_cold_start(&exe, &env, request).await?;
-            inits.push(started.init);
-            firsts.extend(started.first_response);
-            peak_rss = peak_rss.max(started.rss_kib);
-        }
-        let (median, p95) = percentiles(&mut inits);
-        let (first_median, first_p95) = if firsts.is_empty() {
+        let (median, p95) = percentiles(&mut m.inits);
+        let floor = *floor.get_or_insert(median);
+        let (first_median, first_p95) = if m.firsts.is_empty() {
             (String::new(), String::new())
         } else {
-            let (m, p) = percentiles(&mut firsts);
-            (ms(m), ms(p))
+            let (median, p95) = percentiles(&mut m.firsts);
+            (ms(median), ms(p95))
         };
         println!(
-            "| `{binary}` | {} | {} | {runs} | {} | {} | {first_median} | {first_p95} | {peak_rss} |",
+            "| `{binary}` | {} | {} | {runs} | {} | {} | {:.2} | {first_median} | {first_p95} | {} |",
             bytes.len(),
             zipped.len(),
             ms(median),
-            ms(p95)
+            ms(p95),
+            median.as_secs_f64() / floor.as_secs_f64(),
+            m.peak_rss
         );
     }
     Ok(())
