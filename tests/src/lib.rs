@@ -7,8 +7,8 @@
 //! [`kopek_api::local_app`] in-process through `tower::ServiceExt::oneshot`.
 //!
 //! The environment is `usage-api`'s (the template's globals and the usage queue) with
-//! `billing-api`'s and `documents`' (the close's and the documents' queues, the documents
-//! bucket, the signing key), so the
+//! `billing-api`'s, `files-api`'s and `documents`' (the close's and the documents' queues,
+//! the documents bucket, the signing key), so the
 //! state posts usage to the provisioned `UsageQueue`; [`TestApp::drain_usage`] then does what
 //! `usage-ingest` does in AWS, and [`TestApp::make_documents`] what `outbox-relay` and
 //! `documents` do (with the Typst renderer as typesetter, built once per test binary).
@@ -273,6 +273,7 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("cannot derive the function's environment: {e:#}"));
         for function in [
             "BillingApiFunction",
+            "FilesApiFunction",
             "DocumentsFunction",
             "BankImportFunction",
             "WebhookDeliveryFunction",

@@ -3,22 +3,11 @@
 //! rejected events and external references. The routes live in `kopek_api::usage`; this main
 //! only wires configuration (including `KOPEK_USAGE_QUEUE_URL`) and clients.
 
-use kopek_aws::{config::Config, telemetry};
-use kopek_services::Services;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    // Everything else — SDK clients, the token key, the router — is made by the first
-    // request (see `run_http_function`).
-    let config = Config::from_env()?;
-    // A misconfigured function fails here, at its start, naming the variable.
-    kopek_services::Settings::from_config(&config)?;
-    let ttl = config.access_token_ttl;
-    kopek_http::layers::run_http_function(
-        move || Services::load_deferred(config.clone()),
-        ttl,
-        kopek_api::usage_app,
-    )
-    .await
+    kopek_aws::telemetry::init();
+    // The configuration is read and checked now; everything else — SDK clients, the token
+    // key, the router — is made by the first request (see `run_http_function`).
+    let start = kopek_services::HttpStart::from_env()?;
+    kopek_http::layers::run_http_function(start, kopek_api::usage_app).await
 }

@@ -8,18 +8,21 @@
 //! |--------|--------------------------|-------|
 //! | [`accounts`], [`webhooks`], [`audit`] | `accounts-api` | `/v1/auth/*`, `/v1/me`, `/v1/organisations*`, `/v1/customers/*`, `/v1/staff-users*`, `/v1/api-keys*`, `/v1/webhook-endpoints*`, `/v1/events`, `/v1/audit-records*` |
 //! | `kopek_portal` | `portal` | `/portal*` (the web portal's pages) |
+//! | `kopek_portal` (its file pages) | `portal-files` | `/portal/{documents/{id}/{what}, packages/{id}/download, archives/*, statement, reports*, bank*, admin/templates*}` |
 //! | [`catalog`] | `catalog-api` | `/v1/catalog/*`, `/v1/openapi.json` |
-//! | [`orders`], [`subscriptions`], [`work`] | `order-intake` | `/v1/orders*`, `/v1/charges`, `/v1/subscriptions*`, `/v1/work/*` |
+//! | [`orders`], [`subscriptions`], [`work`] | `order-intake` | `/v1/orders*`, `/v1/charges`, `/v1/subscriptions*`, `/v1/work/*`, and the portal's `/portal/work/batches/{id}/sheet.pdf` |
 //! | [`usage`] | `usage-api` | `/v1/usage*` |
-//! | [`billing`] | `billing-api` | `/v1/periods*`, `/v1/invoices*`, `/v1/credit-notes/*`, `/v1/billing/*` (payments: `/v1/billing/payments`) |
+//! | [`billing`] | `billing-api` | `/v1/periods*` (the close), `/v1/invoices*`, `/v1/credit-notes/*`, `/v1/billing/*` (settings, payments, ledger, dunning, the statement of account) |
+//! | [`billing`] (its file routes) | `files-api` | `/v1/documents*`, `/v1/signings/*`, `/v1/packages*`, `/v1/archives/*`, `/v1/periods/{period}/{documents, signings, packages, archives}`, `/v1/billing/{signing-certificate, reports*, templates/*, statements*, statement-uploads*, statement-review, payer-accounts}` |
 //!
 //! Routes and their OpenAPI operations are registered together (`utoipa_axum::routes!`), so
 //! the document cannot list a route the router does not serve, nor miss one it does.
 //! The local stack serves [`local_app`]: every function's routes on one port.
 //!
 //! Every body is limited to 64 KiB ([`kopek_http::json::MAX_BODY_BYTES`]) except the usage
-//! uploads (`usage::body_limit`) and bank statements (`billing::statements::body_limit`): `with_upload_limits` marks those requests with their
-//! [`BodyLimit`] before any middleware reads a body.
+//! uploads (`usage::body_limit`) and bank statements (`billing::statements::body_limit`):
+//! `with_upload_limits` marks those requests with their [`BodyLimit`] before any middleware
+//! reads a body, in every router that serves them.
 
 pub mod accounts;
 pub mod audit;
@@ -97,6 +100,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .merge(order_intake_routes())
         .merge(usage::routes())
         .merge(billing::routes())
+        .merge(billing::file_routes())
         .split_for_parts();
     kopek_http::openapi::CommonAnswers.modify(&mut doc);
     params::ReadingAnswers.modify(&mut doc);
@@ -151,7 +155,13 @@ pub fn accounts_app(state: AppState) -> Router {
 /// The `portal` function's router: the web portal's pages, behind the same layers as the API
 /// (the session is checked in the same store; forms' bodies are limited the same way).
 pub fn portal_app(state: AppState) -> Router {
-    with_upload_limits(with_common_layers(kopek_portal::routes(), state))
+    with_common_layers(kopek_portal::pages_routes(), state)
+}
+
+/// The `portal-files` function's router: the portal's pages that move files (downloads, the
+/// work sheet PDF, statements of account, report PDFs, bank statements, templates).
+pub fn portal_files_app(state: AppState) -> Router {
+    with_common_layers(kopek_portal::files_routes(), state)
 }
 
 /// The `catalog-api` function's router (it also serves `/v1/openapi.json`).
@@ -160,10 +170,11 @@ pub fn catalog_app(state: AppState) -> Router {
     with_common_layers(serve_openapi(router), state)
 }
 
-/// The `order-intake` function's router.
+/// The `order-intake` function's router, with the portal's work sheet PDF (made by the same
+/// code as the API's, so that neither portal function links the PDF writer).
 pub fn order_intake_app(state: AppState) -> Router {
     let (router, _) = base().merge(order_intake_routes()).split_for_parts();
-    with_common_layers(router, state)
+    with_common_layers(router.merge(kopek_portal::work_sheet_routes()), state)
 }
 
 /// The `usage-api` function's router.
@@ -178,6 +189,13 @@ pub fn billing_app(state: AppState) -> Router {
     with_common_layers(router, state)
 }
 
+/// The `files-api` function's router: billing's routes that move files (documents, packages,
+/// archives, report PDFs, templates, bank statements), with the statements' upload limit.
+pub fn files_app(state: AppState) -> Router {
+    let (router, _) = base().merge(billing::file_routes()).split_for_parts();
+    with_upload_limits(with_common_layers(router, state))
+}
+
 /// Every function's routes on one router, as the local stack serves them.
 pub fn local_app(state: AppState) -> Router {
     let (router, _) = base()
@@ -186,6 +204,7 @@ pub fn local_app(state: AppState) -> Router {
         .merge(order_intake_routes())
         .merge(usage::routes())
         .merge(billing::routes())
+        .merge(billing::file_routes())
         .split_for_parts();
     let router = serve_openapi(router).merge(kopek_portal::routes()).route(
         "/",

@@ -118,40 +118,30 @@ fn strip_stage<B>(request: &mut axum::http::Request<B>, stage: &str) {
 }
 
 /// The whole of an HTTP function's cold start after its configuration is read: the runtime
-/// asks for its first event at once, and the first request builds the router — `load` makes
-/// the services and reads the token key (`kopek_services::Services::load_deferred`: the SDK
-/// clients with their TLS roots, Secrets Manager), `app` routes them. Every later request
-/// finds the router built; if building it failed (the key could not be read), the next
-/// request builds it again.
+/// asks for its first event at once, and the first request builds the router — `start` makes
+/// the services and reads the token key ([`kopek_services::HttpStart::load`]: the SDK clients
+/// with their TLS roots, Secrets Manager), `app` routes them. Every later request finds the
+/// router built; if building it failed (the key could not be read), the next request builds
+/// it again.
 ///
 /// Built on the first request, not in a task beside the runtime's start: measured
 /// (BENCHMARKS.md, "Lean functions"), a build running beside the start competes with it for
 /// the cores and delays the first `next` by 1–2 ms (half the floor), while the first
 /// response gains nothing — Lambda freezes a function once it waits for an event, so the
 /// build could only overlap the start's last millisecond anyway.
-pub async fn run_http_function<F, Fut>(
-    load: F,
-    access_token_ttl: std::time::Duration,
+pub async fn run_http_function(
+    start: kopek_services::HttpStart,
     app: fn(AppState) -> Router,
-) -> Result<(), lambda_http::Error>
-where
-    F: Fn() -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<
-            Output = Result<
-                (kopek_services::Services, kopek_services::Secret),
-                kopek_services::LoadError,
-            >,
-        > + Send
-        + 'static,
-{
+) -> Result<(), lambda_http::Error> {
+    let start = std::sync::Arc::new(start);
     let build = move || {
-        let load = load.clone();
+        let start = start.clone();
         async move {
-            let (services, key) = load().await?;
+            let (services, key) = start.load().await?;
             Ok::<Router, lambda_http::Error>(app(AppState::new(
                 services,
                 key.expose(),
-                access_token_ttl,
+                start.access_token_ttl(),
             )))
         }
     };

@@ -11,6 +11,11 @@
 //!   the binary and served with a long cache life; every page is sent with a
 //!   Content-Security-Policy that allows no inline script or style and no other origin, and
 //!   gzipped when the browser accepts it.
+//! - **Three functions**: `portal` serves [`pages_routes`], `portal-files` [`files_routes`] —
+//!   the pages that move files (downloads, the statement of account as CSV and XLSX, report
+//!   PDFs, bank statements, templates) — and `order-intake` [`work_sheet_routes`], the work
+//!   sheet's PDF, which it makes for the API too; the local stack serves them all
+//!   ([`routes`]).
 //!
 //! Routes, all under `/portal` (each page's handler in the module named):
 //!
@@ -78,9 +83,10 @@ struct Static;
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The portal's routes, for a function's router (before its common layers).
-pub fn routes() -> Router<AppState> {
-    let pages = Router::new()
+/// The pages that read and change the store, queue jobs and send mail, and the static files
+/// (the `portal` function's).
+fn page_routes() -> Router<AppState> {
+    Router::new()
         .route("/", get(pages::dashboard))
         .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign-out", post(pages::sign_out))
@@ -116,16 +122,12 @@ pub fn routes() -> Router<AppState> {
         .route("/work", get(work::queues))
         .route("/work/batches", post(work::take))
         .route("/work/batches/{id}", get(work::batch).post(work::complete))
-        .route("/work/batches/{id}/sheet.pdf", get(work::sheet))
         .route("/documents", get(documents::list))
-        .route("/documents/{id}/{what}", get(documents::download))
-        .route("/packages/{id}/download", get(documents::download_package))
         .route("/packages/{id}/{answer}", post(documents::answer_package))
         .route("/periods", get(documents::periods))
         .route("/periods/{period}", get(documents::period))
         .route("/periods/{period}/{action}", post(documents::period_action))
         .route("/signings/{id}", get(documents::signing))
-        .route("/archives/{id}", get(documents::archive))
         .route(
             "/subscriptions",
             get(subscriptions::list).post(subscriptions::start),
@@ -133,22 +135,10 @@ pub fn routes() -> Router<AppState> {
         .route("/subscriptions/{id}", post(subscriptions::change))
         .route("/usage", get(usage::page))
         .route("/payments", get(money::payments))
-        .route("/statement", get(money::statement))
-        .route("/reports", post(money::request_report))
-        .route("/reports/{id}", get(money::report))
         .route("/customers", get(money::customers))
         .route("/customers/{org}", get(money::customer))
         .route("/customers/{org}/payments", post(money::record_payment))
         .route("/customers/{org}/dunning", post(money::set_dunning))
-        .route("/bank", get(bank::page))
-        .route(
-            "/bank/statements",
-            post(bank::upload).layer(axum::extract::DefaultBodyLimit::max(
-                bank::MAX_UPLOAD_BYTES + 64 * 1024,
-            )),
-        )
-        .route("/bank/imports/{id}", get(bank::import))
-        .route("/bank/imports/{id}/lines/{line}", post(bank::resolve))
         .route("/admin/catalog", get(admin::catalog).post(admin::create))
         .route("/admin/catalog/{code}/{action}", post(admin::change))
         .route("/admin/staff", get(admin::staff).post(admin::invite_staff))
@@ -157,13 +147,6 @@ pub fn routes() -> Router<AppState> {
             get(admin::settings).post(admin::save_settings),
         )
         .route("/admin/requisites", post(admin::save_requisites))
-        .route("/admin/templates", get(admin::templates))
-        .route("/admin/templates/{kind}", post(admin::upload_template))
-        .route(
-            "/admin/templates/{kind}/remove",
-            post(admin::remove_template),
-        )
-        .route("/admin/templates/{kind}/{sha256}", get(admin::template))
         .route(
             "/admin/webhooks",
             get(webhooks::list).post(webhooks::create),
@@ -178,15 +161,84 @@ pub fn routes() -> Router<AppState> {
         .route("/invoices", get(pages::invoices))
         .route("/invoices/{id}", get(pages::invoice))
         .route("/static/{file}", get(asset))
+}
+
+/// The pages that move files: downloads (short-lived S3 links), the statement of account as
+/// CSV and XLSX, report PDFs, bank statement uploads and their imports, document templates.
+fn file_routes() -> Router<AppState> {
+    Router::new()
+        .route("/documents/{id}/{what}", get(documents::download))
+        .route("/packages/{id}/download", get(documents::download_package))
+        .route("/archives/{id}", get(documents::archive))
+        .route("/statement", get(money::statement))
+        .route("/reports", post(money::request_report))
+        .route("/reports/{id}", get(money::report))
+        .route("/bank", get(bank::page))
+        .route(
+            "/bank/statements",
+            post(bank::upload).layer(axum::extract::DefaultBodyLimit::max(
+                bank::MAX_UPLOAD_BYTES + 64 * 1024,
+            )),
+        )
+        .route("/bank/imports/{id}", get(bank::import))
+        .route("/bank/imports/{id}/lines/{line}", post(bank::resolve))
+        .route("/admin/templates", get(admin::templates))
+        .route("/admin/templates/{kind}", post(admin::upload_template))
+        .route(
+            "/admin/templates/{kind}/remove",
+            post(admin::remove_template),
+        )
+        .route("/admin/templates/{kind}/{sha256}", get(admin::template))
+}
+
+/// The work sheet as PDF, to print.
+fn work_sheet_route() -> Router<AppState> {
+    Router::new().route("/work/batches/{id}/sheet.pdf", get(work::sheet))
+}
+
+/// Every page, as the local stack serves them (before its common layers).
+pub fn routes() -> Router<AppState> {
+    with_root(portal(
+        page_routes().merge(file_routes()).merge(work_sheet_route()),
+    ))
+}
+
+/// The pages of the `portal` function: every page but those of [`files_routes`] and
+/// [`work_sheet_routes`].
+pub fn pages_routes() -> Router<AppState> {
+    with_root(portal(page_routes()))
+}
+
+/// The pages of the `portal-files` function: those that move files (downloads through
+/// short-lived S3 links, the statement of account as CSV and XLSX, report PDFs, bank
+/// statements, document templates) — a function of their own so that `portal` links none of
+/// the S3 operations, file formats and statement readers (BENCHMARKS, "Lean functions").
+pub fn files_routes() -> Router<AppState> {
+    portal(file_routes())
+}
+
+/// The work sheet as PDF (`/portal/work/batches/{id}/sheet.pdf`), served by the function that
+/// makes it for the API too, `order-intake`: the PDF writer with its fonts is over half a
+/// megabyte of a zip, which neither portal function then carries.
+pub fn work_sheet_routes() -> Router<AppState> {
+    portal(work_sheet_route())
+}
+
+/// `/portal/` to the dashboard, as `/portal` is.
+fn with_root(portal: Router<AppState>) -> Router<AppState> {
+    portal.route("/portal/", get(|| async { pages_redirect() }))
+}
+
+/// `pages` under `/portal`, with the portal's own answers and headers.
+fn portal(pages: Router<AppState>) -> Router<AppState> {
+    let pages = pages
         .fallback(pages::not_found)
         .layer(map_response(secure_headers))
         // Pages and static files gzipped for browsers that ask (all do); in Lambda a body
         // with Content-Encoding goes to API Gateway base64-encoded, as binary.
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .layer(axum::middleware::from_fn(base::scope));
-    Router::new()
-        .nest("/portal", pages)
-        .route("/portal/", get(|| async { pages_redirect() }))
+    Router::new().nest("/portal", pages)
 }
 
 fn pages_redirect() -> Response {

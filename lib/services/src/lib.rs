@@ -298,6 +298,36 @@ impl std::fmt::Debug for Services {
     }
 }
 
+/// An HTTP function's start: its configuration, read from the environment and checked at
+/// once, and the services it makes later, on its first request (see
+/// `kopek_http::layers::run_http_function`).
+#[derive(Debug, Clone)]
+pub struct HttpStart {
+    config: Config,
+}
+
+impl HttpStart {
+    /// The function's configuration from the environment; a misconfigured function fails
+    /// here, at its start, naming the variable.
+    pub fn from_env() -> std::result::Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        Settings::from_config(&config)?;
+        Ok(Self { config })
+    }
+
+    /// How long the access tokens the function issues and accepts live.
+    pub fn access_token_ttl(&self) -> std::time::Duration {
+        self.config.access_token_ttl
+    }
+
+    /// What the function loads after its start: the SDK clients from the environment, the
+    /// services of its configuration and the master key.
+    pub async fn load(&self) -> std::result::Result<(Services, Secret), LoadError> {
+        let clients = Clients::new(&kopek_aws::clients::sdk_config().await);
+        Services::load(&self.config, &clients).await
+    }
+}
+
 /// Why a function could not build its services at cold start.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -383,14 +413,6 @@ impl Services {
             .map(|from| kopek_aws::mail::Mailer::new(clients.ses.clone(), from));
         services.ctx.public_url = config.public_url.clone();
         Ok(services)
-    }
-
-    /// What an HTTP function loads after its start (see `kopek_http::layers::run_http_function`):
-    /// the SDK clients from the environment, the services of `config` and the master key.
-    /// Its configuration is checked before it runs, at the function's start.
-    pub async fn load_deferred(config: Config) -> std::result::Result<(Self, Secret), LoadError> {
-        let clients = Clients::new(&kopek_aws::clients::sdk_config().await);
-        Self::load(&config, &clients).await
     }
 
     /// The services of a running HTTP function and the master key its tokens, cursors and

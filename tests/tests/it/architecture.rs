@@ -197,7 +197,7 @@ fn no_function_is_built_with_fault_injection() {
         })
         .map(|p| p["name"].as_str().expect("a name").to_owned())
         .collect();
-    assert_eq!(functions.len(), 14, "{functions:?}");
+    assert_eq!(functions.len(), 16, "{functions:?}");
     for function in &functions {
         let features = aws_features_of(function);
         assert!(

@@ -25,9 +25,11 @@ use std::process::Command;
 const ACCOUNTS: &str = "AccountsApiFunction";
 const CATALOG: &str = "CatalogApiFunction";
 const PORTAL_FUNCTION: &str = "PortalFunction";
+const PORTAL_FILES: &str = "PortalFilesFunction";
 const ORDER_INTAKE: &str = "OrderIntakeFunction";
 const USAGE: &str = "UsageApiFunction";
 const BILLING: &str = "BillingApiFunction";
+const FILES: &str = "FilesApiFunction";
 /// Served (by the catalog function) but not listed in the document: the document itself.
 const DOCUMENT: &str = "/v1/openapi.json";
 
@@ -46,6 +48,20 @@ const PORTAL: &[(&str, &str)] = &[
     ("GET", "/portal/periods"),
     ("POST", "/portal/bank/statements"),
     ("GET", "/portal/static/style-2.css"),
+    // The pages that move files (`portal-files`).
+    ("GET", "/portal/documents/doc_1/file"),
+    ("GET", "/portal/packages/pkg_1/download"),
+    ("POST", "/portal/packages/pkg_1/accept"),
+    ("GET", "/portal/archives/arc_1"),
+    ("GET", "/portal/statement"),
+    ("POST", "/portal/reports"),
+    ("GET", "/portal/reports/rep_1"),
+    ("GET", "/portal/bank"),
+    ("GET", "/portal/bank/imports/imp_1"),
+    ("GET", "/portal/admin/templates"),
+    ("POST", "/portal/admin/templates/invoice/remove"),
+    ("GET", "/portal/work/batches/bat_1/sheet.pdf"),
+    ("GET", "/portal/work/batches/bat_1"),
 ];
 
 /// Every request the functions are there for: the documented operations, the document
@@ -77,10 +93,12 @@ impl Functions {
             by_function: BTreeMap::from([
                 (ACCOUNTS, kopek_api::accounts_app(app.state.clone())),
                 (PORTAL_FUNCTION, kopek_api::portal_app(app.state.clone())),
+                (PORTAL_FILES, kopek_api::portal_files_app(app.state.clone())),
                 (CATALOG, kopek_api::catalog_app(app.state.clone())),
                 (ORDER_INTAKE, kopek_api::order_intake_app(app.state.clone())),
                 (USAGE, kopek_api::usage_app(app.state.clone())),
                 (BILLING, kopek_api::billing_app(app.state.clone())),
+                (FILES, kopek_api::files_app(app.state.clone())),
             ]),
         }
     }
@@ -103,12 +121,14 @@ impl Functions {
     }
 }
 
-/// The router's own answers to a request it has no route for.
+/// The router's own answers to a request it has no route for (the portal's fallback is its
+/// HTML page "not found"; its pages answer an anonymous visitor otherwise: the page, or the
+/// way to sign in).
 fn is_fallback(response: &TestResponse) -> bool {
     matches!(
         (response.status.as_u16(), response.code()),
         (404, "not_found") | (405, "method_not_allowed")
-    )
+    ) || (response.status == 404 && response.content_type().starts_with("text/html"))
 }
 
 async fn serves(router: &Router, method: &Method, uri: &str) -> bool {
@@ -422,7 +442,7 @@ async fn every_documented_operation_is_served_by_exactly_one_functions_router() 
         );
     }
     assert!(
-        [ACCOUNTS, CATALOG, ORDER_INTAKE, USAGE, BILLING]
+        [ACCOUNTS, CATALOG, ORDER_INTAKE, USAGE, BILLING, FILES]
             .iter()
             .all(|f| by_function.contains_key(f)),
         "{by_function:?}"
@@ -527,4 +547,51 @@ async fn every_route_of_the_template_reaches_a_router_that_serves_it() {
             );
         }
     }
+}
+
+/// Every function that serves an upload (usage in bulk, bank statements) reads its body up to
+/// the route's own limit, as the local stack does — not the 64 KiB of every other body. The
+/// body goes through the `Idempotency-Key` middleware, which reads it whole before the
+/// handler (here: refusing an anonymous caller) is reached.
+#[tokio::test]
+async fn every_function_that_serves_an_upload_reads_its_large_body() {
+    let app = TestApp::start().await;
+    let functions = Functions::of(&app);
+    let routers = functions
+        .by_function
+        .iter()
+        .map(|(function, router)| (*function, router))
+        .chain([("the local stack", &functions.local)]);
+    let mut served: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (function, router) in routers {
+        for path in ["/v1/usage", "/v1/usage/csv", "/v1/billing/statements"] {
+            // Told with an empty body: the middleware reads a body before the router's
+            // fallback would answer.
+            if !serves(router, &Method::POST, path).await {
+                continue;
+            }
+            let request = Request::builder()
+                .method(Method::POST)
+                .uri(path)
+                .header("content-type", "text/plain")
+                .header("idempotency-key", format!("upload-{}", unique()))
+                .body(Body::from(vec![b' '; 100 * 1024]))
+                .expect("a request");
+            let response = send_to(router, request).await;
+            assert_ne!(
+                response.status.as_u16(),
+                413,
+                "{function}: POST {path} refuses a 100 KiB body"
+            );
+            served.entry(path).or_default().push(function);
+        }
+    }
+    assert_eq!(
+        served,
+        BTreeMap::from([
+            ("/v1/usage", vec![USAGE, "the local stack"]),
+            ("/v1/usage/csv", vec![USAGE, "the local stack"]),
+            ("/v1/billing/statements", vec![FILES, "the local stack"]),
+        ])
+    );
 }

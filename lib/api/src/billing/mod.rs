@@ -1,5 +1,12 @@
-//! The `billing-api` function: the period close (start, status, jobs, resume, preview),
-//! invoices, credit notes, balances from the ledger, and the provider's billing settings.
+//! Billing's routes, served by two functions: `billing-api` (`routes`: the period close,
+//! invoices, credit notes, balances from the ledger, payments, dunning, the statement of
+//! account and the provider's billing settings) and `files-api` (`file_routes`: everything
+//! that moves files in and out of S3 — closing documents and their signing, packages and
+//! archives, report PDFs, templates, bank statements). The cut keeps the S3 client's
+//! operations, the CMS and X.509 code and the statement readers out of `billing-api`, and each
+//! function's deployment zip under 6 MB (BENCHMARKS, "Lean functions").
+//!
+//! `billing-api`:
 //!
 //! | route | who | what |
 //! |-------|-----|------|
@@ -23,6 +30,11 @@
 //! | `GET /v1/billing/dunning`, `PUT /v1/billing/dunning` | `invoices:read` (a customer its own); managers and admins hold a customer or turn it off | where a customer stands in dunning, and why |
 //! | `POST /v1/billing/dunning/run` | admins | today's dunning run now (the `dunning` function runs it every morning) |
 //! | `GET /v1/billing/account-statement?from=&to=&format=` | `invoices:read`: a customer its own, staff any | the statement of account for any dates: every document with a running balance, totals by service, closing balance and overdue; JSON, CSV or XLSX |
+//!
+//! `files-api`:
+//!
+//! | route | who | what |
+//! |-------|-----|------|
 //! | `GET /v1/documents?period=` | `invoices:read`: a customer its own, staff name `org_id` | a customer's closing documents of a period |
 //! | `GET /v1/documents/{document_id}` | the same | a document: type, number, amounts, status, SHA-256, signature |
 //! | `GET /v1/documents/{document_id}/download`, `…/signature` | the same | a five-minute presigned link to the PDF, or to its detached CMS signature |
@@ -104,6 +116,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dunning::get_policy, dunning::put_policy))
         .routes(routes!(dunning::get_dunning, dunning::put_dunning))
         .routes(routes!(dunning::run_dunning))
+}
+
+/// The routes that move files in and out of S3 (the `files-api` function): closing documents,
+/// their signing, packages and archives, report PDFs, templates and bank statements.
+pub(crate) fn file_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(documents::list_documents))
         .routes(routes!(documents::get_document))
         .routes(routes!(documents::download_document))
