@@ -157,3 +157,25 @@ async fn the_portal_function_serves_pages_gzipped_and_keeps_a_stage_in_its_links
     assert_eq!(redirect["statusCode"], 303, "{redirect}");
     assert_eq!(redirect["headers"]["location"], "/prod/portal/sign-in");
 }
+
+#[tokio::test]
+async fn the_portal_files_function_sends_a_visitor_without_a_session_to_sign_in() {
+    let app = kopek_tests::TestApp::start().await;
+    let lambda = LambdaUnderTest::start_on(&app, "PortalFilesFunction", "portal-files").await;
+    let page = lambda
+        .invoke_json(
+            "portal-files",
+            &lambda
+                .root
+                .join("events/portal-files/statement-signed-out.json"),
+        )
+        .await;
+    assert_eq!(page["statusCode"], 303, "{page}");
+    assert_eq!(page["headers"]["location"], "/portal/sign-in");
+    assert!(
+        page["headers"]["content-security-policy"]
+            .as_str()
+            .is_some_and(|c| c.contains("script-src 'self'")),
+        "{page}"
+    );
+}

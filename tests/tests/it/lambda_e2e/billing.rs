@@ -1,6 +1,6 @@
 //! The `period-close`, `period-close-worker`, `outbox-relay`, `documents` and `billing-api`
 //! functions with their sample events: last month closed, its documents made, its invoice
-//! shown and paid.
+//! shown and paid; `files-api` and `bank-import`: a bank statement uploaded and matched.
 
 use super::{LambdaUnderTest, batch_item_failures, create_services, order_intake_catalog};
 use kopek_local::template::Template;
@@ -417,16 +417,21 @@ async fn the_bank_import_function_records_a_statements_payments_from_the_sample_
         "0.00",
         "300.00",
     );
-    let uploaded = app
-        .post_raw(
-            "/v1/billing/statements",
-            Some(&admin),
-            "application/octet-stream",
-            file,
+    // Uploaded through the files-api function, as API Gateway sends a binary body: base64.
+    let files = LambdaUnderTest::start_on(&app, "FilesApiFunction", "files-api").await;
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&file);
+    let uploaded = files
+        .invoke_with(
+            "files-api",
+            "files-api/upload-statement.json",
+            &[("ACCESS_TOKEN", &admin), ("STATEMENT_BASE64", &encoded)],
         )
         .await;
-    uploaded.assert_status(202);
-    let import = uploaded.body["id"].as_str().expect("an import").to_owned();
+    let import = uploaded.expect(202)["id"]
+        .as_str()
+        .expect("an import")
+        .to_owned();
 
     let lambda = LambdaUnderTest::start_on(&app, "BankImportFunction", "bank-import").await;
     let handled = lambda
@@ -441,15 +446,16 @@ async fn the_bank_import_function_records_a_statements_payments_from_the_sample_
         Vec::<String>::new(),
         "{handled}"
     );
-    let report = app
-        .get(&format!("/v1/billing/statements/{import}"), Some(&admin))
+    let report = files
+        .invoke_with(
+            "files-api",
+            "files-api/statement-report.json",
+            &[("ACCESS_TOKEN", &admin), ("IMPORT_ID", &import)],
+        )
         .await;
-    assert_eq!(
-        report.body["lines"][0]["status"], "recorded",
-        "{}",
-        report.body
-    );
-    assert_eq!(report.body["lines"][0]["org_id"], customer.org_id.as_str());
+    let report = report.expect(200);
+    assert_eq!(report["lines"][0]["status"], "recorded", "{report}");
+    assert_eq!(report["lines"][0]["org_id"], customer.org_id.as_str());
     // The same chunk again finds its line done and records nothing more.
     let again = lambda
         .invoke_filled(
