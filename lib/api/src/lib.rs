@@ -158,8 +158,9 @@ pub fn portal_app(state: AppState) -> Router {
     with_common_layers(kopek_portal::pages_routes(), state)
 }
 
-/// The `portal-files` function's router: the portal's pages that move files (downloads, the
-/// work sheet PDF, statements of account, report PDFs, bank statements, templates).
+/// The `portal-files` function's router: the portal's pages that move files (downloads,
+/// statements of account, report PDFs, bank statements, templates; the work sheet PDF is
+/// `order-intake`'s).
 pub fn portal_files_app(state: AppState) -> Router {
     with_common_layers(kopek_portal::files_routes(), state)
 }
